@@ -1,0 +1,196 @@
+//go:build mage
+
+// Build, test, lint, benchmark and evaluate Kizashi: `go tool mage -l` lists the targets.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/magefile/mage/mg"
+	"github.com/magefile/mage/sh"
+)
+
+// Default target: build everything.
+var Default = Build
+
+// debianPackages are the real components the integration tests start on loopback.
+var debianPackages = map[string]string{
+	"prometheus":   "prometheus",
+	"promtool":     "prometheus",
+	"alertmanager": "prometheus-alertmanager",
+	"amtool":       "prometheus-alertmanager",
+	"chromium":     "chromium",
+	"python3":      "python3",
+}
+
+// postgresInitdb is where Debian's postgresql package puts initdb (version-specific).
+func postgresInitdb() string {
+	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1]
+}
+
+// Deps installs the Debian packages the integration tests need (as root), or says what to run.
+func Deps() error {
+	var missing []string
+	seen := map[string]bool{}
+	for bin, pkg := range debianPackages {
+		if _, err := exec.LookPath(bin); err != nil && !seen[pkg] {
+			seen[pkg] = true
+			missing = append(missing, pkg)
+		}
+	}
+	if postgresInitdb() == "" {
+		missing = append(missing, "postgresql")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	cmd := "apt-get update && apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("missing Debian packages %v; install them with:\n  sudo sh -c '%s'", missing, cmd)
+	}
+	fmt.Println("installing Debian packages:", strings.Join(missing, " "))
+	return sh.RunV("sh", "-c", "DEBIAN_FRONTEND=noninteractive "+cmd)
+}
+
+// Lint runs gofmt, go vet and staticcheck over the module.
+func Lint() error {
+	out, err := sh.Output("gofmt", "-l", ".")
+	if err != nil {
+		return err
+	}
+	if out = strings.TrimSpace(out); out != "" {
+		return fmt.Errorf("files not gofmt-ed:\n%s", out)
+	}
+	if err := sh.RunV("go", "vet", "./..."); err != nil {
+		return err
+	}
+	return sh.RunV("go", "tool", "staticcheck", "./...")
+}
+
+// Test installs missing test dependencies, lints, and runs every test (unit, integration, frontend).
+func Test() error {
+	mg.Deps(Deps)
+	mg.Deps(Lint)
+	mg.Deps(Frontend)
+	if err := sh.RunV("go", "test", "-count=1", "-timeout=25m", "./..."); err != nil {
+		return err
+	}
+	return FrontendTest()
+}
+
+// Build compiles the programs into bin/ and the Grafana plugin into datasource/dist/.
+func Build() error {
+	mg.Deps(Frontend)
+	for _, p := range []string{"./exporter/cmd/kizashi-exporter", "./webhook/cmd/kizashi-webhook"} {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if err := sh.RunV("go", "build", "-o", "bin/", p); err != nil {
+			return err
+		}
+	}
+	return buildPluginBackend(runtime.GOOS, runtime.GOARCH)
+}
+
+// Bench runs the Go benchmarks (-benchmem, 6 counts for benchstat) and writes bench.txt.
+func Bench() error {
+	out, err := sh.Output("go", "test", "-run=^$", "-bench=.", "-benchmem", "-count=6", "./...")
+	fmt.Println(out)
+	if werr := os.WriteFile("bench.txt", []byte(out+"\n"), 0o644); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// Eval scores the engine on NAB and M4 hourly: dataDir holds nab-dev/ and m4-hourly-dev/,
+// and the reference scorers are found in dataDir/../eval (or $KIZASHI_SCORERS).
+func Eval(dataDir string) error {
+	if err := EvalNAB(dataDir); err != nil {
+		return err
+	}
+	return EvalM4(dataDir)
+}
+
+// EvalNAB runs the backtest over dataDir/nab-dev/data and scores it with nab_score.py.
+func EvalNAB(dataDir string) error {
+	nab := filepath.Join(dataDir, "nab-dev")
+	out := filepath.Join(".eval", "nab")
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	if err := sh.RunV("go", "run", "./exporter/cmd/kizashi-exporter", "backtest",
+		"--input", filepath.Join(nab, "data"), "--output", out); err != nil {
+		return err
+	}
+	return sh.RunV("python3", filepath.Join(scorers(dataDir), "nab_score.py"), out,
+		"--data", filepath.Join(nab, "data"),
+		"--labels", filepath.Join(nab, "labels", "combined_windows.json"), "--by-category")
+}
+
+// EvalM4 forecasts 48 hours for every M4 hourly dev series and scores them with m4_score.py.
+func EvalM4(dataDir string) error {
+	m4 := filepath.Join(dataDir, "m4-hourly-dev")
+	if err := os.MkdirAll(".eval", 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(".eval", "m4-forecasts.csv")
+	if err := sh.RunV("go", "run", "./exporter/cmd/kizashi-exporter", "forecast",
+		"--m4", filepath.Join(m4, "Hourly-train.csv"), "--horizon", "48", "--step", "1h",
+		"--output", out); err != nil {
+		return err
+	}
+	return sh.RunV("python3", filepath.Join(scorers(dataDir), "m4_score.py"), "--data", m4, "score", out)
+}
+
+func scorers(dataDir string) string {
+	if s := os.Getenv("KIZASHI_SCORERS"); s != "" {
+		return s
+	}
+	return filepath.Join(dataDir, "..", "eval")
+}
+
+// Frontend installs the data source frontend's npm packages (from the lockfile) and bundles it.
+func Frontend() error {
+	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat("datasource/node_modules"); errors.Is(err, os.ErrNotExist) {
+		if err := sh.RunV("npm", "ci", "--prefix", "datasource", "--no-audit", "--no-fund"); err != nil {
+			return err
+		}
+	}
+	return sh.RunV("npm", "run", "--prefix", "datasource", "build")
+}
+
+// FrontendTest type-checks the frontend and runs its node tests.
+func FrontendTest() error {
+	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return sh.RunV("npm", "test", "--prefix", "datasource")
+}
+
+// buildPluginBackend builds the Grafana plugin backend binary for one platform.
+func buildPluginBackend(goos, goarch string) error {
+	main := "./datasource/pkg"
+	if _, err := os.Stat(filepath.Join(main, "main.go")); err != nil {
+		return nil
+	}
+	ext := ""
+	if goos == "windows" {
+		ext = ".exe"
+	}
+	out := filepath.Join("datasource", "dist", fmt.Sprintf("gpx_kizashi_%s_%s%s", goos, goarch, ext))
+	env := map[string]string{"GOOS": goos, "GOARCH": goarch, "CGO_ENABLED": "0"}
+	return sh.RunWithV(env, "go", "build", "-o", out, main)
+}

@@ -1,0 +1,195 @@
+// Package anomaly is Kizashi's engine: per series, a small streaming model that learns what
+// normal looks like (level, daily and weekly profiles, optional damped trend), scores how
+// abnormal each new sample is, and forecasts where the series is going.
+//
+// The package is pure computation: no I/O, no globals, no goroutines. A Model is not safe for
+// concurrent use; use one model per series and per goroutine. A Spec (compiled Config) is
+// immutable and shared by every model of a query.
+//
+// The same Update drives streaming use (one sample at a time), batch use (UpdateAll over a
+// range-query result) and backfill, so every caller sees the same behaviour.
+package anomaly
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Mode switches an optional model component.
+type Mode uint8
+
+const (
+	// Auto lets the model turn a component on once the data shows it helps (the default).
+	Auto Mode = iota
+	// Off never uses the component.
+	Off
+	// On always uses the component.
+	On
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Auto:
+		return "auto"
+	case Off:
+		return "off"
+	case On:
+		return "on"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// ParseMode parses "auto", "on" or "off" (as in config files and flags).
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "", "auto":
+		return Auto, nil
+	case "off", "false":
+		return Off, nil
+	case "on", "true":
+		return On, nil
+	}
+	return Auto, fmt.Errorf("unknown mode %q (want auto, on or off)", s)
+}
+
+// Config holds the settings of a model. The zero value is usable: defaults apply to every
+// zero field (see DefaultConfig).
+type Config struct {
+	// Step is the nominal interval between samples. Zero: learned from the first samples.
+	Step time.Duration
+	// Sensitivity in [0,1] sets the band width: 0.5 (default) gives baseline ± 3 robust sigmas,
+	// 1 gives ±1.5, 0 gives ±6. It does not change the anomaly score's calibration.
+	Sensitivity float64
+	// Daily and Weekly select the seasonal profiles (Auto: used once the data shows them).
+	Daily, Weekly Mode
+	// Trend selects a damped additive trend (Auto: Off for detection-only use is not implied;
+	// Auto enables the trend when it improves forecasts).
+	Trend Mode
+	// Damping of the trend per day, in (0,1]; default 0.9 (the trend halves in ~6.6 days).
+	Damping float64
+	// Min and Max clamp the band and forecasts to the series' valid range (e.g. Min=0 for rates).
+	Min, Max *float64
+	// Horizons are the forecast horizons whose prediction intervals the model learns.
+	Horizons []time.Duration
+	// WarmUp is how much history the model needs before it reports itself ready.
+	// Zero: max(1 day, 100 samples) with Daily not Off, else 100 samples.
+	WarmUp time.Duration
+}
+
+// DefaultConfig returns the documented defaults (all that a zero Config also gets).
+func DefaultConfig() Config {
+	return Config{
+		Sensitivity: 0.5,
+		Damping:     0.9,
+		Horizons:    []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour},
+	}
+}
+
+// Float returns a pointer to v, for Config.Min and Config.Max.
+func Float(v float64) *float64 { return &v }
+
+// Errors returned by Update and Restore. They are sentinel values: comparing them costs nothing
+// and returning them does not allocate.
+var (
+	// ErrNonFinite: the sample was NaN or ±Inf; it was rejected and counted.
+	ErrNonFinite = errors.New("anomaly: non-finite sample rejected")
+	// ErrOutOfOrder: the sample's timestamp is not after the previous one; rejected and counted.
+	ErrOutOfOrder = errors.New("anomaly: out-of-order sample rejected")
+	// ErrSnapshot: the snapshot is corrupt, truncated or not ours.
+	ErrSnapshot = errors.New("anomaly: invalid snapshot")
+	// ErrIncompatible: the snapshot was taken with an incompatible version or configuration.
+	ErrIncompatible = errors.New("anomaly: incompatible snapshot")
+)
+
+// Spec is a validated, compiled Config, shared by all models of one query.
+type Spec struct {
+	cfg      Config
+	k        float64 // band half-width in robust sigmas
+	horizons []time.Duration
+	min, max float64
+	warmUp   time.Duration
+	damping  float64
+}
+
+// Compile validates cfg, applies defaults and returns the Spec that models are made from.
+func Compile(cfg Config) (*Spec, error) {
+	d := DefaultConfig()
+	if cfg.Sensitivity == 0 {
+		cfg.Sensitivity = d.Sensitivity
+	}
+	if cfg.Damping == 0 {
+		cfg.Damping = d.Damping
+	}
+	if cfg.Horizons == nil {
+		cfg.Horizons = d.Horizons
+	}
+	switch {
+	case cfg.Step < 0:
+		return nil, fmt.Errorf("step %s: must not be negative", cfg.Step)
+	case !(cfg.Sensitivity >= 0 && cfg.Sensitivity <= 1):
+		return nil, fmt.Errorf("sensitivity %g: must be in [0,1]", cfg.Sensitivity)
+	case !(cfg.Damping > 0 && cfg.Damping <= 1):
+		return nil, fmt.Errorf("damping %g: must be in (0,1]", cfg.Damping)
+	case cfg.WarmUp < 0:
+		return nil, fmt.Errorf("warm-up %s: must not be negative", cfg.WarmUp)
+	case len(cfg.Horizons) > maxHorizons:
+		return nil, fmt.Errorf("%d horizons: at most %d", len(cfg.Horizons), maxHorizons)
+	}
+	for _, m := range []Mode{cfg.Daily, cfg.Weekly, cfg.Trend} {
+		if m > On {
+			return nil, fmt.Errorf("invalid mode %d", m)
+		}
+	}
+	s := &Spec{cfg: cfg, min: math.Inf(-1), max: math.Inf(1), damping: cfg.Damping}
+	if cfg.Min != nil {
+		if math.IsNaN(*cfg.Min) {
+			return nil, errors.New("min: NaN")
+		}
+		s.min = *cfg.Min
+	}
+	if cfg.Max != nil {
+		if math.IsNaN(*cfg.Max) {
+			return nil, errors.New("max: NaN")
+		}
+		s.max = *cfg.Max
+	}
+	if s.min >= s.max {
+		return nil, fmt.Errorf("min %g must be below max %g", s.min, s.max)
+	}
+	prev := time.Duration(0)
+	for _, h := range cfg.Horizons {
+		if h <= prev {
+			return nil, fmt.Errorf("horizons must be positive and increasing, got %s after %s", h, prev)
+		}
+		if h > maxHorizon {
+			return nil, fmt.Errorf("horizon %s: at most %s", h, maxHorizon)
+		}
+		prev = h
+	}
+	s.horizons = append([]time.Duration(nil), cfg.Horizons...)
+	s.k = 1.5 * math.Exp2(2*(1-cfg.Sensitivity))
+	s.warmUp = cfg.WarmUp
+	return s, nil
+}
+
+// Config returns the configuration the Spec was compiled from, with defaults applied.
+func (s *Spec) Config() Config { return s.cfg }
+
+// Horizons returns the configured forecast horizons.
+func (s *Spec) Horizons() []time.Duration { return s.horizons }
+
+// New compiles cfg and returns a fresh model. Prefer Compile once and Spec.New per series.
+func New(cfg Config) (*Model, error) {
+	s, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.New(), nil
+}
+
+const (
+	maxHorizons = 8
+	maxHorizon  = 30 * 24 * time.Hour
+)

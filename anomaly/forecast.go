@@ -1,0 +1,149 @@
+package anomaly
+
+import (
+	"math"
+	"time"
+)
+
+// Forecast returns the point forecast h after the last sample, with a 95% prediction interval
+// learned from the model's own past errors at the configured horizons (interpolated between
+// them; before any error was observed, widened from the one-step scale).
+func (m *Model) Forecast(h time.Duration) Forecast {
+	if m.n == 0 || h < 0 {
+		nan := math.NaN()
+		return Forecast{Horizon: h, Value: nan, Lower: nan, Upper: nan}
+	}
+	ts := m.last + int64(h)
+	v := m.baselineAt(ts)
+	half := tuneIntervalZ * sigmaPerMAD * m.horizonMAE(ts, int64(h))
+	return Forecast{Horizon: h, Value: m.clamp(v), Lower: m.clamp(v - half), Upper: m.clamp(v + half)}
+}
+
+// Forecasts appends the forecasts at the configured horizons to dst.
+func (m *Model) Forecasts(dst []Forecast) []Forecast {
+	for _, h := range m.spec.horizons {
+		dst = append(dst, m.Forecast(h))
+	}
+	return dst
+}
+
+// Path appends n forecasts spaced every step after the last sample to dst (for charts).
+func (m *Model) Path(dst []Forecast, step time.Duration, n int) []Forecast {
+	for i := 1; i <= n; i++ {
+		dst = append(dst, m.Forecast(time.Duration(i)*step))
+	}
+	return dst
+}
+
+// BreachETA returns how long after the last sample the point forecast first crosses threshold
+// (upwards if the series is below it now, downwards if above), looking at most `within` ahead.
+// ok is false when no crossing is forecast in that time. A series already past the threshold
+// has ETA 0.
+func (m *Model) BreachETA(threshold float64, within time.Duration) (eta time.Duration, ok bool) {
+	if m.n == 0 || within <= 0 || math.IsNaN(threshold) {
+		return 0, false
+	}
+	now := m.clamp(m.baselineAt(m.last))
+	up := now < threshold
+	if m.lastV == threshold || (up && m.lastV > threshold) || (!up && m.lastV < threshold) {
+		return 0, true
+	}
+	// Probe at the model's step (at least 1/512 of the window): O(512) at most.
+	probe := max(time.Duration(m.step), within/512, time.Minute)
+	for d := probe; d <= within; d += probe {
+		v := m.clamp(m.baselineAt(m.last + int64(d)))
+		if (up && v >= threshold) || (!up && v <= threshold) {
+			// Refine linearly inside the last probe interval.
+			p := m.clamp(m.baselineAt(m.last + int64(d-probe)))
+			if v != p {
+				f := (threshold - p) / (v - p)
+				return d - probe + time.Duration(f*float64(probe)), true
+			}
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// horizonMAE is the expected mean absolute error of a forecast dh ahead.
+func (m *Model) horizonMAE(ts, dh int64) float64 {
+	one := m.scaleAt(ts) / sigmaPerMAD
+	prevH, prevE := int64(0), one
+	for i, h := range m.spec.horizons {
+		hs := &m.horizons[i]
+		if hs.count < 3 {
+			continue
+		}
+		e := max(float64(hs.mae), one)
+		if dh <= int64(h) {
+			f := float64(dh-prevH) / float64(int64(h)-prevH)
+			return prevE + f*(e-prevE)
+		}
+		prevH, prevE = int64(h), e
+	}
+	// Beyond the last learned horizon: grow with the square root of time.
+	if prevH == 0 {
+		steps := 1.0
+		if m.step > 0 {
+			steps = max(float64(dh)/float64(m.step), 1)
+		}
+		return one * math.Sqrt(1+0.05*steps)
+	}
+	return prevE * math.Sqrt(float64(dh)/float64(prevH))
+}
+
+// learnHorizons scores the model's own earlier forecasts that have come due, and issues new
+// ones, so that interval widths are learned from real errors at each horizon. Two forecasts
+// per horizon are outstanding at most: O(horizons) work and bounded state.
+func (m *Model) learnHorizons(ts int64, v float64) {
+	tol := max(m.step*3/2, int64(time.Minute))
+	for i, h := range m.spec.horizons {
+		hs := &m.horizons[i]
+		for j := range hs.target {
+			t := hs.target[j]
+			if t == 0 || t > ts {
+				continue
+			}
+			if ts-t <= tol {
+				e := float32(math.Abs(v - float64(hs.pred[j])))
+				if hs.count < 10 {
+					hs.mae += (e - hs.mae) / float32(hs.count+1)
+				} else {
+					hs.mae += tuneHorizonAlpha * (e - hs.mae)
+				}
+				if hs.count < math.MaxUint16 {
+					hs.count++
+				}
+			}
+			hs.target[j] = 0
+		}
+		if ts-hs.issued < int64(h)/pendingPerH || !m.ready() {
+			continue
+		}
+		for j := range hs.target {
+			if hs.target[j] == 0 {
+				hs.target[j] = ts + int64(h)
+				// The forecast from the state after this sample: computed below by the
+				// caller's order (learnHorizons runs before m.last moves), so use ts as origin.
+				hs.pred[j] = float32(m.clamp(m.baselineFrom(ts, ts+int64(h))))
+				hs.issued = ts
+				break
+			}
+		}
+	}
+}
+
+// baselineFrom is the expectation at ts with the damped trend extrapolated from origin.
+func (m *Model) baselineFrom(origin, ts int64) float64 {
+	b := m.level
+	if m.flags&flagDaily != 0 {
+		b += m.dailyAt(ts)
+	}
+	if m.flags&flagWeekly != 0 {
+		b += m.weeklyAt(ts)
+	}
+	if m.flags&flagTrend != 0 && ts > origin {
+		b += m.trendSum(ts - origin)
+	}
+	return b
+}

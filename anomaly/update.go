@@ -1,0 +1,279 @@
+package anomaly
+
+import (
+	"math"
+	"unsafe"
+)
+
+const sizeofModel = unsafe.Sizeof(Model{})
+
+// Tuning. One parameter set for every series, chosen on the NAB and M4 hourly dev halves
+// (see BENCHMARKS.md); time constants are in wall time so irregular steps behave alike.
+const (
+	tuneLevelTau        = 3.0 * 3600e9      // level memory (ns)
+	tuneLevelAlphaMin   = 0.02              // at least this much per sample
+	tuneDailyGamma      = 0.25              // share of the daily profile renewed per day
+	tuneWeeklyGamma     = 0.3               // share of the weekly profile renewed per week
+	tuneSpreadTau       = 2 * 24 * 3600e9   // residual spread memory (ns)
+	tuneSpreadMin       = 0.01              // at least this much per sample
+	tuneClip            = 3.0               // residuals are clipped at ± this many sigmas before learning
+	tuneRelFloor        = 1e-3              // scale floor relative to |level|
+	tuneQuantumFloor    = 0.5               // scale floor in units of the series' resolution
+	tuneSlotSpreadMin   = 0.5               // per-hour spread factor bounds
+	tuneSlotSpreadMax   = 3.0               //
+	tuneSeasonOn        = 0.85              // a component is used when it cuts the error to this share
+	tuneSeasonOff       = 0.95              // ... and dropped when it no longer cuts it below this
+	tuneEvidenceSamples = 500               // memory of the seasonal evidence (samples)
+	tuneSlowTau         = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
+	tuneCusumDrift      = 1.0               // CUSUM allowance (sigmas)
+	tuneCusumLimit      = 12.0              // CUSUM decision limit (sigmas)
+	tuneLongSamples     = 2000              // samples: long-run surprisal statistics memory
+	tuneTrendBeta       = 0.1               // trend learning, share of the level correction
+	tuneHorizonAlpha    = 0.1               // learning rate of the per-horizon error
+	tuneLikelihoodMin   = 0.05              // floor on the long-run surprisal std
+	tuneIntervalZ       = 1.959963984540054 // 95% prediction intervals
+)
+
+// update is Update for a finite, in-order sample after the first one.
+func (m *Model) update(ts int64, v float64) Result {
+	dt := ts - m.last
+	if m.spec.cfg.Step == 0 && (m.step == 0 || (m.n < 16 && dt < m.step)) {
+		m.step = dt
+	}
+	if dt > 3*m.step {
+		m.gaps++
+	}
+	if d := math.Abs(v - m.lastV); d > 0 && d < m.quantum {
+		m.quantum = d
+	}
+
+	// What the model expected before seeing v.
+	d := m.dailyAt(ts)
+	w := m.weeklyAt(ts)
+	tr := 0.0
+	if m.flags&flagTrend != 0 {
+		tr = m.trendSum(dt)
+	}
+	base := m.level + tr
+	if m.flags&flagDaily != 0 {
+		base += d
+	}
+	if m.flags&flagWeekly != 0 {
+		base += w
+	}
+	s := m.scaleAt(ts)
+	k := m.spec.k
+	res := Result{Baseline: m.clamp(base), Lower: m.clamp(base - k*s), Upper: m.clamp(base + k*s)}
+	e := v - base
+	z := e / s
+	res.Deviation = z
+	ready := m.ready()
+	res.Ready = ready
+	res.Score = m.score(z, ready)
+
+	// Learning, with residuals clipped so that outliers do not move anything much.
+	lim := tuneClip * s
+	if m.n < 20 {
+		lim = math.Inf(1)
+	}
+	// The seasonal profiles learn against a slow level, so a fast level cannot soak up the
+	// pattern; they always learn (a component not in use yet is ready when the evidence turns
+	// it on). The published level is fast and tracks the series with the profiles in use
+	// removed.
+	m.learnEvidence(v, d, w)
+	es := min(max(v-m.slow-d-w, -lim), lim)
+	ep := min(max(e, -lim), lim)
+	m.learnSpread(ts, ep, dt)
+	m.slow += tr + max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)*es
+	m.learnSeason(ts, es, dt)
+	alpha := max(1-math.Exp(-float64(dt)/tuneLevelTau), tuneLevelAlphaMin)
+	m.level += tr + alpha*ep
+	if m.flags&flagTrend != 0 || m.spec.cfg.Trend == Auto {
+		m.trend = m.phi()*m.trend + alpha*tuneTrendBeta*ep
+	}
+	m.levelShift(z, e)
+
+	m.learnHorizons(ts, v)
+	m.last, m.lastV = ts, v
+	m.n++
+	m.updateFlags()
+	return res
+}
+
+func (m *Model) learnSeason(ts int64, e float64, dt int64) {
+	// A profile point renews the share g of itself per period whatever the step: it is moved
+	// by 1-(1-g)^(weight·dt/slot) of the residual. In the first periods g is 1/(periods
+	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
+	age := float64(ts - m.first)
+	gd := max(tuneDailyGamma, float64(dayNS)/(age+float64(dayNS)))
+	i0, i1, w := interp(ts, dailySlotNS, dailySlots)
+	ld := math.Log1p(-min(gd, 0.99)) * float64(dt) / float64(dailySlotNS)
+	m.daily[i0] += float32(-math.Expm1(ld*float64(1-w)) * e)
+	m.daily[i1] += float32(-math.Expm1(ld*float64(w)) * e)
+	// The weekly profile learns what the daily one leaves, from the second week on (in the
+	// first week the two cannot be told apart).
+	if age < float64(weekNS) {
+		return
+	}
+	gw := max(tuneWeeklyGamma, min(0.5, float64(weekNS)/age))
+	j0, j1, ww := interp(ts, weeklySlotNS, weeklySlots)
+	lw := math.Log1p(-gw) * float64(dt) / float64(weeklySlotNS)
+	m.weekly[j0] += float32(-math.Expm1(lw*float64(1-ww)) * e)
+	m.weekly[j1] += float32(-math.Expm1(lw*float64(ww)) * e)
+}
+
+func (m *Model) learnSpread(ts int64, e float64, dt int64) {
+	a := float32(e)
+	if a < 0 {
+		a = -a
+	}
+	beta := max(1-math.Exp(-float64(dt)/tuneSpreadTau), tuneSpreadMin)
+	if m.n < 30 {
+		beta = max(beta, 1/float64(m.n))
+	}
+	m.spread += beta * (float64(a) - m.spread)
+	h := hourOfDay(ts)
+	// Each hour slot sees 1/24 of the samples: learn it 24 times faster, at most 0.5.
+	bs := float32(min(beta*spreadSlots, 0.5))
+	if m.slotSpread[h] == 0 {
+		m.slotSpread[h] = float32(m.spread)
+	}
+	m.slotSpread[h] += bs * (a - m.slotSpread[h])
+}
+
+// learnEvidence tracks how much each seasonal component cuts the error around the slow
+// level. It starts once the profiles have seen a whole day.
+func (m *Model) learnEvidence(v, d, w float64) {
+	if m.last-m.first < dayNS {
+		return
+	}
+	beta := float32(1) / tuneEvidenceSamples
+	if m.errNone == 0 {
+		beta = 1
+	}
+	base := m.slow
+	e0 := float32(math.Abs(v - base))
+	e1 := float32(math.Abs(v - base - d))
+	e2 := float32(math.Abs(v - base - d - w))
+	m.errNone += beta * (e0 - m.errNone)
+	m.errDaily += beta * (e1 - m.errDaily)
+	m.errBoth += beta * (e2 - m.errBoth)
+}
+
+func (m *Model) updateFlags() {
+	c := m.spec.cfg
+	span := m.last - m.first
+	if c.Daily == Auto && span >= 2*dayNS {
+		if m.flags&flagDaily == 0 && m.errDaily < tuneSeasonOn*m.errNone {
+			m.flags |= flagDaily
+			m.resetSpread(m.errDaily)
+		} else if m.flags&flagDaily != 0 && m.errDaily > tuneSeasonOff*m.errNone {
+			m.flags &^= flagDaily
+			m.resetSpread(m.errNone)
+		}
+	}
+	if c.Weekly == Auto && span >= 2*weekNS {
+		ref := m.errDaily
+		if m.flags&flagDaily == 0 {
+			ref = m.errNone
+		}
+		if m.flags&flagWeekly == 0 && m.errBoth < tuneSeasonOn*ref {
+			m.flags |= flagWeekly
+			m.resetSpread(m.errBoth)
+		} else if m.flags&flagWeekly != 0 && m.errBoth > tuneSeasonOff*ref {
+			m.flags &^= flagWeekly
+			m.resetSpread(ref)
+		}
+	}
+}
+
+// resetSpread restarts the residual spread from the evidence of the components now in use.
+func (m *Model) resetSpread(mad float32) {
+	m.spread = float64(mad)
+	for i := range m.slotSpread {
+		m.slotSpread[i] = 0
+	}
+}
+
+// levelShift detects a lasting change of level (two-sided CUSUM on the standardised
+// residual) and re-levels the model to it instead of alarming for days.
+func (m *Model) levelShift(z, e float64) {
+	zc := float32(min(max(z, -6), 6))
+	m.cusumPos = max(0, m.cusumPos+zc-tuneCusumDrift)
+	m.cusumNeg = max(0, m.cusumNeg-zc-tuneCusumDrift)
+	// Mean residual since each side of the CUSUM last left zero: the size of the shift.
+	track := func(c float32, sum *float32, n *uint16) {
+		if c == 0 {
+			*sum, *n = 0, 0
+			return
+		}
+		*sum += float32(e)
+		if *n < math.MaxUint16 {
+			*n++
+		}
+	}
+	track(m.cusumPos, &m.shiftSum[0], &m.shiftN[0])
+	track(m.cusumNeg, &m.shiftSum[1], &m.shiftN[1])
+	if m.n < minSamples {
+		return
+	}
+	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
+		if c > tuneCusumLimit && m.shiftN[i] > 0 {
+			m.level += float64(m.shiftSum[i] / float32(m.shiftN[i]))
+			m.cusumPos, m.cusumNeg = 0, 0
+			m.shiftSum, m.shiftN = [2]float32{}, [2]uint16{}
+			m.shifts++
+			return
+		}
+	}
+}
+
+// score turns the standardised residual into a calibrated anomaly score: the surprisal of the
+// residual (-log10 of its two-sided normal tail probability), averaged over a short window and
+// compared with its own long-run distribution (anomaly likelihood), mapped to [0,1].
+func (m *Model) score(z float64, ready bool) float64 {
+	az := math.Abs(z)
+	// -log10(2Q(|z|)), computed without underflow for large |z|.
+	var sur float64
+	if az < 8 {
+		sur = -math.Log10(math.Erfc(az / math.Sqrt2))
+	} else {
+		sur = (az*az/2 + math.Log(az*math.Sqrt(math.Pi/2))) / math.Ln10
+	}
+	sur = min(sur, 50)
+	m.short[m.shortIdx] = float32(sur)
+	m.shortIdx = (m.shortIdx + 1) % shortWindow
+	var sm float32
+	for _, x := range m.short {
+		sm += x
+	}
+	sm /= shortWindow
+	beta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
+	// Long-run statistics learn from clipped surprisal so an incident does not teach the
+	// model that incidents are normal.
+	lc := min(float32(sur), m.longMean+4*m.longStd()+0.5)
+	m.longMean += beta * (lc - m.longMean)
+	m.longSq += beta * (lc*lc - m.longSq)
+	if !ready {
+		return 0
+	}
+	zl := float64((sm - m.longMean) / m.longStd())
+	if zl <= 0 {
+		return 0
+	}
+	// Tail probability of the short-window mean; score = -log10(tail)/10, as NAB's
+	// anomaly-likelihood detectors report it (0.5 means a 1e-5 tail).
+	tail := 0.5 * math.Erfc(zl/math.Sqrt2)
+	if tail <= 0 {
+		return 1
+	}
+	return min(1, -math.Log10(tail)/10)
+}
+
+func (m *Model) longStd() float32 {
+	v := m.longSq - m.longMean*m.longMean
+	if v < 0 {
+		v = 0
+	}
+	return max(float32(math.Sqrt(float64(v))), tuneLikelihoodMin)
+}
