@@ -1,0 +1,200 @@
+package backtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
+)
+
+// Settings are the model settings of a backtest or forecast run: one parameter set for all
+// files and series. A nil (or, for Horizons, empty) field is unset and keeps the engine's
+// default; see anomaly.Config for what each one means.
+//
+// The YAML keys mirror the command-line flags:
+//
+//	sensitivity: 0.5        # [0,1]; higher gives a narrower band
+//	daily: auto             # auto | on | off
+//	weekly: auto
+//	trend: auto
+//	step: 0                 # sample interval; 0 = learned from the data
+//	horizons: [1h, 6h, 24h] # forecast horizons (also the forecast_<h> columns)
+//	min: 0                  # valid range of the series
+//	max: 100
+type Settings struct {
+	Sensitivity *float64   `yaml:"sensitivity"`
+	Daily       *Mode      `yaml:"daily"`
+	Weekly      *Mode      `yaml:"weekly"`
+	Trend       *Mode      `yaml:"trend"`
+	Step        *Duration  `yaml:"step"`
+	Horizons    []Duration `yaml:"horizons"`
+	Min         *float64   `yaml:"min"`
+	Max         *float64   `yaml:"max"`
+}
+
+// Mode is anomaly.Mode as a YAML value (auto, on or off).
+type Mode anomaly.Mode
+
+// UnmarshalYAML parses auto, on or off and names the line of a bad value.
+func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := anomaly.ParseMode(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*m = Mode(v)
+	return nil
+}
+
+// Duration is a duration in Prometheus notation (0, 30s, 5m, 1h30m, 1d, 1w) as a YAML value.
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration and names the line of a bad value.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses a duration in Prometheus notation (0, 30s, 5m, 1h30m, 1d, 1w).
+func ParseDuration(s string) (time.Duration, error) {
+	d, err := model.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: %w", s, err)
+	}
+	return time.Duration(d), nil
+}
+
+// ParseDurations parses a comma-separated list of durations such as "1h,6h,24h".
+func ParseDurations(s string) ([]Duration, error) {
+	var ds []Duration
+	for f := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		d, err := ParseDuration(f)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, Duration(d))
+	}
+	return ds, nil
+}
+
+// LoadSettings reads a YAML settings file. It is strict: unknown keys, wrong types and bad
+// values are errors naming the file and line.
+func LoadSettings(path string) (Settings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	s, err := ParseSettings(data)
+	if err != nil {
+		return Settings{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseSettings decodes YAML settings strictly (unknown keys are errors). An empty document
+// gives empty Settings.
+func ParseSettings(data []byte) (Settings, error) {
+	var s Settings
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return Settings{}, fmt.Errorf("parse settings: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Settings{}, errors.New("parse settings: more than one YAML document")
+	}
+	return s, nil
+}
+
+// Override returns s with every field that o sets replaced by o's (flags given explicitly
+// override the settings file).
+func (s Settings) Override(o Settings) Settings {
+	if o.Sensitivity != nil {
+		s.Sensitivity = o.Sensitivity
+	}
+	if o.Daily != nil {
+		s.Daily = o.Daily
+	}
+	if o.Weekly != nil {
+		s.Weekly = o.Weekly
+	}
+	if o.Trend != nil {
+		s.Trend = o.Trend
+	}
+	if o.Step != nil {
+		s.Step = o.Step
+	}
+	if len(o.Horizons) > 0 {
+		s.Horizons = o.Horizons
+	}
+	if o.Min != nil {
+		s.Min = o.Min
+	}
+	if o.Max != nil {
+		s.Max = o.Max
+	}
+	return s
+}
+
+// Config maps the settings onto the engine's configuration and validates it.
+func (s Settings) Config() (anomaly.Config, error) {
+	var c anomaly.Config
+	if s.Sensitivity != nil {
+		if *s.Sensitivity == 0 {
+			// anomaly.Config reads a zero Sensitivity as "default"; the smallest positive
+			// value gives the documented meaning of 0 (widest band) to within rounding.
+			c.Sensitivity = 1e-9
+		} else {
+			c.Sensitivity = *s.Sensitivity
+		}
+	}
+	if s.Daily != nil {
+		c.Daily = anomaly.Mode(*s.Daily)
+	}
+	if s.Weekly != nil {
+		c.Weekly = anomaly.Mode(*s.Weekly)
+	}
+	if s.Trend != nil {
+		c.Trend = anomaly.Mode(*s.Trend)
+	}
+	if s.Step != nil {
+		c.Step = time.Duration(*s.Step)
+	}
+	for _, h := range s.Horizons {
+		c.Horizons = append(c.Horizons, time.Duration(h))
+	}
+	c.Min, c.Max = s.Min, s.Max
+	if _, err := anomaly.Compile(c); err != nil {
+		return anomaly.Config{}, fmt.Errorf("settings: %w", err)
+	}
+	return c, nil
+}
+
+// ParseMode parses auto, on or off.
+func ParseMode(s string) (Mode, error) {
+	m, err := anomaly.ParseMode(s)
+	return Mode(m), err
+}

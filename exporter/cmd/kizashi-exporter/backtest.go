@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/kizashi-dev/kizashi/exporter/backtest"
+)
+
+const settingsHelp = " One parameter set for all files: every file (or series) gets a fresh model with the same " +
+	"settings, taken from --config (YAML whose keys mirror the flags: sensitivity, daily, weekly, trend, " +
+	"step, horizons, min, max; unknown keys are errors) with explicitly given flags overriding the file."
+
+// settingsFlags registers the model-settings flags on cmd. The returned function, called after
+// parsing, gives the settings: the --config file, overridden by the flags given explicitly.
+func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Settings, error) {
+	var (
+		set                     struct{ sensitivity, daily, weekly, trend, step, horizons, min, max bool }
+		sensitivity, minV, maxV float64
+		daily, weekly, trend    string
+		step, horizons, config  string
+	)
+	cmd.Flag("config", "YAML settings file (keys mirror these flags; strict).").PlaceHolder("FILE").StringVar(&config)
+	cmd.Flag("sensitivity", "Band sensitivity in [0,1]: 0.5 gives ±3 robust sigmas, 1 gives ±1.5, 0 gives ±6.").
+		Default("0.5").IsSetByUser(&set.sensitivity).Float64Var(&sensitivity)
+	modes := []string{"auto", "on", "off"}
+	cmd.Flag("daily", "Daily profile: auto, on or off.").Default("auto").IsSetByUser(&set.daily).EnumVar(&daily, modes...)
+	cmd.Flag("weekly", "Weekly profile: auto, on or off.").Default("auto").IsSetByUser(&set.weekly).EnumVar(&weekly, modes...)
+	cmd.Flag("trend", "Damped trend: auto, on or off.").Default("auto").IsSetByUser(&set.trend).EnumVar(&trend, modes...)
+	if withStep {
+		cmd.Flag("step", "Nominal sample interval (e.g. 5m); 0 = learned from the data.").
+			Default("0").IsSetByUser(&set.step).StringVar(&step)
+	}
+	cmd.Flag("horizons", "Forecast horizons whose prediction intervals the model learns (comma-separated).").
+		Default("1h,6h,24h").IsSetByUser(&set.horizons).StringVar(&horizons)
+	cmd.Flag("min", "Lowest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.min).Float64Var(&minV)
+	cmd.Flag("max", "Highest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.max).Float64Var(&maxV)
+
+	return func() (backtest.Settings, error) {
+		var file backtest.Settings
+		if config != "" {
+			var err error
+			if file, err = backtest.LoadSettings(config); err != nil {
+				return backtest.Settings{}, err
+			}
+		}
+		var flags backtest.Settings
+		if set.sensitivity {
+			flags.Sensitivity = &sensitivity
+		}
+		for _, m := range []struct {
+			set bool
+			s   string
+			dst **backtest.Mode
+		}{{set.daily, daily, &flags.Daily}, {set.weekly, weekly, &flags.Weekly}, {set.trend, trend, &flags.Trend}} {
+			if !m.set {
+				continue
+			}
+			v, err := backtest.ParseMode(m.s)
+			if err != nil {
+				return backtest.Settings{}, err
+			}
+			*m.dst = &v
+		}
+		if set.step {
+			d, err := backtest.ParseDuration(step)
+			if err != nil {
+				return backtest.Settings{}, fmt.Errorf("--step: %w", err)
+			}
+			v := backtest.Duration(d)
+			flags.Step = &v
+		}
+		if set.horizons {
+			hs, err := backtest.ParseDurations(horizons)
+			if err != nil {
+				return backtest.Settings{}, fmt.Errorf("--horizons: %w", err)
+			}
+			flags.Horizons = hs
+		}
+		if set.min {
+			flags.Min = &minV
+		}
+		if set.max {
+			flags.Max = &maxV
+		}
+		return file.Override(flags), nil
+	}
+}
+
+func backtestCommand(app *kingpin.Application, env environment) (*kingpin.CmdClause, action) {
+	cmd := app.Command("backtest", "Replay timestamp,value CSV files through the engine and write "+
+		"timestamp,value,baseline,lower,upper,anomaly_score,deviation per row."+settingsHelp)
+	var opts backtest.Options
+	cmd.Flag("input", "A CSV file, or a directory whose every *.csv (recursively) is replayed.").
+		Required().PlaceHolder("PATH").StringVar(&opts.Input)
+	cmd.Flag("output", "Output file (input a file) or directory tree (input a directory: same relative paths).").
+		Required().PlaceHolder("PATH").StringVar(&opts.Output)
+	cmd.Flag("emit-forecasts", "Add a forecast_<h> column per horizon: the forecast made h earlier for the row's time.").
+		BoolVar(&opts.EmitForecasts)
+	cmd.Flag("workers", "Files processed in parallel; 0 = GOMAXPROCS.").Default("0").IntVar(&opts.Workers)
+	settings := settingsFlags(cmd, true)
+
+	return cmd, func(ctx context.Context, logger *slog.Logger) error {
+		s, err := settings()
+		if err != nil {
+			return err
+		}
+		if opts.Config, err = s.Config(); err != nil {
+			return err
+		}
+		opts.Logger = logger
+		if env.terminal {
+			opts.Progress = env.stderr
+		}
+		sum, err := backtest.Run(ctx, opts)
+		var failed *backtest.FailedError
+		if errors.As(err, &failed) {
+			for _, f := range failed.Failed {
+				logger.Error("failed file", "file", f.Path, "err", f.Err)
+			}
+		}
+		if sum.Files > 0 {
+			logger.Info(sum.String(), "took", sum.Took.Round(time.Millisecond))
+		}
+		return err
+	}
+}
