@@ -76,7 +76,8 @@ func StartAlertmanager(t testing.TB, opts AMOptions) *Alertmanager {
 // Gossip timers are short so that the cluster forms in a few seconds:
 // --cluster.gossip-interval=50ms, --cluster.pushpull-interval=1s,
 // --cluster.settle-timeout=10s, --cluster.peer-timeout=1s (the delay before
-// the i-th peer sends a notification itself is i × peer-timeout).
+// the i-th peer sends a notification itself is i × peer-timeout),
+// --cluster.probe-interval=250ms.
 func StartAlertmanagerCluster(t testing.TB, n int, opts AMOptions) []*Alertmanager {
 	t.Helper()
 	skipShort(t, "alertmanager cluster")
@@ -143,6 +144,9 @@ func newAlertmanager(t testing.TB, opts AMOptions, addr, clusterAddr string, pee
 			"--cluster.settle-timeout=10s",
 			"--cluster.peer-timeout=1s",
 			"--cluster.reconnect-interval=1s",
+			// Find a killed peer dead within about a second, not five.
+			"--cluster.probe-interval=250ms",
+			"--cluster.probe-timeout=200ms",
 		)
 		for _, p := range peers {
 			args = append(args, "--cluster.peer="+p)
