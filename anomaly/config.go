@@ -142,6 +142,9 @@ func Compile(cfg Config) (*Spec, error) {
 			return nil, fmt.Errorf("invalid mode %d", m)
 		}
 	}
+	if cfg.Weekly == On && cfg.Daily == Off {
+		return nil, errors.New("weekly seasonality modulates the daily one: it needs daily on or auto")
+	}
 	s := &Spec{cfg: cfg, min: math.Inf(-1), max: math.Inf(1), damping: cfg.Damping}
 	if cfg.Min != nil {
 		if math.IsNaN(*cfg.Min) {

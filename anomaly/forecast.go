@@ -135,12 +135,9 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 
 // baselineFrom is the expectation at ts with the damped trend extrapolated from origin.
 func (m *Model) baselineFrom(origin, ts int64) float64 {
-	b := m.level
-	if m.flags&flagDaily != 0 {
-		b += m.dailyAt(ts)
-	}
-	if m.flags&flagWeekly != 0 {
-		b += m.weeklyAt(ts)
+	b := m.levels[m.levelIndex()]
+	if m.flags&(flagDaily|flagWeekly) != 0 {
+		b += m.seasonal(m.dailyAt(ts), m.weeklyAt(ts))
 	}
 	if m.flags&flagTrend != 0 && ts > origin {
 		b += m.trendSum(ts - origin)

@@ -15,7 +15,6 @@ const (
 	weeklySlots   = 168
 	weeklySlotNS  = int64(time.Hour)
 	spreadSlots   = 24 // per hour of day
-	shortWindow   = 8  // samples in the anomaly-likelihood short window
 	pendingPerH   = 2  // outstanding forecasts per horizon, for learning interval widths
 	dayNS         = int64(24 * time.Hour)
 	weekNS        = 7 * dayNS
@@ -71,10 +70,11 @@ type Model struct {
 
 	n, nonFinite, outOfOrder, gaps, shifts uint32
 
-	level, trend float64
-	slow         float64 // slow level the seasonal profiles are learned against
-	spread       float64 // EW mean |residual| of the published baseline
-	quantum      float64 // smallest non-zero change seen: the series' resolution
+	levels  [3]float64 // fast levels with no profile, the daily one, both removed
+	trend   float64
+	slow    float64 // slow level the seasonal profiles are learned against
+	spread  float64 // EW mean |residual| of the published baseline
+	quantum float64 // smallest non-zero change seen: the series' resolution
 
 	daily      [dailySlots]float32
 	weekly     [weeklySlots]float32
@@ -92,9 +92,7 @@ type Model struct {
 	shiftN             [2]uint16
 
 	// Anomaly likelihood: short window of surprisal and its long-run mean and variance.
-	short            [shortWindow]float32
-	shortIdx         uint8
-	longMean, longSq float32
+	short, tailU, tailExcess float32
 
 	horizons [maxHorizons]horizonState
 }
@@ -203,7 +201,7 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 	}
 	if m.n == 0 {
 		m.first, m.last, m.lastV, m.n = ts, ts, v, 1
-		m.level, m.slow = v, v
+		m.levels, m.slow = [3]float64{v, v, v}, v
 		return Result{Baseline: v, Lower: m.clamp(v), Upper: m.clamp(v)}, nil
 	}
 	return m.update(ts, v), nil
@@ -269,6 +267,28 @@ func (m *Model) weeklyAt(ts int64) float64 {
 	return float64(m.weekly[i0]*(1-w) + m.weekly[i1]*w)
 }
 
+// levelIndex selects the fast level that matches the seasonal components in use.
+func (m *Model) levelIndex() int {
+	switch {
+	case m.flags&flagWeekly != 0:
+		return 2
+	case m.flags&flagDaily != 0:
+		return 1
+	}
+	return 0
+}
+
+// seasonal is the part of the profiles d (daily) and w (weekly) in use.
+func (m *Model) seasonal(d, w float64) float64 {
+	switch m.levelIndex() {
+	case 2:
+		return d + w
+	case 1:
+		return d
+	}
+	return 0
+}
+
 // baselineAt is the published expectation at ts: level, the seasonal components in use and
 // the damped trend extrapolated from the last sample.
 func (m *Model) baselineAt(ts int64) float64 { return m.baselineFrom(m.last, ts) }
@@ -304,7 +324,7 @@ func (m *Model) scaleAt(ts int64) float64 {
 // floor keeps near-constant and near-zero series from firing on noise: a fraction of the
 // level, half the series' resolution, and a tiny absolute value.
 func (m *Model) floor() float64 {
-	f := tuneRelFloor * math.Abs(m.level)
+	f := max(tuneRelFloor*math.Abs(m.slow), tuneDispFloor*float64(m.errNone))
 	if !math.IsInf(m.quantum, 1) {
 		f = max(f, tuneQuantumFloor*m.quantum)
 	}
@@ -322,5 +342,5 @@ var _ = [1]struct{}{}[sizeofModel/4097] // fails to compile if a Model exceeds 4
 
 func (m *Model) String() string {
 	return fmt.Sprintf("anomaly.Model{n=%d level=%g spread=%g daily=%t weekly=%t trend=%t}",
-		m.n, m.level, m.spread, m.flags&flagDaily != 0, m.flags&flagWeekly != 0, m.flags&flagTrend != 0)
+		m.n, m.levels[m.levelIndex()], m.spread, m.flags&flagDaily != 0, m.flags&flagWeekly != 0, m.flags&flagTrend != 0)
 }

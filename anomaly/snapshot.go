@@ -39,7 +39,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.i64(m.step, m.first, m.last)
 	e.f64(m.lastV)
 	e.u32(m.n, m.nonFinite, m.outOfOrder, m.gaps, m.shifts)
-	e.f64(m.level, m.trend, m.slow, m.spread, m.quantum)
+	e.f64(m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.spread, m.quantum)
 	e.f32(m.daily[:]...)
 	e.f32(m.weekly[:]...)
 	e.f32(m.slotSpread[:]...)
@@ -49,9 +49,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.f32(m.shiftSum[:]...)
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[0])
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[1])
-	e.f32(m.short[:]...)
-	e.b = append(e.b, m.shortIdx)
-	e.f32(m.longMean, m.longSq)
+	e.f32(m.short, m.tailU, m.tailExcess)
 	e.b = append(e.b, byte(len(m.spec.horizons)))
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
@@ -103,7 +101,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.i64(&n.step, &n.first, &n.last)
 	d.f64(&n.lastV)
 	d.u32(&n.n, &n.nonFinite, &n.outOfOrder, &n.gaps, &n.shifts)
-	d.f64(&n.level, &n.trend, &n.slow, &n.spread, &n.quantum)
+	d.f64(&n.levels[0], &n.levels[1], &n.levels[2], &n.trend, &n.slow, &n.spread, &n.quantum)
 	d.f32s(n.daily[:])
 	d.f32s(n.weekly[:])
 	d.f32s(n.slotSpread[:])
@@ -112,9 +110,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.f32(&n.cusumPos, &n.cusumNeg)
 	d.f32s(n.shiftSum[:])
 	n.shiftN[0], n.shiftN[1] = d.u16(), d.u16()
-	d.f32s(n.short[:])
-	n.shortIdx = d.u8()
-	d.f32(&n.longMean, &n.longSq)
+	d.f32(&n.short, &n.tailU, &n.tailExcess)
 	if nh := int(d.u8()); nh != len(m.spec.horizons) {
 		return fmt.Errorf("%w: %d horizons, want %d", ErrIncompatible, nh, len(m.spec.horizons))
 	}
@@ -154,15 +150,15 @@ func (m *Model) validate() error {
 	switch {
 	case m.step < 0 || m.last < m.first:
 		return bad("timestamps")
-	case !finite(m.lastV, m.level, m.trend, m.slow, m.spread) || m.spread < 0:
+	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.spread) || m.spread < 0:
 		return bad("level or spread")
 	case math.IsNaN(m.quantum) || m.quantum <= 0:
 		return bad("resolution")
-	case m.flags > flagDaily|flagWeekly|flagTrend || m.shortIdx >= shortWindow:
+	case m.flags > flagDaily|flagWeekly|flagTrend:
 		return bad("flags")
 	}
-	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.short[:], m.shiftSum[:],
-		{m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.longMean, m.longSq}}
+	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
+		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.tailU, m.tailExcess}}
 	for i := range m.spec.horizons {
 		groups = append(groups, m.horizons[i].pred[:], []float32{m.horizons[i].mae})
 	}

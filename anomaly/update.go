@@ -10,11 +10,11 @@ const sizeofModel = unsafe.Sizeof(Model{})
 // Tuning. One parameter set for every series, chosen on the NAB and M4 hourly dev halves
 // (see BENCHMARKS.md); time constants are in wall time so irregular steps behave alike.
 const (
-	tuneLevelTau        = 3.0 * 3600e9      // level memory (ns)
+	tuneLevelTau        = 3 * 3600e9        // level memory (ns)
 	tuneLevelAlphaMin   = 0.02              // at least this much per sample
-	tuneDailyGamma      = 0.25              // share of the daily profile renewed per day
+	tuneDailyGamma      = 0.1               // share of the daily profile renewed per day
 	tuneWeeklyGamma     = 0.3               // share of the weekly profile renewed per week
-	tuneSpreadTau       = 2 * 24 * 3600e9   // residual spread memory (ns)
+	tuneSpreadTau       = 12 * 3600e9       // residual spread memory (ns)
 	tuneSpreadMin       = 0.01              // at least this much per sample
 	tuneClip            = 3.0               // residuals are clipped at ± this many sigmas before learning
 	tuneRelFloor        = 1e-3              // scale floor relative to |level|
@@ -30,8 +30,13 @@ const (
 	tuneLongSamples     = 2000              // samples: long-run surprisal statistics memory
 	tuneTrendBeta       = 0.1               // trend learning, share of the level correction
 	tuneHorizonAlpha    = 0.1               // learning rate of the per-horizon error
-	tuneLikelihoodMin   = 0.05              // floor on the long-run surprisal std
 	tuneIntervalZ       = 1.959963984540054 // 95% prediction intervals
+	tuneTailMin         = 0.05              // floor on the mean excess
+	tuneTailCap         = 3.0               // tail learning caps a value at u + this many mean excesses
+	tuneScoreHalf       = 5.0               // score 0.5 at a short-window tail probability of 1e-5
+	tuneShortAlpha      = 0.3               // weight of the newest surprisal in the short window
+	tuneDispFloor       = 0.05              // scale floor relative to the series' dispersion
+	tuneSpreadClip      = 6.0               // residuals are clipped at ± this many sigmas for the spread
 )
 
 // update is Update for a finite, in-order sample after the first one.
@@ -54,13 +59,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	if m.flags&flagTrend != 0 {
 		tr = m.trendSum(dt)
 	}
-	base := m.level + tr
-	if m.flags&flagDaily != 0 {
-		base += d
-	}
-	if m.flags&flagWeekly != 0 {
-		base += w
-	}
+	base := m.levels[m.levelIndex()] + tr + m.seasonal(d, w)
 	s := m.scaleAt(ts)
 	k := m.spec.k
 	res := Result{Baseline: m.clamp(base), Lower: m.clamp(base - k*s), Upper: m.clamp(base + k*s)}
@@ -78,16 +77,19 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 	// The seasonal profiles learn against a slow level, so a fast level cannot soak up the
 	// pattern; they always learn (a component not in use yet is ready when the evidence turns
-	// it on). The published level is fast and tracks the series with the profiles in use
-	// removed.
-	m.learnEvidence(v, d, w)
+	// it on). Three fast levels track the series with no profile, the daily one, and both
+	// removed: each is an honest one-step forecaster, the evidence compares their errors, and
+	// the one matching the components in use is published.
+	m.learnEvidence(v, tr, d, w)
 	es := min(max(v-m.slow-d-w, -lim), lim)
 	ep := min(max(e, -lim), lim)
-	m.learnSpread(ts, ep, dt)
+	m.learnSpread(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s), dt)
 	m.slow += tr + max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)*es
 	m.learnSeason(ts, es, dt)
 	alpha := max(1-math.Exp(-float64(dt)/tuneLevelTau), tuneLevelAlphaMin)
-	m.level += tr + alpha*ep
+	for i, c := range [3]float64{0, d, d + w} {
+		m.levels[i] += tr + alpha*min(max(v-m.levels[i]-tr-c, -lim), lim)
+	}
 	if m.flags&flagTrend != 0 || m.spec.cfg.Trend == Auto {
 		m.trend = m.phi()*m.trend + alpha*tuneTrendBeta*ep
 	}
@@ -141,9 +143,9 @@ func (m *Model) learnSpread(ts int64, e float64, dt int64) {
 	m.slotSpread[h] += bs * (a - m.slotSpread[h])
 }
 
-// learnEvidence tracks how much each seasonal component cuts the error around the slow
-// level. It starts once the profiles have seen a whole day.
-func (m *Model) learnEvidence(v, d, w float64) {
+// learnEvidence tracks the one-step errors of the three candidate models (no profile, daily,
+// daily and weekly). It starts once the profiles have seen a whole day.
+func (m *Model) learnEvidence(v, tr, d, w float64) {
 	if m.last-m.first < dayNS {
 		return
 	}
@@ -151,10 +153,9 @@ func (m *Model) learnEvidence(v, d, w float64) {
 	if m.errNone == 0 {
 		beta = 1
 	}
-	base := m.slow
-	e0 := float32(math.Abs(v - base))
-	e1 := float32(math.Abs(v - base - d))
-	e2 := float32(math.Abs(v - base - d - w))
+	e0 := float32(math.Abs(v - m.levels[0] - tr))
+	e1 := float32(math.Abs(v - m.levels[1] - tr - d))
+	e2 := float32(math.Abs(v - m.levels[2] - tr - d - w))
 	m.errNone += beta * (e0 - m.errNone)
 	m.errDaily += beta * (e1 - m.errDaily)
 	m.errBoth += beta * (e2 - m.errBoth)
@@ -172,17 +173,15 @@ func (m *Model) updateFlags() {
 			m.resetSpread(m.errNone)
 		}
 	}
-	if c.Weekly == Auto && span >= 2*weekNS {
-		ref := m.errDaily
-		if m.flags&flagDaily == 0 {
-			ref = m.errNone
-		}
-		if m.flags&flagWeekly == 0 && m.errBoth < tuneSeasonOn*ref {
+	if m.flags&flagDaily == 0 {
+		m.flags &^= flagWeekly // the weekly profile modulates the daily one
+	} else if c.Weekly == Auto && span >= 2*weekNS {
+		if m.flags&flagWeekly == 0 && m.errBoth < tuneSeasonOn*m.errDaily {
 			m.flags |= flagWeekly
 			m.resetSpread(m.errBoth)
-		} else if m.flags&flagWeekly != 0 && m.errBoth > tuneSeasonOff*ref {
+		} else if m.flags&flagWeekly != 0 && m.errBoth > tuneSeasonOff*m.errDaily {
 			m.flags &^= flagWeekly
-			m.resetSpread(ref)
+			m.resetSpread(m.errDaily)
 		}
 	}
 }
@@ -219,7 +218,11 @@ func (m *Model) levelShift(z, e float64) {
 	}
 	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
 		if c > tuneCusumLimit && m.shiftN[i] > 0 {
-			m.level += float64(m.shiftSum[i] / float32(m.shiftN[i]))
+			shift := float64(m.shiftSum[i] / float32(m.shiftN[i]))
+			for j := range m.levels {
+				m.levels[j] += shift
+			}
+			m.slow += shift
 			m.cusumPos, m.cusumNeg = 0, 0
 			m.shiftSum, m.shiftN = [2]float32{}, [2]uint16{}
 			m.shifts++
@@ -228,52 +231,50 @@ func (m *Model) levelShift(z, e float64) {
 	}
 }
 
-// score turns the standardised residual into a calibrated anomaly score: the surprisal of the
-// residual (-log10 of its two-sided normal tail probability), averaged over a short window and
-// compared with its own long-run distribution (anomaly likelihood), mapped to [0,1].
+// score turns the standardised residual into a calibrated anomaly score. The surprisal of the
+// residual (-log10 of its two-sided normal tail probability) is averaged over a short
+// exponential window, so a score peaks when behaviour changes and decays after. That short
+// mean is then judged against its own long-run distribution, whatever its shape: a streaming
+// peaks-over-threshold fit tracks its 90% quantile u and the mean excess over u, and the tail
+// probability of the current value is p = 0.1·exp(-(x-u)/excess) (an exponential tail, as in
+// SPOT). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
+// and the same threshold means the same rarity on every series.
 func (m *Model) score(z float64, ready bool) float64 {
-	az := math.Abs(z)
-	// -log10(2Q(|z|)), computed without underflow for large |z|.
-	var sur float64
-	if az < 8 {
-		sur = -math.Log10(math.Erfc(az / math.Sqrt2))
+	sur := min(log10Tail2(math.Abs(z)), 50)
+	x := m.short + tuneShortAlpha*(float32(sur)-m.short)
+	m.short = x
+	if m.tailU == 0 && m.tailExcess == 0 {
+		m.tailU, m.tailExcess = 1, 0.5 // the Gaussian's values: the fit starts from there
+	}
+	var sc float64
+	if ready {
+		X := 1.0
+		if x > m.tailU {
+			X += float64((x-m.tailU)/m.tailExcess) / math.Ln10
+		} else {
+			X = float64(x / m.tailU)
+		}
+		sc = X / (X + tuneScoreHalf)
+	}
+	// Learn the tail from a capped value, so an incident does not teach the model that
+	// incidents are normal.
+	eta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
+	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
+	if xl > m.tailU {
+		m.tailExcess += 10 * eta * (xl - m.tailU - m.tailExcess)
+		m.tailU += 0.9 * 10 * eta * m.tailExcess
 	} else {
-		sur = (az*az/2 + math.Log(az*math.Sqrt(math.Pi/2))) / math.Ln10
+		m.tailU -= 0.1 * 10 * eta * m.tailExcess
 	}
-	sur = min(sur, 50)
-	m.short[m.shortIdx] = float32(sur)
-	m.shortIdx = (m.shortIdx + 1) % shortWindow
-	var sm float32
-	for _, x := range m.short {
-		sm += x
-	}
-	sm /= shortWindow
-	beta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
-	// Long-run statistics learn from clipped surprisal so an incident does not teach the
-	// model that incidents are normal.
-	lc := min(float32(sur), m.longMean+4*m.longStd()+0.5)
-	m.longMean += beta * (lc - m.longMean)
-	m.longSq += beta * (lc*lc - m.longSq)
-	if !ready {
-		return 0
-	}
-	zl := float64((sm - m.longMean) / m.longStd())
-	if zl <= 0 {
-		return 0
-	}
-	// Tail probability of the short-window mean; score = -log10(tail)/10, as NAB's
-	// anomaly-likelihood detectors report it (0.5 means a 1e-5 tail).
-	tail := 0.5 * math.Erfc(zl/math.Sqrt2)
-	if tail <= 0 {
-		return 1
-	}
-	return min(1, -math.Log10(tail)/10)
+	m.tailU = max(m.tailU, 0.01)
+	m.tailExcess = max(m.tailExcess, tuneTailMin)
+	return sc
 }
 
-func (m *Model) longStd() float32 {
-	v := m.longSq - m.longMean*m.longMean
-	if v < 0 {
-		v = 0
+// log10Tail2 is -log10(2Q(z)) for z >= 0, without underflow for large z.
+func log10Tail2(z float64) float64 {
+	if z < 8 {
+		return -math.Log10(math.Erfc(z / math.Sqrt2))
 	}
-	return max(float32(math.Sqrt(float64(v))), tuneLikelihoodMin)
+	return (z*z/2 + math.Log(z*math.Sqrt(math.Pi/2))) / math.Ln10
 }
