@@ -54,8 +54,8 @@ func ReadM4(r io.Reader, name string) ([]Series, error) {
 		}
 		line, _ := cr.FieldPos(0)
 		id := strings.TrimSpace(rec[0])
-		if first && id == "V1" {
-			continue // header
+		if first && (id == "V1" || strings.EqualFold(id, "id")) {
+			continue // header: "V1","V2",... (M4) or id,F1,... (our forecasts)
 		}
 		if id == "" {
 			return nil, &LineError{File: name, Line: line, Err: errors.New("empty series id")}
