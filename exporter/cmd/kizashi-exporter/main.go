@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, env environment) int {
 	app.HelpFlag.Short('h')
 	app.UsageWriter(env.stderr)
 	app.ErrorWriter(env.stderr)
+	// --help and --version end the program after parsing, with their code, not inside it.
+	terminated, termCode := false, 0
+	app.Terminate(func(code int) { terminated, termCode = true, code })
 	logConfig := &promslog.Config{Writer: env.stderr}
 	promslogflag.AddFlags(app, logConfig)
 
@@ -62,6 +65,9 @@ func run(ctx context.Context, args []string, env environment) int {
 		actions[cmd.FullCommand()] = act
 	}
 	selected, err := app.Parse(args)
+	if terminated {
+		return termCode
+	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "kizashi-exporter: %v, try --help\n", err)
 		return 2

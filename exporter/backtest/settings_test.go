@@ -1,0 +1,96 @@
+package backtest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
+)
+
+func TestParseSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		yaml    string
+		want    anomaly.Config
+		wantErr string
+	}{
+		{name: "empty", yaml: "", want: anomaly.Config{}},
+		{name: "full", yaml: "sensitivity: 0.7\ndaily: on\nweekly: off\ntrend: auto\nstep: 5m\nhorizons: [1h, 6h, 1d]\nmin: 0\nmax: 100\n",
+			want: anomaly.Config{Sensitivity: 0.7, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto,
+				Step: 5 * time.Minute, Horizons: []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour},
+				Min: anomaly.Float(0), Max: anomaly.Float(100)}},
+		{name: "step zero is learned", yaml: "step: 0\n", want: anomaly.Config{}},
+		{name: "sensitivity zero is widest", yaml: "sensitivity: 0\n", want: anomaly.Config{Sensitivity: 1e-9}},
+		{name: "unknown key", yaml: "sensitivity: 0.5\nsensitivty: 0.4\n",
+			wantErr: "parse settings: yaml: unmarshal errors:\n  line 2: field sensitivty not found in type backtest.Settings"},
+		{name: "bad mode", yaml: "daily: sometimes\n", wantErr: `parse settings: line 1: unknown mode "sometimes" (want auto, on or off)`},
+		{name: "bad duration", yaml: "\nstep: 5 minutes\n", wantErr: `parse settings: line 2: duration "5 minutes": unknown unit`},
+		{name: "bad type", yaml: "sensitivity: high\n", wantErr: "line 1: cannot unmarshal !!str `high` into float64"},
+		{name: "out of range", yaml: "sensitivity: 2\n", wantErr: "settings: sensitivity 2: must be in [0,1]"},
+		{name: "min above max", yaml: "min: 5\nmax: 1\n", wantErr: "settings: min 5 must be below max 1"},
+		{name: "horizons not increasing", yaml: "horizons: [6h, 1h]\n", wantErr: "settings: horizons must be positive and increasing"},
+		{name: "two documents", yaml: "min: 0\n---\nmax: 1\n", wantErr: "more than one YAML document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParseSettings([]byte(tc.yaml))
+			var cfg anomaly.Config
+			if err == nil {
+				cfg, err = s.Config()
+			}
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, cfg)
+		})
+	}
+}
+
+func TestLoadSettingsNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kizashi.yml")
+	require.NoError(t, os.WriteFile(path, []byte("daily: on\nbogus: 1\n"), 0o644))
+	_, err := LoadSettings(path)
+	require.EqualError(t, err, path+": parse settings: yaml: unmarshal errors:\n  line 2: field bogus not found in type backtest.Settings")
+	_, err = LoadSettings(filepath.Join(t.TempDir(), "missing.yml"))
+	require.ErrorContains(t, err, "read settings: open ")
+}
+
+func TestSettingsOverride(t *testing.T) {
+	file, err := ParseSettings([]byte("sensitivity: 0.3\ndaily: on\ntrend: off\nhorizons: [1h]\nmin: 0\n"))
+	require.NoError(t, err)
+	on := Mode(anomaly.On)
+	sens := 0.9
+	got := file.Override(Settings{Sensitivity: &sens, Weekly: &on, Horizons: []Duration{Duration(2 * time.Hour)}})
+	cfg, err := got.Config()
+	require.NoError(t, err)
+	require.Equal(t, anomaly.Config{Sensitivity: 0.9, Daily: anomaly.On, Weekly: anomaly.On, Trend: anomaly.Off,
+		Horizons: []time.Duration{2 * time.Hour}, Min: anomaly.Float(0)}, cfg)
+}
+
+func TestParseDurations(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []Duration
+		wantErr string
+	}{
+		{in: "1h,6h,24h", want: []Duration{Duration(time.Hour), Duration(6 * time.Hour), Duration(24 * time.Hour)}},
+		{in: " 30m , 1d ", want: []Duration{Duration(30 * time.Minute), Duration(24 * time.Hour)}},
+		{in: "", want: nil},
+		{in: "1h,x", wantErr: `duration "x": not a valid duration string`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseDurations(tc.in)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

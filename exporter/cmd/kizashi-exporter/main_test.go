@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	require.NoError(t, os.MkdirAll(filepath.Join(in, "cat"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "cat", "good.csv"),
+		[]byte("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,2\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "bad.csv"),
+		[]byte("timestamp,value\n2014-04-01 00:00:00,1\n2014-04-01 00:05:00,abc\n"), 0o644))
+	m4 := filepath.Join(dir, "train.csv")
+	require.NoError(t, os.WriteFile(m4, []byte("\"V1\",\"V2\",\"V3\"\n\"H1\",\"1\",\"2\"\n"), 0o644))
+	cfg := filepath.Join(dir, "kizashi.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("sensitivity: 0.4\nmin: 0\n"), 0o644))
+	badCfg := filepath.Join(dir, "bad.yml")
+	require.NoError(t, os.WriteFile(badCfg, []byte("sensitivity: 0.4\nsensitivty: 1\n"), 0o644))
+
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string // substrings of stderr
+		wantFile string
+	}{
+		{name: "version", args: []string{"--version"}, wantOut: []string{"kizashi-exporter, version"}},
+		{name: "no command shows usage", args: nil, wantOut: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH"}},
+		{name: "backtest with a bad file", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "out")},
+			wantCode: 1, wantOut: []string{"2 files, 2 rows, 1 failed", `bad.csv:3: parse value \"abc\": invalid syntax`},
+			wantFile: filepath.Join(dir, "out", "cat", "good.csv")},
+		{name: "backtest single file with config and flags", args: []string{"backtest", "--input", filepath.Join(in, "cat", "good.csv"),
+			"--output", filepath.Join(dir, "one.csv"), "--config", cfg, "--daily", "off", "--weekly=off", "--step", "5m",
+			"--horizons", "5m,1h", "--emit-forecasts"},
+			wantOut: []string{"1 files, 2 rows, 0 failed"}, wantFile: filepath.Join(dir, "one.csv")},
+		{name: "bad config", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o2"), "--config", badCfg},
+			wantCode: 1, wantOut: []string{"line 2: field sensitivty not found"}},
+		{name: "bad mode", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o3"), "--trend", "maybe"},
+			wantCode: 2, wantOut: []string{"enum value must be one of auto,on,off"}},
+		{name: "bad horizons", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o4"), "--horizons", "1h,x"},
+			wantCode: 1, wantOut: []string{`--horizons: duration \"x\"`}},
+		{name: "forecast", args: []string{"forecast", "--m4", m4, "--horizon", "4", "--step", "1h", "--output", filepath.Join(dir, "f.csv")},
+			wantOut: []string{"1 series, 4 forecasts each"}, wantFile: filepath.Join(dir, "f.csv")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr strings.Builder
+			code := run(context.Background(), tc.args, environment{stderr: &stderr})
+			require.Equal(t, tc.wantCode, code, stderr.String())
+			for _, s := range tc.wantOut {
+				require.Contains(t, stderr.String(), s)
+			}
+			if tc.wantFile != "" {
+				require.FileExists(t, tc.wantFile)
+			}
+		})
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "one.csv"))
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(data), "timestamp,value,baseline,lower,upper,anomaly_score,deviation,forecast_5m,forecast_1h\n"))
+}
