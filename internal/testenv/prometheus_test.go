@@ -15,6 +15,7 @@ import (
 )
 
 func TestPrometheus(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	// Two days of history at 1m, ending 30m ago, from an iterator; plus a
 	// hand-written OpenMetrics series.
