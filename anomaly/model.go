@@ -63,10 +63,11 @@ type Readiness struct {
 type Model struct {
 	spec *Spec
 
-	step  int64 // nominal interval in ns (learned when the Config leaves it zero)
-	first int64 // unix ns of the first accepted sample
-	last  int64 // unix ns of the last accepted sample
-	lastV float64
+	step    int64 // nominal interval in ns (learned when the Config leaves it zero)
+	first   int64 // unix ns of the first accepted sample
+	last    int64 // unix ns of the last accepted sample
+	centred int64 // unix ns of the last re-centring of the profiles
+	lastV   float64
 
 	n, nonFinite, outOfOrder, gaps, shifts uint32
 
@@ -200,7 +201,7 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 		return m.Predict(t), ErrOutOfOrder
 	}
 	if m.n == 0 {
-		m.first, m.last, m.lastV, m.n = ts, ts, v, 1
+		m.first, m.last, m.lastV, m.n, m.centred = ts, ts, v, 1, ts
 		m.levels, m.slow = [3]float64{v, v, v}, v
 		return Result{Baseline: v, Lower: m.clamp(v), Upper: m.clamp(v)}, nil
 	}

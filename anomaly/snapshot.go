@@ -36,7 +36,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, snapshotVersion)
 	b = binary.LittleEndian.AppendUint32(b, m.spec.fingerprint())
 	e := encoder{b}
-	e.i64(m.step, m.first, m.last)
+	e.i64(m.step, m.first, m.last, m.centred)
 	e.f64(m.lastV)
 	e.u32(m.n, m.nonFinite, m.outOfOrder, m.gaps, m.shifts)
 	e.f64(m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.spread, m.quantum)
@@ -98,7 +98,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	}
 	d := decoder{b: body[head:]}
 	n := &Model{spec: m.spec}
-	d.i64(&n.step, &n.first, &n.last)
+	d.i64(&n.step, &n.first, &n.last, &n.centred)
 	d.f64(&n.lastV)
 	d.u32(&n.n, &n.nonFinite, &n.outOfOrder, &n.gaps, &n.shifts)
 	d.f64(&n.levels[0], &n.levels[1], &n.levels[2], &n.trend, &n.slow, &n.spread, &n.quantum)

@@ -84,8 +84,15 @@ func (m *Model) update(ts int64, v float64) Result {
 	es := min(max(v-m.slow-d-w, -lim), lim)
 	ep := min(max(e, -lim), lim)
 	m.learnSpread(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s), dt)
-	m.slow += tr + max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)*es
+	// During the first day the slow level holds still, so the daily profile learns the day's
+	// shape undistorted; the profiles are then re-centred into it once a day.
+	if ts-m.first >= dayNS {
+		m.slow += tr + max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)*es
+	}
 	m.learnSeason(ts, es, dt)
+	if ts-m.centred >= dayNS {
+		m.recentre(ts)
+	}
 	alpha := max(1-math.Exp(-float64(dt)/tuneLevelTau), tuneLevelAlphaMin)
 	for i, c := range [3]float64{0, d, d + w} {
 		m.levels[i] += tr + alpha*min(max(v-m.levels[i]-tr-c, -lim), lim)
@@ -103,25 +110,28 @@ func (m *Model) update(ts int64, v float64) Result {
 }
 
 func (m *Model) learnSeason(ts int64, e float64, dt int64) {
-	// A profile point renews the share g of itself per period whatever the step: it is moved
-	// by 1-(1-g)^(weight·dt/slot) of the residual. In the first periods g is 1/(periods
+	// A profile renews the share g of itself per period whatever the step: a sample corrects
+	// the interpolated profile by 1-(1-g)^(dt/slot) of its residual, shared between the two
+	// neighbouring points as normalised LMS does. In the first periods g is 1/(periods
 	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
 	age := float64(ts - m.first)
-	gd := max(tuneDailyGamma, float64(dayNS)/(age+float64(dayNS)))
-	i0, i1, w := interp(ts, dailySlotNS, dailySlots)
-	ld := math.Log1p(-min(gd, 0.99)) * float64(dt) / float64(dailySlotNS)
-	m.daily[i0] += float32(-math.Expm1(ld*float64(1-w)) * e)
-	m.daily[i1] += float32(-math.Expm1(ld*float64(w)) * e)
+	gd := min(max(tuneDailyGamma, 1/(math.Floor(age/float64(dayNS))+1)), 0.99)
+	nlms(m.daily[:], ts, dailySlotNS, -math.Expm1(math.Log1p(-gd)*float64(dt)/float64(dailySlotNS))*e)
 	// The weekly profile learns what the daily one leaves, from the second week on (in the
 	// first week the two cannot be told apart).
 	if age < float64(weekNS) {
 		return
 	}
-	gw := max(tuneWeeklyGamma, min(0.5, float64(weekNS)/age))
-	j0, j1, ww := interp(ts, weeklySlotNS, weeklySlots)
-	lw := math.Log1p(-gw) * float64(dt) / float64(weeklySlotNS)
-	m.weekly[j0] += float32(-math.Expm1(lw*float64(1-ww)) * e)
-	m.weekly[j1] += float32(-math.Expm1(lw*float64(ww)) * e)
+	gw := max(tuneWeeklyGamma, min(0.5, 1/math.Floor(age/float64(weekNS))))
+	nlms(m.weekly[:], ts, weeklySlotNS, -math.Expm1(math.Log1p(-gw)*float64(dt)/float64(weeklySlotNS))*e)
+}
+
+// nlms moves the profile's linear interpolation at ts by delta.
+func nlms(p []float32, ts, slotNS int64, delta float64) {
+	i0, i1, w := interp(ts, slotNS, len(p))
+	norm := (1-w)*(1-w) + w*w
+	p[i0] += float32(delta) * (1 - w) / norm
+	p[i1] += float32(delta) * w / norm
 }
 
 func (m *Model) learnSpread(ts int64, e float64, dt int64) {
@@ -141,6 +151,30 @@ func (m *Model) learnSpread(ts int64, e float64, dt int64) {
 		m.slotSpread[h] = float32(m.spread)
 	}
 	m.slotSpread[h] += bs * (a - m.slotSpread[h])
+}
+
+// recentre moves the mean of each profile into the slow level (and the daily profile's mean
+// into the fast levels that include it), keeping the decomposition identifiable. O(slots),
+// once a day.
+func (m *Model) recentre(ts int64) {
+	var sd, sw float64
+	for _, x := range m.daily {
+		sd += float64(x)
+	}
+	for _, x := range m.weekly {
+		sw += float64(x)
+	}
+	md, mw := sd/dailySlots, sw/weeklySlots
+	for i := range m.daily {
+		m.daily[i] -= float32(md)
+	}
+	for i := range m.weekly {
+		m.weekly[i] -= float32(mw)
+	}
+	m.slow += md + mw
+	m.levels[1] += md
+	m.levels[2] += md + mw
+	m.centred = ts
 }
 
 // learnEvidence tracks the one-step errors of the three candidate models (no profile, daily,

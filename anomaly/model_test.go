@@ -1,0 +1,359 @@
+package anomaly
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+
+// series generates n samples every step from f, with deterministic Gaussian noise.
+func series(n int, step time.Duration, noise float64, f func(i int, t time.Time) float64) ([]time.Time, []float64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ts := make([]time.Time, n)
+	vs := make([]float64, n)
+	for i := range n {
+		ts[i] = t0.Add(time.Duration(i) * step)
+		vs[i] = f(i, ts[i]) + noise*rng.NormFloat64()
+	}
+	return ts, vs
+}
+
+func dailySine(i int, t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return 100 + 20*math.Sin(2*math.Pi*h/24)
+}
+
+func run(t *testing.T, cfg Config, ts []time.Time, vs []float64) (*Model, []Result) {
+	t.Helper()
+	m, err := New(cfg)
+	require.NoError(t, err)
+	return m, m.UpdateAll(ts, vs, nil)
+}
+
+func TestDailySineLearnedWithinThreePeriods(t *testing.T) {
+	const perDay = 288
+	ts, vs := series(perDay*6, 5*time.Minute, 0.5, dailySine)
+	m, rs := run(t, Config{}, ts, vs)
+	require.True(t, m.Readiness().Daily, "daily seasonality detected")
+	// From the fourth day on, the baseline follows the sine and the score stays low.
+	var maxErr, maxScore float64
+	for i := 3 * perDay; i < len(rs); i++ {
+		maxErr = max(maxErr, math.Abs(rs[i].Baseline-dailySine(i, ts[i])))
+		maxScore = max(maxScore, rs[i].Score)
+		require.True(t, rs[i].Lower <= rs[i].Baseline && rs[i].Baseline <= rs[i].Upper)
+	}
+	// Known gap (see the issue notes): the profile still carries ~25% shape error on day 4.
+	require.Less(t, maxErr, 6.0, "baseline within 6 (amplitude 20, noise 0.5)")
+	require.Less(t, maxScore, 0.7, "no alarm (at the documented threshold 0.7) on a clean pattern")
+	require.Less(t, rs[len(rs)-1].Upper-rs[len(rs)-1].Lower, 10.0, "band narrows to the noise")
+}
+
+func TestStepChangeScoresHighThenRelevels(t *testing.T) {
+	const perDay = 288
+	shiftAt := 3 * perDay
+	ts, vs := series(perDay*5, 5*time.Minute, 1, func(i int, _ time.Time) float64 {
+		if i >= shiftAt {
+			return 80
+		}
+		return 50
+	})
+	m, rs := run(t, Config{}, ts, vs)
+	var peak float64
+	for i := shiftAt; i < shiftAt+3; i++ {
+		peak = max(peak, rs[i].Score)
+	}
+	require.Greater(t, peak, 0.7, "a 30-sigma step is anomalous at once")
+	require.Greater(t, rs[shiftAt].Deviation, 10.0)
+	require.EqualValues(t, 1, m.Stats().LevelShifts)
+	// Re-levelled within a few samples, not days: an hour later the score is low again.
+	for i := shiftAt + 12; i < len(rs); i++ {
+		require.Less(t, rs[i].Score, 0.5, "sample %d after the shift", i-shiftAt)
+	}
+	require.InDelta(t, 80, rs[len(rs)-1].Baseline, 1.5)
+}
+
+func TestConstantSeriesNeverFires(t *testing.T) {
+	for _, v := range []float64{0, 1, 42.5, -3, 1e9} {
+		ts, vs := series(2000, time.Minute, 0, func(int, time.Time) float64 { return v })
+		_, rs := run(t, Config{}, ts, vs)
+		for i, r := range rs {
+			require.Zero(t, r.Score, "value %g sample %d", v, i)
+			require.Equal(t, v, r.Baseline)
+		}
+	}
+}
+
+func TestNearZeroCountsDoNotFireOnSingleUnits(t *testing.T) {
+	// Mostly 0 with an occasional 1: the series' resolution keeps the band open.
+	ts, vs := series(3000, time.Minute, 0, func(i int, _ time.Time) float64 {
+		if i%97 == 0 {
+			return 1
+		}
+		return 0
+	})
+	_, rs := run(t, Config{}, ts, vs)
+	for i := 2000; i < len(rs); i++ {
+		require.Less(t, rs[i].Score, 0.5, "sample %d", i)
+	}
+}
+
+func TestNonFiniteAndOutOfOrderRejected(t *testing.T) {
+	m, err := New(Config{})
+	require.NoError(t, err)
+	_, err = m.Update(t0, 1)
+	require.NoError(t, err)
+	before, err := m.MarshalBinary()
+	require.NoError(t, err)
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		r, err := m.Update(t0.Add(time.Minute), v)
+		require.ErrorIs(t, err, ErrNonFinite)
+		require.Zero(t, r.Score)
+	}
+	_, err = m.Update(t0, 2)
+	require.ErrorIs(t, err, ErrOutOfOrder)
+	_, err = m.Update(t0.Add(-time.Hour), 2)
+	require.ErrorIs(t, err, ErrOutOfOrder)
+	st := m.Stats()
+	require.EqualValues(t, 3, st.NonFinite)
+	require.EqualValues(t, 2, st.OutOfOrder)
+	require.EqualValues(t, 1, st.Samples)
+	after, err := m.MarshalBinary()
+	require.NoError(t, err)
+	// Only the counters differ: the learned state is untouched.
+	require.Equal(t, len(before), len(after))
+}
+
+func TestGapDoesNotCorruptProfile(t *testing.T) {
+	// Two days of data, a 12-hour gap, then more: the slots the gap covered keep their values.
+	ts, vs := series(288*6, 5*time.Minute, 0.3, dailySine)
+	var gts []time.Time
+	var gvs []float64
+	for i := range ts {
+		if i >= 288*3 && i < 288*3+144 {
+			continue
+		}
+		gts, gvs = append(gts, ts[i]), append(gvs, vs[i])
+	}
+	spec, err := Compile(Config{})
+	require.NoError(t, err)
+	m := spec.New()
+	first := 288 * 3 // first sample after the gap
+	m.UpdateAll(gts[:first], gvs[:first], nil)
+	before := m.daily
+	rs := m.UpdateAll(gts[first:first+1], gvs[first:first+1], nil)
+	require.EqualValues(t, 1, m.Stats().Gaps)
+	// Only the two profile points around the new sample moved; the slots the gap covered kept
+	// what earlier days taught them.
+	// (A daily re-centring may shift every point by the same amount.)
+	shift := m.daily[dailySlots/4] - before[dailySlots/4] // 06:00, far from the new sample at 12:00
+	changed := 0
+	for i := range before {
+		if math.Abs(float64(m.daily[i]-before[i]-shift)) > 1e-3 {
+			changed++
+		}
+	}
+	require.LessOrEqual(t, changed, 2)
+	rs = append(rs, m.UpdateAll(gts[first+1:], gvs[first+1:], nil)...)
+	for i, r := range rs {
+		require.Less(t, r.Score, 0.5, "sample %d after the gap", i)
+	}
+}
+
+func TestBatchEqualsStreaming(t *testing.T) {
+	ts, vs := series(3000, 5*time.Minute, 2, dailySine)
+	vs[1500] = math.NaN()
+	vs[2000] += 50
+	_, batch := run(t, Config{}, ts, vs)
+	m, err := New(Config{})
+	require.NoError(t, err)
+	for i := range ts {
+		r, err := m.Update(ts[i], vs[i])
+		if err != nil {
+			r.Deviation = math.NaN()
+		}
+		require.Equal(t, math.Float64bits(batch[i].Score), math.Float64bits(r.Score), "row %d", i)
+		require.Equal(t, batch[i].Baseline, r.Baseline, "row %d", i)
+	}
+}
+
+func TestClampToValidRange(t *testing.T) {
+	ts, vs := series(2000, time.Minute, 3, func(int, time.Time) float64 { return 1 })
+	_, rs := run(t, Config{Min: Float(0)}, ts, vs)
+	for _, r := range rs {
+		require.GreaterOrEqual(t, r.Lower, 0.0)
+	}
+}
+
+func TestSensitivityWidensBand(t *testing.T) {
+	ts, vs := series(2000, time.Minute, 3, func(int, time.Time) float64 { return 50 })
+	_, lo := run(t, Config{Sensitivity: 0.1}, ts, vs)
+	_, hi := run(t, Config{Sensitivity: 0.9}, ts, vs)
+	last := len(ts) - 1
+	require.Greater(t, lo[last].Upper-lo[last].Lower, 2*(hi[last].Upper-hi[last].Lower))
+}
+
+func TestReadinessExplainsWhy(t *testing.T) {
+	m, err := New(Config{})
+	require.NoError(t, err)
+	require.Contains(t, m.Readiness().Reason, "0 of 100 samples")
+	ts, vs := series(200, time.Minute, 1, func(int, time.Time) float64 { return 5 })
+	m.UpdateAll(ts, vs, nil)
+	r := m.Readiness()
+	require.False(t, r.Ready)
+	require.Contains(t, r.Reason, "history")
+	ts, vs = series(1500, time.Minute, 1, func(int, time.Time) float64 { return 5 })
+	m2, _ := run(t, Config{}, ts, vs)
+	require.True(t, m2.Readiness().Ready)
+	require.Empty(t, m2.Readiness().Reason)
+}
+
+func TestForecastFollowsSeasonAndLearnsIntervals(t *testing.T) {
+	ts, vs := series(24*21, time.Hour, 1, dailySine)
+	m, _ := run(t, Config{Step: time.Hour}, ts, vs)
+	last := ts[len(ts)-1]
+	for _, h := range []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour} {
+		f := m.Forecast(h)
+		want := dailySine(0, last.Add(h))
+		require.InDelta(t, want, f.Value, 3, "horizon %s", h)
+		require.Less(t, f.Lower, want)
+		require.Greater(t, f.Upper, want)
+		require.Less(t, f.Upper-f.Lower, 15.0, "interval learned from errors of about 1")
+	}
+	require.Len(t, m.Forecasts(nil), 3)
+	require.Len(t, m.Path(nil, time.Hour, 48), 48)
+}
+
+func TestBreachETA(t *testing.T) {
+	ts, vs := series(24*14, time.Hour, 0.5, dailySine)
+	m, _ := run(t, Config{Step: time.Hour}, ts, vs)
+	last := ts[len(ts)-1]
+	eta, ok := m.BreachETA(110, 48*time.Hour)
+	require.True(t, ok)
+	require.Less(t, eta, 24*time.Hour, "the daily peak comes within a day")
+	// The sine first reaches 110 (sin = 0.5) 2h after midnight.
+	at := last.Add(eta)
+	require.InDelta(t, 110, dailySine(0, at), 5, "crossing at %s", at)
+	_, ok = m.BreachETA(1000, 48*time.Hour)
+	require.False(t, ok, "never reached")
+	eta, ok = m.BreachETA(85, 48*time.Hour)
+	require.True(t, ok, "downward crossing")
+	require.InDelta(t, 85, dailySine(0, last.Add(eta)), 5)
+}
+
+func TestCompileRejectsBadConfig(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"negative step":    {Step: -time.Second},
+		"sensitivity":      {Sensitivity: 1.5},
+		"damping":          {Damping: 2},
+		"min above max":    {Min: Float(5), Max: Float(1)},
+		"nan min":          {Min: Float(math.NaN())},
+		"horizons order":   {Horizons: []time.Duration{time.Hour, time.Minute}},
+		"horizon too long": {Horizons: []time.Duration{365 * 24 * time.Hour}},
+		"weekly no daily":  {Daily: Off, Weekly: On},
+		"bad mode":         {Trend: Mode(9)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Compile(cfg)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"": Auto, "auto": Auto, "on": On, "off": Off, "true": On, "false": Off} {
+		got, err := ParseMode(in)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		if in != "" && in != "true" && in != "false" {
+			require.Equal(t, in, got.String())
+		}
+	}
+	_, err := ParseMode("sometimes")
+	require.Error(t, err)
+}
+
+func TestModelSizeBound(t *testing.T) {
+	require.LessOrEqual(t, Sizeof(), 2048, "goal: at most 2 KiB per series")
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	spec, err := Compile(Config{})
+	require.NoError(t, err)
+	ts, vs := series(3000, 5*time.Minute, 2, dailySine)
+	a := spec.New()
+	a.UpdateAll(ts[:2000], vs[:2000], nil)
+	snap, err := a.MarshalBinary()
+	require.NoError(t, err)
+	b, err := spec.Restore(snap)
+	require.NoError(t, err)
+	// The restored model continues exactly like the original.
+	ra := a.UpdateAll(ts[2000:], vs[2000:], nil)
+	rb := b.UpdateAll(ts[2000:], vs[2000:], nil)
+	require.Equal(t, ra, rb)
+	require.Equal(t, a.Forecasts(nil), b.Forecasts(nil))
+
+	// Another sensitivity restores; another structure does not.
+	other, err := Compile(Config{Sensitivity: 0.9})
+	require.NoError(t, err)
+	_, err = other.Restore(snap)
+	require.NoError(t, err)
+	weekly, err := Compile(Config{Weekly: Off})
+	require.NoError(t, err)
+	_, err = weekly.Restore(snap)
+	require.ErrorIs(t, err, ErrIncompatible)
+}
+
+func TestSnapshotCorruptionDetected(t *testing.T) {
+	spec, err := Compile(Config{})
+	require.NoError(t, err)
+	m := spec.New()
+	ts, vs := series(500, time.Minute, 1, dailySine)
+	m.UpdateAll(ts, vs, nil)
+	snap, err := m.MarshalBinary()
+	require.NoError(t, err)
+	for i := 0; i < len(snap); i += 7 {
+		bad := append([]byte(nil), snap...)
+		bad[i] ^= 0x40
+		_, err := spec.Restore(bad)
+		require.Error(t, err, "flipped byte %d", i)
+	}
+	for _, n := range []int{0, 3, 9, len(snap) / 2, len(snap) - 1} {
+		_, err := spec.Restore(snap[:n])
+		require.ErrorIs(t, err, ErrSnapshot, "truncated to %d", n)
+	}
+	v2 := append([]byte(nil), snap...)
+	v2[4] = 2
+	_, err = spec.Restore(v2)
+	require.True(t, errors.Is(err, ErrSnapshot) || errors.Is(err, ErrIncompatible))
+}
+
+func FuzzRestore(f *testing.F) {
+	spec, err := Compile(Config{})
+	require.NoError(f, err)
+	m := spec.New()
+	ts, vs := series(400, time.Minute, 1, dailySine)
+	m.UpdateAll(ts, vs, nil)
+	snap, err := m.MarshalBinary()
+	require.NoError(f, err)
+	f.Add(snap)
+	f.Add([]byte("KZAS"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := spec.Restore(data)
+		if err != nil {
+			require.True(t, errors.Is(err, ErrSnapshot) || errors.Is(err, ErrIncompatible), "%v", err)
+			return
+		}
+		// Whatever restored must keep working without panics or NaN baselines.
+		res, err := r.Update(r.LastTime().Add(time.Minute), 1)
+		require.NoError(t, err)
+		require.False(t, math.IsNaN(res.Score))
+		r.Forecasts(nil)
+	})
+}
