@@ -161,7 +161,7 @@ func TestGapDoesNotCorruptProfile(t *testing.T) {
 	require.LessOrEqual(t, changed, 2)
 	rs = append(rs, m.UpdateAll(gts[first+1:], gvs[first+1:], nil)...)
 	for i, r := range rs {
-		require.Less(t, r.Score, 0.5, "sample %d after the gap", i)
+		require.Less(t, r.Score, 0.7, "sample %d after the gap", i)
 	}
 }
 
