@@ -29,20 +29,11 @@ func (e *LineError) Error() string {
 
 func (e *LineError) Unwrap() error { return e.Err }
 
-// Bounds of the times the engine can represent (it works in int64 unix nanoseconds).
-var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-// timestampLayouts are tried in order for timestamps that are not unix seconds. Fractional
-// seconds are accepted after the seconds field by time.Parse even when a layout omits them;
-// layouts without a zone are read as UTC.
-var timestampLayouts = [...]string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02 15:04:05Z07:00",
+// representable reports whether the engine, which works in int64 unix nanoseconds, can
+// represent t (years 1678 to 2262).
+func representable(t time.Time) bool {
+	sec := t.Unix()
+	return sec > math.MinInt64/int64(time.Second) && sec < math.MaxInt64/int64(time.Second)
 }
 
 // ParseTimestamp parses the timestamps backtest input may carry:
@@ -58,10 +49,17 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if isUnixSeconds(s) {
 		return parseUnixSeconds(s)
 	}
-	for _, layout := range timestampLayouts {
+	// Fractional seconds are accepted after the seconds field by time.Parse even when a
+	// layout omits them; layouts without a zone are read as UTC.
+	for _, layout := range [...]string{
+		time.RFC3339Nano,
+		"2006-01-02T15:04:05",
+		"2006-01-02 15:04:05",
+		"2006-01-02 15:04:05Z07:00",
+	} {
 		t, err := time.Parse(layout, s)
 		if err == nil {
-			if t.Before(minTime) || t.After(maxTime) {
+			if !representable(t) {
 				return time.Time{}, fmt.Errorf("timestamp %q: out of range (years 1678 to 2262)", s)
 			}
 			return t.UTC(), nil

@@ -20,10 +20,10 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 )
 
-// SeriesEpoch is the synthetic time of every M4 series' first sample: Monday 2017-01-02
-// 00:00 UTC. M4 series carry no timestamps; a Monday midnight start lines their samples up
-// with the engine's daily and weekly profiles as well as any fixed start can.
-var SeriesEpoch = time.Date(2017, time.January, 2, 0, 0, 0, 0, time.UTC)
+// SeriesEpoch returns the synthetic time of every M4 series' first sample: Monday
+// 2017-01-02 00:00 UTC. M4 series carry no timestamps; a Monday midnight start lines their
+// samples up with the engine's daily and weekly profiles as well as any fixed start can.
+func SeriesEpoch() time.Time { return time.Date(2017, time.January, 2, 0, 0, 0, 0, time.UTC) }
 
 // Series is one M4 series: its id and values.
 type Series struct {
@@ -216,9 +216,10 @@ feed:
 // forecastSeries replays one series through a fresh model and forecasts horizon steps.
 func forecastSeries(spec *anomaly.Spec, s Series, horizon int, step time.Duration) Series {
 	m := spec.New()
+	epoch := SeriesEpoch()
 	for i, v := range s.Values {
 		// Values were checked finite and timestamps increase, so Update cannot fail.
-		_, _ = m.Update(SeriesEpoch.Add(time.Duration(i)*step), v)
+		_, _ = m.Update(epoch.Add(time.Duration(i)*step), v)
 	}
 	last := s.Values[len(s.Values)-1]
 	out := Series{ID: s.ID, Values: make([]float64, horizon)}
