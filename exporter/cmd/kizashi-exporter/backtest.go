@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -117,13 +116,8 @@ func backtestCommand(app *kingpin.Application, env environment) (*kingpin.CmdCla
 		if env.terminal {
 			opts.Progress = env.stderr
 		}
+		// Run logs each failed file with its line as it happens; its error lists them at the end.
 		sum, err := backtest.Run(ctx, opts)
-		var failed *backtest.FailedError
-		if errors.As(err, &failed) {
-			for _, f := range failed.Failed {
-				logger.Error("failed file", "file", f.Path, "err", f.Err)
-			}
-		}
 		if sum.Files > 0 {
 			logger.Info(sum.String(), "took", sum.Took.Round(time.Millisecond))
 		}

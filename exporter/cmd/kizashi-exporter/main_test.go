@@ -33,7 +33,7 @@ func TestRun(t *testing.T) {
 		wantFile string
 	}{
 		{name: "version", args: []string{"--version"}, wantOut: []string{"kizashi-exporter, version"}},
-		{name: "no command shows usage", args: nil, wantOut: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH"}},
+		{name: "help", args: []string{"--help"}, wantOut: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH"}},
 		{name: "backtest with a bad file", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "out")},
 			wantCode: 1, wantOut: []string{"2 files, 2 rows, 1 failed", `bad.csv:3: parse value \"abc\": invalid syntax`},
 			wantFile: filepath.Join(dir, "out", "cat", "good.csv")},
