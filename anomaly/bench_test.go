@@ -1,0 +1,92 @@
+package anomaly
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkUpdate measures one steady-state Update (after warm-up): ns/op and allocs/op.
+func BenchmarkUpdate(b *testing.B) {
+	ts, vs := series(288*14, 5*time.Minute, 2, dailySine)
+	m, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.UpdateAll(ts[:288*7], vs[:288*7], nil)
+	rest := len(ts) - 288*7
+	step := 5 * time.Minute
+	last := ts[len(ts)-1]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := 288*7 + i%rest
+		// Timestamps keep increasing past the generated slice.
+		if _, err := m.Update(last.Add(time.Duration(i+1)*step), vs[j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkModels100k reports the heap bytes per model with 100k warmed-up models alive.
+func BenchmarkModels100k(b *testing.B) {
+	spec, err := Compile(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		models := make([]*Model, 100_000)
+		for i := range models {
+			m := spec.New()
+			for k := range 3 {
+				_, _ = m.Update(t0.Add(time.Duration(k)*time.Minute), float64(i+k))
+			}
+			models[i] = m
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(models)), "bytes/model")
+		runtime.KeepAlive(models)
+	}
+}
+
+func BenchmarkSnapshotEncode(b *testing.B) {
+	m := warmModel(b)
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for range b.N {
+		var err error
+		buf, err = m.AppendBinary(buf[:0])
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/snapshot")
+}
+
+func BenchmarkSnapshotDecode(b *testing.B) {
+	m := warmModel(b)
+	snap, err := m.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		if err := m.UnmarshalBinary(snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func warmModel(b *testing.B) *Model {
+	ts, vs := series(288*3, 5*time.Minute, 2, dailySine)
+	m, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.UpdateAll(ts, vs, nil)
+	return m
+}
