@@ -31,8 +31,9 @@ import (
 type Options struct {
 	// Input is a CSV file, or a directory whose every *.csv (recursively) is replayed.
 	Input string
-	// Output is the file (Input a file) or directory tree (Input a directory; the same
-	// relative paths, directories created as needed) the results are written to.
+	// Output is the file (Input a file; into an existing directory: the same base name) or
+	// directory tree (Input a directory; the same relative paths, directories created as
+	// needed) the results are written to.
 	Output string
 	// Config is the model configuration, the same for every file; each file gets a fresh model.
 	Config anomaly.Config
@@ -173,6 +174,9 @@ func listJobs(input, output string) ([]job, error) {
 		return nil, fmt.Errorf("input: %w", err)
 	}
 	if !fi.IsDir() {
+		if oi, err := os.Stat(output); err == nil && oi.IsDir() {
+			output = filepath.Join(output, filepath.Base(input)) // into an existing directory
+		}
 		return []job{{in: input, out: output}}, nil
 	}
 	var jobs []job

@@ -123,6 +123,11 @@ func TestRunSingleFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1 files, 3 rows, 0 failed", sum.String())
 	require.Len(t, readOutput(t, out), 4)
+
+	dir := t.TempDir()
+	_, err = Run(context.Background(), Options{Input: "testdata/csv/good.csv", Output: dir})
+	require.NoError(t, err)
+	require.Len(t, readOutput(t, filepath.Join(dir, "good.csv")), 4, "into an existing directory")
 }
 
 func TestRunErrors(t *testing.T) {
