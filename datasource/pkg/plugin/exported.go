@@ -1,0 +1,148 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/datasource/pkg/models"
+	"github.com/kizashi-dev/kizashi/datasource/pkg/prom"
+)
+
+// exportedQueryLabel is the label the exporter adds to every series it publishes.
+const exportedQueryLabel = "kizashi_query"
+
+// exportedMetrics are the exporter's metric names the exported query reads.
+const exportedMetrics = "kizashi_baseline|kizashi_lower|kizashi_upper|kizashi_anomaly_score|kizashi_deviation"
+
+// exportedField maps one of the exporter's metric names to the frame field it fills.
+func exportedField(metric string) (string, bool) {
+	switch metric {
+	case "kizashi_baseline":
+		return models.FieldBaseline, true
+	case "kizashi_lower":
+		return models.FieldLower, true
+	case "kizashi_upper":
+		return models.FieldUpper, true
+	case "kizashi_anomaly_score":
+		return models.FieldScore, true
+	case "kizashi_deviation":
+		return models.FieldDeviation, true
+	}
+	return "", false
+}
+
+// exportedSelector selects the exporter's series of one query name.
+func exportedSelector(queryName string) string {
+	return fmt.Sprintf(`{__name__=~%q,%s=%s}`, exportedMetrics, exportedQueryLabel, strconv.Quote(queryName))
+}
+
+// queryExported reads what the exporter published for a query name (and, if the query has an
+// expression, the raw series too) and returns frames shaped like an anomaly query's. Nothing
+// is computed.
+func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.Frames, error) {
+	start, end := alignUp(q.From, q.Step), alignDown(q.To, q.Step)
+	if end.Before(start) {
+		return nil, fmt.Errorf("time range %s..%s holds no step of %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Step)
+	}
+	lim := d.limits()
+	lim.MaxSeries *= 5 // one series per exported metric
+	sel := exportedSelector(q.QueryName)
+	rng, err := d.prom.QueryRange(ctx, sel, start, end, q.Step, lim)
+	if err != nil {
+		return nil, err
+	}
+	series := rng.Series
+	if q.Expr != "" {
+		raw, err := d.prom.QueryRange(ctx, q.Expr, start, end, q.Step, d.limits())
+		if err != nil {
+			return nil, fmt.Errorf("raw series: %w", err)
+		}
+		series = append(series, raw.Series...)
+	}
+
+	// Group by the raw series' labels: without the metric name and the query label.
+	n := prom.Points(start, end, q.Step)
+	type group struct {
+		metric model.Metric
+		cols   map[string][]float64
+	}
+	groups := map[model.Fingerprint]*group{}
+	var order []*group
+	for _, s := range series {
+		field := models.FieldValue
+		if s.Metric[exportedQueryLabel] == model.LabelValue(q.QueryName) {
+			f, ok := exportedField(string(s.Metric[model.MetricNameLabel]))
+			if !ok {
+				continue
+			}
+			field = f
+		}
+		key := s.Metric.Clone()
+		delete(key, model.MetricNameLabel)
+		delete(key, exportedQueryLabel)
+		g, ok := groups[key.Fingerprint()]
+		if !ok {
+			g = &group{metric: key, cols: map[string][]float64{}}
+			groups[key.Fingerprint()] = g
+			order = append(order, g)
+		}
+		col := make([]float64, n)
+		for i := range col {
+			col[i] = math.NaN()
+		}
+		for _, p := range s.Samples {
+			if i := int(p.Timestamp.Time().Sub(start) / q.Step); i >= 0 && i < n {
+				col[i] = float64(p.Value)
+			}
+		}
+		g.cols[field] = col
+	}
+	slices.SortFunc(order, func(a, b *group) int { return strings.Compare(a.metric.String(), b.metric.String()) })
+	grouped := make([]prom.Series, len(order))
+	for i, g := range order {
+		grouped[i] = prom.Series{Metric: g.metric}
+	}
+	names := displayNames(grouped, q.LegendFormat, q.QueryName)
+
+	frames := make(data.Frames, 0, len(order))
+	for gi, g := range order {
+		cols := newColumns(n)
+		get := func(field string, i int) float64 {
+			if c, ok := g.cols[field]; ok {
+				return c[i]
+			}
+			return math.NaN()
+		}
+		for i := range n {
+			r := anomaly.Result{Baseline: get(models.FieldBaseline, i), Lower: get(models.FieldLower, i), Upper: get(models.FieldUpper, i),
+				Score: get(models.FieldScore, i), Deviation: get(models.FieldDeviation, i)}
+			v := get(models.FieldValue, i)
+			if allNaN(v, r.Baseline, r.Lower, r.Upper, r.Score, r.Deviation) {
+				continue
+			}
+			cols.add(start.Add(time.Duration(i)*q.Step), v, r)
+		}
+		f := cols.frame(names[gi], seriesLabels(g.metric), q, time.Time{}, nil)
+		f.Meta.ExecutedQueryString = sel
+		frames = append(frames, f)
+	}
+	return frames, nil
+}
+
+func allNaN(vs ...float64) bool {
+	for _, v := range vs {
+		if !math.IsNaN(v) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,150 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/kizashi-dev/kizashi/datasource/pkg/models"
+)
+
+// webhookClient reads incidents from kizashi-webhook's REST API.
+type webhookClient struct {
+	url    string
+	token  string
+	tenant string
+	hc     *http.Client
+}
+
+// incident is what the data source needs of one incident of the webhook's API.
+type incident struct {
+	ID         int64      `json:"id"`
+	Tenant     string     `json:"tenant"`
+	Title      string     `json:"title"`
+	State      string     `json:"state"`
+	Priority   int        `json:"priority"`
+	OpenedAt   time.Time  `json:"opened_at"`
+	ResolvedAt *time.Time `json:"resolved_at"`
+	Assignee   string     `json:"assignee"`
+}
+
+// decodeIncidents decodes the answer of GET /api/v1/incidents: the one place that knows its shape.
+func decodeIncidents(r io.Reader) ([]incident, error) {
+	var body struct {
+		Incidents []incident `json:"incidents"`
+	}
+	if err := json.NewDecoder(r).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode incidents: %w", err)
+	}
+	return body.Incidents, nil
+}
+
+// incidents returns the incidents open at some time in [from, to].
+func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]incident, error) {
+	u := w.url + "/api/v1/incidents?" + w.params(from, to).Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("incidents request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if w.token != "" {
+		req.Header.Set("Authorization", "Bearer "+w.token)
+	}
+	resp, err := w.hc.Do(req)
+	if err != nil {
+		return nil, backend.DownstreamError(fmt.Errorf("GET %s: %w", w.url+"/api/v1/incidents", err))
+	}
+	defer resp.Body.Close() //nolint:errcheck // read-only body
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, backend.DownstreamError(fmt.Errorf("GET %s: %s: %s", w.url+"/api/v1/incidents", resp.Status, b))
+	}
+	in, err := decodeIncidents(resp.Body)
+	if err != nil {
+		return nil, backend.DownstreamError(err)
+	}
+	return in, nil
+}
+
+func (w *webhookClient) params(from, to time.Time) url.Values {
+	q := url.Values{"from": {from.UTC().Format(time.RFC3339)}, "to": {to.UTC().Format(time.RFC3339)}}
+	if w.tenant != "" {
+		q.Set("tenant", w.tenant)
+	}
+	return q
+}
+
+// check asks for the last minute's incidents: it proves the URL and the token.
+func (w *webhookClient) check(ctx context.Context) error {
+	now := time.Now()
+	_, err := w.incidents(ctx, now.Add(-time.Minute), now)
+	return err
+}
+
+// queryIncidents returns the incidents of the panel's time range as one frame that serves as
+// a table and as annotations: time (opened) to timeEnd (resolved, or the range's end while
+// firing) is a region, with title, text and tags.
+func (d *Datasource) queryIncidents(ctx context.Context, q *models.Query) (data.Frames, error) {
+	if d.webhook == nil {
+		return nil, fmt.Errorf("the data source has no webhook URL")
+	}
+	in, err := d.webhook.incidents(ctx, q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	n := len(in)
+	var (
+		start    = make([]time.Time, 0, n)
+		end      = make([]time.Time, 0, n)
+		resolved = make([]*time.Time, 0, n)
+		ids      = make([]string, 0, n)
+		tenants  = make([]string, 0, n)
+		titles   = make([]string, 0, n)
+		states   = make([]string, 0, n)
+		prio     = make([]int64, 0, n)
+		texts    = make([]string, 0, n)
+		tags     = make([]string, 0, n)
+	)
+	for _, i := range in {
+		start = append(start, i.OpenedAt.UTC())
+		e := q.To.UTC()
+		if i.ResolvedAt != nil && !i.ResolvedAt.IsZero() {
+			r := i.ResolvedAt.UTC()
+			e = r
+			resolved = append(resolved, &r)
+		} else {
+			resolved = append(resolved, nil)
+		}
+		end = append(end, e)
+		ids = append(ids, strconv.FormatInt(i.ID, 10))
+		tenants = append(tenants, i.Tenant)
+		titles = append(titles, i.Title)
+		states = append(states, i.State)
+		prio = append(prio, int64(i.Priority))
+		texts = append(texts, fmt.Sprintf("P%d %s · %s (incident %d, tenant %s)", i.Priority, i.State, i.Title, i.ID, i.Tenant))
+		tags = append(tags, strings.Join([]string{"kizashi", "P" + strconv.Itoa(i.Priority), i.State, i.Tenant}, ","))
+	}
+	f := data.NewFrame("incidents",
+		data.NewField("time", nil, start),
+		data.NewField("timeEnd", nil, end),
+		data.NewField("resolved", nil, resolved),
+		data.NewField("id", nil, ids),
+		data.NewField("tenant", nil, tenants),
+		data.NewField("title", nil, titles),
+		data.NewField("state", nil, states),
+		data.NewField("priority", nil, prio),
+		data.NewField("text", nil, texts),
+		data.NewField("tags", nil, tags),
+	)
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: "GET /api/v1/incidents?" + d.webhook.params(q.From, q.To).Encode()}
+	return data.Frames{f}, nil
+}

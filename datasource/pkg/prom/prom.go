@@ -1,0 +1,245 @@
+// Package prom reads series from a Prometheus-compatible HTTP API for the data source: range
+// queries split into chunks that stay under the server's points-per-series limit and bounded
+// by the query limits, label and metadata look-ups, and build information for health checks.
+// Every error that comes from the server or the network is marked as a downstream error.
+package prom
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Chunking of range queries: Prometheus refuses more than 11,000 points per series in one
+// query_range, so longer ranges are read in chunks of at most chunkPoints steps, a few at a time.
+const (
+	chunkPoints      = 10_000
+	chunkConcurrency = 4
+)
+
+// ErrLimit is returned (wrapped) when a query would exceed the data source's limits.
+var ErrLimit = errors.New("limit exceeded")
+
+// Limits bound what one query may read.
+type Limits struct {
+	// MaxSeries is the most series a query may return.
+	MaxSeries int
+	// MaxPoints is the most samples a query may read, over all series.
+	MaxPoints int
+}
+
+// Client reads from one Prometheus-compatible server.
+type Client struct {
+	api     v1.API
+	timeout time.Duration
+}
+
+// New returns a client for the server at url that sends its requests with hc.
+// timeout, if positive, is passed to the server as the query timeout.
+func New(url string, hc *http.Client, timeout time.Duration) (*Client, error) {
+	c, err := api.NewClient(api.Config{Address: url, Client: hc})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", url, err)
+	}
+	return &Client{api: v1.NewAPI(c), timeout: timeout}, nil
+}
+
+// Series is one series of a range query result, samples in time order.
+type Series struct {
+	Metric  model.Metric
+	Samples []model.SamplePair
+}
+
+// Range is the result of a range query.
+type Range struct {
+	Series   []Series // sorted by labels
+	Warnings []string
+	Requests int // query_range requests sent
+}
+
+// Points returns the number of steps from start to end (inclusive) at step.
+func Points(start, end time.Time, step time.Duration) int {
+	if end.Before(start) || step <= 0 {
+		return 0
+	}
+	return int(end.Sub(start)/step) + 1
+}
+
+// QueryRange evaluates expr from start to end at step, in chunks, and returns every series
+// with its samples merged in time order. start and end should be multiples of step.
+func (c *Client) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration, lim Limits) (*Range, error) {
+	n := Points(start, end, step)
+	if n == 0 {
+		return nil, fmt.Errorf("range %s..%s step %s: empty", start.Format(time.RFC3339), end.Format(time.RFC3339), step)
+	}
+	if lim.MaxPoints > 0 && n > lim.MaxPoints {
+		return nil, fmt.Errorf("%w: the range needs %d points per series at step %s, above the data source's max points per query (%d); use a larger step or a shorter range",
+			ErrLimit, n, step, lim.MaxPoints)
+	}
+	var ranges []v1.Range
+	for i := 0; i < n; i += chunkPoints {
+		r := v1.Range{Start: start.Add(time.Duration(i) * step), Step: step}
+		r.End = r.Start.Add(time.Duration(min(chunkPoints, n-i)-1) * step)
+		ranges = append(ranges, r)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make([]model.Matrix, len(ranges))
+	var (
+		mu       sync.Mutex
+		warnings []string
+		points   int
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, chunkConcurrency)
+	for i, r := range ranges {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			m, w, err := c.queryRange(ctx, expr, r)
+			if err != nil {
+				cancel(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			warnings = append(warnings, w...)
+			for _, s := range m {
+				points += len(s.Values)
+			}
+			switch {
+			case lim.MaxSeries > 0 && len(m) > lim.MaxSeries:
+				cancel(fmt.Errorf("%w: the expression returned %d series, above the data source's max series per query (%d); narrow it down (e.g. with topk or a label matcher)",
+					ErrLimit, len(m), lim.MaxSeries))
+			case lim.MaxPoints > 0 && points > lim.MaxPoints:
+				cancel(fmt.Errorf("%w: the query read more than %d points (max points per query); use a larger step, a shorter range or fewer series",
+					ErrLimit, lim.MaxPoints))
+			}
+			results[i] = m
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	out := &Range{Series: merge(results), Warnings: slices.Compact(warnings), Requests: len(ranges)}
+	if lim.MaxSeries > 0 && len(out.Series) > lim.MaxSeries {
+		return nil, fmt.Errorf("%w: the expression returned %d series, above the data source's max series per query (%d); narrow it down (e.g. with topk or a label matcher)",
+			ErrLimit, len(out.Series), lim.MaxSeries)
+	}
+	return out, nil
+}
+
+func (c *Client) queryRange(ctx context.Context, expr string, r v1.Range) (model.Matrix, []string, error) {
+	var opts []v1.Option
+	if c.timeout > 0 {
+		opts = append(opts, v1.WithTimeout(c.timeout))
+	}
+	v, warnings, _, err := c.api.QueryRange(ctx, expr, r, opts...)
+	if err != nil {
+		return nil, nil, downstream(fmt.Errorf("query_range %s..%s: %w", r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), err))
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, nil, downstream(fmt.Errorf("query_range: got a %s result, want a matrix", v.Type()))
+	}
+	return m, warnings, nil
+}
+
+// merge joins the chunks' series by labels, samples in chunk order, sorted by labels.
+func merge(chunks []model.Matrix) []Series {
+	var out []Series
+	switch {
+	case len(chunks) == 1:
+		out = make([]Series, len(chunks[0]))
+		for i, s := range chunks[0] {
+			out[i] = Series{Metric: s.Metric, Samples: s.Values}
+		}
+	default:
+		idx := map[model.Fingerprint]int{}
+		for _, m := range chunks {
+			for _, s := range m {
+				fp := s.Metric.Fingerprint()
+				i, ok := idx[fp]
+				if !ok {
+					i = len(out)
+					idx[fp] = i
+					out = append(out, Series{Metric: s.Metric})
+				}
+				if out[i].Samples == nil {
+					out[i].Samples = s.Values
+				} else {
+					out[i].Samples = append(out[i].Samples, s.Values...)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Series) int { return cmp.Compare(a.Metric.String(), b.Metric.String()) })
+	return out
+}
+
+// Buildinfo returns the server's version, for health checks.
+func (c *Client) Buildinfo(ctx context.Context) (v1.BuildinfoResult, error) {
+	b, err := c.api.Buildinfo(ctx)
+	if err != nil {
+		return b, downstream(fmt.Errorf("buildinfo: %w", err))
+	}
+	return b, nil
+}
+
+// Query evaluates expr at ts (an instant query).
+func (c *Client) Query(ctx context.Context, expr string, ts time.Time) (model.Value, error) {
+	v, _, _, err := c.api.Query(ctx, expr, ts)
+	if err != nil {
+		return nil, downstream(fmt.Errorf("query %q: %w", expr, err))
+	}
+	return v, nil
+}
+
+// LabelNames returns the label names of the series matching matches (all if empty) in [start, end].
+func (c *Client) LabelNames(ctx context.Context, matches []string, start, end time.Time) ([]string, error) {
+	names, _, _, err := c.api.LabelNames(ctx, matches, start, end)
+	if err != nil {
+		return nil, downstream(fmt.Errorf("label names: %w", err))
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = string(n)
+	}
+	return out, nil
+}
+
+// LabelValues returns the values of label on the series matching matches in [start, end].
+func (c *Client) LabelValues(ctx context.Context, label string, matches []string, start, end time.Time) ([]string, error) {
+	vals, _, _, err := c.api.LabelValues(ctx, label, matches, start, end)
+	if err != nil {
+		return nil, downstream(fmt.Errorf("label values of %s: %w", label, err))
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out, nil
+}
+
+func downstream(err error) error {
+	if errors.Is(err, ErrLimit) {
+		return err
+	}
+	return backend.DownstreamError(err)
+}
