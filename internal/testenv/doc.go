@@ -45,5 +45,6 @@
 //
 // to stop it at exit; StartPostgres(t) starts a server of the test's own
 // (to stop or kill it). Browser(t) returns a chromedp context driving
-// headless Chromium, with BrowserErrors(ctx) listing its console errors.
+// headless Chromium, with BrowserErrors(t, ctx) listing its console errors
+// and failed requests, and Screenshot(ctx, path) saving a full-page PNG.
 package testenv

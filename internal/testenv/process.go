@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,16 +39,25 @@ func FreeAddr(t testing.TB) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
 
+// givenPorts holds the ports freePort handed out in this process, so that two
+// parallel tests never get the same one before its server binds it.
+var givenPorts sync.Map // int -> struct{}
+
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if err := l.Close(); err != nil {
+			return 0, fmt.Errorf("find free port: %w", err)
+		}
+		if _, given := givenPorts.LoadOrStore(port, struct{}{}); !given {
+			return port, nil
+		}
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	return port, nil
+	return 0, fmt.Errorf("find free port: 100 tries gave ports already handed out")
 }
 
 // binary describes an executable shipped by a Debian package.
@@ -168,12 +178,19 @@ func (p *process) start() error {
 	// Pdeathsig: the kernel kills it if the test binary dies without cleanup.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: p.cred}
 	fmt.Fprintf(p.log, "testenv: %s %s\n", p.path, strings.Join(p.args, " "))
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
-	}
+	// Pdeathsig fires when the OS thread that started the process ends, not
+	// the Go process: start and wait from one goroutine locked to its thread
+	// (see https://go.dev/issue/27505).
+	started := make(chan error)
 	done := make(chan struct{})
-	p.cmd, p.done = cmd, done
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		err := cmd.Wait()
 		p.mu.Lock()
 		p.waitErr = err
@@ -181,6 +198,10 @@ func (p *process) start() error {
 		fmt.Fprintf(p.log, "testenv: %s exited: %v\n", p.name, errOrOK(err))
 		close(done)
 	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start %s: %w", p.name, err)
+	}
+	p.cmd, p.done = cmd, done
 	return nil
 }
 
