@@ -35,6 +35,7 @@ type environment struct {
 func commands() []command {
 	return []command{
 		backtestCommand,
+		serveCommand,
 		forecastCommand,
 	}
 }

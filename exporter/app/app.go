@@ -1,0 +1,354 @@
+// Package app is kizashi-exporter's daemon: it loads the configuration, restores model
+// snapshots, runs one live loop and one backfill loop per query, serves /metrics, the
+// landing page and the lifecycle endpoints, and reloads on SIGHUP and POST /-/reload.
+// Run is the whole program, so tests run it in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/kizashi-dev/kizashi/exporter/collector"
+	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/source"
+	kweb "github.com/kizashi-dev/kizashi/exporter/web"
+)
+
+// Options are the program's settings that are not in the configuration file (flags).
+type Options struct {
+	// ConfigFile is the YAML configuration (see package config).
+	ConfigFile string
+	// Web holds the listen addresses and --web.config.file (TLS, basic auth).
+	Web *web.FlagConfig
+	// Listener, if set, is served instead of Web's listen addresses (tests).
+	Listener net.Listener
+	// DataDir keeps model snapshots; empty disables them.
+	DataDir string
+	// SnapshotInterval between periodic snapshots (default 5m).
+	SnapshotInterval time.Duration
+	// Shard selects the series this replica models (zero: all).
+	Shard registry.Shard
+	// ChartSeries is how many series per query keep a day of history for the web page's
+	// charts (default 50).
+	ChartSeries int
+	// ReloadOnSIGHUP reloads the configuration on SIGHUP (the daemon; not in tests).
+	ReloadOnSIGHUP bool
+	// Source, if set, replaces the Prometheus client built from the configuration (tests and
+	// benchmarks with an in-process source).
+	Source registry.Source
+	Logger *slog.Logger
+}
+
+// App is a running exporter.
+type App struct {
+	opts    Options
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *registry.Metrics
+
+	reloadOK, reloadTime prometheus.Gauge
+	scrapeDuration       prometheus.Histogram
+
+	mu      sync.Mutex // serialises reloads
+	cfg     *config.Config
+	src     registry.Source
+	runners map[string]*runner
+
+	qmu     sync.RWMutex
+	queries []*registry.Query // sorted by name, for readers
+}
+
+// CheckConfig loads and validates a configuration file (--config.check).
+func CheckConfig(path string) error {
+	c, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	for _, q := range c.Queries {
+		if _, err := registry.New(q, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry())}); err != nil {
+			return err
+		}
+	}
+	if _, err := source.New(c.Source); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Run runs the exporter until ctx is done, then stops the loops, writes the snapshots and
+// returns. It returns early with an error if the configuration cannot be loaded or serving
+// fails.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SnapshotInterval <= 0 {
+		opts.SnapshotInterval = 5 * time.Minute
+	}
+	if opts.ChartSeries == 0 {
+		opts.ChartSeries = 50
+	}
+	if opts.Web == nil {
+		empty := ""
+		opts.Web = &web.FlagConfig{WebConfigFile: &empty, WebListenAddresses: &[]string{}}
+	}
+	a := &App{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), runners: map[string]*runner{}}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("kizashi_exporter"))
+	a.metrics = registry.NewMetrics(a.reg)
+	f := promauto.With(a.reg)
+	a.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_exporter_config_last_reload_successful",
+		Help: "1 if the last configuration reload succeeded."})
+	a.reloadTime = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_exporter_config_last_reload_success_timestamp_seconds",
+		Help: "Time of the last successful configuration reload."})
+	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
+		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
+
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	runCtx, stopRunners := context.WithCancel(context.Background())
+	defer stopRunners()
+	if err := a.apply(runCtx, cfg); err != nil {
+		return err
+	}
+	a.reloadOK.Set(1)
+	a.reloadTime.SetToCurrentTime()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	if opts.ReloadOnSIGHUP {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wg.Go(func() {
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-hup:
+					if err := a.Reload(runCtx); err != nil {
+						a.log.Error("reload configuration", "err", err)
+					}
+				}
+			}
+		})
+	}
+	if opts.DataDir != "" {
+		wg.Go(func() {
+			t := time.NewTicker(opts.SnapshotInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-t.C:
+					a.saveAll()
+				}
+			}
+		})
+	}
+
+	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if opts.Listener != nil {
+			err = web.Serve(opts.Listener, srv, opts.Web, a.log)
+		} else {
+			err = web.ListenAndServe(srv, opts.Web, a.log)
+		}
+		serveErr <- err
+	}()
+
+	var result error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			result = fmt.Errorf("serve: %w", err)
+		}
+	}
+	stopBG()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("shut down http server", "err", err)
+	}
+	a.mu.Lock()
+	for _, r := range a.runners {
+		r.stop()
+	}
+	a.mu.Unlock()
+	a.saveAll()
+	a.log.Info("stopped")
+	return result
+}
+
+// Reload loads the configuration file again; the running one is replaced only if the new
+// one is valid.
+func (a *App) Reload(ctx context.Context) error {
+	cfg, err := config.Load(a.opts.ConfigFile)
+	if err == nil {
+		err = a.apply(ctx, cfg)
+	}
+	if err != nil {
+		a.reloadOK.Set(0)
+		return err
+	}
+	a.reloadOK.Set(1)
+	a.reloadTime.SetToCurrentTime()
+	a.log.Info("configuration reloaded", "queries", len(cfg.Queries))
+	return nil
+}
+
+// apply makes cfg the running configuration: unchanged queries keep running, changed ones
+// restart keeping their models when the expression is the same, removed ones stop.
+func (a *App) apply(ctx context.Context, cfg *config.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	src := a.src
+	sourceChanged := a.cfg == nil || !reflect.DeepEqual(a.cfg.Source, cfg.Source)
+	if a.opts.Source != nil {
+		src, sourceChanged = a.opts.Source, a.cfg == nil
+	} else if sourceChanged {
+		p, err := source.New(cfg.Source)
+		if err != nil {
+			return err
+		}
+		src = p
+	}
+	// Build every new query first, so that an invalid one changes nothing.
+	next := map[string]*registry.Query{}
+	for _, qc := range cfg.Queries {
+		if r := a.runners[qc.Name]; r != nil && !sourceChanged && reflect.DeepEqual(r.q.Config(), qc) {
+			continue
+		}
+		q, err := registry.New(qc, registry.Options{Shard: a.opts.Shard, ChartSeries: a.opts.ChartSeries,
+			MaxSamplesPerQuery: cfg.Source.MaxSamplesPerQuery, Metrics: a.metrics, Logger: a.log})
+		if err != nil {
+			return err
+		}
+		next[qc.Name] = q
+	}
+	keep := map[string]bool{}
+	for _, qc := range cfg.Queries {
+		keep[qc.Name] = true
+	}
+	for name, r := range a.runners {
+		if keep[name] && next[name] == nil {
+			continue
+		}
+		r.stop()
+		a.save(r.q)
+		delete(a.runners, name)
+		if nq := next[name]; nq != nil && nq.Config().Expr == r.q.Config().Expr {
+			a.transfer(r.q, nq)
+		} else {
+			r.q.Forget()
+		}
+	}
+	for name, q := range next {
+		if q.Len() == 0 {
+			a.restore(q)
+		}
+		a.runners[name] = a.start(ctx, q, src)
+	}
+	a.cfg, a.src = cfg, src
+
+	qs := make([]*registry.Query, 0, len(a.runners))
+	for _, r := range a.runners {
+		qs = append(qs, r.q)
+	}
+	slices.SortFunc(qs, func(x, y *registry.Query) int { return strings.Compare(x.Name(), y.Name()) })
+	a.qmu.Lock()
+	a.queries = qs
+	a.qmu.Unlock()
+	return nil
+}
+
+// transfer moves the models of a query whose settings changed to its replacement.
+func (a *App) transfer(from, to *registry.Query) {
+	failed := 0
+	err := from.Snapshot(func(raw model.Metric, snap []byte) error {
+		if err := to.Restore(raw, snap); err != nil {
+			failed++
+		}
+		return nil
+	})
+	if err != nil || failed > 0 {
+		a.log.Warn("keep models across reload", "query", to.Name(), "retrained", failed, "err", err)
+	}
+}
+
+// Queries returns the running queries, sorted by name.
+func (a *App) Queries() []*registry.Query {
+	a.qmu.RLock()
+	defer a.qmu.RUnlock()
+	return a.queries
+}
+
+// Ready reports whether every query has finished its first backfill.
+func (a *App) Ready() bool {
+	for _, q := range a.Queries() {
+		if !q.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *App) handler(ctx context.Context) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Duration: a.scrapeDuration})
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprintln(w, "Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.Ready() {
+			http.Error(w, "Backfilling.", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "Ready.")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := a.Reload(ctx); err != nil {
+			a.log.Error("reload configuration", "err", err)
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		_, _ = fmt.Fprintln(w, "Reloaded.")
+	})
+	pages := kweb.New(a.Queries, a.log)
+	mux.Handle("/", pages)
+	return mux
+}

@@ -1,0 +1,210 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
+	"github.com/kizashi-dev/kizashi/exporter/state"
+)
+
+// running is an exporter started in-process by start.
+type running struct {
+	url  string
+	stop func()
+}
+
+func start(t *testing.T, opts app.Options) *running {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	opts.Listener = l
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, opts) }()
+	r := &running{url: "http://" + l.Addr().String()}
+	stopped := false
+	r.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("exporter did not stop")
+		}
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, resp.Body.Close()) }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func post(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, resp.Body.Close()) }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+const configTmpl = `source:
+  url: http://127.0.0.1:1
+queries:
+  - name: load
+    expr: node_load1
+    step: 1s
+    training_window: 10m
+    warm_up: 2m
+    daily: off
+    weekly: off
+    horizons: [30s, 2m]
+    thresholds: [%g]
+`
+
+func writeConfig(t *testing.T, path, text string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunInProcess(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "kizashi.yml")
+	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 12.1))
+	src := fakesource.New(fakesource.Many("node_load1", 3), func(i int, t time.Time) float64 {
+		return float64(10+i) + float64(t.Unix()%7)/10
+	})
+	opts := app.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), Source: src, SnapshotInterval: time.Hour}
+	ex := start(t, opts)
+
+	code, _ := get(t, ex.url+"/-/healthy")
+	require.Equal(t, http.StatusOK, code)
+	waitFor(t, "ready", 10*time.Second, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == http.StatusOK })
+
+	var metrics string
+	waitFor(t, "baselines", 10*time.Second, func() bool {
+		_, metrics = get(t, ex.url+"/metrics")
+		return strings.Count(metrics, "kizashi_baseline{") == 3
+	})
+	require.Contains(t, metrics, `kizashi_upper{instance="host-1",job="bench",kizashi_metric="node_load1",kizashi_query="load"} `)
+	require.Contains(t, metrics, `kizashi_forecast{instance="host-1",job="bench",kizashi_metric="node_load1",kizashi_query="load",horizon="2m"} `)
+	require.Contains(t, metrics, "kizashi_exporter_source_up 1")
+	require.Contains(t, metrics, "kizashi_exporter_build_info{")
+	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 1")
+	require.Contains(t, metrics, `kizashi_exporter_backfill_progress_ratio{query="load"} 1`)
+	promtoolCheckMetrics(t, metrics)
+
+	// The landing page and a series page.
+	code, page := get(t, ex.url+"/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, page, "<svg")
+	i := strings.Index(page, "/series?query=load&amp;id=")
+	require.Positive(t, i)
+	link := strings.ReplaceAll(page[i:i+len("/series?query=load&amp;id=")+16], "&amp;", "&")
+	code, page = get(t, ex.url+link)
+	require.Equal(t, http.StatusOK, code, page)
+	require.Contains(t, page, `class="forecast"`)
+
+	// A bad configuration is refused and changes nothing; a good one is applied.
+	writeConfig(t, cfgPath, "source: {url: http://127.0.0.1:1}\nqueries:\n  - name: load\n    expr: up\n    stepp: 1s\n")
+	code, body := post(t, ex.url+"/-/reload")
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.Contains(t, body, "line 5: field stepp not found")
+	_, metrics = get(t, ex.url+"/metrics")
+	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 0")
+	require.Contains(t, metrics, `kizashi_breach_eta_seconds{instance="host-2",job="bench",kizashi_metric="node_load1",kizashi_query="load",threshold="12.1"} 0`)
+
+	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 12.2))
+	code, _ = post(t, ex.url+"/-/reload")
+	require.Equal(t, http.StatusOK, code)
+	waitFor(t, "new threshold", 10*time.Second, func() bool {
+		_, metrics = get(t, ex.url+"/metrics")
+		return strings.Contains(metrics, `threshold="12.2"`) && strings.Count(metrics, "kizashi_baseline{") == 3
+	})
+	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 1")
+	require.Contains(t, metrics, `kizashi_model_ready{instance="host-0",job="bench",kizashi_metric="node_load1",kizashi_query="load"} 1`,
+		"models kept across a reload that changes only thresholds")
+	code, _ = get(t, ex.url+"/-/reload")
+	require.Equal(t, http.StatusMethodNotAllowed, code)
+
+	// The source goes away: last values stay, source_up says so; it comes back.
+	src.SetDown(true)
+	waitFor(t, "source down", 10*time.Second, func() bool {
+		_, metrics = get(t, ex.url+"/metrics")
+		return strings.Contains(metrics, "kizashi_exporter_source_up 0")
+	})
+	require.Equal(t, 3, strings.Count(metrics, "kizashi_baseline{"))
+	src.SetDown(false)
+	waitFor(t, "source up", 10*time.Second, func() bool {
+		_, metrics = get(t, ex.url+"/metrics")
+		return strings.Contains(metrics, "kizashi_exporter_source_up 1")
+	})
+
+	// Shutdown writes the snapshots; a restart restores them and backfills only the gap.
+	ex.stop()
+	n, err := state.Read(opts.DataDir, "load", func(model.Metric, []byte) {})
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	ranges := src.Range.Load()
+	ex = start(t, opts)
+	waitFor(t, "ready after restart", 10*time.Second, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == http.StatusOK })
+	_, metrics = get(t, ex.url+"/metrics")
+	require.Contains(t, metrics, `kizashi_model_ready{instance="host-2",job="bench",kizashi_metric="node_load1",kizashi_query="load"} 1`,
+		"ready at once: restored, not retrained from a 10m window")
+	require.LessOrEqual(t, src.Range.Load()-ranges, int64(2), "the gap is one small range query")
+}
+
+func TestCheckConfig(t *testing.T) {
+	require.NoError(t, app.CheckConfig("../config/testdata/good.yml"))
+	require.ErrorContains(t, app.CheckConfig("../config/testdata/unknown_key.yml"), "line 6: field stepp not found")
+}
+
+// promtoolCheckMetrics runs Debian's promtool check metrics on an exposition.
+func promtoolCheckMetrics(t *testing.T, text string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	require.NoError(t, err, "promtool (Debian package prometheus) is required")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "promtool check metrics:\n%s", out.String())
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/registry"
+)
+
+// serveCommand is the daemon, the default command: learn from a Prometheus-compatible API
+// and publish kizashi_* series on /metrics.
+func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, action) {
+	cmd := a.Command("serve", "Run the exporter (the default command).").Default()
+	var (
+		configFile = cmd.Flag("config.file", "Configuration file (YAML).").Default("kizashi-exporter.yml").String()
+		check      = cmd.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		dataDir    = cmd.Flag("storage.path", "Directory for model snapshots; empty disables them.").Default("data").String()
+		interval   = cmd.Flag("storage.snapshot-interval", "Interval between model snapshots (also written on shutdown).").Default("5m").Duration()
+		shard      = cmd.Flag("shard", "Model only the series whose label hash falls in shard i of n (i/n), as Prometheus' hashmod does.").Default("0/1").String()
+		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
+		webFlags   = kingpinflag.AddFlags(cmd, ":9742")
+	)
+	return cmd, func(ctx context.Context, logger *slog.Logger) error {
+		if *check {
+			if err := app.CheckConfig(*configFile); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(env.stderr, "%s: configuration is valid\n", *configFile)
+			return err
+		}
+		sh, err := registry.ParseShard(*shard)
+		if err != nil {
+			return err
+		}
+		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
+		return app.Run(ctx, app.Options{
+			ConfigFile: *configFile, Web: webFlags, DataDir: *dataDir, SnapshotInterval: *interval,
+			Shard: sh, ChartSeries: *charts, ReloadOnSIGHUP: true, Logger: logger,
+		})
+	}
+}

@@ -1,0 +1,316 @@
+// Package config holds kizashi-exporter's configuration file: where to read raw series from,
+// and which PromQL expressions to model. Decoding is strict: unknown keys are errors, reported
+// with their line numbers, and every value is validated before a configuration is used.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	pconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
+)
+
+// Defaults applied to fields left out of the file.
+var (
+	// DefaultSource is the default source section.
+	DefaultSource = Source{
+		HTTPClientConfig:   pconfig.DefaultHTTPClientConfig,
+		QueryTimeout:       model.Duration(30 * time.Second),
+		MaxSamplesPerQuery: 1_000_000,
+	}
+	// DefaultQuery is the default of every entry of queries.
+	DefaultQuery = Query{
+		Step:           model.Duration(time.Minute),
+		TrainingWindow: model.Duration(7 * 24 * time.Hour),
+		Sensitivity:    0.5,
+		Horizons:       []model.Duration{model.Duration(time.Hour), model.Duration(6 * time.Hour), model.Duration(24 * time.Hour)},
+		MaxSeries:      10_000,
+		Daily:          "auto",
+		Weekly:         "auto",
+		Trend:          "auto",
+	}
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Source  Source  `yaml:"source"`
+	Queries []Query `yaml:"queries"`
+}
+
+// Source is the Prometheus-compatible HTTP API the raw series are read from.
+type Source struct {
+	// URL of the API root, e.g. http://prometheus:9090 (the /api/v1/... paths are appended).
+	URL string `yaml:"url"`
+	// QueryTimeout bounds every query (also sent to the server as its timeout).
+	QueryTimeout model.Duration `yaml:"query_timeout"`
+	// MaxSamplesPerQuery bounds the size of one backfill query_range answer: the training
+	// window is split into chunks of at most this many samples (series x points).
+	MaxSamplesPerQuery int `yaml:"max_samples_per_query"`
+	// HTTPClientConfig: basic_auth, authorization, oauth2, tls_config, proxy_url, ...
+	HTTPClientConfig pconfig.HTTPClientConfig `yaml:",inline"`
+}
+
+// Query is one modelled PromQL expression.
+type Query struct {
+	// Name identifies the query: the kizashi_query label, the snapshot file name.
+	Name string `yaml:"name"`
+	// Expr is the PromQL expression; every series it returns is modelled. Counters must be
+	// wrapped in rate() (a reset or a gap then never reaches the model as a spike).
+	Expr string `yaml:"expr"`
+	// Step is both the live evaluation interval and the backfill resolution.
+	Step model.Duration `yaml:"step"`
+	// TrainingWindow is how much history is backfilled for a new series.
+	TrainingWindow model.Duration `yaml:"training_window"`
+	// Sensitivity in [0,1] sets the band width (see anomaly.Config).
+	Sensitivity float64 `yaml:"sensitivity"`
+	// Horizons are the forecast horizons published as kizashi_forecast{horizon=...}.
+	Horizons []model.Duration `yaml:"horizons"`
+	// Thresholds are the values whose breach ETA is published as
+	// kizashi_breach_eta_seconds{threshold=...}.
+	Thresholds []float64 `yaml:"thresholds"`
+	// BreachWithin is how far ahead a breach is looked for; default the longest horizon.
+	BreachWithin model.Duration `yaml:"breach_within"`
+	// Min and Max are the series' valid range (e.g. min: 0 for rates).
+	Min *float64 `yaml:"min"`
+	Max *float64 `yaml:"max"`
+	// Daily, Weekly and Trend: auto, on or off.
+	Daily  string `yaml:"daily"`
+	Weekly string `yaml:"weekly"`
+	Trend  string `yaml:"trend"`
+	// WarmUp is how much history a model needs before it reports itself ready (0: engine default).
+	WarmUp model.Duration `yaml:"warm_up"`
+	// MaxSeries caps the series modelled for this query (after sharding); more are reported
+	// as over the limit, never modelled.
+	MaxSeries int `yaml:"max_series"`
+	// StalenessTimeout: a series absent from the results this long is dropped.
+	// Default: 5 steps, at least 5 minutes.
+	StalenessTimeout model.Duration `yaml:"staleness_timeout"`
+}
+
+// UnmarshalYAML applies DefaultSource, then validates.
+func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
+	*s = DefaultSource
+	type plain Source
+	if err := unmarshal((*plain)(s)); err != nil {
+		return err
+	}
+	return s.validate()
+}
+
+func (s *Source) validate() error {
+	if s.URL == "" {
+		return errors.New("source: url is required")
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return fmt.Errorf("source: url %q: %w", s.URL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("source: url %q: want http(s)://host[:port][/path]", s.URL)
+	}
+	if s.QueryTimeout <= 0 {
+		return errors.New("source: query_timeout must be positive")
+	}
+	if s.MaxSamplesPerQuery < 1000 {
+		return fmt.Errorf("source: max_samples_per_query %d: at least 1000", s.MaxSamplesPerQuery)
+	}
+	if err := s.HTTPClientConfig.Validate(); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	return nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// UnmarshalYAML applies DefaultQuery, then validates.
+func (q *Query) UnmarshalYAML(unmarshal func(any) error) error {
+	*q = DefaultQuery
+	q.Horizons = slices.Clone(DefaultQuery.Horizons)
+	type plain Query
+	if err := unmarshal((*plain)(q)); err != nil {
+		return err
+	}
+	if err := q.validate(); err != nil {
+		if q.Name != "" {
+			return fmt.Errorf("query %q: %w", q.Name, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (q *Query) validate() error {
+	switch {
+	case q.Name == "":
+		return errors.New("query: name is required")
+	case !nameRE.MatchString(q.Name):
+		return fmt.Errorf("name %q: want letters, digits and underscores, not starting with a digit", q.Name)
+	case q.Expr == "":
+		return errors.New("expr is required")
+	case q.Step < model.Duration(time.Second):
+		return fmt.Errorf("step %s: at least 1s", q.Step)
+	case q.TrainingWindow < q.Step:
+		return fmt.Errorf("training_window %s: at least one step (%s)", q.TrainingWindow, q.Step)
+	case q.MaxSeries < 1:
+		return fmt.Errorf("max_series %d: must be positive", q.MaxSeries)
+	case q.StalenessTimeout < 0:
+		return fmt.Errorf("staleness_timeout %s: must not be negative", q.StalenessTimeout)
+	case q.BreachWithin < 0:
+		return fmt.Errorf("breach_within %s: must not be negative", q.BreachWithin)
+	}
+	for _, th := range q.Thresholds {
+		if math.IsNaN(th) || math.IsInf(th, 0) {
+			return fmt.Errorf("threshold %g: must be finite", th)
+		}
+	}
+	if len(q.Thresholds) > 8 {
+		return fmt.Errorf("%d thresholds: at most 8", len(q.Thresholds))
+	}
+	if _, err := q.Anomaly(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Anomaly returns the engine configuration of the query.
+func (q *Query) Anomaly() (anomaly.Config, error) {
+	c := anomaly.Config{
+		Step:        time.Duration(q.Step),
+		Sensitivity: q.Sensitivity,
+		Min:         q.Min,
+		Max:         q.Max,
+		WarmUp:      time.Duration(q.WarmUp),
+	}
+	var err error
+	if c.Daily, err = anomaly.ParseMode(q.Daily); err != nil {
+		return c, fmt.Errorf("daily: %w", err)
+	}
+	if c.Weekly, err = anomaly.ParseMode(q.Weekly); err != nil {
+		return c, fmt.Errorf("weekly: %w", err)
+	}
+	if c.Trend, err = anomaly.ParseMode(q.Trend); err != nil {
+		return c, fmt.Errorf("trend: %w", err)
+	}
+	c.Horizons = make([]time.Duration, len(q.Horizons))
+	for i, h := range q.Horizons {
+		c.Horizons[i] = time.Duration(h)
+	}
+	if q.Sensitivity == 0 {
+		// The engine reads 0 as "default"; the file means the widest band.
+		c.Sensitivity = math.SmallestNonzeroFloat64
+	}
+	if _, err := anomaly.Compile(c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Staleness returns the staleness timeout with its default applied.
+func (q *Query) Staleness() time.Duration {
+	if q.StalenessTimeout > 0 {
+		return time.Duration(q.StalenessTimeout)
+	}
+	return max(5*time.Duration(q.Step), 5*time.Minute)
+}
+
+// BreachHorizon returns how far ahead breaches are looked for.
+func (q *Query) BreachHorizon() time.Duration {
+	if q.BreachWithin > 0 {
+		return time.Duration(q.BreachWithin)
+	}
+	if len(q.Horizons) > 0 {
+		return time.Duration(q.Horizons[len(q.Horizons)-1])
+	}
+	return 24 * time.Hour
+}
+
+// UnmarshalYAML validates the whole file.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Config{}
+	type plain Config
+	if err := unmarshal((*plain)(c)); err != nil {
+		return err
+	}
+	if c.Source.URL == "" {
+		return errors.New("source: url is required")
+	}
+	if len(c.Queries) == 0 {
+		return errors.New("queries: at least one query is required")
+	}
+	seen := map[string]bool{}
+	for _, q := range c.Queries {
+		if seen[q.Name] {
+			return fmt.Errorf("query %q: duplicate name", q.Name)
+		}
+		seen[q.Name] = true
+	}
+	return nil
+}
+
+// Parse decodes and validates a configuration. Unknown keys are errors.
+func Parse(b []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	c := &Config{}
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty configuration")
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads and parses a configuration file; relative file paths in the HTTP client
+// configuration (CA, certificates, password files) are resolved against its directory.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	c.Source.HTTPClientConfig.SetDirectory(filepath.Dir(path))
+	return c, nil
+}
+
+// SafeConfig is the configuration in use, swapped atomically by Reload.
+type SafeConfig struct {
+	mu sync.RWMutex
+	c  *Config
+}
+
+// Get returns the current configuration (never modify it).
+func (s *SafeConfig) Get() *Config {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.c
+}
+
+// Reload loads path; the configuration in use is replaced only if the new one is valid.
+func (s *SafeConfig) Reload(path string) (*Config, error) {
+	c, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.c = c
+	s.mu.Unlock()
+	return c, nil
+}

@@ -1,0 +1,384 @@
+// Package registry holds the models of the series of each configured query: it discovers
+// series from the query results, keeps one anomaly model per series, backfills new series from
+// history, drops stale ones, applies the per-query cardinality cap and the shard filter, and
+// keeps what the collector publishes.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/exporter/config"
+)
+
+// Source answers PromQL queries (see package source; tests use fakes).
+type Source interface {
+	Query(ctx context.Context, expr string, t time.Time) (model.Vector, error)
+	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error)
+}
+
+// Shard selects the series one replica models: those whose label-set fingerprint modulo Count
+// is Index (as Prometheus' hashmod relabelling does). The zero value models everything.
+type Shard struct{ Index, Count uint64 }
+
+// ParseShard parses "i/n" with 0 <= i < n.
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		return Shard{}, fmt.Errorf("shard %q: want i/n", s)
+	}
+	i, err1 := strconv.ParseUint(a, 10, 64)
+	n, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil || n == 0 || i >= n {
+		return Shard{}, fmt.Errorf("shard %q: want i/n with 0 <= i < n", s)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+// Owns reports whether the series with fingerprint fp belongs to the shard.
+func (s Shard) Owns(fp model.Fingerprint) bool {
+	return s.Count <= 1 || uint64(fp)%s.Count == s.Index
+}
+
+func (s Shard) String() string {
+	if s.Count <= 1 {
+		return "0/1"
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// Options are the settings of a Query that do not come from the configuration file.
+type Options struct {
+	Shard Shard
+	// ChartSeries is how many series per query keep a day of history for charts.
+	ChartSeries int
+	// MaxSamplesPerQuery bounds one backfill range query (series x points).
+	MaxSamplesPerQuery int
+	Metrics            *Metrics
+	Logger             *slog.Logger
+	// Now returns the current time (time.Now if nil).
+	Now func() time.Time
+}
+
+// Query is the set of series models of one configured query.
+type Query struct {
+	cfg  config.Query
+	spec *anomaly.Spec
+	opts Options
+	name string
+	log  *slog.Logger
+
+	mu        sync.RWMutex
+	series    map[model.Fingerprint]*Series
+	list      []*Series // publication order; replaced (never edited in place) when series leave
+	overLimit int
+	lastLen   int // series in the last live result (all shards), for sizing backfill chunks
+	charts    int // series with a chart history
+
+	backfilled atomic.Bool // the first backfill has finished
+	backfillMu sync.Mutex  // one backfill at a time
+}
+
+// New returns an empty Query for cfg.
+func New(cfg config.Query, opts Options) (*Query, error) {
+	ac, err := cfg.Anomaly()
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", cfg.Name, err)
+	}
+	spec, err := anomaly.Compile(ac)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", cfg.Name, err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		return nil, fmt.Errorf("query %s: no metrics", cfg.Name)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxSamplesPerQuery <= 0 {
+		opts.MaxSamplesPerQuery = config.DefaultSource.MaxSamplesPerQuery
+	}
+	q := &Query{cfg: cfg, spec: spec, opts: opts, name: cfg.Name,
+		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}}
+	q.updateGauges()
+	return q, nil
+}
+
+// Name returns the query's name.
+func (q *Query) Name() string { return q.name }
+
+// Config returns the query's configuration.
+func (q *Query) Config() config.Query { return q.cfg }
+
+// Ready reports whether the first backfill has finished.
+func (q *Query) Ready() bool { return q.backfilled.Load() }
+
+// Forget removes the query's own metrics (when it is no longer configured).
+func (q *Query) Forget() { q.opts.Metrics.forget(q.name) }
+
+// Len returns the number of series modelled.
+func (q *Query) Len() int {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return len(q.series)
+}
+
+// Series is one modelled series.
+type Series struct {
+	fp      model.Fingerprint
+	raw     model.Metric // the raw series' labels, as the source returned them
+	labels  []labelPair  // published labels, sorted, without kizashi_query
+	prefix  string       // exposition of labels plus kizashi_query, without braces
+	model   *anomaly.Model
+	joining bool // waiting for or in backfill: the live cycle leaves it alone
+	seen    time.Time
+	pub     Published
+	hist    *history
+}
+
+type labelPair struct{ name, value string }
+
+// Published is what the exporter publishes about a series after its last update.
+type Published struct {
+	Time      time.Time // time of the last sample learned; zero before any
+	Value     float64   // that sample
+	Result    anomaly.Result
+	Forecasts []anomaly.Forecast
+	// ETAs[i] is the breach ETA in seconds of threshold i, or NaN if no breach is forecast.
+	ETAs []float64
+}
+
+// reserved label names of published series; raw labels of the same name become exported_<name>.
+var reserved = map[model.LabelName]bool{"kizashi_query": true, "kizashi_metric": true, "horizon": true, "threshold": true}
+
+func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
+	s := &Series{fp: fp, raw: raw, model: m, joining: true}
+	for n, v := range raw {
+		switch {
+		case n == model.MetricNameLabel:
+			n = "kizashi_metric"
+		case reserved[n]:
+			n = "exported_" + n
+		}
+		s.labels = append(s.labels, labelPair{string(n), string(v)})
+	}
+	slices.SortFunc(s.labels, func(a, b labelPair) int { return strings.Compare(a.name, b.name) })
+	var b strings.Builder
+	for _, l := range s.labels {
+		b.WriteString(l.name)
+		b.WriteString(`="`)
+		b.WriteString(escapeLabelValue(l.value))
+		b.WriteString(`",`)
+	}
+	b.WriteString(`kizashi_query="`)
+	b.WriteString(escapeLabelValue(q.name))
+	b.WriteString(`"`)
+	s.prefix = b.String()
+	if q.charts < q.opts.ChartSeries {
+		s.hist = newHistory(time.Duration(q.cfg.Step))
+		q.charts++
+	}
+	return s
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabelValue(v string) string {
+	if !strings.ContainsAny(v, "\\\n\"") {
+		return v
+	}
+	return labelEscaper.Replace(v)
+}
+
+// add inserts a series; q.mu must be held for writing.
+func (q *Query) add(s *Series) {
+	q.series[s.fp] = s
+	q.list = append(q.list, s)
+}
+
+// learn feeds one sample to the series' model and records what is published. The caller owns
+// the series: q.mu for writing, or the series is joining and owned by the backfill.
+func (q *Query) learn(s *Series, t time.Time, v float64) error {
+	r, err := s.model.Update(t, v)
+	if err != nil {
+		return err
+	}
+	s.pub.Time, s.pub.Value, s.pub.Result = t, v, r
+	if s.hist != nil {
+		s.hist.add(t, v, r)
+	}
+	return nil
+}
+
+// refresh recomputes the forecasts and breach ETAs of a series (after its last update).
+func (q *Query) refresh(s *Series) {
+	s.pub.Forecasts = s.model.Forecasts(s.pub.Forecasts[:0])
+	if len(q.cfg.Thresholds) == 0 {
+		return
+	}
+	if s.pub.ETAs == nil {
+		s.pub.ETAs = make([]float64, len(q.cfg.Thresholds))
+	}
+	within := q.cfg.BreachHorizon()
+	for i, th := range q.cfg.Thresholds {
+		eta, ok := s.model.BreachETA(th, within)
+		if ok {
+			s.pub.ETAs[i] = eta.Seconds()
+		} else {
+			s.pub.ETAs[i] = nan
+		}
+	}
+}
+
+// CycleResult says what one live cycle did.
+type CycleResult struct {
+	Updated, New, Dropped, OverLimit, OtherShards int
+	QueryTime, ModelTime                          time.Duration
+}
+
+// Cycle runs the query at t (one query for all series), updates the models of the series it
+// returns, registers new series for backfill and drops stale ones.
+func (q *Query) Cycle(ctx context.Context, src Source, t time.Time) (CycleResult, error) {
+	var res CycleResult
+	start := time.Now()
+	vec, err := src.Query(ctx, q.cfg.Expr, t)
+	res.QueryTime = time.Since(start)
+	q.opts.Metrics.QueryDuration.WithLabelValues(q.name, "instant").Observe(res.QueryTime.Seconds())
+	if err != nil {
+		q.opts.Metrics.QueryErrors.WithLabelValues(q.name, "instant").Inc()
+		q.opts.Metrics.SourceUp.Set(0)
+		return res, fmt.Errorf("cycle %s: %w", q.name, err)
+	}
+	q.opts.Metrics.SourceUp.Set(1)
+	res = q.apply(vec, t, res)
+	return res, nil
+}
+
+// apply is Cycle after the query: exported for benchmarks through ApplyVector.
+func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResult {
+	start := time.Now()
+	rejected := 0
+	q.mu.Lock()
+	q.lastLen = len(vec)
+	for _, smp := range vec {
+		fp := smp.Metric.Fingerprint()
+		if !q.opts.Shard.Owns(fp) {
+			res.OtherShards++
+			continue
+		}
+		s := q.series[fp]
+		if s == nil {
+			if len(q.series) >= q.cfg.MaxSeries {
+				res.OverLimit++
+				continue
+			}
+			s = q.newSeries(fp, smp.Metric, q.spec.New())
+			q.add(s)
+			res.New++
+		}
+		s.seen = t
+		if s.joining {
+			continue
+		}
+		ts := smp.Timestamp.Time().UTC()
+		if !s.model.LastTime().Before(ts) {
+			continue // already learned (e.g. by the backfill that just ended)
+		}
+		if err := q.learn(s, ts, float64(smp.Value)); err != nil {
+			rejected++
+			continue
+		}
+		q.refresh(s)
+		res.Updated++
+	}
+	res.Dropped = q.dropStale(t)
+	q.overLimit = res.OverLimit
+	q.mu.Unlock()
+
+	res.ModelTime = time.Since(start)
+	m := q.opts.Metrics
+	m.CycleDuration.WithLabelValues(q.name).Observe(res.ModelTime.Seconds())
+	m.LastUpdate.WithLabelValues(q.name).Set(float64(q.opts.Now().UnixNano()) / 1e9)
+	if rejected > 0 {
+		m.RejectedSamples.WithLabelValues(q.name).Add(float64(rejected))
+	}
+	if res.Dropped > 0 {
+		m.SeriesDropped.WithLabelValues(q.name, "stale").Add(float64(res.Dropped))
+	}
+	q.updateGauges()
+	return res
+}
+
+// ApplyVector is the model half of Cycle, for a vector already queried at t (benchmarks,
+// tests).
+func (q *Query) ApplyVector(vec model.Vector, t time.Time) CycleResult {
+	return q.apply(vec, t, CycleResult{})
+}
+
+// dropStale removes the series not seen for the staleness timeout; q.mu held for writing.
+func (q *Query) dropStale(now time.Time) int {
+	limit := now.Add(-q.cfg.Staleness())
+	dropped := 0
+	for _, s := range q.list {
+		if s.seen.Before(limit) {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		return 0
+	}
+	list := make([]*Series, 0, len(q.list)-dropped)
+	for _, s := range q.list {
+		if s.seen.Before(limit) {
+			delete(q.series, s.fp)
+			if s.hist != nil {
+				q.charts--
+			}
+			continue
+		}
+		list = append(list, s)
+	}
+	q.list = list
+	return dropped
+}
+
+func (q *Query) updateGauges() {
+	q.mu.RLock()
+	n, over := len(q.series), q.overLimit
+	joining := 0
+	for _, s := range q.list {
+		if s.joining {
+			joining++
+		}
+	}
+	q.mu.RUnlock()
+	m := q.opts.Metrics
+	m.Series.WithLabelValues(q.name).Set(float64(n))
+	m.SeriesBackfilling.WithLabelValues(q.name).Set(float64(joining))
+	m.SeriesOverLimit.WithLabelValues(q.name).Set(float64(over))
+}
+
+// Backfilling reports whether some series wait for a backfill.
+func (q *Query) Backfilling() bool {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	for _, s := range q.list {
+		if s.joining {
+			return true
+		}
+	}
+	return false
+}

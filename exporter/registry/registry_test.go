@@ -1,0 +1,311 @@
+package registry_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
+	"github.com/kizashi-dev/kizashi/exporter/registry"
+)
+
+func queryConfig(mod func(*config.Query)) config.Query {
+	q := config.DefaultQuery
+	q.Name, q.Expr = "q", "up"
+	q.Step = model.Duration(time.Minute)
+	q.TrainingWindow = model.Duration(6 * time.Hour)
+	q.WarmUp = model.Duration(time.Hour)
+	q.Daily = "off"
+	q.Weekly = "off"
+	q.Thresholds = []float64{1000}
+	if mod != nil {
+		mod(&q)
+	}
+	return q
+}
+
+type env struct {
+	q   *registry.Query
+	m   *registry.Metrics
+	reg *prometheus.Registry
+	now time.Time
+}
+
+func newEnv(t *testing.T, cfg config.Query, opts registry.Options) *env {
+	t.Helper()
+	e := &env{reg: prometheus.NewRegistry(), now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
+	e.m = registry.NewMetrics(e.reg)
+	opts.Metrics = e.m
+	opts.Now = func() time.Time { return e.now }
+	q, err := registry.New(cfg, opts)
+	require.NoError(t, err)
+	e.q = q
+	return e
+}
+
+// alertThreshold is the anomaly score the example alerting rules fire on.
+const alertThreshold = 0.75
+
+func wave(i int, t time.Time) float64 {
+	return 100 + float64(i) + 10*math.Sin(float64(t.Unix())/3600)
+}
+
+func published(q *registry.Query) map[string]registry.Published {
+	out := map[string]registry.Published{}
+	q.Range(2, func(s *registry.Series) { out[s.Prefix()] = *s.Published() })
+	return out
+}
+
+func TestCycleBackfillAndPublish(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(nil), registry.Options{ChartSeries: 1})
+	src := fakesource.New(fakesource.Many("load", 3), wave)
+
+	res, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.New)
+	require.Equal(t, 0, res.Updated, "new series wait for their backfill")
+	require.True(t, e.q.Backfilling())
+	require.False(t, e.q.Ready())
+	require.Empty(t, published(e.q))
+
+	bf, err := e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.True(t, e.q.Ready())
+	require.Equal(t, 3, bf.Series)
+	require.Equal(t, 3*361, bf.Samples, "6h at 1m, both ends included")
+	require.Equal(t, 1, bf.Queries)
+	require.InDelta(t, 1, testutil.ToFloat64(e.m.BackfillProgress.WithLabelValues("q")), 1e-9)
+
+	pub := published(e.q)
+	require.Len(t, pub, 3)
+	p, ok := pub[`instance="host-1",job="bench",kizashi_metric="load",kizashi_query="q"`]
+	require.True(t, ok, "published labels: raw labels, __name__ as kizashi_metric, kizashi_query; got %v", pub)
+	require.Equal(t, e.now, p.Time)
+	require.True(t, p.Result.Ready)
+	require.InDelta(t, wave(1, e.now), p.Result.Baseline, 8)
+	require.Len(t, p.Forecasts, 3)
+	require.Len(t, p.ETAs, 1)
+	require.True(t, math.IsNaN(p.ETAs[0]), "no breach of 1000 forecast")
+
+	// Live: one query per step for all series.
+	for i := 1; i <= 5; i++ {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Updated)
+	}
+	require.Equal(t, int64(6), src.Instant.Load())
+	require.Equal(t, e.now, published(e.q)[`instance="host-1",job="bench",kizashi_metric="load",kizashi_query="q"`].Time)
+
+	views, total := e.q.View(10, true)
+	require.Equal(t, 3, total)
+	require.NotEmpty(t, views[0].Chart, "the first series keeps a chart history")
+	require.Nil(t, views[1].Chart)
+	v, ok := e.q.Lookup(views[0].ID)
+	require.True(t, ok)
+	require.NotEmpty(t, v.Path)
+	_, ok = e.q.Lookup("nope")
+	require.False(t, ok)
+}
+
+func TestAnomalyDrivesScore(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(nil), registry.Options{})
+	spike := false
+	src := fakesource.New(fakesource.Many("load", 1), func(i int, t time.Time) float64 {
+		if spike {
+			return 1000
+		}
+		return wave(i, t) + 0.5*math.Sin(float64(t.Unix())/97)
+	})
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	spike = true
+	// Within three steps the score passes the alert threshold of the shipped rules.
+	var score float64
+	for range 3 {
+		e.now = e.now.Add(time.Minute)
+		_, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		for _, p := range published(e.q) {
+			score = max(score, p.Result.Score)
+		}
+	}
+	require.Greater(t, score, alertThreshold)
+}
+
+func TestStalenessAndJoin(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	all := fakesource.Many("load", 3)
+	src := fakesource.New(all, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+
+	src.SetSeries(all[:2])
+	for i := 1; i <= 4; i++ {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		if i == 4 {
+			require.Equal(t, 1, res.Dropped)
+		}
+	}
+	require.Equal(t, 2, e.q.Len())
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.SeriesDropped.WithLabelValues("q", "stale")))
+
+	// The series comes back: it joins again and is backfilled before publishing.
+	src.SetSeries(all)
+	e.now = e.now.Add(time.Minute)
+	res, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.New)
+	require.Len(t, published(e.q), 2)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Len(t, published(e.q), 3)
+}
+
+func TestMaxSeriesAndShards(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.MaxSeries = 10 }), registry.Options{})
+	src := fakesource.New(fakesource.Many("load", 25), wave)
+	res, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 10, res.New)
+	require.Equal(t, 15, res.OverLimit)
+	require.Equal(t, 15.0, testutil.ToFloat64(e.m.SeriesOverLimit.WithLabelValues("q")))
+	require.Equal(t, 10.0, testutil.ToFloat64(e.m.Series.WithLabelValues("q")))
+
+	// Three shards split the series with no overlap and nothing left out.
+	series := fakesource.Many("load", 300)
+	seen := map[string]int{}
+	for i := range 3 {
+		se := newEnv(t, queryConfig(func(q *config.Query) { q.MaxSeries = 1000 }), registry.Options{Shard: registry.Shard{Index: uint64(i), Count: 3}})
+		src := fakesource.New(series, wave)
+		res, err := se.q.Cycle(ctx, src, se.now)
+		require.NoError(t, err)
+		require.InDelta(t, 100, res.New, 30, "shard %d", i)
+		require.Equal(t, 300, res.New+res.OtherShards)
+		_, err = se.q.Backfill(ctx, src)
+		require.NoError(t, err)
+		for k := range published(se.q) {
+			seen[k]++
+		}
+	}
+	require.Len(t, seen, 300)
+	for k, n := range seen {
+		require.Equal(t, 1, n, k)
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want registry.Shard
+		err  string
+	}{
+		{"0/1", registry.Shard{Index: 0, Count: 1}, ""},
+		{"2/3", registry.Shard{Index: 2, Count: 3}, ""},
+		{"3/3", registry.Shard{}, `shard "3/3": want i/n with 0 <= i < n`},
+		{"1", registry.Shard{}, `shard "1": want i/n`},
+		{"a/b", registry.Shard{}, `shard "a/b": want i/n with 0 <= i < n`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			s, err := registry.ParseShard(tc.in)
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, s)
+		})
+	}
+}
+
+func TestSnapshotRestoreBackfillsOnlyTheGap(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(nil), registry.Options{})
+	src := fakesource.New(fakesource.Many("load", 4), wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	before := published(e.q)
+
+	type entry struct {
+		raw  model.Metric
+		snap []byte
+	}
+	var snaps []entry
+	require.NoError(t, e.q.Snapshot(func(raw model.Metric, snap []byte) error {
+		snaps = append(snaps, entry{raw, append([]byte(nil), snap...)})
+		return nil
+	}))
+	require.Len(t, snaps, 4)
+
+	// A restart 10 minutes later: restored models backfill 10 minutes, not 6 hours.
+	e2 := newEnv(t, queryConfig(nil), registry.Options{})
+	e2.now = e.now.Add(10 * time.Minute)
+	snaps[3].snap[10] ^= 0xff // corrupt one: it is retrained
+	for i, s := range snaps {
+		err := e2.q.Restore(s.raw, s.snap)
+		if i == 3 {
+			require.Error(t, err)
+			continue
+		}
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1.0, testutil.ToFloat64(e2.m.RestoreFailures.WithLabelValues("q")))
+	bf, err := e2.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Equal(t, 3, bf.Series)
+	require.Equal(t, 3*10, bf.Samples)
+	after := published(e2.q)
+	require.Len(t, after, 3)
+	for k, p := range after {
+		require.True(t, p.Result.Ready, k)
+		require.InDelta(t, before[k].Result.Baseline, p.Result.Baseline, 5, k)
+	}
+	// The corrupt one is found by the live cycle and trained from scratch.
+	res, err := e2.q.Cycle(ctx, src, e2.now)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.New)
+}
+
+func TestBackfillChunksAndSourceErrors(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(nil), registry.Options{MaxSamplesPerQuery: 1000})
+	src := fakesource.New(fakesource.Many("load", 20), wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	bf, err := e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Equal(t, 8, bf.Queries, "361 points in chunks of 1000/20 = 50 points")
+	require.Equal(t, 20*361, bf.Samples)
+
+	src.SetDown(true)
+	e.now = e.now.Add(time.Minute)
+	_, err = e.q.Cycle(ctx, src, e.now)
+	require.ErrorIs(t, err, fakesource.ErrDown)
+	require.Equal(t, 0.0, testutil.ToFloat64(e.m.SourceUp))
+	require.Len(t, published(e.q), 20, "last values are kept")
+	src.SetDown(false)
+	e.now = e.now.Add(time.Minute)
+	res, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 20, res.Updated)
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.SourceUp))
+}

@@ -1,0 +1,143 @@
+// Package web serves kizashi-exporter's pages: a landing page listing the queries and their
+// series with small server-rendered SVG charts (raw, band, forecast, score) of the last day,
+// and a page per series. No JavaScript: the charts are inline SVG written by the server.
+package web
+
+import (
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/exporter/registry"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// SeriesPerQuery is how many series per query the landing page shows.
+const SeriesPerQuery = 20
+
+// Pages serves / and /series.
+type Pages struct {
+	queries func() []*registry.Query
+	log     *slog.Logger
+	tmpl    *template.Template
+}
+
+// New returns the pages over the queries that queries returns.
+func New(queries func() []*registry.Query, logger *slog.Logger) *Pages {
+	funcs := template.FuncMap{
+		"chart":  chart,
+		"format": format,
+		"labels": labelString,
+		"eta": func(s float64) string {
+			return (time.Duration(s) * time.Second).Round(time.Second).String()
+		},
+		"isNaN": func(v float64) bool { return v != v },
+		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	}
+	t := template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"))
+	return &Pages{queries: queries, log: logger, tmpl: t}
+}
+
+func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/":
+		p.index(w, r)
+	case "/series":
+		p.series(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+type queryView struct {
+	Name, Expr string
+	Step       string
+	Ready      bool
+	Total      int
+	Series     []registry.SeriesView
+}
+
+func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
+	var data struct{ Queries []queryView }
+	for _, q := range p.queries() {
+		c := q.Config()
+		views, total := q.View(SeriesPerQuery, true)
+		sortViews(views)
+		data.Queries = append(data.Queries, queryView{Name: c.Name, Expr: c.Expr, Step: c.Step.String(),
+			Ready: q.Ready(), Total: total, Series: views})
+	}
+	p.render(w, "index.html", data)
+}
+
+func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
+	name, id := r.URL.Query().Get("query"), r.URL.Query().Get("id")
+	i := slices.IndexFunc(p.queries(), func(q *registry.Query) bool { return q.Name() == name })
+	if i < 0 {
+		http.Error(w, "no such query", http.StatusNotFound)
+		return
+	}
+	q := p.queries()[i]
+	v, ok := q.Lookup(id)
+	if !ok {
+		http.Error(w, "no such series (it may have gone stale)", http.StatusNotFound)
+		return
+	}
+	c := q.Config()
+	thresholds := make([]thresholdView, len(c.Thresholds))
+	for i, th := range c.Thresholds {
+		thresholds[i] = thresholdView{Threshold: th, ETA: nan}
+		if i < len(v.Published.ETAs) {
+			thresholds[i].ETA = v.Published.ETAs[i]
+		}
+	}
+	p.render(w, "series.html", struct {
+		Query      string
+		Expr       string
+		Series     registry.SeriesView
+		Thresholds []thresholdView
+	}{c.Name, c.Expr, v, thresholds})
+}
+
+type thresholdView struct{ Threshold, ETA float64 }
+
+var nan = func() float64 { var z float64; return z / z }()
+
+func (p *Pages) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	if err := p.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		p.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "render page", http.StatusInternalServerError)
+		return
+	}
+	if _, err := w.Write([]byte(b.String())); err != nil {
+		p.log.Debug("write page", "err", err)
+	}
+}
+
+// sortViews orders series by descending anomaly score, then by labels.
+func sortViews(vs []registry.SeriesView) {
+	sort.SliceStable(vs, func(i, j int) bool {
+		si, sj := vs[i].Published.Result.Score, vs[j].Published.Result.Score
+		if si != sj {
+			return si > sj
+		}
+		return labelString(vs[i].Labels) < labelString(vs[j].Labels)
+	})
+}
+
+func labelString(m model.Metric) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return m.String()
+}
