@@ -164,7 +164,7 @@ func newProcess(name, path string, args ...string) *process {
 func (p *process) start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd != nil && !p.exited() {
+	if p.cmd != nil && !isClosed(p.done) {
 		return fmt.Errorf("start %s: already running", p.name)
 	}
 	cmd := exec.Command(p.path, p.args...)
@@ -174,6 +174,8 @@ func (p *process) start() error {
 	}
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
+	// A descendant that left the group could hold the output pipe open for ever.
+	cmd.WaitDelay = 5 * time.Second
 	// Setpgid: the process leads its own group, killed as a whole.
 	// Pdeathsig: the kernel kills it if the test binary dies without cleanup.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: p.cred}
@@ -212,10 +214,15 @@ func errOrOK(err error) any {
 	return err
 }
 
-// exited reports whether the last started command has exited. p.mu held or not: done is immutable once set.
+// exited reports whether the last started command has exited (or none was started).
 func (p *process) exited() bool {
+	_, done := p.current()
+	return done == nil || isClosed(done)
+}
+
+func isClosed(ch chan struct{}) bool {
 	select {
-	case <-p.done:
+	case <-ch:
 		return true
 	default:
 		return false
