@@ -23,19 +23,19 @@ var Default = Build
 var debianPackages = map[string]string{
 	"prometheus":   "prometheus",
 	"promtool":     "prometheus",
-	"alertmanager": "prometheus-alertmanager",
+	"prometheus-alertmanager": "prometheus-alertmanager",
 	"amtool":       "prometheus-alertmanager",
 	"chromium":     "chromium",
 	"python3":      "python3",
 }
 
-// postgresInitdb is where Debian's postgresql package puts initdb (version-specific).
+// postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
 func postgresInitdb() string {
 	m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(m) == 0 {
 		return ""
 	}
-	return m[len(m)-1]
+	return m[0]
 }
 
 // Deps installs the Debian packages the integration tests need (as root), or says what to run.
