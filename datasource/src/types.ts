@@ -1,0 +1,77 @@
+import { DataQuery, DataSourceJsonData } from '@grafana/data';
+
+/** Query types, routed by the backend on queryType. */
+export type QueryType = 'anomaly' | 'forecast' | 'exported' | 'incidents';
+
+export const queryTypes: Array<{ label: string; value: QueryType; description: string }> = [
+  { label: 'Anomaly', value: 'anomaly', description: 'Raw series with the learned band, anomaly score and deviation' },
+  { label: 'Forecast', value: 'forecast', description: 'Anomaly plus future points with a prediction interval and breach ETA' },
+  { label: 'Exported', value: 'exported', description: "The exporter's published kizashi_* series for a query name" },
+  { label: 'Incidents', value: 'incidents', description: "kizashi-webhook's incidents, as a table and as annotations" },
+];
+
+export type Mode = 'auto' | 'on' | 'off';
+
+/** Fields of a series frame; a query may keep only some of them (e.g. score, for alerting). */
+export const seriesFields = [
+  'value',
+  'baseline',
+  'lower',
+  'upper',
+  'score',
+  'deviation',
+  'forecast',
+  'forecast lower',
+  'forecast upper',
+] as const;
+export type SeriesField = (typeof seriesFields)[number];
+
+export interface KizashiQuery extends DataQuery {
+  queryType?: QueryType;
+  expr?: string;
+  legendFormat?: string;
+  /** Overrides Grafana's interval, e.g. "1m". */
+  step?: string;
+  sensitivity?: number;
+  daily?: Mode;
+  weekly?: Mode;
+  trend?: Mode;
+  min?: number;
+  /** History fetched before the panel range to warm the models up, e.g. "7d". */
+  warmUp?: string;
+  horizon?: string;
+  threshold?: number;
+  queryName?: string;
+  fields?: SeriesField[];
+}
+
+export const defaultQuery: Partial<KizashiQuery> = {
+  queryType: 'anomaly',
+  expr: '',
+};
+
+/** jsonData: never secrets. The Prometheus URL is the data source URL. */
+export interface KizashiOptions extends DataSourceJsonData {
+  timeout?: number;
+  authType?: 'none' | 'basic' | 'bearer';
+  sensitivity?: number;
+  daily?: Mode;
+  weekly?: Mode;
+  trend?: Mode;
+  warmUp?: string;
+  horizon?: string;
+  maxSeries?: number;
+  maxPoints?: number;
+  webhookUrl?: string;
+  webhookTenant?: string;
+}
+
+/** secureJsonData: write-only secrets. */
+export interface KizashiSecureJsonData {
+  basicAuthPassword?: string;
+  bearerToken?: string;
+  webhookToken?: string;
+  tlsCACert?: string;
+  tlsClientCert?: string;
+  tlsClientKey?: string;
+}
