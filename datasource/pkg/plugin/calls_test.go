@@ -115,7 +115,7 @@ func TestExportedQuery(t *testing.T) {
 	checkGolden(t, "exported", r)
 	require.Len(t, r.Frames, 1)
 	f := r.Frames[0]
-	require.Equal(t, `{instance="a"}`, f.Name)
+	require.Equal(t, `test_metric{instance="a", job="j"}`, f.Name)
 	require.Equal(t, 11, f.Rows())
 	for name, want := range map[string]float64{"baseline": 10, "lower": 8, "upper": 12, "score": 0.25, "deviation": 0.5} {
 		v, ok := floatAt(field(t, f, name), 3)
@@ -125,6 +125,21 @@ func TestExportedQuery(t *testing.T) {
 	_, ok := floatAt(field(t, f, "value"), 3)
 	require.False(t, ok, "no raw series without an expression")
 	require.ErrorContains(t, resp.Responses["N"].Error, "exporter query name is empty")
+
+	// With the raw expression, the raw series joins its exported band (same identity).
+	resp, err = d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("R", "exported", 10*time.Minute, map[string]any{"queryName": "q1", "expr": `test_metric`}),
+	}})
+	require.NoError(t, err)
+	r = resp.Responses["R"]
+	require.NoError(t, r.Error)
+	require.Len(t, r.Frames, 2, "series a joined, series b raw only")
+	require.Equal(t, `test_metric{instance="a", job="j"}`, r.Frames[0].Name)
+	v, ok := floatAt(field(t, r.Frames[0], "value"), 3)
+	require.True(t, ok)
+	require.InDelta(t, 100, v, 30)
+	b, _ := floatAt(field(t, r.Frames[0], "baseline"), 3)
+	require.Equal(t, 10.0, b)
 }
 
 func TestIncidentsQuery(t *testing.T) {
@@ -133,7 +148,7 @@ func TestIncidentsQuery(t *testing.T) {
 	resolved := testNow.Add(-time.Hour)
 	hook := newFakeWebhook(t, "s3cret", []map[string]any{
 		{"id": 7, "tenant": "acme", "title": "HighLatency api", "state": "Resolved", "priority": 2, "opened_at": opened, "resolved_at": resolved},
-		{"id": 8, "tenant": "acme", "title": "DiskFull db", "state": "New", "priority": 1, "opened_at": testNow.Add(-10 * time.Minute), "resolved_at": nil},
+		{"id": 8, "tenant": "acme", "title": "DiskFull db", "state": "New", "priority": 1, "created_at": testNow.Add(-10 * time.Minute), "resolved_at": nil},
 	})
 	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook.URL + "/"}, map[string]string{"webhookToken": "s3cret"}))
 	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{

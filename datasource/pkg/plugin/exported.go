@@ -17,8 +17,12 @@ import (
 	"github.com/kizashi-dev/kizashi/datasource/pkg/prom"
 )
 
-// exportedQueryLabel is the label the exporter adds to every series it publishes.
-const exportedQueryLabel = "kizashi_query"
+// Labels the exporter adds to every series it publishes: the query name, and the raw
+// series' metric name.
+const (
+	exportedQueryLabel  = "kizashi_query"
+	exportedMetricLabel = "kizashi_metric"
+)
 
 // exportedMetrics are the exporter's metric names the exported query reads.
 const exportedMetrics = "kizashi_baseline|kizashi_lower|kizashi_upper|kizashi_anomaly_score|kizashi_deviation"
@@ -38,6 +42,19 @@ func exportedField(metric string) (string, bool) {
 		return models.FieldDeviation, true
 	}
 	return "", false
+}
+
+// rawIdentity returns the labels of the raw series an exported series was computed from: the
+// exporter publishes the raw metric name as the label kizashi_metric, and adds kizashi_query.
+func rawIdentity(m model.Metric) model.Metric {
+	out := m.Clone()
+	delete(out, model.MetricNameLabel)
+	delete(out, exportedQueryLabel)
+	if name, ok := out[exportedMetricLabel]; ok {
+		out[model.MetricNameLabel] = name
+		delete(out, exportedMetricLabel)
+	}
+	return out
 }
 
 // exportedSelector selects the exporter's series of one query name.
@@ -69,7 +86,7 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 		series = append(series, raw.Series...)
 	}
 
-	// Group by the raw series' labels: without the metric name and the query label.
+	// Group by the raw series' identity: its own labels, as the exporter published them.
 	n := prom.Points(start, end, q.Step)
 	type group struct {
 		metric model.Metric
@@ -86,9 +103,10 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 			}
 			field = f
 		}
-		key := s.Metric.Clone()
-		delete(key, model.MetricNameLabel)
-		delete(key, exportedQueryLabel)
+		key := s.Metric
+		if field != models.FieldValue {
+			key = rawIdentity(s.Metric)
+		}
 		g, ok := groups[key.Fingerprint()]
 		if !ok {
 			g = &group{metric: key, cols: map[string][]float64{}}

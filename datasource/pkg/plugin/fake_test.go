@@ -67,7 +67,8 @@ func newFakeProm(t *testing.T) *fakeProm {
 		}}},
 	}}
 	exported := func(name string, field float64) fakeSeries {
-		return fakeSeries{map[string]string{"__name__": name, "instance": "a", "kizashi_query": "q1"}, func(t time.Time) float64 { return field }}
+		return fakeSeries{map[string]string{"__name__": name, "instance": "a", "job": "j", "kizashi_query": "q1", "kizashi_metric": "test_metric"},
+			func(t time.Time) float64 { return field }}
 	}
 	f.series[exportedSelector("q1")] = []fakeSeries{
 		exported("kizashi_baseline", 10), exported("kizashi_lower", 8), exported("kizashi_upper", 12),

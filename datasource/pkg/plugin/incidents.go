@@ -37,15 +37,26 @@ type incident struct {
 	Assignee   string     `json:"assignee"`
 }
 
-// decodeIncidents decodes the answer of GET /api/v1/incidents: the one place that knows its shape.
+// decodeIncidents decodes the answer of GET /api/v1/incidents: the one place that knows its
+// shape. The opening time is opened_at, or created_at.
 func decodeIncidents(r io.Reader) ([]incident, error) {
 	var body struct {
-		Incidents []incident `json:"incidents"`
+		Incidents []struct {
+			incident
+			CreatedAt time.Time `json:"created_at"`
+		} `json:"incidents"`
 	}
 	if err := json.NewDecoder(r).Decode(&body); err != nil {
 		return nil, fmt.Errorf("decode incidents: %w", err)
 	}
-	return body.Incidents, nil
+	out := make([]incident, len(body.Incidents))
+	for i, in := range body.Incidents {
+		out[i] = in.incident
+		if out[i].OpenedAt.IsZero() {
+			out[i].OpenedAt = in.CreatedAt
+		}
+	}
+	return out, nil
 }
 
 // incidents returns the incidents open at some time in [from, to].
