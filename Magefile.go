@@ -21,12 +21,12 @@ var Default = Build
 
 // debianPackages are the real components the integration tests start on loopback.
 var debianPackages = map[string]string{
-	"prometheus":   "prometheus",
-	"promtool":     "prometheus",
+	"prometheus":              "prometheus",
+	"promtool":                "prometheus",
 	"prometheus-alertmanager": "prometheus-alertmanager",
-	"amtool":       "prometheus-alertmanager",
-	"chromium":     "chromium",
-	"python3":      "python3",
+	"amtool":                  "prometheus-alertmanager",
+	"chromium":                "chromium",
+	"python3":                 "python3",
 }
 
 // postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
