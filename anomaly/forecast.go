@@ -35,32 +35,42 @@ func (m *Model) Path(dst []Forecast, step time.Duration, n int) []Forecast {
 	return dst
 }
 
-// BreachETA returns how long after the last sample the point forecast first crosses threshold
-// (upwards if the series is below it now, downwards if above), looking at most `within` ahead.
-// ok is false when no crossing is forecast in that time. A series already past the threshold
-// has ETA 0.
+// BreachETA returns how long after the last sample the point forecast first reaches threshold
+// from below, looking at most `within` ahead: threshold is an upper limit (disk usage, latency,
+// queue length). A series whose last value is at or above it has ETA 0. ok is false when no
+// crossing is forecast in that time.
 func (m *Model) BreachETA(threshold float64, within time.Duration) (eta time.Duration, ok bool) {
+	return m.eta(threshold, within, true)
+}
+
+// DropETA is BreachETA for a lower limit (free space, throughput): the time until the forecast
+// first reaches threshold from above; 0 for a series at or below it.
+func (m *Model) DropETA(threshold float64, within time.Duration) (eta time.Duration, ok bool) {
+	return m.eta(threshold, within, false)
+}
+
+func (m *Model) eta(threshold float64, within time.Duration, upper bool) (time.Duration, bool) {
 	if m.n == 0 || within <= 0 || math.IsNaN(threshold) {
 		return 0, false
 	}
-	now := m.clamp(m.baselineAt(m.last))
-	up := now < threshold
-	if m.lastV == threshold || (up && m.lastV > threshold) || (!up && m.lastV < threshold) {
+	past := func(v float64) bool { return (upper && v >= threshold) || (!upper && v <= threshold) }
+	if past(m.lastV) {
 		return 0, true
 	}
 	// Probe at the model's step (at least 1/512 of the window): O(512) at most.
 	probe := max(time.Duration(m.step), within/512, time.Minute)
+	prev := m.clamp(m.baselineAt(m.last))
 	for d := probe; d <= within; d += probe {
 		v := m.clamp(m.baselineAt(m.last + int64(d)))
-		if (up && v >= threshold) || (!up && v <= threshold) {
+		if past(v) {
 			// Refine linearly inside the last probe interval.
-			p := m.clamp(m.baselineAt(m.last + int64(d-probe)))
-			if v != p {
-				f := (threshold - p) / (v - p)
+			if v != prev && !past(prev) {
+				f := (threshold - prev) / (v - prev)
 				return d - probe + time.Duration(f*float64(probe)), true
 			}
 			return d, true
 		}
+		prev = v
 	}
 	return 0, false
 }

@@ -241,9 +241,14 @@ func TestBreachETA(t *testing.T) {
 	require.InDelta(t, 110, dailySine(0, at), 5, "crossing at %s", at)
 	_, ok = m.BreachETA(1000, 48*time.Hour)
 	require.False(t, ok, "never reached")
-	eta, ok = m.BreachETA(85, 48*time.Hour)
-	require.True(t, ok, "downward crossing")
+	eta, ok = m.DropETA(85, 48*time.Hour)
+	require.True(t, ok, "downward crossing of a lower limit")
 	require.InDelta(t, 85, dailySine(0, last.Add(eta)), 5)
+	eta, ok = m.BreachETA(50, 48*time.Hour)
+	require.True(t, ok)
+	require.Zero(t, eta, "already above an upper limit")
+	_, ok = m.DropETA(-1000, 48*time.Hour)
+	require.False(t, ok)
 }
 
 func TestCompileRejectsBadConfig(t *testing.T) {
