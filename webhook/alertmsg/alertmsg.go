@@ -1,0 +1,234 @@
+// Package alertmsg decodes and validates Alertmanager webhook notifications
+// (payload version 4) and derives their idempotency key.
+//
+// The payload is decoded with the types of
+// github.com/prometheus/alertmanager/template plus the envelope fields that
+// Alertmanager's webhook notifier adds (version, groupKey, truncatedAlerts).
+// Unknown fields are accepted so that newer Alertmanager releases that add
+// optional fields keep working.
+package alertmsg
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/common/model"
+)
+
+// Version is the only webhook payload version this package accepts.
+const Version = "4"
+
+// Alert statuses as sent by Alertmanager.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// ReasonRepeat is the notification_reason Alertmanager (>= 0.28) sends when a
+// group is re-sent only because its repeat interval elapsed.
+const ReasonRepeat = "repeat interval elapsed"
+
+// DefaultMaxBodyBytes bounds the size of a notification body.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Message is one webhook notification.
+type Message struct {
+	template.Data
+
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// ErrTooLarge is returned when the body exceeds the size limit.
+var ErrTooLarge = errors.New("notification body too large")
+
+// Decode reads one notification of at most maxBytes from r and validates it.
+// Every returned error describes a malformed notification (a final 4xx for
+// Alertmanager), except read errors of r, which are wrapped as such.
+func Decode(r io.Reader, maxBytes int64) (*Message, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBodyBytes
+	}
+	body, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read notification: %w", err)
+	}
+	if int64(len(body)) > maxBytes {
+		return nil, ErrTooLarge
+	}
+	return Parse(body)
+}
+
+// Parse decodes and validates one notification body.
+func Parse(body []byte) (*Message, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var m Message
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode notification: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode notification: trailing data after JSON object")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	m.normalize()
+	return &m, nil
+}
+
+// Validate checks the fields the receiver relies on.
+func (m *Message) Validate() error {
+	if m.Version != Version {
+		return fmt.Errorf("unsupported payload version %q (want %q)", m.Version, Version)
+	}
+	if m.GroupKey == "" {
+		return errors.New("missing groupKey")
+	}
+	if m.Receiver == "" {
+		return errors.New("missing receiver")
+	}
+	if m.Status != StatusFiring && m.Status != StatusResolved {
+		return fmt.Errorf("invalid status %q", m.Status)
+	}
+	if len(m.Alerts) == 0 {
+		return errors.New("notification has no alerts")
+	}
+	seen := make(map[string]struct{}, len(m.Alerts))
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		if a.Status != StatusFiring && a.Status != StatusResolved {
+			return fmt.Errorf("alert %d: invalid status %q", i, a.Status)
+		}
+		if len(a.Labels) == 0 {
+			return fmt.Errorf("alert %d: no labels", i)
+		}
+		for k := range a.Labels {
+			if k == "" || !utf8.ValidString(k) {
+				return fmt.Errorf("alert %d: invalid label name %q", i, k)
+			}
+		}
+		if a.StartsAt.IsZero() {
+			return fmt.Errorf("alert %d: missing startsAt", i)
+		}
+		if a.Status == StatusResolved && a.EndsAt.IsZero() {
+			return fmt.Errorf("alert %d: resolved alert without endsAt", i)
+		}
+		fp := a.Fingerprint
+		if fp == "" {
+			fp = Fingerprint(a.Labels)
+		}
+		if _, dup := seen[fp]; dup {
+			return fmt.Errorf("alert %d: duplicate fingerprint %s", i, fp)
+		}
+		seen[fp] = struct{}{}
+	}
+	return nil
+}
+
+// normalize fills fingerprints Alertmanager left out and zeroes the endsAt of
+// firing alerts: Alertmanager sets it to the resolve timeout, which moves on
+// every re-send from Prometheus and says nothing about the alert's state.
+func (m *Message) normalize() {
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		if a.Fingerprint == "" {
+			a.Fingerprint = Fingerprint(a.Labels)
+		}
+		a.StartsAt = a.StartsAt.UTC()
+		if a.Status == StatusFiring {
+			a.EndsAt = time.Time{}
+		} else {
+			a.EndsAt = a.EndsAt.UTC()
+		}
+		if a.Annotations == nil {
+			a.Annotations = template.KV{}
+		}
+	}
+}
+
+// Fingerprint computes Alertmanager's fingerprint of a label set.
+func Fingerprint(labels template.KV) string {
+	ls := make(model.LabelSet, len(labels))
+	for k, v := range labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls.Fingerprint().String()
+}
+
+// ReceiverName returns the receiver's configured name. Alertmanager sends it
+// regex-quoted (regexp.QuoteMeta), so "team.ops" arrives as "team\.ops".
+func (m *Message) ReceiverName() string {
+	return UnquoteMeta(m.Receiver)
+}
+
+// UnquoteMeta reverses regexp.QuoteMeta.
+func UnquoteMeta(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Complete reports whether the notification lists every alert of its group,
+// so that group alerts absent from it may be treated as no longer firing.
+func (m *Message) Complete() bool { return m.TruncatedAlerts == 0 }
+
+// Repeat reports whether Alertmanager sent the notification only because the
+// repeat interval elapsed.
+func (m *Message) Repeat() bool { return m.NotificationReason == ReasonRepeat }
+
+// IdempotencyKey identifies a notification's content for one tenant: the
+// tenant, the receiver, the group key and each alert's fingerprint, status,
+// startsAt and endsAt (firing alerts' endsAt normalized to zero). Replicas of
+// an Alertmanager HA cluster that send the same group state produce the same
+// key. notification_reason and all other fields are deliberately left out.
+func (m *Message) IdempotencyKey(tenant string) string {
+	type item struct {
+		fp, status     string
+		starts, ending int64
+	}
+	items := make([]item, 0, len(m.Alerts))
+	for _, a := range m.Alerts {
+		items = append(items, item{a.Fingerprint, a.Status, a.StartsAt.UnixNano(), endsAtNanos(a)})
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.fp, b.fp) })
+	h := sha256.New()
+	field := func(s string) {
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(s), s)
+	}
+	field(tenant)
+	field(m.ReceiverName())
+	field(m.GroupKey)
+	for _, it := range items {
+		field(it.fp)
+		field(it.status)
+		_, _ = fmt.Fprintf(h, "%d;%d;", it.starts, it.ending)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func endsAtNanos(a template.Alert) int64 {
+	if a.Status == StatusFiring || a.EndsAt.IsZero() {
+		return 0
+	}
+	return a.EndsAt.UnixNano()
+}

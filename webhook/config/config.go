@@ -1,0 +1,607 @@
+// Package config loads kizashi-webhook's YAML configuration. Unknown keys are
+// errors (with their line), every section has Default* values, and Load
+// returns a fully validated Config whose tenant policies are compiled.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Storage   Storage        `yaml:"storage"`
+	Limits    Limits         `yaml:"limits"`
+	Sweep     Sweep          `yaml:"sweep"`
+	Defaults  PolicyConfig   `yaml:"policy"`
+	Tenants   []TenantConfig `yaml:"tenants"`
+	Operators []Operator     `yaml:"operators"`
+
+	policies map[string]incident.Policy
+	tenants  map[string]*TenantConfig
+	tokens   map[[32]byte]Principal
+	basic    map[string]basicCred
+	closeMin time.Duration
+}
+
+// Storage selects the store.
+type Storage struct {
+	Driver      string `yaml:"driver"` // sqlite | postgres
+	Path        string `yaml:"path"`
+	Synchronous string `yaml:"synchronous"`
+	DSN         string `yaml:"dsn"`
+	DSNFile     string `yaml:"dsn_file"`
+	MaxConns    int    `yaml:"max_conns"`
+}
+
+// Limits bound requests.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Sweep schedules the time-driven rules (SLA breaches, auto-close).
+type Sweep struct {
+	Interval model.Duration `yaml:"interval"`
+}
+
+// Flapping detection: Cycles resolve/re-fire cycles within Window.
+type Flapping struct {
+	Cycles int            `yaml:"cycles"`
+	Window model.Duration `yaml:"window"`
+}
+
+// SLAConfig is one priority's targets.
+type SLAConfig struct {
+	Response model.Duration `yaml:"response"`
+	Resolve  model.Duration `yaml:"resolve"`
+}
+
+// PriorityConfig configures impact, urgency and the matrix.
+type PriorityConfig struct {
+	Matrix          [][]int        `yaml:"matrix"`
+	SeverityLabel   string         `yaml:"severity_label"`
+	SeverityUrgency map[string]int `yaml:"severity_urgency"`
+	DefaultUrgency  int            `yaml:"default_urgency"`
+	ImpactLabels    []string       `yaml:"impact_labels"`
+	Services        map[string]int `yaml:"services"`
+	DefaultImpact   int            `yaml:"default_impact"`
+}
+
+// TemplatesConfig are Go text/templates over {{ .Labels }} and {{ .Annotations }}.
+type TemplatesConfig struct {
+	Title           string `yaml:"title"`
+	Category        string `yaml:"category"`
+	CI              string `yaml:"ci"`
+	AssignmentGroup string `yaml:"assignment_group"`
+}
+
+// MajorConfig is the major-incident proposal rule.
+type MajorConfig struct {
+	MaxPriority     int `yaml:"max_priority"`
+	MinFiringAlerts int `yaml:"min_firing_alerts"`
+}
+
+// PolicyConfig is the ITIL policy; tenants override any part of it.
+type PolicyConfig struct {
+	ReopenWindow      model.Duration       `yaml:"reopen_window"`
+	CloseAfter        model.Duration       `yaml:"close_after"`
+	Flapping          Flapping             `yaml:"flapping"`
+	FalsePositiveMute model.Duration       `yaml:"false_positive_mute"`
+	AutoResolve       string               `yaml:"auto_resolve"`
+	Priority          PriorityConfig       `yaml:"priority"`
+	SLA               map[string]SLAConfig `yaml:"sla"`
+	Templates         TemplatesConfig      `yaml:"templates"`
+	MajorIncident     MajorConfig          `yaml:"major_incident"`
+}
+
+// Route sets the correlation of one Alertmanager receiver.
+type Route struct {
+	Receiver    string `yaml:"receiver"`
+	CorrelateBy string `yaml:"correlate_by"`
+}
+
+// BasicAuth is one username/password pair.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// TenantConfig is one customer.
+type TenantConfig struct {
+	Name               string       `yaml:"name"`
+	Tokens             []string     `yaml:"tokens"`
+	TokenFiles         []string     `yaml:"token_files"`
+	BasicAuth          []BasicAuth  `yaml:"basic_auth"`
+	DefaultCorrelation string       `yaml:"default_correlation"`
+	Routes             []Route      `yaml:"routes"`
+	Policy             PolicyConfig `yaml:"policy"`
+}
+
+// Operator may see and act on all tenants' incidents (not send alerts).
+type Operator struct {
+	Name       string   `yaml:"name"`
+	Tokens     []string `yaml:"tokens"`
+	TokenFiles []string `yaml:"token_files"`
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Name     string
+	Tenant   string
+	Operator bool
+}
+
+type basicCred struct {
+	hash      [32]byte
+	principal Principal
+}
+
+// Defaults.
+var (
+	DefaultStorage = Storage{Driver: "sqlite", Path: "kizashi-webhook.db", Synchronous: "FULL", MaxConns: 16}
+	DefaultLimits  = Limits{MaxBodyBytes: 4 << 20}
+	DefaultSweep   = Sweep{Interval: model.Duration(time.Minute)}
+)
+
+// DefaultPolicyConfig mirrors incident.DefaultPolicy.
+func DefaultPolicyConfig() PolicyConfig {
+	p := incident.DefaultPolicy()
+	sla := map[string]SLAConfig{}
+	for prio, t := range p.SLA {
+		sla[fmt.Sprintf("P%d", prio)] = SLAConfig{model.Duration(t.Response), model.Duration(t.Resolve)}
+	}
+	m := make([][]int, 3)
+	for i := range m {
+		m[i] = append([]int(nil), p.Priority.Matrix[i][:]...)
+	}
+	return PolicyConfig{
+		ReopenWindow:      model.Duration(p.ReopenWindow),
+		CloseAfter:        model.Duration(p.CloseAfter),
+		Flapping:          Flapping{Cycles: p.FlapCycles, Window: model.Duration(p.FlapWindow)},
+		FalsePositiveMute: model.Duration(p.MuteWindow),
+		AutoResolve:       string(p.AutoResolve),
+		Priority: PriorityConfig{
+			Matrix:          m,
+			SeverityLabel:   p.Priority.SeverityLabel,
+			SeverityUrgency: maps.Clone(p.Priority.SeverityUrgency),
+			DefaultUrgency:  p.Priority.DefaultUrgency,
+			ImpactLabels:    append([]string(nil), p.Priority.ImpactLabels...),
+			Services:        map[string]int{},
+			DefaultImpact:   p.Priority.DefaultImpact,
+		},
+		SLA:           sla,
+		MajorIncident: MajorConfig{MaxPriority: p.Major.MaxPriority, MinFiringAlerts: p.Major.MinFiringAlerts},
+	}
+}
+
+// UnmarshalYAML sets defaults first (the "type plain" pattern).
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig()}
+	type plain Config
+	return unmarshal((*plain)(c))
+}
+
+// UnmarshalYAML sets defaults.
+func (s *Storage) UnmarshalYAML(unmarshal func(any) error) error {
+	*s = DefaultStorage
+	type plain Storage
+	return unmarshal((*plain)(s))
+}
+
+// Load reads and validates a file. Relative file paths inside it are
+// resolved against its directory.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates a configuration; baseDir resolves relative
+// token and password files.
+func Parse(b []byte, baseDir string) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			// An empty file is the default configuration.
+			if err := yaml.Unmarshal([]byte("{}"), c); err != nil {
+				return nil, fmt.Errorf("default config: %w", err)
+			}
+		} else {
+			return nil, fmt.Errorf("parse config: %w", err)
+		}
+	}
+	if err := c.overlayTenantPolicies(b); err != nil {
+		return nil, err
+	}
+	if err := c.validate(baseDir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// overlayTenantPolicies decodes each tenant's policy block on top of a copy
+// of the global policy, so a tenant overrides only what it names.
+func (c *Config) overlayTenantPolicies(b []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return fmt.Errorf("parse config: %w", err)
+	}
+	tenants := lookup(&root, "tenants")
+	if tenants == nil || tenants.Kind != yaml.SequenceNode {
+		return nil
+	}
+	global, err := yaml.Marshal(c.Defaults)
+	if err != nil {
+		return fmt.Errorf("copy policy: %w", err)
+	}
+	for i, tn := range tenants.Content {
+		if i >= len(c.Tenants) {
+			break
+		}
+		var p PolicyConfig
+		if err := yaml.Unmarshal(global, &p); err != nil {
+			return fmt.Errorf("copy policy: %w", err)
+		}
+		if pn := lookup(tn, "policy"); pn != nil {
+			if err := pn.Decode(&p); err != nil {
+				return fmt.Errorf("tenant %q: policy: %w", c.Tenants[i].Name, err)
+			}
+		}
+		c.Tenants[i].Policy = p
+	}
+	return nil
+}
+
+func lookup(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func (c *Config) validate(baseDir string) error {
+	switch c.Storage.Driver {
+	case "sqlite":
+		if c.Storage.Path == "" {
+			return errors.New("storage: path required for sqlite")
+		}
+		switch strings.ToUpper(c.Storage.Synchronous) {
+		case "FULL", "EXTRA", "NORMAL":
+		default:
+			return fmt.Errorf("storage: synchronous must be FULL, EXTRA or NORMAL, not %q", c.Storage.Synchronous)
+		}
+	case "postgres":
+		if c.Storage.DSN == "" && c.Storage.DSNFile == "" {
+			return errors.New("storage: dsn or dsn_file required for postgres")
+		}
+		if c.Storage.DSNFile != "" {
+			b, err := os.ReadFile(resolve(baseDir, c.Storage.DSNFile))
+			if err != nil {
+				return fmt.Errorf("storage: read dsn_file: %w", err)
+			}
+			c.Storage.DSN = strings.TrimSpace(string(b))
+		}
+	default:
+		return fmt.Errorf("storage: driver must be sqlite or postgres, not %q", c.Storage.Driver)
+	}
+	if c.Limits.MaxBodyBytes <= 0 {
+		return errors.New("limits: max_body_bytes must be positive")
+	}
+	if c.Sweep.Interval <= 0 {
+		return errors.New("sweep: interval must be positive")
+	}
+	if _, err := c.Defaults.compile(); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	c.policies = map[string]incident.Policy{}
+	c.tenants = map[string]*TenantConfig{}
+	c.tokens = map[[32]byte]Principal{}
+	c.basic = map[string]basicCred{}
+	addToken := func(owner string, tok string, p Principal) error {
+		if len(tok) < 16 {
+			return fmt.Errorf("%s: tokens must have at least 16 characters", owner)
+		}
+		h := sha256.Sum256([]byte(tok))
+		if _, dup := c.tokens[h]; dup {
+			return fmt.Errorf("%s: token already used by another tenant or operator", owner)
+		}
+		c.tokens[h] = p
+		return nil
+	}
+	readTokens := func(owner string, inline, files []string) ([]string, error) {
+		out := append([]string(nil), inline...)
+		for _, f := range files {
+			b, err := os.ReadFile(resolve(baseDir, f))
+			if err != nil {
+				return nil, fmt.Errorf("%s: read token file: %w", owner, err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+					out = append(out, line)
+				}
+			}
+		}
+		return out, nil
+	}
+	minClose := time.Duration(0)
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		owner := fmt.Sprintf("tenant %q", t.Name)
+		if !validName(t.Name) {
+			return fmt.Errorf("tenants[%d]: name %q must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'", i, t.Name)
+		}
+		if _, dup := c.tenants[t.Name]; dup {
+			return fmt.Errorf("%s: duplicate tenant", owner)
+		}
+		c.tenants[t.Name] = t
+		toks, err := readTokens(owner, t.Tokens, t.TokenFiles)
+		if err != nil {
+			return err
+		}
+		if len(toks) == 0 && len(t.BasicAuth) == 0 {
+			return fmt.Errorf("%s: needs tokens, token_files or basic_auth", owner)
+		}
+		for _, tok := range toks {
+			if err := addToken(owner, tok, Principal{Name: t.Name, Tenant: t.Name}); err != nil {
+				return err
+			}
+		}
+		for _, ba := range t.BasicAuth {
+			pw := ba.Password
+			if ba.PasswordFile != "" {
+				b, err := os.ReadFile(resolve(baseDir, ba.PasswordFile))
+				if err != nil {
+					return fmt.Errorf("%s: read password_file: %w", owner, err)
+				}
+				pw = strings.TrimSpace(string(b))
+			}
+			if ba.Username == "" || pw == "" {
+				return fmt.Errorf("%s: basic_auth needs username and password or password_file", owner)
+			}
+			if _, dup := c.basic[ba.Username]; dup {
+				return fmt.Errorf("%s: basic_auth username %q already used", owner, ba.Username)
+			}
+			c.basic[ba.Username] = basicCred{sha256.Sum256([]byte(pw)), Principal{Name: ba.Username, Tenant: t.Name}}
+		}
+		if t.DefaultCorrelation == "" {
+			t.DefaultCorrelation = string(incident.CorrelateGroup)
+		}
+		if !incident.Correlation(t.DefaultCorrelation).Valid() {
+			return fmt.Errorf("%s: default_correlation must be group or fingerprint, not %q", owner, t.DefaultCorrelation)
+		}
+		seen := map[string]bool{}
+		for _, r := range t.Routes {
+			if r.Receiver == "" {
+				return fmt.Errorf("%s: route without receiver", owner)
+			}
+			if seen[r.Receiver] {
+				return fmt.Errorf("%s: duplicate route for receiver %q", owner, r.Receiver)
+			}
+			seen[r.Receiver] = true
+			if !incident.Correlation(r.CorrelateBy).Valid() {
+				return fmt.Errorf("%s: route %q: correlate_by must be group or fingerprint, not %q", owner, r.Receiver, r.CorrelateBy)
+			}
+		}
+		p, err := t.Policy.compile()
+		if err != nil {
+			return fmt.Errorf("%s: policy: %w", owner, err)
+		}
+		c.policies[t.Name] = p
+		if minClose == 0 || p.CloseAfter < minClose {
+			minClose = p.CloseAfter
+		}
+	}
+	for i, o := range c.Operators {
+		owner := fmt.Sprintf("operator %q", o.Name)
+		if o.Name == "" {
+			return fmt.Errorf("operators[%d]: name required", i)
+		}
+		toks, err := readTokens(owner, o.Tokens, o.TokenFiles)
+		if err != nil {
+			return err
+		}
+		if len(toks) == 0 {
+			return fmt.Errorf("%s: needs tokens or token_files", owner)
+		}
+		for _, tok := range toks {
+			if err := addToken(owner, tok, Principal{Name: o.Name, Operator: true}); err != nil {
+				return err
+			}
+		}
+	}
+	if minClose == 0 {
+		minClose = time.Duration(c.Defaults.CloseAfter)
+	}
+	c.closeMin = minClose
+	return nil
+}
+
+func (p PolicyConfig) compile() (incident.Policy, error) {
+	out := incident.DefaultPolicy()
+	if p.ReopenWindow < 0 || p.CloseAfter <= 0 || p.FalsePositiveMute < 0 {
+		return out, errors.New("reopen_window and false_positive_mute must not be negative, close_after must be positive")
+	}
+	out.ReopenWindow, out.CloseAfter, out.MuteWindow = time.Duration(p.ReopenWindow), time.Duration(p.CloseAfter), time.Duration(p.FalsePositiveMute)
+	if p.Flapping.Cycles < 0 || (p.Flapping.Cycles > 0 && p.Flapping.Window <= 0) {
+		return out, errors.New("flapping: cycles must be >= 0 and window positive")
+	}
+	out.FlapCycles, out.FlapWindow = p.Flapping.Cycles, time.Duration(p.Flapping.Window)
+	if !incident.AutoResolve(p.AutoResolve).Valid() {
+		return out, fmt.Errorf("auto_resolve must be resolve, note or resolve_if_untouched, not %q", p.AutoResolve)
+	}
+	out.AutoResolve = incident.AutoResolve(p.AutoResolve)
+	pp := p.Priority
+	if len(pp.Matrix) != 3 {
+		return out, errors.New("priority: matrix must have 3 rows (impact high, medium, low)")
+	}
+	for i, row := range pp.Matrix {
+		if len(row) != 3 {
+			return out, fmt.Errorf("priority: matrix row %d must have 3 columns (urgency high, medium, low)", i+1)
+		}
+		for j, v := range row {
+			if v < 1 || v > 5 {
+				return out, fmt.Errorf("priority: matrix[%d][%d] = %d, must be 1-5", i+1, j+1, v)
+			}
+			out.Priority.Matrix[i][j] = v
+		}
+	}
+	levels := func(what string, m map[string]int) (map[string]int, error) {
+		out := map[string]int{}
+		for k, v := range m {
+			if v < 1 || v > 3 {
+				return nil, fmt.Errorf("priority: %s[%q] = %d, must be 1 (high), 2 or 3 (low)", what, k, v)
+			}
+			out[strings.ToLower(k)] = v
+			if what == "services" {
+				out[k] = v
+			}
+		}
+		return out, nil
+	}
+	var err error
+	if out.Priority.SeverityUrgency, err = levels("severity_urgency", pp.SeverityUrgency); err != nil {
+		return out, err
+	}
+	if out.Priority.Services, err = levels("services", pp.Services); err != nil {
+		return out, err
+	}
+	if pp.DefaultUrgency < 1 || pp.DefaultUrgency > 3 || pp.DefaultImpact < 1 || pp.DefaultImpact > 3 {
+		return out, errors.New("priority: default_urgency and default_impact must be 1-3")
+	}
+	out.Priority.DefaultUrgency, out.Priority.DefaultImpact = pp.DefaultUrgency, pp.DefaultImpact
+	out.Priority.SeverityLabel, out.Priority.ImpactLabels = pp.SeverityLabel, pp.ImpactLabels
+	out.SLA = map[int]incident.SLATarget{}
+	keys := make([]string, 0, len(p.SLA))
+	for k := range p.SLA {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := p.SLA[k]
+		var prio int
+		if _, err := fmt.Sscanf(k, "P%d", &prio); err != nil || prio < 1 || prio > 5 || k != fmt.Sprintf("P%d", prio) {
+			return out, fmt.Errorf("sla: key %q must be P1..P5", k)
+		}
+		if v.Response <= 0 || v.Resolve <= 0 || v.Resolve < v.Response {
+			return out, fmt.Errorf("sla: %s needs positive response and resolve, resolve >= response", k)
+		}
+		out.SLA[prio] = incident.SLATarget{Response: time.Duration(v.Response), Resolve: time.Duration(v.Resolve)}
+	}
+	t := p.Templates
+	if out.Templates, err = incident.ParseTemplates(t.Title, t.Category, t.CI, t.AssignmentGroup); err != nil {
+		return out, err
+	}
+	if p.MajorIncident.MaxPriority < 0 || p.MajorIncident.MaxPriority > 5 || p.MajorIncident.MinFiringAlerts < 0 {
+		return out, errors.New("major_incident: max_priority 0-5, min_firing_alerts >= 0")
+	}
+	out.Major = incident.MajorRule{MaxPriority: p.MajorIncident.MaxPriority, MinFiringAlerts: p.MajorIncident.MinFiringAlerts}
+	return out, nil
+}
+
+func resolve(base, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Policy implements service.Rules.
+func (c *Config) Policy(tenant string) incident.Policy {
+	if p, ok := c.policies[tenant]; ok {
+		return p
+	}
+	p, _ := c.Defaults.compile()
+	return p
+}
+
+// Correlation implements service.Rules.
+func (c *Config) Correlation(tenant, receiver string) incident.Correlation {
+	t, ok := c.tenants[tenant]
+	if !ok {
+		return incident.CorrelateGroup
+	}
+	for _, r := range t.Routes {
+		if r.Receiver == receiver {
+			return incident.Correlation(r.CorrelateBy)
+		}
+	}
+	return incident.Correlation(t.DefaultCorrelation)
+}
+
+// TenantNames lists the configured tenants.
+func (c *Config) TenantNames() []string {
+	out := make([]string, 0, len(c.Tenants))
+	for _, t := range c.Tenants {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// MinCloseAfter is the shortest close_after of all tenants (for the sweeper).
+func (c *Config) MinCloseAfter() time.Duration { return c.closeMin }
+
+// Authenticate maps a bearer token to its principal.
+func (c *Config) Authenticate(token string) (Principal, bool) {
+	if token == "" {
+		return Principal{}, false
+	}
+	p, ok := c.tokens[sha256.Sum256([]byte(token))]
+	return p, ok
+}
+
+// AuthenticateBasic checks a username and password.
+func (c *Config) AuthenticateBasic(user, pass string) (Principal, bool) {
+	cred, ok := c.basic[user]
+	h := sha256.Sum256([]byte(pass))
+	if !ok {
+		return Principal{}, false
+	}
+	if subtle.ConstantTimeCompare(h[:], cred.hash[:]) != 1 {
+		return Principal{}, false
+	}
+	return cred.principal, true
+}

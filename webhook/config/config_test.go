@@ -1,0 +1,102 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+)
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file, err string
+	}{
+		{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 3: field pathh not found in type config.plain"},
+		{"tenant_unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field reopen_windoww not found in type config.PolicyConfig"},
+		{"bad_auto_resolve.yml", `tenant "acme": policy: auto_resolve must be resolve, note or resolve_if_untouched, not "maybe"`},
+		{"bad_correlation.yml", `tenant "a": route "r": correlate_by must be group or fingerprint, not "alertname"`},
+		{"bad_driver.yml", `storage: driver must be sqlite or postgres, not "mysql"`},
+		{"bad_duration.yml", `parse config: not a valid duration string: "soon"`},
+		{"bad_matrix.yml", "policy: priority: matrix must have 3 rows (impact high, medium, low)"},
+		{"bad_sla_key.yml", `policy: sla: key "P9" must be P1..P5`},
+		{"bad_template.yml", "policy: parse title template: template: title:1: unclosed action"},
+		{"bad_tenant_name.yml", `tenants[0]: name "a b" must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'`},
+		{"duplicate_token.yml", `tenant "b": token already used by another tenant or operator`},
+		{"missing_token_file.yml", `tenant "a": read token file: open testdata/missing.token: no such file or directory`},
+		{"no_credentials.yml", `tenant "a": needs tokens, token_files or basic_auth`},
+		{"short_token.yml", `tenant "a": tokens must have at least 16 characters`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			_, err := Load(path)
+			require.EqualError(t, err, "load "+path+": "+tc.err)
+		})
+	}
+}
+
+func TestAllTestdataCovered(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yml")
+	require.NoError(t, err)
+	require.Len(t, files, 15, "add new testdata files to TestLoadErrors")
+}
+
+func TestGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	require.NoError(t, err)
+	require.Equal(t, []string{"acme", "globex"}, c.TenantNames())
+
+	p, ok := c.Authenticate("acme-secret-token-0123456789")
+	require.True(t, ok)
+	require.Equal(t, Principal{Name: "acme", Tenant: "acme"}, p)
+	p, ok = c.Authenticate("acme-token-file-0123456789")
+	require.True(t, ok)
+	require.Equal(t, "acme", p.Tenant)
+	p, ok = c.Authenticate("noc-operator-token-0123456789")
+	require.True(t, ok)
+	require.True(t, p.Operator)
+	_, ok = c.Authenticate("nope")
+	require.False(t, ok)
+	p, ok = c.AuthenticateBasic("globex", "globex-password")
+	require.True(t, ok)
+	require.Equal(t, "globex", p.Tenant)
+	_, ok = c.AuthenticateBasic("globex", "wrong")
+	require.False(t, ok)
+
+	require.Equal(t, incident.CorrelateFingerprint, c.Correlation("acme", "acme-per-alert"))
+	require.Equal(t, incident.CorrelateGroup, c.Correlation("acme", "other"))
+
+	acme := c.Policy("acme")
+	require.Equal(t, incident.AutoResolveIfUntouched, acme.AutoResolve, "tenant override")
+	require.Equal(t, 30*time.Minute, acme.ReopenWindow, "inherited from global policy")
+	require.Equal(t, map[string]int{"checkout": 1, "wiki": 3, "erp": 1}, acme.Priority.Services, "maps merge")
+	require.Equal(t, incident.SLATarget{Response: 10 * time.Minute, Resolve: 2 * time.Hour}, acme.SLA[1])
+	require.Equal(t, 30*time.Minute, acme.SLA[2].Response, "default SLA kept")
+	globex := c.Policy("globex")
+	require.Equal(t, incident.AutoResolveResolve, globex.AutoResolve)
+	require.Equal(t, map[string]int{"checkout": 1, "wiki": 3}, globex.Priority.Services)
+	require.Equal(t, "sqlite", c.Storage.Driver)
+	require.Equal(t, "FULL", c.Storage.Synchronous)
+	require.Equal(t, int64(1048576), c.Limits.MaxBodyBytes)
+}
+
+func TestEmptyIsDefault(t *testing.T) {
+	c, err := Parse(nil, ".")
+	require.NoError(t, err)
+	require.Equal(t, DefaultStorage, c.Storage)
+	require.Equal(t, incident.AutoResolveResolve, c.Policy("x").AutoResolve)
+}
+
+func TestDSNFile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dsn"), []byte("postgres://u@h/db\n"), 0o600))
+	c, err := Parse([]byte("storage:\n  driver: postgres\n  dsn_file: dsn\n"), dir)
+	require.NoError(t, err)
+	require.Equal(t, "postgres://u@h/db", c.Storage.DSN)
+	_, err = Parse([]byte("storage:\n  driver: postgres\n"), dir)
+	require.True(t, strings.Contains(err.Error(), "dsn or dsn_file required"))
+}

@@ -1,0 +1,230 @@
+package incident
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrInvalid is returned for an action whose arguments are not acceptable.
+var ErrInvalid = errors.New("invalid action")
+
+// Close codes a person may give when resolving.
+var CloseCodes = []string{
+	"solved_permanently",
+	"solved_workaround",
+	"not_solved_not_reproducible",
+	"not_solved_too_costly",
+	"resolved_by_caller",
+}
+
+// Hold reasons (ServiceNow's defaults).
+var HoldReasons = []string{"awaiting_caller", "awaiting_change", "awaiting_problem", "awaiting_vendor"}
+
+// Action is a service-desk action on one incident.
+type Action struct {
+	Kind            string
+	Actor           string
+	Text            string // note, resolution notes, cancel reason
+	Reason          string // hold reason
+	CloseCode       string
+	AssignmentGroup string
+	Assignee        string
+	FalsePositive   bool
+}
+
+// Action kinds.
+const (
+	ActAcknowledge = "acknowledge"
+	ActAssign      = "assign"
+	ActNote        = "note"
+	ActHold        = "hold"
+	ActResume      = "resume"
+	ActResolve     = "resolve"
+	ActClose       = "close"
+	ActCancel      = "cancel"
+	ActReopen      = "reopen"
+)
+
+// Actions lists the action kinds.
+var Actions = []string{ActAcknowledge, ActAssign, ActNote, ActHold, ActResume, ActResolve, ActClose, ActCancel, ActReopen}
+
+// DeskResult is what an action changed.
+type DeskResult struct {
+	Entries  []Entry
+	Event    string
+	Breaches []string
+	// Acknowledged / Resolved are set when the action did so for the first
+	// time, for MTTA / MTTR.
+	Acknowledged, Resolved bool
+}
+
+const maxText = 4000
+
+// Do applies a desk action to in (mutating it) under policy p.
+func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
+	var res DeskResult
+	if strings.TrimSpace(a.Actor) == "" {
+		return res, fmt.Errorf("%w: actor required", ErrInvalid)
+	}
+	if len(a.Text) > maxText || len(a.Assignee) > 200 || len(a.AssignmentGroup) > 200 {
+		return res, fmt.Errorf("%w: text too long", ErrInvalid)
+	}
+	// SLA breaches that already happened are recorded before the action.
+	res.Entries, res.Breaches = in.CheckSLA(now)
+	add := func(kind, msg string) { res.Entries = append(res.Entries, in.entry(now, a.Actor, kind, msg)) }
+	move := func(to State, why string) error {
+		if err := checkTransition(in.State, to); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("%s -> %s", in.State, to)
+		if why != "" {
+			msg += ": " + why
+		}
+		in.State = to
+		add(KindState, msg)
+		return nil
+	}
+	switch a.Kind {
+	case ActAcknowledge:
+		if in.State != StateNew {
+			return res, fmt.Errorf("%w: acknowledge needs state new, is %s", ErrTransition, in.State)
+		}
+		if err := move(StateInProgress, "acknowledged"); err != nil {
+			return res, err
+		}
+		if in.AcknowledgedAt.IsZero() {
+			in.AcknowledgedAt = now
+			res.Acknowledged = true
+		}
+		if in.Assignee == "" {
+			in.Assignee = a.Actor
+		}
+	case ActAssign:
+		if in.State.Final() {
+			return res, fmt.Errorf("%w: incident is %s", ErrTransition, in.State)
+		}
+		if a.Assignee == "" && a.AssignmentGroup == "" {
+			return res, fmt.Errorf("%w: assignee or assignment group required", ErrInvalid)
+		}
+		if a.AssignmentGroup != "" {
+			in.AssignmentGroup = a.AssignmentGroup
+		}
+		if a.Assignee != "" {
+			in.Assignee = a.Assignee
+		}
+		add(KindAssign, fmt.Sprintf("assigned to %q (group %q)", in.Assignee, in.AssignmentGroup))
+	case ActNote:
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: note text required", ErrInvalid)
+		}
+		add(KindNote, a.Text)
+	case ActHold:
+		if !validOf(a.Reason, HoldReasons) {
+			return res, fmt.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))
+		}
+		if err := move(StateOnHold, a.Reason+noteSuffix(a.Text)); err != nil {
+			return res, err
+		}
+		in.HoldReason = a.Reason
+		in.HoldSince = now
+	case ActResume:
+		if in.State != StateOnHold {
+			return res, fmt.Errorf("%w: resume needs state on_hold, is %s", ErrTransition, in.State)
+		}
+		paused := in.resume(now, p)
+		if err := move(StateInProgress, fmt.Sprintf("SLA clock paused %s", paused.Round(time.Second))); err != nil {
+			return res, err
+		}
+	case ActResolve:
+		if !validOf(a.CloseCode, CloseCodes) {
+			return res, fmt.Errorf("%w: close code must be one of %s", ErrInvalid, strings.Join(CloseCodes, ", "))
+		}
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: resolution notes required", ErrInvalid)
+		}
+		if !CanTransition(in.State, StateResolved) {
+			return res, checkTransition(in.State, StateResolved)
+		}
+		in.resume(now, p)
+		if err := move(StateResolved, a.CloseCode+noteSuffix(a.Text)); err != nil {
+			return res, err
+		}
+		in.ResolvedAt, in.ResolvedBy, in.CloseCode, in.CloseNotes = now, a.Actor, a.CloseCode, a.Text
+		res.Resolved = true
+	case ActClose:
+		if err := move(StateClosed, a.Text); err != nil {
+			return res, err
+		}
+		in.ClosedAt = now
+	case ActCancel:
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: cancel reason required", ErrInvalid)
+		}
+		why := a.Text
+		if a.FalsePositive {
+			why = "false positive: " + why
+		}
+		if err := move(StateCanceled, why); err != nil {
+			return res, err
+		}
+		in.ClosedAt = now
+		in.CloseCode = "canceled"
+		in.CloseNotes = a.Text
+		if a.FalsePositive && p.MuteWindow > 0 {
+			in.MuteUntil = now.Add(p.MuteWindow)
+			add(KindSuppressed, fmt.Sprintf("re-fires muted until %s", in.MuteUntil.Format(time.RFC3339)))
+		}
+	case ActReopen:
+		if in.State != StateResolved {
+			return res, fmt.Errorf("%w: reopen needs state resolved, is %s (a closed incident is followed by a new one)", ErrTransition, in.State)
+		}
+		if p.ReopenWindow > 0 && now.Sub(in.ResolvedAt) > p.ReopenWindow {
+			return res, fmt.Errorf("%w: reopen window of %s has passed", ErrTransition, p.ReopenWindow)
+		}
+		if err := move(StateInProgress, "reopened"+noteSuffix(a.Text)); err != nil {
+			return res, err
+		}
+		in.ReopenCount++
+		in.ResolvedAt, in.ResolvedBy, in.CloseCode, in.CloseNotes = time.Time{}, "", "", ""
+	default:
+		return res, fmt.Errorf("%w: unknown action %q", ErrInvalid, a.Kind)
+	}
+	in.Touched = true
+	in.UpdatedAt = now
+	res.Event = a.Kind
+	return res, nil
+}
+
+// resume stops the hold clock, shifts the due times and returns the pause.
+func (in *Incident) resume(now time.Time, p Policy) time.Duration {
+	if in.HoldSince.IsZero() {
+		return 0
+	}
+	d := now.Sub(in.HoldSince)
+	if d < 0 {
+		d = 0
+	}
+	in.PausedTotal += d
+	in.HoldSince = time.Time{}
+	in.HoldReason = ""
+	in.setSLA(p)
+	return d
+}
+
+func noteSuffix(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " — " + s
+}
+
+func validOf(s string, set []string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

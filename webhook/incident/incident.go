@@ -1,0 +1,117 @@
+package incident
+
+import (
+	"maps"
+	"time"
+)
+
+// Incident is one ITIL incident. Times are UTC; a zero time means "not yet".
+type Incident struct {
+	ID      int64
+	Version int64 // optimistic concurrency: bumped on every update
+	Tenant  string
+	// CorrelationKey identifies the alert group or alert this incident tracks.
+	// At most one non-final incident exists per (Tenant, CorrelationKey).
+	CorrelationKey string
+	Receiver       string
+	GroupKey       string
+
+	Title           string
+	State           State
+	Impact          int
+	Urgency         int
+	Priority        int
+	Category        string
+	CI              string
+	AssignmentGroup string
+	Assignee        string
+	HoldReason      string
+	Labels          map[string]string
+
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	AcknowledgedAt time.Time
+	ResolvedAt     time.Time
+	ClosedAt       time.Time
+	LastNotifiedAt time.Time
+
+	ResponseDue        time.Time
+	ResolveDue         time.Time
+	ResponseBreachedAt time.Time
+	ResolveBreachedAt  time.Time
+	HoldSince          time.Time
+	PausedTotal        time.Duration
+
+	CloseCode  string
+	CloseNotes string
+	ResolvedBy string
+
+	ReopenCount int
+	FlapTimes   []time.Time
+	Flapping    bool
+	// Touched is set once a person acted on the incident.
+	Touched       bool
+	MajorProposed bool
+	// MuteUntil suppresses re-fires of a canceled (false positive) incident.
+	MuteUntil    time.Time
+	PreviousID   int64
+	FiringAlerts int
+}
+
+// Clone returns a deep copy.
+func (in *Incident) Clone() *Incident {
+	c := *in
+	c.Labels = maps.Clone(in.Labels)
+	c.FlapTimes = append([]time.Time(nil), in.FlapTimes...)
+	return &c
+}
+
+// Open reports whether the incident still holds its correlation key.
+func (in *Incident) Open() bool { return !in.State.Final() }
+
+// Alert is one alert attached to an incident.
+type Alert struct {
+	Fingerprint  string
+	Status       string
+	Labels       map[string]string
+	Annotations  map[string]string
+	StartsAt     time.Time
+	EndsAt       time.Time
+	GeneratorURL string
+	LastSeenAt   time.Time
+}
+
+// Firing reports whether the alert is firing.
+func (a Alert) Firing() bool { return a.Status == "firing" }
+
+// Entry kinds of the journal.
+const (
+	KindNotification = "notification"
+	KindCreated      = "created"
+	KindState        = "state"
+	KindPriority     = "priority"
+	KindAssign       = "assign"
+	KindNote         = "note"
+	KindSLABreach    = "sla_breach"
+	KindMajor        = "major_proposed"
+	KindFlapping     = "flapping"
+	KindSuppressed   = "suppressed"
+	KindLinked       = "linked"
+)
+
+// Actors that are not people.
+const (
+	ActorAlertmanager = "alertmanager"
+	ActorSystem       = "system"
+)
+
+// Entry is one append-only journal line.
+type Entry struct {
+	ID         int64
+	Tenant     string
+	IncidentID int64
+	At         time.Time
+	Actor      string
+	Kind       string
+	Message    string
+}

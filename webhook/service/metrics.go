@@ -1,0 +1,138 @@
+package service
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// Metrics are the webhook's own metrics. Labels are bounded: tenants and
+// priorities come from the configuration, results and reasons are constants.
+type Metrics struct {
+	Notifications   *prometheus.CounterVec
+	Rejected        *prometheus.CounterVec
+	IngestDuration  prometheus.Histogram
+	StoreDuration   *prometheus.HistogramVec
+	IncidentsOpened *prometheus.CounterVec
+	MTTA            *prometheus.HistogramVec
+	MTTR            *prometheus.HistogramVec
+	SLABreaches     *prometheus.CounterVec
+}
+
+// Notification results.
+const (
+	ResultAccepted  = "accepted"
+	ResultDuplicate = "duplicate"
+)
+
+// Rejection reasons.
+const (
+	RejectMalformed    = "malformed"
+	RejectTooLarge     = "too_large"
+	RejectUnauthorized = "unauthorized"
+	RejectForbidden    = "forbidden"
+	RejectUnavailable  = "unavailable"
+)
+
+// NewMetrics registers the metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	durations := []float64{60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600}
+	m := &Metrics{
+		Notifications: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_notifications_total",
+			Help: "Alertmanager notifications stored (accepted) or recognised as already stored (duplicate).",
+		}, []string{"result"}),
+		Rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_notifications_rejected_total",
+			Help: "Alertmanager notifications rejected, by reason.",
+		}, []string{"reason"}),
+		IngestDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "kizashi_webhook_ingest_duration_seconds",
+			Help:    "Time from receiving a notification to its durable commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		StoreDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kizashi_webhook_store_duration_seconds",
+			Help:    "Latency of store operations.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"operation"}),
+		IncidentsOpened: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_incidents_created_total",
+			Help: "Incidents created.",
+		}, []string{"tenant", "priority"}),
+		MTTA: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kizashi_webhook_time_to_acknowledge_seconds",
+			Help:    "Time from incident creation to first acknowledgement (MTTA).",
+			Buckets: durations,
+		}, []string{"tenant", "priority"}),
+		MTTR: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kizashi_webhook_time_to_resolve_seconds",
+			Help:    "Time from incident creation to resolution (MTTR).",
+			Buckets: durations,
+		}, []string{"tenant", "priority"}),
+		SLABreaches: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_sla_breaches_total",
+			Help: "SLA breaches recorded, by target (response or resolve).",
+		}, []string{"tenant", "priority", "target"}),
+	}
+	for _, r := range []string{ResultAccepted, ResultDuplicate} {
+		m.Notifications.WithLabelValues(r)
+	}
+	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable} {
+		m.Rejected.WithLabelValues(r)
+	}
+	return m
+}
+
+// ObserveStore records a store latency.
+func (m *Metrics) ObserveStore(op string, seconds float64) {
+	m.StoreDuration.WithLabelValues(op).Observe(seconds)
+}
+
+// OpenCollector exports open incidents by tenant, priority and state,
+// computed from the store on each scrape.
+type OpenCollector struct {
+	Store store.Store
+	desc  *prometheus.Desc
+	up    *prometheus.Desc
+}
+
+// NewOpenCollector returns the collector.
+func NewOpenCollector(s store.Store) *OpenCollector {
+	return &OpenCollector{
+		Store: s,
+		desc: prometheus.NewDesc("kizashi_webhook_incidents_open",
+			"Incidents not closed or canceled, by tenant, priority and state.", []string{"tenant", "priority", "state"}, nil),
+		up: prometheus.NewDesc("kizashi_webhook_store_up",
+			"1 if the store answered the last scrape.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *OpenCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.up
+}
+
+// Collect implements prometheus.Collector.
+func (c *OpenCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.Store.OpenCounts(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	for _, oc := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(oc.Count), oc.Tenant, prio(oc.Priority), string(oc.State))
+	}
+}
+
+func prio(p int) string { return "P" + strconv.Itoa(p) }

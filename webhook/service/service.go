@@ -1,0 +1,417 @@
+// Package service is the application layer between the HTTP handlers and the
+// store: it runs each notification and each service-desk action in one store
+// transaction, asks the incident domain what to change and writes it, with
+// the outbox entries and journal lines in the same transaction.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// Rules give the effective policy of a tenant and the correlation mode of a
+// route (receiver). The configuration implements it.
+type Rules interface {
+	Policy(tenant string) incident.Policy
+	Correlation(tenant, receiver string) incident.Correlation
+}
+
+// Service handles notifications and desk actions.
+type Service struct {
+	Store   store.Store
+	Rules   func() Rules
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Caller is who performs a desk action.
+type Caller struct {
+	Name     string
+	Tenant   string // "" only for operators acting across tenants
+	Operator bool
+}
+
+// Scope is the tenant filter for the caller: "" means all tenants.
+func (c Caller) Scope() string {
+	if c.Operator {
+		return ""
+	}
+	return c.Tenant
+}
+
+// IngestResult tells what a notification did.
+type IngestResult struct {
+	Duplicate bool
+	Incidents []int64
+	Heartbeat bool
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// CorrelationKey of an alert on a route.
+func CorrelationKey(mode incident.Correlation, receiver, groupKey, fingerprint string) string {
+	if mode == incident.CorrelateFingerprint {
+		return "fp:" + receiver + ":" + fingerprint
+	}
+	return "group:" + receiver + ":" + groupKey
+}
+
+type keyBatch struct {
+	key    string
+	alerts []incident.Alert
+}
+
+func batches(m *alertmsg.Message, mode incident.Correlation) []keyBatch {
+	recv := m.ReceiverName()
+	idx := map[string]int{}
+	var out []keyBatch
+	for _, a := range m.Alerts {
+		k := CorrelationKey(mode, recv, m.GroupKey, a.Fingerprint)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, keyBatch{key: k})
+		}
+		out[i].alerts = append(out[i].alerts, incident.Alert{
+			Fingerprint:  a.Fingerprint,
+			Status:       a.Status,
+			Labels:       a.Labels,
+			Annotations:  a.Annotations,
+			StartsAt:     a.StartsAt,
+			EndsAt:       a.EndsAt,
+			GeneratorURL: a.GeneratorURL,
+		})
+	}
+	// A fixed order keeps concurrent transactions from deadlocking.
+	slices.SortFunc(out, func(a, b keyBatch) int {
+		switch {
+		case a.key < b.key:
+			return -1
+		case a.key > b.key:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+type effects struct {
+	created   []*incident.Incident
+	resolved  []*incident.Incident
+	breaches  []breach
+	heartbeat bool
+}
+
+type breach struct {
+	tenant   string
+	priority int
+	target   string
+}
+
+// Ingest stores one authenticated notification and applies it, durably. When
+// it returns nil the notification is committed (or was already stored).
+func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message, raw []byte) (IngestResult, error) {
+	start := time.Now()
+	now := s.now()
+	rules := s.Rules()
+	policy := rules.Policy(tenant)
+	recv := m.ReceiverName()
+	mode := rules.Correlation(tenant, recv)
+	bs := batches(m, mode)
+	keys := make([]string, len(bs))
+	for i, b := range bs {
+		keys[i] = b.key
+	}
+	n := &store.Notification{
+		Key: m.IdempotencyKey(tenant), Tenant: tenant, Receiver: recv, GroupKey: m.GroupKey, Status: m.Status,
+		Reason: m.NotificationReason, Alerts: len(m.Alerts), Truncated: m.TruncatedAlerts, ReceivedAt: now, Body: raw,
+	}
+	var (
+		res IngestResult
+		eff effects
+	)
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		res, eff = IngestResult{}, effects{heartbeat: true}
+		inserted, err := tx.InsertNotification(ctx, n)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			res.Duplicate, res.Heartbeat = true, true
+			if err := tx.RecordDuplicate(ctx, n.Key, now); err != nil {
+				return err
+			}
+			return tx.TouchIncidents(ctx, tenant, keys, now)
+		}
+		for _, b := range bs {
+			id, err := s.applyKey(ctx, tx, now, policy, tenant, m, b, &eff)
+			if err != nil {
+				return fmt.Errorf("apply %s: %w", b.key, err)
+			}
+			if id != 0 {
+				res.Incidents = append(res.Incidents, id)
+			}
+		}
+		res.Heartbeat = eff.heartbeat
+		return nil
+	})
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest notification: %w", err)
+	}
+	if s.Metrics != nil {
+		s.Metrics.IngestDuration.Observe(time.Since(start).Seconds())
+		if res.Duplicate {
+			s.Metrics.Notifications.WithLabelValues(ResultDuplicate).Inc()
+		} else {
+			s.Metrics.Notifications.WithLabelValues(ResultAccepted).Inc()
+		}
+		for _, in := range eff.created {
+			s.Metrics.IncidentsOpened.WithLabelValues(in.Tenant, prio(in.Priority)).Inc()
+		}
+		for _, in := range eff.resolved {
+			s.Metrics.MTTR.WithLabelValues(in.Tenant, prio(in.Priority)).Observe(in.ResolvedAt.Sub(in.CreatedAt).Seconds())
+		}
+		s.observeBreaches(eff.breaches)
+	}
+	return res, nil
+}
+
+func (s *Service) observeBreaches(bs []breach) {
+	if s.Metrics == nil {
+		return
+	}
+	for _, b := range bs {
+		s.Metrics.SLABreaches.WithLabelValues(b.tenant, prio(b.priority), b.target).Inc()
+	}
+}
+
+func (s *Service) applyKey(ctx context.Context, tx store.Tx, now time.Time, p incident.Policy, tenant string, m *alertmsg.Message, b keyBatch, eff *effects) (int64, error) {
+	in := incident.Input{
+		Tenant: tenant, CorrelationKey: b.key, Receiver: m.ReceiverName(), GroupKey: m.GroupKey,
+		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(), Alerts: b.alerts,
+	}
+	cur, err := tx.OpenIncident(ctx, tenant, b.key)
+	if err != nil {
+		return 0, err
+	}
+	if cur != nil {
+		in.Current = cur
+		if in.CurrentAlerts, err = tx.Alerts(ctx, cur.ID); err != nil {
+			return 0, err
+		}
+	} else if in.Previous, err = tx.LatestIncident(ctx, tenant, b.key); err != nil {
+		return 0, err
+	}
+	out := incident.Apply(now, p, in)
+	if out.Heartbeat {
+		if cur != nil {
+			return cur.ID, tx.TouchIncidents(ctx, tenant, []string{b.key}, now)
+		}
+		return 0, nil
+	}
+	eff.heartbeat = false
+	var entries []incident.Entry
+	var outbox []store.OutboxItem
+	if out.Superseded != nil {
+		if err := tx.UpdateIncident(ctx, out.Superseded); err != nil {
+			return 0, err
+		}
+	}
+	target := out.Update
+	if out.Create != nil {
+		if err := tx.CreateIncident(ctx, out.Create); err != nil {
+			return 0, err
+		}
+		target = out.Create
+		eff.created = append(eff.created, out.Create)
+	} else if target != nil {
+		if err := tx.UpdateIncident(ctx, target); err != nil {
+			return 0, err
+		}
+	}
+	for _, e := range out.Entries {
+		if e.IncidentID == 0 && target != nil {
+			e.IncidentID = target.ID
+		}
+		entries = append(entries, e)
+	}
+	if len(out.Alerts) > 0 && target != nil {
+		if err := tx.UpsertAlerts(ctx, target.ID, out.Alerts); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.AppendJournal(ctx, entries); err != nil {
+		return 0, err
+	}
+	for _, ev := range out.Events {
+		subject := target
+		if ev == incident.EventClosed && out.Superseded != nil {
+			subject = out.Superseded
+		}
+		if subject == nil {
+			continue
+		}
+		if ev == incident.EventResolved {
+			eff.resolved = append(eff.resolved, subject)
+		}
+		item, err := outboxItem(subject, ev, now)
+		if err != nil {
+			return 0, err
+		}
+		outbox = append(outbox, item)
+	}
+	if err := tx.Enqueue(ctx, outbox); err != nil {
+		return 0, err
+	}
+	for _, k := range out.Breaches {
+		eff.breaches = append(eff.breaches, breach{tenant, target.Priority, k})
+	}
+	if target == nil {
+		return 0, nil
+	}
+	return target.ID, nil
+}
+
+// outboxPayload is what forwarders will receive; the correlation id lets a
+// ticket system deduplicate.
+type outboxPayload struct {
+	Event          string `json:"event"`
+	IncidentID     int64  `json:"incident_id"`
+	Version        int64  `json:"version"`
+	Tenant         string `json:"tenant"`
+	CorrelationKey string `json:"correlation_key"`
+	State          string `json:"state"`
+	Priority       int    `json:"priority"`
+	Title          string `json:"title"`
+	At             string `json:"at"`
+}
+
+func outboxItem(in *incident.Incident, event string, now time.Time) (store.OutboxItem, error) {
+	b, err := json.Marshal(outboxPayload{
+		Event: event, IncidentID: in.ID, Version: in.Version, Tenant: in.Tenant, CorrelationKey: in.CorrelationKey,
+		State: string(in.State), Priority: in.Priority, Title: in.Title, At: now.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return store.OutboxItem{}, fmt.Errorf("encode outbox payload: %w", err)
+	}
+	return store.OutboxItem{Tenant: in.Tenant, IncidentID: in.ID, Event: event, Payload: b, CreatedAt: now}, nil
+}
+
+// ErrForbidden is returned when a caller acts outside its tenant.
+var ErrForbidden = errors.New("forbidden")
+
+// Act performs a service-desk action and returns the updated incident.
+func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
+	now := s.now()
+	a.Actor = c.Name
+	var (
+		updated *incident.Incident
+		res     incident.DeskResult
+	)
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		in, err := tx.Incident(ctx, c.Scope(), id)
+		if err != nil {
+			return err
+		}
+		p := s.Rules().Policy(in.Tenant)
+		res, err = incident.Do(in, p, a, now)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateIncident(ctx, in); err != nil {
+			return err
+		}
+		if err := tx.AppendJournal(ctx, res.Entries); err != nil {
+			return err
+		}
+		item, err := outboxItem(in, res.Event, now)
+		if err != nil {
+			return err
+		}
+		updated = in
+		return tx.Enqueue(ctx, []store.OutboxItem{item})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s incident %d: %w", a.Kind, id, err)
+	}
+	if s.Metrics != nil {
+		pl := prio(updated.Priority)
+		if res.Acknowledged {
+			s.Metrics.MTTA.WithLabelValues(updated.Tenant, pl).Observe(updated.AcknowledgedAt.Sub(updated.CreatedAt).Seconds())
+		}
+		if res.Resolved {
+			s.Metrics.MTTR.WithLabelValues(updated.Tenant, pl).Observe(updated.ResolvedAt.Sub(updated.CreatedAt).Seconds())
+		}
+		for _, k := range res.Breaches {
+			s.observeBreaches([]breach{{updated.Tenant, updated.Priority, k}})
+		}
+	}
+	return updated, nil
+}
+
+// Sweep applies time-driven rules (SLA breaches, auto-close) to the incidents
+// that need it. It returns the number of incidents changed.
+func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, error) {
+	now := s.now()
+	cands, err := s.Store.SweepCandidates(ctx, now, now.Add(-minCloseAfter), 200)
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, c := range cands {
+		var bs []breach
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			bs = nil
+			in, err := tx.Incident(ctx, c.Tenant, c.ID)
+			if err != nil {
+				return err
+			}
+			before := in.State
+			entries, breaches := incident.Sweep(in, s.Rules().Policy(in.Tenant), now)
+			if len(entries) == 0 {
+				return nil
+			}
+			if err := tx.UpdateIncident(ctx, in); err != nil {
+				return err
+			}
+			if err := tx.AppendJournal(ctx, entries); err != nil {
+				return err
+			}
+			for _, k := range breaches {
+				bs = append(bs, breach{in.Tenant, in.Priority, k})
+			}
+			if in.State != before {
+				item, err := outboxItem(in, incident.EventClosed, now)
+				if err != nil {
+					return err
+				}
+				if err := tx.Enqueue(ctx, []store.OutboxItem{item}); err != nil {
+					return err
+				}
+			}
+			changed++
+			return nil
+		})
+		if err != nil {
+			return changed, fmt.Errorf("sweep incident %d: %w", c.ID, err)
+		}
+		s.observeBreaches(bs)
+	}
+	return changed, nil
+}

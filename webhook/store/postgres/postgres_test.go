@@ -1,0 +1,33 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
+	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{})
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestMigrationsTwice(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		s, err := postgres.Open(ctx, dsn, postgres.Options{})
+		require.NoError(t, err)
+		require.NoError(t, s.Close())
+	}
+}

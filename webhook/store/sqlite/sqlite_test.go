@@ -1,0 +1,39 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
+	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kizashi.db"), sqlite.Options{})
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.InsertNotification(ctx, &store.Notification{Key: "k", Tenant: "t", Body: []byte("{}")})
+		return err
+	}))
+	require.NoError(t, s.Close())
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	c, err := s.Counts(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), c.Notifications)
+	require.NoError(t, s.Close())
+}

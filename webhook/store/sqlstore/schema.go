@@ -1,0 +1,117 @@
+package sqlstore
+
+import "strings"
+
+// migrations are applied in order; a database records the number applied.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE notifications (
+	key          TEXT PRIMARY KEY,
+	tenant       TEXT NOT NULL,
+	receiver     TEXT NOT NULL,
+	group_key    TEXT NOT NULL,
+	status       TEXT NOT NULL,
+	reason       TEXT NOT NULL,
+	alerts       INTEGER NOT NULL,
+	truncated    BIGINT NOT NULL,
+	received_at  BIGINT NOT NULL,
+	body         {{BLOB}} NOT NULL,
+	duplicates   INTEGER NOT NULL DEFAULT 0,
+	last_seen_at BIGINT NOT NULL
+);
+CREATE INDEX notifications_tenant_received ON notifications (tenant, received_at);
+
+CREATE TABLE incidents (
+	id                   {{ID}},
+	version              BIGINT NOT NULL,
+	tenant               TEXT NOT NULL,
+	correlation_key      TEXT NOT NULL,
+	receiver             TEXT NOT NULL,
+	group_key            TEXT NOT NULL,
+	title                TEXT NOT NULL,
+	state                TEXT NOT NULL,
+	impact               INTEGER NOT NULL,
+	urgency              INTEGER NOT NULL,
+	priority             INTEGER NOT NULL,
+	category             TEXT NOT NULL,
+	ci                   TEXT NOT NULL,
+	assignment_group     TEXT NOT NULL,
+	assignee             TEXT NOT NULL,
+	hold_reason          TEXT NOT NULL,
+	labels               TEXT NOT NULL,
+	created_at           BIGINT NOT NULL,
+	updated_at           BIGINT NOT NULL,
+	acknowledged_at      BIGINT NOT NULL,
+	resolved_at          BIGINT NOT NULL,
+	closed_at            BIGINT NOT NULL,
+	last_notified_at     BIGINT NOT NULL,
+	response_due         BIGINT NOT NULL,
+	resolve_due          BIGINT NOT NULL,
+	response_breached_at BIGINT NOT NULL,
+	resolve_breached_at  BIGINT NOT NULL,
+	hold_since           BIGINT NOT NULL,
+	paused_total         BIGINT NOT NULL,
+	close_code           TEXT NOT NULL,
+	close_notes          TEXT NOT NULL,
+	resolved_by          TEXT NOT NULL,
+	reopen_count         INTEGER NOT NULL,
+	flap_times           TEXT NOT NULL,
+	flapping             INTEGER NOT NULL,
+	touched              INTEGER NOT NULL,
+	major_proposed       INTEGER NOT NULL,
+	mute_until           BIGINT NOT NULL,
+	previous_id          BIGINT NOT NULL,
+	firing_alerts        INTEGER NOT NULL,
+	external_refs        TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX incidents_open_key ON incidents (tenant, correlation_key) WHERE state NOT IN ('closed', 'canceled');
+CREATE INDEX incidents_key ON incidents (tenant, correlation_key, id);
+CREATE INDEX incidents_tenant_id ON incidents (tenant, id);
+CREATE INDEX incidents_state ON incidents (state);
+
+CREATE TABLE alerts (
+	incident_id   BIGINT NOT NULL,
+	fingerprint   TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	labels        TEXT NOT NULL,
+	annotations   TEXT NOT NULL,
+	starts_at     BIGINT NOT NULL,
+	ends_at       BIGINT NOT NULL,
+	generator_url TEXT NOT NULL,
+	last_seen_at  BIGINT NOT NULL,
+	PRIMARY KEY (incident_id, fingerprint)
+);
+
+CREATE TABLE journal (
+	id          {{ID}},
+	tenant      TEXT NOT NULL,
+	incident_id BIGINT NOT NULL,
+	at          BIGINT NOT NULL,
+	actor       TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	message     TEXT NOT NULL
+);
+CREATE INDEX journal_incident ON journal (incident_id, id);
+
+CREATE TABLE outbox (
+	id              {{ID}},
+	tenant          TEXT NOT NULL,
+	incident_id     BIGINT NOT NULL,
+	event           TEXT NOT NULL,
+	payload         TEXT NOT NULL,
+	created_at      BIGINT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at BIGINT NOT NULL DEFAULT 0,
+	delivered_at    BIGINT NOT NULL DEFAULT 0,
+	external_id     TEXT NOT NULL DEFAULT '',
+	last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox (delivered_at, next_attempt_at);
+`,
+}
+
+func expand(sql string, d *Dialect) string {
+	return strings.NewReplacer("{{ID}}", d.IDColumn, "{{BLOB}}", d.BlobType).Replace(sql)
+}

@@ -1,0 +1,379 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+const incidentColumns = `id, version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
+	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
+	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
+	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
+	mute_until, previous_id, firing_alerts`
+
+// Queries run inside write transactions (prepared once on SQLite).
+var (
+	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, last_seen_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
+	qRecordDuplicate = `UPDATE notifications SET duplicates = duplicates + 1, last_seen_at = ? WHERE key = ?`
+	qOpenIncident    = `SELECT ` + incidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
+	qLatestIncident  = `SELECT ` + incidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state IN ('closed', 'canceled') ORDER BY id DESC LIMIT 1`
+	qIncidentAny     = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`
+	qIncidentTenant  = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ? AND tenant = ?`
+	qCreateIncident  = `INSERT INTO incidents (version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
+	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
+	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
+	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
+	mute_until, previous_id, firing_alerts)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qUpdateIncident = `UPDATE incidents SET version = ?, title = ?, state = ?, impact = ?, urgency = ?, priority = ?,
+	category = ?, ci = ?, assignment_group = ?, assignee = ?, hold_reason = ?, labels = ?, updated_at = ?, acknowledged_at = ?,
+	resolved_at = ?, closed_at = ?, last_notified_at = ?, response_due = ?, resolve_due = ?, response_breached_at = ?,
+	resolve_breached_at = ?, hold_since = ?, paused_total = ?, close_code = ?, close_notes = ?, resolved_by = ?,
+	reopen_count = ?, flap_times = ?, flapping = ?, touched = ?, major_proposed = ?, mute_until = ?, previous_id = ?,
+	firing_alerts = ? WHERE id = ? AND version = ?`
+	qTouchIncident = `UPDATE incidents SET last_notified_at = ? WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
+	qAlerts        = `SELECT fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = ? ORDER BY fingerprint`
+	qUpsertAlert   = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
+	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
+	qJournal = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message) VALUES (?, ?, ?, ?, ?, ?)`
+	qOutbox  = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES (?, ?, ?, ?, ?)`
+)
+
+var txQueries = []string{
+	qInsertNotification, qRecordDuplicate, qOpenIncident, qLatestIncident, qIncidentAny, qIncidentTenant,
+	qCreateIncident, qUpdateIncident, qTouchIncident, qAlerts, qUpsertAlert, qJournal, qOutbox,
+}
+
+type tx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st, ok := t.s.stmts[query]; ok {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st, ok := t.s.stmts[query]; ok {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := t.s.stmts[query]; ok {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (bool, error) {
+	res, err := t.exec(ctx, qInsertNotification, n.Key, n.Tenant, n.Receiver, n.GroupKey, n.Status, n.Reason,
+		n.Alerts, int64(n.Truncated), ts(n.ReceivedAt), n.Body, ts(n.ReceivedAt))
+	if err != nil {
+		return false, fmt.Errorf("insert notification: %w", err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert notification: %w", err)
+	}
+	return rows == 1, nil
+}
+
+func (t *tx) RecordDuplicate(ctx context.Context, key string, at time.Time) error {
+	if _, err := t.exec(ctx, qRecordDuplicate, ts(at), key); err != nil {
+		return fmt.Errorf("record duplicate: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) one(ctx context.Context, query string, args ...any) (*incident.Incident, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ins, err := scanIncidents(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	return ins[0], nil
+}
+
+func (t *tx) OpenIncident(ctx context.Context, tenant, key string) (*incident.Incident, error) {
+	in, err := t.one(ctx, qOpenIncident, tenant, key)
+	if err != nil {
+		return nil, fmt.Errorf("select open incident: %w", err)
+	}
+	return in, nil
+}
+
+func (t *tx) LatestIncident(ctx context.Context, tenant, key string) (*incident.Incident, error) {
+	in, err := t.one(ctx, qLatestIncident, tenant, key)
+	if err != nil {
+		return nil, fmt.Errorf("select latest incident: %w", err)
+	}
+	return in, nil
+}
+
+func (t *tx) Incident(ctx context.Context, tenant string, id int64) (*incident.Incident, error) {
+	var (
+		in  *incident.Incident
+		err error
+	)
+	if tenant == "" {
+		in, err = t.one(ctx, qIncidentAny, id)
+	} else {
+		in, err = t.one(ctx, qIncidentTenant, id, tenant)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select incident %d: %w", id, err)
+	}
+	if in == nil {
+		return nil, store.ErrNotFound
+	}
+	return in, nil
+}
+
+func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
+	labels, flaps, err := incidentJSON(in)
+	if err != nil {
+		return err
+	}
+	var id int64
+	err = t.queryRow(ctx, qCreateIncident, 1, in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
+		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
+		ts(in.CreatedAt), ts(in.UpdatedAt), ts(in.AcknowledgedAt), ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt),
+		ts(in.ResponseDue), ts(in.ResolveDue), ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince),
+		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping),
+		b2i(in.Touched), b2i(in.MajorProposed), ts(in.MuteUntil), in.PreviousID, in.FiringAlerts).Scan(&id)
+	if err != nil {
+		if t.s.d.IsUnique(err) {
+			return fmt.Errorf("insert incident %s/%s: %w", in.Tenant, in.CorrelationKey, store.ErrConflict)
+		}
+		return fmt.Errorf("insert incident: %w", err)
+	}
+	in.ID, in.Version = id, 1
+	return nil
+}
+
+func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
+	labels, flaps, err := incidentJSON(in)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, qUpdateIncident, in.Version+1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
+		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, ts(in.UpdatedAt), ts(in.AcknowledgedAt),
+		ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt), ts(in.ResponseDue), ts(in.ResolveDue),
+		ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
+		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping), b2i(in.Touched), b2i(in.MajorProposed),
+		ts(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version)
+	if err != nil {
+		if t.s.d.IsUnique(err) {
+			return fmt.Errorf("update incident %d: %w", in.ID, store.ErrConflict)
+		}
+		return fmt.Errorf("update incident %d: %w", in.ID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update incident %d: %w", in.ID, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("update incident %d version %d: %w", in.ID, in.Version, store.ErrConflict)
+	}
+	in.Version++
+	return nil
+}
+
+func (t *tx) TouchIncidents(ctx context.Context, tenant string, keys []string, at time.Time) error {
+	for _, k := range keys {
+		if _, err := t.exec(ctx, qTouchIncident, ts(at), tenant, k); err != nil {
+			return fmt.Errorf("touch incident: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) Alerts(ctx context.Context, incidentID int64) ([]incident.Alert, error) {
+	rows, err := t.query(ctx, qAlerts, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("select alerts: %w", err)
+	}
+	return scanAlerts(rows)
+}
+
+func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incident.Alert) error {
+	for _, a := range alerts {
+		labels, err := json.Marshal(a.Labels)
+		if err != nil {
+			return fmt.Errorf("encode alert labels: %w", err)
+		}
+		ann, err := json.Marshal(a.Annotations)
+		if err != nil {
+			return fmt.Errorf("encode alert annotations: %w", err)
+		}
+		if _, err := t.exec(ctx, qUpsertAlert, incidentID, a.Fingerprint, a.Status, string(labels), string(ann),
+			ts(a.StartsAt), ts(a.EndsAt), a.GeneratorURL, ts(a.LastSeenAt)); err != nil {
+			return fmt.Errorf("upsert alert: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) AppendJournal(ctx context.Context, entries []incident.Entry) error {
+	for _, e := range entries {
+		if _, err := t.exec(ctx, qJournal, e.Tenant, e.IncidentID, ts(e.At), e.Actor, e.Kind, e.Message); err != nil {
+			return fmt.Errorf("append journal: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) Enqueue(ctx context.Context, items []store.OutboxItem) error {
+	for _, it := range items {
+		if _, err := t.exec(ctx, qOutbox, it.Tenant, it.IncidentID, it.Event, string(it.Payload), ts(it.CreatedAt)); err != nil {
+			return fmt.Errorf("enqueue outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+func incidentJSON(in *incident.Incident) (string, string, error) {
+	labels, err := json.Marshal(in.Labels)
+	if err != nil {
+		return "", "", fmt.Errorf("encode labels: %w", err)
+	}
+	flaps := make([]int64, 0, len(in.FlapTimes))
+	for _, f := range in.FlapTimes {
+		flaps = append(flaps, ts(f))
+	}
+	fj, err := json.Marshal(flaps)
+	if err != nil {
+		return "", "", fmt.Errorf("encode flap times: %w", err)
+	}
+	return string(labels), string(fj), nil
+}
+
+func scanIncidents(rows *sql.Rows) (_ []*incident.Incident, err error) {
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close rows: %w", cerr)
+		}
+	}()
+	var out []*incident.Incident
+	for rows.Next() {
+		var (
+			in                                                  incident.Incident
+			state, labels, flaps                                string
+			created, updated, acked, resolved, closed, notified int64
+			respDue, resDue, respBr, resBr, holdSince, paused   int64
+			mute                                                int64
+			flapping, touched, major                            int64
+		)
+		if err := rows.Scan(&in.ID, &in.Version, &in.Tenant, &in.CorrelationKey, &in.Receiver, &in.GroupKey, &in.Title,
+			&state, &in.Impact, &in.Urgency, &in.Priority, &in.Category, &in.CI, &in.AssignmentGroup, &in.Assignee,
+			&in.HoldReason, &labels, &created, &updated, &acked, &resolved, &closed, &notified, &respDue, &resDue,
+			&respBr, &resBr, &holdSince, &paused, &in.CloseCode, &in.CloseNotes, &in.ResolvedBy, &in.ReopenCount,
+			&flaps, &flapping, &touched, &major, &mute, &in.PreviousID, &in.FiringAlerts); err != nil {
+			return nil, fmt.Errorf("scan incident: %w", err)
+		}
+		in.State = incident.State(state)
+		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
+			return nil, fmt.Errorf("decode labels of incident %d: %w", in.ID, err)
+		}
+		var ft []int64
+		if err := json.Unmarshal([]byte(flaps), &ft); err != nil {
+			return nil, fmt.Errorf("decode flap times of incident %d: %w", in.ID, err)
+		}
+		for _, f := range ft {
+			in.FlapTimes = append(in.FlapTimes, fromTS(f))
+		}
+		in.CreatedAt, in.UpdatedAt, in.AcknowledgedAt = fromTS(created), fromTS(updated), fromTS(acked)
+		in.ResolvedAt, in.ClosedAt, in.LastNotifiedAt = fromTS(resolved), fromTS(closed), fromTS(notified)
+		in.ResponseDue, in.ResolveDue = fromTS(respDue), fromTS(resDue)
+		in.ResponseBreachedAt, in.ResolveBreachedAt = fromTS(respBr), fromTS(resBr)
+		in.HoldSince, in.PausedTotal, in.MuteUntil = fromTS(holdSince), time.Duration(paused), fromTS(mute)
+		in.Flapping, in.Touched, in.MajorProposed = flapping != 0, touched != 0, major != 0
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}
+
+func scanAlerts(rows *sql.Rows) (_ []incident.Alert, err error) {
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close rows: %w", cerr)
+		}
+	}()
+	var out []incident.Alert
+	for rows.Next() {
+		var (
+			a                  incident.Alert
+			labels, ann        string
+			starts, ends, seen int64
+		)
+		if err := rows.Scan(&a.Fingerprint, &a.Status, &labels, &ann, &starts, &ends, &a.GeneratorURL, &seen); err != nil {
+			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+			return nil, fmt.Errorf("decode alert labels: %w", err)
+		}
+		if err := json.Unmarshal([]byte(ann), &a.Annotations); err != nil {
+			return nil, fmt.Errorf("decode alert annotations: %w", err)
+		}
+		a.StartsAt, a.EndsAt, a.LastSeenAt = fromTS(starts), fromTS(ends), fromTS(seen)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
+}
+
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromTS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var errStop = errors.New("stop")
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
