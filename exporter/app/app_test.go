@@ -30,7 +30,12 @@ type running struct {
 
 func start(t *testing.T, opts app.Options) *running {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return startAt(t, "127.0.0.1:0", opts)
+}
+
+func startAt(t *testing.T, addr string, opts app.Options) *running {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	opts.Listener = l
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,7 +91,8 @@ queries:
     daily: off
     weekly: off
     horizons: [30s, 2m]
-    thresholds: [%g]
+    thresholds: [12.1]
+    sensitivity: %g
 `
 
 func writeConfig(t *testing.T, path, text string) {
@@ -108,7 +114,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 func TestRunInProcess(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "kizashi.yml")
-	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 12.1))
+	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 0.5))
 	src := fakesource.New(fakesource.Many("node_load1", 3), func(i int, t time.Time) float64 {
 		return float64(10+i) + float64(t.Unix()%7)/10
 	})
@@ -150,18 +156,22 @@ func TestRunInProcess(t *testing.T) {
 	require.Contains(t, body, "line 5: field stepp not found")
 	_, metrics = get(t, ex.url+"/metrics")
 	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 0")
-	require.Contains(t, metrics, `kizashi_breach_eta_seconds{instance="host-2",job="bench",kizashi_metric="node_load1",kizashi_query="load",threshold="12.1"} 0`)
+	const host0 = `{instance="host-0",job="bench",kizashi_metric="node_load1",kizashi_query="load"}`
+	width := func(metrics string) float64 {
+		return metricValue(t, metrics, "kizashi_upper"+host0) - metricValue(t, metrics, "kizashi_lower"+host0)
+	}
+	before := width(metrics)
 
-	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 12.2))
+	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 0.9))
 	code, _ = post(t, ex.url+"/-/reload")
 	require.Equal(t, http.StatusOK, code)
-	waitFor(t, "new threshold", 10*time.Second, func() bool {
+	waitFor(t, "narrower band", 10*time.Second, func() bool {
 		_, metrics = get(t, ex.url+"/metrics")
-		return strings.Contains(metrics, `threshold="12.2"`) && strings.Count(metrics, "kizashi_baseline{") == 3
+		return strings.Count(metrics, "kizashi_baseline{") == 3 && width(metrics) < 0.8*before
 	})
 	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 1")
 	require.Contains(t, metrics, `kizashi_model_ready{instance="host-0",job="bench",kizashi_metric="node_load1",kizashi_query="load"} 1`,
-		"models kept across a reload that changes only thresholds")
+		"models kept across a reload that changes only the sensitivity")
 	code, _ = get(t, ex.url+"/-/reload")
 	require.Equal(t, http.StatusMethodNotAllowed, code)
 

@@ -41,6 +41,7 @@ func New(queries func() []*registry.Query, logger *slog.Logger) *Pages {
 			return (time.Duration(s) * time.Second).Round(time.Second).String()
 		},
 		"isNaN": func(v float64) bool { return v != v },
+		"dur":   func(d time.Duration) string { return model.Duration(d).String() },
 		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	}
 	t := template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"))
