@@ -194,7 +194,7 @@ func (c *columns) frame(name string, labels data.Labels, q *models.Query, last t
 		if !q.Keep(field) {
 			return
 		}
-		fl := data.NewField(field, labels, nullable(vals, offset, total))
+		fl := data.NewField(field, labels, column(vals, offset, total))
 		fl.Config = fieldConfig(name, field, q)
 		f.Fields = append(f.Fields, fl)
 	}
@@ -214,6 +214,24 @@ func (c *columns) frame(name string, labels data.Labels, q *models.Query, last t
 		add(models.FieldForecastUpper, fu, n)
 	}
 	return f
+}
+
+// column returns the field values: vals itself when it fills the frame with finite values
+// (most series: no pointers for the garbage collector to scan), else a nullable column.
+func column(vals []float64, offset, total int) any {
+	if offset == 0 && len(vals) == total {
+		finite := true
+		for _, v := range vals {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				finite = false
+				break
+			}
+		}
+		if finite {
+			return vals
+		}
+	}
+	return nullable(vals, offset, total)
 }
 
 // nullable returns total pointers, vals at [offset, offset+len(vals)), nil elsewhere and for

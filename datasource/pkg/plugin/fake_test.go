@@ -175,7 +175,7 @@ func settingsFor(url string, jsonData map[string]any, secure map[string]string) 
 }
 
 // newTestDatasource returns a data source instance for the settings, with the clock at testNow.
-func newTestDatasource(t *testing.T, s backend.DataSourceInstanceSettings) *Datasource {
+func newTestDatasource(t testing.TB, s backend.DataSourceInstanceSettings) *Datasource {
 	t.Helper()
 	inst, err := NewDatasource(t.Context(), s)
 	require.NoError(t, err)

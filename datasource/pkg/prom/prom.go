@@ -21,11 +21,21 @@ import (
 )
 
 // Chunking of range queries: Prometheus refuses more than 11,000 points per series in one
-// query_range, so longer ranges are read in chunks of at most chunkPoints steps, a few at a time.
+// query_range, so longer ranges are read in chunks of at most maxChunkPoints steps. Long
+// ranges are also split into up to parallelChunks chunks of at least minChunkPoints, read at
+// the same time: Prometheus encodes and the client decodes each chunk on its own core.
 const (
-	chunkPoints      = 10_000
+	maxChunkPoints   = 10_000
+	minChunkPoints   = 2_000
+	parallelChunks   = 4
 	chunkConcurrency = 4
 )
+
+// chunkSize returns how many steps each chunk of an n-step range holds.
+func chunkSize(n int) int {
+	chunks := max((n+maxChunkPoints-1)/maxChunkPoints, min(parallelChunks, n/minChunkPoints), 1)
+	return (n + chunks - 1) / chunks
+}
 
 // ErrLimit is returned (wrapped) when a query would exceed the data source's limits.
 var ErrLimit = errors.New("limit exceeded")
@@ -87,9 +97,10 @@ func (c *Client) QueryRange(ctx context.Context, expr string, start, end time.Ti
 			ErrLimit, n, step, lim.MaxPoints)
 	}
 	var ranges []v1.Range
-	for i := 0; i < n; i += chunkPoints {
+	size := chunkSize(n)
+	for i := 0; i < n; i += size {
 		r := v1.Range{Start: start.Add(time.Duration(i) * step), Step: step}
-		r.End = r.Start.Add(time.Duration(min(chunkPoints, n-i)-1) * step)
+		r.End = r.Start.Add(time.Duration(min(size, n-i)-1) * step)
 		ranges = append(ranges, r)
 	}
 
