@@ -19,21 +19,22 @@ const (
 	tuneClip            = 3.0               // residuals are clipped at ± this many sigmas before learning
 	tuneRelFloor        = 1e-3              // scale floor relative to |level|
 	tuneQuantumFloor    = 0.5               // scale floor in units of the series' resolution
-	tuneSlotSpreadMin   = 0.5               // per-hour spread factor bounds
-	tuneSlotSpreadMax   = 3.0               //
+	tuneSlotSpreadMin   = 0.7               // per-hour spread factor bounds
+	tuneSlotSpreadMax   = 1.5               //
 	tuneSeasonOn        = 0.85              // a component is used when it cuts the error to this share
 	tuneSeasonOff       = 0.95              // ... and dropped when it no longer cuts it below this
 	tuneEvidenceSamples = 500               // memory of the seasonal evidence (samples)
 	tuneSlowTau         = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
 	tuneCusumDrift      = 1.0               // CUSUM allowance (sigmas)
 	tuneCusumLimit      = 12.0              // CUSUM decision limit (sigmas)
-	tuneLongSamples     = 2000              // samples: long-run surprisal statistics memory
+	tuneLongSamples     = 5000              // samples: long-run surprisal statistics memory
 	tuneTrendBeta       = 0.1               // trend learning, share of the level correction
 	tuneHorizonAlpha    = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ       = 1.959963984540054 // 95% prediction intervals
+	tuneTailShapeMax    = 0.45              // largest generalised Pareto shape of the score tail
 	tuneTailMin         = 0.05              // floor on the mean excess
-	tuneTailCap         = 3.0               // tail learning caps a value at u + this many mean excesses
-	tuneScoreHalf       = 5.0               // score 0.5 at a short-window tail probability of 1e-5
+	tuneTailCap         = 30.0              // tail learning caps a value at u + this many mean excesses
+	tuneScoreHalf       = 2.7               // score 0.5 at a short-window tail probability of 1e-5
 	tuneShortAlpha      = 0.3               // weight of the newest surprisal in the short window
 	tuneDispFloor       = 0.05              // scale floor relative to the series' dispersion
 	tuneSpreadClip      = 6.0               // residuals are clipped at ± this many sigmas for the spread
@@ -81,7 +82,13 @@ func (m *Model) update(ts int64, v float64) Result {
 	// removed: each is an honest one-step forecaster, the evidence compares their errors, and
 	// the one matching the components in use is published.
 	m.learnEvidence(v, tr, d, w)
-	es := min(max(v-m.slow-d-w, -lim), lim)
+	// The profiles' own residuals are clipped at their own scale: the published band may be
+	// narrow where the pattern has sharp edges still to learn.
+	ls := max(lim, tuneClip*sigmaPerMAD*float64(m.errBoth))
+	if ts-m.first < dayNS {
+		ls = math.Inf(1) // the first day is the pattern's first sight: nothing to be robust against yet
+	}
+	es := min(max(v-m.slow-d-w, -ls), ls)
 	ep := min(max(e, -lim), lim)
 	m.learnSpread(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s), dt)
 	// During the first day the slow level holds still, so the daily profile learns the day's
@@ -247,8 +254,8 @@ func (m *Model) levelShift(z, e float64) {
 	}
 	track(m.cusumPos, &m.shiftSum[0], &m.shiftN[0])
 	track(m.cusumNeg, &m.shiftSum[1], &m.shiftN[1])
-	if m.n < minSamples {
-		return
+	if !m.ready() {
+		return // while learning the first day the levels are expected to chase the pattern
 	}
 	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
 		if c > tuneCusumLimit && m.shiftN[i] > 0 {
@@ -269,24 +276,22 @@ func (m *Model) levelShift(z, e float64) {
 // residual (-log10 of its two-sided normal tail probability) is averaged over a short
 // exponential window, so a score peaks when behaviour changes and decays after. That short
 // mean is then judged against its own long-run distribution, whatever its shape: a streaming
-// peaks-over-threshold fit tracks its 90% quantile u and the mean excess over u, and the tail
-// probability of the current value is p = 0.1·exp(-(x-u)/excess) (an exponential tail, as in
-// SPOT). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
+// peaks-over-threshold fit tracks its 90% quantile u and a generalised Pareto tail of the
+// excesses over u (as SPOT does), and p = 0.1·P(excess > x-u). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
 // and the same threshold means the same rarity on every series.
 func (m *Model) score(z float64, ready bool) float64 {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	x := m.short + tuneShortAlpha*(float32(sur)-m.short)
 	m.short = x
 	if m.tailU == 0 && m.tailExcess == 0 {
-		m.tailU, m.tailExcess = 1, 0.5 // the Gaussian's values: the fit starts from there
+		// Start from the values of Gaussian residuals.
+		m.tailU, m.tailExcess, m.tailExcessSq = 1, 0.5, 0.5
 	}
 	var sc float64
 	if ready {
-		X := 1.0
+		X := float64(x / m.tailU)
 		if x > m.tailU {
-			X += float64((x-m.tailU)/m.tailExcess) / math.Ln10
-		} else {
-			X = float64(x / m.tailU)
+			X = 1 + m.tailSurprisal(float64(x-m.tailU))
 		}
 		sc = X / (X + tuneScoreHalf)
 	}
@@ -295,7 +300,9 @@ func (m *Model) score(z float64, ready bool) float64 {
 	eta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
 	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
 	if xl > m.tailU {
-		m.tailExcess += 10 * eta * (xl - m.tailU - m.tailExcess)
+		ex := xl - m.tailU
+		m.tailExcess += 10 * eta * (ex - m.tailExcess)
+		m.tailExcessSq += 10 * eta * (ex*ex - m.tailExcessSq)
 		m.tailU += 0.9 * 10 * eta * m.tailExcess
 	} else {
 		m.tailU -= 0.1 * 10 * eta * m.tailExcess
@@ -303,6 +310,21 @@ func (m *Model) score(z float64, ready bool) float64 {
 	m.tailU = max(m.tailU, 0.01)
 	m.tailExcess = max(m.tailExcess, tuneTailMin)
 	return sc
+}
+
+// tailSurprisal is -log10 of the probability of exceeding the 90% quantile by ex, given that
+// it is exceeded: a generalised Pareto tail whose shape and scale come from the first two
+// moments of the excesses (shape 0, the exponential tail, for light tails; up to 0.45 for
+// heavy ones).
+func (m *Model) tailSurprisal(ex float64) float64 {
+	mean := float64(m.tailExcess)
+	v := max(float64(m.tailExcessSq)-mean*mean, 1e-12)
+	xi := min(max(0.5*(1-mean*mean/v), 0), tuneTailShapeMax)
+	sigma := mean * (1 - xi)
+	if xi < 1e-3 {
+		return ex / sigma / math.Ln10
+	}
+	return math.Log1p(xi*ex/sigma) / xi / math.Ln10
 }
 
 // log10Tail2 is -log10(2Q(z)) for z >= 0, without underflow for large z.
