@@ -91,3 +91,9 @@ func TestSafeConfigReload(t *testing.T) {
 	require.Error(t, err)
 	require.Len(t, sc.Get().Queries, 2, "an invalid file leaves the configuration in use")
 }
+
+func TestExampleConfig(t *testing.T) {
+	c, err := config.Load("../examples/kizashi-exporter.yml")
+	require.NoError(t, err)
+	require.Len(t, c.Queries, 2)
+}

@@ -1,0 +1,95 @@
+package registry_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
+	"github.com/kizashi-dev/kizashi/exporter/registry"
+)
+
+// benchSeries is the bar of BENCHMARKS.md: 100k modelled series.
+const benchSeries = 100_000
+
+// rssMiB returns the process' resident set size (VmRSS) in MiB.
+func rssMiB(b *testing.B) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatalf("read rss: %v", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				b.Fatalf("parse rss %q: %v", line, err)
+			}
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkCycle100k measures one live update cycle of 100k series, excluding the query (the
+// vector is built in-process): fingerprints, shard and cap checks, model updates, forecasts,
+// breach ETAs, staleness. It reports the RSS with the 100k models in memory.
+//
+//	go test ./exporter/registry -run '^$' -bench Cycle100k -benchtime 10x
+func BenchmarkCycle100k(b *testing.B) {
+	for _, th := range []int{0, 1} {
+		b.Run("thresholds="+strconv.Itoa(th), func(b *testing.B) {
+			ctx := context.Background()
+			now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+			cfg := config.DefaultQuery
+			cfg.Name, cfg.Expr = "bench", "node_load1"
+			cfg.TrainingWindow = model.Duration(2 * time.Hour)
+			cfg.WarmUp = model.Duration(time.Hour)
+			cfg.MaxSeries = benchSeries
+			if th > 0 {
+				cfg.Thresholds = []float64{1000}
+			}
+			q, err := registry.New(cfg, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry()),
+				ChartSeries: 50, Now: func() time.Time { return now }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := fakesource.New(fakesource.Many("node_load1", benchSeries), func(i int, t time.Time) float64 {
+				return float64(i%100) + float64(t.Unix()%3600)/100
+			})
+			if _, err := q.Cycle(ctx, src, now); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := q.Backfill(ctx, src); err != nil {
+				b.Fatal(err)
+			}
+			vec, err := src.Query(ctx, "", now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			rss := rssMiB(b)
+			b.ResetTimer()
+			for b.Loop() {
+				now = now.Add(time.Minute)
+				ts := model.TimeFromUnixNano(now.UnixNano())
+				for _, s := range vec {
+					s.Timestamp = ts
+				}
+				res := q.ApplyVector(vec, now)
+				if res.Updated != benchSeries {
+					b.Fatalf("updated %d series", res.Updated)
+				}
+			}
+			b.ReportMetric(rss, "MiB-RSS")
+		})
+	}
+}
