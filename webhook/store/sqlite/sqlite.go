@@ -53,6 +53,7 @@ func Open(ctx context.Context, path string, o Options) (*sqlstore.Store, error) 
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+o.Synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "cache_size(-65536)")
 	q.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
 	if err != nil {

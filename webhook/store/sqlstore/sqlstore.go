@@ -48,7 +48,6 @@ type Store struct {
 	r       *sql.DB // reads (may equal w)
 	observe Observer
 
-	conn  *sql.Conn // the group-commit writer's connection
 	stmts map[string]*sql.Stmt
 
 	reqs    chan *request
@@ -80,16 +79,13 @@ func New(ctx context.Context, d *Dialect, w, r *sql.DB, o Options) (*Store, erro
 		return nil, err
 	}
 	if d.GroupCommit {
-		conn, err := w.Conn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("writer connection: %w", err)
-		}
-		s.conn = conn
+		// Statements prepared on the pool (of one connection) are reused by
+		// every transaction; statements prepared on a sql.Conn would not be.
 		if d.CacheStatements {
 			for _, q := range txQueries {
-				st, err := conn.PrepareContext(ctx, s.q(q))
+				st, err := w.PrepareContext(ctx, s.q(q))
 				if err != nil {
-					return nil, errors.Join(fmt.Errorf("prepare %q: %w", q, err), conn.Close())
+					return nil, fmt.Errorf("prepare %q: %w", q, err)
 				}
 				s.stmts[q] = st
 			}
@@ -183,9 +179,6 @@ func (s *Store) Close() error {
 		}
 		for _, st := range s.stmts {
 			errs = append(errs, st.Close())
-		}
-		if s.conn != nil {
-			errs = append(errs, s.conn.Close())
 		}
 		if s.r != s.w {
 			errs = append(errs, s.r.Close())
@@ -307,7 +300,7 @@ func (s *Store) drain() {
 func (s *Store) commitBatch(batch []*request) {
 	ctx := context.Background()
 	results := make([]error, len(batch))
-	sqlTx, err := s.conn.BeginTx(ctx, nil)
+	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range batch {
 			r.res <- fmt.Errorf("begin: %w", err)

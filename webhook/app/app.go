@@ -1,0 +1,209 @@
+// Package app wires kizashi-webhook together: configuration, store, service,
+// HTTP API, service-desk page, metrics, reload and the sweeper. Run is the
+// whole program, so tests run it in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/service"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
+	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
+	"github.com/kizashi-dev/kizashi/webhook/ui"
+)
+
+// Options configure Run.
+type Options struct {
+	ConfigFile string
+	// Web holds the listen addresses and --web.config.file (TLS). Ignored
+	// when Listener is set.
+	Web *web.FlagConfig
+	// Listener, when set, is served instead of Web's addresses (tests).
+	Listener net.Listener
+	Logger   *slog.Logger
+	// Registry receives the metrics; a new one when nil.
+	Registry *prometheus.Registry
+	// Ready is called with the served address once the store is open.
+	Ready func(addr string)
+	Now   func() time.Time
+}
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, c config.Storage, m *service.Metrics) (store.Store, error) {
+	var observe func(string, float64)
+	if m != nil {
+		observe = m.ObserveStore
+	}
+	switch c.Driver {
+	case "postgres":
+		return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: c.MaxConns, Observe: observe})
+	default:
+		return sqlite.Open(ctx, c.Path, sqlite.Options{Synchronous: c.Synchronous, Observe: observe})
+	}
+}
+
+type program struct {
+	opts       Options
+	logger     *slog.Logger
+	cfg        atomic.Pointer[config.Config]
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+}
+
+func (p *program) reload() error {
+	c, err := config.Load(p.opts.ConfigFile)
+	if err != nil {
+		p.reloadOK.Set(0)
+		return err
+	}
+	if old := p.cfg.Load(); old != nil && old.Storage != c.Storage {
+		p.logger.Warn("storage settings changed; they take effect after a restart")
+	}
+	p.cfg.Store(c)
+	p.reloadOK.Set(1)
+	p.reloadTime.SetToCurrentTime()
+	return nil
+}
+
+// Run runs kizashi-webhook until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	reg := o.Registry
+	p := &program{opts: o, logger: o.Logger}
+	f := promauto.With(reg)
+	p.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_webhook_config_last_reload_successful", Help: "Whether the last configuration reload succeeded."})
+	p.reloadTime = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_webhook_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful configuration reload."})
+	if err := p.reload(); err != nil {
+		return err
+	}
+	cfg := p.cfg.Load()
+	metrics := service.NewMetrics(reg)
+	st, err := OpenStore(ctx, cfg.Storage, metrics)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			o.Logger.Error("close store", "err", err)
+		}
+	}()
+	reg.MustRegister(service.NewOpenCollector(st))
+	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now}
+	a := &api.API{
+		Service:      svc,
+		Auth:         func() api.Auth { return p.cfg.Load() },
+		MaxBodyBytes: func() int64 { return p.cfg.Load().Limits.MaxBodyBytes },
+		Logger:       o.Logger,
+	}
+	mux := http.NewServeMux()
+	a.Register(mux)
+	(&ui.UI{API: a, Service: svc}).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := p.reload(); err != nil {
+			o.Logger.Error("reload config", "err", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		o.Logger.Info("config reloaded")
+	})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := p.reload(); err != nil {
+					o.Logger.Error("reload config", "err", err)
+				} else {
+					o.Logger.Info("config reloaded")
+				}
+			}
+		}
+	}()
+	go p.sweep(ctx, svc)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		if o.Listener != nil {
+			if o.Ready != nil {
+				o.Ready(o.Listener.Addr().String())
+			}
+			flags := o.Web
+			if flags == nil {
+				empty, none := "", false
+				flags = &web.FlagConfig{WebConfigFile: &empty, WebSystemdSocket: &none, WebListenAddresses: &[]string{}}
+			}
+			errc <- web.Serve(o.Listener, srv, flags, o.Logger)
+			return
+		}
+		if o.Ready != nil && o.Web != nil && len(*o.Web.WebListenAddresses) > 0 {
+			o.Ready((*o.Web.WebListenAddresses)[0])
+		}
+		errc <- web.ListenAndServe(srv, o.Web, o.Logger)
+	}()
+	o.Logger.Info("kizashi-webhook started", "store", cfg.Storage.Driver, "tenants", len(cfg.Tenants))
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (p *program) sweep(ctx context.Context, svc *service.Service) {
+	for {
+		interval := time.Duration(p.cfg.Load().Sweep.Interval)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		n, err := svc.Sweep(ctx, p.cfg.Load().MinCloseAfter())
+		if err != nil && ctx.Err() == nil {
+			p.logger.Error("sweep incidents", "err", err)
+		} else if n > 0 {
+			p.logger.Debug("swept incidents", "changed", n)
+		}
+	}
+}

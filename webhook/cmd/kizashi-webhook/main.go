@@ -1,0 +1,77 @@
+// Command kizashi-webhook receives Alertmanager notifications and runs them
+// as ITIL incidents per tenant. See webhook/README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/kizashi-dev/kizashi/webhook/app"
+	"github.com/kizashi-dev/kizashi/webhook/bench"
+	"github.com/kizashi-dev/kizashi/webhook/config"
+)
+
+func main() {
+	a := kingpin.New("kizashi-webhook", "Alertmanager webhook receiver that turns alerts into ITIL incidents per tenant.")
+	var (
+		serve       = a.Command("serve", "Run the receiver (default).").Default()
+		configFile  = a.Flag("config.file", "Configuration file.").Default("kizashi-webhook.yml").String()
+		configCheck = a.Flag("config.check", "Validate the configuration file and exit.").Bool()
+		webFlags    = kingpinflag.AddFlags(serve, ":9095")
+
+		benchCmd      = a.Command("bench", "Send synthetic notifications to a running receiver and report throughput and latency.")
+		benchURL      = benchCmd.Flag("url", "Receiver URL.").Default("http://127.0.0.1:9095/api/v1/alerts").String()
+		benchToken    = benchCmd.Flag("token", "Tenant bearer token.").Required().String()
+		benchRate     = benchCmd.Flag("rate", "Notifications per second (0: as fast as possible).").Default("0").Float64()
+		benchDuration = benchCmd.Flag("duration", "How long to send.").Default("10s").Duration()
+		benchConc     = benchCmd.Flag("concurrency", "Concurrent senders.").Default("64").Int()
+		benchAlerts   = benchCmd.Flag("alerts", "Alerts per notification.").Default("10").Int()
+		benchGroups   = benchCmd.Flag("groups", "Distinct alert groups.").Default("1000").Int()
+		benchChurn    = benchCmd.Flag("churn", "Change every alert of every notification (worst case).").Bool()
+		benchStart    = benchCmd.Flag("start", "First sequence number (runs starting at the same number send the same notifications).").Default("0").Uint64()
+		benchLog      = benchCmd.Flag("ack-log", "Write the sequence number of every 2xx-acknowledged notification to this file.").String()
+	)
+	promslogConfig := &promslog.Config{}
+	promslogflag.AddFlags(a, promslogConfig)
+	a.Version(version.Print("kizashi-webhook"))
+	a.HelpFlag.Short('h')
+	cmd := kingpin.MustParse(a.Parse(os.Args[1:]))
+	logger := promslog.New(promslogConfig)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case benchCmd.FullCommand():
+		res, err := bench.Run(ctx, bench.Options{URL: *benchURL, Token: *benchToken, Rate: *benchRate, Duration: *benchDuration,
+			Concurrency: *benchConc, Alerts: *benchAlerts, Groups: *benchGroups, AckLog: *benchLog, Churn: *benchChurn, Start: *benchStart})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		fmt.Println(res)
+		return
+	}
+	if *configCheck {
+		if _, err := config.Load(*configFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("config OK:", *configFile)
+		return
+	}
+	logger.Info("starting kizashi-webhook", "version", version.Info())
+	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger}); err != nil {
+		logger.Error("kizashi-webhook stopped", "err", err)
+		os.Exit(1)
+	}
+}
