@@ -1,0 +1,234 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/app"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	tokAcme   = "acme-token-0123456789abcdef"
+	tokGlobex = "globex-token-0123456789abcdef"
+	tokNOC    = "noc-token-0123456789abcdef"
+)
+
+func configYAML(storage string) string {
+	return storage + `
+sweep:
+  interval: 1s
+tenants:
+  - name: acme
+    tokens: ["` + tokAcme + `"]
+    routes:
+      - receiver: acme.per-alert
+        correlate_by: fingerprint
+  - name: globex
+    tokens: ["` + tokGlobex + `"]
+operators:
+  - name: noc
+    tokens: ["` + tokNOC + `"]
+`
+}
+
+type webhook struct {
+	URL    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startWebhook runs the whole program in-process on a free port.
+func startWebhook(t *testing.T, storage string) *webhook {
+	t.Helper()
+	dir := t.TempDir()
+	if storage == "" {
+		storage = "storage:\n  driver: sqlite\n  path: " + filepath.Join(dir, "kizashi.db") + "\n"
+	}
+	cfg := filepath.Join(dir, "kizashi-webhook.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte(configYAML(storage)), 0o600))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		w.done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-w.done)
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(w.URL + "/-/ready")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	return w
+}
+
+func (w *webhook) get(t *testing.T, token, path string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, w.URL+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, resp.Body.Close()) }()
+	if out != nil && resp.StatusCode == 200 {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+func (w *webhook) incidents(t *testing.T, token string) []api.Incident {
+	var lr api.ListResponse
+	require.Equal(t, 200, w.get(t, token, "/api/v1/incidents", &lr))
+	return lr.Incidents
+}
+
+func amConfig(url, receiver, token string, repeat time.Duration) string {
+	return fmt.Sprintf(`route:
+  receiver: %q
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: %s
+receivers:
+  - name: %q
+    webhook_configs:
+      - url: %q
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: %q
+`, receiver, model(repeat), receiver, url+"/api/v1/alerts", token)
+}
+
+func model(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
+
+func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
+	w := startWebhook(t, "")
+	am := testenv.StartAlertmanager(t, testenv.AMOptions{Config: amConfig(w.URL, "acme.ops", tokAcme, 3*time.Second)})
+	ctx := context.Background()
+	alert := testenv.Alert{Labels: map[string]string{"alertname": "DiskFull", "instance": "db1", "severity": "critical"},
+		Annotations: map[string]string{"summary": "disk full"}, StartsAt: time.Now().Add(-time.Minute)}
+	require.NoError(t, am.PostAlerts(ctx, alert))
+
+	var in api.Incident
+	require.Eventually(t, func() bool {
+		ins := w.incidents(t, tokAcme)
+		if len(ins) == 1 {
+			in = ins[0]
+		}
+		return len(ins) == 1
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Equal(t, "new", string(in.State))
+	require.Equal(t, "acme.ops", in.Receiver, "receiver arrives regex-quoted and is unquoted")
+	require.Equal(t, "DiskFull on db1", in.Title)
+	require.Empty(t, w.incidents(t, tokGlobex), "another tenant sees nothing")
+
+	// Repeat: Alertmanager re-sends the unchanged group; it is a heartbeat
+	// (last notification time moves) and adds no journal line.
+	var before api.Detail
+	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &before))
+	require.Eventually(t, func() bool {
+		var d api.Detail
+		w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d)
+		return d.Incident.LastNotifiedAt.After(*before.Incident.LastNotifiedAt)
+	}, 20*time.Second, 200*time.Millisecond)
+	var after api.Detail
+	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &after))
+	require.Len(t, after.Journal, len(before.Journal), "a repeat is not a journal line")
+
+	// Resolve: the default policy resolves the incident.
+	alert.EndsAt = time.Now().Add(-time.Second)
+	require.NoError(t, am.PostAlerts(ctx, alert))
+	require.Eventually(t, func() bool {
+		ins := w.incidents(t, tokAcme)
+		return len(ins) == 1 && ins[0].State == "resolved"
+	}, 20*time.Second, 100*time.Millisecond)
+	var d api.Detail
+	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
+	require.Equal(t, "resolved", d.Alerts[0].Status)
+	require.Equal(t, "auto_resolved", d.Incident.CloseCode)
+}
+
+func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
+	w := startWebhook(t, "")
+	// A short peer timeout makes the replicas notify almost together, so the
+	// webhook sees the same group from several of them.
+	ams := testenv.StartAlertmanagerCluster(t, 3, testenv.AMOptions{
+		Config:     amConfig(w.URL, "acme-ops", tokAcme, time.Hour),
+		ExtraFlags: []string{"--cluster.peer-timeout=10ms"},
+	})
+	ctx := context.Background()
+	alerts := []testenv.Alert{
+		{Labels: map[string]string{"alertname": "Down", "instance": "a", "severity": "warning"}, StartsAt: time.Now().Add(-time.Minute)},
+		{Labels: map[string]string{"alertname": "Down", "instance": "b", "severity": "warning"}, StartsAt: time.Now().Add(-time.Minute)},
+	}
+	// Prometheus sends every alert to every Alertmanager.
+	for _, am := range ams {
+		require.NoError(t, am.PostAlerts(ctx, alerts...))
+	}
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 1 }, 30*time.Second, 100*time.Millisecond)
+	// Let every replica's notification arrive, then check again.
+	time.Sleep(3 * time.Second)
+	ins := w.incidents(t, tokAcme)
+	require.Len(t, ins, 1)
+	require.Equal(t, 2, ins[0].FiringAlerts)
+	var metrics string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(w.URL + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		metrics = string(b)
+		return strings.Contains(metrics, "kizashi_webhook_incidents_open")
+	}, 5*time.Second, 100*time.Millisecond)
+	t.Logf("notification counters:\n%s", grep(metrics, "kizashi_webhook_notifications_total"))
+	require.Contains(t, metrics, `kizashi_webhook_incidents_open{priority="P3",state="new",tenant="acme"} 1`)
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestPostgresStoreEndToEnd(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	w := startWebhook(t, "storage:\n  driver: postgres\n  dsn: "+fmt.Sprintf("%q", dsn)+"\n")
+	am := testenv.StartAlertmanager(t, testenv.AMOptions{Config: amConfig(w.URL, "acme.per-alert", tokAcme, time.Hour)})
+	require.NoError(t, am.PostAlerts(context.Background(),
+		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "a"}, StartsAt: time.Now()},
+		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "b"}, StartsAt: time.Now()}))
+	// Route acme.per-alert correlates by fingerprint: one incident per alert.
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 2 }, 20*time.Second, 100*time.Millisecond)
+	require.Len(t, w.incidents(t, tokNOC), 2, "the operator sees all tenants")
+}
