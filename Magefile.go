@@ -145,7 +145,7 @@ func EvalM4(dataDir string) error {
 	}
 	out := filepath.Join(".eval", "m4-forecasts.csv")
 	if err := sh.RunV("go", "run", "./exporter/cmd/kizashi-exporter", "forecast",
-		"--m4", filepath.Join(m4, "Hourly-train.csv"), "--horizon", "48", "--step", "1h", "--min", "0",
+		"--m4", filepath.Join(m4, "Hourly-train.csv"), "--horizon", "48", "--step", "1h", "--min", "0", "--log",
 		"--output", out); err != nil {
 		return err
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	Damping float64
 	// Min and Max clamp the band and forecasts to the series' valid range (e.g. Min=0 for rates).
 	Min, Max *float64
+	// Log models log(1+v) instead of v: for non-negative series whose swings grow with their
+	// level (request rates, traffic, queue lengths). Bands and forecasts come back in the
+	// series' own units (and are asymmetric); samples below 0 are rejected (ErrOutOfRange).
+	Log bool
 	// Horizons are the forecast horizons whose prediction intervals the model learns.
 	Horizons []time.Duration
 	// WarmUp is how much history the model needs before it reports itself ready.
@@ -97,6 +101,8 @@ var (
 	ErrNonFinite = errors.New("anomaly: non-finite sample rejected")
 	// ErrOutOfOrder: the sample's timestamp is not after the previous one; rejected and counted.
 	ErrOutOfOrder = errors.New("anomaly: out-of-order sample rejected")
+	// ErrOutOfRange: a sample below 0 with Config.Log; rejected and counted as non-finite.
+	ErrOutOfRange = errors.New("anomaly: negative sample rejected by the log transform")
 	// ErrSnapshot: the snapshot is corrupt, truncated or not ours.
 	ErrSnapshot = errors.New("anomaly: invalid snapshot")
 	// ErrIncompatible: the snapshot was taken with an incompatible version or configuration.

@@ -16,7 +16,7 @@ func (m *Model) Forecast(h time.Duration) Forecast {
 	ts := m.last + int64(h)
 	v := m.baselineAt(ts)
 	half := tuneIntervalZ * sigmaPerMAD * m.horizonMAE(ts, int64(h))
-	return Forecast{Horizon: h, Value: m.clamp(v), Lower: m.clamp(v - half), Upper: m.clamp(v + half)}
+	return Forecast{Horizon: h, Value: m.out(v), Lower: m.out(v - half), Upper: m.out(v + half)}
 }
 
 // Forecasts appends the forecasts at the configured horizons to dst.
@@ -54,14 +54,14 @@ func (m *Model) eta(threshold float64, within time.Duration, upper bool) (time.D
 		return 0, false
 	}
 	past := func(v float64) bool { return (upper && v >= threshold) || (!upper && v <= threshold) }
-	if past(m.lastV) {
+	if past(m.out(m.lastV)) {
 		return 0, true
 	}
 	// Probe at the model's step (at least 1/512 of the window): O(512) at most.
 	probe := max(time.Duration(m.step), within/512, time.Minute)
-	prev := m.clamp(m.baselineAt(m.last))
+	prev := m.out(m.baselineAt(m.last))
 	for d := probe; d <= within; d += probe {
-		v := m.clamp(m.baselineAt(m.last + int64(d)))
+		v := m.out(m.baselineAt(m.last + int64(d)))
 		if past(v) {
 			// Refine linearly inside the last probe interval.
 			if v != prev && !past(prev) {
@@ -135,7 +135,7 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 				hs.target[j] = ts + int64(h)
 				// The forecast from the state after this sample: computed below by the
 				// caller's order (learnHorizons runs before m.last moves), so use ts as origin.
-				hs.pred[j] = float32(m.clamp(m.baselineFrom(ts, ts+int64(h))))
+				hs.pred[j] = float32(m.baselineFrom(ts, ts+int64(h))) // in the model's space, as v
 				hs.issued = ts
 				break
 			}
@@ -145,7 +145,13 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 
 // baselineFrom is the expectation at ts with the damped trend extrapolated from origin.
 func (m *Model) baselineFrom(origin, ts int64) float64 {
-	b := m.levels[m.levelIndex()]
+	i := m.levelIndex()
+	b := m.levels[i]
+	if i > 0 && ts > origin {
+		// Ahead of the last sample the fast level reverts to the slow one (both exclude the
+		// profiles in use): short-lived excursions are not extrapolated for days.
+		b = m.slow + (b-m.slow)*math.Exp(-float64(ts-origin)/tuneRevertTau)
+	}
 	if m.flags&(flagDaily|flagWeekly) != 0 {
 		b += m.seasonal(m.dailyAt(ts), m.weeklyAt(ts))
 	}

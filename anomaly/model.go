@@ -200,10 +200,17 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 		m.outOfOrder++
 		return m.Predict(t), ErrOutOfOrder
 	}
+	if m.spec.cfg.Log {
+		if v < 0 {
+			m.nonFinite++
+			return m.Predict(t), ErrOutOfRange
+		}
+		v = math.Log1p(v)
+	}
 	if m.n == 0 {
 		m.first, m.last, m.lastV, m.n, m.centred = ts, ts, v, 1, ts
 		m.levels, m.slow = [3]float64{v, v, v}, v
-		return Result{Baseline: v, Lower: m.clamp(v), Upper: m.clamp(v)}, nil
+		return Result{Baseline: m.out(v), Lower: m.out(v), Upper: m.out(v)}, nil
 	}
 	return m.update(ts, v), nil
 }
@@ -232,10 +239,14 @@ func (m *Model) Predict(t time.Time) Result {
 	b := m.baselineAt(ts)
 	s := m.scaleAt(ts)
 	k := m.spec.k
-	return Result{Baseline: m.clamp(b), Lower: m.clamp(b - k*s), Upper: m.clamp(b + k*s), Ready: m.ready()}
+	return Result{Baseline: m.out(b), Lower: m.out(b - k*s), Upper: m.out(b + k*s), Ready: m.ready()}
 }
 
-func (m *Model) clamp(v float64) float64 {
+// out maps a value of the model's space back to the series' units, clamped to its valid range.
+func (m *Model) out(v float64) float64 {
+	if m.spec.cfg.Log {
+		v = math.Expm1(v)
+	}
 	return min(max(v, m.spec.min), m.spec.max)
 }
 

@@ -361,3 +361,29 @@ func FuzzRestore(f *testing.F) {
 		r.Forecasts(nil)
 	})
 }
+
+func TestLogTransform(t *testing.T) {
+	// A daily pattern whose swing is proportional to its level: multiplicative.
+	mult := func(tt time.Time) float64 {
+		h := float64(tt.Hour()) + float64(tt.Minute())/60
+		return 1000 * math.Exp(0.5*math.Sin(2*math.Pi*h/24))
+	}
+	ts, vs := series(288*5, 5*time.Minute, 0, func(_ int, tt time.Time) float64 { return mult(tt) })
+	m, rs := run(t, Config{Log: true}, ts, vs)
+	last := rs[len(rs)-1]
+	require.InDelta(t, vs[len(vs)-1], last.Baseline, 0.05*vs[len(vs)-1], "baseline in the series' units")
+	require.Greater(t, last.Upper-last.Baseline, last.Baseline-last.Lower, "band asymmetric in the series' units")
+	require.GreaterOrEqual(t, last.Lower, 0.0)
+	f := m.Forecast(6 * time.Hour)
+	require.InDelta(t, mult(ts[len(ts)-1].Add(6*time.Hour)), f.Value, 150)
+	_, err := m.Update(ts[len(ts)-1].Add(time.Minute), -1)
+	require.ErrorIs(t, err, ErrOutOfRange)
+	require.EqualValues(t, 1, m.Stats().NonFinite)
+	// Snapshots of a log model do not restore into a linear one.
+	snap, err := m.MarshalBinary()
+	require.NoError(t, err)
+	lin, err := Compile(Config{})
+	require.NoError(t, err)
+	_, err = lin.Restore(snap)
+	require.ErrorIs(t, err, ErrIncompatible)
+}

@@ -23,6 +23,9 @@ func (s *Spec) fingerprint() uint32 {
 	var b []byte
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.cfg.Step))
 	b = append(b, byte(s.cfg.Daily), byte(s.cfg.Weekly), byte(s.cfg.Trend))
+	if s.cfg.Log {
+		b = append(b, 'L')
+	}
 	for _, h := range s.horizons {
 		b = binary.LittleEndian.AppendUint64(b, uint64(h))
 	}

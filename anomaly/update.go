@@ -12,7 +12,7 @@ const sizeofModel = unsafe.Sizeof(Model{})
 const (
 	tuneLevelTau        = 3 * 3600e9        // level memory (ns)
 	tuneLevelAlphaMin   = 0.02              // at least this much per sample
-	tuneDailyGamma      = 0.1               // share of the daily profile renewed per day
+	tuneDailyGamma      = 0.35              // share of the daily profile renewed per day
 	tuneWeeklyGamma     = 0.3               // share of the weekly profile renewed per week
 	tuneSpreadTau       = 12 * 3600e9       // residual spread memory (ns)
 	tuneSpreadMin       = 0.01              // at least this much per sample
@@ -31,6 +31,7 @@ const (
 	tuneTrendBeta       = 0.1               // trend learning, share of the level correction
 	tuneHorizonAlpha    = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ       = 1.959963984540054 // 95% prediction intervals
+	tuneRevertTau       = 12 * 3600e9       // ahead of the last sample the fast level reverts to the slow one with this time constant (ns)
 	tuneTailShapeMax    = 0.45              // largest generalised Pareto shape of the score tail
 	tuneTailMin         = 0.05              // floor on the mean excess
 	tuneTailCap         = 30.0              // tail learning caps a value at u + this many mean excesses
@@ -63,7 +64,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	base := m.levels[m.levelIndex()] + tr + m.seasonal(d, w)
 	s := m.scaleAt(ts)
 	k := m.spec.k
-	res := Result{Baseline: m.clamp(base), Lower: m.clamp(base - k*s), Upper: m.clamp(base + k*s)}
+	res := Result{Baseline: m.out(base), Lower: m.out(base - k*s), Upper: m.out(base + k*s)}
 	e := v - base
 	z := e / s
 	res.Deviation = z
@@ -118,19 +119,19 @@ func (m *Model) update(ts int64, v float64) Result {
 
 func (m *Model) learnSeason(ts int64, e float64, dt int64) {
 	// A profile renews the share g of itself per period whatever the step: a sample corrects
-	// the interpolated profile by 1-(1-g)^(dt/slot) of its residual, shared between the two
+	// the interpolated profile by 1-(1-g)^(min(dt,slot)/slot) of its residual, shared between the two
 	// neighbouring points as normalised LMS does. In the first periods g is 1/(periods
 	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
 	age := float64(ts - m.first)
 	gd := min(max(tuneDailyGamma, 1/(math.Floor(age/float64(dayNS))+1)), 0.99)
-	nlms(m.daily[:], ts, dailySlotNS, -math.Expm1(math.Log1p(-gd)*float64(dt)/float64(dailySlotNS))*e)
+	nlms(m.daily[:], ts, dailySlotNS, -math.Expm1(math.Log1p(-gd)*float64(min(dt, dailySlotNS))/float64(dailySlotNS))*e)
 	// The weekly profile learns what the daily one leaves, from the second week on (in the
 	// first week the two cannot be told apart).
 	if age < float64(weekNS) {
 		return
 	}
 	gw := max(tuneWeeklyGamma, min(0.5, 1/math.Floor(age/float64(weekNS))))
-	nlms(m.weekly[:], ts, weeklySlotNS, -math.Expm1(math.Log1p(-gw)*float64(dt)/float64(weeklySlotNS))*e)
+	nlms(m.weekly[:], ts, weeklySlotNS, -math.Expm1(math.Log1p(-gw)*float64(min(dt, weeklySlotNS))/float64(weeklySlotNS))*e)
 }
 
 // nlms moves the profile's linear interpolation at ts by delta.
@@ -194,9 +195,9 @@ func (m *Model) learnEvidence(v, tr, d, w float64) {
 	if m.errNone == 0 {
 		beta = 1
 	}
-	e0 := float32(math.Abs(v - m.levels[0] - tr))
-	e1 := float32(math.Abs(v - m.levels[1] - tr - d))
-	e2 := float32(math.Abs(v - m.levels[2] - tr - d - w))
+	e0 := float32(math.Abs(v - m.slow))
+	e1 := float32(math.Abs(v - m.slow - d))
+	e2 := float32(math.Abs(v - m.slow - d - w))
 	m.errNone += beta * (e0 - m.errNone)
 	m.errDaily += beta * (e1 - m.errDaily)
 	m.errBoth += beta * (e2 - m.errBoth)

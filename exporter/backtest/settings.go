@@ -29,6 +29,7 @@ import (
 //	horizons: [1h, 6h, 24h] # forecast horizons (also the forecast_<h> columns)
 //	min: 0                  # valid range of the series
 //	max: 100
+//	log: false              # model log(1+value) (non-negative series, level-proportional swings)
 type Settings struct {
 	Sensitivity *float64   `yaml:"sensitivity"`
 	Daily       *Mode      `yaml:"daily"`
@@ -38,6 +39,7 @@ type Settings struct {
 	Horizons    []Duration `yaml:"horizons"`
 	Min         *float64   `yaml:"min"`
 	Max         *float64   `yaml:"max"`
+	Log         *bool      `yaml:"log"`
 }
 
 // Mode is anomaly.Mode as a YAML value (auto, on or off).
@@ -156,6 +158,9 @@ func (s Settings) Override(o Settings) Settings {
 	if o.Max != nil {
 		s.Max = o.Max
 	}
+	if o.Log != nil {
+		s.Log = o.Log
+	}
 	return s
 }
 
@@ -187,6 +192,7 @@ func (s Settings) Config() (anomaly.Config, error) {
 		c.Horizons = append(c.Horizons, time.Duration(h))
 	}
 	c.Min, c.Max = s.Min, s.Max
+	c.Log = s.Log != nil && *s.Log
 	if _, err := anomaly.Compile(c); err != nil {
 		return anomaly.Config{}, fmt.Errorf("settings: %w", err)
 	}

@@ -13,14 +13,15 @@ import (
 
 const settingsHelp = " One parameter set for all files: every file (or series) gets a fresh model with the same " +
 	"settings, taken from --config (YAML whose keys mirror the flags: sensitivity, daily, weekly, trend, " +
-	"step, horizons, min, max; unknown keys are errors) with explicitly given flags overriding the file."
+	"step, horizons, min, max, log; unknown keys are errors) with explicitly given flags overriding the file."
 
 // settingsFlags registers the model-settings flags on cmd. The returned function, called after
 // parsing, gives the settings: the --config file, overridden by the flags given explicitly.
 func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Settings, error) {
 	var (
-		set                     struct{ sensitivity, daily, weekly, trend, step, horizons, min, max bool }
+		set                     struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log bool }
 		sensitivity, minV, maxV float64
+		logV                    bool
 		daily, weekly, trend    string
 		step, horizons, config  string
 	)
@@ -39,6 +40,8 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 		Default("1h,6h,24h").IsSetByUser(&set.horizons).StringVar(&horizons)
 	cmd.Flag("min", "Lowest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.min).Float64Var(&minV)
 	cmd.Flag("max", "Highest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.max).Float64Var(&maxV)
+	cmd.Flag("log", "Model log(1+value): for non-negative series whose swings grow with their level.").
+		IsSetByUser(&set.log).BoolVar(&logV)
 
 	return func() (backtest.Settings, error) {
 		var file backtest.Settings
@@ -86,6 +89,9 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 		}
 		if set.max {
 			flags.Max = &maxV
+		}
+		if set.log {
+			flags.Log = &logV
 		}
 		return file.Override(flags), nil
 	}
