@@ -115,7 +115,14 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 				continue
 			}
 			if ts-t <= tol {
-				e := float32(math.Abs(v - float64(hs.pred[j])))
+				pred := hs.pred[j]
+				if m.flags&flagTrend != 0 {
+					pred += hs.trendPart[j]
+				}
+				e := float32(math.Abs(v - float64(pred)))
+				if i == len(m.spec.horizons)-1 {
+					m.learnTrendEvidence(v, hs.pred[j], hs.trendPart[j])
+				}
 				if hs.count < 10 {
 					hs.mae += (e - hs.mae) / float32(hs.count+1)
 				} else {
@@ -135,7 +142,10 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 				hs.target[j] = ts + int64(h)
 				// The forecast from the state after this sample: computed below by the
 				// caller's order (learnHorizons runs before m.last moves), so use ts as origin.
-				hs.pred[j] = float32(m.baselineFrom(ts, ts+int64(h))) // in the model's space, as v
+				hs.pred[j] = float32(m.flatFrom(ts, ts+int64(h))) // in the model's space, as v
+				if m.spec.cfg.Trend != Off {
+					hs.trendPart[j] = float32(m.trendSum(int64(h)))
+				}
 				hs.issued = ts
 				break
 			}
@@ -143,8 +153,32 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 	}
 }
 
-// baselineFrom is the expectation at ts with the damped trend extrapolated from origin.
+// baselineFrom is the expectation at ts with the damped trend (when in use) extrapolated
+// from origin.
 func (m *Model) baselineFrom(origin, ts int64) float64 {
+	b := m.flatFrom(origin, ts)
+	if m.flags&flagTrend != 0 && ts > origin {
+		b += m.trendSum(ts - origin)
+	}
+	return b
+}
+
+// learnTrendEvidence compares the errors of the longest-horizon forecasts with and without
+// the trend's part.
+func (m *Model) learnTrendEvidence(v float64, flat, trend float32) {
+	ef := float32(math.Abs(v - float64(flat)))
+	et := float32(math.Abs(v - float64(flat+trend)))
+	if m.errFlat == 0 {
+		m.errFlat, m.errTrend = ef, et
+		return
+	}
+	m.errFlat += tuneTrendEvidenceAlpha * (ef - m.errFlat)
+	m.errTrend += tuneTrendEvidenceAlpha * (et - m.errTrend)
+}
+
+// flatFrom is the expectation at ts without the trend: the fast level reverting to the slow
+// one, plus the profiles in use.
+func (m *Model) flatFrom(origin, ts int64) float64 {
 	i := m.levelIndex()
 	b := m.levels[i]
 	if i > 0 && ts > origin {
@@ -154,9 +188,6 @@ func (m *Model) baselineFrom(origin, ts int64) float64 {
 	}
 	if m.flags&(flagDaily|flagWeekly) != 0 {
 		b += m.seasonal(m.dailyAt(ts), m.weeklyAt(ts))
-	}
-	if m.flags&flagTrend != 0 && ts > origin {
-		b += m.trendSum(ts - origin)
 	}
 	return b
 }

@@ -71,11 +71,12 @@ type Model struct {
 
 	n, nonFinite, outOfOrder, gaps, shifts uint32
 
-	levels  [3]float64 // fast levels with no profile, the daily one, both removed
-	trend   float64
-	slow    float64 // slow level the seasonal profiles are learned against
-	spread  float64 // EW mean |residual| of the published baseline
-	quantum float64 // smallest non-zero change seen: the series' resolution
+	levels       [3]float64 // fast levels with no profile, the daily one, both removed
+	trend        float64
+	slow         float64 // slow level the seasonal profiles are learned against
+	slowAtCentre float64 // slow level at the last re-centring, for the trend
+	spread       float64 // EW mean |residual| of the published baseline
+	quantum      float64 // smallest non-zero change seen: the series' resolution
 
 	daily      [dailySlots]float32
 	weekly     [weeklySlots]float32
@@ -99,11 +100,12 @@ type Model struct {
 }
 
 type horizonState struct {
-	target [pendingPerH]int64
-	pred   [pendingPerH]float32
-	issued int64
-	mae    float32
-	count  uint16
+	target    [pendingPerH]int64
+	pred      [pendingPerH]float32 // without the trend
+	trendPart [pendingPerH]float32
+	issued    int64
+	mae       float32
+	count     uint16
 }
 
 const (
@@ -209,7 +211,7 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 	}
 	if m.n == 0 {
 		m.first, m.last, m.lastV, m.n, m.centred = ts, ts, v, 1, ts
-		m.levels, m.slow = [3]float64{v, v, v}, v
+		m.levels, m.slow, m.slowAtCentre = [3]float64{v, v, v}, v, v
 		return Result{Baseline: m.out(v), Lower: m.out(v), Upper: m.out(v)}, nil
 	}
 	return m.update(ts, v), nil

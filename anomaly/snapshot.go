@@ -42,7 +42,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.i64(m.step, m.first, m.last, m.centred)
 	e.f64(m.lastV)
 	e.u32(m.n, m.nonFinite, m.outOfOrder, m.gaps, m.shifts)
-	e.f64(m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.spread, m.quantum)
+	e.f64(m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread, m.quantum)
 	e.f32(m.daily[:]...)
 	e.f32(m.weekly[:]...)
 	e.f32(m.slotSpread[:]...)
@@ -58,6 +58,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 		h := &m.horizons[i]
 		e.i64(h.target[:]...)
 		e.f32(h.pred[:]...)
+		e.f32(h.trendPart[:]...)
 		e.i64(h.issued)
 		e.f32(h.mae)
 		e.b = binary.LittleEndian.AppendUint16(e.b, h.count)
@@ -104,7 +105,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.i64(&n.step, &n.first, &n.last, &n.centred)
 	d.f64(&n.lastV)
 	d.u32(&n.n, &n.nonFinite, &n.outOfOrder, &n.gaps, &n.shifts)
-	d.f64(&n.levels[0], &n.levels[1], &n.levels[2], &n.trend, &n.slow, &n.spread, &n.quantum)
+	d.f64(&n.levels[0], &n.levels[1], &n.levels[2], &n.trend, &n.slow, &n.slowAtCentre, &n.spread, &n.quantum)
 	d.f32s(n.daily[:])
 	d.f32s(n.weekly[:])
 	d.f32s(n.slotSpread[:])
@@ -121,6 +122,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 		h := &n.horizons[i]
 		d.i64(&h.target[0], &h.target[1])
 		d.f32s(h.pred[:])
+		d.f32s(h.trendPart[:])
 		d.i64(&h.issued)
 		d.f32(&h.mae)
 		h.count = d.u16()
@@ -153,7 +155,7 @@ func (m *Model) validate() error {
 	switch {
 	case m.step < 0 || m.last < m.first:
 		return bad("timestamps")
-	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.spread) || m.spread < 0:
+	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread) || m.spread < 0:
 		return bad("level or spread")
 	case math.IsNaN(m.quantum) || m.quantum <= 0:
 		return bad("resolution")
@@ -163,7 +165,7 @@ func (m *Model) validate() error {
 	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
 		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.tailU, m.tailExcess, m.tailExcessSq}}
 	for i := range m.spec.horizons {
-		groups = append(groups, m.horizons[i].pred[:], []float32{m.horizons[i].mae})
+		groups = append(groups, m.horizons[i].pred[:], m.horizons[i].trendPart[:], []float32{m.horizons[i].mae})
 	}
 	for _, g := range groups {
 		for _, v := range g {

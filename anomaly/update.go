@@ -10,35 +10,39 @@ const sizeofModel = unsafe.Sizeof(Model{})
 // Tuning. One parameter set for every series, chosen on the NAB and M4 hourly dev halves
 // (see BENCHMARKS.md); time constants are in wall time so irregular steps behave alike.
 const (
-	tuneLevelTau        = 3 * 3600e9        // level memory (ns)
-	tuneLevelAlphaMin   = 0.02              // at least this much per sample
-	tuneDailyGamma      = 0.35              // share of the daily profile renewed per day
-	tuneWeeklyGamma     = 0.3               // share of the weekly profile renewed per week
-	tuneSpreadTau       = 12 * 3600e9       // residual spread memory (ns)
-	tuneSpreadMin       = 0.01              // at least this much per sample
-	tuneClip            = 3.0               // residuals are clipped at ± this many sigmas before learning
-	tuneRelFloor        = 1e-3              // scale floor relative to |level|
-	tuneQuantumFloor    = 0.5               // scale floor in units of the series' resolution
-	tuneSlotSpreadMin   = 0.7               // per-hour spread factor bounds
-	tuneSlotSpreadMax   = 1.5               //
-	tuneSeasonOn        = 0.85              // a component is used when it cuts the error to this share
-	tuneSeasonOff       = 0.95              // ... and dropped when it no longer cuts it below this
-	tuneEvidenceSamples = 500               // memory of the seasonal evidence (samples)
-	tuneSlowTau         = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
-	tuneCusumDrift      = 1.0               // CUSUM allowance (sigmas)
-	tuneCusumLimit      = 12.0              // CUSUM decision limit (sigmas)
-	tuneLongSamples     = 5000              // samples: long-run surprisal statistics memory
-	tuneTrendBeta       = 0.1               // trend learning, share of the level correction
-	tuneHorizonAlpha    = 0.1               // learning rate of the per-horizon error
-	tuneIntervalZ       = 1.959963984540054 // 95% prediction intervals
-	tuneRevertTau       = 12 * 3600e9       // ahead of the last sample the fast level reverts to the slow one with this time constant (ns)
-	tuneTailShapeMax    = 0.45              // largest generalised Pareto shape of the score tail
-	tuneTailMin         = 0.05              // floor on the mean excess
-	tuneTailCap         = 30.0              // tail learning caps a value at u + this many mean excesses
-	tuneScoreHalf       = 2.7               // score 0.5 at a short-window tail probability of 1e-5
-	tuneShortAlpha      = 0.3               // weight of the newest surprisal in the short window
-	tuneDispFloor       = 0.05              // scale floor relative to the series' dispersion
-	tuneSpreadClip      = 6.0               // residuals are clipped at ± this many sigmas for the spread
+	tuneLevelTau           = 3 * 3600e9        // level memory (ns)
+	tuneLevelAlphaMin      = 0.02              // at least this much per sample
+	tuneDailyGamma         = 0.35              // share of the daily profile renewed per day
+	tuneWeeklyGamma        = 0.3               // share of the weekly profile renewed per week
+	tuneSpreadTau          = 12 * 3600e9       // residual spread memory (ns)
+	tuneSpreadMin          = 0.01              // at least this much per sample
+	tuneClip               = 3.0               // residuals are clipped at ± this many sigmas before learning
+	tuneRelFloor           = 1e-3              // scale floor relative to |level|
+	tuneQuantumFloor       = 0.5               // scale floor in units of the series' resolution
+	tuneSlotSpreadMin      = 0.7               // per-hour spread factor bounds
+	tuneSlotSpreadMax      = 1.5               //
+	tuneSeasonOn           = 0.85              // a component is used when it cuts the error to this share
+	tuneSeasonOff          = 0.95              // ... and dropped when it no longer cuts it below this
+	tuneEvidenceSamples    = 500               // memory of the seasonal evidence (samples)
+	tuneSlowTau            = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
+	tuneCusumDrift         = 1.0               // CUSUM allowance (sigmas)
+	tuneCusumLimit         = 12.0              // CUSUM decision limit (sigmas)
+	tuneLongSamples        = 5000              // samples: long-run surprisal statistics memory
+	tuneTrendBeta          = 0.3               // trend learning, share of the level correction
+	tuneHorizonAlpha       = 0.1               // learning rate of the per-horizon error
+	tuneIntervalZ          = 1.959963984540054 // 95% prediction intervals
+	tuneTrendEvidenceAlpha = 0.1               // learning rate of the trend evidence
+	tuneTrendMinEvidence   = 6                 // resolved longest-horizon forecasts before the trend is judged
+	tuneTrendOff           = 0.97              // ... and withdrawn when it no longer cuts it below this
+	tuneTrendOn            = 0.9               // the trend is published when it cuts the longest-horizon error to this share
+	tuneRevertTau          = 12 * 3600e9       // ahead of the last sample the fast level reverts to the slow one with this time constant (ns)
+	tuneTailShapeMax       = 0.45              // largest generalised Pareto shape of the score tail
+	tuneTailMin            = 0.05              // floor on the mean excess
+	tuneTailCap            = 30.0              // tail learning caps a value at u + this many mean excesses
+	tuneScoreHalf          = 2.7               // score 0.5 at a short-window tail probability of 1e-5
+	tuneShortAlpha         = 0.3               // weight of the newest surprisal in the short window
+	tuneDispFloor          = 0.05              // scale floor relative to the series' dispersion
+	tuneSpreadClip         = 6.0               // residuals are clipped at ± this many sigmas for the spread
 )
 
 // update is Update for a finite, in-order sample after the first one.
@@ -57,9 +61,15 @@ func (m *Model) update(ts int64, v float64) Result {
 	// What the model expected before seeing v.
 	d := m.dailyAt(ts)
 	w := m.weeklyAt(ts)
+	// The slow level always carries the damped trend (unless it is off), so that the evidence
+	// can tell whether publishing it helps; tr is the part published.
+	trS := 0.0
+	if m.spec.cfg.Trend != Off {
+		trS = m.trendSum(dt)
+	}
 	tr := 0.0
 	if m.flags&flagTrend != 0 {
-		tr = m.trendSum(dt)
+		tr = trS
 	}
 	base := m.levels[m.levelIndex()] + tr + m.seasonal(d, w)
 	s := m.scaleAt(ts)
@@ -89,13 +99,13 @@ func (m *Model) update(ts int64, v float64) Result {
 	if ts-m.first < dayNS {
 		ls = math.Inf(1) // the first day is the pattern's first sight: nothing to be robust against yet
 	}
-	es := min(max(v-m.slow-d-w, -ls), ls)
-	ep := min(max(e, -lim), lim)
+	es := min(max(v-m.slow-trS-d-w, -ls), ls)
 	m.learnSpread(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s), dt)
 	// During the first day the slow level holds still, so the daily profile learns the day's
 	// shape undistorted; the profiles are then re-centred into it once a day.
 	if ts-m.first >= dayNS {
-		m.slow += tr + max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)*es
+		as := max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)
+		m.slow += trS + as*es
 	}
 	m.learnSeason(ts, es, dt)
 	if ts-m.centred >= dayNS {
@@ -104,9 +114,6 @@ func (m *Model) update(ts int64, v float64) Result {
 	alpha := max(1-math.Exp(-float64(dt)/tuneLevelTau), tuneLevelAlphaMin)
 	for i, c := range [3]float64{0, d, d + w} {
 		m.levels[i] += tr + alpha*min(max(v-m.levels[i]-tr-c, -lim), lim)
-	}
-	if m.flags&flagTrend != 0 || m.spec.cfg.Trend == Auto {
-		m.trend = m.phi()*m.trend + alpha*tuneTrendBeta*ep
 	}
 	m.levelShift(z, e)
 
@@ -173,6 +180,13 @@ func (m *Model) recentre(ts int64) {
 		sw += float64(x)
 	}
 	md, mw := sd/dailySlots, sw/weeklySlots
+	// The damped trend is the slow level's, learned once a day from the slope the slow level
+	// actually took over the day (Holt at a daily scale): it does not chase the daily pattern
+	// or short excursions.
+	if m.spec.cfg.Trend != Off && m.step > 0 && ts-m.first >= 2*dayNS {
+		slope := (m.slow - m.slowAtCentre) / float64(ts-m.centred) * float64(m.step)
+		m.trend += tuneTrendBeta * (slope - m.trend)
+	}
 	for i := range m.daily {
 		m.daily[i] -= float32(md)
 	}
@@ -182,7 +196,7 @@ func (m *Model) recentre(ts int64) {
 	m.slow += md + mw
 	m.levels[1] += md
 	m.levels[2] += md + mw
-	m.centred = ts
+	m.centred, m.slowAtCentre = ts, m.slow
 }
 
 // learnEvidence tracks the one-step errors of the three candidate models (no profile, daily,
@@ -213,6 +227,13 @@ func (m *Model) updateFlags() {
 		} else if m.flags&flagDaily != 0 && m.errDaily > tuneSeasonOff*m.errNone {
 			m.flags &^= flagDaily
 			m.resetSpread(m.errNone)
+		}
+	}
+	if c.Trend == Auto && len(m.spec.horizons) > 0 && m.horizons[len(m.spec.horizons)-1].count >= tuneTrendMinEvidence {
+		if m.flags&flagTrend == 0 && m.errTrend < tuneTrendOn*m.errFlat {
+			m.flags |= flagTrend
+		} else if m.flags&flagTrend != 0 && m.errTrend > tuneTrendOff*m.errFlat {
+			m.flags &^= flagTrend
 		}
 	}
 	if m.flags&flagDaily == 0 {
