@@ -55,7 +55,7 @@ type webhook struct {
 }
 
 // startWebhook runs the whole program in-process on a free port.
-func startWebhook(t *testing.T, storage string) *webhook {
+func startWebhook(t testing.TB, storage string) *webhook {
 	t.Helper()
 	dir := t.TempDir()
 	if storage == "" {
@@ -86,7 +86,7 @@ func startWebhook(t *testing.T, storage string) *webhook {
 	return w
 }
 
-func (w *webhook) get(t *testing.T, token, path string, out any) int {
+func (w *webhook) get(t testing.TB, token, path string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, w.URL+path, nil)
 	require.NoError(t, err)
@@ -100,7 +100,7 @@ func (w *webhook) get(t *testing.T, token, path string, out any) int {
 	return resp.StatusCode
 }
 
-func (w *webhook) incidents(t *testing.T, token string) []api.Incident {
+func (w *webhook) incidents(t testing.TB, token string) []api.Incident {
 	var lr api.ListResponse
 	require.Equal(t, 200, w.get(t, token, "/api/v1/incidents", &lr))
 	return lr.Incidents

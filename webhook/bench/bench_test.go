@@ -8,11 +8,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/bench"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
 	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
 )
@@ -50,4 +52,32 @@ func benchIngest(b *testing.B, st store.Store, churn bool) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
+}
+
+// BenchmarkIngestPostgres measures the service layer on PostgreSQL
+// (fsync on, synchronous_commit on), 10 alerts per notification.
+func BenchmarkIngestPostgres(b *testing.B) {
+	st, err := postgres.Open(context.Background(), testenv.PostgresDSN(b), postgres.Options{MaxConns: 32})
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, st.Close()) })
+	b.Run("realistic", func(b *testing.B) { benchIngest(b, st, false) })
+	b.Run("churn", func(b *testing.B) { benchIngest(b, st, true) })
+}
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestPayloadIsValidAndDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for _, churn := range []bool{false, true} {
+		for seq := uint64(0); seq < 3000; seq += 7 {
+			m, err := alertmsg.Parse(bench.Payload(seq, 100, 10, churn))
+			require.NoError(t, err)
+			require.Len(t, m.Alerts, 10)
+			k := m.IdempotencyKey("t")
+			if !churn {
+				require.False(t, seen[k], "seq %d repeats a notification", seq)
+			}
+			seen[k] = true
+		}
+	}
 }

@@ -100,3 +100,12 @@ func TestDSNFile(t *testing.T) {
 	_, err = Parse([]byte("storage:\n  driver: postgres\n"), dir)
 	require.True(t, strings.Contains(err.Error(), "dsn or dsn_file required"))
 }
+
+func TestExampleConfig(t *testing.T) {
+	c, err := Load("../kizashi-webhook.example.yml")
+	require.NoError(t, err)
+	def := DefaultPolicyConfig()
+	require.Equal(t, def.SLA, c.Defaults.SLA, "the example documents the defaults")
+	require.Equal(t, def.Priority.SeverityUrgency, c.Defaults.Priority.SeverityUrgency)
+	require.Equal(t, incident.AutoResolveIfUntouched, c.Policy("acme").AutoResolve)
+}

@@ -313,17 +313,17 @@ func (s *Store) commitBatch(batch []*request) {
 			results[i] = fmt.Errorf("before write: %w", err)
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := t.exec(ctx, qSavepoint); err != nil {
 			results[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
 		if err := r.fn(ctx, t); err != nil {
 			results[i] = err
-			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+			if _, rerr := t.exec(ctx, qRollback); rerr != nil {
 				results[i] = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE w"); err != nil && results[i] == nil {
+		if _, err := t.exec(ctx, qRelease); err != nil && results[i] == nil {
 			results[i] = fmt.Errorf("release savepoint: %w", err)
 		}
 	}

@@ -50,8 +50,15 @@ var (
 	qOutbox  = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES (?, ?, ?, ?, ?)`
 )
 
+// Savepoints isolate the calls batched in one SQLite transaction.
+const (
+	qSavepoint = "SAVEPOINT w"
+	qRelease   = "RELEASE w"
+	qRollback  = "ROLLBACK TO w"
+)
+
 var txQueries = []string{
-	qInsertNotification, qRecordDuplicate, qOpenIncident, qLatestIncident, qIncidentAny, qIncidentTenant,
+	qSavepoint, qRelease, qRollback, qInsertNotification, qRecordDuplicate, qOpenIncident, qLatestIncident, qIncidentAny, qIncidentTenant,
 	qCreateIncident, qUpdateIncident, qTouchIncident, qAlerts, qUpsertAlert, qJournal, qOutbox,
 }
 
