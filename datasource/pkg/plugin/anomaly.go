@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +22,8 @@ import (
 const maxForecastPoints = 1000
 
 // queryAnomaly runs an anomaly or forecast query: a range query over the panel range plus the
-// warm-up history, the engine over each series, one frame per series.
+// warm-up history, the engine over each series, one frame per series. The range is read in
+// chunks and each chunk goes through the models while the next ones are read.
 func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Frames, error) {
 	spec, err := anomaly.Compile(q.Engine)
 	if err != nil {
@@ -33,19 +34,47 @@ func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Fr
 	if end.Before(panelStart) {
 		return nil, fmt.Errorf("time range %s..%s holds no step of %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Step)
 	}
-	rng, err := d.prom.QueryRange(ctx, q.Expr, start, end, q.Step, d.limits())
+	rows := prom.Points(panelStart, end, q.Step)
+	lim := d.limits()
+	var (
+		runners []*runner
+		byFP    = map[model.Fingerprint]*runner{}
+		todo    []func()
+	)
+	rng, err := d.prom.QueryRangeChunks(ctx, q.Expr, start, end, q.Step, lim, func(chunk []prom.Series) error {
+		todo = todo[:0]
+		for _, s := range chunk {
+			fp := s.Metric.Fingerprint()
+			r, ok := byFP[fp]
+			if !ok {
+				if lim.MaxSeries > 0 && len(runners) >= lim.MaxSeries {
+					return fmt.Errorf("%w: the expression returned more than %d series (max series per query); narrow it down (e.g. with topk or a label matcher)",
+						prom.ErrLimit, lim.MaxSeries)
+				}
+				r = &runner{metric: s.Metric, m: spec.New(), startMS: model.TimeFromUnixNano(panelStart.UnixNano()), rows: rows}
+				byFP[fp] = r
+				runners = append(runners, r)
+			}
+			todo = append(todo, func() { r.feed(s.Samples) })
+		}
+		d.parallel(ctx, len(todo), func(i int) { todo[i]() })
+		return ctx.Err()
+	})
 	if err != nil {
 		return nil, err
 	}
-	names := displayNames(rng.Series, q.LegendFormat, q.Expr)
+	slices.SortFunc(runners, func(a, b *runner) int { return strings.Compare(a.key(), b.key()) })
+	series := make([]prom.Series, len(runners))
+	for i, r := range runners {
+		series[i] = prom.Series{Metric: r.metric}
+	}
+	names := displayNames(series, q.LegendFormat, q.Expr)
 	executed := fmt.Sprintf("%s\nstart=%s end=%s step=%s (panel from %s; warm-up %s; %d query_range requests)",
 		q.Expr, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), q.Step,
 		panelStart.UTC().Format(time.RFC3339), q.WarmUp, rng.Requests)
 
-	results := make([]seriesResult, len(rng.Series))
-	d.parallel(ctx, len(rng.Series), func(i int) {
-		results[i] = analyze(spec, rng.Series[i], names[i], q, panelStart)
-	})
+	results := make([]seriesResult, len(runners))
+	d.parallel(ctx, len(runners), func(i int) { results[i] = runners[i].finish(names[i], q) })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("run engine: %w", err)
 	}
@@ -71,6 +100,9 @@ func (d *Datasource) limits() prom.Limits {
 
 // parallel runs fn(0..n-1) on the instance's workers; it stops starting work once ctx is done.
 func (d *Datasource) parallel(ctx context.Context, n int, fn func(i int)) {
+	if n == 0 {
+		return
+	}
 	workers := min(max(d.workers, 1), n)
 	var (
 		wg   sync.WaitGroup
@@ -102,31 +134,53 @@ type seriesResult struct {
 	hasETA bool
 }
 
-// analyze feeds one series through a fresh model and keeps the results from panelStart on.
-func analyze(spec *anomaly.Spec, s prom.Series, name string, q *models.Query, panelStart time.Time) seriesResult {
-	m := spec.New()
-	samples := s.Samples
-	startMS := model.TimeFromUnixNano(panelStart.UnixNano())
-	first := sort.Search(len(samples), func(i int) bool { return samples[i].Timestamp >= startMS })
-	rows := len(samples) - first
+// runner feeds one series through its model, chunk after chunk, and keeps the results from
+// the panel's start on.
+type runner struct {
+	metric  model.Metric
+	m       *anomaly.Model
+	startMS model.Time
+	rows    int
+	cols    *columns
+	samples int
+	keyStr  string
+}
 
-	var path []anomaly.Forecast
-	forecast := q.Type == models.QueryTypeForecast
-	cols := newColumns(rows)
-	for i, p := range samples {
+func (r *runner) key() string {
+	if r.keyStr == "" {
+		r.keyStr = r.metric.String()
+	}
+	return r.keyStr
+}
+
+func (r *runner) feed(samples []model.SamplePair) {
+	r.samples += len(samples)
+	for _, p := range samples {
 		t := time.UnixMilli(int64(p.Timestamp)).UTC()
 		v := float64(p.Value)
-		r, err := m.Update(t, v)
-		if i < first {
+		res, err := r.m.Update(t, v)
+		if p.Timestamp < r.startMS {
 			continue
 		}
-		if err != nil {
-			r.Deviation = math.NaN()
+		if r.cols == nil {
+			r.cols = newColumns(r.rows)
 		}
-		cols.add(t, v, r)
+		if err != nil {
+			res.Deviation = math.NaN()
+		}
+		r.cols.add(t, v, res)
 	}
+}
+
+// finish forecasts (for forecast queries) and builds the series' frame.
+func (r *runner) finish(name string, q *models.Query) seriesResult {
+	if r.cols == nil {
+		r.cols = newColumns(0)
+	}
+	m := r.m
 	res := seriesResult{name: name}
-	if forecast && len(samples) > 0 {
+	var path []anomaly.Forecast
+	if q.Type == models.QueryTypeForecast && r.samples > 0 {
 		step := q.Step
 		n := int(q.Horizon / step)
 		if n > maxForecastPoints {
@@ -139,12 +193,12 @@ func analyze(spec *anomaly.Spec, s prom.Series, name string, q *models.Query, pa
 			res.eta, res.etaOK = m.BreachETA(*q.Threshold, q.Horizon)
 		}
 	}
-	res.frame = cols.frame(name, seriesLabels(s.Metric), q, m.LastTime(), path)
+	res.frame = r.cols.frame(name, seriesLabels(r.metric), q, m.LastTime(), path)
 	rd := m.Readiness()
 	res.frame.Meta.Custom = map[string]any{
 		"ready": rd.Ready, "daily": rd.Daily, "weekly": rd.Weekly, "trend": rd.Trend,
 	}
-	if !rd.Ready && len(samples) > 0 {
+	if !rd.Ready && r.samples > 0 {
 		res.frame.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
 			Text: fmt.Sprintf("%s: model not ready (%s); a longer warm-up gives it more history", name, rd.Reason)})
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 
@@ -23,6 +25,7 @@ import (
 // the frames):
 //
 //	raw          the plugin's Prometheus client: query_range 7d@1m, one request, decoded
+//	raw-client_golang  the same query with Prometheus' Go client (api/prometheus/v1), for reference
 //	raw-chunked  the same client reading what the anomaly query reads (8d, parallel chunks)
 //	anomaly      QueryData in-process (what the plugin does for Grafana, before gRPC)
 //	anomaly-grpc the same through the plugin gRPC protocol (Arrow encoding, as Grafana sees it)
@@ -65,6 +68,12 @@ func BenchmarkAnomalyQuery(b *testing.B) {
 		require.NoError(b, err)
 		require.Len(b, r.Series, nSeries)
 	}
+	promAPI := prom.API()
+	rawClientGolang := func() {
+		v, _, _, err := promAPI.QueryRange(ctx, "kizashi_bench", v1.Range{Start: end.Add(-panel), End: end, Step: step})
+		require.NoError(b, err)
+		require.Len(b, v.(model.Matrix), nSeries)
+	}
 	rawChunked := func() {
 		r, err := d.prom.QueryRange(ctx, "kizashi_bench", end.Add(-panel-warmUp), end, step, d.limits())
 		require.NoError(b, err)
@@ -93,6 +102,12 @@ func BenchmarkAnomalyQuery(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			raw()
+		}
+	})
+	b.Run("raw-client_golang", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rawClientGolang()
 		}
 	})
 	b.Run("raw-chunked", func(b *testing.B) {

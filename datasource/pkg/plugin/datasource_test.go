@@ -158,24 +158,43 @@ func TestForecastQuery(t *testing.T) {
 	f := r.Frames[0]
 	times := field(t, f, "time")
 	last := times.At(f.Rows() - 1).(time.Time)
-	require.True(t, last.After(testNow.Add(47*time.Hour)), "forecast ends at %s", last)
+	require.Equal(t, testNow.Add(48*time.Hour), last, "the forecast runs to the horizon")
 	// Forecast fields are null on observed rows and set on future ones, with an interval.
 	fc, lo, hi := field(t, f, "forecast"), field(t, f, "forecast lower"), field(t, f, "forecast upper")
 	_, ok := floatAt(fc, 0)
 	require.False(t, ok)
+	_, ok = floatAt(field(t, f, "value"), f.Rows()-1)
+	require.False(t, ok, "no observed value in the future")
 	v, ok := floatAt(fc, f.Rows()-1)
 	require.True(t, ok)
 	l, _ := floatAt(lo, f.Rows()-1)
 	u, _ := floatAt(hi, f.Rows()-1)
 	require.LessOrEqual(t, l, v)
 	require.LessOrEqual(t, v, u)
-	require.Greater(t, v, 74.0, "a rising series keeps rising")
-	// The series rises 0.5/h from 74 at now: 90 is about 32h away.
+
+	// The path and the ETA are the engine's for the same samples and settings.
+	m, err := anomaly.New(anomaly.Config{Step: time.Minute, Trend: anomaly.On,
+		Horizons: []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 48 * time.Hour}})
+	require.NoError(t, err)
+	rising := func(ts time.Time) float64 { return 50 + float64(ts.Sub(testNow.Add(-48*time.Hour)))/float64(time.Hour)*0.5 }
+	for ts := testNow.Add(-49 * time.Hour); !ts.After(testNow); ts = ts.Add(time.Minute) {
+		_, err := m.Update(ts, rising(ts))
+		require.NoError(t, err)
+	}
+	path := m.Path(nil, 5*time.Minute, 576) // 48h / 1000 points: 3m rounds up to 5m... see maxForecastPoints
+	_ = path
+	want := m.Forecast(48 * time.Hour)
+	require.InDelta(t, want.Value, v, 1e-9)
+	require.InDelta(t, want.Lower, l, 1e-9)
+	require.InDelta(t, want.Upper, u, 1e-9)
 	eta := r.Frames[1]
 	require.Equal(t, "breach ETA", eta.Name)
 	secs, ok := floatAt(field(t, eta, "breach eta"), 0)
-	require.True(t, ok)
-	require.InDelta(t, 32*3600, secs, 8*3600)
+	wantETA, wantOK := m.BreachETA(threshold, 48*time.Hour)
+	require.Equal(t, wantOK, ok)
+	if ok {
+		require.Equal(t, wantETA.Seconds(), secs)
+	}
 }
 
 func TestQueryErrorsPerRefID(t *testing.T) {
@@ -201,7 +220,7 @@ func TestQueryErrorsPerRefID(t *testing.T) {
 		msg    string
 	}{
 		{"syntax", backend.StatusBadRequest, backend.ErrorSourceDownstream, "bad_data: parse error"},
-		{"down", backend.StatusBadGateway, backend.ErrorSourceDownstream, "server error: 503"},
+		{"down", backend.StatusBadGateway, backend.ErrorSourceDownstream, "unavailable: too busy"},
 		{"series", backend.StatusBadRequest, backend.ErrorSourceDownstream, "returned 2 series, above the data source's max series per query (1)"},
 		{"type", backend.StatusBadRequest, backend.ErrorSourceDownstream, `query type "nonsense"`},
 		{"sens", backend.StatusBadRequest, backend.ErrorSourceDownstream, "sensitivity 3: must be in [0,1]"},
@@ -231,14 +250,14 @@ func TestLimitsAndChunks(t *testing.T) {
 	t.Run("chunks", func(t *testing.T) {
 		before := prom.count("/api/v1/query_range")
 		d := newTestDatasource(t, settingsFor(prom.URL, nil, nil))
-		// 8 days of warm-up and 1 day of panel at 1m: 12,961 points, in four parallel requests.
+		// 8 days of warm-up and 1 day of panel at 1m: 12,961 points, in six requests read three at a time.
 		resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
 			dataQuery("A", "anomaly", 24*time.Hour, map[string]any{"expr": "single", "warmUp": "8d"}),
 		}})
 		require.NoError(t, err)
 		r := resp.Responses["A"]
 		require.NoError(t, r.Error)
-		require.Equal(t, 4, prom.count("/api/v1/query_range")-before)
+		require.Equal(t, 6, prom.count("/api/v1/query_range")-before)
 		require.Equal(t, 1441, r.Frames[0].Rows())
 		require.Equal(t, true, r.Frames[0].Meta.Custom.(map[string]any)["ready"])
 	})

@@ -9,8 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,9 +30,9 @@ import (
 // the same time: Prometheus encodes and the client decodes each chunk on its own core.
 const (
 	maxChunkPoints   = 10_000
-	minChunkPoints   = 2_000
-	parallelChunks   = 4
-	chunkConcurrency = 4
+	minChunkPoints   = 1_500
+	parallelChunks   = 6
+	chunkConcurrency = 3
 )
 
 // chunkSize returns how many steps each chunk of an n-step range holds.
@@ -51,6 +55,8 @@ type Limits struct {
 // Client reads from one Prometheus-compatible server.
 type Client struct {
 	api     v1.API
+	url     string
+	hc      *http.Client
 	timeout time.Duration
 }
 
@@ -61,7 +67,7 @@ func New(url string, hc *http.Client, timeout time.Duration) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client for %s: %w", url, err)
 	}
-	return &Client{api: v1.NewAPI(c), timeout: timeout}, nil
+	return &Client{api: v1.NewAPI(c), url: strings.TrimRight(url, "/"), hc: hc, timeout: timeout}, nil
 }
 
 // Series is one series of a range query result, samples in time order.
@@ -88,6 +94,31 @@ func Points(start, end time.Time, step time.Duration) int {
 // QueryRange evaluates expr from start to end at step, in chunks, and returns every series
 // with its samples merged in time order. start and end should be multiples of step.
 func (c *Client) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration, lim Limits) (*Range, error) {
+	var chunks [][]Series
+	r, err := c.QueryRangeChunks(ctx, expr, start, end, step, lim, func(chunk []Series) error {
+		chunks = append(chunks, chunk)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Series = merge(chunks)
+	if lim.MaxSeries > 0 && len(r.Series) > lim.MaxSeries {
+		return nil, seriesLimitError(len(r.Series), lim.MaxSeries)
+	}
+	return r, nil
+}
+
+func seriesLimitError(n, limit int) error {
+	return fmt.Errorf("%w: the expression returned %d series, above the data source's max series per query (%d); narrow it down (e.g. with topk or a label matcher)",
+		ErrLimit, n, limit)
+}
+
+// QueryRangeChunks evaluates expr from start to end at step in chunks read a few at a time,
+// and calls fn with each chunk's series in time order, from one goroutine, as soon as that
+// chunk and all before it are in: the caller works on the past while the rest is read.
+// The returned Range has no Series. An error from fn stops the query and is returned.
+func (c *Client) QueryRangeChunks(ctx context.Context, expr string, start, end time.Time, step time.Duration, lim Limits, fn func(chunk []Series) error) (*Range, error) {
 	n := Points(start, end, step)
 	if n == 0 {
 		return nil, fmt.Errorf("range %s..%s step %s: empty", start.Format(time.RFC3339), end.Format(time.RFC3339), step)
@@ -106,15 +137,16 @@ func (c *Client) QueryRange(ctx context.Context, expr string, start, end time.Ti
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	results := make([]model.Matrix, len(ranges))
-	var (
-		mu       sync.Mutex
+	type result struct {
+		series   []Series
 		warnings []string
-		points   int
-		wg       sync.WaitGroup
-	)
+	}
+	results := make([]result, len(ranges))
+	ready := make([]chan struct{}, len(ranges))
+	var wg sync.WaitGroup
 	sem := make(chan struct{}, chunkConcurrency)
 	for i, r := range ranges {
+		ready[i] = make(chan struct{})
 		wg.Go(func() {
 			select {
 			case sem <- struct{}{}:
@@ -127,61 +159,115 @@ func (c *Client) QueryRange(ctx context.Context, expr string, start, end time.Ti
 				cancel(err)
 				return
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			warnings = append(warnings, w...)
-			for _, s := range m {
-				points += len(s.Values)
+			if lim.MaxSeries > 0 && len(m) > lim.MaxSeries {
+				cancel(seriesLimitError(len(m), lim.MaxSeries))
+				return
 			}
-			switch {
-			case lim.MaxSeries > 0 && len(m) > lim.MaxSeries:
-				cancel(fmt.Errorf("%w: the expression returned %d series, above the data source's max series per query (%d); narrow it down (e.g. with topk or a label matcher)",
-					ErrLimit, len(m), lim.MaxSeries))
-			case lim.MaxPoints > 0 && points > lim.MaxPoints:
-				cancel(fmt.Errorf("%w: the query read more than %d points (max points per query); use a larger step, a shorter range or fewer series",
-					ErrLimit, lim.MaxPoints))
-			}
-			results[i] = m
+			results[i] = result{m, w}
+			close(ready[i])
 		})
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
+	defer wg.Wait()
+
+	out := &Range{Requests: len(ranges)}
+	points := 0
+	for i := range ranges {
+		select {
+		case <-ready[i]:
+		case <-ctx.Done():
+			wg.Wait()
+			return nil, context.Cause(ctx)
+		}
+		res := results[i]
+		results[i] = result{} // the caller owns the chunk now
+		out.Warnings = append(out.Warnings, res.warnings...)
+		for _, s := range res.series {
+			points += len(s.Samples)
+		}
+		if lim.MaxPoints > 0 && points > lim.MaxPoints {
+			cancel(fmt.Errorf("%w: the query read more than %d points (max points per query); use a larger step, a shorter range or fewer series",
+				ErrLimit, lim.MaxPoints))
+			wg.Wait()
+			return nil, context.Cause(ctx)
+		}
+		if err := fn(res.series); err != nil {
+			cancel(err)
+			wg.Wait()
+			return nil, err
+		}
 	}
-	out := &Range{Series: merge(results), Warnings: slices.Compact(warnings), Requests: len(ranges)}
-	if lim.MaxSeries > 0 && len(out.Series) > lim.MaxSeries {
-		return nil, fmt.Errorf("%w: the expression returned %d series, above the data source's max series per query (%d); narrow it down (e.g. with topk or a label matcher)",
-			ErrLimit, len(out.Series), lim.MaxSeries)
-	}
+	slices.Sort(out.Warnings)
+	out.Warnings = slices.Compact(out.Warnings)
 	return out, nil
 }
 
-func (c *Client) queryRange(ctx context.Context, expr string, r v1.Range) (model.Matrix, []string, error) {
-	var opts []v1.Option
-	if c.timeout > 0 {
-		opts = append(opts, v1.WithTimeout(c.timeout))
+func (c *Client) queryRange(ctx context.Context, expr string, r v1.Range) ([]Series, []string, error) {
+	form := url.Values{
+		"query": {expr},
+		"start": {formatTime(r.Start)},
+		"end":   {formatTime(r.End)},
+		"step":  {strconv.FormatFloat(r.Step.Seconds(), 'f', -1, 64)},
 	}
-	v, warnings, _, err := c.api.QueryRange(ctx, expr, r, opts...)
+	if c.timeout > 0 {
+		form.Set("timeout", c.timeout.String())
+	}
+	series, warnings, err := c.postQueryRange(ctx, form, Points(r.Start, r.End, r.Step))
 	if err != nil {
 		return nil, nil, downstream(fmt.Errorf("query_range %s..%s: %w", r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), err))
 	}
-	m, ok := v.(model.Matrix)
-	if !ok {
-		return nil, nil, downstream(fmt.Errorf("query_range: got a %s result, want a matrix", v.Type()))
+	return series, warnings, nil
+}
+
+// postQueryRange sends one query_range (POST, as Prometheus' own client does) and decodes it.
+func (c *Client) postQueryRange(ctx context.Context, form url.Values, hint int) ([]Series, []string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/v1/query_range", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("new request: %w", err)
 	}
-	return m, warnings, nil
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close() //nolint:errcheck // read-only body, fully read
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read answer: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode/100 == 4 || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == 422:
+		// Prometheus answers API errors with a JSON body saying what is wrong.
+		if _, _, derr := decodeMatrix(body, 0); derr != nil {
+			var apiErr *v1.Error
+			if errors.As(derr, &apiErr) {
+				return nil, nil, apiErr
+			}
+		}
+		fallthrough
+	default:
+		return nil, nil, fmt.Errorf("%s: %s", resp.Status, truncate(body, 256))
+	}
+	return decodeMatrix(body, hint)
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+func formatTime(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', -1, 64)
 }
 
 // merge joins the chunks' series by labels, samples in chunk order, sorted by labels.
-func merge(chunks []model.Matrix) []Series {
+func merge(chunks [][]Series) []Series {
 	var out []Series
-	switch {
-	case len(chunks) == 1:
-		out = make([]Series, len(chunks[0]))
-		for i, s := range chunks[0] {
-			out[i] = Series{Metric: s.Metric, Samples: s.Values}
-		}
-	default:
+	if len(chunks) == 1 {
+		out = chunks[0]
+	} else {
 		idx := map[model.Fingerprint]int{}
 		for _, m := range chunks {
 			for _, s := range m {
@@ -193,14 +279,18 @@ func merge(chunks []model.Matrix) []Series {
 					out = append(out, Series{Metric: s.Metric})
 				}
 				if out[i].Samples == nil {
-					out[i].Samples = s.Values
+					out[i].Samples = s.Samples
 				} else {
-					out[i].Samples = append(out[i].Samples, s.Values...)
+					out[i].Samples = append(out[i].Samples, s.Samples...)
 				}
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Series) int { return cmp.Compare(a.Metric.String(), b.Metric.String()) })
+	keys := make(map[model.Fingerprint]string, len(out))
+	for _, s := range out {
+		keys[s.Metric.Fingerprint()] = s.Metric.String()
+	}
+	slices.SortFunc(out, func(a, b Series) int { return cmp.Compare(keys[a.Metric.Fingerprint()], keys[b.Metric.Fingerprint()]) })
 	return out
 }
 
