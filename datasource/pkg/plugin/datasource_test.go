@@ -176,13 +176,13 @@ func TestForecastQuery(t *testing.T) {
 	m, err := anomaly.New(anomaly.Config{Step: time.Minute, Trend: anomaly.On,
 		Horizons: []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 48 * time.Hour}})
 	require.NoError(t, err)
-	rising := func(ts time.Time) float64 { return 50 + float64(ts.Sub(testNow.Add(-48*time.Hour)))/float64(time.Hour)*0.5 }
+	rising := func(ts time.Time) float64 {
+		return 50 + float64(ts.Sub(testNow.Add(-48*time.Hour)))/float64(time.Hour)*0.5
+	}
 	for ts := testNow.Add(-49 * time.Hour); !ts.After(testNow); ts = ts.Add(time.Minute) {
 		_, err := m.Update(ts, rising(ts))
 		require.NoError(t, err)
 	}
-	path := m.Path(nil, 5*time.Minute, 576) // 48h / 1000 points: 3m rounds up to 5m... see maxForecastPoints
-	_ = path
 	want := m.Forecast(48 * time.Hour)
 	require.InDelta(t, want.Value, v, 1e-9)
 	require.InDelta(t, want.Lower, l, 1e-9)
