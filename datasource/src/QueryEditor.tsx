@@ -1,6 +1,6 @@
 import React, { ChangeEvent, useEffect, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
-import { InlineField, InlineFieldRow, Input, MultiSelect, Select, TextArea } from '@grafana/ui';
+import { InlineField, InlineFieldRow, Input, MultiSelect, RadioButtonGroup, Select, TextArea } from '@grafana/ui';
 
 import { DataSource } from './datasource';
 import { KizashiOptions, KizashiQuery, QueryType, queryTypes, SeriesField, seriesFields } from './types';
@@ -102,6 +102,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           </InlineField>
           <InlineField label="Threshold" labelWidth={10} tooltip="Breach ETA: time until the forecast crosses this value">
             <Input type="number" width={14} value={query.threshold ?? ''} onChange={num('threshold')} onBlur={onRunQuery} aria-label="Threshold" />
+          </InlineField>
+          <InlineField label="Stay" labelWidth={8} tooltip="Below: an upper limit (usage, latency). Above: a lower limit (free space).">
+            <RadioButtonGroup
+              options={[
+                { label: 'below', value: 'below' },
+                { label: 'above', value: 'above' },
+              ]}
+              value={query.breach ?? 'below'}
+              onChange={(v) => set({ breach: v as 'below' | 'above' }, true)}
+            />
           </InlineField>
         </InlineFieldRow>
       )}

@@ -41,6 +41,8 @@ export interface KizashiQuery extends DataQuery {
   warmUp?: string;
   horizon?: string;
   threshold?: number;
+  /** below: the threshold is an upper limit (default); above: a lower limit (free space). */
+  breach?: 'below' | 'above';
   queryName?: string;
   fields?: SeriesField[];
 }

@@ -127,6 +127,10 @@ func TestParseQuery(t *testing.T) {
 		{name: "bad field", queryType: "anomaly", json: `{"expr":"up","fields":["raw"]}`, err: `field "raw"`},
 		{name: "horizon too long", queryType: "forecast", json: `{"expr":"up","horizon":"60d"}`, err: "engine settings: horizon"},
 		{name: "min", queryType: "anomaly", json: `{"expr":"up","sensitivity":-0.1}`, err: "sensitivity -0.1"},
+		{name: "lower limit", queryType: "forecast", json: `{"expr":"up","threshold":10,"breach":"above"}`, check: func(t *testing.T, q *Query) {
+			require.True(t, q.LowerLimit)
+		}},
+		{name: "bad breach", queryType: "forecast", json: `{"expr":"up","threshold":10,"breach":"sideways"}`, err: `breach "sideways"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := tc.settings

@@ -54,9 +54,12 @@ type QueryJSON struct {
 	// WarmUp overrides the data source's warm-up history ("7d").
 	WarmUp string `json:"warmUp,omitempty"`
 
-	// Horizon and Threshold are for forecast queries.
+	// Horizon and Threshold are for forecast queries. Breach says whether the threshold is an
+	// upper limit the series must stay "below" (default; disk usage, latency: ETA until it is
+	// reached from below) or a lower limit it must stay "above" (free space: ETA until it drops).
 	Horizon   string   `json:"horizon,omitempty"`
 	Threshold *float64 `json:"threshold,omitempty"`
+	Breach    string   `json:"breach,omitempty"`
 
 	// QueryName is the exporter's query name, for exported queries.
 	QueryName string `json:"queryName,omitempty"`
@@ -77,8 +80,10 @@ type Query struct {
 	Engine       anomaly.Config
 	Horizon      time.Duration
 	Threshold    *float64
-	QueryName    string
-	Fields       []string
+	// LowerLimit: the threshold is a lower limit (ETA until the forecast drops to it).
+	LowerLimit bool
+	QueryName  string
+	Fields     []string
 }
 
 // Keep reports whether the field is wanted.
@@ -162,6 +167,13 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	}
 	if q.Horizon <= 0 {
 		return nil, fmt.Errorf("horizon %s: must be positive", q.Horizon)
+	}
+	switch qj.Breach {
+	case "", "below":
+	case "above":
+		q.LowerLimit = true
+	default:
+		return nil, fmt.Errorf("breach %q: want below (an upper limit) or above (a lower limit)", qj.Breach)
 	}
 	if q.Threshold != nil && (math.IsNaN(*q.Threshold) || math.IsInf(*q.Threshold, 0)) {
 		return nil, errors.New("threshold: must be a finite number")

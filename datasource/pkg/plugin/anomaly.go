@@ -190,7 +190,11 @@ func (r *runner) finish(name string, q *models.Query) seriesResult {
 		path = m.Path(make([]anomaly.Forecast, 0, n), step, n)
 		if q.Threshold != nil {
 			res.hasETA = true
-			res.eta, res.etaOK = m.BreachETA(*q.Threshold, q.Horizon)
+			if q.LowerLimit {
+				res.eta, res.etaOK = m.DropETA(*q.Threshold, q.Horizon)
+			} else {
+				res.eta, res.etaOK = m.BreachETA(*q.Threshold, q.Horizon)
+			}
 		}
 	}
 	res.frame = r.cols.frame(name, seriesLabels(r.metric), q, m.LastTime(), path)
