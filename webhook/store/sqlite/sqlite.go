@@ -54,6 +54,10 @@ func Open(ctx context.Context, path string, o Options) (*sqlstore.Store, error) 
 	q.Add("_pragma", "synchronous("+o.Synchronous+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "cache_size(-65536)")
+	// Checkpoint every ~40 MB of WAL instead of 4 MB: at 500 commits/s the
+	// default checkpoints several times a second and each one stalls the
+	// writer (p99 300 ms instead of 10 ms on the reference machine).
+	q.Add("_pragma", "wal_autocheckpoint(10000)")
 	q.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
 	if err != nil {
