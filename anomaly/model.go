@@ -26,8 +26,9 @@ type Result struct {
 	// Baseline is the expected value; Lower and Upper bound the normal band
 	// (baseline ± k·scale, clamped to the valid range).
 	Baseline, Lower, Upper float64
-	// Score in [0,1]: how abnormal the recent behaviour is, calibrated per series so that one
-	// threshold (e.g. 0.5 or 0.9) means the same on every series. 0 until the model is ready.
+	// Score in [0,1): how abnormal the recent behaviour is, calibrated per series so that one
+	// threshold means the same on every series: s is a tail probability of about
+	// 10^(-2.7·s/(1-s)) (0.5 ≈ 2e-3 per sample, 0.65 ≈ 1e-5, 0.75 ≈ 1e-8). 0 until ready.
 	Score float64
 	// Deviation is the signed residual in robust sigmas: (value - baseline) / scale.
 	Deviation float64
@@ -335,10 +336,21 @@ func (m *Model) scaleAt(ts int64) float64 {
 	return max(s, m.floor())
 }
 
+// evidence is the mean absolute error (around the slow level) of the components in use.
+func (m *Model) evidence() float32 {
+	switch m.levelIndex() {
+	case 2:
+		return m.errBoth
+	case 1:
+		return m.errDaily
+	}
+	return m.errNone
+}
+
 // floor keeps near-constant and near-zero series from firing on noise: a fraction of the
 // level, half the series' resolution, and a tiny absolute value.
 func (m *Model) floor() float64 {
-	f := max(tuneRelFloor*math.Abs(m.slow), tuneDispFloor*float64(m.errNone))
+	f := max(tuneRelFloor*math.Abs(m.slow), tuneDispFloor*float64(m.evidence()))
 	if !math.IsInf(m.quantum, 1) {
 		f = max(f, tuneQuantumFloor*m.quantum)
 	}

@@ -14,7 +14,7 @@ const (
 	tuneLevelAlphaMin      = 0.02              // at least this much per sample
 	tuneDailyGamma         = 0.35              // share of the daily profile renewed per day
 	tuneWeeklyGamma        = 0.3               // share of the weekly profile renewed per week
-	tuneSpreadTau          = 12 * 3600e9       // residual spread memory (ns)
+	tuneSpreadTau          = 24 * 3600e9       // residual spread memory (ns)
 	tuneSpreadMin          = 0.01              // at least this much per sample
 	tuneClip               = 3.0               // residuals are clipped at ± this many sigmas before learning
 	tuneRelFloor           = 1e-3              // scale floor relative to |level|
@@ -40,9 +40,9 @@ const (
 	tuneTailMin            = 0.05              // floor on the mean excess
 	tuneTailCap            = 30.0              // tail learning caps a value at u + this many mean excesses
 	tuneScoreHalf          = 2.7               // score 0.5 at a short-window tail probability of 1e-5
-	tuneShortAlpha         = 0.3               // weight of the newest surprisal in the short window
-	tuneDispFloor          = 0.05              // scale floor relative to the series' dispersion
-	tuneSpreadClip         = 6.0               // residuals are clipped at ± this many sigmas for the spread
+	tuneShortAlpha         = 0.45              // weight of the newest surprisal in the short window
+	tuneDispFloor          = 0.3               // scale floor relative to the series' dispersion
+	tuneSpreadClip         = 20.0              // residuals are clipped at ± this many sigmas for the spread
 )
 
 // update is Update for a finite, in-order sample after the first one.
