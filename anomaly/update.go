@@ -27,7 +27,7 @@ const (
 	tuneSlowTau            = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
 	tuneCusumDrift         = 1.0               // CUSUM allowance (sigmas)
 	tuneCusumLimit         = 12.0              // CUSUM decision limit (sigmas)
-	tuneLongSamples        = 5000              // samples: long-run surprisal statistics memory
+	tuneLongSamples        = 10000             // samples: long-run surprisal statistics memory
 	tuneTrendBeta          = 0.15              // trend learning, share of the level correction
 	tuneHorizonAlpha       = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ          = 1.959963984540054 // 95% prediction intervals
