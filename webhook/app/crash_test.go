@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +23,8 @@ import (
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "kizashi-webhook")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	gobin, err := exec.LookPath("go")
+	require.NoError(t, err, "the crash test builds the real binary with the go command")
 	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/kizashi-dev/kizashi/webhook/cmd/kizashi-webhook").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
