@@ -14,8 +14,8 @@ const (
 	tuneLevelAlphaMin      = 0.02              // at least this much per sample
 	tuneDailyGamma         = 0.35              // share of the daily profile renewed per day
 	tuneWeeklyGamma        = 0.3               // share of the weekly profile renewed per week
-	tuneSpreadTau          = 24 * 3600e9       // residual spread memory (ns)
-	tuneSpreadMin          = 0.01              // at least this much per sample
+	tuneSpreadTau          = 96 * 3600e9       // residual spread memory (ns)
+	tuneSpreadMin          = 0.003             // at least this much per sample
 	tuneClip               = 3.0               // residuals are clipped at ± this many sigmas before learning
 	tuneRelFloor           = 1e-3              // scale floor relative to |level|
 	tuneQuantumFloor       = 0.5               // scale floor in units of the series' resolution
