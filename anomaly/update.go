@@ -31,6 +31,7 @@ const (
 	tuneTrendBeta          = 0.15              // trend learning, share of the level correction
 	tuneHorizonAlpha       = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ          = 1.959963984540054 // 95% prediction intervals
+	tuneTailQ              = 0.9               // the score's tail fit starts at this quantile of the short window
 	tuneTrendEvidenceAlpha = 0.1               // learning rate of the trend evidence
 	tuneTrendMinEvidence   = 6                 // resolved longest-horizon forecasts before the trend is judged
 	tuneTrendOff           = 0.97              // ... and withdrawn when it no longer cuts it below this
@@ -311,9 +312,9 @@ func (m *Model) score(z float64, ready bool) float64 {
 	}
 	var sc float64
 	if ready {
-		X := float64(x / m.tailU)
+		X := -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
 		if x > m.tailU {
-			X = 1 + m.tailSurprisal(float64(x-m.tailU))
+			X = -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
 		}
 		sc = X / (X + tuneScoreHalf)
 	}
@@ -323,11 +324,11 @@ func (m *Model) score(z float64, ready bool) float64 {
 	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
 	if xl > m.tailU {
 		ex := xl - m.tailU
-		m.tailExcess += 10 * eta * (ex - m.tailExcess)
-		m.tailExcessSq += 10 * eta * (ex*ex - m.tailExcessSq)
-		m.tailU += 0.9 * 10 * eta * m.tailExcess
+		m.tailExcess += eta / (1 - tuneTailQ) * (ex - m.tailExcess)
+		m.tailExcessSq += eta / (1 - tuneTailQ) * (ex*ex - m.tailExcessSq)
+		m.tailU += tuneTailQ / (1 - tuneTailQ) * eta * m.tailExcess
 	} else {
-		m.tailU -= 0.1 * 10 * eta * m.tailExcess
+		m.tailU -= eta * m.tailExcess
 	}
 	m.tailU = max(m.tailU, 0.01)
 	m.tailExcess = max(m.tailExcess, tuneTailMin)
