@@ -110,6 +110,8 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (delivered_at, next_attempt_at);
 `,
+	// 2: forwarders' delivery state and watchdog heartbeats (forward_schema.go).
+	forwardMigration,
 }
 
 func expand(sql string, d *Dialect) string {
