@@ -31,8 +31,12 @@ type Config struct {
 	Defaults  PolicyConfig   `yaml:"policy"`
 	Tenants   []TenantConfig `yaml:"tenants"`
 	Operators []Operator     `yaml:"operators"`
+	// Forwarding and Reconcile: see forward.go.
+	Forwarding Forwarding `yaml:"forwarding"`
+	Reconcile  Reconcile  `yaml:"reconcile"`
 
 	policies map[string]incident.Policy
+	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
 	tokens   map[[32]byte]Principal
 	basic    map[string]basicCred
@@ -131,6 +135,10 @@ type TenantConfig struct {
 	DefaultCorrelation string       `yaml:"default_correlation"`
 	Routes             []Route      `yaml:"routes"`
 	Policy             PolicyConfig `yaml:"policy"`
+	// Forwarders, Alertmanager and Watchdog: see forward.go.
+	Forwarders   []ForwarderConfig   `yaml:"forwarders"`
+	Alertmanager *AlertmanagerConfig `yaml:"alertmanager"`
+	Watchdog     *WatchdogConfig     `yaml:"watchdog"`
 }
 
 // Operator may see and act on all tenants' incidents (not send alerts).
@@ -192,7 +200,8 @@ func DefaultPolicyConfig() PolicyConfig {
 
 // UnmarshalYAML sets defaults first (the "type plain" pattern).
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig()}
+	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile}
 	type plain Config
 	return unmarshal((*plain)(c))
 }
@@ -445,7 +454,7 @@ func (c *Config) validate(baseDir string) error {
 		minClose = time.Duration(c.Defaults.CloseAfter)
 	}
 	c.closeMin = minClose
-	return nil
+	return c.validateForwarding(baseDir)
 }
 
 func (p PolicyConfig) compile() (incident.Policy, error) {

@@ -1,0 +1,88 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+)
+
+func TestForwardingErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file, err string
+	}{
+		{"bad_type.yml", `tenant "a": forwarders[0]: type must be servicenow, jira, pagerduty or webhook, not "remedy"`},
+		{"bad_section.yml", `tenant "a": forwarders[0]: section jira does not apply to type "servicenow"`},
+		{"dup_forwarder.yml", `tenant "a": duplicate forwarder "x"`},
+		{"no_routing_key.yml", `tenant "a": forwarders[0]: pagerduty: routing_key or routing_key_file required`},
+		{"short_secret.yml", `tenant "a": forwarders[0]: webhook: secret must have at least 16 characters`},
+		{"jira_no_project.yml", `tenant "a": forwarders[0]: jira: project required`},
+		{"bad_url.yml", `tenant "a": forwarders[0]: url "acme.service-now.com" must be an absolute http(s) URL`},
+		{"bad_severity.yml", `tenant "a": forwarders[0]: pagerduty: severities: P1 = "fatal" must be one of critical, error, warning, info`},
+		{"bad_gone.yml", `tenant "a": alertmanager: gone must be resolve, note or resolve_if_untouched, not "close"`},
+		{"bad_watchdog.yml", `tenant "a": watchdog: impact and urgency must be 1-3`},
+		{"bad_breaker.yml", `forwarding: circuit_breaker needs failures >= 1, open_for > 0 and max_open_for >= open_for`},
+		{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field tabel not found in type config.plain"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "forward", tc.file)
+			_, err := Load(path)
+			require.EqualError(t, err, "load "+path+": "+tc.err)
+		})
+	}
+	files, err := filepath.Glob("testdata/forward/*.yml")
+	require.NoError(t, err)
+	require.Len(t, files, 13, "add new testdata/forward files to TestForwardingErrors")
+}
+
+func TestForwardingGood(t *testing.T) {
+	c, err := Load("testdata/forward/good.yml")
+	require.NoError(t, err)
+	require.Equal(t, 4, c.Forwarding.Concurrency)
+	require.Equal(t, 3, c.Forwarding.Breaker.Failures)
+	require.Equal(t, DefaultForwarding.Breaker.OpenFor, c.Forwarding.Breaker.OpenFor, "defaults kept inside a section")
+	require.Equal(t, 30*time.Second, time.Duration(c.Reconcile.Interval))
+	require.Equal(t, []string{"acme/snow", "acme/jira", "acme/pd", "acme/hook"}, c.TargetKeys("acme"))
+	require.Empty(t, c.TargetKeys("globex"))
+	require.Len(t, c.Targets(), 4)
+
+	snow, ok := c.Target("acme/snow")
+	require.True(t, ok)
+	require.Equal(t, "https://acme.service-now.com", snow.URL)
+	require.Equal(t, "incident", snow.ServiceNow.Table)
+	require.Equal(t, "Workaround provided", snow.ServiceNow.CloseCodes["solved_workaround"])
+	require.Equal(t, "Solved (Permanently)", snow.ServiceNow.CloseCodes["solved_permanently"])
+	require.True(t, snow.HTTPConfig.FollowRedirects, "http_config defaults")
+	jira, _ := c.Target("acme/jira")
+	require.Equal(t, "Incident", jira.Jira.IssueType)
+	require.Equal(t, "cloud", jira.Jira.Deployment)
+	require.Equal(t, "Waiting", jira.Jira.Statuses["on_hold"])
+	require.Equal(t, "Done", jira.Jira.Statuses["resolved"])
+	pd, _ := c.Target("acme/pd")
+	require.Equal(t, DefaultPagerDutyURL, pd.URL)
+	require.Equal(t, commoncfg.Secret("x-secret-pagerduty-key-0001"), pd.PagerDuty.RoutingKey)
+	require.Equal(t, "critical", pd.PagerDuty.Severities["P1"])
+	_, ok = c.Target("acme/nope")
+	require.False(t, ok)
+
+	acme, ok := c.Tenant("acme")
+	require.True(t, ok)
+	require.Equal(t, 2*time.Hour, acme.Alertmanager.EffectiveStaleness(), "twice the repeat interval")
+	require.Equal(t, incident.AutoResolveNote, c.GonePolicy("acme"))
+	require.Equal(t, incident.AutoResolveResolve, c.GonePolicy("globex"), "the tenant's auto_resolve")
+	require.Equal(t, 5*time.Minute, time.Duration(acme.Watchdog.Timeout))
+	require.Equal(t, 1, acme.Watchdog.Impact)
+	require.NotEmpty(t, acme.Watchdog.Title)
+}
+
+func TestForwardingDefaults(t *testing.T) {
+	c, err := Parse(nil, ".")
+	require.NoError(t, err)
+	require.Equal(t, DefaultForwarding, c.Forwarding)
+	require.Equal(t, DefaultReconcile, c.Reconcile)
+	require.Empty(t, c.Targets())
+}
