@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -55,9 +56,16 @@ func benchIngest(b *testing.B, st store.Store, churn bool) {
 }
 
 // BenchmarkIngestPostgres measures the service layer on PostgreSQL
-// (fsync on, synchronous_commit on), 10 alerts per notification.
+// (fsync on, synchronous_commit on), 10 alerts per notification. It uses a
+// fresh database on the test server, or the (empty) database named by
+// KIZASHI_BENCH_POSTGRES_DSN, e.g. one of a dedicated server or one with
+// pg_stat_statements loaded.
 func BenchmarkIngestPostgres(b *testing.B) {
-	st, err := postgres.Open(context.Background(), testenv.PostgresDSN(b), postgres.Options{MaxConns: 32})
+	dsn := os.Getenv("KIZASHI_BENCH_POSTGRES_DSN")
+	if dsn == "" {
+		dsn = testenv.PostgresDSN(b)
+	}
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 32})
 	require.NoError(b, err)
 	b.Cleanup(func() { require.NoError(b, st.Close()) })
 	b.Run("realistic", func(b *testing.B) { benchIngest(b, st, false) })
