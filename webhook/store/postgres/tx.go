@@ -62,6 +62,13 @@ const (
 	ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
 	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
 	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
+	// Single rows (the common case) skip unnest.
+	qUpsertAlert = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
+	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
+	qJournalOne = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message) VALUES ($1, $2, $3, $4, $5, $6)`
+	qOutboxOne  = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES ($1, $2, $3, $4, $5)`
 	// WITH ORDINALITY and ORDER BY keep the ids in the order of the entries.
 	qJournal = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message)
 	SELECT t, i, at, ac, k, m FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
@@ -84,16 +91,14 @@ type tx struct {
 	// locked holds the version of the incidents this transaction has locked
 	// (read with FOR NO KEY UPDATE, created or updated by it).
 	locked map[int64]int64
-	// What the last OpenIncident fetched in the same round trip; cleared by
-	// every write.
+	// The alerts of the incident the last OpenIncident found, fetched in the
+	// same round trip; cleared by every write.
 	pre *prefetch
 }
 
 type prefetch struct {
-	tenant, key string
-	openID      int64 // 0 when no open incident
-	alerts      []incident.Alert
-	latest      *incident.Incident
+	openID int64 // 0 when no open incident
+	alerts []incident.Alert
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -190,9 +195,9 @@ func first(ins []*incident.Incident) *incident.Incident {
 func (t *tx) OpenIncident(ctx context.Context, tenant, key string) (*incident.Incident, error) {
 	t.pre = nil
 	var (
-		open, latest []*incident.Incident
-		alerts       []incident.Alert
-		alertsOf     int64
+		open     []*incident.Incident
+		alerts   []incident.Alert
+		alertsOf int64
 	)
 	qa := &pgx.QueuedQuery{SQL: qOpenAlerts, Arguments: []any{tenant, key}}
 	qa.Query(func(rows pgx.Rows) error {
@@ -200,12 +205,12 @@ func (t *tx) OpenIncident(ctx context.Context, tenant, key string) (*incident.In
 		alertsOf, alerts, err = scanAlerts(rows)
 		return err
 	})
-	err := t.send(ctx, incidentsQuery(qOpenIncident, &open, tenant, key), qa, incidentsQuery(qLatestIncident, &latest, tenant, key))
+	err := t.send(ctx, incidentsQuery(qOpenIncident, &open, tenant, key), qa)
 	if err != nil {
 		return nil, fmt.Errorf("select open incident: %w", err)
 	}
 	in := first(open)
-	p := &prefetch{tenant: tenant, key: key, latest: first(latest)}
+	p := &prefetch{}
 	if in != nil {
 		t.locked[in.ID] = in.Version
 		p.openID = in.ID
@@ -223,9 +228,6 @@ func (t *tx) OpenIncident(ctx context.Context, tenant, key string) (*incident.In
 }
 
 func (t *tx) LatestIncident(ctx context.Context, tenant, key string) (*incident.Incident, error) {
-	if p := t.pre; p != nil && p.tenant == tenant && p.key == key {
-		return p.latest, nil
-	}
 	var latest []*incident.Incident
 	if err := t.send(ctx, incidentsQuery(qLatestIncident, &latest, tenant, key)); err != nil {
 		return nil, fmt.Errorf("select latest incident: %w", err)
@@ -368,12 +370,21 @@ func (t *tx) UpsertAlerts(_ context.Context, incidentID int64, alerts []incident
 		fps, statuses, labels, anns = append(fps, a.Fingerprint), append(statuses, a.Status), append(labels, string(l)), append(anns, string(an))
 		starts, ends, urls, seen = append(starts, ts(a.StartsAt)), append(ends, ts(a.EndsAt)), append(urls, a.GeneratorURL), append(seen, ts(a.LastSeenAt))
 	}
+	if n == 1 {
+		t.queue(qUpsertAlert, incidentID, fps[0], statuses[0], labels[0], anns[0], starts[0], ends[0], urls[0], seen[0])
+		return nil
+	}
 	t.queue(qUpsertAlerts, incidentID, fps, statuses, labels, anns, starts, ends, urls, seen)
 	return nil
 }
 
 func (t *tx) AppendJournal(_ context.Context, entries []incident.Entry) error {
 	if len(entries) == 0 {
+		return nil
+	}
+	if len(entries) == 1 {
+		e := entries[0]
+		t.queue(qJournalOne, e.Tenant, e.IncidentID, ts(e.At), e.Actor, e.Kind, e.Message)
 		return nil
 	}
 	n := len(entries)
@@ -388,6 +399,11 @@ func (t *tx) AppendJournal(_ context.Context, entries []incident.Entry) error {
 
 func (t *tx) Enqueue(_ context.Context, items []store.OutboxItem) error {
 	if len(items) == 0 {
+		return nil
+	}
+	if len(items) == 1 {
+		it := items[0]
+		t.queue(qOutboxOne, it.Tenant, it.IncidentID, it.Event, string(it.Payload), ts(it.CreatedAt))
 		return nil
 	}
 	n := len(items)
