@@ -95,7 +95,7 @@ type Model struct {
 	shiftN             [2]uint16
 
 	// Anomaly likelihood: short window of surprisal and its long-run mean and variance.
-	short, tailU, tailExcess, tailExcessSq float32
+	short, tailU, tailExcess float32
 
 	horizons [maxHorizons]horizonState
 }

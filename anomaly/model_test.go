@@ -393,3 +393,18 @@ func TestLogTransform(t *testing.T) {
 	_, err = lin.Restore(snap)
 	require.ErrorIs(t, err, ErrIncompatible)
 }
+
+func TestSustainedAnomalyStaysAboveAlertThreshold(t *testing.T) {
+	// Ten quiet hours, then the series triples for five samples: an incident must not teach
+	// the model that incidents are normal, so every one of them stays above 0.65.
+	ts, vs := series(2*600+5, 30*time.Second, 0.2, func(i int, _ time.Time) float64 {
+		if i >= 1200 {
+			return 30
+		}
+		return 10
+	})
+	_, rs := run(t, Config{Daily: Off, Weekly: Off, WarmUp: 30 * time.Minute}, ts, vs)
+	for i := 1200; i < len(rs); i++ {
+		require.Greater(t, rs[i].Score, 0.65, "sample %d of the incident", i-1200)
+	}
+}

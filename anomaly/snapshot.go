@@ -52,7 +52,7 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.f32(m.shiftSum[:]...)
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[0])
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[1])
-	e.f32(m.short, m.tailU, m.tailExcess, m.tailExcessSq)
+	e.f32(m.short, m.tailU, m.tailExcess)
 	e.b = append(e.b, byte(len(m.spec.horizons)))
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
@@ -114,7 +114,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.f32(&n.cusumPos, &n.cusumNeg)
 	d.f32s(n.shiftSum[:])
 	n.shiftN[0], n.shiftN[1] = d.u16(), d.u16()
-	d.f32(&n.short, &n.tailU, &n.tailExcess, &n.tailExcessSq)
+	d.f32(&n.short, &n.tailU, &n.tailExcess)
 	if nh := int(d.u8()); nh != len(m.spec.horizons) {
 		return fmt.Errorf("%w: %d horizons, want %d", ErrIncompatible, nh, len(m.spec.horizons))
 	}
@@ -163,7 +163,7 @@ func (m *Model) validate() error {
 		return bad("flags")
 	}
 	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
-		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.tailU, m.tailExcess, m.tailExcessSq}}
+		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.tailU, m.tailExcess}}
 	for i := range m.spec.horizons {
 		groups = append(groups, m.horizons[i].pred[:], m.horizons[i].trendPart[:], []float32{m.horizons[i].mae})
 	}

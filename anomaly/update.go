@@ -31,13 +31,13 @@ const (
 	tuneTrendBeta          = 0.15              // trend learning, share of the level correction
 	tuneHorizonAlpha       = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ          = 1.959963984540054 // 95% prediction intervals
+	tuneTailTeach          = 4.0               // values more surprising than this (-log10 p) teach the tail proportionally less
 	tuneTailQ              = 0.9               // the score's tail fit starts at this quantile of the short window
 	tuneTrendEvidenceAlpha = 0.1               // learning rate of the trend evidence
 	tuneTrendMinEvidence   = 6                 // resolved longest-horizon forecasts before the trend is judged
 	tuneTrendOff           = 0.97              // ... and withdrawn when it no longer cuts it below this
 	tuneTrendOn            = 0.9               // the trend is published when it cuts the longest-horizon error to this share
 	tuneRevertTau          = 12 * 3600e9       // ahead of the last sample the fast level reverts to the slow one with this time constant (ns)
-	tuneTailShapeMax       = 0.45              // largest generalised Pareto shape of the score tail
 	tuneTailMin            = 0.05              // floor on the mean excess
 	tuneTailCap            = 30.0              // tail learning caps a value at u + this many mean excesses
 	tuneScoreHalf          = 2.7               // score 0.5 at a short-window tail probability of 1e-5
@@ -299,8 +299,8 @@ func (m *Model) levelShift(z, e float64) {
 // residual (-log10 of its two-sided normal tail probability) is averaged over a short
 // exponential window, so a score peaks when behaviour changes and decays after. That short
 // mean is then judged against its own long-run distribution, whatever its shape: a streaming
-// peaks-over-threshold fit tracks its 90% quantile u and a generalised Pareto tail of the
-// excesses over u (as SPOT does), and p = 0.1·P(excess > x-u). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
+// peaks-over-threshold fit tracks its 90% quantile u and the mean excess over u (an
+// exponential tail, as in SPOT), and p = 0.1·exp(-(x-u)/excess). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
 // and the same threshold means the same rarity on every series.
 func (m *Model) score(z float64, ready bool) float64 {
 	sur := min(log10Tail2(math.Abs(z)), 50)
@@ -308,14 +308,14 @@ func (m *Model) score(z float64, ready bool) float64 {
 	m.short = x
 	if m.tailU == 0 && m.tailExcess == 0 {
 		// Start from the values of Gaussian residuals.
-		m.tailU, m.tailExcess, m.tailExcessSq = 1, 0.5, 0.5
+		m.tailU, m.tailExcess = 1, 0.5
+	}
+	X := -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
+	if x > m.tailU {
+		X = -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
 	}
 	var sc float64
 	if ready {
-		X := -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
-		if x > m.tailU {
-			X = -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
-		}
 		sc = X / (X + tuneScoreHalf)
 	}
 	// Learn the tail from a capped value, so an incident does not teach the model that
@@ -324,8 +324,10 @@ func (m *Model) score(z float64, ready bool) float64 {
 	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
 	if xl > m.tailU {
 		ex := xl - m.tailU
-		m.tailExcess += eta / (1 - tuneTailQ) * (ex - m.tailExcess)
-		m.tailExcessSq += eta / (1 - tuneTailQ) * (ex*ex - m.tailExcessSq)
+		// The more surprising a value, the less it teaches: recurring bursts still make the
+		// tail heavy, a single incident hardly moves it.
+		w := eta / (1 - tuneTailQ) * float32(min(1, tuneTailTeach/X))
+		m.tailExcess += w * (ex - m.tailExcess)
 		m.tailU += tuneTailQ / (1 - tuneTailQ) * eta * m.tailExcess
 	} else {
 		m.tailU -= eta * m.tailExcess
@@ -335,19 +337,11 @@ func (m *Model) score(z float64, ready bool) float64 {
 	return sc
 }
 
-// tailSurprisal is -log10 of the probability of exceeding the 90% quantile by ex, given that
-// it is exceeded: a generalised Pareto tail whose shape and scale come from the first two
-// moments of the excesses (shape 0, the exponential tail, for light tails; up to 0.45 for
-// heavy ones).
+// tailSurprisal is -log10 of the probability of exceeding the tail quantile by ex, given
+// that it is exceeded: an exponential tail whose scale is the mean excess (as in SPOT).
+// Heavier tails are learned through the mean excess, which recurring bursts raise.
 func (m *Model) tailSurprisal(ex float64) float64 {
-	mean := float64(m.tailExcess)
-	v := max(float64(m.tailExcessSq)-mean*mean, 1e-12)
-	xi := min(max(0.5*(1-mean*mean/v), 0), tuneTailShapeMax)
-	sigma := mean * (1 - xi)
-	if xi < 1e-3 {
-		return ex / sigma / math.Ln10
-	}
-	return math.Log1p(xi*ex/sigma) / xi / math.Ln10
+	return ex / float64(m.tailExcess) / math.Ln10
 }
 
 // log10Tail2 is -log10(2Q(z)) for z >= 0, without underflow for large z.
