@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	sdkbuild "github.com/grafana/grafana-plugin-sdk-go/build"
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 )
@@ -180,17 +181,32 @@ func FrontendTest() error {
 	return sh.RunV("npm", "test", "--prefix", "datasource")
 }
 
-// buildPluginBackend builds the Grafana plugin backend binary for one platform.
+func pluginBuildConfig(cfg sdkbuild.Config) (sdkbuild.Config, error) {
+	cfg.RootPackagePath = "./datasource/pkg"
+	cfg.OutputBinaryPath = "datasource/dist"
+	cfg.PluginJSONPath = "datasource/src"
+	return cfg, nil
+}
+
+// buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) with the SDK's
+// build package.
 func buildPluginBackend(goos, goarch string) error {
-	main := "./datasource/pkg"
-	if _, err := os.Stat(filepath.Join(main, "main.go")); err != nil {
+	if _, err := os.Stat("datasource/pkg/main.go"); err != nil {
 		return nil
 	}
-	ext := ""
-	if goos == "windows" {
-		ext = ".exe"
+	if err := sdkbuild.SetBeforeBuildCallback(pluginBuildConfig); err != nil {
+		return err
 	}
-	out := filepath.Join("datasource", "dist", fmt.Sprintf("gpx_kizashi_%s_%s%s", goos, goarch, ext))
-	env := map[string]string{"GOOS": goos, "GOARCH": goarch, "CGO_ENABLED": "0"}
-	return sh.RunWithV(env, "go", "build", "-o", out, main)
+	return sdkbuild.Build{}.Custom(goos, goarch)
+}
+
+// BuildAll builds the frontend and the plugin backend for every platform Grafana runs on.
+func BuildAll() error {
+	mg.Deps(Frontend)
+	for _, p := range [][2]string{{"linux", "amd64"}, {"linux", "arm64"}, {"linux", "arm"}, {"darwin", "amd64"}, {"darwin", "arm64"}, {"windows", "amd64"}} {
+		if err := buildPluginBackend(p[0], p[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
