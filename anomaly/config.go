@@ -64,8 +64,8 @@ type Config struct {
 	Sensitivity float64
 	// Daily and Weekly select the seasonal profiles (Auto: used once the data shows them).
 	Daily, Weekly Mode
-	// Trend selects a damped additive trend (Auto: Off for detection-only use is not implied;
-	// Auto enables the trend when it improves forecasts).
+	// Trend selects a damped additive trend of the slow level, learned once a day. Auto
+	// publishes it only while it cuts the error of the longest-horizon forecasts.
 	Trend Mode
 	// Damping of the trend per day, in (0,1]; default 0.9 (the trend halves in ~6.6 days).
 	Damping float64

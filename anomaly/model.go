@@ -85,7 +85,7 @@ type Model struct {
 
 	// Evidence for the seasonal components: EW mean |one-step error| with none, daily, both.
 	errNone, errDaily, errBoth float32
-	// Evidence for the trend: EW mean |error| of the 1-step-ahead-of-horizon level with/without.
+	// Evidence for the trend: EW mean |error| of the longest-horizon forecasts with and without it.
 	errTrend, errFlat float32
 	flags             uint8
 

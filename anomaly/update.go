@@ -10,40 +10,51 @@ const sizeofModel = unsafe.Sizeof(Model{})
 // Tuning. One parameter set for every series, chosen on the NAB and M4 hourly dev halves
 // (see BENCHMARKS.md); time constants are in wall time so irregular steps behave alike.
 const (
-	tuneLevelTau           = 3 * 3600e9        // level memory (ns)
-	tuneLevelAlphaMin      = 0.02              // at least this much per sample
-	tuneDailyGamma         = 0.35              // share of the daily profile renewed per day
-	tuneWeeklyGamma        = 0.3               // share of the weekly profile renewed per week
-	tuneSpreadTau          = 96 * 3600e9       // residual spread memory (ns)
-	tuneSpreadMin          = 0.003             // at least this much per sample
-	tuneClip               = 3.0               // residuals are clipped at ± this many sigmas before learning
-	tuneRelFloor           = 1e-3              // scale floor relative to |level|
-	tuneQuantumFloor       = 0.5               // scale floor in units of the series' resolution
-	tuneSlotSpreadMin      = 0.7               // per-hour spread factor bounds
-	tuneSlotSpreadMax      = 1.5               //
-	tuneSeasonOn           = 0.85              // a component is used when it cuts the error to this share
-	tuneSeasonOff          = 0.95              // ... and dropped when it no longer cuts it below this
-	tuneEvidenceSamples    = 500               // memory of the seasonal evidence (samples)
-	tuneSlowTau            = 2 * 24 * 3600e9   // memory of the level the profiles learn against (ns)
-	tuneCusumDrift         = 1.0               // CUSUM allowance (sigmas)
-	tuneCusumLimit         = 12.0              // CUSUM decision limit (sigmas)
-	tuneLongSamples        = 10000             // samples: long-run surprisal statistics memory
-	tuneTrendBeta          = 0.15              // trend learning, share of the level correction
-	tuneHorizonAlpha       = 0.1               // learning rate of the per-horizon error
-	tuneIntervalZ          = 1.959963984540054 // 95% prediction intervals
-	tuneTailTeach          = 4.0               // values more surprising than this (-log10 p) teach the tail proportionally less
-	tuneTailQ              = 0.9               // the score's tail fit starts at this quantile of the short window
-	tuneTrendEvidenceAlpha = 0.1               // learning rate of the trend evidence
-	tuneTrendMinEvidence   = 6                 // resolved longest-horizon forecasts before the trend is judged
-	tuneTrendOff           = 0.97              // ... and withdrawn when it no longer cuts it below this
-	tuneTrendOn            = 0.9               // the trend is published when it cuts the longest-horizon error to this share
-	tuneRevertTau          = 12 * 3600e9       // ahead of the last sample the fast level reverts to the slow one with this time constant (ns)
-	tuneTailMin            = 0.05              // floor on the mean excess
-	tuneTailCap            = 30.0              // tail learning caps a value at u + this many mean excesses
-	tuneScoreHalf          = 2.7               // score 0.5 at a short-window tail probability of 1e-5
-	tuneShortAlpha         = 0.45              // weight of the newest surprisal in the short window
-	tuneDispFloor          = 0.3               // scale floor relative to the series' dispersion
-	tuneSpreadClip         = 20.0              // residuals are clipped at ± this many sigmas for the spread
+	// Levels and profiles.
+	tuneLevelTau      = 3 * 3600e9      // fast level memory (ns)
+	tuneLevelAlphaMin = 0.02            // ... at least this much per sample
+	tuneSlowTau       = 2 * 24 * 3600e9 // memory of the slow level the profiles learn against (ns)
+	tuneDailyGamma    = 0.35            // share of the daily profile renewed per day
+	tuneWeeklyGamma   = 0.3             // share of the weekly profile renewed per week
+	tuneClip          = 3.0             // residuals are clipped at ± this many sigmas before learning
+	tuneRevertTau     = 12 * 3600e9     // ahead of the last sample the fast level reverts to the slow one (ns)
+
+	// Which components are published: evidence from their errors.
+	tuneEvidenceSamples    = 500  // memory of the seasonal evidence (samples)
+	tuneSeasonOn           = 0.85 // a profile is used when it cuts the error to this share
+	tuneSeasonOff          = 0.95 // ... and dropped when it no longer cuts it below this
+	tuneTrendBeta          = 0.15 // share of the day's slope error the trend corrects
+	tuneTrendEvidenceAlpha = 0.1  // learning rate of the trend evidence
+	tuneTrendMinEvidence   = 6    // resolved longest-horizon forecasts before the trend is judged
+	tuneTrendOn            = 0.9  // the trend is published when it cuts the longest-horizon error to this share
+	tuneTrendOff           = 0.97 // ... and withdrawn when it no longer cuts it below this
+
+	// Residual spread and its floors.
+	tuneSpreadTau     = 96 * 3600e9 // residual spread memory (ns)
+	tuneSpreadMin     = 0.003       // ... at least this much per sample
+	tuneSpreadClip    = 20.0        // residuals are clipped at ± this many sigmas for the spread
+	tuneSlotSpreadMin = 0.7         // bounds of the per-hour spread factor
+	tuneSlotSpreadMax = 1.5         //
+	tuneRelFloor      = 1e-3        // scale floor relative to |level|
+	tuneDispFloor     = 0.3         // scale floor relative to the error of the model in use
+	tuneQuantumFloor  = 0.5         // scale floor in units of the series' resolution
+
+	// Level shifts.
+	tuneCusumDrift = 1.0  // CUSUM allowance (sigmas)
+	tuneCusumLimit = 12.0 // CUSUM decision limit (sigmas)
+
+	// Score.
+	tuneShortAlpha  = 0.45  // weight of the newest surprisal in the short window
+	tuneTailQ       = 0.9   // the tail fit starts at this quantile of the short window
+	tuneLongSamples = 10000 // memory of the tail fit (samples)
+	tuneTailMin     = 0.05  // floor on the mean excess
+	tuneTailCap     = 30.0  // tail learning caps a value at u + this many mean excesses
+	tuneTailTeach   = 4.0   // values more surprising than this (-log10 p) teach the tail proportionally less
+	tuneScoreHalf   = 2.7   // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
+
+	// Forecasts.
+	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
+	tuneIntervalZ    = 1.959963984540054 // 95% prediction intervals
 )
 
 // update is Update for a finite, in-order sample after the first one.
@@ -90,10 +101,10 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 	// The seasonal profiles learn against a slow level, so a fast level cannot soak up the
 	// pattern; they always learn (a component not in use yet is ready when the evidence turns
-	// it on). Three fast levels track the series with no profile, the daily one, and both
-	// removed: each is an honest one-step forecaster, the evidence compares their errors, and
-	// the one matching the components in use is published.
-	m.learnEvidence(v, tr, d, w)
+	// it on). The evidence compares the errors around the slow level with no profile, the
+	// daily one and both. Three fast levels track the series with those removed; the one
+	// matching the components in use is published.
+	m.learnEvidence(v, d, w)
 	// The profiles' own residuals are clipped at their own scale: the published band may be
 	// narrow where the pattern has sharp edges still to learn.
 	ls := max(lim, tuneClip*sigmaPerMAD*float64(m.errBoth))
@@ -127,8 +138,8 @@ func (m *Model) update(ts int64, v float64) Result {
 
 func (m *Model) learnSeason(ts int64, e float64, dt int64) {
 	// A profile renews the share g of itself per period whatever the step: a sample corrects
-	// the interpolated profile by 1-(1-g)^(min(dt,slot)/slot) of its residual, shared between the two
-	// neighbouring points as normalised LMS does. In the first periods g is 1/(periods
+	// the interpolated profile by 1-(1-g)^(min(dt,slot)/slot) of its residual, shared between
+	// the two neighbouring points as normalised LMS does. In the first periods g is 1/(periods
 	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
 	age := float64(ts - m.first)
 	gd := min(max(tuneDailyGamma, 1/(math.Floor(age/float64(dayNS))+1)), 0.99)
@@ -200,9 +211,9 @@ func (m *Model) recentre(ts int64) {
 	m.centred, m.slowAtCentre = ts, m.slow
 }
 
-// learnEvidence tracks the one-step errors of the three candidate models (no profile, daily,
-// daily and weekly). It starts once the profiles have seen a whole day.
-func (m *Model) learnEvidence(v, tr, d, w float64) {
+// learnEvidence tracks the errors around the slow level of the three candidate models (no
+// profile, daily, daily and weekly). It starts once the profiles have seen a whole day.
+func (m *Model) learnEvidence(v, d, w float64) {
 	if m.last-m.first < dayNS {
 		return
 	}
