@@ -59,8 +59,9 @@ func ParseMode(s string) (Mode, error) {
 type Config struct {
 	// Step is the nominal interval between samples. Zero: learned from the first samples.
 	Step time.Duration
-	// Sensitivity in [0,1] sets the band width: 0.5 (default) gives baseline ± 3 robust sigmas,
-	// 1 gives ±1.5, 0 gives ±6. It does not change the anomaly score's calibration.
+	// Sensitivity in (0,1] sets the band width: 0.5 (the default, also what zero means) gives
+	// baseline ± 3 robust sigmas, 1 gives ±1.5, and it widens towards ±6 as it approaches 0.
+	// It does not change the anomaly score's calibration.
 	Sensitivity float64
 	// Daily and Weekly select the seasonal profiles (Auto: used once the data shows them).
 	Daily, Weekly Mode
