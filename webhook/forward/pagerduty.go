@@ -1,0 +1,153 @@
+package forward
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// PagerDuty sends Events API v2 events (POST /v2/enqueue) with our
+// correlation id as dedup_key: trigger while the incident is new,
+// acknowledge while someone works on it, resolve when it is resolved, closed
+// or canceled. Events with one dedup_key are idempotent, so the dedup_key is
+// the ticket's reference and nothing needs to be looked up. An incident
+// resolved before it was ever triggered is not sent (nobody needs paging).
+// The Events API has no notes: journal lines are skipped.
+type PagerDuty struct {
+	c   *client
+	url string
+	cfg *config.PagerDutyConfig
+	now nowFunc
+}
+
+// NewPagerDuty returns the PagerDuty target of an Events API base URL.
+func NewPagerDuty(c *http.Client, baseURL string, cfg *config.PagerDutyConfig, now nowFunc) *PagerDuty {
+	return &PagerDuty{c: &client{http: c, now: now}, url: strings.TrimSuffix(baseURL, "/") + "/v2/enqueue", cfg: cfg, now: now}
+}
+
+// PagerDuty remote states (the last event sent).
+const (
+	pdTriggered    = "triggered"
+	pdAcknowledged = "acknowledged"
+	pdResolved     = "resolved"
+)
+
+type pdEvent struct {
+	RoutingKey  string     `json:"routing_key"`
+	EventAction string     `json:"event_action"`
+	DedupKey    string     `json:"dedup_key"`
+	Payload     *pdPayload `json:"payload,omitempty"`
+	Client      string     `json:"client,omitempty"`
+	ClientURL   string     `json:"client_url,omitempty"`
+}
+
+type pdPayload struct {
+	Summary       string         `json:"summary"`
+	Source        string         `json:"source"`
+	Severity      string         `json:"severity"`
+	Timestamp     string         `json:"timestamp,omitempty"`
+	Component     string         `json:"component,omitempty"`
+	Group         string         `json:"group,omitempty"`
+	Class         string         `json:"class,omitempty"`
+	CustomDetails map[string]any `json:"custom_details,omitempty"`
+}
+
+// Sync implements Target.
+func (t *PagerDuty) Sync(ctx context.Context, s *Sync) (Result, error) {
+	in := s.Incident
+	res := Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
+	if n := len(s.Journal); n > 0 {
+		res.JournalThrough = max(res.JournalThrough, s.Journal[n-1].ID)
+	}
+	var steps []string
+	switch in.State {
+	case incident.StateNew:
+		if s.RemoteState != pdTriggered {
+			steps = []string{pdTriggered}
+		}
+	case incident.StateInProgress, incident.StateOnHold:
+		switch s.RemoteState {
+		case "", pdResolved:
+			steps = []string{pdTriggered, pdAcknowledged}
+		case pdTriggered:
+			steps = []string{pdAcknowledged}
+		}
+	default: // resolved, closed, canceled
+		if s.RemoteState == pdTriggered || s.RemoteState == pdAcknowledged {
+			steps = []string{pdResolved}
+		}
+	}
+	for _, st := range steps {
+		ev := pdEvent{RoutingKey: string(t.cfg.RoutingKey), DedupKey: s.CorrelationID}
+		switch st {
+		case pdTriggered:
+			ev.EventAction = "trigger"
+			ev.Payload = t.payload(s)
+			ev.Client, ev.ClientURL = "Kizashi", s.IncidentURL
+		case pdAcknowledged:
+			ev.EventAction = "acknowledge"
+		case pdResolved:
+			ev.EventAction = "resolve"
+		}
+		var out struct {
+			Status   string `json:"status"`
+			DedupKey string `json:"dedup_key"`
+		}
+		if _, err := t.c.do(ctx, fmt.Sprintf("pagerduty: %s %s", ev.EventAction, s.CorrelationID), http.MethodPost, t.url, nil, ev, &out); err != nil {
+			return res, err
+		}
+		res.RemoteState = st
+		if res.Ref.ID == "" {
+			key := out.DedupKey
+			if key == "" {
+				key = s.CorrelationID
+			}
+			res.Ref = store.ExternalRef{ID: key, Key: key}
+			if err := s.SaveRef(ctx, res.Ref); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func (t *PagerDuty) payload(s *Sync) *pdPayload {
+	in := s.Incident
+	source := t.cfg.Source
+	if source == "" {
+		source = in.CI
+	}
+	if source == "" {
+		source = "kizashi"
+	}
+	sev := t.cfg.Severities[fmt.Sprintf("P%d", in.Priority)]
+	if sev == "" {
+		sev = "warning"
+	}
+	return &pdPayload{
+		Summary:   truncate(in.Title, 1024),
+		Source:    truncate(source, 255),
+		Severity:  sev,
+		Timestamp: in.CreatedAt.UTC().Format(time.RFC3339),
+		Component: in.Labels["service"],
+		Group:     in.AssignmentGroup,
+		Class:     in.Category,
+		CustomDetails: map[string]any{
+			"incident_id":    in.ID,
+			"tenant":         in.Tenant,
+			"priority":       fmt.Sprintf("P%d", in.Priority),
+			"impact":         in.Impact,
+			"urgency":        in.Urgency,
+			"state":          in.State,
+			"firing_alerts":  in.FiringAlerts,
+			"labels":         in.Labels,
+			"correlation_id": s.CorrelationID,
+		},
+	}
+}

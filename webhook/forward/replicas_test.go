@@ -1,0 +1,73 @@
+package forward_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/forward"
+	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// TestPostgresReplicasShareWork runs three forwarders, each on its own
+// connection pool to one PostgreSQL database (three webhook replicas): the
+// work is shared (FOR UPDATE SKIP LOCKED) and every incident is delivered
+// once.
+func TestPostgresReplicasShareWork(t *testing.T) {
+	open := openPostgres(t)
+	sn := fake.NewServiceNow(t)
+	sn.SetLatency(5 * time.Millisecond)
+	h := newHarness(t, open(t), snConfig(sn.URL()), "")
+	const n = 150
+	ids := make([]int64, n)
+	for i := range n {
+		ids[i] = h.fire(i)
+	}
+	for i := range n {
+		h.act(ids[i], incident.Action{Kind: incident.ActAcknowledge})
+	}
+	regs := map[string]*prometheus.Registry{}
+	for _, owner := range []string{"r1", "r2", "r3"} {
+		regs[owner] = prometheus.NewRegistry()
+		st := open(t)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		f := forward.New(forward.Options{Store: st.(store.Forwarding), Reads: st, Config: h.cfg.Load, Owner: owner,
+			Metrics: forward.NewMetrics(regs[owner]), Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	h.waitSettled(30 * time.Second)
+	recs := sn.ByCorrelation()
+	require.Len(t, recs, n)
+	for cid, r := range recs {
+		require.Len(t, r, 1, cid)
+		require.Equal(t, "2", r[0].Fields["state"])
+	}
+	require.Equal(t, n, sn.Count(fake.SNCreate))
+	total := 0.0
+	for owner, reg := range regs {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		var got float64
+		for _, mf := range mfs {
+			if mf.GetName() == "kizashi_webhook_forward_deliveries_total" {
+				got = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Logf("replica %s delivered %v incidents", owner, got)
+		require.Positive(t, got, "every replica took a share")
+		total += got
+	}
+	require.Equal(t, float64(n), total, "one delivery per incident: the acknowledgements coalesced into the first delivery")
+}
