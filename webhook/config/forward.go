@@ -34,6 +34,9 @@ type Forwarding struct {
 	// CorrelationPrefix starts every correlation id stored in a ticket
 	// ("<prefix>-<tenant>-<incident id>"); distinct per installation.
 	CorrelationPrefix string `yaml:"correlation_prefix"`
+	// ExternalURL is where people reach this webhook's service-desk page
+	// (links in tickets to <external_url>/incidents/<id>); empty: no links.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Breaker is the circuit breaker of each target.
@@ -275,6 +278,12 @@ func (f *Forwarding) validate() error {
 		return errors.New("forwarding: outbox_retention must be positive")
 	case !validName(f.CorrelationPrefix):
 		return fmt.Errorf("forwarding: correlation_prefix %q must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'", f.CorrelationPrefix)
+	}
+	if f.ExternalURL != "" {
+		if err := validURL(f.ExternalURL); err != nil {
+			return fmt.Errorf("forwarding: external_%w", err)
+		}
+		f.ExternalURL = strings.TrimSuffix(f.ExternalURL, "/")
 	}
 	return nil
 }
