@@ -44,6 +44,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/incidents/{id}/{action}", a.authed(a.act))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK\n") })
 	mux.HandleFunc("GET /-/ready", a.ready)
+	a.registerForwarding(mux)
 }
 
 // Principal finds the caller of r: a bearer token, basic auth or the
@@ -222,6 +223,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
 	out := ListResponse{Incidents: make([]Incident, 0, len(ins))}
 	for _, in := range ins {
 		out.Incidents = append(out.Incidents, FromIncident(in, now))
+	}
+	if err := AttachRefs(r.Context(), a.Service.Store, out.Incidents); err != nil {
+		a.storeError(w, err)
+		return
 	}
 	if len(ins) == f.Limit {
 		out.Next = strconv.FormatInt(ins[len(ins)-1].ID, 10)

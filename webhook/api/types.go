@@ -48,6 +48,8 @@ type Incident struct {
 	MuteUntil          *time.Time        `json:"mute_until"`
 	PreviousID         int64             `json:"previous_id,omitempty"`
 	Version            int64             `json:"version"`
+	// ExternalRefs are the incident's tickets in the forwarders' targets.
+	ExternalRefs []ExternalRef `json:"external_refs"`
 }
 
 // Alert is the JSON form of an alert.
@@ -115,6 +117,7 @@ func FromIncident(in *incident.Incident, now time.Time) Incident {
 	if out.Labels == nil {
 		out.Labels = map[string]string{}
 	}
+	out.ExternalRefs = []ExternalRef{}
 	return out
 }
 
@@ -135,6 +138,11 @@ func LoadDetail(r *http.Request, st store.Store, tenant string, id int64) (*Deta
 	}
 	incident.SortAlerts(alerts)
 	d := &Detail{Incident: FromIncident(in, time.Now()), Alerts: make([]Alert, 0, len(alerts)), Journal: make([]Entry, 0, len(journal))}
+	refs := []Incident{d.Incident}
+	if err := AttachRefs(r.Context(), st, refs); err != nil {
+		return nil, err
+	}
+	d.Incident = refs[0]
 	for _, a := range alerts {
 		d.Alerts = append(d.Alerts, Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
 			StartsAt: tp(a.StartsAt), EndsAt: tp(a.EndsAt), GeneratorURL: a.GeneratorURL})

@@ -135,6 +135,10 @@ type AlertmanagerConfig struct {
 	// without a resolve: resolve, note or resolve_if_untouched (default:
 	// the tenant's auto_resolve).
 	Gone string `yaml:"gone"`
+	// StartupGrace: while Alertmanager has been up for less than this, its
+	// alerts may not all be back from Prometheus yet (Alertmanager keeps
+	// no alerts across restarts), so no incident is taken for gone.
+	StartupGrace model.Duration `yaml:"startup_grace"`
 }
 
 // WatchdogConfig is a tenant's dead-man's switch: Alertmanager sends an
@@ -164,7 +168,7 @@ var (
 	DefaultServiceNow     = ServiceNowConfig{Table: "incident", DefaultCloseCode: "Solved (Permanently)", CorrelationDisplay: "Kizashi"}
 	DefaultJira           = JiraConfig{IssueType: "Incident", Deployment: "cloud"}
 	DefaultPagerDutyURL   = "https://events.pagerduty.com"
-	DefaultAlertmanager   = AlertmanagerConfig{RepeatInterval: model.Duration(4 * time.Hour)}
+	DefaultAlertmanager   = AlertmanagerConfig{RepeatInterval: model.Duration(4 * time.Hour), StartupGrace: model.Duration(10 * time.Minute)}
 	DefaultWatchdogConfig = WatchdogConfig{Timeout: model.Duration(10 * time.Minute), Title: "Monitoring pipeline down: no watchdog heartbeat", Impact: 1, Urgency: 1}
 )
 
@@ -457,8 +461,8 @@ func (a *AlertmanagerConfig) validate(baseDir string) error {
 	if err := a.HTTPConfig.Validate(); err != nil {
 		return fmt.Errorf("http_config: %w", err)
 	}
-	if a.RepeatInterval <= 0 || a.Staleness < 0 {
-		return errors.New("repeat_interval must be positive and staleness not negative")
+	if a.RepeatInterval <= 0 || a.Staleness < 0 || a.StartupGrace < 0 {
+		return errors.New("repeat_interval must be positive, staleness and startup_grace not negative")
 	}
 	if a.Gone != "" && !incident.AutoResolve(a.Gone).Valid() {
 		return fmt.Errorf("gone must be resolve, note or resolve_if_untouched, not %q", a.Gone)

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/service"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// ExternalRef is the JSON form of an incident's ticket in a target.
+type ExternalRef struct {
+	Target string `json:"target"`
+	ID     string `json:"id"`
+	Key    string `json:"key,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+// DeadLetter is the JSON form of a delivery given up.
+type DeadLetter struct {
+	ID           int64        `json:"id"`
+	Tenant       string       `json:"tenant"`
+	Target       string       `json:"target"`
+	IncidentID   int64        `json:"incident_id"`
+	Attempts     int          `json:"attempts"`
+	LastError    string       `json:"last_error"`
+	DeadAt       time.Time    `json:"dead_at"`
+	PendingSince *time.Time   `json:"pending_since"`
+	Ticket       *ExternalRef `json:"ticket,omitempty"`
+}
+
+// DeadLettersResponse is GET /api/v1/deadletters; pass Next as before= for
+// the next page.
+type DeadLettersResponse struct {
+	DeadLetters []DeadLetter `json:"dead_letters"`
+	Next        string       `json:"next,omitempty"`
+}
+
+func (a *API) registerForwarding(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/watchdog", a.watchdog)
+	mux.HandleFunc("GET /api/v1/deadletters", a.authed(a.deadLetters))
+	mux.HandleFunc("POST /api/v1/deadletters/retry", a.authed(a.retryDeadLetters))
+	mux.HandleFunc("POST /api/v1/deadletters/{id}/retry", a.authed(a.retryDeadLetters))
+}
+
+func forwarding(st store.Store) (store.Forwarding, bool) {
+	f, ok := st.(store.Forwarding)
+	return f, ok
+}
+
+// AttachRefs fills the incidents' external_refs (tickets).
+func AttachRefs(ctx context.Context, st store.Store, ins []Incident) error {
+	f, ok := forwarding(st)
+	if !ok || len(ins) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ins))
+	for i, in := range ins {
+		ids[i] = in.ID
+	}
+	refs, err := f.ExternalRefs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range ins {
+		for _, r := range refs[ins[i].ID] {
+			ins[i].ExternalRefs = append(ins[i].ExternalRefs, ExternalRef{Target: r.Target, ID: r.ID, Key: r.Key, URL: r.URL})
+		}
+	}
+	return nil
+}
+
+// watchdog receives the tenant's always-firing Watchdog alert (an
+// Alertmanager webhook notification) and feeds its dead-man's switch.
+func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.Principal(r)
+	if !ok {
+		a.reject(w, http.StatusUnauthorized, service.RejectUnauthorized, "unauthorized")
+		return
+	}
+	if p.Tenant == "" {
+		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.MaxBodyBytes()))
+	if err != nil {
+		a.reject(w, http.StatusBadRequest, service.RejectMalformed, "read body: "+err.Error())
+		return
+	}
+	m, err := alertmsg.Parse(body)
+	if err != nil {
+		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
+		return
+	}
+	fed, err := a.Service.Heartbeat(r.Context(), p.Tenant, m)
+	if err != nil {
+		a.Logger.Error("record heartbeat", "tenant", p.Tenant, "err", err)
+		a.reject(w, http.StatusServiceUnavailable, service.RejectUnavailable, "store unavailable, retry")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "heartbeat": fed})
+}
+
+func toDeadLetter(j store.ForwardJob) DeadLetter {
+	d := DeadLetter{ID: j.ID, Tenant: j.Tenant, Target: j.Target, IncidentID: j.IncidentID, Attempts: j.Attempts,
+		LastError: j.LastError, DeadAt: j.DeadAt, PendingSince: tp(j.PendingSince)}
+	if j.Ref.ID != "" {
+		d.Ticket = &ExternalRef{Target: j.Target, ID: j.Ref.ID, Key: j.Ref.Key, URL: j.Ref.URL}
+	}
+	return d
+}
+
+func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Principal) {
+	f, ok := forwarding(a.Service.Store)
+	if !ok {
+		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
+		return
+	}
+	q := r.URL.Query()
+	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: q.Get("target"), Limit: 50}
+	if p.Operator {
+		filter.Tenant = q.Get("tenant")
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "limit must be an integer 1-500")
+			return
+		}
+		filter.Limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "before must be a positive id")
+			return
+		}
+		filter.BeforeID = n
+	}
+	jobs, err := f.DeadLetters(r.Context(), filter)
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	out := DeadLettersResponse{DeadLetters: make([]DeadLetter, 0, len(jobs))}
+	for _, j := range jobs {
+		out.DeadLetters = append(out.DeadLetters, toDeadLetter(j))
+	}
+	if len(jobs) == filter.Limit {
+		out.Next = strconv.FormatInt(jobs[len(jobs)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// retryDeadLetters makes one dead letter (path id) or all of a target
+// (?target=) live again; it answers {"retried": n}.
+func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.Principal) {
+	f, ok := forwarding(a.Service.Store)
+	if !ok {
+		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
+		return
+	}
+	var id int64
+	if r.PathValue("id") != "" {
+		var ok bool
+		if id, ok = pathID(r); !ok {
+			writeError(w, http.StatusBadRequest, "invalid dead letter id")
+			return
+		}
+		if _, err := f.Job(r.Context(), scope(p), id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				writeError(w, http.StatusNotFound, "dead letter not found")
+				return
+			}
+			a.storeError(w, err)
+			return
+		}
+	}
+	target := r.URL.Query().Get("target")
+	if id == 0 && target == "" {
+		writeError(w, http.StatusBadRequest, "target required")
+		return
+	}
+	n, err := f.RetryDeadLetters(r.Context(), scope(p), target, id, time.Now())
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	if id != 0 && n == 0 {
+		writeError(w, http.StatusConflict, "not a dead letter")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
+}

@@ -1,0 +1,192 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/app"
+)
+
+// runWebhook runs the program in-process on l with a configuration file.
+func runWebhook(t *testing.T, l net.Listener, cfgYAML string) *webhook {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kizashi-webhook.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte(cfgYAML), 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		w.done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-w.done)
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(w.URL + "/-/ready")
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	return w
+}
+
+func byTitle(ins []api.Incident) map[string]api.Incident {
+	out := map[string]api.Incident{}
+	for _, in := range ins {
+		out[in.Title] = in
+	}
+	return out
+}
+
+func (w *webhook) detail(t *testing.T, id int64) api.Detail {
+	t.Helper()
+	var d api.Detail
+	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d))
+	return d
+}
+
+func journalText(d api.Detail) string {
+	var b strings.Builder
+	for _, e := range d.Journal {
+		fmt.Fprintf(&b, "%s %s %s\n", e.Actor, e.Kind, e.Message)
+	}
+	return b.String()
+}
+
+// TestReconcileWithAlertmanager runs Debian's Alertmanager (API v2 through
+// the v0.34 client) in front of the webhook, with send_resolved off so that
+// resolves never come: a silenced alert puts its incident On Hold and
+// resumes it when the silence is gone, an inhibited one holds too, an alert
+// that left Alertmanager resolves its incident, and a Watchdog that stops
+// opens a "monitoring pipeline down" incident, resolved when it comes back.
+func TestReconcileWithAlertmanager(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	wURL := "http://" + l.Addr().String()
+	auth := fmt.Sprintf("http_config: {authorization: {credentials: %q}}", tokAcme)
+	am := testenv.StartAlertmanager(t, testenv.AMOptions{Config: fmt.Sprintf(`route:
+  receiver: acme-ops
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['alertname="Watchdog"']
+      receiver: acme-watchdog
+      repeat_interval: 1s
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [instance]
+receivers:
+  - name: acme-ops
+    webhook_configs:
+      - url: %[1]s/api/v1/alerts
+        send_resolved: false
+        %[2]s
+  - name: acme-watchdog
+    webhook_configs:
+      - url: %[1]s/api/v1/watchdog
+        send_resolved: false
+        %[2]s
+`, wURL, auth)})
+	w := runWebhook(t, l, fmt.Sprintf(`storage: {driver: sqlite, path: %q}
+reconcile: {interval: 200ms}
+tenants:
+  - name: acme
+    tokens: [%q]
+    alertmanager: {url: %q, staleness: 2s, startup_grace: 0s}
+    watchdog: {timeout: 3s, title: "Monitoring pipeline down"}
+`, filepath.Join(t.TempDir(), "k.db"), tokAcme, am.URL()))
+
+	ctx := context.Background()
+	now := time.Now()
+	gone := testenv.Alert{Labels: map[string]string{"alertname": "Gone", "instance": "a"}, StartsAt: now.Add(-time.Minute), EndsAt: now.Add(4 * time.Second)}
+	silenced := testenv.Alert{Labels: map[string]string{"alertname": "Silenced", "instance": "b"}, StartsAt: now.Add(-time.Minute)}
+	inhibited := testenv.Alert{Labels: map[string]string{"alertname": "Inhibited", "instance": "x", "severity": "warning"}, StartsAt: now.Add(-time.Minute)}
+	watchdog := testenv.Alert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: now.Add(-time.Minute)}
+	require.NoError(t, am.PostAlerts(ctx, gone, silenced, inhibited, watchdog))
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, 20*time.Second, 100*time.Millisecond)
+	require.NotContains(t, byTitle(w.incidents(t, tokAcme)), "Watchdog", "the watchdog is a heartbeat, not an incident")
+
+	silenceID, err := am.CreateSilence(ctx, map[string]string{"alertname": "Silenced"}, time.Hour)
+	require.NoError(t, err)
+	critical := testenv.Alert{Labels: map[string]string{"alertname": "Critical", "instance": "x", "severity": "critical"}, StartsAt: now}
+	require.NoError(t, am.PostAlerts(ctx, critical))
+
+	require.Eventually(t, func() bool {
+		ins := byTitle(w.incidents(t, tokAcme))
+		return ins["Gone on a"].State == "resolved" && ins["Silenced on b"].State == "on_hold" && ins["Inhibited on x"].State == "on_hold"
+	}, 30*time.Second, 100*time.Millisecond)
+	ins := byTitle(w.incidents(t, tokAcme))
+	require.Equal(t, "new", string(ins["Critical on x"].State), "active alerts stay as they are")
+
+	g := w.detail(t, ins["Gone on a"].ID)
+	require.Equal(t, "reconciler", g.Incident.ResolvedBy)
+	require.Equal(t, "auto_resolved", g.Incident.CloseCode)
+	require.Equal(t, "resolved", g.Alerts[0].Status)
+	require.Contains(t, journalText(g), "reconciler state new -> resolved (alerts gone from Alertmanager without a resolve)")
+
+	s := w.detail(t, ins["Silenced on b"].ID)
+	require.Equal(t, "awaiting_change", s.Incident.HoldReason)
+	require.True(t, s.Incident.SLAPaused)
+	require.Contains(t, journalText(s), "reconciler state new -> on_hold: awaiting_change — silenced in Alertmanager (by "+silenceID+")")
+	i := w.detail(t, ins["Inhibited on x"].ID)
+	require.Equal(t, "awaiting_problem", i.Incident.HoldReason)
+	require.Contains(t, journalText(i), "inhibited in Alertmanager")
+
+	// The silence ends: the incident resumes.
+	req, err := http.NewRequest(http.MethodDelete, am.URL()+"/api/v2/silence/"+silenceID, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, 200, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		return byTitle(w.incidents(t, tokAcme))["Silenced on b"].State == "in_progress"
+	}, 20*time.Second, 100*time.Millisecond)
+	require.Contains(t, journalText(w.detail(t, ins["Silenced on b"].ID)), "on_hold -> in_progress: alerts active again in Alertmanager")
+
+	// The watchdog stops (resolved in Alertmanager; its resolve is not
+	// sent), then comes back.
+	watchdog.EndsAt = time.Now()
+	require.NoError(t, am.PostAlerts(ctx, watchdog))
+	require.Eventually(t, func() bool {
+		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "new"
+	}, 20*time.Second, 100*time.Millisecond)
+	wd := w.detail(t, byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].ID)
+	require.Equal(t, 1, wd.Incident.Priority)
+	require.Contains(t, journalText(wd), "no watchdog heartbeat for 3s")
+	watchdog.StartsAt, watchdog.EndsAt = time.Now(), time.Time{}
+	require.NoError(t, am.PostAlerts(ctx, watchdog))
+	require.Eventually(t, func() bool {
+		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "resolved"
+	}, 20*time.Second, 100*time.Millisecond)
+
+	resp, err = http.Get(w.URL + "/metrics")
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Contains(t, string(b), `kizashi_webhook_reconcile_actions_total{event="hold",tenant="acme"} 2`)
+	require.Contains(t, string(b), `kizashi_webhook_reconcile_actions_total{event="resolved",tenant="acme"} 1`)
+	require.Contains(t, string(b), `kizashi_webhook_watchdog_down{tenant="acme"} 0`)
+}
