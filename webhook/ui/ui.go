@@ -182,6 +182,11 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
 	for _, in := range ins {
 		d.Incidents = append(d.Incidents, api.FromIncident(in, now))
 	}
+	if err := api.AttachRefs(r.Context(), u.Service.Store, d.Incidents); err != nil {
+		d.Error = "store unavailable"
+		u.render(w, "list.html", http.StatusServiceUnavailable, d)
+		return
+	}
 	if len(ins) == f.Limit {
 		nq := url.Values{}
 		for k, v := range q {

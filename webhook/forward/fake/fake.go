@@ -152,6 +152,13 @@ func (s *Server) Fail(fs ...Fault) {
 	s.mu.Unlock()
 }
 
+// ClearFaults drops the faults not used yet.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
 // Requests returns the request log.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
