@@ -96,13 +96,12 @@ var markerRE = regexp.MustCompile(`^\[kizashi (\S+) journal (\d+)-(\d+)\]`)
 // in exactly one work note.
 func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
 	t.Helper()
-	var list api.ListResponse
-	require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, "/api/v1/incidents?limit=500", &list))
-	require.Len(t, list.Incidents, n)
+	list := listAll(t, base)
+	require.Equal(t, n, len(list))
 	recs := sn.ByCorrelation()
-	require.Len(t, recs, n, "one record per incident")
+	require.Equal(t, n, len(recs), "one record per incident")
 	states := map[string]string{"new": "1", "in_progress": "2", "on_hold": "3", "resolved": "6", "closed": "7", "canceled": "8"}
-	for _, in := range list.Incidents {
+	for _, in := range list {
 		cid := forward.CorrelationID("kizashi", "acme", in.ID)
 		require.Len(t, recs[cid], 1, "incident %d: exactly one record", in.ID)
 		rec := recs[cid][0]
@@ -126,6 +125,21 @@ func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
 		for _, e := range d.Journal {
 			require.Equal(t, 1, seen[e.ID], "incident %d: journal line %d (%s) delivered exactly once", in.ID, e.ID, e.Message)
 		}
+	}
+}
+
+// listAll reads every incident of tenant acme.
+func listAll(t *testing.T, base string) []api.Incident {
+	t.Helper()
+	var out []api.Incident
+	for before := ""; ; {
+		var page api.ListResponse
+		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, "/api/v1/incidents?limit=500"+before, &page))
+		out = append(out, page.Incidents...)
+		if page.Next == "" {
+			return out
+		}
+		before = "&before=" + page.Next
 	}
 }
 

@@ -54,6 +54,10 @@ type Sync struct {
 	// Uncertain is set when an earlier attempt may have reached the target
 	// (its outcome is unknown): the target's notes are read back first.
 	Uncertain bool
+	// FirstAttempt is set on the first delivery of an incident to the
+	// target: no ticket can exist yet, so none is looked up before the
+	// create (every retry looks up first: create-or-adopt).
+	FirstAttempt bool
 	// DeliveryID is unique per job and change count (for idempotency keys).
 	DeliveryID string
 	// IncidentURL links to the incident's page (may be empty).

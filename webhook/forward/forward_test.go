@@ -95,7 +95,7 @@ func TestServiceNow(t *testing.T) {
 	require.Equal(t, []store.ExternalRef{{Target: "acme/snow", ID: rec.Fields["sys_id"], Key: rec.Fields["number"],
 		URL: sn.URL() + "/incident.do?sys_id=" + rec.Fields["sys_id"]}}, refs[id])
 	require.Equal(t, 1, sn.Count(fake.SNCreate))
-	require.Equal(t, 1, sn.Count(fake.SNFind), "looked up once, before the create")
+	require.Zero(t, sn.Count(fake.SNFind), "a first attempt creates without looking up")
 	require.Zero(t, sn.Count(fake.SNJournal), "no uncertain attempt, no read back")
 	require.Equal(t, float64(4), h.counter("kizashi_webhook_forward_deliveries_total", "target", "acme/snow"))
 }
@@ -139,7 +139,7 @@ func TestJira(t *testing.T) {
 			require.Len(t, is, 1)
 			require.Equal(t, "Done", is[0].Status)
 			exactlyOnce(t, h.journal(id), is[0].Comments)
-			require.Equal(t, 1, j.Count(fake.JiraSearch))
+			require.Zero(t, j.Count(fake.JiraSearch), "a first attempt creates without searching")
 		})
 	}
 }
@@ -343,8 +343,9 @@ func TestCircuitBreakerAndCoalescing(t *testing.T) {
 		require.Len(t, r[0].WorkNotes, 1, "the changes coalesced into one note")
 		exactlyOnce(t, h.journal(id), r[0].WorkNotes)
 	}
-	require.Equal(t, n, sn.Count(fake.SNCreate))
-	require.Equal(t, n, sn.Count(fake.SNUpdate), "one update per incident")
+	require.Equal(t, n, sn.Count(fake.SNCreate), "created as they are now, notes included")
+	require.Zero(t, sn.Count(fake.SNUpdate))
+	require.LessOrEqual(t, sn.Count(fake.SNFind), n, "retries look up first")
 	dead, err := h.fw.DeadLetters(context.Background(), store.DeadLetterFilter{})
 	require.NoError(t, err)
 	require.Empty(t, dead, "an outage does not make dead letters")

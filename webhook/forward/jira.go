@@ -69,9 +69,15 @@ func (t *Jira) Sync(ctx context.Context, s *Sync) (Result, error) {
 	wantPrio := t.cfg.Priorities[fmt.Sprintf("P%d", in.Priority)]
 	uncertain := s.Uncertain
 	if res.Ref.ID == "" {
-		issue, found, err := t.find(ctx, s.CorrelationID)
-		if err != nil {
-			return res, err
+		var (
+			issue jiraIssue
+			found bool
+			err   error
+		)
+		if !s.FirstAttempt {
+			if issue, found, err = t.find(ctx, s.CorrelationID); err != nil {
+				return res, err
+			}
 		}
 		if found {
 			uncertain = true

@@ -66,16 +66,34 @@ func (t *ServiceNow) ref(r snRecord) store.ExternalRef {
 func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 	res := Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
 	uncertain := s.Uncertain
+	fields := t.fields(s.Incident)
+	state := fingerprint(fields)
 	if res.Ref.ID == "" {
-		rec, found, err := t.find(ctx, s.CorrelationID)
-		if err != nil {
-			return res, err
+		var (
+			rec   snRecord
+			found bool
+			err   error
+		)
+		if !s.FirstAttempt {
+			if rec, found, err = t.find(ctx, s.CorrelationID); err != nil {
+				return res, err
+			}
 		}
-		if found {
-			uncertain = true // adopted: an earlier attempt created it
-		} else if rec, err = t.create(ctx, s); err != nil {
-			return res, err
+		if !found {
+			// One request: the record is created as the incident is now,
+			// with its journal as the first work note.
+			text, through, more := note(s.CorrelationID, s.Journal, s.SyncedJournalID)
+			if rec, err = t.create(ctx, s, fields, text); err != nil {
+				return res, err
+			}
+			res.Ref = t.ref(rec)
+			if err := s.SaveRef(ctx, res.Ref); err != nil {
+				return res, err
+			}
+			res.RemoteState, res.JournalThrough, res.More = state, through, more
+			return res, nil
 		}
+		uncertain = true // adopted: an earlier attempt created it
 		res.Ref = t.ref(rec)
 		if err := s.SaveRef(ctx, res.Ref); err != nil {
 			return res, err
@@ -89,8 +107,6 @@ func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 		}
 		after = max(after, n)
 	}
-	fields := t.fields(s.Incident)
-	state := fingerprint(fields)
 	text, through, more := note(s.CorrelationID, s.Journal, after)
 	body := map[string]string{}
 	if state != s.RemoteState {
@@ -132,24 +148,25 @@ func (t *ServiceNow) find(ctx context.Context, cid string) (snRecord, bool, erro
 	return out.Result[0], true, nil
 }
 
-func (t *ServiceNow) create(ctx context.Context, s *Sync) (snRecord, error) {
+func (t *ServiceNow) create(ctx context.Context, s *Sync, fields map[string]string, workNote string) (snRecord, error) {
 	in := s.Incident
 	body := map[string]string{
 		"short_description":   truncate(in.Title, 160),
 		"description":         description(s),
-		"impact":              strconv.Itoa(in.Impact),
-		"urgency":             strconv.Itoa(in.Urgency),
 		"correlation_id":      s.CorrelationID,
 		"correlation_display": t.cfg.CorrelationDisplay,
+	}
+	for k, v := range fields {
+		body[k] = v
+	}
+	if workNote != "" {
+		body["work_notes"] = workNote
 	}
 	if in.CI != "" {
 		body["cmdb_ci"] = in.CI
 	}
 	if t.cfg.CallerID != "" {
 		body["caller_id"] = t.cfg.CallerID
-	}
-	if g := t.group(in); g != "" {
-		body["assignment_group"] = g
 	}
 	q := url.Values{"sysparm_input_display_value": {"true"}, "sysparm_fields": {"sys_id,number,state"}}
 	var out struct {

@@ -363,6 +363,7 @@ func (f *Forwarder) sync(ctx context.Context, cfg *config.Config, target Target,
 		Ref:             job.Ref,
 		RemoteState:     job.RemoteState,
 		Uncertain:       job.Claims > 1,
+		FirstAttempt:    job.Claims == 1 && job.SyncedGen == 0 && job.Ref.ID == "",
 		DeliveryID:      job.Target + ":" + strconv.FormatInt(job.IncidentID, 10) + ":" + strconv.FormatInt(job.Gen, 10),
 		SaveRef: func(ctx context.Context, ref store.ExternalRef) error {
 			return f.o.Store.SaveRef(ctx, job.ID, f.o.Owner, ref)
