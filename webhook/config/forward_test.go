@@ -86,3 +86,15 @@ func TestForwardingDefaults(t *testing.T) {
 	require.Equal(t, DefaultReconcile, c.Reconcile)
 	require.Empty(t, c.Targets())
 }
+
+func TestExampleForwarding(t *testing.T) {
+	c, err := Load("../kizashi-webhook.example.yml")
+	require.NoError(t, err)
+	require.Equal(t, DefaultForwarding, c.Forwarding, "the example documents the defaults")
+	require.Equal(t, DefaultReconcile, c.Reconcile)
+	require.Equal(t, []string{"acme/snow", "acme/jira", "acme/pagerduty", "acme/hook"}, c.TargetKeys("acme"))
+	acme, _ := c.Tenant("acme")
+	require.Equal(t, DefaultAlertmanager.RepeatInterval, acme.Alertmanager.RepeatInterval)
+	require.Equal(t, DefaultAlertmanager.StartupGrace, acme.Alertmanager.StartupGrace)
+	require.Equal(t, DefaultWatchdogConfig, *acme.Watchdog)
+}
