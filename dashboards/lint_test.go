@@ -1,0 +1,635 @@
+package dashboards_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/kizashi-dev/kizashi/dashboards"
+	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
+	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+)
+
+// pluginID is the Kizashi data source plugin's id, read from its plugin.json.
+func pluginID(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../datasource/src/plugin.json")
+	require.NoError(t, err)
+	var p struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &p))
+	require.NotEmpty(t, p.ID)
+	return p.ID
+}
+
+// grafanaVariables are Grafana's own variables.
+var grafanaVariables = []string{"__range", "__rate_interval", "__interval", "__range_s", "__range_ms", "__interval_ms"}
+
+// sampleVariables are values for the dashboards' variables, to run their queries.
+var sampleVariables = map[string]string{
+	"query":     "sessions",
+	"metric":    "demo_active_sessions",
+	"series":    `instance="shop-1",job="shop",kizashi_metric="demo_active_sessions",kizashi_query="sessions",service="checkout",tenant="acme"`,
+	"horizon":   "1h",
+	"threshold": ".+",
+	"tenant":    ".*",
+	"window":    "1d",
+	"__range":   "1h", "__rate_interval": "1m", "__interval": "15s",
+}
+
+// TestDashboards checks the dashboards' structure: they parse, have a uid, a title and a data
+// source variable; every panel has a description and a unit and reads from a templated data
+// source of the right type; every variable they use exists; fillBelowTo and the other
+// overrides name series that the panel's queries produce; panels do not overlap.
+func TestDashboards(t *testing.T) {
+	ds, err := dashboards.Dashboards()
+	require.NoError(t, err)
+	require.Len(t, ds, 3, "anomaly overview, capacity forecast, service desk")
+	plugin := pluginID(t)
+	uids, titles := map[string]bool{}, map[string]bool{}
+	for name, d := range ds {
+		t.Run(name, func(t *testing.T) {
+			require.GreaterOrEqual(t, d.SchemaVersion, 39)
+			require.NotEmpty(t, d.UID)
+			require.LessOrEqual(t, len(d.UID), 40, "Grafana's uid limit")
+			require.NotEmpty(t, d.Title)
+			require.NotEmpty(t, d.Description)
+			require.False(t, uids[d.UID], "uid %s used twice", d.UID)
+			require.False(t, titles[d.Title], "title %s used twice", d.Title)
+			uids[d.UID], titles[d.Title] = true, true
+
+			// Data source variables: ${datasource} for Prometheus, ${kizashi} for the plugin.
+			dsVars := map[string]string{} // variable name -> data source type
+			vars := slices.Clone(grafanaVariables)
+			for _, v := range d.Templating.List {
+				require.NotEmpty(t, v.Description, "variable %s has a description", v.Name)
+				vars = append(vars, v.Name)
+				if v.Type == "datasource" {
+					var q string
+					require.NoError(t, json.Unmarshal(v.Query, &q))
+					dsVars[v.Name] = q
+				}
+			}
+			require.Equal(t, "prometheus", dsVars["datasource"], "a Prometheus data source variable named datasource")
+			if typ, ok := dsVars["kizashi"]; ok {
+				require.Equal(t, plugin, typ)
+			}
+			templated := func(where string, ref *dashboards.DataSource) {
+				t.Helper()
+				require.NotNil(t, ref, "%s: no data source", where)
+				m := regexp.MustCompile(`^\$\{([a-z]+)\}$`).FindStringSubmatch(ref.UID)
+				require.NotNil(t, m, "%s: data source uid %q is not a variable", where, ref.UID)
+				require.Equal(t, dsVars[m[1]], ref.Type, "%s: data source type of ${%s}", where, m[1])
+			}
+			for _, v := range d.Templating.List {
+				if v.Type == "query" {
+					templated("variable "+v.Name, v.Datasource)
+				}
+			}
+			for _, a := range d.Annotations.List {
+				if a.BuiltIn == 0 {
+					templated("annotation "+a.Name, a.Datasource)
+				}
+			}
+
+			ids := map[int]bool{}
+			var boxes []dashboards.Panel
+			for _, p := range d.AllPanels() {
+				require.False(t, ids[p.ID], "panel id %d used twice", p.ID)
+				ids[p.ID] = true
+				g := p.GridPos
+				require.True(t, g.W > 0 && g.H > 0 && g.X >= 0 && g.X+g.W <= 24, "panel %q: gridPos %+v", p.Title, g)
+				for _, b := range boxes {
+					o := b.GridPos
+					overlap := g.X < o.X+o.W && o.X < g.X+g.W && g.Y < o.Y+o.H && o.Y < g.Y+g.H
+					require.False(t, overlap, "panels %q and %q overlap", p.Title, b.Title)
+				}
+				boxes = append(boxes, p)
+				if p.Type == "row" {
+					if p.Repeat != "" {
+						require.Contains(t, vars, p.Repeat)
+					}
+					continue
+				}
+				where := fmt.Sprintf("panel %q", p.Title)
+				require.NotEmpty(t, p.Title, "panel %d has a title", p.ID)
+				require.NotEmpty(t, p.Description, "%s has a description", where)
+				require.NotEmpty(t, p.FieldConfig.Defaults.Unit, "%s has a unit", where)
+				templated(where, p.Datasource)
+				require.NotEmpty(t, p.Targets, "%s has queries", where)
+				legends := map[string]bool{}
+				for _, tg := range p.Targets {
+					templated(where+" target "+tg.RefID, tg.Datasource)
+					require.Equal(t, p.Datasource.UID, tg.Datasource.UID, "%s: target %s reads the panel's data source", where, tg.RefID)
+					if tg.Datasource.Type == "prometheus" {
+						require.NotEmpty(t, tg.Expr, "%s target %s", where, tg.RefID)
+					} else {
+						require.NotEmpty(t, tg.QueryType, "%s target %s", where, tg.RefID)
+					}
+					for _, v := range dashboards.Variables(tg.Expr) {
+						require.Contains(t, vars, v, "%s target %s uses an unknown variable", where, tg.RefID)
+					}
+					legends[tg.LegendFormat] = true
+				}
+				// Overrides by name and fillBelowTo must name a series of the panel: a fixed
+				// legend of one of its Prometheus queries, or a field of a plugin frame.
+				for _, o := range p.FieldConfig.Overrides {
+					if o.Matcher.ID != "byName" {
+						continue
+					}
+					name, _ := o.Matcher.Options.(string)
+					if p.Datasource.Type == "prometheus" && p.Type == "timeseries" {
+						require.True(t, legends[name], "%s: override for %q, which no query's legend is", where, name)
+					}
+					for _, pr := range o.Properties {
+						if pr.ID == "custom.fillBelowTo" {
+							target, _ := pr.Value.(string)
+							require.True(t, legends[target], "%s: %q fills below %q, which no query's legend is", where, name, target)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMetricNames: every metric that a dashboard or a rule names is one that kizashi-exporter,
+// kizashi-webhook or Alertmanager export, checked against their actual /metrics, or one of
+// Prometheus' own series (up, ALERTS).
+func TestMetricNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts the exporter, the webhook and Alertmanager")
+	}
+	known := map[string]string{"up": "Prometheus", "ALERTS": "Prometheus"}
+	for prog, names := range map[string][]string{
+		"kizashi-exporter": exporterNames(t),
+		"kizashi-webhook":  webhookNames(t),
+		"alertmanager":     alertmanagerNames(t),
+	} {
+		require.NotEmpty(t, names, prog)
+		for _, n := range names {
+			known[n] = prog
+		}
+	}
+	check := func(where, expr string) {
+		t.Helper()
+		for _, n := range dashboards.MetricNames(expr) {
+			// The demo's raw series are only named in the demo's own check values.
+			_, ok := known[n]
+			require.True(t, ok, "%s: metric %s is exported by none of our programs (in %s)", where, n, expr)
+		}
+	}
+	qs, err := dashboards.Queries()
+	require.NoError(t, err)
+	require.Greater(t, len(qs), 40)
+	used := map[string]bool{}
+	for _, q := range qs {
+		check(q.Dashboard+" "+q.Where, q.Expr)
+		for _, n := range dashboards.MetricNames(q.Expr) {
+			used[n] = true
+		}
+	}
+	for _, r := range ruleExprs(t) {
+		check(r[0], r[1])
+		for _, n := range dashboards.MetricNames(r[1]) {
+			used[n] = true
+		}
+	}
+	// The dashboards and rules use the published series of every kind.
+	for _, n := range []string{"kizashi_anomaly_score", "kizashi_baseline", "kizashi_lower", "kizashi_upper",
+		"kizashi_forecast", "kizashi_forecast_lower", "kizashi_forecast_upper", "kizashi_breach_eta_seconds",
+		"kizashi_model_ready", "kizashi_deviation", "kizashi_webhook_incidents_open",
+		"kizashi_webhook_time_to_acknowledge_seconds_sum", "kizashi_webhook_time_to_resolve_seconds_sum",
+		"kizashi_webhook_sla_breaches_total"} {
+		require.True(t, used[n], "%s is used by a dashboard or a rule", n)
+	}
+}
+
+// TestMetricNamesParser pins the metric-name extraction the checks rely on.
+func TestMetricNamesParser(t *testing.T) {
+	for expr, want := range map[string][]string{
+		`sum by (tenant, priority) (kizashi_webhook_incidents_open{tenant=~"$tenant"})`:                                                                {"kizashi_webhook_incidents_open"},
+		`kizashi_anomaly_score > 0.65 and kizashi_model_ready == 1`:                                                                                    {"kizashi_anomaly_score", "kizashi_model_ready"},
+		`topk(10, max_over_time(x[$__range])) or vector(0)`:                                                                                            {"x"},
+		`{__name__!="", __name__=~"${metric:regex}", kizashi_query=""} and ignoring(kizashi_metric, kizashi_query) kizashi_model_ready{${series:raw}}`: {"kizashi_model_ready"},
+		`{__name__="a:b:rate5m", job="x"} offset $horizon`:                                                                                             {"a:b:rate5m"},
+		`label_replace(vector(0), "target", "response", "", "") / scalar(y) * 1e+11 - 4 * 3600`:                                                        {"y"},
+		`histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))`:                                                                                   {"h_bucket"},
+		`count(a < 86400 >= 4 * 3600) or on() b unless ignoring(x) group_left(y) c`:                                                                    {"a", "b", "c"},
+	} {
+		require.Equal(t, want, dashboards.MetricNames(expr), expr)
+	}
+}
+
+// TestQueriesParse runs every dashboard query, with sample values for its variables, against
+// Debian's Prometheus: each one parses and evaluates.
+func TestQueriesParse(t *testing.T) {
+	prom := testenv.StartPrometheus(t, testenv.PromOptions{})
+	qs, err := dashboards.Queries()
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, q := range qs {
+		expr := dashboards.Expand(q.Expr, sampleVariables)
+		require.Empty(t, dashboards.Variables(expr), "%s %s: variables without a sample value", q.Dashboard, q.Where)
+		var err error
+		if q.Instant {
+			_, err = prom.Query(ctx, expr, time.Time{})
+		} else {
+			_, err = prom.QueryRange(ctx, expr, time.Now().Add(-time.Hour), time.Now(), time.Minute)
+		}
+		require.NoError(t, err, "%s %s", q.Dashboard, q.Where)
+	}
+}
+
+// TestRules: promtool check rules and promtool test rules (Debian's prometheus package).
+func TestRules(t *testing.T) {
+	promtool := tool(t, "promtool", "prometheus")
+	run(t, "prometheus", promtool, "check", "rules", "kizashi-alerts.yml")
+	run(t, "prometheus", promtool, "test", "rules", "kizashi-alerts.test.yml")
+	// The example configuration loads the rules.
+	run(t, "prometheus", promtool, "check", "config", "prometheus.yml")
+	// Every alert tells the webhook its urgency, and anomaly alerts keep the series' labels
+	// (tenant, service) by not aggregating them away.
+	for _, r := range rules(t) {
+		if r.Alert == "" {
+			continue
+		}
+		require.Contains(t, []string{"critical", "warning", "info"}, r.Labels["severity"], r.Alert)
+		require.NotEmpty(t, r.Annotations["summary"], r.Alert)
+		require.NotEmpty(t, r.For, "%s has a for: duration", r.Alert)
+	}
+}
+
+// TestAlertmanagerConfig: amtool check-config (Debian's prometheus-alertmanager), and the
+// routes send every tenant's alerts, resolved ones too, to the webhook with the tenant's
+// credential, grouped by tenant.
+func TestAlertmanagerConfig(t *testing.T) {
+	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	run(t, "alertmanager", amtool, "check-config", "alertmanager.yml")
+	raw, err := dashboards.Files.ReadFile(dashboards.AlertmanagerConfigFile)
+	require.NoError(t, err)
+	var cfg struct {
+		Route struct {
+			Receiver string   `yaml:"receiver"`
+			GroupBy  []string `yaml:"group_by"`
+			Routes   []struct {
+				Receiver string   `yaml:"receiver"`
+				Matchers []string `yaml:"matchers"`
+			} `yaml:"routes"`
+		} `yaml:"route"`
+		Receivers []struct {
+			Name           string `yaml:"name"`
+			WebhookConfigs []struct {
+				URL          string `yaml:"url"`
+				SendResolved bool   `yaml:"send_resolved"`
+				HTTPConfig   struct {
+					Authorization struct {
+						CredentialsFile string `yaml:"credentials_file"`
+					} `yaml:"authorization"`
+				} `yaml:"http_config"`
+			} `yaml:"webhook_configs"`
+		} `yaml:"receivers"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	require.Equal(t, "tenant", cfg.Route.GroupBy[0], "groups never mix tenants")
+	require.NotEmpty(t, cfg.Route.Routes)
+	for _, r := range cfg.Route.Routes {
+		require.Len(t, r.Matchers, 1)
+		require.Regexp(t, `^tenant="[a-z0-9-]+"$`, r.Matchers[0])
+		require.Equal(t, "kizashi-"+strings.Trim(strings.TrimPrefix(r.Matchers[0], "tenant="), `"`), r.Receiver)
+	}
+	for _, r := range cfg.Receivers {
+		require.Len(t, r.WebhookConfigs, 1, r.Name)
+		wc := r.WebhookConfigs[0]
+		require.Equal(t, dashboards.WebhookURLPlaceholder+"/api/v1/alerts", wc.URL, r.Name)
+		require.True(t, wc.SendResolved, r.Name)
+		require.Equal(t, dashboards.TokenDirPlaceholder+"/"+r.Name+".token", wc.HTTPConfig.Authorization.CredentialsFile, r.Name)
+	}
+}
+
+// TestProvisioning: the provisioning files parse and name the plugin's id; the dashboards
+// provider serves a directory.
+func TestProvisioning(t *testing.T) {
+	var dsf struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			Name, UID, Type, URL string
+			JSONData             map[string]any `yaml:"jsonData"`
+			SecureJSONData       map[string]any `yaml:"secureJsonData"`
+		} `yaml:"datasources"`
+	}
+	readYAML(t, "grafana/provisioning/datasources/kizashi.yml", &dsf)
+	require.Equal(t, 1, dsf.APIVersion)
+	types := map[string]bool{}
+	for _, d := range dsf.Datasources {
+		types[d.Type] = true
+		require.NotEmpty(t, d.URL, d.Name)
+		if d.Type == pluginID(t) {
+			require.Contains(t, d.JSONData, "webhookUrl")
+			require.Contains(t, d.SecureJSONData, "webhookToken", "the token is a secret")
+			require.NotContains(t, d.JSONData, "webhookToken")
+		}
+	}
+	require.True(t, types["prometheus"])
+	require.True(t, types[pluginID(t)])
+
+	var dbf struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Name, Type string
+			Options    struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, "grafana/provisioning/dashboards/kizashi.yml", &dbf)
+	require.Len(t, dbf.Providers, 1)
+	require.Equal(t, "file", dbf.Providers[0].Type)
+	require.True(t, filepath.IsAbs(dbf.Providers[0].Options.Path))
+}
+
+func readYAML(t *testing.T, path string, out any) {
+	t.Helper()
+	raw, err := dashboards.Files.ReadFile(path)
+	require.NoError(t, err)
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(false)
+	require.NoError(t, dec.Decode(out), path)
+}
+
+// rule is one rule of the shipped rule file.
+type rule struct {
+	Alert, Record, Expr, For string
+	Labels, Annotations      map[string]string
+}
+
+func rules(t *testing.T) []rule {
+	t.Helper()
+	var f struct {
+		Groups []struct {
+			Name  string
+			Rules []rule
+		}
+	}
+	readYAML(t, dashboards.AlertRulesFile, &f)
+	var out []rule
+	for _, g := range f.Groups {
+		out = append(out, g.Rules...)
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// ruleExprs returns {where, expr} of every rule.
+func ruleExprs(t *testing.T) [][2]string {
+	var out [][2]string
+	for _, r := range rules(t) {
+		out = append(out, [2]string{"rule " + r.Alert + r.Record, r.Expr})
+	}
+	return out
+}
+
+// tool finds a Debian-packaged program; it fails the test when it is missing (skips in -short).
+func tool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, d := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"} {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	if testing.Short() {
+		t.Skipf("-short: %s not installed", name)
+	}
+	t.Fatalf("%s not found; install it with: apt-get install -y %s", name, pkg)
+	return ""
+}
+
+// run runs a program in a directory of dashboards/ and fails the test with its output.
+func run(t *testing.T, dir, prog string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s %s:\n%s", filepath.Base(prog), strings.Join(args, " "), out)
+}
+
+// names returns the metric names of an exposition, with a histogram's or summary's _bucket,
+// _sum and _count series.
+func names(t *testing.T, body io.Reader) []string {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(body)
+	require.NoError(t, err)
+	var out []string
+	for n, f := range fams {
+		out = append(out, n)
+		switch f.GetType().String() {
+		case "HISTOGRAM":
+			out = append(out, n+"_bucket", n+"_sum", n+"_count")
+		case "SUMMARY":
+			out = append(out, n+"_sum", n+"_count")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func scrape(t *testing.T, url string, header http.Header) []string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, url)
+	return names(t, resp.Body)
+}
+
+// lintSource is an in-process Prometheus API for the exporter: two series around 10 (above
+// the threshold 1, so the breach ETA is published as 0), and one failing instant query so
+// that the error counter is exported too.
+type lintSource struct{ failed bool }
+
+func (s *lintSource) metrics() []model.Metric {
+	return []model.Metric{{"__name__": "lint_load", "instance": "a"}, {"__name__": "lint_load", "instance": "b"}}
+}
+
+func (s *lintSource) Query(_ context.Context, _ string, ts time.Time) (model.Vector, error) {
+	if !s.failed {
+		s.failed = true
+		return nil, fmt.Errorf("lint: first instant query fails")
+	}
+	var v model.Vector
+	for i, m := range s.metrics() {
+		v = append(v, &model.Sample{Metric: m, Timestamp: model.TimeFromUnixNano(ts.UnixNano()), Value: model.SampleValue(10 + i)})
+	}
+	return v, nil
+}
+
+func (s *lintSource) QueryRange(_ context.Context, _ string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	var m model.Matrix
+	for i, met := range s.metrics() {
+		ss := &model.SampleStream{Metric: met}
+		for ts := start; !ts.After(end); ts = ts.Add(step) {
+			ss.Values = append(ss.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(ts.UnixNano()),
+				Value: model.SampleValue(10 + float64(i) + float64(ts.Unix()%7)/10)})
+		}
+		m = append(m, ss)
+	}
+	return m, nil
+}
+
+func localListener(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return l
+}
+
+// exporterNames runs kizashi-exporter in-process and returns the names it exports.
+func exporterNames(t *testing.T) []string {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kizashi-exporter.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`source:
+  url: http://127.0.0.1:1
+queries:
+  - name: lint
+    expr: lint_load
+    step: 1s
+    training_window: 10m
+    warm_up: 1m
+    daily: "off"
+    weekly: "off"
+    horizons: [1m, 5m]
+    thresholds: [1]
+`), 0o600))
+	l := localListener(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- exporterapp.Run(ctx, exporterapp.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
+			Logger: slog.New(slog.DiscardHandler)})
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	url := "http://" + l.Addr().String() + "/metrics"
+	var got []string
+	require.Eventually(t, func() bool {
+		got = scrape(t, url, nil)
+		return slices.Contains(got, "kizashi_breach_eta_seconds") && slices.Contains(got, "kizashi_exporter_query_errors_total") &&
+			slices.Contains(got, "kizashi_exporter_cycle_model_duration_seconds")
+	}, 30*time.Second, 100*time.Millisecond, "the exporter publishes its series: %v", got)
+	return got
+}
+
+// webhookNames runs kizashi-webhook in-process, takes an incident through acknowledgement,
+// an SLA breach and resolution, and returns the names it exports.
+func webhookNames(t *testing.T) []string {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kizashi-webhook.yml")
+	const tenant, operator = "lint-tenant-token-0123456789", "lint-operator-token-0123456789"
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`storage:
+  driver: sqlite
+  path: %s
+sweep:
+  interval: 1s
+tenants:
+  - name: acme
+    tokens: [%q]
+operators:
+  - name: noc
+    tokens: [%q]
+`, filepath.Join(dir, "db.sqlite"), tenant, operator)), 0o600))
+	var skew atomicDuration
+	l := localListener(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- webhookapp.Run(ctx, webhookapp.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
+			Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Now().Add(skew.load()) }})
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	base := "http://" + l.Addr().String()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	}, 10*time.Second, 20*time.Millisecond)
+	call := func(method, path, token string, body []byte) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		require.Equal(t, 200, resp.StatusCode, "%s %s: %s", method, path, out)
+		return out
+	}
+	call("POST", "/api/v1/alerts", tenant, storetest.Payload("kizashi-acme", "g1", "firing", time.Now(),
+		map[string]string{"alertname": "KizashiAnomaly", "severity": "warning", "tenant": "acme"}))
+	var list struct {
+		Incidents []struct {
+			ID int64 `json:"id"`
+		} `json:"incidents"`
+	}
+	require.NoError(t, json.Unmarshal(call("GET", "/api/v1/incidents", operator, nil), &list))
+	require.Len(t, list.Incidents, 1)
+	id := list.Incidents[0].ID
+	skew.store(time.Hour) // acknowledged an hour later: MTTA
+	call("POST", fmt.Sprintf("/api/v1/incidents/%d/acknowledge", id), operator, []byte(`{}`))
+	skew.store(30 * 24 * time.Hour) // far past every resolve target: the sweeper records a breach
+	var got []string
+	require.Eventually(t, func() bool {
+		got = scrape(t, base+"/metrics", nil)
+		return slices.Contains(got, "kizashi_webhook_sla_breaches_total")
+	}, 20*time.Second, 100*time.Millisecond, "an SLA breach is recorded")
+	call("POST", fmt.Sprintf("/api/v1/incidents/%d/resolve", id), operator, []byte(`{"close_code":"solved_permanently","text":"lint"}`))
+	return scrape(t, base+"/metrics", nil)
+}
+
+// alertmanagerNames starts Debian's Alertmanager and returns the names it exports.
+func alertmanagerNames(t *testing.T) []string {
+	am := testenv.StartAlertmanager(t, testenv.AMOptions{})
+	return scrape(t, am.URL()+"/metrics", nil)
+}
+
+type atomicDuration struct{ v atomic.Int64 }
+
+func (a *atomicDuration) load() time.Duration   { return time.Duration(a.v.Load()) }
+func (a *atomicDuration) store(d time.Duration) { a.v.Store(int64(d)) }
