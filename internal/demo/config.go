@@ -174,7 +174,7 @@ queries:
     step: %s
     training_window: %s
     min: 0
-  - name: disk
+  - name: storage
     expr: %s
     step: %s
     training_window: %s

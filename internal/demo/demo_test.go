@@ -104,6 +104,8 @@ func duringDemo() []demoCheck {
 	return []demoCheck{
 		{"listens on loopback only", checkLoopback},
 		{"disk breach forecast", checkBreachForecast},
+		{"pages", checkPages},
+		{"dashboard queries", checkDashboardQueries},
 	}
 }
 
@@ -115,7 +117,7 @@ func checkLoopback(_ context.Context, t *testing.T, s *Stack) {
 
 // checkBreachForecast: acme's volume fills up in about four days, the exporter publishes the ETA.
 func checkBreachForecast(ctx context.Context, t *testing.T, s *Stack) {
-	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_breach_eta_seconds{tenant="acme",kizashi_query="disk",threshold="%g"}`, DiskCapacity))
+	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_breach_eta_seconds{tenant="acme",kizashi_query="storage",threshold="%g"}`, DiskCapacity))
 	require.NoError(t, err)
 	require.Len(t, vec, 1)
 	eta := time.Duration(float64(vec[0].Value)) * time.Second
