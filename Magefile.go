@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
+	"time"
 
 	sdkbuild "github.com/grafana/grafana-plugin-sdk-go/build"
 	"github.com/magefile/mage/mg"
@@ -209,4 +212,41 @@ func BuildAll() error {
 		}
 	}
 	return nil
+}
+
+// Demo runs the demo on 127.0.0.1: Prometheus with two weeks of a demo shop's history, the
+// shop, kizashi-exporter, kizashi-webhook and Alertmanager; a fault makes an incident appear.
+// It installs Debian's prometheus and prometheus-alertmanager when missing (as root). Ctrl-C
+// stops everything and cleans up. -short is the CI variant: the fault at once, free ports, and
+// it exits once the incident has appeared.
+func Demo(ctx context.Context, short *bool) error {
+	bin := filepath.Join("bin", "kizashi-demo")
+	if err := sh.RunV("go", "build", "-o", bin, "./internal/demo/cmd"); err != nil {
+		return err
+	}
+	args := []string{}
+	if short != nil && *short {
+		args = append(args, "--short")
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// Mage cancels ctx on Ctrl-C: pass it on as Ctrl-C, and give the demo time to clean up.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 30 * time.Second
+	return cmd.Run()
+}
+
+// Screenshots runs the demo's test, which looks at the exporter's page and the service desk in
+// headless Chromium, and saves its screenshots in docs/ (the README's).
+func Screenshots() error {
+	mg.Deps(Deps)
+	dir, err := filepath.Abs("docs")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return sh.RunWithV(map[string]string{"KIZASHI_SCREENSHOT_DIR": dir},
+		"go", "test", "-count=1", "-run", "^TestDemoShort$", "./internal/demo/")
 }
