@@ -199,6 +199,21 @@ func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error
 		}
 		f.BeforeID = n
 	}
+	for _, t := range []struct {
+		key string
+		dst *time.Time
+	}{{"from", &f.ActiveFrom}, {"to", &f.ActiveTo}} {
+		if v := get(t.key); v != "" {
+			tm, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, fmt.Errorf("%s must be an RFC 3339 time: %w", t.key, err)
+			}
+			*t.dst = tm
+		}
+	}
+	if !f.ActiveFrom.IsZero() && !f.ActiveTo.IsZero() && f.ActiveTo.Before(f.ActiveFrom) {
+		return f, errors.New("to must not be before from")
+	}
 	if len(f.Search) > 200 {
 		return f, errors.New("q too long")
 	}

@@ -236,6 +236,22 @@ func TestTenantIsolationAndActions(t *testing.T) {
 	require.Equal(t, 400, code)
 }
 
+func TestParseFilterTimeRange(t *testing.T) {
+	p := config.Principal{Name: "a", Tenant: "a"}
+	f, err := api.ParseFilter(map[string][]string{"from": {"2026-01-02T03:04:05Z"}, "to": {"2026-01-03T00:00:00+01:00"}}, p)
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), f.ActiveFrom.UTC())
+	require.Equal(t, time.Date(2026, 1, 2, 23, 0, 0, 0, time.UTC), f.ActiveTo.UTC())
+	for _, q := range []map[string][]string{
+		{"from": {"yesterday"}},
+		{"to": {"1700000000"}},
+		{"from": {"2026-01-03T00:00:00Z"}, "to": {"2026-01-02T00:00:00Z"}},
+	} {
+		_, err := api.ParseFilter(q, p)
+		require.Error(t, err, "%v", q)
+	}
+}
+
 func itoa(n int64) string { return strconvI(n) }
 
 func FuzzActionInput(f *testing.F) {

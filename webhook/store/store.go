@@ -97,6 +97,9 @@ type Filter struct {
 	Search          string // substring of the title
 	BeforeID        int64
 	Limit           int
+	// ActiveFrom and ActiveTo keep the incidents active at some time in [ActiveFrom, ActiveTo]:
+	// created by ActiveTo and not resolved (or closed) before ActiveFrom. Zero: unbounded.
+	ActiveFrom, ActiveTo time.Time
 }
 
 // OpenCount is the number of non-final incidents per tenant, priority, state.

@@ -39,15 +39,16 @@ type incident struct {
 
 // decodeIncidents decodes the answer of GET /api/v1/incidents: the one place that knows its
 // shape. The opening time is opened_at, or created_at.
-func decodeIncidents(r io.Reader) ([]incident, error) {
+func decodeIncidents(r io.Reader) ([]incident, string, error) {
 	var body struct {
 		Incidents []struct {
 			incident
 			CreatedAt time.Time `json:"created_at"`
 		} `json:"incidents"`
+		Next string `json:"next"`
 	}
 	if err := json.NewDecoder(r).Decode(&body); err != nil {
-		return nil, fmt.Errorf("decode incidents: %w", err)
+		return nil, "", fmt.Errorf("decode incidents: %w", err)
 	}
 	out := make([]incident, len(body.Incidents))
 	for i, in := range body.Incidents {
@@ -56,15 +57,39 @@ func decodeIncidents(r io.Reader) ([]incident, error) {
 			out[i].OpenedAt = in.CreatedAt
 		}
 	}
-	return out, nil
+	return out, body.Next, nil
 }
 
-// incidents returns the incidents open at some time in [from, to].
+// maxIncidents bounds what one query reads from the webhook.
+const maxIncidents = 5000
+
+// incidents returns the incidents active at some time in [from, to], following the webhook's
+// pages (500 incidents each, newest first).
 func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]incident, error) {
-	u := w.url + "/api/v1/incidents?" + w.params(from, to).Encode()
+	var all []incident
+	q := w.params(from, to)
+	q.Set("limit", "500")
+	for {
+		page, next, err := w.page(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		if len(all) >= maxIncidents {
+			return nil, fmt.Errorf("more than %d incidents in the time range: narrow it", maxIncidents)
+		}
+		q.Set("before", next)
+	}
+}
+
+func (w *webhookClient) page(ctx context.Context, q url.Values) ([]incident, string, error) {
+	u := w.url + "/api/v1/incidents?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("incidents request: %w", err)
+		return nil, "", fmt.Errorf("incidents request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if w.token != "" {
@@ -72,22 +97,22 @@ func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]in
 	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
-		return nil, backend.DownstreamError(fmt.Errorf("GET %s: %w", w.url+"/api/v1/incidents", err))
+		return nil, "", backend.DownstreamError(fmt.Errorf("GET %s: %w", w.url+"/api/v1/incidents", err))
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, backend.DownstreamError(fmt.Errorf("GET %s: %s: %s", w.url+"/api/v1/incidents", resp.Status, b))
+		return nil, "", backend.DownstreamError(fmt.Errorf("GET %s: %s: %s", w.url+"/api/v1/incidents", resp.Status, b))
 	}
-	in, err := decodeIncidents(resp.Body)
+	in, next, err := decodeIncidents(resp.Body)
 	if err != nil {
-		return nil, backend.DownstreamError(err)
+		return nil, "", backend.DownstreamError(err)
 	}
-	return in, nil
+	return in, next, nil
 }
 
 func (w *webhookClient) params(from, to time.Time) url.Values {
-	q := url.Values{"from": {from.UTC().Format(time.RFC3339)}, "to": {to.UTC().Format(time.RFC3339)}}
+	q := url.Values{"from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
 	if w.tenant != "" {
 		q.Set("tenant", w.tenant)
 	}

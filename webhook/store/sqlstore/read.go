@@ -54,6 +54,15 @@ func (s *Store) ListIncidents(ctx context.Context, f store.Filter) ([]*incident.
 	if f.BeforeID > 0 {
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
+	if !f.ActiveTo.IsZero() {
+		where, args = append(where, "created_at <= ?"), append(args, ts(f.ActiveTo))
+	}
+	if !f.ActiveFrom.IsZero() {
+		// The end of an incident is its resolution, else its closing (canceled ones); 0 = open.
+		where = append(where, "(CASE WHEN resolved_at > 0 THEN resolved_at ELSE closed_at END = 0 OR "+
+			"CASE WHEN resolved_at > 0 THEN resolved_at ELSE closed_at END >= ?)")
+		args = append(args, ts(f.ActiveFrom))
+	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit

@@ -451,4 +451,35 @@ func Run(t *testing.T, open Opener) {
 		require.Len(t, counts, 1)
 		require.Equal(t, 7, counts[0].Count)
 	})
+
+	t.Run("filter by the time an incident was active", func(t *testing.T) {
+		e := newEnv(t, open)
+		start := e.clock.Now()
+		// A: open 0m-10m. B: open from 20m on, still open. C: open 40m-50m.
+		e.ingest("acme", Payload("r", "gA", "firing", t0, alert("A", "a")))
+		e.clock.Advance(10 * time.Minute)
+		e.ingest("acme", Payload("r", "gA", "resolved", t0, alert("A", "a")))
+		e.clock.Advance(10 * time.Minute)
+		e.ingest("acme", Payload("r", "gB", "firing", t0, alert("B", "a")))
+		e.clock.Advance(20 * time.Minute)
+		e.ingest("acme", Payload("r", "gC", "firing", t0, alert("C", "a")))
+		e.clock.Advance(10 * time.Minute)
+		e.ingest("acme", Payload("r", "gC", "resolved", t0, alert("C", "a")))
+		titles := func(from, to time.Duration) []string {
+			var out []string
+			f := store.Filter{Tenant: "acme", ActiveFrom: start.Add(from)}
+			if to > 0 {
+				f.ActiveTo = start.Add(to)
+			}
+			for _, in := range e.list(f) {
+				out = append(out, in.Labels["alertname"])
+			}
+			return out
+		}
+		require.Equal(t, []string{"A"}, titles(0, 5*time.Minute))
+		require.Equal(t, []string{"B"}, titles(12*time.Minute, 30*time.Minute))
+		require.Equal(t, []string{"C", "B"}, titles(45*time.Minute, 60*time.Minute))
+		require.Equal(t, []string{"C", "B", "A"}, titles(5*time.Minute, 45*time.Minute))
+		require.Equal(t, []string{"B"}, titles(55*time.Minute, 0), "no end: still open")
+	})
 }
