@@ -233,7 +233,11 @@ func Demo(ctx context.Context, short *bool) error {
 	// Mage cancels ctx on Ctrl-C: pass it on as Ctrl-C, and give the demo time to clean up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = 30 * time.Second
-	return cmd.Run()
+	err := cmd.Run()
+	if ctx.Err() != nil && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		return nil // stopped by Ctrl-C, cleaned up
+	}
+	return err
 }
 
 // Screenshots runs the demo's test, which looks at the exporter's page and the service desk in

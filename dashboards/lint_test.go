@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -218,6 +219,17 @@ func TestMetricNames(t *testing.T) {
 			used[n] = true
 		}
 	}
+	// The metrics the README names are exported too (labels kizashi_query and kizashi_metric
+	// aside).
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile(`kizashi_[a-z0-9_]*[a-z0-9]`).FindAllString(string(readme), -1) {
+		if m == "kizashi_query" || m == "kizashi_metric" {
+			continue
+		}
+		_, ok := known[m]
+		require.True(t, ok, "README.md names %s, which none of our programs exports", m)
+	}
 	// The dashboards and rules use the published series of every kind.
 	for _, n := range []string{"kizashi_anomaly_score", "kizashi_baseline", "kizashi_lower", "kizashi_upper",
 		"kizashi_forecast", "kizashi_forecast_lower", "kizashi_forecast_upper", "kizashi_breach_eta_seconds",
@@ -280,6 +292,12 @@ func TestRules(t *testing.T) {
 		require.Contains(t, []string{"critical", "warning", "info"}, r.Labels["severity"], r.Alert)
 		require.NotEmpty(t, r.Annotations["summary"], r.Alert)
 		require.NotEmpty(t, r.For, "%s has a for: duration", r.Alert)
+		if r.Alert == "KizashiAnomaly" {
+			d, err := model.ParseDuration(r.KeepFiringFor)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, time.Duration(d), time.Minute,
+				"the anomaly alert outlives the model's re-levelling and Alertmanager's group_wait")
+		}
 	}
 }
 
@@ -383,6 +401,7 @@ func readYAML(t *testing.T, path string, out any) {
 // rule is one rule of the shipped rule file.
 type rule struct {
 	Alert, Record, Expr, For string
+	KeepFiringFor            string `yaml:"keep_firing_for"`
 	Labels, Annotations      map[string]string
 }
 
@@ -473,22 +492,30 @@ func scrape(t *testing.T, url string, header http.Header) []string {
 }
 
 // lintSource is an in-process Prometheus API for the exporter: two series around 10 (above
-// the threshold 1, so the breach ETA is published as 0), and one failing instant query so
-// that the error counter is exported too.
-type lintSource struct{ failed bool }
+// the threshold 1, so the breach ETA is published as 0); the first instant query fails, the
+// third answers NaN for one series, and from the sixth on series b is gone (stale, dropped),
+// so that the error, rejection and drop counters are exported too.
+type lintSource struct{ instant atomic.Int64 }
 
 func (s *lintSource) metrics() []model.Metric {
 	return []model.Metric{{"__name__": "lint_load", "instance": "a"}, {"__name__": "lint_load", "instance": "b"}}
 }
 
 func (s *lintSource) Query(_ context.Context, _ string, ts time.Time) (model.Vector, error) {
-	if !s.failed {
-		s.failed = true
+	n := s.instant.Add(1)
+	if n == 1 {
 		return nil, fmt.Errorf("lint: first instant query fails")
 	}
 	var v model.Vector
 	for i, m := range s.metrics() {
-		v = append(v, &model.Sample{Metric: m, Timestamp: model.TimeFromUnixNano(ts.UnixNano()), Value: model.SampleValue(10 + i)})
+		if i == 1 && n >= 6 {
+			break
+		}
+		val := model.SampleValue(10 + i)
+		if i == 0 && n == 3 {
+			val = model.SampleValue(math.NaN())
+		}
+		v = append(v, &model.Sample{Metric: m, Timestamp: model.TimeFromUnixNano(ts.UnixNano()), Value: val})
 	}
 	return v, nil
 }
@@ -529,6 +556,7 @@ queries:
     weekly: "off"
     horizons: [1m, 5m]
     thresholds: [1]
+    staleness_timeout: 3s
 `), 0o600))
 	l := localListener(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -545,8 +573,14 @@ queries:
 	var got []string
 	require.Eventually(t, func() bool {
 		got = scrape(t, url, nil)
-		return slices.Contains(got, "kizashi_breach_eta_seconds") && slices.Contains(got, "kizashi_exporter_query_errors_total") &&
-			slices.Contains(got, "kizashi_exporter_cycle_model_duration_seconds")
+		for _, n := range []string{"kizashi_breach_eta_seconds", "kizashi_exporter_query_errors_total",
+			"kizashi_exporter_cycle_model_duration_seconds", "kizashi_exporter_rejected_samples_total",
+			"kizashi_exporter_series_dropped_total"} {
+			if !slices.Contains(got, n) {
+				return false
+			}
+		}
+		return true
 	}, 30*time.Second, 100*time.Millisecond, "the exporter publishes its series: %v", got)
 	return got
 }

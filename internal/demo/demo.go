@@ -670,10 +670,11 @@ What happens: the shop's sessions follow their daily and weekly rhythm (%s of it
 into Prometheus, the exporter learned them). Then a bot storm triples acme's checkout
 sessions. The exporter's anomaly score jumps, the KizashiAnomaly rule fires after %s,
 Alertmanager routes it on tenant="acme" to the acme receiver, and kizashi-webhook opens a P2
-incident (service checkout has impact 1, severity warning urgency 2). The model then learns the
-new level and the alert resolves; the incident stays open (policy auto_resolve: note) for you
-to acknowledge and resolve on the service-desk page. acme's disk is forecast to fill up in a
-few days: kizashi_breach_eta_seconds{tenant="acme"}.
+incident (service checkout has impact 1, severity warning urgency 2). The model learns the new
+level within a minute and the score falls; the alert keeps firing ten more minutes
+(keep_firing_for), then resolves, and the incident stays open (policy auto_resolve: note) for
+you to acknowledge and resolve on the service-desk page. acme's disk is forecast to fill up in
+a few days: kizashi_breach_eta_seconds{tenant="acme"}.
 
 `, s.ExporterURL, s.WebhookURL, s.OperatorToken, s.TenantTokens["acme"], s.TenantTokens["globex"],
 		s.PrometheusURL, graph, s.AlertmanagerURL, humanDuration(s.history), model.Duration(ForSteps*Step))

@@ -15,23 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestInterrupt runs the demo command and presses Ctrl-C (SIGINT) while it runs: it stops
-// everything, removes its work directory and exits 0.
+// TestInterrupt runs the README's `go tool mage demo -short` and presses Ctrl-C while the
+// demo runs (SIGINT to the whole process group, as a terminal does): it stops everything,
+// removes its work directory, and mage exits 0.
 func TestInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the demo starts Prometheus and Alertmanager")
 	}
-	bin := filepath.Join(t.TempDir(), "demo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	cmd := exec.Command(bin, "--short", "--install=false")
+	root, err := filepath.Abs("../../..")
+	require.NoError(t, err)
+	cmd := exec.Command("go", "tool", "mage", "demo", "-short")
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }()
 
 	var (
 		lines []string
@@ -42,7 +42,7 @@ func TestInterrupt(t *testing.T) {
 	urlRE := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)
 	sc := bufio.NewScanner(stdout)
 	interrupted := false
-	timer := time.AfterFunc(3*time.Minute, func() { _ = cmd.Process.Kill() })
+	timer := time.AfterFunc(4*time.Minute, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	defer timer.Stop()
 	for sc.Scan() {
 		line := sc.Text()
@@ -55,7 +55,7 @@ func TestInterrupt(t *testing.T) {
 		}
 		if !interrupted && strings.Contains(line, "Fault injected") {
 			interrupted = true
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+			require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
 		}
 	}
 	err = cmd.Wait()
