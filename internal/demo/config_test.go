@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,4 +139,30 @@ func TestWorkload(t *testing.T) {
 	require.Equal(t, 6*int(time.Hour/Step), strings.Count(string(raw), "\n")-3, "one line per sample, two TYPE lines and # EOF")
 	require.Contains(t, string(raw), `demo_active_sessions{instance="shop-1",job="shop",service="checkout",tenant="acme"} `)
 	checkWith(t, promtool, "tsdb", "create-blocks-from", "openmetrics", path, filepath.Join(dir, "data"))
+}
+
+// TestInstall: a missing program is installed with apt-get as root, and otherwise the error
+// says exactly what to run.
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	progs := []program{{names: []string{"kizashi-demo-test-tool"}, pkg: "kizashi-demo-test-pkg"}, promtoolProgram}
+	want := "sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kizashi-demo-test-pkg'"
+
+	var ran []string
+	run := func(_ context.Context, cmd string) error {
+		ran = append(ran, cmd)
+		return os.WriteFile(filepath.Join(dir, "kizashi-demo-test-tool"), []byte("#!/bin/sh\n"), 0o755)
+	}
+	err := installer{install: false, root: true, run: run}.ensure(context.Background(), progs)
+	require.ErrorContains(t, err, "install them with:\n  "+want)
+	err = installer{install: true, root: false, run: run}.ensure(context.Background(), progs)
+	require.ErrorContains(t, err, "(as root) with:\n  "+want)
+	require.Empty(t, ran, "nothing installed unless allowed and root")
+
+	var out strings.Builder
+	require.NoError(t, installer{install: true, root: true, out: &out, run: run}.ensure(context.Background(), progs))
+	require.Equal(t, []string{strings.TrimSuffix(strings.TrimPrefix(want, "sudo sh -c '"), "'")}, ran)
+	require.Contains(t, out.String(), "Installing the Debian packages kizashi-demo-test-pkg")
+	require.NoError(t, installer{}.ensure(context.Background(), progs), "nothing missing any more")
 }

@@ -49,41 +49,63 @@ type binaries struct {
 // an error that says exactly what to run.
 func ensureBinaries(ctx context.Context, install bool, out io.Writer) (binaries, error) {
 	progs := []program{prometheusProgram, promtoolProgram, alertmanagerProgram}
-	missing := func() []string {
-		var pkgs []string
-		for _, p := range progs {
-			if _, ok := p.find(); !ok && !containsString(pkgs, p.pkg) {
-				pkgs = append(pkgs, p.pkg)
-			}
-		}
-		return pkgs
-	}
-	if pkgs := missing(); len(pkgs) > 0 {
-		cmd := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
-		_, aptErr := exec.LookPath("apt-get")
-		switch {
-		case !install || aptErr != nil:
-			return binaries{}, fmt.Errorf("the demo needs the Debian packages %s; install them with:\n  sudo sh -c '%s'",
-				strings.Join(pkgs, ", "), cmd)
-		case os.Geteuid() != 0:
-			return binaries{}, fmt.Errorf("the demo needs the Debian packages %s; install them (as root) with:\n  sudo sh -c '%s'\nthen run the demo again",
-				strings.Join(pkgs, ", "), cmd)
-		}
-		fmt.Fprintf(out, "Installing the Debian packages %s (apt-get) ...\n", strings.Join(pkgs, ", "))
-		c := exec.CommandContext(ctx, "sh", "-c", cmd)
-		c.Stdout, c.Stderr = out, out
-		if err := c.Run(); err != nil {
-			return binaries{}, fmt.Errorf("install %s: %w; try:\n  sh -c '%s'", strings.Join(pkgs, ", "), err, cmd)
-		}
-		if pkgs := missing(); len(pkgs) > 0 {
-			return binaries{}, fmt.Errorf("installed, but still missing %s", strings.Join(pkgs, ", "))
-		}
+	_, aptErr := exec.LookPath("apt-get")
+	inst := installer{install: install && aptErr == nil, root: os.Geteuid() == 0, out: out,
+		run: func(ctx context.Context, cmd string) error {
+			c := exec.CommandContext(ctx, "sh", "-c", cmd)
+			c.Stdout, c.Stderr = out, out
+			return c.Run()
+		}}
+	if err := inst.ensure(ctx, progs); err != nil {
+		return binaries{}, err
 	}
 	var b binaries
 	b.prometheus, _ = prometheusProgram.find()
 	b.promtool, _ = promtoolProgram.find()
 	b.alertmanager, _ = alertmanagerProgram.find()
 	return b, nil
+}
+
+// installer installs missing Debian packages, or says how.
+type installer struct {
+	install bool // allowed to, and apt-get exists
+	root    bool
+	out     io.Writer
+	run     func(ctx context.Context, shellCommand string) error
+}
+
+// missing returns the packages of the programs that are not installed.
+func missing(progs []program) []string {
+	var pkgs []string
+	for _, p := range progs {
+		if _, ok := p.find(); !ok && !containsString(pkgs, p.pkg) {
+			pkgs = append(pkgs, p.pkg)
+		}
+	}
+	return pkgs
+}
+
+func (in installer) ensure(ctx context.Context, progs []program) error {
+	pkgs := missing(progs)
+	if len(pkgs) == 0 {
+		return nil
+	}
+	list := strings.Join(pkgs, ", ")
+	cmd := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
+	switch {
+	case !in.install:
+		return fmt.Errorf("the demo needs the Debian packages %s; install them with:\n  sudo sh -c '%s'", list, cmd)
+	case !in.root:
+		return fmt.Errorf("the demo needs the Debian packages %s; install them (as root) with:\n  sudo sh -c '%s'\nthen run the demo again", list, cmd)
+	}
+	fmt.Fprintf(in.out, "Installing the Debian packages %s (apt-get) ...\n", list)
+	if err := in.run(ctx, cmd); err != nil {
+		return fmt.Errorf("install %s: %w; try:\n  sh -c '%s'", list, err, cmd)
+	}
+	if still := missing(progs); len(still) > 0 {
+		return fmt.Errorf("installed, but still missing %s", strings.Join(still, ", "))
+	}
+	return nil
 }
 
 func containsString(list []string, s string) bool {
