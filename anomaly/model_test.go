@@ -408,3 +408,29 @@ func TestSustainedAnomalyStaysAboveAlertThreshold(t *testing.T) {
 		require.Greater(t, rs[i].Score, 0.65, "sample %d of the incident", i-1200)
 	}
 }
+
+func TestLevelShiftAtOneMinuteStepLastsForAnAlert(t *testing.T) {
+	// A daily pattern sampled every minute; at 03:10 on the fourth day (night: the band is at
+	// its narrowest) the series triples, or drops by 70%, and stays there. The score stays
+	// above the alert threshold (0.65) for its first eight samples — so a rule with `for: 2m`
+	// fires, and one with `for: 5m` too — and the model re-levels within the hour instead of
+	// alarming for days.
+	for _, factor := range []float64{3, 0.3} {
+		shiftAt := 3*1440 + 190
+		ts, vs := series(shiftAt+120, time.Minute, 0.3, func(i int, tt time.Time) float64 {
+			v := dailySine(i, tt)
+			if i >= shiftAt {
+				v *= factor
+			}
+			return v
+		})
+		m, rs := run(t, Config{}, ts, vs)
+		for i := shiftAt + 1; i < shiftAt+9; i++ {
+			require.Greater(t, rs[i].Score, 0.65, "factor %g: sample %d after the shift", factor, i-shiftAt)
+		}
+		require.GreaterOrEqual(t, m.Stats().LevelShifts, uint64(1), "factor %g", factor)
+		for i := shiftAt + 60; i < len(rs); i++ {
+			require.Less(t, rs[i].Score, 0.5, "factor %g: an hour later (sample %d)", factor, i-shiftAt)
+		}
+	}
+}

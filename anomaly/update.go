@@ -40,8 +40,9 @@ const (
 	tuneQuantumFloor  = 0.5         // scale floor in units of the series' resolution
 
 	// Level shifts.
-	tuneCusumDrift = 1.0  // CUSUM allowance (sigmas)
-	tuneCusumLimit = 12.0 // CUSUM decision limit (sigmas)
+	tuneCusumDrift  = 1.0       // CUSUM allowance (sigmas)
+	tuneCusumLimit  = 12.0      // CUSUM decision limit (sigmas)
+	tuneShiftMinAge = 10 * 60e9 // ... and a shift must have lasted this long (ns) before re-levelling
 
 	// Score.
 	tuneShortAlpha  = 0.45  // weight of the newest surprisal in the short window
@@ -291,8 +292,14 @@ func (m *Model) levelShift(z, e float64) {
 	if !m.ready() {
 		return // while learning the first day the levels are expected to chase the pattern
 	}
+	// A shift is taken as lasting once it has also lasted a while in wall time: at fine steps
+	// the score then stays up long enough for an alert's `for:` clause.
+	minN := uint16(1)
+	if m.step > 0 {
+		minN = uint16(min(int64(tuneShiftMinAge)/m.step+1, math.MaxUint16))
+	}
 	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
-		if c > tuneCusumLimit && m.shiftN[i] > 0 {
+		if c > tuneCusumLimit && m.shiftN[i] >= minN {
 			shift := float64(m.shiftSum[i] / float32(m.shiftN[i]))
 			for j := range m.levels {
 				m.levels[j] += shift
