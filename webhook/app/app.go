@@ -68,6 +68,7 @@ type program struct {
 	cfg        atomic.Pointer[config.Config]
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
+	metrics    *service.Metrics
 }
 
 func (p *program) reload() error {
@@ -80,6 +81,9 @@ func (p *program) reload() error {
 		p.logger.Warn("storage settings changed; they take effect after a restart")
 	}
 	p.cfg.Store(c)
+	if p.metrics != nil {
+		p.metrics.InitTenants(c.TenantNames())
+	}
 	p.reloadOK.Set(1)
 	p.reloadTime.SetToCurrentTime()
 	return nil
@@ -104,6 +108,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	cfg := p.cfg.Load()
 	metrics := service.NewMetrics(reg)
+	metrics.InitTenants(cfg.TenantNames())
+	p.metrics = metrics
 	st, err := OpenStore(ctx, cfg.Storage, metrics)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -88,6 +89,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Rejected.WithLabelValues(r)
 	}
 	return m
+}
+
+// InitTenants creates the per-tenant series at zero for every priority (and SLA target), so
+// that increase() and rate() count a tenant's first incident, acknowledgement, resolution and
+// breach. Called with the configured tenants at start and after each reload.
+func (m *Metrics) InitTenants(tenants []string) {
+	for _, t := range tenants {
+		for p := 1; p <= 5; p++ {
+			m.IncidentsOpened.WithLabelValues(t, prio(p))
+			m.MTTA.WithLabelValues(t, prio(p))
+			m.MTTR.WithLabelValues(t, prio(p))
+			for _, target := range []string{incident.BreachResponse, incident.BreachResolve} {
+				m.SLABreaches.WithLabelValues(t, prio(p), target)
+			}
+		}
+	}
 }
 
 // ObserveStore records a store latency.
