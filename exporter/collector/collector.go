@@ -1,4 +1,4 @@
-// Package collector publishes the models' results on /metrics: kizashi_baseline, _lower,
+// Package collector publishes the models' results on /metrics: kizashi_value, _baseline, _lower,
 // _upper, _anomaly_score, _deviation, _model_ready, _forecast{horizon} (+ _lower/_upper) and
 // _breach_eta_seconds{threshold}, each with the raw series' labels plus kizashi_query, next to
 // the exporter's own kizashi_exporter_* metrics.
@@ -74,6 +74,8 @@ func always(f func(p *registry.Published) float64) func(p *registry.Published, i
 }
 
 var families = []family{
+	{"kizashi_value", "The value of the series the model learned last (the query's result, so expressions without a metric name can be charted next to their band).", one,
+		always(func(p *registry.Published) float64 { return p.Value })},
 	{"kizashi_baseline", "Expected value of the series at its last sample.", one,
 		always(func(p *registry.Published) float64 { return p.Result.Baseline })},
 	{"kizashi_lower", "Lower bound of the normal band at the last sample.", one,
