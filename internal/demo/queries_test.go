@@ -28,7 +28,6 @@ var emptyInTheDemo = map[string]string{
 	`service-desk.json panel "MTTR" target A`:                         "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR by priority" target B`:    "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR" target B`:                "no incident resolved yet",
-	`service-desk.json panel "SLA breaches" target A`:                 "no SLA breached yet",
 	`service-desk.json panel "Notifications" target B`:                "no notification rejected",
 }
 
@@ -36,11 +35,11 @@ var emptyInTheDemo = map[string]string{
 // Prometheus, with the values Grafana would give their variables: none fails, and all but
 // the few listed in emptyInTheDemo return data.
 func checkDashboardQueries(ctx context.Context, t *testing.T, s *Stack) {
-	// The webhook's metrics after the incident and its acknowledgement (checkPages) have
-	// been scraped twice (increase() needs two samples).
+	// The webhook's metrics after the incident and its acknowledgement (checkPages) have been
+	// scraped (its per-tenant series exist at zero from the start, so increase() sees both).
 	for _, q := range []string{`kizashi_webhook_incidents_open{tenant="acme"}`,
-		`count_over_time(kizashi_webhook_incidents_created_total{tenant="acme"}[10m]) >= 2`,
-		`count_over_time(kizashi_webhook_time_to_acknowledge_seconds_count{tenant="acme"}[10m]) >= 2`} {
+		`sum(increase(kizashi_webhook_incidents_created_total{tenant="acme"}[10m])) > 0`,
+		`sum(increase(kizashi_webhook_time_to_acknowledge_seconds_count{tenant="acme"}[10m])) > 0`} {
 		require.NoError(t, s.waitQuery(ctx, q, 30*time.Second))
 	}
 	common := map[string]string{"horizon": "1h", "threshold": ".+", "tenant": ".*", "window": "1h",
