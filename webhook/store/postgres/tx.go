@@ -11,6 +11,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/sqlstore"
 )
 
 // The columns and statements mirror store/sqlstore's (same schema); the
@@ -161,7 +162,7 @@ func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (boo
 	t.pre = nil
 	var rows int64
 	q := &pgx.QueuedQuery{SQL: qInsertNotification, Arguments: []any{n.Key, n.Tenant, n.Receiver, n.GroupKey, n.Status, n.Reason,
-		n.Alerts, int64(n.Truncated), ts(n.ReceivedAt), n.Body}}
+		n.Alerts, int64(n.Truncated), sqlstore.TS(n.ReceivedAt), n.Body}}
 	q.Exec(func(ct pgconn.CommandTag) error { rows = ct.RowsAffected(); return nil })
 	if err := t.send(ctx, q); err != nil {
 		return false, fmt.Errorf("insert notification: %w", err)
@@ -170,7 +171,7 @@ func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (boo
 }
 
 func (t *tx) RecordDuplicate(_ context.Context, key string, at time.Time) error {
-	t.queue(qRecordDuplicate, ts(at), key)
+	t.queue(qRecordDuplicate, sqlstore.TS(at), key)
 	return nil
 }
 
@@ -252,17 +253,17 @@ func (t *tx) Incident(ctx context.Context, tenant string, id int64) (*incident.I
 
 func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 	t.pre = nil
-	labels, flaps, err := incidentJSON(in)
+	labels, flaps, err := sqlstore.IncidentJSON(in)
 	if err != nil {
 		return err
 	}
 	var id int64
 	q := &pgx.QueuedQuery{SQL: qCreateIncident, Arguments: []any{int64(1), in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
 		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
-		ts(in.CreatedAt), ts(in.UpdatedAt), ts(in.AcknowledgedAt), ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt),
-		ts(in.ResponseDue), ts(in.ResolveDue), ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince),
-		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping),
-		b2i(in.Touched), b2i(in.MajorProposed), ts(in.MuteUntil), in.PreviousID, in.FiringAlerts}}
+		sqlstore.TS(in.CreatedAt), sqlstore.TS(in.UpdatedAt), sqlstore.TS(in.AcknowledgedAt), sqlstore.TS(in.ResolvedAt), sqlstore.TS(in.ClosedAt), sqlstore.TS(in.LastNotifiedAt),
+		sqlstore.TS(in.ResponseDue), sqlstore.TS(in.ResolveDue), sqlstore.TS(in.ResponseBreachedAt), sqlstore.TS(in.ResolveBreachedAt), sqlstore.TS(in.HoldSince),
+		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, sqlstore.B2I(in.Flapping),
+		sqlstore.B2I(in.Touched), sqlstore.B2I(in.MajorProposed), sqlstore.TS(in.MuteUntil), in.PreviousID, in.FiringAlerts}}
 	q.QueryRow(func(row pgx.Row) error { return row.Scan(&id) })
 	if err := t.send(ctx, q); err != nil {
 		if isUnique(err) {
@@ -277,16 +278,16 @@ func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 
 func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
 	t.pre = nil
-	labels, flaps, err := incidentJSON(in)
+	labels, flaps, err := sqlstore.IncidentJSON(in)
 	if err != nil {
 		return err
 	}
 	args := []any{in.Version + 1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
-		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, ts(in.UpdatedAt), ts(in.AcknowledgedAt),
-		ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt), ts(in.ResponseDue), ts(in.ResolveDue),
-		ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
-		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping), b2i(in.Touched), b2i(in.MajorProposed),
-		ts(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version}
+		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, sqlstore.TS(in.UpdatedAt), sqlstore.TS(in.AcknowledgedAt),
+		sqlstore.TS(in.ResolvedAt), sqlstore.TS(in.ClosedAt), sqlstore.TS(in.LastNotifiedAt), sqlstore.TS(in.ResponseDue), sqlstore.TS(in.ResolveDue),
+		sqlstore.TS(in.ResponseBreachedAt), sqlstore.TS(in.ResolveBreachedAt), sqlstore.TS(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
+		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, sqlstore.B2I(in.Flapping), sqlstore.B2I(in.Touched), sqlstore.B2I(in.MajorProposed),
+		sqlstore.TS(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version}
 	if v, ok := t.locked[in.ID]; ok && v == in.Version {
 		// Locked by this transaction at this version: the update cannot
 		// miss, so it waits for the next round trip. Should it miss all the
@@ -318,7 +319,7 @@ func (t *tx) TouchIncidents(_ context.Context, tenant string, keys []string, at 
 	// One statement per key, in the caller's (sorted) order, so that rows
 	// are locked in the same order as everywhere else.
 	for _, k := range keys {
-		t.queue(qTouchIncident, ts(at), tenant, k)
+		t.queue(qTouchIncident, sqlstore.TS(at), tenant, k)
 	}
 	return nil
 }
@@ -368,7 +369,7 @@ func (t *tx) UpsertAlerts(_ context.Context, incidentID int64, alerts []incident
 			return fmt.Errorf("encode alert annotations: %w", err)
 		}
 		fps, statuses, labels, anns = append(fps, a.Fingerprint), append(statuses, a.Status), append(labels, string(l)), append(anns, string(an))
-		starts, ends, urls, seen = append(starts, ts(a.StartsAt)), append(ends, ts(a.EndsAt)), append(urls, a.GeneratorURL), append(seen, ts(a.LastSeenAt))
+		starts, ends, urls, seen = append(starts, sqlstore.TS(a.StartsAt)), append(ends, sqlstore.TS(a.EndsAt)), append(urls, a.GeneratorURL), append(seen, sqlstore.TS(a.LastSeenAt))
 	}
 	if n == 1 {
 		t.queue(qUpsertAlert, incidentID, fps[0], statuses[0], labels[0], anns[0], starts[0], ends[0], urls[0], seen[0])
@@ -384,14 +385,14 @@ func (t *tx) AppendJournal(_ context.Context, entries []incident.Entry) error {
 	}
 	if len(entries) == 1 {
 		e := entries[0]
-		t.queue(qJournalOne, e.Tenant, e.IncidentID, ts(e.At), e.Actor, e.Kind, e.Message)
+		t.queue(qJournalOne, e.Tenant, e.IncidentID, sqlstore.TS(e.At), e.Actor, e.Kind, e.Message)
 		return nil
 	}
 	n := len(entries)
 	tenants, actors, kinds, msgs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ids, ats := make([]int64, n), make([]int64, n)
 	for i, e := range entries {
-		tenants[i], ids[i], ats[i], actors[i], kinds[i], msgs[i] = e.Tenant, e.IncidentID, ts(e.At), e.Actor, e.Kind, e.Message
+		tenants[i], ids[i], ats[i], actors[i], kinds[i], msgs[i] = e.Tenant, e.IncidentID, sqlstore.TS(e.At), e.Actor, e.Kind, e.Message
 	}
 	t.queue(qJournal, tenants, ids, ats, actors, kinds, msgs)
 	return nil
@@ -403,127 +404,28 @@ func (t *tx) Enqueue(_ context.Context, items []store.OutboxItem) error {
 	}
 	if len(items) == 1 {
 		it := items[0]
-		t.queue(qOutboxOne, it.Tenant, it.IncidentID, it.Event, string(it.Payload), ts(it.CreatedAt))
+		t.queue(qOutboxOne, it.Tenant, it.IncidentID, it.Event, string(it.Payload), sqlstore.TS(it.CreatedAt))
 		return nil
 	}
 	n := len(items)
 	tenants, events, payloads := make([]string, n), make([]string, n), make([]string, n)
 	ids, ats := make([]int64, n), make([]int64, n)
 	for i, it := range items {
-		tenants[i], ids[i], events[i], payloads[i], ats[i] = it.Tenant, it.IncidentID, it.Event, string(it.Payload), ts(it.CreatedAt)
+		tenants[i], ids[i], events[i], payloads[i], ats[i] = it.Tenant, it.IncidentID, it.Event, string(it.Payload), sqlstore.TS(it.CreatedAt)
 	}
 	t.queue(qOutbox, tenants, ids, events, payloads, ats)
 	return nil
 }
 
-func incidentJSON(in *incident.Incident) (string, string, error) {
-	labels, err := json.Marshal(in.Labels)
-	if err != nil {
-		return "", "", fmt.Errorf("encode labels: %w", err)
-	}
-	flaps := make([]int64, 0, len(in.FlapTimes))
-	for _, f := range in.FlapTimes {
-		flaps = append(flaps, ts(f))
-	}
-	fj, err := json.Marshal(flaps)
-	if err != nil {
-		return "", "", fmt.Errorf("encode flap times: %w", err)
-	}
-	return string(labels), string(fj), nil
-}
-
 func scanIncidents(rows pgx.Rows) ([]*incident.Incident, error) {
 	defer rows.Close()
-	var out []*incident.Incident
-	for rows.Next() {
-		var (
-			in                                                  incident.Incident
-			state, labels, flaps                                string
-			created, updated, acked, resolved, closed, notified int64
-			respDue, resDue, respBr, resBr, holdSince, paused   int64
-			mute                                                int64
-			flapping, touched, major                            int64
-		)
-		if err := rows.Scan(&in.ID, &in.Version, &in.Tenant, &in.CorrelationKey, &in.Receiver, &in.GroupKey, &in.Title,
-			&state, &in.Impact, &in.Urgency, &in.Priority, &in.Category, &in.CI, &in.AssignmentGroup, &in.Assignee,
-			&in.HoldReason, &labels, &created, &updated, &acked, &resolved, &closed, &notified, &respDue, &resDue,
-			&respBr, &resBr, &holdSince, &paused, &in.CloseCode, &in.CloseNotes, &in.ResolvedBy, &in.ReopenCount,
-			&flaps, &flapping, &touched, &major, &mute, &in.PreviousID, &in.FiringAlerts); err != nil {
-			return nil, fmt.Errorf("scan incident: %w", err)
-		}
-		in.State = incident.State(state)
-		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
-			return nil, fmt.Errorf("decode labels of incident %d: %w", in.ID, err)
-		}
-		var ft []int64
-		if err := json.Unmarshal([]byte(flaps), &ft); err != nil {
-			return nil, fmt.Errorf("decode flap times of incident %d: %w", in.ID, err)
-		}
-		for _, f := range ft {
-			in.FlapTimes = append(in.FlapTimes, fromTS(f))
-		}
-		in.CreatedAt, in.UpdatedAt, in.AcknowledgedAt = fromTS(created), fromTS(updated), fromTS(acked)
-		in.ResolvedAt, in.ClosedAt, in.LastNotifiedAt = fromTS(resolved), fromTS(closed), fromTS(notified)
-		in.ResponseDue, in.ResolveDue = fromTS(respDue), fromTS(resDue)
-		in.ResponseBreachedAt, in.ResolveBreachedAt = fromTS(respBr), fromTS(resBr)
-		in.HoldSince, in.PausedTotal, in.MuteUntil = fromTS(holdSince), time.Duration(paused), fromTS(mute)
-		in.Flapping, in.Touched, in.MajorProposed = flapping != 0, touched != 0, major != 0
-		out = append(out, &in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read incidents: %w", err)
-	}
-	return out, nil
+	return sqlstore.ScanIncidents(rows)
 }
 
 // scanAlerts returns the alerts and the incident they belong to (0 when none).
 func scanAlerts(rows pgx.Rows) (int64, []incident.Alert, error) {
 	defer rows.Close()
-	var (
-		of  int64
-		out []incident.Alert
-	)
-	for rows.Next() {
-		var (
-			a                  incident.Alert
-			labels, ann        string
-			starts, ends, seen int64
-		)
-		if err := rows.Scan(&of, &a.Fingerprint, &a.Status, &labels, &ann, &starts, &ends, &a.GeneratorURL, &seen); err != nil {
-			return 0, nil, fmt.Errorf("scan alert: %w", err)
-		}
-		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-			return 0, nil, fmt.Errorf("decode alert labels: %w", err)
-		}
-		if err := json.Unmarshal([]byte(ann), &a.Annotations); err != nil {
-			return 0, nil, fmt.Errorf("decode alert annotations: %w", err)
-		}
-		a.StartsAt, a.EndsAt, a.LastSeenAt = fromTS(starts), fromTS(ends), fromTS(seen)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("read alerts: %w", err)
-	}
-	return of, out, nil
-}
-
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromTS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-func b2i(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+	var of int64
+	out, err := sqlstore.ScanAlerts(rows, &of)
+	return of, out, err
 }

@@ -112,11 +112,11 @@ func (s *Store) DispatchOutbox(ctx context.Context, now time.Time, limit int, ta
 				ON CONFLICT (target, incident_id) DO UPDATE SET gen = forward_jobs.gen + excluded.gen,
 				pending_since = CASE WHEN forward_jobs.gen > forward_jobs.synced_gen AND forward_jobs.pending_since > 0
 					THEN forward_jobs.pending_since ELSE excluded.pending_since END`,
-				a.tenant, k.target, k.incident, a.n, a.first, ts(now)); err != nil {
+				a.tenant, k.target, k.incident, a.n, a.first, TS(now)); err != nil {
 				return fmt.Errorf("upsert forward job: %w", err)
 			}
 		}
-		args := append([]any{ts(now)}, ids...)
+		args := append([]any{TS(now)}, ids...)
 		if _, err := t.exec(ctx, `UPDATE outbox SET delivered_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
 			return fmt.Errorf("mark outbox dispatched: %w", err)
 		}
@@ -146,8 +146,8 @@ func scanJobs(rows *sql.Rows) (_ []store.ForwardJob, err error) {
 			return nil, fmt.Errorf("scan forward job: %w", err)
 		}
 		j.Ref.Target = j.Target
-		j.PendingSince, j.NextAttemptAt, j.LeaseUntil, j.DeadAt = fromTS(pending), fromTS(next), fromTS(lease), fromTS(dead)
-		j.CreatedAt, j.SyncedAt = fromTS(created), fromTS(sy)
+		j.PendingSince, j.NextAttemptAt, j.LeaseUntil, j.DeadAt = FromTS(pending), FromTS(next), FromTS(lease), FromTS(dead)
+		j.CreatedAt, j.SyncedAt = FromTS(created), FromTS(sy)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
@@ -163,12 +163,12 @@ func (s *Store) ClaimJobs(ctx context.Context, target, owner string, now, leaseU
 		return nil, nil
 	}
 	var out []store.ForwardJob
-	n := ts(now)
+	n := TS(now)
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		rows, err := t.query(ctx, fmt.Sprintf(`UPDATE forward_jobs SET lease_owner = ?, lease_until = ?, claims = claims + 1
 			WHERE id IN (SELECT id FROM forward_jobs WHERE target = ? AND dead_at = 0 AND gen > synced_gen
 				AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT %d%s)
-			RETURNING `+jobColumns, limit, s.skipLocked()), owner, ts(leaseUntil), target, n, n)
+			RETURNING `+jobColumns, limit, s.skipLocked()), owner, TS(leaseUntil), target, n, n)
 		if err != nil {
 			return fmt.Errorf("claim forward jobs: %w", err)
 		}
@@ -204,7 +204,7 @@ func (s *Store) CompleteJob(ctx context.Context, jobID int64, owner string, d st
 			lease_owner = '', lease_until = 0, next_attempt_at = 0, synced_at = ?,
 			pending_since = CASE WHEN gen > ? THEN CAST(? AS BIGINT) ELSE 0 END
 			WHERE id = ? AND lease_owner = ?`,
-			d.Gen, d.SyncedJournalID, d.RemoteState, d.Ref.ID, d.Ref.Key, d.Ref.URL, ts(d.At), d.Gen, ts(d.ClaimedAt), jobID, owner)
+			d.Gen, d.SyncedJournalID, d.RemoteState, d.Ref.ID, d.Ref.Key, d.Ref.URL, TS(d.At), d.Gen, TS(d.ClaimedAt), jobID, owner)
 		if err != nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func (s *Store) FailJob(ctx context.Context, jobID int64, owner string, f store.
 		count = 1
 	}
 	if f.Dead {
-		dead = ts(f.At)
+		dead = TS(f.At)
 	}
 	msg := f.Error
 	if len(msg) > 2000 {
@@ -234,7 +234,7 @@ func (s *Store) FailJob(ctx context.Context, jobID int64, owner string, f store.
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `UPDATE forward_jobs SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,
 			lease_owner = '', lease_until = 0, dead_at = ? WHERE id = ? AND lease_owner = ?`,
-			count, msg, ts(f.NextAttemptAt), dead, jobID, owner)
+			count, msg, TS(f.NextAttemptAt), dead, jobID, owner)
 		return err
 	})
 	if err != nil {
@@ -248,7 +248,7 @@ func (s *Store) KickTarget(ctx context.Context, target string, now time.Time) (i
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE forward_jobs SET next_attempt_at = ? WHERE target = ? AND dead_at = 0 AND gen > synced_gen AND next_attempt_at > ?`,
-			ts(now), target, ts(now))
+			TS(now), target, TS(now))
 		if err != nil {
 			return err
 		}
@@ -323,7 +323,7 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadLetterFilter) ([]st
 
 // RetryDeadLetters implements store.Forwarding.
 func (s *Store) RetryDeadLetters(ctx context.Context, tenant, target string, id int64, now time.Time) (int, error) {
-	where, args := []string{"dead_at > 0"}, []any{ts(now)}
+	where, args := []string{"dead_at > 0"}, []any{TS(now)}
 	if tenant != "" {
 		where, args = append(where, "tenant = ?"), append(args, tenant)
 	}
@@ -377,7 +377,7 @@ func (s *Store) ForwardStats(ctx context.Context) (_ []store.TargetStats, err er
 				return err
 			}
 			st := get(t)
-			st.Pending, st.OldestPending = n, fromTS(since)
+			st.Pending, st.OldestPending = n, FromTS(since)
 			return nil
 		}},
 		{`SELECT target, COUNT(*) FROM forward_jobs WHERE dead_at > 0 GROUP BY target`, func(rows *sql.Rows) error {
@@ -401,7 +401,7 @@ func (s *Store) ForwardStats(ctx context.Context) (_ []store.TargetStats, err er
 				return err
 			}
 			st := get(t + "/")
-			st.Pending, st.OldestPending = n, fromTS(since)
+			st.Pending, st.OldestPending = n, FromTS(since)
 			return nil
 		}},
 	}
@@ -469,7 +469,7 @@ func (s *Store) ExternalRefs(ctx context.Context, incidentIDs []int64) (map[int6
 func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		res, err := t.exec(ctx, `DELETE FROM outbox WHERE delivered_at > 0 AND delivered_at < ?`, ts(before))
+		res, err := t.exec(ctx, `DELETE FROM outbox WHERE delivered_at > 0 AND delivered_at < ?`, TS(before))
 		if err != nil {
 			return err
 		}
@@ -490,7 +490,7 @@ func (s *Store) ReconcileCandidates(ctx context.Context, tenant string, notified
 	}
 	rows, err := s.r.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT `+incidentColumns+` FROM incidents WHERE tenant = ? AND firing_alerts > 0
 		AND ((state IN ('new', 'in_progress') AND last_notified_at < ?) OR state = 'on_hold') ORDER BY id LIMIT %d`, limit)),
-		tenant, ts(notifiedBefore))
+		tenant, TS(notifiedBefore))
 	if err != nil {
 		return nil, fmt.Errorf("reconcile candidates: %w", err)
 	}
@@ -506,7 +506,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, tenant string, at time.Time
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `INSERT INTO watchdogs (tenant, armed_at, last_seen_at) VALUES (?, ?, ?)
 			ON CONFLICT (tenant) DO UPDATE SET last_seen_at = CASE WHEN excluded.last_seen_at > watchdogs.last_seen_at
-				THEN excluded.last_seen_at ELSE watchdogs.last_seen_at END`, tenant, ts(at), ts(at))
+				THEN excluded.last_seen_at ELSE watchdogs.last_seen_at END`, tenant, TS(at), TS(at))
 		return err
 	})
 	if err != nil {
@@ -527,7 +527,7 @@ func (s *Store) Watchdog(ctx context.Context, tenant string, now time.Time) (sto
 		if err != nil {
 			return false, err
 		}
-		w.ArmedAt, w.LastSeenAt = fromTS(armed), fromTS(seen)
+		w.ArmedAt, w.LastSeenAt = FromTS(armed), FromTS(seen)
 		return true, nil
 	}
 	found, err := read()
@@ -538,7 +538,7 @@ func (s *Store) Watchdog(ctx context.Context, tenant string, now time.Time) (sto
 		return w, nil
 	}
 	err = s.write(ctx, func(ctx context.Context, t *tx) error {
-		_, err := t.exec(ctx, `INSERT INTO watchdogs (tenant, armed_at, last_seen_at) VALUES (?, ?, 0) ON CONFLICT (tenant) DO NOTHING`, tenant, ts(now))
+		_, err := t.exec(ctx, `INSERT INTO watchdogs (tenant, armed_at, last_seen_at) VALUES (?, ?, 0) ON CONFLICT (tenant) DO NOTHING`, tenant, TS(now))
 		return err
 	})
 	if err != nil {

@@ -55,13 +55,13 @@ func (s *Store) ListIncidents(ctx context.Context, f store.Filter) ([]*incident.
 		where, args = append(where, "id < ?"), append(args, f.BeforeID)
 	}
 	if !f.ActiveTo.IsZero() {
-		where, args = append(where, "created_at <= ?"), append(args, ts(f.ActiveTo))
+		where, args = append(where, "created_at <= ?"), append(args, TS(f.ActiveTo))
 	}
 	if !f.ActiveFrom.IsZero() {
 		// The end of an incident is its resolution, else its closing (canceled ones); 0 = open.
 		where = append(where, "(CASE WHEN resolved_at > 0 THEN resolved_at ELSE closed_at END = 0 OR "+
 			"CASE WHEN resolved_at > 0 THEN resolved_at ELSE closed_at END >= ?)")
-		args = append(args, ts(f.ActiveFrom))
+		args = append(args, TS(f.ActiveFrom))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxLimit {
@@ -135,7 +135,7 @@ func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Ent
 		if err := rows.Scan(&e.ID, &e.Tenant, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Message); err != nil {
 			return nil, fmt.Errorf("scan journal: %w", err)
 		}
-		e.At = fromTS(at)
+		e.At = FromTS(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -168,7 +168,7 @@ func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) (_ []store
 		if err := rows.Scan(&it.ID, &it.Tenant, &it.IncidentID, &it.Event, &payload, &at); err != nil {
 			return nil, fmt.Errorf("scan outbox: %w", err)
 		}
-		it.Payload, it.CreatedAt = []byte(payload), fromTS(at)
+		it.Payload, it.CreatedAt = []byte(payload), FromTS(at)
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -183,14 +183,14 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
-	n := ts(now)
+	n := TS(now)
 	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE
 		(state IN ('new', 'in_progress') AND (
 			(acknowledged_at = 0 AND response_due > 0 AND response_due < ? AND response_breached_at = 0) OR
 			(resolve_due > 0 AND resolve_due < ? AND resolve_breached_at = 0)))
 		OR (state = 'resolved' AND resolved_at < ?)
 		ORDER BY id LIMIT ` + fmt.Sprint(limit)
-	rows, err := s.r.QueryContext(ctx, s.q(q), n, n, ts(resolvedBefore))
+	rows, err := s.r.QueryContext(ctx, s.q(q), n, n, TS(resolvedBefore))
 	if err != nil {
 		return nil, fmt.Errorf("sweep candidates: %w", err)
 	}

@@ -91,7 +91,7 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 
 func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (bool, error) {
 	res, err := t.exec(ctx, qInsertNotification, n.Key, n.Tenant, n.Receiver, n.GroupKey, n.Status, n.Reason,
-		n.Alerts, int64(n.Truncated), ts(n.ReceivedAt), n.Body, ts(n.ReceivedAt))
+		n.Alerts, int64(n.Truncated), TS(n.ReceivedAt), n.Body, TS(n.ReceivedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert notification: %w", err)
 	}
@@ -103,7 +103,7 @@ func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (boo
 }
 
 func (t *tx) RecordDuplicate(ctx context.Context, key string, at time.Time) error {
-	if _, err := t.exec(ctx, qRecordDuplicate, ts(at), key); err != nil {
+	if _, err := t.exec(ctx, qRecordDuplicate, TS(at), key); err != nil {
 		return fmt.Errorf("record duplicate: %w", err)
 	}
 	return nil
@@ -160,17 +160,17 @@ func (t *tx) Incident(ctx context.Context, tenant string, id int64) (*incident.I
 }
 
 func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
-	labels, flaps, err := incidentJSON(in)
+	labels, flaps, err := IncidentJSON(in)
 	if err != nil {
 		return err
 	}
 	var id int64
 	err = t.queryRow(ctx, qCreateIncident, 1, in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
 		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
-		ts(in.CreatedAt), ts(in.UpdatedAt), ts(in.AcknowledgedAt), ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt),
-		ts(in.ResponseDue), ts(in.ResolveDue), ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince),
-		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping),
-		b2i(in.Touched), b2i(in.MajorProposed), ts(in.MuteUntil), in.PreviousID, in.FiringAlerts).Scan(&id)
+		TS(in.CreatedAt), TS(in.UpdatedAt), TS(in.AcknowledgedAt), TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt),
+		TS(in.ResponseDue), TS(in.ResolveDue), TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince),
+		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping),
+		B2I(in.Touched), B2I(in.MajorProposed), TS(in.MuteUntil), in.PreviousID, in.FiringAlerts).Scan(&id)
 	if err != nil {
 		if t.s.d.IsUnique(err) {
 			return fmt.Errorf("insert incident %s/%s: %w", in.Tenant, in.CorrelationKey, store.ErrConflict)
@@ -182,16 +182,16 @@ func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 }
 
 func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
-	labels, flaps, err := incidentJSON(in)
+	labels, flaps, err := IncidentJSON(in)
 	if err != nil {
 		return err
 	}
 	res, err := t.exec(ctx, qUpdateIncident, in.Version+1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
-		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, ts(in.UpdatedAt), ts(in.AcknowledgedAt),
-		ts(in.ResolvedAt), ts(in.ClosedAt), ts(in.LastNotifiedAt), ts(in.ResponseDue), ts(in.ResolveDue),
-		ts(in.ResponseBreachedAt), ts(in.ResolveBreachedAt), ts(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
-		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, b2i(in.Flapping), b2i(in.Touched), b2i(in.MajorProposed),
-		ts(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version)
+		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, TS(in.UpdatedAt), TS(in.AcknowledgedAt),
+		TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt), TS(in.ResponseDue), TS(in.ResolveDue),
+		TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
+		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping), B2I(in.Touched), B2I(in.MajorProposed),
+		TS(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version)
 	if err != nil {
 		if t.s.d.IsUnique(err) {
 			return fmt.Errorf("update incident %d: %w", in.ID, store.ErrConflict)
@@ -211,7 +211,7 @@ func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
 
 func (t *tx) TouchIncidents(ctx context.Context, tenant string, keys []string, at time.Time) error {
 	for _, k := range keys {
-		if _, err := t.exec(ctx, qTouchIncident, ts(at), tenant, k); err != nil {
+		if _, err := t.exec(ctx, qTouchIncident, TS(at), tenant, k); err != nil {
 			return fmt.Errorf("touch incident: %w", err)
 		}
 	}
@@ -237,7 +237,7 @@ func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incide
 			return fmt.Errorf("encode alert annotations: %w", err)
 		}
 		if _, err := t.exec(ctx, qUpsertAlert, incidentID, a.Fingerprint, a.Status, string(labels), string(ann),
-			ts(a.StartsAt), ts(a.EndsAt), a.GeneratorURL, ts(a.LastSeenAt)); err != nil {
+			TS(a.StartsAt), TS(a.EndsAt), a.GeneratorURL, TS(a.LastSeenAt)); err != nil {
 			return fmt.Errorf("upsert alert: %w", err)
 		}
 	}
@@ -246,7 +246,7 @@ func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incide
 
 func (t *tx) AppendJournal(ctx context.Context, entries []incident.Entry) error {
 	for _, e := range entries {
-		if _, err := t.exec(ctx, qJournal, e.Tenant, e.IncidentID, ts(e.At), e.Actor, e.Kind, e.Message); err != nil {
+		if _, err := t.exec(ctx, qJournal, e.Tenant, e.IncidentID, TS(e.At), e.Actor, e.Kind, e.Message); err != nil {
 			return fmt.Errorf("append journal: %w", err)
 		}
 	}
@@ -255,27 +255,11 @@ func (t *tx) AppendJournal(ctx context.Context, entries []incident.Entry) error 
 
 func (t *tx) Enqueue(ctx context.Context, items []store.OutboxItem) error {
 	for _, it := range items {
-		if _, err := t.exec(ctx, qOutbox, it.Tenant, it.IncidentID, it.Event, string(it.Payload), ts(it.CreatedAt)); err != nil {
+		if _, err := t.exec(ctx, qOutbox, it.Tenant, it.IncidentID, it.Event, string(it.Payload), TS(it.CreatedAt)); err != nil {
 			return fmt.Errorf("enqueue outbox: %w", err)
 		}
 	}
 	return nil
-}
-
-func incidentJSON(in *incident.Incident) (string, string, error) {
-	labels, err := json.Marshal(in.Labels)
-	if err != nil {
-		return "", "", fmt.Errorf("encode labels: %w", err)
-	}
-	flaps := make([]int64, 0, len(in.FlapTimes))
-	for _, f := range in.FlapTimes {
-		flaps = append(flaps, ts(f))
-	}
-	fj, err := json.Marshal(flaps)
-	if err != nil {
-		return "", "", fmt.Errorf("encode flap times: %w", err)
-	}
-	return string(labels), string(fj), nil
 }
 
 func scanIncidents(rows *sql.Rows) (_ []*incident.Incident, err error) {
@@ -284,46 +268,7 @@ func scanIncidents(rows *sql.Rows) (_ []*incident.Incident, err error) {
 			err = fmt.Errorf("close rows: %w", cerr)
 		}
 	}()
-	var out []*incident.Incident
-	for rows.Next() {
-		var (
-			in                                                  incident.Incident
-			state, labels, flaps                                string
-			created, updated, acked, resolved, closed, notified int64
-			respDue, resDue, respBr, resBr, holdSince, paused   int64
-			mute                                                int64
-			flapping, touched, major                            int64
-		)
-		if err := rows.Scan(&in.ID, &in.Version, &in.Tenant, &in.CorrelationKey, &in.Receiver, &in.GroupKey, &in.Title,
-			&state, &in.Impact, &in.Urgency, &in.Priority, &in.Category, &in.CI, &in.AssignmentGroup, &in.Assignee,
-			&in.HoldReason, &labels, &created, &updated, &acked, &resolved, &closed, &notified, &respDue, &resDue,
-			&respBr, &resBr, &holdSince, &paused, &in.CloseCode, &in.CloseNotes, &in.ResolvedBy, &in.ReopenCount,
-			&flaps, &flapping, &touched, &major, &mute, &in.PreviousID, &in.FiringAlerts); err != nil {
-			return nil, fmt.Errorf("scan incident: %w", err)
-		}
-		in.State = incident.State(state)
-		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
-			return nil, fmt.Errorf("decode labels of incident %d: %w", in.ID, err)
-		}
-		var ft []int64
-		if err := json.Unmarshal([]byte(flaps), &ft); err != nil {
-			return nil, fmt.Errorf("decode flap times of incident %d: %w", in.ID, err)
-		}
-		for _, f := range ft {
-			in.FlapTimes = append(in.FlapTimes, fromTS(f))
-		}
-		in.CreatedAt, in.UpdatedAt, in.AcknowledgedAt = fromTS(created), fromTS(updated), fromTS(acked)
-		in.ResolvedAt, in.ClosedAt, in.LastNotifiedAt = fromTS(resolved), fromTS(closed), fromTS(notified)
-		in.ResponseDue, in.ResolveDue = fromTS(respDue), fromTS(resDue)
-		in.ResponseBreachedAt, in.ResolveBreachedAt = fromTS(respBr), fromTS(resBr)
-		in.HoldSince, in.PausedTotal, in.MuteUntil = fromTS(holdSince), time.Duration(paused), fromTS(mute)
-		in.Flapping, in.Touched, in.MajorProposed = flapping != 0, touched != 0, major != 0
-		out = append(out, &in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read incidents: %w", err)
-	}
-	return out, nil
+	return ScanIncidents(rows)
 }
 
 func scanAlerts(rows *sql.Rows) (_ []incident.Alert, err error) {
@@ -332,50 +277,7 @@ func scanAlerts(rows *sql.Rows) (_ []incident.Alert, err error) {
 			err = fmt.Errorf("close rows: %w", cerr)
 		}
 	}()
-	var out []incident.Alert
-	for rows.Next() {
-		var (
-			a                  incident.Alert
-			labels, ann        string
-			starts, ends, seen int64
-		)
-		if err := rows.Scan(&a.Fingerprint, &a.Status, &labels, &ann, &starts, &ends, &a.GeneratorURL, &seen); err != nil {
-			return nil, fmt.Errorf("scan alert: %w", err)
-		}
-		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
-			return nil, fmt.Errorf("decode alert labels: %w", err)
-		}
-		if err := json.Unmarshal([]byte(ann), &a.Annotations); err != nil {
-			return nil, fmt.Errorf("decode alert annotations: %w", err)
-		}
-		a.StartsAt, a.EndsAt, a.LastSeenAt = fromTS(starts), fromTS(ends), fromTS(seen)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read alerts: %w", err)
-	}
-	return out, nil
-}
-
-func ts(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromTS(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-func b2i(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+	return ScanAlerts(rows)
 }
 
 func likeEscape(s string) string {

@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+)
+
+// Rows is what both database/sql and pgx row sets offer: the row encoding of incidents and
+// alerts lives here once, for every store.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanIncidents reads incident rows selected with the incident columns. It does not close rows.
+func ScanIncidents(rows Rows) ([]*incident.Incident, error) {
+	var out []*incident.Incident
+	for rows.Next() {
+		var (
+			in                                                  incident.Incident
+			state, labels, flaps                                string
+			created, updated, acked, resolved, closed, notified int64
+			respDue, resDue, respBr, resBr, holdSince, paused   int64
+			mute                                                int64
+			flapping, touched, major                            int64
+		)
+		if err := rows.Scan(&in.ID, &in.Version, &in.Tenant, &in.CorrelationKey, &in.Receiver, &in.GroupKey, &in.Title,
+			&state, &in.Impact, &in.Urgency, &in.Priority, &in.Category, &in.CI, &in.AssignmentGroup, &in.Assignee,
+			&in.HoldReason, &labels, &created, &updated, &acked, &resolved, &closed, &notified, &respDue, &resDue,
+			&respBr, &resBr, &holdSince, &paused, &in.CloseCode, &in.CloseNotes, &in.ResolvedBy, &in.ReopenCount,
+			&flaps, &flapping, &touched, &major, &mute, &in.PreviousID, &in.FiringAlerts); err != nil {
+			return nil, fmt.Errorf("scan incident: %w", err)
+		}
+		in.State = incident.State(state)
+		if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
+			return nil, fmt.Errorf("decode labels of incident %d: %w", in.ID, err)
+		}
+		var ft []int64
+		if err := json.Unmarshal([]byte(flaps), &ft); err != nil {
+			return nil, fmt.Errorf("decode flap times of incident %d: %w", in.ID, err)
+		}
+		for _, f := range ft {
+			in.FlapTimes = append(in.FlapTimes, FromTS(f))
+		}
+		in.CreatedAt, in.UpdatedAt, in.AcknowledgedAt = FromTS(created), FromTS(updated), FromTS(acked)
+		in.ResolvedAt, in.ClosedAt, in.LastNotifiedAt = FromTS(resolved), FromTS(closed), FromTS(notified)
+		in.ResponseDue, in.ResolveDue = FromTS(respDue), FromTS(resDue)
+		in.ResponseBreachedAt, in.ResolveBreachedAt = FromTS(respBr), FromTS(resBr)
+		in.HoldSince, in.PausedTotal, in.MuteUntil = FromTS(holdSince), time.Duration(paused), FromTS(mute)
+		in.Flapping, in.Touched, in.MajorProposed = flapping != 0, touched != 0, major != 0
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read incidents: %w", err)
+	}
+	return out, nil
+}
+
+// ScanAlerts reads alert rows selected with the alert columns, after the columns that lead
+// scans into (e.g. the incident id). It does not close rows.
+func ScanAlerts(rows Rows, lead ...any) ([]incident.Alert, error) {
+	var out []incident.Alert
+	for rows.Next() {
+		var (
+			a                  incident.Alert
+			labels, ann        string
+			starts, ends, seen int64
+		)
+		dest := append(append([]any(nil), lead...), &a.Fingerprint, &a.Status, &labels, &ann, &starts, &ends, &a.GeneratorURL, &seen)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("scan alert: %w", err)
+		}
+		if err := json.Unmarshal([]byte(labels), &a.Labels); err != nil {
+			return nil, fmt.Errorf("decode alert labels: %w", err)
+		}
+		if err := json.Unmarshal([]byte(ann), &a.Annotations); err != nil {
+			return nil, fmt.Errorf("decode alert annotations: %w", err)
+		}
+		a.StartsAt, a.EndsAt, a.LastSeenAt = FromTS(starts), FromTS(ends), FromTS(seen)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read alerts: %w", err)
+	}
+	return out, nil
+}
+
+// IncidentJSON encodes an incident's labels and flap times as stored.
+func IncidentJSON(in *incident.Incident) (labels, flaps string, err error) {
+	lj, err := json.Marshal(in.Labels)
+	if err != nil {
+		return "", "", fmt.Errorf("encode labels: %w", err)
+	}
+	ft := make([]int64, 0, len(in.FlapTimes))
+	for _, f := range in.FlapTimes {
+		ft = append(ft, TS(f))
+	}
+	fj, err := json.Marshal(ft)
+	if err != nil {
+		return "", "", fmt.Errorf("encode flap times: %w", err)
+	}
+	return string(lj), string(fj), nil
+}
+
+// TS is how times are stored: unix nanoseconds, 0 for the zero time.
+func TS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromTS reads a time stored by TS.
+func FromTS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// B2I stores a bool.
+func B2I(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
