@@ -5,21 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/api"
-	"github.com/kizashi-dev/kizashi/webhook/app"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -54,36 +50,16 @@ type webhook struct {
 	done   chan error
 }
 
-// startWebhook runs the whole program in-process on a free port.
+// startWebhook runs the whole program in-process on a free port, with the test tenants and
+// the given storage section (SQLite in a temporary directory when empty).
 func startWebhook(t testing.TB, storage string) *webhook {
 	t.Helper()
-	dir := t.TempDir()
 	if storage == "" {
-		storage = "storage:\n  driver: sqlite\n  path: " + filepath.Join(dir, "kizashi.db") + "\n"
+		storage = "storage:\n  driver: sqlite\n  path: " + filepath.Join(t.TempDir(), "kizashi.db") + "\n"
 	}
-	cfg := filepath.Join(dir, "kizashi-webhook.yml")
-	require.NoError(t, os.WriteFile(cfg, []byte(configYAML(storage)), 0o600))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		w.done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-w.done)
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(w.URL + "/-/ready")
-		if err != nil {
-			return false
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 10*time.Second, 20*time.Millisecond)
-	return w
+	return runWebhook(t, l, configYAML(storage))
 }
 
 func (w *webhook) get(t testing.TB, token, path string, out any) int {

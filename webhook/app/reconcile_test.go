@@ -22,7 +22,7 @@ import (
 )
 
 // runWebhook runs the program in-process on l with a configuration file.
-func runWebhook(t *testing.T, l net.Listener, cfgYAML string) *webhook {
+func runWebhook(t testing.TB, l net.Listener, cfgYAML string) *webhook {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kizashi-webhook.yml")
