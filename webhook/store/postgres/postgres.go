@@ -122,19 +122,7 @@ func (s *Store) Close() error {
 func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	start := time.Now()
 	defer func() { s.observe("update", time.Since(start).Seconds()) }()
-	var err error
-	for attempt := 0; attempt < 20; attempt++ {
-		err = s.runTx(ctx, fn)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("retry transaction: %w", ctx.Err())
-		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
-		}
-	}
-	return err
+	return sqlstore.RetryConflicts(ctx, func() error { return s.runTx(ctx, fn) })
 }
 
 func classify(err error) error {

@@ -217,9 +217,15 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) e
 		// not answer before it knows whether its write committed.
 		return <-r.res
 	}
+	return RetryConflicts(ctx, func() error { return s.runTx(ctx, fn) })
+}
+
+// RetryConflicts runs a transaction again while it fails with store.ErrConflict (another
+// writer won a race), with a short growing pause, at most 20 times.
+func RetryConflicts(ctx context.Context, run func() error) error {
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		err = s.runTx(ctx, fn)
+		err = run()
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
