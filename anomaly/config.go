@@ -116,8 +116,9 @@ type Spec struct {
 	k        float64 // band half-width in robust sigmas
 	horizons []time.Duration
 	min, max float64
-	warmUp   time.Duration
-	damping  float64
+	warmUp   time.Duration // resolved: Config.WarmUp or its default
+	// logDamping is log(Damping): the trend's damping over d is exp(logDamping·d/day).
+	logDamping float64
 }
 
 // Compile validates cfg, applies defaults and returns the Spec that models are made from.
@@ -152,7 +153,7 @@ func Compile(cfg Config) (*Spec, error) {
 	if cfg.Weekly == On && cfg.Daily == Off {
 		return nil, errors.New("weekly seasonality modulates the daily one: it needs daily on or auto")
 	}
-	s := &Spec{cfg: cfg, min: math.Inf(-1), max: math.Inf(1), damping: cfg.Damping}
+	s := &Spec{cfg: cfg, min: math.Inf(-1), max: math.Inf(1)}
 	if cfg.Min != nil {
 		if math.IsNaN(*cfg.Min) {
 			return nil, errors.New("min: NaN")
@@ -181,6 +182,10 @@ func Compile(cfg Config) (*Spec, error) {
 	s.horizons = append([]time.Duration(nil), cfg.Horizons...)
 	s.k = 1.5 * math.Exp2(2*(1-cfg.Sensitivity))
 	s.warmUp = cfg.WarmUp
+	if s.warmUp == 0 && cfg.Daily != Off {
+		s.warmUp = 24 * time.Hour // a day, to see the daily pattern once
+	}
+	s.logDamping = math.Log(cfg.Damping)
 	return s, nil
 }
 

@@ -105,7 +105,7 @@ func (m *Model) horizonMAE(ts, dh int64) float64 {
 // learnHorizons scores the model's own earlier forecasts that have come due, and issues new
 // ones, so that interval widths are learned from real errors at each horizon. Two forecasts
 // per horizon are outstanding at most: O(horizons) work and bounded state.
-func (m *Model) learnHorizons(ts int64, v float64) {
+func (m *Model) learnHorizons(ts int64, v float64, ready bool) {
 	tol := max(m.step*3/2, int64(time.Minute))
 	for i, h := range m.spec.horizons {
 		hs := &m.horizons[i]
@@ -134,7 +134,7 @@ func (m *Model) learnHorizons(ts int64, v float64) {
 			}
 			hs.target[j] = 0
 		}
-		if ts-hs.issued < int64(h)/pendingPerH || !m.ready() {
+		if ts-hs.issued < int64(h)/pendingPerH || !ready {
 			continue
 		}
 		for j := range hs.target {

@@ -161,7 +161,7 @@ func (m *Model) Stats() Stats {
 // Readiness reports whether the model has learned enough to be trusted, and if not, why.
 func (m *Model) Readiness() Readiness {
 	r := Readiness{Daily: m.flags&flagDaily != 0, Weekly: m.flags&flagWeekly != 0, Trend: m.flags&flagTrend != 0}
-	need := m.warmUp()
+	need := m.spec.warmUp
 	switch {
 	case m.n < minSamples:
 		r.Reason = fmt.Sprintf("warming up: %d of %d samples", m.n, minSamples)
@@ -175,18 +175,8 @@ func (m *Model) Readiness() Readiness {
 
 const minSamples = 100
 
-func (m *Model) warmUp() time.Duration {
-	if m.spec.warmUp > 0 {
-		return m.spec.warmUp
-	}
-	if m.spec.cfg.Daily == Off {
-		return 0
-	}
-	return 24 * time.Hour
-}
-
 func (m *Model) ready() bool {
-	return m.n >= minSamples && m.last-m.first >= int64(m.warmUp())
+	return m.n >= minSamples && m.last-m.first >= int64(m.spec.warmUp)
 }
 
 // Update learns from one sample and returns what the model thought of it before learning.
@@ -255,32 +245,36 @@ func (m *Model) out(v float64) float64 {
 
 // slot positions ------------------------------------------------------------------------------
 
-// interp returns the two neighbouring slot indices and the weight of the second one.
-func interp(ts, slotNS int64, slots int) (int, int, float32) {
+// slot is a time's place in a profile: the two neighbouring points and the weight of the
+// second one (the profile is linearly interpolated between its points).
+type slot struct {
+	i0, i1 int
+	w      float32
+}
+
+func slotOf(ts, slotNS int64, slots int) slot {
 	period := slotNS * int64(slots)
 	off := ((ts-mondayEpochNS)%period + period) % period
 	i0 := int(off / slotNS)
-	w := float32(off%slotNS) / float32(slotNS)
 	i1 := i0 + 1
 	if i1 == slots {
 		i1 = 0
 	}
-	return i0, i1, w
+	return slot{i0, i1, float32(off%slotNS) / float32(slotNS)}
 }
+
+func dailySlot(ts int64) slot  { return slotOf(ts, dailySlotNS, dailySlots) }
+func weeklySlot(ts int64) slot { return slotOf(ts, weeklySlotNS, weeklySlots) }
+
+// at is the profile's value at the slot.
+func at(p []float32, s slot) float64 { return float64(p[s.i0]*(1-s.w) + p[s.i1]*s.w) }
 
 func hourOfDay(ts int64) int {
 	return int(((ts%dayNS + dayNS) % dayNS) / int64(time.Hour))
 }
 
-func (m *Model) dailyAt(ts int64) float64 {
-	i0, i1, w := interp(ts, dailySlotNS, dailySlots)
-	return float64(m.daily[i0]*(1-w) + m.daily[i1]*w)
-}
-
-func (m *Model) weeklyAt(ts int64) float64 {
-	i0, i1, w := interp(ts, weeklySlotNS, weeklySlots)
-	return float64(m.weekly[i0]*(1-w) + m.weekly[i1]*w)
-}
+func (m *Model) dailyAt(ts int64) float64  { return at(m.daily[:], dailySlot(ts)) }
+func (m *Model) weeklyAt(ts int64) float64 { return at(m.weekly[:], weeklySlot(ts)) }
 
 // levelIndex selects the fast level that matches the seasonal components in use.
 func (m *Model) levelIndex() int {
@@ -308,21 +302,18 @@ func (m *Model) seasonal(d, w float64) float64 {
 // the damped trend extrapolated from the last sample.
 func (m *Model) baselineAt(ts int64) float64 { return m.baselineFrom(m.last, ts) }
 
-// trendSum is the damped trend's contribution d nanoseconds after the last sample.
+// trendSum is the damped trend's contribution d nanoseconds after the last sample: the sum
+// over the h = d/step steps ahead of trend·φ^i, φ the damping per step.
 func (m *Model) trendSum(d int64) float64 {
 	if m.step == 0 || m.trend == 0 {
 		return 0
 	}
-	h := float64(d) / float64(m.step)
-	phi := m.phi()
-	if phi >= 1 {
-		return m.trend * h
+	ld := m.spec.logDamping
+	if ld == 0 {
+		return m.trend * float64(d) / float64(m.step)
 	}
-	return m.trend * phi * (1 - math.Pow(phi, h)) / (1 - phi)
-}
-
-func (m *Model) phi() float64 {
-	return math.Pow(m.spec.damping, float64(m.step)/float64(dayNS))
+	phi := math.Exp(ld * float64(m.step) / float64(dayNS))
+	return m.trend * phi * -math.Expm1(ld*float64(d)/float64(dayNS)) / (1 - phi)
 }
 
 // scaleAt is the robust sigma of the residuals expected at ts, with floors.

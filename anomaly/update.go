@@ -72,8 +72,8 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 
 	// What the model expected before seeing v.
-	d := m.dailyAt(ts)
-	w := m.weeklyAt(ts)
+	ds, ws := dailySlot(ts), weeklySlot(ts)
+	d, w := at(m.daily[:], ds), at(m.weekly[:], ws)
 	// The slow level always carries the damped trend (unless it is off), so that the evidence
 	// can tell whether publishing it helps; tr is the part published.
 	trS := 0.0
@@ -120,7 +120,7 @@ func (m *Model) update(ts int64, v float64) Result {
 		as := max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)
 		m.slow += trS + as*es
 	}
-	m.learnSeason(ts, es, dt)
+	m.learnSeason(ts, ds, ws, es, dt)
 	if ts-m.centred >= dayNS {
 		m.recentre(ts)
 	}
@@ -128,38 +128,37 @@ func (m *Model) update(ts int64, v float64) Result {
 	for i, c := range [3]float64{0, d, d + w} {
 		m.levels[i] += tr + alpha*min(max(v-m.levels[i]-tr-c, -lim), lim)
 	}
-	m.levelShift(z, e)
+	m.levelShift(z, e, ready)
 
-	m.learnHorizons(ts, v)
+	m.learnHorizons(ts, v, ready)
 	m.last, m.lastV = ts, v
 	m.n++
 	m.updateFlags()
 	return res
 }
 
-func (m *Model) learnSeason(ts int64, e float64, dt int64) {
+func (m *Model) learnSeason(ts int64, ds, ws slot, e float64, dt int64) {
 	// A profile renews the share g of itself per period whatever the step: a sample corrects
 	// the interpolated profile by 1-(1-g)^(min(dt,slot)/slot) of its residual, shared between
 	// the two neighbouring points as normalised LMS does. In the first periods g is 1/(periods
 	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
 	age := float64(ts - m.first)
 	gd := min(max(tuneDailyGamma, 1/(math.Floor(age/float64(dayNS))+1)), 0.99)
-	nlms(m.daily[:], ts, dailySlotNS, -math.Expm1(math.Log1p(-gd)*float64(min(dt, dailySlotNS))/float64(dailySlotNS))*e)
+	nlms(m.daily[:], ds, -math.Expm1(math.Log1p(-gd)*float64(min(dt, dailySlotNS))/float64(dailySlotNS))*e)
 	// The weekly profile learns what the daily one leaves, from the second week on (in the
 	// first week the two cannot be told apart).
 	if age < float64(weekNS) {
 		return
 	}
 	gw := max(tuneWeeklyGamma, min(0.5, 1/math.Floor(age/float64(weekNS))))
-	nlms(m.weekly[:], ts, weeklySlotNS, -math.Expm1(math.Log1p(-gw)*float64(min(dt, weeklySlotNS))/float64(weeklySlotNS))*e)
+	nlms(m.weekly[:], ws, -math.Expm1(math.Log1p(-gw)*float64(min(dt, weeklySlotNS))/float64(weeklySlotNS))*e)
 }
 
-// nlms moves the profile's linear interpolation at ts by delta.
-func nlms(p []float32, ts, slotNS int64, delta float64) {
-	i0, i1, w := interp(ts, slotNS, len(p))
-	norm := (1-w)*(1-w) + w*w
-	p[i0] += float32(delta) * (1 - w) / norm
-	p[i1] += float32(delta) * w / norm
+// nlms moves the profile's linear interpolation at the slot by delta.
+func nlms(p []float32, s slot, delta float64) {
+	norm := (1-s.w)*(1-s.w) + s.w*s.w
+	p[s.i0] += float32(delta) * (1 - s.w) / norm
+	p[s.i1] += float32(delta) * s.w / norm
 }
 
 func (m *Model) learnSpread(ts int64, e float64, dt int64) {
@@ -272,7 +271,7 @@ func (m *Model) resetSpread(mad float32) {
 
 // levelShift detects a lasting change of level (two-sided CUSUM on the standardised
 // residual) and re-levels the model to it instead of alarming for days.
-func (m *Model) levelShift(z, e float64) {
+func (m *Model) levelShift(z, e float64, ready bool) {
 	zc := float32(min(max(z, -6), 6))
 	m.cusumPos = max(0, m.cusumPos+zc-tuneCusumDrift)
 	m.cusumNeg = max(0, m.cusumNeg-zc-tuneCusumDrift)
@@ -289,7 +288,7 @@ func (m *Model) levelShift(z, e float64) {
 	}
 	track(m.cusumPos, &m.shiftSum[0], &m.shiftN[0])
 	track(m.cusumNeg, &m.shiftSum[1], &m.shiftN[1])
-	if !m.ready() {
+	if !ready {
 		return // while learning the first day the levels are expected to chase the pattern
 	}
 	// A shift is taken as lasting once it has also lasted a while in wall time: at fine steps
