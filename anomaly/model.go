@@ -76,25 +76,26 @@ type Model struct {
 	trend        float64
 	slow         float64 // slow level the seasonal profiles are learned against
 	slowAtCentre float64 // slow level at the last re-centring, for the trend
-	spread       float64 // EW mean |residual| of the published baseline
+	spread       float64 // EW mean |residual| around the published baseline
 	quantum      float64 // smallest non-zero change seen: the series' resolution
 
 	daily      [dailySlots]float32
 	weekly     [weeklySlots]float32
 	slotSpread [spreadSlots]float32 // EW mean |residual| per hour of day
 
-	// Evidence for the seasonal components: EW mean |one-step error| with none, daily, both.
+	// Evidence for the seasonal components: EW mean |error| around the slow level with no
+	// profile, the daily one, both.
 	errNone, errDaily, errBoth float32
 	// Evidence for the trend: EW mean |error| of the longest-horizon forecasts with and without it.
 	errTrend, errFlat float32
 	flags             uint8
 
-	// Level shifts: two-sided CUSUM of standardised residuals and a fast residual mean.
+	// Level shifts: two-sided CUSUM of standardised residuals.
 	cusumPos, cusumNeg float32
 	shiftSum           [2]float32 // residual sums since the positive / negative CUSUM left zero
 	shiftN             [2]uint16
 
-	// Anomaly likelihood: short window of surprisal and its long-run mean and variance.
+	// Score: short window of surprisal, and its tail fit (90% quantile, mean excess).
 	short, tailU, tailExcess float32
 
 	horizons [maxHorizons]horizonState
@@ -122,19 +123,16 @@ func (s *Spec) New() *Model {
 	return m
 }
 
+// applyForced turns on the components the Config forces on (Auto ones wait for evidence).
 func (m *Model) applyForced() {
-	c := m.spec.cfg
-	set := func(mode Mode, f uint8) {
-		switch mode {
-		case On:
-			m.flags |= f
-		case Off:
-			m.flags &^= f
+	for _, c := range []struct {
+		mode Mode
+		flag uint8
+	}{{m.spec.cfg.Daily, flagDaily}, {m.spec.cfg.Weekly, flagWeekly}, {m.spec.cfg.Trend, flagTrend}} {
+		if c.mode == On {
+			m.flags |= c.flag
 		}
 	}
-	set(c.Daily, flagDaily)
-	set(c.Weekly, flagWeekly)
-	set(c.Trend, flagTrend)
 }
 
 // Spec returns the compiled configuration the model uses.
