@@ -140,9 +140,9 @@ func (m *Model) learnHorizons(ts int64, v float64, ready bool) {
 		for j := range hs.target {
 			if hs.target[j] == 0 {
 				hs.target[j] = ts + int64(h)
-				// The forecast from the state after this sample: computed below by the
-				// caller's order (learnHorizons runs before m.last moves), so use ts as origin.
-				hs.pred[j] = float32(m.flatFrom(ts, ts+int64(h))) // in the model's space, as v
+				// Issued from this sample's time (m.last still holds the previous one), in
+				// the model's space, as v is.
+				hs.pred[j] = float32(m.flatFrom(ts, ts+int64(h)))
 				if m.spec.cfg.Trend != Off {
 					hs.trendPart[j] = float32(m.trendSum(int64(h)))
 				}
