@@ -58,12 +58,12 @@ func Deps() error {
 	if len(missing) == 0 {
 		return nil
 	}
-	cmd := "apt-get update && apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
+	cmd := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("missing Debian packages %v; install them with:\n  sudo sh -c '%s'", missing, cmd)
 	}
 	fmt.Println("installing Debian packages:", strings.Join(missing, " "))
-	return sh.RunV("sh", "-c", "DEBIAN_FRONTEND=noninteractive "+cmd)
+	return sh.RunV("sh", "-c", cmd)
 }
 
 // Lint runs gofmt, go vet and staticcheck over the module.
