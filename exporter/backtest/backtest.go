@@ -222,38 +222,17 @@ func replayFile(ctx context.Context, spec *anomaly.Spec, emitForecasts bool, j j
 	if err != nil {
 		return 0, err
 	}
-	if err := os.MkdirAll(filepath.Dir(j.out), 0o755); err != nil {
-		return 0, fmt.Errorf("create output directory: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(j.out), "."+filepath.Base(j.out)+".*.tmp")
-	if err != nil {
-		return 0, fmt.Errorf("create output: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close() // the error that matters is err; the file is removed
-			_ = os.Remove(tmp.Name())
+	err = writeFileAtomic(j.out, func(out io.Writer) error {
+		w := bufio.NewWriterSize(out, 64<<10)
+		if n, err = replay(ctx, spec, emitForecasts, rd, w, rows); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	n, err = replay(ctx, spec, emitForecasts, rd, w, rows)
-	if err != nil {
-		return n, err
-	}
-	if err := w.Flush(); err != nil {
-		return n, fmt.Errorf("write output %s: %w", j.out, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return n, fmt.Errorf("chmod output %s: %w", j.out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return n, fmt.Errorf("close output %s: %w", j.out, err)
-	}
-	if err := os.Rename(tmp.Name(), j.out); err != nil {
-		_ = os.Remove(tmp.Name())
-		return n, fmt.Errorf("rename output into place: %w", err)
-	}
-	return n, nil
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write output %s: %w", j.out, err)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // OutputHeader returns the header of backtest output for the given forecast horizons

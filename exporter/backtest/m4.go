@@ -205,7 +205,13 @@ feed:
 		return fmt.Errorf("forecast interrupted: %w", err)
 	}
 
-	if err := writeFileAtomic(opts.Output, func(w io.Writer) error { return WriteM4(w, opts.Horizon, fcs) }); err != nil {
+	err = writeFileAtomic(opts.Output, func(w io.Writer) error {
+		if err := WriteM4(w, opts.Horizon, fcs); err != nil {
+			return fmt.Errorf("%s: %w", opts.Output, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	logger.Info(fmt.Sprintf("%d series, %d forecasts each", len(series), opts.Horizon),
@@ -233,7 +239,8 @@ func forecastSeries(spec *anomaly.Spec, s Series, horizon int, step time.Duratio
 	return out
 }
 
-// writeFileAtomic writes path through a temporary file renamed into place on success.
+// writeFileAtomic writes path through a temporary file renamed into place on success; the
+// directories are created as needed. Errors of write are returned as they are.
 func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -250,7 +257,7 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 		}
 	}()
 	if err := write(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("chmod output %s: %w", path, err)
