@@ -111,42 +111,20 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, len(jobs))
-
 	var prog progress
 	prog.total = len(jobs)
 	stopProgress := prog.report(ctx, opts, logger, start)
 
 	errs := make([]error, len(jobs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				n, err := replayFile(ctx, spec, opts.EmitForecasts, jobs[i], &prog.rows)
-				if err != nil {
-					errs[i] = err
-					prog.rows.Add(-n)
-					logger.Error("backtest file", "file", jobs[i].in, "err", err)
-				}
-				prog.files.Add(1)
-			}
-		})
-	}
-feed:
-	for i := range jobs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	forEach(ctx, len(jobs), opts.Workers, func(i int) {
+		n, err := replayFile(ctx, spec, opts.EmitForecasts, jobs[i], &prog.rows)
+		if err != nil {
+			errs[i] = err
+			prog.rows.Add(-n)
+			logger.Error("backtest file", "file", jobs[i].in, "err", err)
 		}
-	}
-	close(next)
-	wg.Wait()
+		prog.files.Add(1)
+	})
 	stopProgress()
 
 	sum := Summary{Files: len(jobs), Rows: prog.rows.Load(), Took: time.Since(start)}
@@ -162,6 +140,33 @@ feed:
 		return sum, &FailedError{Failed: sum.Failed}
 	}
 	return sum, nil
+}
+
+// forEach calls fn(0..n-1) on up to workers goroutines (0: GOMAXPROCS). It stops handing out
+// indices once ctx is done, and returns when every call has returned.
+func forEach(ctx context.Context, n, workers int, fn func(i int)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 // job is one input file and where its results go.

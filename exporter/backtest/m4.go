@@ -11,10 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
@@ -178,29 +176,9 @@ func Forecast(ctx context.Context, opts ForecastOptions) (err error) {
 	}
 
 	fcs := make([]Series, len(series))
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, len(series)) {
-		wg.Go(func() {
-			for i := range next {
-				fcs[i] = forecastSeries(spec, series[i], opts.Horizon, opts.Step)
-			}
-		})
-	}
-feed:
-	for i := range series {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	forEach(ctx, len(series), opts.Workers, func(i int) {
+		fcs[i] = forecastSeries(spec, series[i], opts.Horizon, opts.Step)
+	})
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("forecast interrupted: %w", err)
 	}
