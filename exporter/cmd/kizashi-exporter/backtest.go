@@ -8,6 +8,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/backtest"
 )
 
@@ -16,8 +17,9 @@ const settingsHelp = " One parameter set for all files: every file (or series) g
 	"step, horizons, min, max, log; unknown keys are errors) with explicitly given flags overriding the file."
 
 // settingsFlags registers the model-settings flags on cmd. The returned function, called after
-// parsing, gives the settings: the --config file, overridden by the flags given explicitly.
-func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Settings, error) {
+// parsing, gives the engine configuration of the settings: the --config file, overridden by the
+// flags given explicitly.
+func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config, error) {
 	var (
 		set                     struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log bool }
 		sensitivity, minV, maxV float64
@@ -43,12 +45,12 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 	cmd.Flag("log", "Model log(1+value): for non-negative series whose swings grow with their level.").
 		IsSetByUser(&set.log).BoolVar(&logV)
 
-	return func() (backtest.Settings, error) {
+	return func() (anomaly.Config, error) {
 		var file backtest.Settings
 		if config != "" {
 			var err error
 			if file, err = backtest.LoadSettings(config); err != nil {
-				return backtest.Settings{}, err
+				return anomaly.Config{}, err
 			}
 		}
 		var flags backtest.Settings
@@ -65,14 +67,14 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 			}
 			v, err := backtest.ParseMode(m.s)
 			if err != nil {
-				return backtest.Settings{}, err
+				return anomaly.Config{}, err
 			}
 			*m.dst = &v
 		}
 		if set.step {
 			d, err := backtest.ParseDuration(step)
 			if err != nil {
-				return backtest.Settings{}, fmt.Errorf("--step: %w", err)
+				return anomaly.Config{}, fmt.Errorf("--step: %w", err)
 			}
 			v := backtest.Duration(d)
 			flags.Step = &v
@@ -80,7 +82,7 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 		if set.horizons {
 			hs, err := backtest.ParseDurations(horizons)
 			if err != nil {
-				return backtest.Settings{}, fmt.Errorf("--horizons: %w", err)
+				return anomaly.Config{}, fmt.Errorf("--horizons: %w", err)
 			}
 			flags.Horizons = hs
 		}
@@ -93,7 +95,7 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (backtest.Setti
 		if set.log {
 			flags.Log = &logV
 		}
-		return file.Override(flags), nil
+		return file.Override(flags).Config()
 	}
 }
 
@@ -111,11 +113,8 @@ func backtestCommand(app *kingpin.Application, env environment) (*kingpin.CmdCla
 	settings := settingsFlags(cmd, true)
 
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
-		s, err := settings()
-		if err != nil {
-			return err
-		}
-		if opts.Config, err = s.Config(); err != nil {
+		var err error
+		if opts.Config, err = settings(); err != nil {
 			return err
 		}
 		opts.Logger = logger

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -29,18 +28,13 @@ func forecastCommand(app *kingpin.Application, _ environment) (*kingpin.CmdClaus
 	settings := settingsFlags(cmd, false)
 
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
-		s, err := settings()
-		if err != nil {
+		var err error
+		if opts.Config, err = settings(); err != nil {
 			return err
 		}
-		if opts.Config, err = s.Config(); err != nil {
+		if opts.Step, err = backtest.ParseDuration(step); err != nil {
 			return err
 		}
-		d, err := backtest.ParseDuration(step)
-		if err != nil {
-			return err
-		}
-		opts.Step = time.Duration(d)
 		opts.Logger = logger
 		return backtest.Forecast(ctx, opts)
 	}
