@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -14,13 +13,19 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlstore"
 )
 
-// The columns and statements mirror store/sqlstore's (same schema); the
-// alerts, journal and outbox inserts are multi-row (unnest of arrays).
-const incidentColumns = `id, version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
-	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
-	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
-	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
-	mute_until, previous_id, firing_alerts`
+// The statements are store/sqlstore's (same schema), some pipelined or
+// fused; the alerts, journal and outbox inserts are multi-row (unnest of
+// arrays).
+const incidentColumns = sqlstore.IncidentColumns
+
+// The incident writes are sqlstore's.
+var (
+	qCreateIncident = sqlstore.Rebind(sqlstore.InsertIncident)
+	qUpdateIncident = sqlstore.Rebind(sqlstore.UpdateIncident)
+	// The queued form of qUpdateIncident fails (division by zero) when it
+	// updates no row, so that the pipelined COMMIT after it is not run.
+	qUpdateIncidentChecked = `WITH u AS (` + qUpdateIncident + ` RETURNING 1) SELECT 1 / count(*) FROM u`
+)
 
 const openState = `state NOT IN ('closed', 'canceled')`
 
@@ -39,25 +44,9 @@ const (
 	qLatestIncident = `SELECT ` + incidentColumns + ` FROM incidents WHERE tenant = $1 AND correlation_key = $2 AND state IN ('closed', 'canceled') ORDER BY id DESC LIMIT 1`
 	qIncidentAny    = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1`
 	qIncidentTenant = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = $1 AND tenant = $2`
-	qCreateIncident = `INSERT INTO incidents (version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
-	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
-	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
-	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
-	mute_until, previous_id, firing_alerts)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-	$26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39) RETURNING id`
-	qUpdateIncident = `UPDATE incidents SET version = $1, title = $2, state = $3, impact = $4, urgency = $5, priority = $6,
-	category = $7, ci = $8, assignment_group = $9, assignee = $10, hold_reason = $11, labels = $12, updated_at = $13, acknowledged_at = $14,
-	resolved_at = $15, closed_at = $16, last_notified_at = $17, response_due = $18, resolve_due = $19, response_breached_at = $20,
-	resolve_breached_at = $21, hold_since = $22, paused_total = $23, close_code = $24, close_notes = $25, resolved_by = $26,
-	reopen_count = $27, flap_times = $28, flapping = $29, touched = $30, major_proposed = $31, mute_until = $32, previous_id = $33,
-	firing_alerts = $34 WHERE id = $35 AND version = $36`
-	// The queued form of qUpdateIncident fails (division by zero) when it
-	// updates no row, so that the pipelined COMMIT after it is not run.
-	qUpdateIncidentChecked = `WITH u AS (` + qUpdateIncident + ` RETURNING 1) SELECT 1 / count(*) FROM u`
-	qTouchIncident         = `UPDATE incidents SET last_notified_at = $1 WHERE tenant = $2 AND correlation_key = $3 AND ` + openState
-	qAlerts                = `SELECT incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = $1 ORDER BY fingerprint`
-	qUpsertAlerts          = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
+	qTouchIncident  = `UPDATE incidents SET last_notified_at = $1 WHERE tenant = $2 AND correlation_key = $3 AND ` + openState
+	qAlerts         = `SELECT incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = $1 ORDER BY fingerprint`
+	qUpsertAlerts   = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
 	SELECT $1, f, s, l, a, sa, ea, g, ls FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[])
 		AS u(f, s, l, a, sa, ea, g, ls)
 	ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
@@ -253,17 +242,12 @@ func (t *tx) Incident(ctx context.Context, tenant string, id int64) (*incident.I
 
 func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 	t.pre = nil
-	labels, flaps, err := sqlstore.IncidentJSON(in)
+	args, err := sqlstore.InsertIncidentArgs(in)
 	if err != nil {
 		return err
 	}
 	var id int64
-	q := &pgx.QueuedQuery{SQL: qCreateIncident, Arguments: []any{int64(1), in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
-		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
-		sqlstore.TS(in.CreatedAt), sqlstore.TS(in.UpdatedAt), sqlstore.TS(in.AcknowledgedAt), sqlstore.TS(in.ResolvedAt), sqlstore.TS(in.ClosedAt), sqlstore.TS(in.LastNotifiedAt),
-		sqlstore.TS(in.ResponseDue), sqlstore.TS(in.ResolveDue), sqlstore.TS(in.ResponseBreachedAt), sqlstore.TS(in.ResolveBreachedAt), sqlstore.TS(in.HoldSince),
-		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, sqlstore.B2I(in.Flapping),
-		sqlstore.B2I(in.Touched), sqlstore.B2I(in.MajorProposed), sqlstore.TS(in.MuteUntil), in.PreviousID, in.FiringAlerts}}
+	q := &pgx.QueuedQuery{SQL: qCreateIncident, Arguments: args}
 	q.QueryRow(func(row pgx.Row) error { return row.Scan(&id) })
 	if err := t.send(ctx, q); err != nil {
 		if isUnique(err) {
@@ -278,16 +262,10 @@ func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 
 func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
 	t.pre = nil
-	labels, flaps, err := sqlstore.IncidentJSON(in)
+	args, err := sqlstore.UpdateIncidentArgs(in)
 	if err != nil {
 		return err
 	}
-	args := []any{in.Version + 1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
-		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, sqlstore.TS(in.UpdatedAt), sqlstore.TS(in.AcknowledgedAt),
-		sqlstore.TS(in.ResolvedAt), sqlstore.TS(in.ClosedAt), sqlstore.TS(in.LastNotifiedAt), sqlstore.TS(in.ResponseDue), sqlstore.TS(in.ResolveDue),
-		sqlstore.TS(in.ResponseBreachedAt), sqlstore.TS(in.ResolveBreachedAt), sqlstore.TS(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
-		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, sqlstore.B2I(in.Flapping), sqlstore.B2I(in.Touched), sqlstore.B2I(in.MajorProposed),
-		sqlstore.TS(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version}
 	if v, ok := t.locked[in.ID]; ok && v == in.Version {
 		// Locked by this transaction at this version: the update cannot
 		// miss, so it waits for the next round trip. Should it miss all the
@@ -360,15 +338,11 @@ func (t *tx) UpsertAlerts(_ context.Context, incidentID int64, alerts []incident
 		if last[a.Fingerprint] != i {
 			continue
 		}
-		l, err := json.Marshal(a.Labels)
+		l, an, err := sqlstore.AlertJSON(a)
 		if err != nil {
-			return fmt.Errorf("encode alert labels: %w", err)
+			return err
 		}
-		an, err := json.Marshal(a.Annotations)
-		if err != nil {
-			return fmt.Errorf("encode alert annotations: %w", err)
-		}
-		fps, statuses, labels, anns = append(fps, a.Fingerprint), append(statuses, a.Status), append(labels, string(l)), append(anns, string(an))
+		fps, statuses, labels, anns = append(fps, a.Fingerprint), append(statuses, a.Status), append(labels, l), append(anns, an)
 		starts, ends, urls, seen = append(starts, sqlstore.TS(a.StartsAt)), append(ends, sqlstore.TS(a.EndsAt)), append(urls, a.GeneratorURL), append(seen, sqlstore.TS(a.LastSeenAt))
 	}
 	if n == 1 {

@@ -488,7 +488,7 @@ func (s *Store) ReconcileCandidates(ctx context.Context, tenant string, notified
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT `+incidentColumns+` FROM incidents WHERE tenant = ? AND firing_alerts > 0
+	rows, err := s.r.QueryContext(ctx, s.q(fmt.Sprintf(`SELECT `+IncidentColumns+` FROM incidents WHERE tenant = ? AND firing_alerts > 0
 		AND ((state IN ('new', 'in_progress') AND last_notified_at < ?) OR state = 'on_hold') ORDER BY id LIMIT %d`, limit)),
 		tenant, TS(notifiedBefore))
 	if err != nil {

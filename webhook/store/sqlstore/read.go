@@ -67,7 +67,7 @@ func (s *Store) ListIncidents(ctx context.Context, f store.Filter) ([]*incident.
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
-	q := `SELECT ` + incidentColumns + ` FROM incidents`
+	q := `SELECT ` + IncidentColumns + ` FROM incidents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -184,7 +184,7 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 		limit = MaxLimit
 	}
 	n := TS(now)
-	q := `SELECT ` + incidentColumns + ` FROM incidents WHERE
+	q := `SELECT ` + IncidentColumns + ` FROM incidents WHERE
 		(state IN ('new', 'in_progress') AND (
 			(acknowledged_at = 0 AND response_due > 0 AND response_due < ? AND response_breached_at = 0) OR
 			(resolve_due > 0 AND resolve_due < ? AND resolve_breached_at = 0)))

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
@@ -14,6 +16,76 @@ type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
+}
+
+// IncidentColumns are the incident columns, in the order ScanIncidents reads them.
+const IncidentColumns = `id, version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
+	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
+	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
+	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
+	mute_until, previous_id, firing_alerts`
+
+// The incident writes of every store, with "?" placeholders (see Rebind): InsertIncident takes
+// InsertIncidentArgs and returns the id, UpdateIncident takes UpdateIncidentArgs and updates
+// nothing when the version moved on.
+const (
+	InsertIncident = `INSERT INTO incidents (version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
+	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
+	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
+	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
+	mute_until, previous_id, firing_alerts)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	UpdateIncident = `UPDATE incidents SET version = ?, title = ?, state = ?, impact = ?, urgency = ?, priority = ?,
+	category = ?, ci = ?, assignment_group = ?, assignee = ?, hold_reason = ?, labels = ?, updated_at = ?, acknowledged_at = ?,
+	resolved_at = ?, closed_at = ?, last_notified_at = ?, response_due = ?, resolve_due = ?, response_breached_at = ?,
+	resolve_breached_at = ?, hold_since = ?, paused_total = ?, close_code = ?, close_notes = ?, resolved_by = ?,
+	reopen_count = ?, flap_times = ?, flapping = ?, touched = ?, major_proposed = ?, mute_until = ?, previous_id = ?,
+	firing_alerts = ? WHERE id = ? AND version = ?`
+)
+
+// InsertIncidentArgs are the arguments of InsertIncident: in at version 1.
+func InsertIncidentArgs(in *incident.Incident) ([]any, error) {
+	labels, flaps, err := IncidentJSON(in)
+	if err != nil {
+		return nil, err
+	}
+	return []any{int64(1), in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
+		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
+		TS(in.CreatedAt), TS(in.UpdatedAt), TS(in.AcknowledgedAt), TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt),
+		TS(in.ResponseDue), TS(in.ResolveDue), TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince),
+		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping),
+		B2I(in.Touched), B2I(in.MajorProposed), TS(in.MuteUntil), in.PreviousID, in.FiringAlerts}, nil
+}
+
+// UpdateIncidentArgs are the arguments of UpdateIncident: in at its next version, if its
+// version is still the stored one.
+func UpdateIncidentArgs(in *incident.Incident) ([]any, error) {
+	labels, flaps, err := IncidentJSON(in)
+	if err != nil {
+		return nil, err
+	}
+	return []any{in.Version + 1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
+		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, TS(in.UpdatedAt), TS(in.AcknowledgedAt),
+		TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt), TS(in.ResponseDue), TS(in.ResolveDue),
+		TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
+		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping), B2I(in.Touched), B2I(in.MajorProposed),
+		TS(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version}, nil
+}
+
+// Rebind rewrites "?" placeholders as $1, $2, ... (PostgreSQL).
+func Rebind(query string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
 }
 
 // ScanIncidents reads incident rows selected with the incident columns. It does not close rows.
@@ -104,6 +176,19 @@ func IncidentJSON(in *incident.Incident) (labels, flaps string, err error) {
 		return "", "", fmt.Errorf("encode flap times: %w", err)
 	}
 	return string(lj), string(fj), nil
+}
+
+// AlertJSON encodes an alert's labels and annotations as stored.
+func AlertJSON(a incident.Alert) (labels, annotations string, err error) {
+	lj, err := json.Marshal(a.Labels)
+	if err != nil {
+		return "", "", fmt.Errorf("encode alert labels: %w", err)
+	}
+	aj, err := json.Marshal(a.Annotations)
+	if err != nil {
+		return "", "", fmt.Errorf("encode alert annotations: %w", err)
+	}
+	return string(lj), string(aj), nil
 }
 
 // TS is how times are stored: unix nanoseconds, 0 for the zero time.

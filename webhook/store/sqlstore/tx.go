@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -12,36 +11,20 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
-const incidentColumns = `id, version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
-	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
-	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
-	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
-	mute_until, previous_id, firing_alerts`
-
 // Queries run inside write transactions (prepared once on SQLite).
 var (
 	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, last_seen_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 	qRecordDuplicate = `UPDATE notifications SET duplicates = duplicates + 1, last_seen_at = ? WHERE key = ?`
-	qOpenIncident    = `SELECT ` + incidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
-	qLatestIncident  = `SELECT ` + incidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state IN ('closed', 'canceled') ORDER BY id DESC LIMIT 1`
-	qIncidentAny     = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`
-	qIncidentTenant  = `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ? AND tenant = ?`
-	qCreateIncident  = `INSERT INTO incidents (version, tenant, correlation_key, receiver, group_key, title, state, impact, urgency, priority,
-	category, ci, assignment_group, assignee, hold_reason, labels, created_at, updated_at, acknowledged_at, resolved_at,
-	closed_at, last_notified_at, response_due, resolve_due, response_breached_at, resolve_breached_at, hold_since,
-	paused_total, close_code, close_notes, resolved_by, reopen_count, flap_times, flapping, touched, major_proposed,
-	mute_until, previous_id, firing_alerts)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	qUpdateIncident = `UPDATE incidents SET version = ?, title = ?, state = ?, impact = ?, urgency = ?, priority = ?,
-	category = ?, ci = ?, assignment_group = ?, assignee = ?, hold_reason = ?, labels = ?, updated_at = ?, acknowledged_at = ?,
-	resolved_at = ?, closed_at = ?, last_notified_at = ?, response_due = ?, resolve_due = ?, response_breached_at = ?,
-	resolve_breached_at = ?, hold_since = ?, paused_total = ?, close_code = ?, close_notes = ?, resolved_by = ?,
-	reopen_count = ?, flap_times = ?, flapping = ?, touched = ?, major_proposed = ?, mute_until = ?, previous_id = ?,
-	firing_alerts = ? WHERE id = ? AND version = ?`
-	qTouchIncident = `UPDATE incidents SET last_notified_at = ? WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
-	qAlerts        = `SELECT fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = ? ORDER BY fingerprint`
-	qUpsertAlert   = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
+	qOpenIncident    = `SELECT ` + IncidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
+	qLatestIncident  = `SELECT ` + IncidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state IN ('closed', 'canceled') ORDER BY id DESC LIMIT 1`
+	qIncidentAny     = `SELECT ` + IncidentColumns + ` FROM incidents WHERE id = ?`
+	qIncidentTenant  = `SELECT ` + IncidentColumns + ` FROM incidents WHERE id = ? AND tenant = ?`
+	qCreateIncident  = InsertIncident
+	qUpdateIncident  = UpdateIncident
+	qTouchIncident   = `UPDATE incidents SET last_notified_at = ? WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
+	qAlerts          = `SELECT fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = ? ORDER BY fingerprint`
+	qUpsertAlert     = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
 	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
 	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
@@ -160,17 +143,12 @@ func (t *tx) Incident(ctx context.Context, tenant string, id int64) (*incident.I
 }
 
 func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
-	labels, flaps, err := IncidentJSON(in)
+	args, err := InsertIncidentArgs(in)
 	if err != nil {
 		return err
 	}
 	var id int64
-	err = t.queryRow(ctx, qCreateIncident, 1, in.Tenant, in.CorrelationKey, in.Receiver, in.GroupKey, in.Title, string(in.State),
-		in.Impact, in.Urgency, in.Priority, in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels,
-		TS(in.CreatedAt), TS(in.UpdatedAt), TS(in.AcknowledgedAt), TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt),
-		TS(in.ResponseDue), TS(in.ResolveDue), TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince),
-		int64(in.PausedTotal), in.CloseCode, in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping),
-		B2I(in.Touched), B2I(in.MajorProposed), TS(in.MuteUntil), in.PreviousID, in.FiringAlerts).Scan(&id)
+	err = t.queryRow(ctx, qCreateIncident, args...).Scan(&id)
 	if err != nil {
 		if t.s.d.IsUnique(err) {
 			return fmt.Errorf("insert incident %s/%s: %w", in.Tenant, in.CorrelationKey, store.ErrConflict)
@@ -182,16 +160,11 @@ func (t *tx) CreateIncident(ctx context.Context, in *incident.Incident) error {
 }
 
 func (t *tx) UpdateIncident(ctx context.Context, in *incident.Incident) error {
-	labels, flaps, err := IncidentJSON(in)
+	args, err := UpdateIncidentArgs(in)
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, qUpdateIncident, in.Version+1, in.Title, string(in.State), in.Impact, in.Urgency, in.Priority,
-		in.Category, in.CI, in.AssignmentGroup, in.Assignee, in.HoldReason, labels, TS(in.UpdatedAt), TS(in.AcknowledgedAt),
-		TS(in.ResolvedAt), TS(in.ClosedAt), TS(in.LastNotifiedAt), TS(in.ResponseDue), TS(in.ResolveDue),
-		TS(in.ResponseBreachedAt), TS(in.ResolveBreachedAt), TS(in.HoldSince), int64(in.PausedTotal), in.CloseCode,
-		in.CloseNotes, in.ResolvedBy, in.ReopenCount, flaps, B2I(in.Flapping), B2I(in.Touched), B2I(in.MajorProposed),
-		TS(in.MuteUntil), in.PreviousID, in.FiringAlerts, in.ID, in.Version)
+	res, err := t.exec(ctx, qUpdateIncident, args...)
 	if err != nil {
 		if t.s.d.IsUnique(err) {
 			return fmt.Errorf("update incident %d: %w", in.ID, store.ErrConflict)
@@ -228,15 +201,11 @@ func (t *tx) Alerts(ctx context.Context, incidentID int64) ([]incident.Alert, er
 
 func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incident.Alert) error {
 	for _, a := range alerts {
-		labels, err := json.Marshal(a.Labels)
+		labels, ann, err := AlertJSON(a)
 		if err != nil {
-			return fmt.Errorf("encode alert labels: %w", err)
+			return err
 		}
-		ann, err := json.Marshal(a.Annotations)
-		if err != nil {
-			return fmt.Errorf("encode alert annotations: %w", err)
-		}
-		if _, err := t.exec(ctx, qUpsertAlert, incidentID, a.Fingerprint, a.Status, string(labels), string(ann),
+		if _, err := t.exec(ctx, qUpsertAlert, incidentID, a.Fingerprint, a.Status, labels, ann,
 			TS(a.StartsAt), TS(a.EndsAt), a.GeneratorURL, TS(a.LastSeenAt)); err != nil {
 			return fmt.Errorf("upsert alert: %w", err)
 		}
