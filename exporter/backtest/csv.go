@@ -154,10 +154,9 @@ type Row struct {
 // Reader reads `timestamp,value` CSV files: a header line (any names; the first two columns
 // are used, further columns are ignored), then one sample per line. Blank lines are skipped.
 type Reader struct {
-	cr     *csv.Reader
-	name   string
-	header []string
-	rows   int
+	cr   *csv.Reader
+	name string
+	rows int
 }
 
 // NewReader reads the header of a `timestamp,value` file; name is used in error messages.
@@ -185,12 +184,8 @@ func NewReader(r io.Reader, name string) (*Reader, error) {
 			return nil, &LineError{File: name, Line: line, Err: errors.New("missing header line (want timestamp,value before the first sample)")}
 		}
 	}
-	rd.header = []string{strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1])}
 	return rd, nil
 }
-
-// Header returns the names of the first two columns.
-func (r *Reader) Header() []string { return r.header }
 
 // Next returns the next sample, or io.EOF after the last one. A header-only file yields an
 // error rather than io.EOF: a file without samples is not a usable input.

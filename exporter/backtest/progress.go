@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,11 +57,4 @@ func (p *progress) report(ctx context.Context, opts Options, logger *slog.Logger
 		close(done)
 		wg.Wait()
 	}
-}
-
-// IsTerminal reports whether f is a terminal (a character device), where an updating
-// progress line makes sense.
-func IsTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
