@@ -303,15 +303,6 @@ func (c *Client) Buildinfo(ctx context.Context) (v1.BuildinfoResult, error) {
 	return b, nil
 }
 
-// Query evaluates expr at ts (an instant query).
-func (c *Client) Query(ctx context.Context, expr string, ts time.Time) (model.Value, error) {
-	v, _, _, err := c.api.Query(ctx, expr, ts)
-	if err != nil {
-		return nil, downstream(fmt.Errorf("query %q: %w", expr, err))
-	}
-	return v, nil
-}
-
 // LabelNames returns the label names of the series matching matches (all if empty) in [start, end].
 func (c *Client) LabelNames(ctx context.Context, matches []string, start, end time.Time) ([]string, error) {
 	names, _, _, err := c.api.LabelNames(ctx, matches, start, end)
