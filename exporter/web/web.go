@@ -81,12 +81,13 @@ func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
 
 func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 	name, id := r.URL.Query().Get("query"), r.URL.Query().Get("id")
-	i := slices.IndexFunc(p.queries(), func(q *registry.Query) bool { return q.Name() == name })
+	queries := p.queries() // one list: a reload may replace it between two calls
+	i := slices.IndexFunc(queries, func(q *registry.Query) bool { return q.Name() == name })
 	if i < 0 {
 		http.Error(w, "no such query", http.StatusNotFound)
 		return
 	}
-	q := p.queries()[i]
+	q := queries[i]
 	v, ok := q.Lookup(id)
 	if !ok {
 		http.Error(w, "no such series (it may have gone stale)", http.StatusNotFound)
