@@ -38,6 +38,7 @@ type Writer struct {
 	f    *os.File
 	w    *bufio.Writer
 	buf  []byte
+	hdr  []byte
 	n    int
 }
 
@@ -66,9 +67,9 @@ func (w *Writer) Add(raw model.Metric, snapshot []byte) error {
 		b = appendString(b, string(n))
 		b = appendString(b, string(v))
 	}
-	b = appendString(b, string(snapshot))
-	var hdr [binary.MaxVarintLen64]byte
-	if _, err := w.w.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(b)))]); err != nil {
+	b = appendString(b, snapshot)
+	w.hdr = binary.AppendUvarint(w.hdr[:0], uint64(len(b)))
+	if _, err := w.w.Write(w.hdr); err != nil {
 		return fmt.Errorf("write state file: %w", err)
 	}
 	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
@@ -83,7 +84,7 @@ func (w *Writer) Add(raw model.Metric, snapshot []byte) error {
 // Count returns the series written so far.
 func (w *Writer) Count() int { return w.n }
 
-func appendString(b []byte, s string) []byte {
+func appendString[S string | []byte](b []byte, s S) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }
