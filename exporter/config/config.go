@@ -180,13 +180,18 @@ func (q *Query) validate() error {
 	if len(q.Thresholds) > 8 {
 		return fmt.Errorf("%d thresholds: at most 8", len(q.Thresholds))
 	}
-	if _, err := q.Anomaly(); err != nil {
+	ac, err := q.Anomaly()
+	if err != nil {
+		return err
+	}
+	if _, err := anomaly.Compile(ac); err != nil {
 		return err
 	}
 	return nil
 }
 
-// Anomaly returns the engine configuration of the query.
+// Anomaly returns the engine configuration of the query (validated with the query: see
+// anomaly.Compile).
 func (q *Query) Anomaly() (anomaly.Config, error) {
 	c := anomaly.Config{
 		Step:        time.Duration(q.Step),
@@ -212,9 +217,6 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 	if q.Sensitivity == 0 {
 		// The engine reads 0 as "default"; the file means the widest band.
 		c.Sensitivity = math.SmallestNonzeroFloat64
-	}
-	if _, err := anomaly.Compile(c); err != nil {
-		return c, err
 	}
 	return c, nil
 }
