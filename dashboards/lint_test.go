@@ -28,6 +28,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/dashboards"
 	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
 	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
@@ -278,7 +279,7 @@ func TestQueriesParse(t *testing.T) {
 
 // TestRules: promtool check rules and promtool test rules (Debian's prometheus package).
 func TestRules(t *testing.T) {
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := testenv.Program(t, proc.Promtool)
 	run(t, "prometheus", promtool, "check", "rules", "kizashi-alerts.yml")
 	run(t, "prometheus", promtool, "test", "rules", "kizashi-alerts.test.yml")
 	// The example configuration loads the rules.
@@ -305,7 +306,7 @@ func TestRules(t *testing.T) {
 // routes send every tenant's alerts, resolved ones too, to the webhook with the tenant's
 // credential, grouped by tenant.
 func TestAlertmanagerConfig(t *testing.T) {
-	amtool := tool(t, "amtool", "prometheus-alertmanager")
+	amtool := testenv.Program(t, proc.Amtool)
 	run(t, "alertmanager", amtool, "check-config", "alertmanager.yml")
 	raw, err := dashboards.Files.ReadFile(dashboards.AlertmanagerConfigFile)
 	require.NoError(t, err)
@@ -429,24 +430,6 @@ func ruleExprs(t *testing.T) [][2]string {
 		out = append(out, [2]string{"rule " + r.Alert + r.Record, r.Expr})
 	}
 	return out
-}
-
-// tool finds a Debian-packaged program; it fails the test when it is missing (skips in -short).
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	if testing.Short() {
-		t.Skipf("-short: %s not installed", name)
-	}
-	t.Fatalf("%s not found; install it with: apt-get install -y %s", name, pkg)
-	return ""
 }
 
 // run runs a program in a directory of dashboards/ and fails the test with its output.

@@ -13,21 +13,10 @@ import (
 
 	"github.com/kizashi-dev/kizashi/dashboards"
 	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/internal/proc"
+	"github.com/kizashi-dev/kizashi/internal/testenv"
 	webhookconfig "github.com/kizashi-dev/kizashi/webhook/config"
 )
-
-// needTool finds a Debian-packaged tool: missing, it fails the test (skips it in -short).
-func needTool(t *testing.T, p program) string {
-	t.Helper()
-	path, ok := p.find()
-	if !ok {
-		if testing.Short() {
-			t.Skipf("-short: %s not installed", p.names[0])
-		}
-		t.Fatalf("%s not found; install it with: apt-get install -y %s", p.names[0], p.pkg)
-	}
-	return path
-}
 
 func checkWith(t *testing.T, tool string, args ...string) {
 	t.Helper()
@@ -56,7 +45,7 @@ func TestConfigs(t *testing.T) {
 
 	require.NoError(t, exporterapp.CheckConfig(write("exporter.yml", exporterConfig("http://127.0.0.1:9090", Step, History))))
 
-	amtool := needTool(t, program{names: []string{"amtool"}, pkg: "prometheus-alertmanager"})
+	amtool := testenv.Program(t, proc.Amtool)
 	for _, short := range []bool{false, true} {
 		am, err := alertmanagerConfig("http://127.0.0.1:9095", dir, short)
 		require.NoError(t, err)
@@ -77,7 +66,7 @@ func TestConfigs(t *testing.T) {
 	rules, err := alertRules(ForSteps * Step)
 	require.NoError(t, err)
 	require.Contains(t, rules, "for: 10s")
-	promtool := needTool(t, promtoolProgram)
+	promtool := testenv.Program(t, proc.Promtool)
 	rulesFile := write("kizashi-alerts.yml", rules)
 	checkWith(t, promtool, "check", "rules", rulesFile)
 	checkWith(t, promtool, "check", "config",
@@ -127,7 +116,7 @@ func TestWorkload(t *testing.T) {
 	}
 
 	// promtool reads the history.
-	promtool := needTool(t, promtoolProgram)
+	promtool := testenv.Program(t, proc.Promtool)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "history.om")
 	f, err := os.Create(path)
@@ -146,7 +135,7 @@ func TestWorkload(t *testing.T) {
 func TestInstall(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	progs := []program{{names: []string{"kizashi-demo-test-tool"}, pkg: "kizashi-demo-test-pkg"}, promtoolProgram}
+	progs := []proc.Binary{{Names: []string{"kizashi-demo-test-tool"}, Package: "kizashi-demo-test-pkg"}, proc.Promtool}
 	want := "sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kizashi-demo-test-pkg'"
 
 	var ran []string

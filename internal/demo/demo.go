@@ -6,8 +6,8 @@
 // anomaly alert fire and an incident appear on the service-desk page.
 //
 // Run is the whole demo (the command in ./cmd is flags around it), so a test runs it
-// in-process in short mode. Prometheus and Alertmanager are started here rather than with
-// internal/testenv, which is for tests (it takes a testing.TB).
+// in-process in short mode. Prometheus and Alertmanager are started here with internal/proc,
+// the process core that internal/testenv's starters (which take a testing.TB) use too.
 package demo
 
 import (
@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -34,6 +35,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/internal/proc"
 	webhookapi "github.com/kizashi-dev/kizashi/webhook/api"
 	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
 )
@@ -92,9 +94,9 @@ type Stack struct {
 
 	history   time.Duration
 	prom      v1.API
-	procs     []*process
+	procs     []*proc.Process
 	stops     []func() error // in-process components, stopped in reverse order
-	logs      *tailBuffer
+	logs      *proc.Buffer
 	cleanedUp bool
 }
 
@@ -167,7 +169,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err != nil {
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
-	s := &Stack{Dir: dir, TenantTokens: map[string]string{}, logs: &tailBuffer{max: 256 << 10}}
+	s := &Stack{Dir: dir, TenantTokens: map[string]string{}, logs: &proc.Buffer{Max: 256 << 10}}
 	s.history = History
 	fallback := o.Ports != (Ports{})
 	history := s.history
@@ -260,7 +262,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		return s, err
 	}
 	p.step("Starting Alertmanager on %s ...", s.AlertmanagerURL)
-	am, err := startProcess("alertmanager", bins.alertmanager,
+	am, err := s.startProcess("alertmanager", bins.alertmanager,
 		"--config.file="+filepath.Join(amDir, "alertmanager.yml"),
 		"--storage.path="+filepath.Join(amDir, "data"),
 		"--web.listen-address="+amAddr,
@@ -269,8 +271,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err != nil {
 		return s, err
 	}
-	s.procs = append(s.procs, am)
-	if err := am.waitHTTP(ctx, s.AlertmanagerURL+"/-/ready", time.Minute); err != nil {
+	if err := am.WaitReady(ctx, time.Minute, proc.HTTPReady(s.AlertmanagerURL+"/-/ready")); err != nil {
 		return s, err
 	}
 	p.done()
@@ -290,7 +291,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		return s, err
 	}
 	p.step("Starting Prometheus on %s ...", s.PrometheusURL)
-	prom, err := startProcess("prometheus", bins.prometheus,
+	prom, err := s.startProcess("prometheus", bins.prometheus,
 		"--config.file="+promCfg,
 		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
 		"--storage.tsdb.retention.time=30d",
@@ -300,8 +301,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err != nil {
 		return s, err
 	}
-	s.procs = append(s.procs, prom)
-	if err := prom.waitHTTP(ctx, s.PrometheusURL+"/-/ready", time.Minute); err != nil {
+	if err := prom.WaitReady(ctx, time.Minute, proc.HTTPReady(s.PrometheusURL+"/-/ready")); err != nil {
 		return s, err
 	}
 	client, err := api.NewClient(api.Config{Address: s.PrometheusURL})
@@ -382,24 +382,35 @@ func (s *Stack) convert(ctx context.Context, promtool, path, dataDir string, fro
 	if werr != nil {
 		return fmt.Errorf("history: %w", werr)
 	}
-	p, err := startProcess("promtool", promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+	p := proc.New("promtool", promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
 		"--max-block-duration=24h", path, dataDir)
-	if err != nil {
+	p.Log.Max = 64 << 10
+	if err := p.Start(); err != nil {
 		return err
 	}
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		_ = p.stop(5 * time.Second)
-		return ctx.Err()
-	}
-	if p.err != nil {
-		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics: %w: %s", p.err, p.log.String())
+	if err := p.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			_ = p.Stop(syscall.SIGTERM, 5*time.Second)
+			return ctx.Err()
+		}
+		return fmt.Errorf("promtool tsdb create-blocks-from openmetrics: %w: %s", err, p.Log.String())
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
 	return nil
+}
+
+// startProcess starts an external program, stopped when the stack closes; its output is kept
+// (the last 64 KiB) for the errors.
+func (s *Stack) startProcess(name, path string, args ...string) (*proc.Process, error) {
+	p := proc.New(name, path, args...)
+	p.Log.Max = 64 << 10
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	s.procs = append(s.procs, p)
+	return p, nil
 }
 
 // serve serves the workload's /metrics on l until the stack closes.
@@ -450,7 +461,7 @@ func (s *Stack) close() error {
 	s.cleanedUp = true
 	var errs []error
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		if err := s.procs[i].stop(10 * time.Second); err != nil {
+		if err := s.procs[i].Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -471,7 +482,7 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 	defer cancel()
 	var last error
 	for {
-		if last = httpOK(ctx, url); last == nil {
+		if last = proc.HTTPReady(url)(ctx); last == nil {
 			return nil
 		}
 		select {
@@ -708,4 +719,13 @@ func humanCount(n int) string {
 		return fmt.Sprintf("%dk", n/1000)
 	}
 	return fmt.Sprint(n)
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

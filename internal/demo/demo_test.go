@@ -90,7 +90,7 @@ func TestDemoShort(t *testing.T) {
 		require.Error(t, err, "nothing listens on %s any more", a)
 	}
 	for _, p := range stack.procs {
-		require.True(t, p.exited(), "%s exited", p.name)
+		require.True(t, p.Exited(), "%s exited", p.Name)
 	}
 }
 

@@ -6,38 +6,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
-
-// program is an executable the demo needs, and the Debian package that ships it.
-type program struct {
-	names []string // looked up in PATH, then in the Debian directories
-	pkg   string
-}
-
-var (
-	prometheusProgram   = program{names: []string{"prometheus"}, pkg: "prometheus"}
-	promtoolProgram     = program{names: []string{"promtool"}, pkg: "prometheus"}
-	alertmanagerProgram = program{names: []string{"prometheus-alertmanager", "alertmanager"}, pkg: "prometheus-alertmanager"}
-)
-
-var debianDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"}
-
-func (p program) find() (string, bool) {
-	for _, n := range p.names {
-		if path, err := exec.LookPath(n); err == nil {
-			return path, true
-		}
-		for _, d := range debianDirs {
-			path := filepath.Join(d, n)
-			if fi, err := os.Stat(path); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return path, true
-			}
-		}
-	}
-	return "", false
-}
 
 // binaries are the paths of the external programs the demo runs.
 type binaries struct {
@@ -48,7 +21,7 @@ type binaries struct {
 // their Debian packages if it runs as root with apt-get (and install is true), else it returns
 // an error that says exactly what to run.
 func ensureBinaries(ctx context.Context, install bool, out io.Writer) (binaries, error) {
-	progs := []program{prometheusProgram, promtoolProgram, alertmanagerProgram}
+	progs := []proc.Binary{proc.Prometheus, proc.Promtool, proc.Alertmanager}
 	_, aptErr := exec.LookPath("apt-get")
 	inst := installer{install: install && aptErr == nil, root: os.Geteuid() == 0, out: out,
 		run: func(ctx context.Context, cmd string) error {
@@ -60,9 +33,9 @@ func ensureBinaries(ctx context.Context, install bool, out io.Writer) (binaries,
 		return binaries{}, err
 	}
 	var b binaries
-	b.prometheus, _ = prometheusProgram.find()
-	b.promtool, _ = promtoolProgram.find()
-	b.alertmanager, _ = alertmanagerProgram.find()
+	b.prometheus, _ = proc.Prometheus.Find()
+	b.promtool, _ = proc.Promtool.Find()
+	b.alertmanager, _ = proc.Alertmanager.Find()
 	return b, nil
 }
 
@@ -75,17 +48,17 @@ type installer struct {
 }
 
 // missing returns the packages of the programs that are not installed.
-func missing(progs []program) []string {
+func missing(progs []proc.Binary) []string {
 	var pkgs []string
 	for _, p := range progs {
-		if _, ok := p.find(); !ok && !containsString(pkgs, p.pkg) {
-			pkgs = append(pkgs, p.pkg)
+		if _, err := p.Find(); err != nil && !slices.Contains(pkgs, p.Package) {
+			pkgs = append(pkgs, p.Package)
 		}
 	}
 	return pkgs
 }
 
-func (in installer) ensure(ctx context.Context, progs []program) error {
+func (in installer) ensure(ctx context.Context, progs []proc.Binary) error {
 	pkgs := missing(progs)
 	if len(pkgs) == 0 {
 		return nil
@@ -106,13 +79,4 @@ func (in installer) ensure(ctx context.Context, progs []program) error {
 		return fmt.Errorf("installed, but still missing %s", strings.Join(still, ", "))
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -11,10 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// Debian ships Alertmanager as prometheus-alertmanager.
-var alertmanagerBinary = binary{names: []string{"alertmanager", "prometheus-alertmanager"}, pkg: "prometheus-alertmanager"}
+	"github.com/kizashi-dev/kizashi/internal/proc"
+)
 
 // AMOptions configures StartAlertmanager and StartAlertmanagerCluster.
 type AMOptions struct {
@@ -57,7 +56,7 @@ type Alertmanager struct {
 	addr        string
 	clusterAddr string // "" when not clustered
 	dir         string
-	proc        *process
+	proc        *proc.Process
 }
 
 // StartAlertmanager starts a single Alertmanager (HA mode off) on a free
@@ -98,8 +97,8 @@ func StartAlertmanagerCluster(t testing.TB, n int, opts AMOptions) []*Alertmanag
 			}
 		}
 		ams[i] = newAlertmanager(t, opts, web[i], gossip[i], peers)
-		ams[i].proc.name = fmt.Sprintf("alertmanager-%d", i)
-		if err := ams[i].proc.start(); err != nil {
+		ams[i].proc.Name = fmt.Sprintf("alertmanager-%d", i)
+		if err := ams[i].proc.Start(); err != nil {
 			t.Fatalf("testenv: %v", err)
 		}
 	}
@@ -114,7 +113,7 @@ func StartAlertmanagerCluster(t testing.TB, n int, opts AMOptions) []*Alertmanag
 
 func newAlertmanager(t testing.TB, opts AMOptions, addr, clusterAddr string, peers []string) *Alertmanager {
 	t.Helper()
-	bin := alertmanagerBinary.mustFind(t)
+	bin := Program(t, proc.Alertmanager)
 	am := &Alertmanager{addr: addr, clusterAddr: clusterAddr, dir: t.TempDir()}
 	cfg := opts.Config
 	if cfg == "" && opts.WebhookURL != "" {
@@ -152,14 +151,14 @@ func newAlertmanager(t testing.TB, opts AMOptions, addr, clusterAddr string, pee
 			args = append(args, "--cluster.peer="+p)
 		}
 	}
-	am.proc = newProcess("alertmanager", bin, mergeFlags(args, opts.ExtraFlags)...)
-	am.proc.cleanup(t)
+	am.proc = proc.New("alertmanager", bin, mergeFlags(args, opts.ExtraFlags)...)
+	cleanup(t, am.proc)
 	return am
 }
 
 func (am *Alertmanager) start(t testing.TB) {
 	t.Helper()
-	if err := am.proc.start(); err != nil {
+	if err := am.proc.Start(); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	am.waitReady(t)
@@ -167,8 +166,8 @@ func (am *Alertmanager) start(t testing.TB) {
 
 func (am *Alertmanager) waitReady(t testing.TB) {
 	t.Helper()
-	if err := am.proc.waitReady(context.Background(), startTimeout, httpReady(am.URL()+"/-/ready")); err != nil {
-		t.Fatalf("testenv: start %s: %v", am.proc.name, err)
+	if err := am.proc.WaitReady(context.Background(), startTimeout, proc.HTTPReady(am.URL()+"/-/ready")); err != nil {
+		t.Fatalf("testenv: start %s: %v", am.proc.Name, err)
 	}
 }
 
@@ -253,7 +252,7 @@ func (am *Alertmanager) ClusterStatus(ctx context.Context) (ClusterStatus, error
 // (this one included), and fails the test after timeout.
 func (am *Alertmanager) WaitForPeers(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
-	err := am.proc.waitReady(context.Background(), timeout, func(ctx context.Context) error {
+	err := am.proc.WaitReady(context.Background(), timeout, func(ctx context.Context) error {
 		st, err := am.ClusterStatus(ctx)
 		if err != nil {
 			return err
@@ -264,14 +263,14 @@ func (am *Alertmanager) WaitForPeers(t testing.TB, n int, timeout time.Duration)
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("testenv: %s: %v", am.proc.name, err)
+		t.Fatalf("testenv: %s: %v", am.proc.Name, err)
 	}
 }
 
 // Stop stops Alertmanager gracefully (SIGTERM); Restart starts it again.
 func (am *Alertmanager) Stop(t testing.TB) {
 	t.Helper()
-	if err := am.proc.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+	if err := am.proc.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }
@@ -279,7 +278,7 @@ func (am *Alertmanager) Stop(t testing.TB) {
 // Kill kills Alertmanager (SIGKILL), as a crash would.
 func (am *Alertmanager) Kill(t testing.TB) {
 	t.Helper()
-	if err := am.proc.stop(syscall.SIGKILL, 30*time.Second); err != nil {
+	if err := am.proc.Stop(syscall.SIGKILL, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
-var chromiumBinary = binary{names: []string{"chromium", "chromium-browser", "google-chrome"}, pkg: "chromium"}
+var chromiumBinary = proc.Binary{Names: []string{"chromium", "chromium-browser", "google-chrome"}, Package: "chromium"}
 
 // consoleKey is the context key of a Browser tab's *console.
 type consoleKey struct{}
@@ -51,9 +53,9 @@ func (c *console) add(m chromedp.ConsoleMessage) {
 func Browser(t testing.TB) context.Context {
 	t.Helper()
 	skipShort(t, "chromium")
-	path := chromiumBinary.mustFind(t)
+	path := Program(t, chromiumBinary)
 	dir := t.TempDir()
-	log := &logBuffer{}
+	log := &proc.Buffer{}
 	var cmd *exec.Cmd
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -91,7 +93,7 @@ func Browser(t testing.TB) context.Context {
 	err := chromedp.Do(ctx)
 	timer.Stop()
 	if err != nil {
-		t.Fatalf("testenv: start chromium: %v; log:\n%s", err, log.tail(8<<10))
+		t.Fatalf("testenv: start chromium: %v; log:\n%s", err, log.Tail(8<<10))
 	}
 	messages := chromedp.Console(ctx)
 	go func() {

@@ -11,7 +11,9 @@
 //
 // Debian 12 packages: prometheus (prometheus, promtool),
 // prometheus-alertmanager (installed as prometheus-alertmanager),
-// postgresql, chromium.
+// postgresql, chromium. The servers run as internal/proc processes;
+// Program(t, proc.Promtool) finds such a program for a test that runs it
+// itself.
 //
 // Example: Prometheus with two days of history scraping an in-test target,
 // sending alerts to an Alertmanager that notifies an httptest webhook.

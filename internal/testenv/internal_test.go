@@ -28,11 +28,6 @@ func TestMergeFlags(t *testing.T) {
 	require.Equal(t, []string{"--a=1", "--b", "--c=4", "--d"}, got)
 }
 
-func TestMissingBinary(t *testing.T) {
-	_, err := binary{names: []string{"kizashi-no-such-binary"}, pkg: "kizashi-pkg"}.find()
-	require.ErrorContains(t, err, "apt-get install -y kizashi-pkg")
-}
-
 func TestFreePortUnique(t *testing.T) {
 	seen := map[int]bool{}
 	for range 50 {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
 // Postgres is a running (or stopped) PostgreSQL server on 127.0.0.1 with
@@ -27,7 +29,7 @@ type Postgres struct {
 	dir  string // root of the server's files; removed at close
 	port int
 	dsn  string // database created at start
-	proc *process
+	proc *proc.Process
 	dbs  atomic.Int64 // databases created, for unique names
 }
 
@@ -47,7 +49,7 @@ func StartPostgres(t testing.TB) *Postgres {
 				t.Errorf("testenv: %v", err)
 			}
 			if t.Failed() {
-				t.Logf("testenv: postgresql log:\n%s", pg.proc.log.String())
+				t.Logf("testenv: postgresql log:\n%s", pg.proc.Log.String())
 			}
 		})
 	}
@@ -69,7 +71,7 @@ func postgresBin(name string) (string, error) {
 	for _, d := range dirs {
 		names = append(names, filepath.Join(d, name))
 	}
-	return binary{names: append(names, name), pkg: "postgresql"}.find()
+	return proc.Binary{Names: append(names, name), Package: "postgresql"}.Find()
 }
 
 // startPostgres starts a server; a non-nil *Postgres must be closed, even with an error.
@@ -92,7 +94,7 @@ func startPostgres() (*Postgres, error) {
 		return nil, fmt.Errorf("start postgresql: %w", err)
 	}
 	pg := &Postgres{dir: dir, port: port}
-	pg.proc = newProcess("postgresql", server,
+	pg.proc = proc.New("postgresql", server,
 		"-D", filepath.Join(dir, "data"),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "port="+strconv.Itoa(port),
@@ -103,7 +105,7 @@ func startPostgres() (*Postgres, error) {
 		"-c", "max_connections=100",
 		"-c", "logging_collector=off",
 	)
-	pg.proc.env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	pg.proc.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
 	cred, err := postgresCredential()
 	if err != nil {
 		return pg, fmt.Errorf("start postgresql: %w", err)
@@ -112,16 +114,16 @@ func startPostgres() (*Postgres, error) {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return pg, fmt.Errorf("start postgresql: %w", err)
 		}
-		pg.proc.cred = cred
+		pg.proc.Cred = cred
 	}
 	// --no-sync only spares initdb's own fsyncs; the server runs with fsync=on.
 	cmd := exec.Command(initdb, "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust",
 		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	cmd.Dir = dir
-	cmd.Env = pg.proc.env
+	cmd.Env = pg.proc.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
 	out, err := cmd.CombinedOutput()
-	fmt.Fprintf(pg.proc.log, "testenv: %s\n%s", cmd, out)
+	fmt.Fprintf(pg.proc.Log, "testenv: %s\n%s", cmd, out)
 	if err != nil {
 		return pg, fmt.Errorf("start postgresql: initdb: %w: %s", err, out)
 	}
@@ -157,10 +159,10 @@ func postgresCredential() (*syscall.Credential, error) {
 }
 
 func (pg *Postgres) start() error {
-	if err := pg.proc.start(); err != nil {
+	if err := pg.proc.Start(); err != nil {
 		return err
 	}
-	err := pg.proc.waitReady(context.Background(), startTimeout, func(ctx context.Context) error {
+	err := pg.proc.WaitReady(context.Background(), startTimeout, func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, pg.databaseDSN("postgres"))
@@ -208,7 +210,7 @@ func (pg *Postgres) exec(ctx context.Context, sql string) error {
 func (pg *Postgres) close() error {
 	var err error
 	if pg.proc != nil {
-		err = pg.proc.stop(syscall.SIGINT, 30*time.Second)
+		err = pg.proc.Stop(syscall.SIGINT, 30*time.Second)
 	}
 	if rmErr := os.RemoveAll(pg.dir); rmErr != nil {
 		err = errors.Join(err, fmt.Errorf("remove postgresql files: %w", rmErr))
@@ -237,7 +239,7 @@ func (pg *Postgres) CreateDatabase(t testing.TB) string {
 		name := pg.dbName(dsn)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if pg.proc.exited() {
+		if pg.proc.Exited() {
 			return // stopped by the test; its files go anyway
 		}
 		if err := pg.exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
@@ -255,7 +257,7 @@ func (pg *Postgres) dbName(dsn string) string {
 // Stop shuts the server down (fast shutdown: SIGINT); Restart starts it again.
 func (pg *Postgres) Stop(t testing.TB) {
 	t.Helper()
-	if err := pg.proc.stop(syscall.SIGINT, 30*time.Second); err != nil {
+	if err := pg.proc.Stop(syscall.SIGINT, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }
@@ -263,7 +265,7 @@ func (pg *Postgres) Stop(t testing.TB) {
 // Kill kills the server and all its backends (SIGKILL), as a crash would.
 func (pg *Postgres) Kill(t testing.TB) {
 	t.Helper()
-	if err := pg.proc.stop(syscall.SIGKILL, 30*time.Second); err != nil {
+	if err := pg.proc.Stop(syscall.SIGKILL, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }
@@ -272,7 +274,7 @@ func (pg *Postgres) Kill(t testing.TB) {
 // and data (after a Kill, PostgreSQL recovers from its WAL).
 func (pg *Postgres) Restart(t testing.TB) {
 	t.Helper()
-	if err := pg.proc.stop(syscall.SIGINT, 30*time.Second); err != nil {
+	if err := pg.proc.Stop(syscall.SIGINT, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	if err := pg.start(); err != nil {
@@ -327,7 +329,7 @@ func Main(m *testing.M) {
 	shared.Unlock()
 	if pg != nil {
 		if code != 0 {
-			fmt.Fprintf(os.Stderr, "testenv: shared postgresql log:\n%s", pg.proc.log.String())
+			fmt.Fprintf(os.Stderr, "testenv: shared postgresql log:\n%s", pg.proc.Log.String())
 		}
 		if err := pg.close(); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: %v\n", err)

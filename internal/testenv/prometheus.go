@@ -16,11 +16,8 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
-)
 
-var (
-	prometheusBinary = binary{names: []string{"prometheus"}, pkg: "prometheus"}
-	promtoolBinary   = binary{names: []string{"promtool"}, pkg: "prometheus"}
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
 // PromOptions configures StartPrometheus. The zero value starts an empty
@@ -85,7 +82,7 @@ type Prometheus struct {
 	addr    string
 	dir     string // configuration directory
 	dataDir string
-	proc    *process
+	proc    *proc.Process
 	api     v1.API
 }
 
@@ -100,7 +97,7 @@ type Prometheus struct {
 func StartPrometheus(t testing.TB, opts PromOptions) *Prometheus {
 	t.Helper()
 	skipShort(t, "prometheus")
-	bin := prometheusBinary.mustFind(t)
+	bin := Program(t, proc.Prometheus)
 	dir := t.TempDir()
 	p := &Prometheus{addr: FreeAddr(t), dir: dir, dataDir: filepath.Join(dir, "data")}
 	if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
@@ -109,7 +106,7 @@ func StartPrometheus(t testing.TB, opts PromOptions) *Prometheus {
 	if err := p.writeConfig(opts); err != nil {
 		t.Fatalf("testenv: start prometheus: %v", err)
 	}
-	p.proc = newProcess("prometheus", bin)
+	p.proc = proc.New("prometheus", bin)
 	if opts.History != "" || opts.HistorySamples != nil {
 		if err := p.loadHistory(t, opts); err != nil {
 			t.Fatalf("testenv: start prometheus: %v", err)
@@ -119,7 +116,7 @@ func StartPrometheus(t testing.TB, opts PromOptions) *Prometheus {
 	if retention == "" {
 		retention = "365d"
 	}
-	p.proc.args = mergeFlags([]string{
+	p.proc.Args = mergeFlags([]string{
 		"--config.file=" + filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path=" + p.dataDir,
 		"--storage.tsdb.retention.time=" + retention,
@@ -137,17 +134,17 @@ func StartPrometheus(t testing.TB, opts PromOptions) *Prometheus {
 		t.Fatalf("testenv: start prometheus: %v", err)
 	}
 	p.api = v1.NewAPI(client)
-	p.proc.cleanup(t)
+	cleanup(t, p.proc)
 	p.start(t)
 	return p
 }
 
 func (p *Prometheus) start(t testing.TB) {
 	t.Helper()
-	if err := p.proc.start(); err != nil {
+	if err := p.proc.Start(); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	if err := p.proc.waitReady(context.Background(), startTimeout, httpReady(p.URL()+"/-/ready")); err != nil {
+	if err := p.proc.WaitReady(context.Background(), startTimeout, proc.HTTPReady(p.URL()+"/-/ready")); err != nil {
 		t.Fatalf("testenv: start prometheus: %v", err)
 	}
 }
@@ -239,7 +236,7 @@ func (p *Prometheus) Reload(t testing.TB) {
 // Stop stops Prometheus gracefully (SIGTERM); Restart starts it again.
 func (p *Prometheus) Stop(t testing.TB) {
 	t.Helper()
-	if err := p.proc.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+	if err := p.proc.Stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }
@@ -247,7 +244,7 @@ func (p *Prometheus) Stop(t testing.TB) {
 // Kill kills Prometheus (SIGKILL), as a crash would; Restart starts it again.
 func (p *Prometheus) Kill(t testing.TB) {
 	t.Helper()
-	if err := p.proc.stop(syscall.SIGKILL, 30*time.Second); err != nil {
+	if err := p.proc.Stop(syscall.SIGKILL, 30*time.Second); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 }
@@ -364,7 +361,7 @@ func promConfigYAML(opts PromOptions, ruleFiles []string) ([]byte, error) {
 // loadHistory writes opts' history as OpenMetrics and turns it into TSDB
 // blocks in the data directory.
 func (p *Prometheus) loadHistory(t testing.TB, opts PromOptions) error {
-	promtool := promtoolBinary.mustFind(t)
+	promtool := Program(t, proc.Promtool)
 	path := filepath.Join(p.dir, "history.om")
 	f, err := os.Create(path)
 	if err != nil {
@@ -395,7 +392,7 @@ func (p *Prometheus) loadHistory(t testing.TB, opts PromOptions) error {
 	cmd := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet",
 		"--max-block-duration=24h", path, p.dataDir)
 	out, err := cmd.CombinedOutput()
-	fmt.Fprintf(p.proc.log, "testenv: %s\n%s", strings.Join(cmd.Args, " "), out)
+	fmt.Fprintf(p.proc.Log, "testenv: %s\n%s", strings.Join(cmd.Args, " "), out)
 	if err != nil {
 		return fmt.Errorf("load history: %s: %w: %s", strings.Join(cmd.Args, " "), err, out)
 	}
