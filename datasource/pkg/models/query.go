@@ -78,8 +78,10 @@ type Query struct {
 	Step         time.Duration
 	WarmUp       time.Duration
 	Engine       anomaly.Config
-	Horizon      time.Duration
-	Threshold    *float64
+	// Spec is Engine compiled (anomaly and forecast queries), what the models are made from.
+	Spec      *anomaly.Spec
+	Horizon   time.Duration
+	Threshold *float64
 	// LowerLimit: the threshold is a lower limit (ETA until the forecast drops to it).
 	LowerLimit bool
 	QueryName  string
@@ -193,7 +195,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	if q.Type == QueryTypeForecast {
 		q.Engine.Horizons = forecastHorizons(q.Horizon)
 	}
-	if _, err := anomaly.Compile(q.Engine); err != nil {
+	if q.Spec, err = anomaly.Compile(q.Engine); err != nil {
 		return nil, fmt.Errorf("engine settings: %w", err)
 	}
 	return q, nil

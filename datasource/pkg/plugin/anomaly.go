@@ -25,10 +25,6 @@ const maxForecastPoints = 1000
 // warm-up history, the engine over each series, one frame per series. The range is read in
 // chunks and each chunk goes through the models while the next ones are read.
 func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Frames, error) {
-	spec, err := anomaly.Compile(q.Engine)
-	if err != nil {
-		return nil, fmt.Errorf("engine settings: %w", err)
-	}
 	panelStart, end := alignUp(q.From, q.Step), alignDown(q.To, q.Step)
 	start := alignDown(q.From.Add(-q.WarmUp), q.Step)
 	if end.Before(panelStart) {
@@ -51,7 +47,7 @@ func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Fr
 					return fmt.Errorf("%w: the expression returned more than %d series (max series per query); narrow it down (e.g. with topk or a label matcher)",
 						prom.ErrLimit, lim.MaxSeries)
 				}
-				r = &runner{metric: s.Metric, m: spec.New(), startMS: model.TimeFromUnixNano(panelStart.UnixNano()), rows: rows}
+				r = &runner{metric: s.Metric, m: q.Spec.New(), startMS: model.TimeFromUnixNano(panelStart.UnixNano()), rows: rows}
 				byFP[fp] = r
 				runners = append(runners, r)
 			}
