@@ -5,6 +5,7 @@ package fakesource
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,23 +36,9 @@ func Many(name string, n int) []model.Metric {
 	out := make([]model.Metric, n)
 	for i := range out {
 		out[i] = model.Metric{model.MetricNameLabel: model.LabelValue(name), "job": "bench",
-			"instance": model.LabelValue("host-" + itoa(i))}
+			"instance": model.LabelValue("host-" + strconv.Itoa(i))}
 	}
 	return out
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	p := len(b)
-	for i > 0 {
-		p--
-		b[p] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[p:])
 }
 
 // SetDown makes every query fail (true) or succeed again (false).
