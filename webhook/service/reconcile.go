@@ -71,24 +71,20 @@ func (s *Service) Reconcile(ctx context.Context, r ReconcileRequest) (string, er
 				return err
 			}
 		}
-		if err := tx.AppendJournal(ctx, out.Entries); err != nil {
-			return err
-		}
-		item, err := outboxItem(in, out.Event, now)
-		if err != nil {
+		if err := record(ctx, tx, in, out.Entries, out.Event, now); err != nil {
 			return err
 		}
 		event = out.Event
 		if event == incident.EventResolved {
 			resolved = in
 		}
-		return tx.Enqueue(ctx, []store.OutboxItem{item})
+		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("reconcile incident %d: %w", r.IncidentID, err)
 	}
-	if resolved != nil && s.Metrics != nil {
-		s.Metrics.MTTR.WithLabelValues(resolved.Tenant, prio(resolved.Priority)).Observe(resolved.ResolvedAt.Sub(resolved.CreatedAt).Seconds())
+	if resolved != nil {
+		s.observeResolved(resolved)
 	}
 	return event, nil
 }
@@ -140,15 +136,11 @@ func (s *Service) WatchdogDown(ctx context.Context, w Watchdog) (int64, error) {
 		default:
 			return nil
 		}
-		if err := tx.AppendJournal(ctx, entries); err != nil {
-			return err
-		}
-		item, err := outboxItem(in, event, now)
-		if err != nil {
+		if err := record(ctx, tx, in, entries, event, now); err != nil {
 			return err
 		}
 		id = in.ID
-		return tx.Enqueue(ctx, []store.OutboxItem{item})
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("open watchdog incident of %s: %w", w.Tenant, err)
@@ -174,15 +166,11 @@ func (s *Service) WatchdogUp(ctx context.Context, tenant string, last time.Time)
 		if err := tx.UpdateIncident(ctx, cur); err != nil {
 			return err
 		}
-		if err := tx.AppendJournal(ctx, entries); err != nil {
-			return err
-		}
-		item, err := outboxItem(cur, incident.EventResolved, now)
-		if err != nil {
+		if err := record(ctx, tx, cur, entries, incident.EventResolved, now); err != nil {
 			return err
 		}
 		id = cur.ID
-		return tx.Enqueue(ctx, []store.OutboxItem{item})
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("resolve watchdog incident of %s: %w", tenant, err)

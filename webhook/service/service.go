@@ -185,11 +185,19 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 			s.Metrics.IncidentsOpened.WithLabelValues(in.Tenant, prio(in.Priority)).Inc()
 		}
 		for _, in := range eff.resolved {
-			s.Metrics.MTTR.WithLabelValues(in.Tenant, prio(in.Priority)).Observe(in.ResolvedAt.Sub(in.CreatedAt).Seconds())
+			s.observeResolved(in)
 		}
 		s.observeBreaches(eff.breaches)
 	}
 	return res, nil
+}
+
+// observeResolved records the time to resolve of an incident just resolved.
+func (s *Service) observeResolved(in *incident.Incident) {
+	if s.Metrics == nil {
+		return
+	}
+	s.Metrics.MTTR.WithLabelValues(in.Tenant, prio(in.Priority)).Observe(in.ResolvedAt.Sub(in.CreatedAt).Seconds())
 }
 
 func (s *Service) observeBreaches(bs []breach) {
@@ -313,6 +321,19 @@ func outboxItem(in *incident.Incident, event string, now time.Time) (store.Outbo
 	return store.OutboxItem{Tenant: in.Tenant, IncidentID: in.ID, Event: event, Payload: b, CreatedAt: now}, nil
 }
 
+// record appends the journal lines of a change of in and queues its outbox
+// item for event, in the change's transaction.
+func record(ctx context.Context, tx store.Tx, in *incident.Incident, entries []incident.Entry, event string, now time.Time) error {
+	if err := tx.AppendJournal(ctx, entries); err != nil {
+		return err
+	}
+	item, err := outboxItem(in, event, now)
+	if err != nil {
+		return err
+	}
+	return tx.Enqueue(ctx, []store.OutboxItem{item})
+}
+
 // ErrForbidden is returned when a caller acts outside its tenant.
 var ErrForbidden = errors.New("forbidden")
 
@@ -337,15 +358,11 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		if err := tx.UpdateIncident(ctx, in); err != nil {
 			return err
 		}
-		if err := tx.AppendJournal(ctx, res.Entries); err != nil {
-			return err
-		}
-		item, err := outboxItem(in, res.Event, now)
-		if err != nil {
+		if err := record(ctx, tx, in, res.Entries, res.Event, now); err != nil {
 			return err
 		}
 		updated = in
-		return tx.Enqueue(ctx, []store.OutboxItem{item})
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s incident %d: %w", a.Kind, id, err)
@@ -356,7 +373,7 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 			s.Metrics.MTTA.WithLabelValues(updated.Tenant, pl).Observe(updated.AcknowledgedAt.Sub(updated.CreatedAt).Seconds())
 		}
 		if res.Resolved {
-			s.Metrics.MTTR.WithLabelValues(updated.Tenant, pl).Observe(updated.ResolvedAt.Sub(updated.CreatedAt).Seconds())
+			s.observeResolved(updated)
 		}
 		for _, k := range res.Breaches {
 			s.observeBreaches([]breach{{updated.Tenant, updated.Priority, k}})
