@@ -92,7 +92,6 @@ type Stack struct {
 	// FaultAt is when the fault started (zero before).
 	FaultAt time.Time
 
-	history   time.Duration
 	prom      v1.API
 	procs     []*proc.Process
 	stops     []func() error // in-process components, stopped in reverse order
@@ -170,9 +169,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
 	s := &Stack{Dir: dir, TenantTokens: map[string]string{}, logs: &proc.Buffer{Max: 256 << 10}}
-	s.history = History
 	fallback := o.Ports != (Ports{})
-	history := s.history
 	p.line("Kizashi demo: work directory %s; everything listens on 127.0.0.1 only.", dir)
 
 	// Listeners first: the in-process components get theirs, the external programs a port.
@@ -208,10 +205,10 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	now := time.Now()
 	s.Workload = NewWorkload(now, Step)
 	s.serve(shopL)
-	histStart, histEnd := now.Add(-history).Truncate(Step), now.Truncate(Step)
+	histStart, histEnd := now.Add(-History).Truncate(Step), now.Truncate(Step)
 	samples := int(histEnd.Sub(histStart)/Step) * len(s.Workload.Series)
 	p.step("Writing %s of seasonal history for the demo shop (%d series, %s samples) ...",
-		humanDuration(history), len(s.Workload.Series), humanCount(samples))
+		humanDuration(History), len(s.Workload.Series), humanCount(samples))
 	promDir := filepath.Join(dir, "prometheus")
 	if err := os.MkdirAll(filepath.Join(promDir, "data"), 0o755); err != nil {
 		return s, fmt.Errorf("prometheus directory: %w", err)
@@ -317,7 +314,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		return s, fmt.Errorf("work directory: %w", err)
 	}
 	exCfg := filepath.Join(exDir, "kizashi-exporter.yml")
-	if err := writeFile(exCfg, exporterConfig(s.PrometheusURL, Step, history), 0o644); err != nil {
+	if err := writeFile(exCfg, exporterConfig(s.PrometheusURL, Step, History), 0o644); err != nil {
 		return s, err
 	}
 	p.step("Starting kizashi-exporter on %s: learning from the history ...", s.ExporterURL)
@@ -688,7 +685,7 @@ you to acknowledge and resolve on the service-desk page. acme's disk is forecast
 a few days: kizashi_breach_eta_seconds{tenant="acme"}.
 
 `, s.ExporterURL, s.WebhookURL, s.OperatorToken, s.TenantTokens["acme"], s.TenantTokens["globex"],
-		s.PrometheusURL, graph, s.AlertmanagerURL, humanDuration(s.history), model.Duration(ForSteps*Step))
+		s.PrometheusURL, graph, s.AlertmanagerURL, humanDuration(History), model.Duration(ForSteps*Step))
 }
 
 // token returns a random 24-byte hex token.
