@@ -76,13 +76,7 @@ func alertmanagerConfig(webhookURL, tokenDir string, short bool) (string, error)
 			n.Value = v
 		}
 	}
-	var out bytes.Buffer
-	enc := yaml.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return "", fmt.Errorf("encode alertmanager.yml: %w", err)
-	}
-	return out.String(), nil
+	return encodeYAML(&doc, dashboards.AlertmanagerConfigFile)
 }
 
 // alertRules is the shipped rule file with the anomaly alert's `for:` set to forDur (the
@@ -110,11 +104,16 @@ func alertRules(forDur time.Duration) (string, error) {
 	if !found {
 		return "", fmt.Errorf("%s: no KizashiAnomaly rule with a for duration", dashboards.AlertRulesFile)
 	}
+	return encodeYAML(&doc, dashboards.AlertRulesFile)
+}
+
+// encodeYAML encodes an edited shipped file, indented as the shipped files are.
+func encodeYAML(doc *yaml.Node, name string) (string, error) {
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return "", fmt.Errorf("encode rules: %w", err)
+	if err := enc.Encode(doc); err != nil {
+		return "", fmt.Errorf("encode %s: %w", name, err)
 	}
 	return out.String(), nil
 }
