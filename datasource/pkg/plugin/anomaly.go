@@ -25,11 +25,11 @@ const maxForecastPoints = 1000
 // warm-up history, the engine over each series, one frame per series. The range is read in
 // chunks and each chunk goes through the models while the next ones are read.
 func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Frames, error) {
-	panelStart, end := alignUp(q.From, q.Step), alignDown(q.To, q.Step)
-	start := alignDown(q.From.Add(-q.WarmUp), q.Step)
-	if end.Before(panelStart) {
-		return nil, fmt.Errorf("time range %s..%s holds no step of %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Step)
+	panelStart, end, err := panelSteps(q)
+	if err != nil {
+		return nil, err
 	}
+	start := alignDown(q.From.Add(-q.WarmUp), q.Step)
 	rows := prom.Points(panelStart, end, q.Step)
 	lim := d.limits()
 	var (
@@ -415,6 +415,15 @@ func seriesName(m model.Metric, legend, expr string) string {
 		return expr
 	}
 	return m.String()
+}
+
+// panelSteps returns the first and last multiples of the query's step within its time range.
+func panelSteps(q *models.Query) (start, end time.Time, err error) {
+	start, end = alignUp(q.From, q.Step), alignDown(q.To, q.Step)
+	if end.Before(start) {
+		return start, end, fmt.Errorf("time range %s..%s holds no step of %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Step)
+	}
+	return start, end, nil
 }
 
 func alignDown(t time.Time, step time.Duration) time.Time {

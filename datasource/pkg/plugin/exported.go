@@ -66,9 +66,9 @@ func exportedSelector(queryName string) string {
 // expression, the raw series too) and returns frames shaped like an anomaly query's. Nothing
 // is computed.
 func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.Frames, error) {
-	start, end := alignUp(q.From, q.Step), alignDown(q.To, q.Step)
-	if end.Before(start) {
-		return nil, fmt.Errorf("time range %s..%s holds no step of %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.Step)
+	start, end, err := panelSteps(q)
+	if err != nil {
+		return nil, err
 	}
 	lim := d.limits()
 	lim.MaxSeries *= 5 // one series per exported metric
