@@ -516,11 +516,19 @@ func (s *lintSource) QueryRange(_ context.Context, _ string, start, end time.Tim
 	return m, nil
 }
 
-func localListener(t *testing.T) net.Listener {
+// runInProcess runs a program (its app.Run) on a listener of 127.0.0.1 and returns its base URL
+// and a stop that cancels it and requires a clean exit.
+func runInProcess(t *testing.T, run func(ctx context.Context, l net.Listener) error) (string, func()) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	return l
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, l) }()
+	return "http://" + l.Addr().String(), func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 // exporterNames runs kizashi-exporter in-process and returns the names it exports.
@@ -541,18 +549,12 @@ queries:
     thresholds: [1]
     staleness_timeout: 3s
 `), 0o600))
-	l := localListener(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- exporterapp.Run(ctx, exporterapp.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
+	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
+		return exporterapp.Run(ctx, exporterapp.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
 			Logger: slog.New(slog.DiscardHandler)})
-	}()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
-	url := "http://" + l.Addr().String() + "/metrics"
+	})
+	defer stop()
+	url := base + "/metrics"
 	var got []string
 	require.Eventually(t, func() bool {
 		got = scrape(t, url, nil)
@@ -587,25 +589,13 @@ operators:
     tokens: [%q]
 `, filepath.Join(dir, "db.sqlite"), tenant, operator)), 0o600))
 	var skew atomicDuration
-	l := localListener(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- webhookapp.Run(ctx, webhookapp.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
+	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
+		return webhookapp.Run(ctx, webhookapp.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
 			Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Now().Add(skew.load()) }})
-	}()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
-	base := "http://" + l.Addr().String()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	}, 10*time.Second, 20*time.Millisecond)
+	})
+	defer stop()
+	ready := proc.HTTPReady(base + "/-/ready")
+	require.Eventually(t, func() bool { return ready(context.Background()) == nil }, 10*time.Second, 20*time.Millisecond)
 	call := func(method, path, token string, body []byte) []byte {
 		t.Helper()
 		req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
