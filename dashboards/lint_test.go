@@ -199,7 +199,6 @@ func TestMetricNames(t *testing.T) {
 	check := func(where, expr string) {
 		t.Helper()
 		for _, n := range dashboards.MetricNames(expr) {
-			// The demo's raw series are only named in the demo's own check values.
 			_, ok := known[n]
 			require.True(t, ok, "%s: metric %s is exported by none of our programs (in %s)", where, n, expr)
 		}
@@ -214,9 +213,9 @@ func TestMetricNames(t *testing.T) {
 			used[n] = true
 		}
 	}
-	for _, r := range ruleExprs(t) {
-		check(r[0], r[1])
-		for _, n := range dashboards.MetricNames(r[1]) {
+	for _, r := range rules(t) {
+		check("rule "+r.Alert+r.Record, r.Expr)
+		for _, n := range dashboards.MetricNames(r.Expr) {
 			used[n] = true
 		}
 	}
@@ -362,18 +361,19 @@ func TestProvisioning(t *testing.T) {
 	}
 	readYAML(t, "grafana/provisioning/datasources/kizashi.yml", &dsf)
 	require.Equal(t, 1, dsf.APIVersion)
+	plugin := pluginID(t)
 	types := map[string]bool{}
 	for _, d := range dsf.Datasources {
 		types[d.Type] = true
 		require.NotEmpty(t, d.URL, d.Name)
-		if d.Type == pluginID(t) {
+		if d.Type == plugin {
 			require.Contains(t, d.JSONData, "webhookUrl")
 			require.Contains(t, d.SecureJSONData, "webhookToken", "the token is a secret")
 			require.NotContains(t, d.JSONData, "webhookToken")
 		}
 	}
 	require.True(t, types["prometheus"])
-	require.True(t, types[pluginID(t)])
+	require.True(t, types[plugin])
 
 	var dbf struct {
 		APIVersion int `yaml:"apiVersion"`
@@ -420,15 +420,6 @@ func rules(t *testing.T) []rule {
 		out = append(out, g.Rules...)
 	}
 	require.NotEmpty(t, out)
-	return out
-}
-
-// ruleExprs returns {where, expr} of every rule.
-func ruleExprs(t *testing.T) [][2]string {
-	var out [][2]string
-	for _, r := range rules(t) {
-		out = append(out, [2]string{"rule " + r.Alert + r.Record, r.Expr})
-	}
 	return out
 }
 
