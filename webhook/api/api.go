@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,45 +230,60 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ins, err := a.Service.Store.ListIncidents(r.Context(), f)
+	var (
+		out ListResponse
+		ids []int64
+	)
+	out.Incidents, ids, err = ListIncidents(r.Context(), a.Service.Store, f)
 	if err != nil {
 		a.storeError(w, err)
 		return
 	}
-	now := time.Now()
-	out := ListResponse{Incidents: make([]Incident, 0, len(ins))}
-	for _, in := range ins {
-		out.Incidents = append(out.Incidents, FromIncident(in, now))
-	}
-	if err := AttachRefs(r.Context(), a.Service.Store, out.Incidents); err != nil {
-		a.storeError(w, err)
-		return
-	}
-	if len(ins) == f.Limit {
-		out.Next = strconv.FormatInt(ins[len(ins)-1].ID, 10)
+	if len(ids) == f.Limit {
+		out.Next = strconv.FormatInt(ids[len(ids)-1], 10)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func pathID(r *http.Request) (int64, bool) {
+// ListIncidents reads a page of incidents with their tickets, and their ids
+// (the last one is the before= of the next page when the page is full).
+// When only the tickets could not be read, it returns the incidents without
+// them along with the error.
+func ListIncidents(ctx context.Context, st store.Store, f store.Filter) ([]Incident, []int64, error) {
+	ins, err := st.ListIncidents(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	out, ids := make([]Incident, 0, len(ins)), make([]int64, 0, len(ins))
+	for _, in := range ins {
+		out, ids = append(out, FromIncident(in, now)), append(ids, in.ID)
+	}
+	return out, ids, AttachRefs(ctx, st, out)
+}
+
+// PathID reads the {id} path value, a positive integer.
+func PathID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	return id, err == nil && id > 0
 }
 
-func scope(p config.Principal) string {
-	if p.Operator {
-		return ""
-	}
-	return p.Tenant
+// Caller is who acts through the API or the page: the principal, with the
+// person named in the request (see Actor).
+func Caller(p config.Principal, user string) service.Caller {
+	return service.Caller{Name: Actor(p, user), Tenant: p.Tenant, Operator: p.Operator}
 }
 
+// Scope is the tenant filter of a principal: "" means all tenants.
+func Scope(p config.Principal) string { return Caller(p, "").Scope() }
+
 func (a *API) get(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, ok := pathID(r)
+	id, ok := PathID(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	d, err := LoadDetail(r, a.Service.Store, scope(p), id)
+	d, err := LoadDetail(r, a.Service.Store, Scope(p), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -319,7 +335,7 @@ func DecodeAction(kind string, body io.Reader) (incident.Action, string, error) 
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, ok := pathID(r)
+	id, ok := PathID(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
@@ -329,12 +345,11 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	caller := service.Caller{Name: Actor(p, user), Tenant: p.Tenant, Operator: p.Operator}
-	if _, err := a.Service.Act(r.Context(), caller, id, act); err != nil {
+	if _, err := a.Service.Act(r.Context(), Caller(p, user), id, act); err != nil {
 		a.storeError(w, err)
 		return
 	}
-	d, err := LoadDetail(r, a.Service.Store, scope(p), id)
+	d, err := LoadDetail(r, a.Service.Store, Scope(p), id)
 	if err != nil {
 		a.storeError(w, err)
 		return

@@ -169,11 +169,11 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 	var id int64
 	if r.PathValue("id") != "" {
 		var ok bool
-		if id, ok = pathID(r); !ok {
+		if id, ok = PathID(r); !ok {
 			writeError(w, http.StatusBadRequest, "invalid dead letter id")
 			return
 		}
-		if _, err := f.Job(r.Context(), scope(p), id); err != nil {
+		if _, err := f.Job(r.Context(), Scope(p), id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				writeError(w, http.StatusNotFound, "dead letter not found")
 				return
@@ -187,7 +187,7 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 		writeError(w, http.StatusBadRequest, "target required")
 		return
 	}
-	n, err := f.RetryDeadLetters(r.Context(), scope(p), target, id, time.Now())
+	n, err := f.RetryDeadLetters(r.Context(), Scope(p), target, id, time.Now())
 	if err != nil {
 		a.storeError(w, err)
 		return

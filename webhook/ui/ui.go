@@ -159,7 +159,6 @@ type listData struct {
 	base
 	Incidents []api.Incident
 	Query     url.Values
-	Next      string
 	NextQuery string
 }
 
@@ -172,27 +171,19 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
 		u.render(w, "list.html", http.StatusBadRequest, d)
 		return
 	}
-	ins, err := u.Service.Store.ListIncidents(r.Context(), f)
+	var ids []int64
+	d.Incidents, ids, err = api.ListIncidents(r.Context(), u.Service.Store, f)
 	if err != nil {
 		d.Error = "store unavailable"
 		u.render(w, "list.html", http.StatusServiceUnavailable, d)
 		return
 	}
-	now := time.Now()
-	for _, in := range ins {
-		d.Incidents = append(d.Incidents, api.FromIncident(in, now))
-	}
-	if err := api.AttachRefs(r.Context(), u.Service.Store, d.Incidents); err != nil {
-		d.Error = "store unavailable"
-		u.render(w, "list.html", http.StatusServiceUnavailable, d)
-		return
-	}
-	if len(ins) == f.Limit {
+	if len(ids) == f.Limit {
 		nq := url.Values{}
 		for k, v := range q {
 			nq[k] = v
 		}
-		nq.Set("before", strconv.FormatInt(ins[len(ins)-1].ID, 10))
+		nq.Set("before", strconv.FormatInt(ids[len(ids)-1], 10))
 		d.NextQuery = nq.Encode()
 	}
 	u.render(w, "list.html", http.StatusOK, d)
@@ -203,20 +194,13 @@ type detailData struct {
 	*api.Detail
 }
 
-func scope(p config.Principal) string {
-	if p.Operator {
-		return ""
-	}
-	return p.Tenant
-}
-
 func (u *UI) detail(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
+	id, ok := api.PathID(r)
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	d, err := api.LoadDetail(r, u.Service.Store, scope(p), id)
+	d, err := api.LoadDetail(r, u.Service.Store, api.Scope(p), id)
 	if err != nil {
 		code := api.StatusOf(err)
 		u.render(w, "error.html", code, base{Principal: p, Error: http.StatusText(code)})
@@ -226,8 +210,8 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, p config.Principal) 
 }
 
 func (u *UI) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
+	id, ok := api.PathID(r)
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}
@@ -241,9 +225,8 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
 		CloseCode: r.PostFormValue("close_code"), AssignmentGroup: r.PostFormValue("assignment_group"),
 		Assignee: r.PostFormValue("assignee"), FalsePositive: r.PostFormValue("false_positive") == "on",
 	}
-	caller := service.Caller{Name: api.Actor(p, r.PostFormValue("user")), Tenant: p.Tenant, Operator: p.Operator}
 	target := fmt.Sprintf("/incidents/%d", id)
-	if _, err := u.Service.Act(r.Context(), caller, id, a); err != nil {
+	if _, err := u.Service.Act(r.Context(), api.Caller(p, r.PostFormValue("user")), id, a); err != nil {
 		if api.StatusOf(err) == http.StatusNotFound {
 			http.NotFound(w, r)
 			return
