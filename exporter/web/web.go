@@ -4,13 +4,14 @@
 package web
 
 import (
+	"bytes"
 	"embed"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -40,7 +41,7 @@ func New(queries func() []*registry.Query, logger *slog.Logger) *Pages {
 		"eta": func(s float64) string {
 			return (time.Duration(s) * time.Second).Round(time.Second).String()
 		},
-		"isNaN": func(v float64) bool { return v != v },
+		"isNaN": math.IsNaN,
 		"dur":   func(d time.Duration) string { return model.Duration(d).String() },
 		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	}
@@ -96,7 +97,7 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 	c := q.Config()
 	thresholds := make([]thresholdView, len(c.Thresholds))
 	for i, th := range c.Thresholds {
-		thresholds[i] = thresholdView{Threshold: th, ETA: nan}
+		thresholds[i] = thresholdView{Threshold: th, ETA: math.NaN()}
 		if i < len(v.Published.ETAs) {
 			thresholds[i].ETA = v.Published.ETAs[i]
 		}
@@ -111,17 +112,15 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 
 type thresholdView struct{ Threshold, ETA float64 }
 
-var nan = func() float64 { var z float64; return z / z }()
-
 func (p *Pages) render(w http.ResponseWriter, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := p.tmpl.ExecuteTemplate(&b, name, data); err != nil {
 		p.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "render page", http.StatusInternalServerError)
 		return
 	}
-	if _, err := w.Write([]byte(b.String())); err != nil {
+	if _, err := b.WriteTo(w); err != nil {
 		p.log.Debug("write page", "err", err)
 	}
 }
