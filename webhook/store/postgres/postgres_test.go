@@ -14,13 +14,16 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{})
-		require.NoError(t, err)
-		return s
-	})
+// open opens a store on a fresh database for the conformance suites.
+func open(t *testing.T) store.Store {
+	s, err := postgres.Open(context.Background(), testenv.PostgresDSN(t), postgres.Options{})
+	require.NoError(t, err)
+	return s
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
 
 func TestMigrationsTwice(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)

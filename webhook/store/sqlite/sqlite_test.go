@@ -12,13 +12,16 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kizashi.db"), sqlite.Options{})
-		require.NoError(t, err)
-		return s
-	})
+// open opens a fresh store for the conformance suites.
+func open(t *testing.T) store.Store {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kizashi.db"), sqlite.Options{})
+	require.NoError(t, err)
+	return s
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
