@@ -173,21 +173,23 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	p.line("Kizashi demo: work directory %s; everything listens on 127.0.0.1 only.", dir)
 
 	// Listeners first: the in-process components get theirs, the external programs a port.
-	shopL, err := listen(o.Ports.Shop, fallback)
-	if err != nil {
-		return s, err
+	// Closed last when the stack closes, so that none is left open by a start that fails
+	// before its component runs (closing one that its server closed already does nothing).
+	var listeners []net.Listener
+	s.stops = append(s.stops, func() error {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+		return nil
+	})
+	for _, port := range []int{o.Ports.Shop, o.Ports.Exporter, o.Ports.Webhook} {
+		l, err := listen(port, fallback)
+		if err != nil {
+			return s, err
+		}
+		listeners = append(listeners, l)
 	}
-	exporterL, err := listen(o.Ports.Exporter, fallback)
-	if err != nil {
-		_ = shopL.Close()
-		return s, err
-	}
-	webhookL, err := listen(o.Ports.Webhook, fallback)
-	if err != nil {
-		_ = shopL.Close()
-		_ = exporterL.Close()
-		return s, err
-	}
+	shopL, exporterL, webhookL := listeners[0], listeners[1], listeners[2]
 	s.ShopURL = "http://" + shopL.Addr().String()
 	s.ExporterURL = "http://" + exporterL.Addr().String()
 	s.WebhookURL = "http://" + webhookL.Addr().String()
