@@ -271,6 +271,9 @@ func (w *Workload) ServeHTTP(rw http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(rw, b.String())
 }
 
+// labelValueEscaper escapes a label value for the exposition formats.
+var labelValueEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // formatLabels writes {a="b",...} with the labels of a and b sorted; b may be nil.
 func formatLabels(a, b map[string]string) string {
 	keys := make([]string, 0, len(a)+len(b))
@@ -295,7 +298,7 @@ func formatLabels(a, b map[string]string) string {
 		}
 		sb.WriteString(k)
 		sb.WriteString(`="`)
-		sb.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(all[k]))
+		sb.WriteString(labelValueEscaper.Replace(all[k]))
 		sb.WriteByte('"')
 	}
 	sb.WriteByte('}')
