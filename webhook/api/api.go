@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,11 +318,7 @@ func Actor(p config.Principal, user string) string {
 
 // DecodeAction validates an action request.
 func DecodeAction(kind string, body io.Reader) (incident.Action, string, error) {
-	valid := false
-	for _, k := range incident.Actions {
-		valid = valid || k == kind
-	}
-	if !valid {
+	if !slices.Contains(incident.Actions, kind) {
 		return incident.Action{}, "", fmt.Errorf("unknown action %q", kind)
 	}
 	var req ActionRequest

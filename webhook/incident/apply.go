@@ -347,18 +347,7 @@ func countFiring(as []Alert) int {
 
 // groupLabels are the labels shared by all alerts, plus the group labels.
 func groupLabels(in Input, alerts []Alert) map[string]string {
-	var common map[string]string
-	for _, a := range alerts {
-		if common == nil {
-			common = maps.Clone(a.Labels)
-			continue
-		}
-		for k, v := range common {
-			if a.Labels[k] != v {
-				delete(common, k)
-			}
-		}
-	}
+	common := commonPairs(alerts, func(a Alert) map[string]string { return a.Labels })
 	if common == nil {
 		common = map[string]string{}
 	}
@@ -367,14 +356,19 @@ func groupLabels(in Input, alerts []Alert) map[string]string {
 }
 
 func commonAnnotations(alerts []Alert) map[string]string {
+	return commonPairs(alerts, func(a Alert) map[string]string { return a.Annotations })
+}
+
+// commonPairs returns the pairs of field shared by all alerts.
+func commonPairs(alerts []Alert, field func(Alert) map[string]string) map[string]string {
 	var common map[string]string
 	for _, a := range alerts {
 		if common == nil {
-			common = maps.Clone(a.Annotations)
+			common = maps.Clone(field(a))
 			continue
 		}
 		for k, v := range common {
-			if a.Annotations[k] != v {
+			if field(a)[k] != v {
 				delete(common, k)
 			}
 		}

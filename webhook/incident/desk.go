@@ -3,6 +3,7 @@ package incident
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -121,7 +122,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		}
 		add(KindNote, a.Text)
 	case ActHold:
-		if !validOf(a.Reason, HoldReasons) {
+		if !slices.Contains(HoldReasons, a.Reason) {
 			return res, fmt.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))
 		}
 		if err := move(StateOnHold, a.Reason+noteSuffix(a.Text)); err != nil {
@@ -138,14 +139,14 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 			return res, err
 		}
 	case ActResolve:
-		if !validOf(a.CloseCode, CloseCodes) {
+		if !slices.Contains(CloseCodes, a.CloseCode) {
 			return res, fmt.Errorf("%w: close code must be one of %s", ErrInvalid, strings.Join(CloseCodes, ", "))
 		}
 		if strings.TrimSpace(a.Text) == "" {
 			return res, fmt.Errorf("%w: resolution notes required", ErrInvalid)
 		}
-		if !CanTransition(in.State, StateResolved) {
-			return res, checkTransition(in.State, StateResolved)
+		if err := checkTransition(in.State, StateResolved); err != nil {
+			return res, err
 		}
 		in.resume(now, p)
 		if err := move(StateResolved, a.CloseCode+noteSuffix(a.Text)); err != nil {
@@ -218,13 +219,4 @@ func noteSuffix(s string) string {
 		return ""
 	}
 	return " — " + s
-}
-
-func validOf(s string, set []string) bool {
-	for _, v := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ package incident
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // State is an incident's lifecycle state.
@@ -26,14 +27,7 @@ const (
 var States = []State{StateNew, StateInProgress, StateOnHold, StateResolved, StateClosed, StateCanceled}
 
 // Valid reports whether s is a known state.
-func (s State) Valid() bool {
-	for _, v := range States {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func (s State) Valid() bool { return slices.Contains(States, s) }
 
 // Final reports whether no transition leaves s. A final incident no longer
 // holds its correlation key: the next alert opens a new incident.
@@ -72,14 +66,7 @@ var transitions = map[State][]State{
 var ErrTransition = errors.New("transition not allowed")
 
 // CanTransition reports whether from -> to is allowed.
-func CanTransition(from, to State) bool {
-	for _, s := range transitions[from] {
-		if s == to {
-			return true
-		}
-	}
-	return false
-}
+func CanTransition(from, to State) bool { return slices.Contains(transitions[from], to) }
 
 func checkTransition(from, to State) error {
 	if !CanTransition(from, to) {
