@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sync"
 	"time"
 
 	pconfig "github.com/prometheus/common/config"
@@ -289,30 +288,5 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("parse config %s: %w", path, err)
 	}
 	c.Source.HTTPClientConfig.SetDirectory(filepath.Dir(path))
-	return c, nil
-}
-
-// SafeConfig is the configuration in use, swapped atomically by Reload.
-type SafeConfig struct {
-	mu sync.RWMutex
-	c  *Config
-}
-
-// Get returns the current configuration (never modify it).
-func (s *SafeConfig) Get() *Config {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.c
-}
-
-// Reload loads path; the configuration in use is replaced only if the new one is valid.
-func (s *SafeConfig) Reload(path string) (*Config, error) {
-	c, err := Load(path)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.c = c
-	s.mu.Unlock()
 	return c, nil
 }

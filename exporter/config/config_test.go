@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -73,23 +72,6 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, 0.5, d.Sensitivity)
 	require.Equal(t, 10_000, d.MaxSeries)
 	require.Equal(t, 24*time.Hour, d.BreachHorizon())
-}
-
-func TestSafeConfigReload(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "kizashi.yml")
-	good, err := os.ReadFile("testdata/good.yml")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, good, 0o600))
-	var sc config.SafeConfig
-	_, err = sc.Reload(path)
-	require.NoError(t, err)
-	require.Len(t, sc.Get().Queries, 2)
-
-	require.NoError(t, os.WriteFile(path, []byte("source: {url: http://x:1}\nqueries: []\n"), 0o600))
-	_, err = sc.Reload(path)
-	require.Error(t, err)
-	require.Len(t, sc.Get().Queries, 2, "an invalid file leaves the configuration in use")
 }
 
 func TestExampleConfig(t *testing.T) {
