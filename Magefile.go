@@ -18,20 +18,17 @@ import (
 	sdkbuild "github.com/grafana/grafana-plugin-sdk-go/build"
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
+
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
 // Default target: build everything.
 var Default = Build
 
-// debianPackages are the real components the integration tests start on loopback.
-var debianPackages = map[string]string{
-	"prometheus":              "prometheus",
-	"promtool":                "prometheus",
-	"prometheus-alertmanager": "prometheus-alertmanager",
-	"amtool":                  "prometheus-alertmanager",
-	"chromium":                "chromium",
-	"python3":                 "python3",
-}
+// testPrograms are the real components the integration tests start on loopback (and
+// python3, for the eval targets' reference scorers).
+var testPrograms = []proc.Binary{proc.Prometheus, proc.Promtool, proc.Alertmanager, proc.Amtool,
+	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"}}
 
 // postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
 func postgresInitdb() string {
@@ -44,21 +41,14 @@ func postgresInitdb() string {
 
 // Deps installs the Debian packages the integration tests need (as root), or says what to run.
 func Deps() error {
-	var missing []string
-	seen := map[string]bool{}
-	for bin, pkg := range debianPackages {
-		if _, err := exec.LookPath(bin); err != nil && !seen[pkg] {
-			seen[pkg] = true
-			missing = append(missing, pkg)
-		}
-	}
+	missing := proc.MissingPackages(testPrograms...)
 	if postgresInitdb() == "" {
 		missing = append(missing, "postgresql")
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	cmd := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
+	cmd := proc.AptInstall(missing)
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("missing Debian packages %v; install them with:\n  sudo sh -c '%s'", missing, cmd)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"github.com/kizashi-dev/kizashi/internal/proc"
@@ -47,24 +46,13 @@ type installer struct {
 	run     func(ctx context.Context, shellCommand string) error
 }
 
-// missing returns the packages of the programs that are not installed.
-func missing(progs []proc.Binary) []string {
-	var pkgs []string
-	for _, p := range progs {
-		if _, err := p.Find(); err != nil && !slices.Contains(pkgs, p.Package) {
-			pkgs = append(pkgs, p.Package)
-		}
-	}
-	return pkgs
-}
-
 func (in installer) ensure(ctx context.Context, progs []proc.Binary) error {
-	pkgs := missing(progs)
+	pkgs := proc.MissingPackages(progs...)
 	if len(pkgs) == 0 {
 		return nil
 	}
 	list := strings.Join(pkgs, ", ")
-	cmd := "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
+	cmd := proc.AptInstall(pkgs)
 	switch {
 	case !in.install:
 		return fmt.Errorf("the demo needs the Debian packages %s; install them with:\n  sudo sh -c '%s'", list, cmd)
@@ -75,7 +63,7 @@ func (in installer) ensure(ctx context.Context, progs []proc.Binary) error {
 	if err := in.run(ctx, cmd); err != nil {
 		return fmt.Errorf("install %s: %w; try:\n  sh -c '%s'", list, err, cmd)
 	}
-	if still := missing(progs); len(still) > 0 {
+	if still := proc.MissingPackages(progs...); len(still) > 0 {
 		return fmt.Errorf("installed, but still missing %s", strings.Join(still, ", "))
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,22 @@ var (
 	Alertmanager = Binary{Names: []string{"alertmanager", "prometheus-alertmanager"}, Package: "prometheus-alertmanager"}
 	Amtool       = Binary{Names: []string{"amtool"}, Package: "prometheus-alertmanager"}
 )
+
+// MissingPackages returns the Debian packages of the binaries that are not installed, each once.
+func MissingPackages(bins ...Binary) []string {
+	var pkgs []string
+	for _, b := range bins {
+		if _, err := b.Find(); err != nil && !slices.Contains(pkgs, b.Package) {
+			pkgs = append(pkgs, b.Package)
+		}
+	}
+	return pkgs
+}
+
+// AptInstall is the shell command (run as root) that installs the Debian packages.
+func AptInstall(pkgs []string) string {
+	return "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
+}
 
 // DebianDirs are where Debian packages install programs (not all in every PATH).
 var DebianDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"}
