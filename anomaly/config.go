@@ -59,10 +59,10 @@ func ParseMode(s string) (Mode, error) {
 type Config struct {
 	// Step is the nominal interval between samples. Zero: learned from the first samples.
 	Step time.Duration
-	// Sensitivity in (0,1] sets the band width: 0.5 (the default, also what zero means) gives
-	// baseline ± 3 robust sigmas, 1 gives ±1.5, and it widens towards ±6 as it approaches 0.
-	// It does not change the anomaly score's calibration.
-	Sensitivity float64
+	// Sensitivity in [0,1] sets the band width: 0 gives baseline ± 6 robust sigmas, 0.5 (the
+	// default, also what nil means) ±3, 1 ±1.5. It does not change the anomaly score's
+	// calibration. Set it with Float.
+	Sensitivity *float64
 	// Daily and Weekly select the seasonal profiles (Auto: used once the data shows them).
 	Daily, Weekly Mode
 	// Trend selects a damped additive trend of the slow level, learned once a day. Auto
@@ -86,13 +86,13 @@ type Config struct {
 // DefaultConfig returns the documented defaults (all that a zero Config also gets).
 func DefaultConfig() Config {
 	return Config{
-		Sensitivity: 0.5,
+		Sensitivity: Float(0.5),
 		Damping:     0.9,
 		Horizons:    []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour},
 	}
 }
 
-// Float returns a pointer to v, for Config.Min and Config.Max.
+// Float returns a pointer to v, for Config.Sensitivity, Config.Min and Config.Max.
 func Float(v float64) *float64 { return &v }
 
 // Errors returned by Update and Restore. They are sentinel values: comparing them costs nothing
@@ -124,8 +124,10 @@ type Spec struct {
 // Compile validates cfg, applies defaults and returns the Spec that models are made from.
 func Compile(cfg Config) (*Spec, error) {
 	d := DefaultConfig()
-	if cfg.Sensitivity == 0 {
+	if cfg.Sensitivity == nil {
 		cfg.Sensitivity = d.Sensitivity
+	} else {
+		cfg.Sensitivity = Float(*cfg.Sensitivity) // the Spec must not share the caller's variable
 	}
 	if cfg.Damping == 0 {
 		cfg.Damping = d.Damping
@@ -136,8 +138,8 @@ func Compile(cfg Config) (*Spec, error) {
 	switch {
 	case cfg.Step < 0:
 		return nil, fmt.Errorf("step %s: must not be negative", cfg.Step)
-	case !(cfg.Sensitivity >= 0 && cfg.Sensitivity <= 1):
-		return nil, fmt.Errorf("sensitivity %g: must be in [0,1]", cfg.Sensitivity)
+	case !(*cfg.Sensitivity >= 0 && *cfg.Sensitivity <= 1):
+		return nil, fmt.Errorf("sensitivity %g: must be in [0,1]", *cfg.Sensitivity)
 	case !(cfg.Damping > 0 && cfg.Damping <= 1):
 		return nil, fmt.Errorf("damping %g: must be in (0,1]", cfg.Damping)
 	case cfg.WarmUp < 0:
@@ -180,7 +182,7 @@ func Compile(cfg Config) (*Spec, error) {
 		prev = h
 	}
 	s.horizons = append([]time.Duration(nil), cfg.Horizons...)
-	s.k = 1.5 * math.Exp2(2*(1-cfg.Sensitivity))
+	s.k = 1.5 * math.Exp2(2*(1-*cfg.Sensitivity))
 	s.warmUp = cfg.WarmUp
 	if s.warmUp == 0 && cfg.Daily != Off {
 		s.warmUp = 24 * time.Hour // a day, to see the daily pattern once

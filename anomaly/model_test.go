@@ -197,10 +197,17 @@ func TestClampToValidRange(t *testing.T) {
 
 func TestSensitivityWidensBand(t *testing.T) {
 	ts, vs := series(2000, time.Minute, 3, func(int, time.Time) float64 { return 50 })
-	_, lo := run(t, Config{Sensitivity: 0.1}, ts, vs)
-	_, hi := run(t, Config{Sensitivity: 0.9}, ts, vs)
+	_, lo := run(t, Config{Sensitivity: Float(0.1)}, ts, vs)
+	_, hi := run(t, Config{Sensitivity: Float(0.9)}, ts, vs)
 	last := len(ts) - 1
 	require.Greater(t, lo[last].Upper-lo[last].Lower, 2*(hi[last].Upper-hi[last].Lower))
+
+	// 0 is the widest band (±6 sigmas), not the default (±3): nil is the default.
+	_, zero := run(t, Config{Sensitivity: Float(0)}, ts, vs)
+	_, def := run(t, Config{}, ts, vs)
+	_, half := run(t, Config{Sensitivity: Float(0.5)}, ts, vs)
+	require.Equal(t, half[last], def[last])
+	require.InDelta(t, 2*(def[last].Upper-def[last].Lower), zero[last].Upper-zero[last].Lower, 1e-9)
 }
 
 func TestReadinessExplainsWhy(t *testing.T) {
@@ -259,7 +266,7 @@ func TestBreachETA(t *testing.T) {
 func TestCompileRejectsBadConfig(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"negative step":    {Step: -time.Second},
-		"sensitivity":      {Sensitivity: 1.5},
+		"sensitivity":      {Sensitivity: Float(1.5)},
 		"damping":          {Damping: 2},
 		"min above max":    {Min: Float(5), Max: Float(1)},
 		"nan min":          {Min: Float(math.NaN())},
@@ -309,7 +316,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	require.Equal(t, a.Forecasts(nil), b.Forecasts(nil))
 
 	// Another sensitivity restores; another structure does not.
-	other, err := Compile(Config{Sensitivity: 0.9})
+	other, err := Compile(Config{Sensitivity: Float(0.9)})
 	require.NoError(t, err)
 	_, err = other.Restore(snap)
 	require.NoError(t, err)

@@ -140,7 +140,7 @@ func TestRunErrors(t *testing.T) {
 		{name: "missing input", opts: Options{Input: filepath.Join(dir, "nope"), Output: dir}, wantErr: "input: stat"},
 		{name: "no csv", opts: Options{Input: dir, Output: filepath.Join(dir, "o")}, wantErr: "no *.csv files"},
 		{name: "no output", opts: Options{Input: dir}, wantErr: "input and output are both required"},
-		{name: "bad config", opts: Options{Input: dir, Output: dir, Config: anomaly.Config{Sensitivity: 2}},
+		{name: "bad config", opts: Options{Input: dir, Output: dir, Config: anomaly.Config{Sensitivity: anomaly.Float(2)}},
 			wantErr: "model config: sensitivity 2: must be in [0,1]"},
 		{name: "bad file", opts: Options{Input: "testdata/csv/nan.csv", Output: filepath.Join(dir, "nan.csv")},
 			wantErr: "1 file(s) failed: testdata/csv/nan.csv"},

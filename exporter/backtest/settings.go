@@ -167,15 +167,7 @@ func (s Settings) Override(o Settings) Settings {
 // Config maps the settings onto the engine's configuration and validates it.
 func (s Settings) Config() (anomaly.Config, error) {
 	var c anomaly.Config
-	if s.Sensitivity != nil {
-		if *s.Sensitivity == 0 {
-			// anomaly.Config reads a zero Sensitivity as "default"; the smallest positive
-			// value gives the documented meaning of 0 (widest band) to within rounding.
-			c.Sensitivity = 1e-9
-		} else {
-			c.Sensitivity = *s.Sensitivity
-		}
-	}
+	c.Sensitivity = s.Sensitivity
 	if s.Daily != nil {
 		c.Daily = anomaly.Mode(*s.Daily)
 	}

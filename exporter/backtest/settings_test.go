@@ -20,11 +20,11 @@ func TestParseSettings(t *testing.T) {
 	}{
 		{name: "empty", yaml: "", want: anomaly.Config{}},
 		{name: "full", yaml: "sensitivity: 0.7\ndaily: on\nweekly: off\ntrend: auto\nstep: 5m\nhorizons: [1h, 6h, 1d]\nmin: 0\nmax: 100\n",
-			want: anomaly.Config{Sensitivity: 0.7, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto,
+			want: anomaly.Config{Sensitivity: anomaly.Float(0.7), Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto,
 				Step: 5 * time.Minute, Horizons: []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour},
 				Min: anomaly.Float(0), Max: anomaly.Float(100)}},
 		{name: "step zero is learned", yaml: "step: 0\n", want: anomaly.Config{}},
-		{name: "sensitivity zero is widest", yaml: "sensitivity: 0\n", want: anomaly.Config{Sensitivity: 1e-9}},
+		{name: "sensitivity zero is widest", yaml: "sensitivity: 0\n", want: anomaly.Config{Sensitivity: anomaly.Float(0)}},
 		{name: "unknown key", yaml: "sensitivity: 0.5\nsensitivty: 0.4\n",
 			wantErr: "parse settings: yaml: unmarshal errors:\n  line 2: field sensitivty not found in type backtest.Settings"},
 		{name: "bad mode", yaml: "daily: sometimes\n", wantErr: `parse settings: line 1: unknown mode "sometimes" (want auto, on or off)`},
@@ -68,7 +68,7 @@ func TestSettingsOverride(t *testing.T) {
 	got := file.Override(Settings{Sensitivity: &sens, Weekly: &on, Horizons: []Duration{Duration(2 * time.Hour)}})
 	cfg, err := got.Config()
 	require.NoError(t, err)
-	require.Equal(t, anomaly.Config{Sensitivity: 0.9, Daily: anomaly.On, Weekly: anomaly.On, Trend: anomaly.Off,
+	require.Equal(t, anomaly.Config{Sensitivity: anomaly.Float(0.9), Daily: anomaly.On, Weekly: anomaly.On, Trend: anomaly.Off,
 		Horizons: []time.Duration{2 * time.Hour}, Min: anomaly.Float(0)}, cfg)
 }
 

@@ -194,7 +194,7 @@ func (q *Query) validate() error {
 func (q *Query) Anomaly() (anomaly.Config, error) {
 	c := anomaly.Config{
 		Step:        time.Duration(q.Step),
-		Sensitivity: q.Sensitivity,
+		Sensitivity: anomaly.Float(q.Sensitivity),
 		Min:         q.Min,
 		Max:         q.Max,
 		WarmUp:      time.Duration(q.WarmUp),
@@ -212,10 +212,6 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 	c.Horizons = make([]time.Duration, len(q.Horizons))
 	for i, h := range q.Horizons {
 		c.Horizons[i] = time.Duration(h)
-	}
-	if q.Sensitivity == 0 {
-		// The engine reads 0 as "default"; the file means the widest band.
-		c.Sensitivity = math.SmallestNonzeroFloat64
 	}
 	return c, nil
 }

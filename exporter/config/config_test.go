@@ -72,6 +72,12 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, 0.5, d.Sensitivity)
 	require.Equal(t, 10_000, d.MaxSeries)
 	require.Equal(t, 24*time.Hour, d.BreachHorizon())
+
+	// sensitivity: 0 reaches the engine as 0 (the widest band), not as "default".
+	d.Sensitivity = 0
+	ac, err = d.Anomaly()
+	require.NoError(t, err)
+	require.Equal(t, 0.0, *ac.Sensitivity)
 }
 
 func TestExampleConfig(t *testing.T) {

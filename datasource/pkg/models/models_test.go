@@ -93,7 +93,7 @@ func TestParseQuery(t *testing.T) {
 	}{
 		{name: "defaults from the data source", queryType: "anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) {
 			require.Equal(t, QueryTypeAnomaly, q.Type)
-			require.Equal(t, 0.3, q.Engine.Sensitivity)
+			require.Equal(t, 0.3, *q.Engine.Sensitivity)
 			require.Equal(t, anomaly.On, q.Engine.Daily)
 			require.Equal(t, time.Minute, q.Step)
 			require.Equal(t, time.Minute, q.Engine.Step)
@@ -105,9 +105,13 @@ func TestParseQuery(t *testing.T) {
 			require.Equal(t, []time.Duration{time.Hour, DefaultHorizon}, q.Engine.Horizons)
 		}},
 		{name: "no type is anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) { require.Equal(t, QueryTypeAnomaly, q.Type) }},
+		{name: "sensitivity zero is the widest band, not the default", json: `{"expr":"up","sensitivity":0}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, 0.0, *q.Engine.Sensitivity)
+			require.Equal(t, 0.0, *q.Spec.Config().Sensitivity)
+		}},
 		{name: "query overrides", queryType: "forecast", json: `{"expr":"up","sensitivity":0.9,"daily":"off","step":"5m","warmUp":"3d","horizon":"2d","threshold":90,"min":0,"fields":["score"]}`,
 			check: func(t *testing.T, q *Query) {
-				require.Equal(t, 0.9, q.Engine.Sensitivity)
+				require.Equal(t, 0.9, *q.Engine.Sensitivity)
 				require.Equal(t, anomaly.Off, q.Engine.Daily)
 				require.Equal(t, 5*time.Minute, q.Step)
 				require.Equal(t, 72*time.Hour, q.WarmUp)

@@ -186,7 +186,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	}
 	q.Engine = anomaly.Config{
 		Step:        q.Step,
-		Sensitivity: eng.Sensitivity,
+		Sensitivity: anomaly.Float(eng.Sensitivity),
 		Daily:       eng.Daily,
 		Weekly:      eng.Weekly,
 		Trend:       eng.Trend,

@@ -112,7 +112,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 		WebhookURL:    strings.TrimRight(strings.TrimSpace(jd.WebhookURL), "/"),
 		WebhookToken:  s.DecryptedSecureJSONData[SecureWebhookToken],
 		WebhookTenant: jd.WebhookTenant,
-		Engine:        EngineDefaults{Sensitivity: anomaly.DefaultConfig().Sensitivity},
+		Engine:        EngineDefaults{Sensitivity: *anomaly.DefaultConfig().Sensitivity},
 	}
 	if err := checkURL("Prometheus URL", out.URL); err != nil {
 		return nil, err

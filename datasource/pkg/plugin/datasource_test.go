@@ -291,7 +291,7 @@ func TestConsistentWithStreaming(t *testing.T) {
 	require.NoError(t, err)
 	f := resp.Responses["A"].Frames[0]
 
-	m, err := anomaly.New(anomaly.Config{Step: time.Minute, Sensitivity: 0.7})
+	m, err := anomaly.New(anomaly.Config{Step: time.Minute, Sensitivity: anomaly.Float(0.7)})
 	require.NoError(t, err)
 	want := map[time.Time]anomaly.Result{}
 	for ts := testNow.Add(-26 * time.Hour); !ts.After(testNow); ts = ts.Add(time.Minute) {
