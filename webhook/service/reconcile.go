@@ -104,6 +104,7 @@ type Watchdog struct {
 func (s *Service) WatchdogDown(ctx context.Context, w Watchdog) (int64, error) {
 	now := s.now()
 	var id int64
+	var priority int
 	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		id = 0
 		p := s.Rules().Policy(w.Tenant)
@@ -139,14 +140,14 @@ func (s *Service) WatchdogDown(ctx context.Context, w Watchdog) (int64, error) {
 		if err := record(ctx, tx, in, entries, event, now); err != nil {
 			return err
 		}
-		id = in.ID
+		id, priority = in.ID, in.Priority
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("open watchdog incident of %s: %w", w.Tenant, err)
 	}
 	if id != 0 && s.Metrics != nil {
-		s.Metrics.IncidentsOpened.WithLabelValues(w.Tenant, prio(s.Rules().Policy(w.Tenant).Priority.Matrix[w.Impact-1][w.Urgency-1])).Inc()
+		s.Metrics.IncidentsOpened.WithLabelValues(w.Tenant, prio(priority)).Inc()
 	}
 	return id, nil
 }

@@ -392,9 +392,12 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 	}
 	changed := 0
 	for _, c := range cands {
+		// The store may run the function more than once (a conflicting transaction is retried
+		// on PostgreSQL): what it reports is reset on each run and counted after the commit.
 		var bs []breach
+		var did bool
 		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			bs = nil
+			bs, did = nil, false
 			in, err := tx.Incident(ctx, c.Tenant, c.ID)
 			if err != nil {
 				return err
@@ -422,11 +425,14 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 					return err
 				}
 			}
-			changed++
+			did = true
 			return nil
 		})
 		if err != nil {
 			return changed, fmt.Errorf("sweep incident %d: %w", c.ID, err)
+		}
+		if did {
+			changed++
 		}
 		s.observeBreaches(bs)
 	}
