@@ -112,6 +112,18 @@ CREATE INDEX outbox_pending ON outbox (delivered_at, next_attempt_at);
 `,
 	// 2: forwarders' delivery state and watchdog heartbeats (forward_schema.go).
 	forwardMigration,
+	// 3: columns of migration 1 that nothing uses: delivery state lives in forward_jobs (the
+	// outbox is only dispatched into it) and so do the tickets (incidents.external_refs). The
+	// outbox index serves the dispatcher's "undelivered, oldest first".
+	`
+DROP INDEX outbox_pending;
+ALTER TABLE outbox DROP COLUMN attempts;
+ALTER TABLE outbox DROP COLUMN next_attempt_at;
+ALTER TABLE outbox DROP COLUMN external_id;
+ALTER TABLE outbox DROP COLUMN last_error;
+CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at = 0;
+ALTER TABLE incidents DROP COLUMN external_refs;
+`,
 }
 
 func expand(sql string, d *Dialect) string {
