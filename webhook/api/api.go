@@ -28,6 +28,8 @@ import (
 type Auth interface {
 	Authenticate(token string) (config.Principal, bool)
 	AuthenticateBasic(user, pass string) (config.Principal, bool)
+	AuthenticateSession(cookie string, now time.Time) (config.Principal, bool)
+	NewSession(token string, now time.Time) (string, bool)
 }
 
 // API holds the handlers' dependencies.
@@ -63,12 +65,12 @@ func (a *API) Principal(r *http.Request) (config.Principal, bool) {
 		return config.Principal{}, false
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		return auth.Authenticate(c.Value)
+		return auth.AuthenticateSession(c.Value, time.Now())
 	}
 	return config.Principal{}, false
 }
 
-// SessionCookie holds the service-desk page's token.
+// SessionCookie holds the service-desk page's session (see config.Config.NewSession).
 const SessionCookie = "kizashi_session"
 
 func (a *API) reject(w http.ResponseWriter, code int, reason, msg string) {

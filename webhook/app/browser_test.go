@@ -99,7 +99,7 @@ func TestServiceDeskPage(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "http://evil.example")
-	req.AddCookie(&http.Cookie{Name: "kizashi_session", Value: tokAcme})
+	req.AddCookie(pageSession(t, w.URL, tokAcme))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())

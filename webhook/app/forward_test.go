@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -164,7 +165,7 @@ func TestForwardEndToEnd(t *testing.T) {
 	ins := w.incidents(t, tokAcme)
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/incidents/%d", w.URL, ins[0].ID), nil)
 	require.NoError(t, err)
-	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: tokAcme})
+	req.AddCookie(pageSession(t, w.URL, tokAcme))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	page, err := io.ReadAll(resp.Body)
@@ -265,3 +266,22 @@ func TestForwardCrashSafety(t *testing.T) {
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, srv.cmd.Wait())
 }
+
+// pageSession signs in to the service-desk page and returns its session cookie.
+func pageSession(t *testing.T, base, token string) *http.Cookie {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(base+"/login", url.Values{"token": {token}})
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	for _, ck := range resp.Cookies() {
+		if ck.Name == api.SessionCookie {
+			require.NotContains(t, ck.Value, token, "the cookie must not carry the token")
+			return ck
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+

@@ -39,6 +39,7 @@ type Config struct {
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
 	tokens   map[[32]byte]Principal
+	sessions map[[sessionIDLen]byte]session
 	basic    map[string]basicCred
 	closeMin time.Duration
 }
@@ -337,6 +338,7 @@ func (c *Config) validate(baseDir string) error {
 	c.policies = map[string]incident.Policy{}
 	c.tenants = map[string]*TenantConfig{}
 	c.tokens = map[[32]byte]Principal{}
+	c.sessions = map[[sessionIDLen]byte]session{}
 	c.basic = map[string]basicCred{}
 	addToken := func(owner string, tok string, p Principal) error {
 		if len(tok) < 16 {
@@ -347,6 +349,7 @@ func (c *Config) validate(baseDir string) error {
 			return fmt.Errorf("%s: token already used by another tenant or operator", owner)
 		}
 		c.tokens[h] = p
+		c.sessions[sessionID(h)] = session{key: sessionKey(tok), principal: p}
 		return nil
 	}
 	readTokens := func(owner string, inline, files []string) ([]string, error) {

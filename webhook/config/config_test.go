@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,48 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, def.SLA, c.Defaults.SLA, "the example documents the defaults")
 	require.Equal(t, def.Priority.SeverityUrgency, c.Defaults.Priority.SeverityUrgency)
 	require.Equal(t, incident.AutoResolveIfUntouched, c.Policy("acme").AutoResolve)
+}
+
+func TestPageSessions(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	const tok = "acme-secret-token-0123456789"
+
+	v, ok := c.NewSession(tok, now)
+	require.True(t, ok)
+	require.NotContains(t, v, tok)
+	p, ok := c.AuthenticateSession(v, now.Add(SessionTTL-time.Second))
+	require.True(t, ok)
+	require.Equal(t, "acme", p.Tenant)
+
+	_, ok = c.NewSession("not-a-configured-token-000", now)
+	require.False(t, ok, "unknown token")
+	_, ok = c.AuthenticateSession(v, now.Add(SessionTTL))
+	require.False(t, ok, "expired")
+	_, ok = c.AuthenticateSession(tok, now)
+	require.False(t, ok, "the token itself is not a session")
+	parts := strings.Split(v, ".")
+	longer := strings.Join([]string{parts[0], strconv.FormatInt(now.Add(100*SessionTTL).Unix(), 10), parts[2], parts[3]}, ".")
+	_, ok = c.AuthenticateSession(longer, now.Add(SessionTTL))
+	require.False(t, ok, "a forged expiry fails the MAC")
+	noc, ok := c.NewSession("noc-operator-token-0123456789", now)
+	require.True(t, ok)
+	nparts := strings.Split(noc, ".")
+	_, ok = c.AuthenticateSession(strings.Join([]string{parts[0], parts[1], nparts[2], parts[3]}, "."), now)
+	require.False(t, ok, "another token's id with this MAC")
+	for _, bad := range []string{"", "1", "1.x.y.z", "2." + strings.Join(parts[1:], "."), v + ".x"} {
+		_, ok = c.AuthenticateSession(bad, now)
+		require.False(t, ok, bad)
+	}
+
+	// A reload without the token ends its sessions.
+	c2, err := Parse([]byte(`
+tenants:
+  - name: acme
+    tokens: ["another-acme-token-0123456789"]
+`), "testdata")
+	require.NoError(t, err)
+	_, ok = c2.AuthenticateSession(v, now)
+	require.False(t, ok)
 }

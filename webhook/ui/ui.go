@@ -120,11 +120,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	if _, ok := u.API.Auth().Authenticate(token); !ok {
+	session, ok := u.API.Auth().NewSession(token, time.Now())
+	if !ok {
 		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown token"})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: session, Path: "/", MaxAge: int(config.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/incidents", http.StatusSeeOther)
 }
 
@@ -142,7 +144,7 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		p, ok := u.API.Auth().Authenticate(c.Value)
+		p, ok := u.API.Auth().AuthenticateSession(c.Value, time.Now())
 		if !ok {
 			http.Redirect(w, r, "/login?error="+url.QueryEscape("session expired"), http.StatusSeeOther)
 			return
