@@ -284,4 +284,3 @@ func pageSession(t *testing.T, base, token string) *http.Cookie {
 	t.Fatal("no session cookie")
 	return nil
 }
-
