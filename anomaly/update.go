@@ -45,12 +45,12 @@ const (
 	tuneShiftMinAge = 10 * 60e9 // ... and a shift must have lasted this long (ns) before re-levelling
 
 	// Score.
-	tuneShortAlpha  = 0.45  // weight of the newest surprisal in the short window
+	tuneShortAlpha  = 0.2   // weight of the newest surprisal in the short window
 	tuneTailQ       = 0.9   // the tail fit starts at this quantile of the short window
 	tuneLongSamples = 10000 // memory of the tail fit (samples)
-	tuneTailMin     = 0.05  // floor on the mean excess
+	tuneTailMin     = 0.02  // floor on the mean excess
 	tuneTailCap     = 30.0  // tail learning caps a value at u + this many mean excesses
-	tuneTailTeach   = 4.0   // values more surprising than this (-log10 p) teach the tail proportionally less
+	tuneTailTeach   = 2.0   // values more surprising than this (-log10 p) teach the tail proportionally less
 	tuneScoreHalf   = 2.7   // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
 
 	// Forecasts.
@@ -316,27 +316,29 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 // residual (-log10 of its two-sided normal tail probability) is averaged over a short
 // exponential window, so a score peaks when behaviour changes and decays after. That short
 // mean is then judged against its own long-run distribution, whatever its shape: a streaming
-// peaks-over-threshold fit tracks its 90% quantile u and the mean excess over u (an
-// exponential tail, as in SPOT), and p = 0.1·exp(-(x-u)/excess). The score is X/(X+tuneScoreHalf) with X = -log10(p): graded at the top (no ties at 1),
-// and the same threshold means the same rarity on every series.
+// peaks-over-threshold fit tracks its tuneTailQ quantile u and the mean excess over u (an
+// exponential tail, as in SPOT), and p = (1-tuneTailQ)·exp(-(x-u)/excess). What is judged is
+// the short mean, but no more than the newest sample's own surprisal: a sustained anomaly
+// keeps its evidence, while once the series is back to normal the score drops at once
+// instead of decaying with the window. The score is X/(X+tuneScoreHalf) with X = -log10(p):
+// graded at the top (no ties at 1), and the same threshold means the same rarity on every
+// series.
 func (m *Model) score(z float64, ready bool) float64 {
-	sur := min(log10Tail2(math.Abs(z)), 50)
-	x := m.short + tuneShortAlpha*(float32(sur)-m.short)
+	sur := float32(min(log10Tail2(math.Abs(z)), 50))
+	x := m.short + tuneShortAlpha*(sur-m.short)
 	m.short = x
 	if m.tailU == 0 && m.tailExcess == 0 {
 		// Start from the values of Gaussian residuals.
 		m.tailU, m.tailExcess = 1, 0.5
 	}
-	X := -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
-	if x > m.tailU {
-		X = -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
-	}
 	var sc float64
 	if ready {
+		X := m.tailLevel(min(x, sur))
 		sc = X / (X + tuneScoreHalf)
 	}
-	// Learn the tail from a capped value, so an incident does not teach the model that
-	// incidents are normal.
+	// Learn the tail of the short mean from a capped value, so an incident does not teach the
+	// model that incidents are normal.
+	X := m.tailLevel(x)
 	eta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
 	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
 	if xl > m.tailU {
@@ -352,6 +354,15 @@ func (m *Model) score(z float64, ready bool) float64 {
 	m.tailU = max(m.tailU, 0.01)
 	m.tailExcess = max(m.tailExcess, tuneTailMin)
 	return sc
+}
+
+// tailLevel is -log10 of the tail probability of a short-window value x: linear in x below
+// the tail quantile, the exponential tail above it.
+func (m *Model) tailLevel(x float32) float64 {
+	if x <= m.tailU {
+		return -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
+	}
+	return -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
 }
 
 // tailSurprisal is -log10 of the probability of exceeding the tail quantile by ex, given
