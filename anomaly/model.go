@@ -95,8 +95,11 @@ type Model struct {
 	shiftSum           [2]float32 // residual sums since the positive / negative CUSUM left zero
 	shiftN             [2]uint16
 
-	// Score: short window of surprisal, and its tail fit (90% quantile, mean excess).
-	short, tailU, tailExcess float32
+	// Score: short window of surprisal, longer windows of the residual and its size, and the
+	// tail fit of each (90% quantile, mean excess).
+	short, drift, vol        float32
+	tail, driftTail, volTail tailFit
+	vMin, vMax               float64 // range of the values seen, for spatial anomalies
 
 	horizons [maxHorizons]horizonState
 }
@@ -201,6 +204,7 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 	if m.n == 0 {
 		m.first, m.last, m.lastV, m.n, m.centred = ts, ts, v, 1, ts
 		m.levels, m.slow, m.slowAtCentre = [3]float64{v, v, v}, v, v
+		m.vMin, m.vMax = v, v
 		return Result{Baseline: m.out(v), Lower: m.out(v), Upper: m.out(v)}, nil
 	}
 	return m.update(ts, v), nil

@@ -345,7 +345,7 @@ func TestSnapshotCorruptionDetected(t *testing.T) {
 		require.ErrorIs(t, err, ErrSnapshot, "truncated to %d", n)
 	}
 	v2 := append([]byte(nil), snap...)
-	v2[4] = 2
+	v2[4] = snapshotVersion + 1
 	_, err = spec.Restore(v2)
 	require.True(t, errors.Is(err, ErrSnapshot) || errors.Is(err, ErrIncompatible))
 }

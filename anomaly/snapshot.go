@@ -15,7 +15,7 @@ import (
 // snapshot taken under another sensitivity or valid range restores fine.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // fingerprint identifies the structural part of a Spec.
@@ -52,7 +52,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.f32(m.shiftSum[:]...)
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[0])
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[1])
-	e.f32(m.short, m.tailU, m.tailExcess)
+	e.f32(m.short, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess)
+	e.f64(m.vMin, m.vMax)
 	e.b = append(e.b, byte(len(m.spec.horizons)))
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
@@ -114,7 +115,8 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.f32(&n.cusumPos, &n.cusumNeg)
 	d.f32s(n.shiftSum[:])
 	n.shiftN[0], n.shiftN[1] = d.u16(), d.u16()
-	d.f32(&n.short, &n.tailU, &n.tailExcess)
+	d.f32(&n.short, &n.drift, &n.vol, &n.tail.u, &n.tail.excess, &n.driftTail.u, &n.driftTail.excess, &n.volTail.u, &n.volTail.excess)
+	d.f64(&n.vMin, &n.vMax)
 	if nh := int(d.u8()); nh != len(m.spec.horizons) {
 		return fmt.Errorf("%w: %d horizons, want %d", ErrIncompatible, nh, len(m.spec.horizons))
 	}
@@ -155,7 +157,7 @@ func (m *Model) validate() error {
 	switch {
 	case m.step < 0 || m.last < m.first:
 		return bad("timestamps")
-	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread) || m.spread < 0:
+	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread, m.vMin, m.vMax) || m.spread < 0:
 		return bad("level or spread")
 	case math.IsNaN(m.quantum) || m.quantum <= 0:
 		return bad("resolution")
@@ -163,7 +165,7 @@ func (m *Model) validate() error {
 		return bad("flags")
 	}
 	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
-		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.tailU, m.tailExcess}}
+		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess}}
 	for i := range m.spec.horizons {
 		groups = append(groups, m.horizons[i].pred[:], m.horizons[i].trendPart[:], []float32{m.horizons[i].mae})
 	}

@@ -45,13 +45,22 @@ const (
 	tuneShiftMinAge = 10 * 60e9 // ... and a shift must have lasted this long (ns) before re-levelling
 
 	// Score.
-	tuneShortAlpha  = 0.2   // weight of the newest surprisal in the short window
-	tuneTailQ       = 0.9   // the tail fit starts at this quantile of the short window
-	tuneLongSamples = 10000 // memory of the tail fit (samples)
-	tuneTailMin     = 0.02  // floor on the mean excess
-	tuneTailCap     = 30.0  // tail learning caps a value at u + this many mean excesses
-	tuneTailTeach   = 2.0   // values more surprising than this (-log10 p) teach the tail proportionally less
-	tuneScoreHalf   = 2.7   // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
+	tuneShortAlpha   = 0.45  // weight of the newest surprisal in the short window
+	tuneTailQ        = 0.9   // the tail fit starts at this quantile of the short window
+	tuneLongSamples  = 10000 // memory of the tail fit (samples)
+	tuneTailMin      = 0.05  // floor on the mean excess
+	tuneTailCap      = 30.0  // tail learning caps a value at u + this many mean excesses
+	tuneTailTeach    = 4.0   // values more surprising than this (-log10 p) teach the tail proportionally less
+	tuneScoreHalf    = 2.7   // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
+	tuneDriftAlpha   = 0.1   // weight of the newest residual in the drift window
+	tuneDriftWeight  = 1.5   // weight of the drift channel's surprisal in the sum
+	tuneVolAlpha     = 0.02  // weight of the newest |residual| in the spread window
+	tuneVolClip      = 6.0   // ... clipped at this many sigmas
+	tuneSumOffset    = 2.0   // surprisal taken off the channels' sum: they are not independent
+	tuneSpatialTol   = 0.05  // a value beyond the range seen by this share of it is a spatial anomaly
+	tuneSpatialZ     = 3.0   // ... when it is also this many sigmas off the baseline
+	tuneSpatialX     = 6.0   // ... and it counts as this much surprisal (-log10 p)
+	tuneSpatialSlope = 10.0  // ... plus this much per range beyond the tolerance
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -93,7 +102,17 @@ func (m *Model) update(ts int64, v float64) Result {
 	res.Deviation = z
 	ready := m.ready()
 	res.Ready = ready
-	res.Score = m.score(z, ready)
+	// A value beyond the whole range seen so far by more than a share of it (and off the
+	// baseline) is evidence on its own, as in HTM's detector: the residual model may have
+	// learned that spikes are common, but not spikes this large.
+	spatial := 0.0
+	if r := m.vMax - m.vMin; r > 0 && math.Abs(z) > tuneSpatialZ {
+		if out := max(v-m.vMax, m.vMin-v); out > tuneSpatialTol*r && out > m.quantum {
+			spatial = tuneSpatialX + tuneSpatialSlope*(out/r-tuneSpatialTol)
+		}
+	}
+	m.vMin, m.vMax = min(m.vMin, v), max(m.vMax, v)
+	res.Score = m.score(z, spatial, ready)
 
 	// Learning, with residuals clipped so that outliers do not move anything much.
 	lim := tuneClip * s
@@ -312,64 +331,72 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 	}
 }
 
-// score turns the standardised residual into a calibrated anomaly score. The surprisal of the
-// residual (-log10 of its two-sided normal tail probability) is averaged over a short
-// exponential window, so a score peaks when behaviour changes and decays after. That short
-// mean is then judged against its own long-run distribution, whatever its shape: a streaming
-// peaks-over-threshold fit tracks its tuneTailQ quantile u and the mean excess over u (an
-// exponential tail, as in SPOT), and p = (1-tuneTailQ)·exp(-(x-u)/excess). What is judged is
-// the short mean, but no more than the newest sample's own surprisal: a sustained anomaly
-// keeps its evidence, while once the series is back to normal the score drops at once
-// instead of decaying with the window. The score is X/(X+tuneScoreHalf) with X = -log10(p):
-// graded at the top (no ties at 1), and the same threshold means the same rarity on every
-// series.
-func (m *Model) score(z float64, ready bool) float64 {
-	sur := float32(min(log10Tail2(math.Abs(z)), 50))
-	x := m.short + tuneShortAlpha*(sur-m.short)
-	m.short = x
-	if m.tailU == 0 && m.tailExcess == 0 {
+// score turns the standardised residual into a calibrated anomaly score. Three channels
+// each judge one view of the recent residuals against its own long-run distribution:
+//   - the surprisal of the residual (-log10 of its two-sided normal tail probability) averaged
+//     over a short exponential window, so a score peaks when behaviour changes and decays after;
+//   - the mean signed residual over a longer window, for small sustained drifts a single
+//     residual does not show;
+//   - the mean |residual| over a longer still window, for changes of spread or spike density.
+//
+// Each is judged by a streaming peaks-over-threshold tail (tailFit), and the -log10 tail
+// probabilities are combined as if independent (Fisher's method: the sum S of three has
+// P = 10^-S·(1+l+l²/2), l = S·ln 10), less an offset for their dependence. A spatial anomaly
+// (see update) counts on its own. The score is X/(X+tuneScoreHalf) with X the combined
+// -log10(p): graded at the top (no ties at 1), and the same threshold means the same rarity
+// on every series.
+func (m *Model) score(z, spatial float64, ready bool) float64 {
+	sur := min(log10Tail2(math.Abs(z)), 50)
+	m.short += tuneShortAlpha * (float32(sur) - m.short)
+	X1 := m.tail.judge(m.short, m.n)
+	// The drift window's mean is standardised by its spread under independent residuals.
+	m.drift += tuneDriftAlpha * (float32(min(max(z, -tuneClip), tuneClip)) - m.drift)
+	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha))
+	X2 := m.driftTail.judge(float32(min(log10Tail2(y), 50)), m.n)
+	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneVolClip)) - m.vol)
+	X3 := m.volTail.judge(m.vol, m.n)
+	if !ready {
+		return 0
+	}
+	sum := X1 + tuneDriftWeight*X2 + X3
+	l := sum * math.Ln10
+	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial)
+	return X / (X + tuneScoreHalf)
+}
+
+// tailFit is a streaming peaks-over-threshold fit of a value's upper tail: its 90% quantile
+// u and the mean excess over u (an exponential tail, as in SPOT). Heavier tails are learned
+// through the mean excess, which recurring bursts raise.
+type tailFit struct{ u, excess float32 }
+
+// judge returns -log10 of the tail probability of x, p = 0.1·exp(-(x-u)/excess), and then
+// learns from x.
+func (t *tailFit) judge(x float32, n uint32) float64 {
+	if t.u == 0 && t.excess == 0 {
 		// Start from the values of Gaussian residuals.
-		m.tailU, m.tailExcess = 1, 0.5
+		t.u, t.excess = 1, 0.5
 	}
-	var sc float64
-	if ready {
-		X := m.tailLevel(min(x, sur))
-		sc = X / (X + tuneScoreHalf)
+	X := -math.Log10(1-tuneTailQ) * float64(x/t.u)
+	if x > t.u {
+		X = -math.Log10(1-tuneTailQ) + float64(x-t.u)/float64(t.excess)/math.Ln10
 	}
-	// Learn the tail of the short mean from a capped value, so an incident does not teach the
-	// model that incidents are normal.
-	X := m.tailLevel(x)
-	eta := float32(1) / float32(min(float64(m.n), tuneLongSamples))
-	xl := min(x, m.tailU+tuneTailCap*m.tailExcess)
-	if xl > m.tailU {
-		ex := xl - m.tailU
+	// Learn the tail from a capped value, so an incident does not teach the model that
+	// incidents are normal.
+	eta := float32(1) / float32(min(float64(n), tuneLongSamples))
+	xl := min(x, t.u+tuneTailCap*t.excess)
+	if xl > t.u {
+		ex := xl - t.u
 		// The more surprising a value, the less it teaches: recurring bursts still make the
 		// tail heavy, a single incident hardly moves it.
 		w := eta / (1 - tuneTailQ) * float32(min(1, tuneTailTeach/X))
-		m.tailExcess += w * (ex - m.tailExcess)
-		m.tailU += tuneTailQ / (1 - tuneTailQ) * eta * m.tailExcess
+		t.excess += w * (ex - t.excess)
+		t.u += tuneTailQ / (1 - tuneTailQ) * eta * t.excess
 	} else {
-		m.tailU -= eta * m.tailExcess
+		t.u -= eta * t.excess
 	}
-	m.tailU = max(m.tailU, 0.01)
-	m.tailExcess = max(m.tailExcess, tuneTailMin)
-	return sc
-}
-
-// tailLevel is -log10 of the tail probability of a short-window value x: linear in x below
-// the tail quantile, the exponential tail above it.
-func (m *Model) tailLevel(x float32) float64 {
-	if x <= m.tailU {
-		return -math.Log10(1-tuneTailQ) * float64(x/m.tailU)
-	}
-	return -math.Log10(1-tuneTailQ) + m.tailSurprisal(float64(x-m.tailU))
-}
-
-// tailSurprisal is -log10 of the probability of exceeding the tail quantile by ex, given
-// that it is exceeded: an exponential tail whose scale is the mean excess (as in SPOT).
-// Heavier tails are learned through the mean excess, which recurring bursts raise.
-func (m *Model) tailSurprisal(ex float64) float64 {
-	return ex / float64(m.tailExcess) / math.Ln10
+	t.u = max(t.u, 0.01)
+	t.excess = max(t.excess, tuneTailMin)
+	return X
 }
 
 // log10Tail2 is -log10(2Q(z)) for z >= 0, without underflow for large z.
