@@ -45,7 +45,7 @@ const (
 	tuneShiftMinAge = 10 * 60e9 // ... and a shift must have lasted this long (ns) before re-levelling
 
 	// Score.
-	tuneShortAlpha   = 0.45  // weight of the newest surprisal in the short window
+	tuneShortAlpha   = 0.3   // weight of the newest surprisal in the short window
 	tuneTailQ        = 0.9   // the tail fit starts at this quantile of the short window
 	tuneLongSamples  = 10000 // memory of the tail fit (samples)
 	tuneTailMin      = 0.05  // floor on the mean excess
@@ -348,7 +348,10 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 func (m *Model) score(z, spatial float64, ready bool) float64 {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
-	X1 := m.tail.judge(m.short, m.n)
+	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
+	// keeps its evidence, and once the series is back to normal this channel drops at once
+	// instead of decaying with the window.
+	X1 := min(m.tail.judge(m.short, m.n), m.tail.level(float32(sur)))
 	// The drift window's mean is standardised by its spread under independent residuals.
 	m.drift += tuneDriftAlpha * (float32(min(max(z, -tuneClip), tuneClip)) - m.drift)
 	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha))
@@ -369,6 +372,14 @@ func (m *Model) score(z, spatial float64, ready bool) float64 {
 // through the mean excess, which recurring bursts raise.
 type tailFit struct{ u, excess float32 }
 
+// level is -log10 of the tail probability of x.
+func (t *tailFit) level(x float32) float64 {
+	if x <= t.u {
+		return -math.Log10(1-tuneTailQ) * float64(x/t.u)
+	}
+	return -math.Log10(1-tuneTailQ) + float64(x-t.u)/float64(t.excess)/math.Ln10
+}
+
 // judge returns -log10 of the tail probability of x, p = 0.1·exp(-(x-u)/excess), and then
 // learns from x.
 func (t *tailFit) judge(x float32, n uint32) float64 {
@@ -376,10 +387,7 @@ func (t *tailFit) judge(x float32, n uint32) float64 {
 		// Start from the values of Gaussian residuals.
 		t.u, t.excess = 1, 0.5
 	}
-	X := -math.Log10(1-tuneTailQ) * float64(x/t.u)
-	if x > t.u {
-		X = -math.Log10(1-tuneTailQ) + float64(x-t.u)/float64(t.excess)/math.Ln10
-	}
+	X := t.level(x)
 	// Learn the tail from a capped value, so an incident does not teach the model that
 	// incidents are normal.
 	eta := float32(1) / float32(min(float64(n), tuneLongSamples))
