@@ -1,0 +1,138 @@
+package anomaly
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// maxScore is the highest score of rs[from:to].
+func maxScore(rs []Result, from, to int) float64 {
+	m := 0.0
+	for _, r := range rs[from:to] {
+		m = max(m, r.Score)
+	}
+	return m
+}
+
+func TestSpikeLargerThanEverSeenScoresHigh(t *testing.T) {
+	// A bursty series: every 50 samples a spike to 40-60 over a level of 10. The residual
+	// model learns that such spikes are normal; a spike to 120, beyond anything seen, is not.
+	const n, at = 4000, 3500
+	rng := rand.New(rand.NewPCG(3, 4))
+	ts, vs := series(n, 5*time.Minute, 0.5, func(i int, _ time.Time) float64 {
+		switch {
+		case i == at:
+			return 120
+		case i%50 == 0:
+			return 40 + 20*rng.Float64()
+		}
+		return 10
+	})
+	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
+	usual := 0.0
+	for i := 2000; i < at; i += 50 {
+		usual = max(usual, rs[i].Score)
+	}
+	require.Less(t, usual, 0.65, "the usual spikes")
+	require.Greater(t, rs[at].Score, 0.65, "the spike beyond the range seen")
+	require.Greater(t, rs[at].Score, usual+0.1)
+}
+
+func TestSmallSustainedDriftIsNoticed(t *testing.T) {
+	// A quiet series drifts by +2 sigmas and stays there: no single sample is remarkable (2
+	// sigmas away from the old level happen every ~20 samples), but the run of them is.
+	const at = 3000
+	ts, vs := series(at+200, 5*time.Minute, 1, func(i int, _ time.Time) float64 {
+		if i >= at {
+			return 52
+		}
+		return 50
+	})
+	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
+	// Learned noise reaches 0.75 in at most 1e-4 of samples (TestScoreCalibration).
+	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the drift")
+	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the drift is noticed")
+}
+
+func TestSpreadChangeIsNoticed(t *testing.T) {
+	// The level stays, the noise triples.
+	const at = 3000
+	rng := rand.New(rand.NewPCG(5, 6))
+	ts, vs := series(at+300, 5*time.Minute, 0, func(i int, _ time.Time) float64 {
+		if i >= at {
+			return 50 + 3*rng.NormFloat64()
+		}
+		return 50 + rng.NormFloat64()
+	})
+	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
+	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the change")
+	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the wider spread is noticed")
+}
+
+// TestScoreCalibration checks that one threshold means about the same rarity on different
+// kinds of normal behaviour: the share of samples scoring at least 0.5 and 0.65 on noise
+// the model has learned (Gaussian, Laplace and Student-t residuals, with or without a daily
+// pattern), after warm-up.
+func TestScoreCalibration(t *testing.T) {
+	noises := map[string]func(r *rand.Rand) float64{
+		"gaussian": func(r *rand.Rand) float64 { return r.NormFloat64() },
+		"laplace": func(r *rand.Rand) float64 {
+			e := r.ExpFloat64() / math.Sqrt2
+			if r.IntN(2) == 0 {
+				return -e
+			}
+			return e
+		},
+		"student-t5": func(r *rand.Rand) float64 {
+			c := 0.0
+			for range 5 {
+				x := r.NormFloat64()
+				c += x * x
+			}
+			return r.NormFloat64() / math.Sqrt(c/5)
+		},
+	}
+	for name, noise := range noises {
+		for _, daily := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/daily=%v", name, daily), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(7, 8))
+				var n, over50, over65, over75 int
+				for range 5 {
+					m, err := New(Config{})
+					require.NoError(t, err)
+					for i := range 20000 {
+						v := 100 + 5*noise(rng)
+						if daily {
+							v += 30 * math.Sin(2*math.Pi*float64(i)/288)
+						}
+						r, err := m.Update(t0.Add(time.Duration(i)*5*time.Minute), v)
+						require.NoError(t, err)
+						if i < 4000 {
+							continue
+						}
+						n++
+						if r.Score >= 0.5 {
+							over50++
+						}
+						if r.Score >= 0.65 {
+							over65++
+						}
+						if r.Score >= 0.75 {
+							over75++
+						}
+					}
+				}
+				p50, p65, p75 := float64(over50)/float64(n), float64(over65)/float64(n), float64(over75)/float64(n)
+				t.Logf("share >= 0.5: %.1e, >= 0.65: %.1e, >= 0.75: %.1e (%d samples)", p50, p65, p75, n)
+				require.Less(t, p50, 5e-3)
+				require.Less(t, p65, 1e-3)
+				require.Less(t, p75, 1e-4)
+			})
+		}
+	}
+}
