@@ -94,6 +94,8 @@ type Model struct {
 	cusumPos, cusumNeg float32
 	shiftSum           [2]float32 // residual sums since the positive / negative CUSUM left zero
 	shiftN             [2]uint16
+	lastShift          float32 // the last re-levelling, and when (unix ns)
+	shiftAt            int64
 
 	// Score: short window of surprisal, longer windows of the residual and its size, and the
 	// tail fit of each (90% quantile, mean excess).

@@ -302,13 +302,21 @@ func TestModelSizeBound(t *testing.T) {
 func TestSnapshotRoundTrip(t *testing.T) {
 	spec, err := Compile(Config{})
 	require.NoError(t, err)
-	ts, vs := series(3000, 5*time.Minute, 2, dailySine)
+	// With a level shift shortly before the snapshot, so that all the state is in use.
+	ts, vs := series(3000, 5*time.Minute, 2, func(i int, t time.Time) float64 {
+		if i >= 1990 {
+			return dailySine(i, t) + 40
+		}
+		return dailySine(i, t)
+	})
 	a := spec.New()
 	a.UpdateAll(ts[:2000], vs[:2000], nil)
+	require.NotZero(t, a.lastShift)
 	snap, err := a.MarshalBinary()
 	require.NoError(t, err)
 	b, err := spec.Restore(snap)
 	require.NoError(t, err)
+	require.Equal(t, a, b, "every field restored")
 	// The restored model continues exactly like the original.
 	ra := a.UpdateAll(ts[2000:], vs[2000:], nil)
 	rb := b.UpdateAll(ts[2000:], vs[2000:], nil)

@@ -52,6 +52,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	e.f32(m.shiftSum[:]...)
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[0])
 	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[1])
+	e.f32(m.lastShift)
+	e.i64(m.shiftAt)
 	e.f32(m.short, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess)
 	e.f64(m.vMin, m.vMax)
 	e.b = append(e.b, byte(len(m.spec.horizons)))
@@ -115,6 +117,8 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	d.f32(&n.cusumPos, &n.cusumNeg)
 	d.f32s(n.shiftSum[:])
 	n.shiftN[0], n.shiftN[1] = d.u16(), d.u16()
+	d.f32(&n.lastShift)
+	d.i64(&n.shiftAt)
 	d.f32(&n.short, &n.drift, &n.vol, &n.tail.u, &n.tail.excess, &n.driftTail.u, &n.driftTail.excess, &n.volTail.u, &n.volTail.excess)
 	d.f64(&n.vMin, &n.vMax)
 	if nh := int(d.u8()); nh != len(m.spec.horizons) {
@@ -165,7 +169,7 @@ func (m *Model) validate() error {
 		return bad("flags")
 	}
 	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
-		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess}}
+		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.lastShift, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess}}
 	for i := range m.spec.horizons {
 		groups = append(groups, m.horizons[i].pred[:], m.horizons[i].trendPart[:], []float32{m.horizons[i].mae})
 	}

@@ -40,9 +40,10 @@ const (
 	tuneQuantumFloor  = 0.5         // scale floor in units of the series' resolution
 
 	// Level shifts.
-	tuneCusumDrift  = 1.0       // CUSUM allowance (sigmas)
-	tuneCusumLimit  = 12.0      // CUSUM decision limit (sigmas)
-	tuneShiftMinAge = 10 * 60e9 // ... and a shift must have lasted this long (ns) before re-levelling
+	tuneCusumDrift  = 1.0        // CUSUM allowance (sigmas)
+	tuneCusumLimit  = 12.0       // CUSUM decision limit (sigmas)
+	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling, the old level still counts as normal for the score (ns)
+	tuneShiftMinAge = 10 * 60e9  // ... and a shift must have lasted this long (ns) before re-levelling
 
 	// Score.
 	tuneShortAlpha   = 0.3   // weight of the newest surprisal in the short window
@@ -112,7 +113,15 @@ func (m *Model) update(ts int64, v float64) Result {
 		}
 	}
 	m.vMin, m.vMax = min(m.vMin, v), max(m.vMax, v)
-	res.Score = m.score(z, spatial, ready)
+	// Soon after a re-levelling, a sample back at the level from before it is the end of a
+	// burst, not news: it is scored against whichever of the two levels it is nearer.
+	zs := z
+	if m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge) {
+		if zb := (e + float64(m.lastShift)) / s; math.Abs(zb) < math.Abs(z) {
+			zs = zb
+		}
+	}
+	res.Score = m.score(zs, spatial, ready)
 
 	// Learning, with residuals clipped so that outliers do not move anything much.
 	lim := tuneClip * s
@@ -326,6 +335,7 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 			m.cusumPos, m.cusumNeg = 0, 0
 			m.shiftSum, m.shiftN = [2]float32{}, [2]uint16{}
 			m.shifts++
+			m.lastShift, m.shiftAt = float32(shift), m.last
 			return
 		}
 	}
