@@ -27,8 +27,10 @@ type Result struct {
 	// (baseline ± k·scale, clamped to the valid range).
 	Baseline, Lower, Upper float64
 	// Score in [0,1): how abnormal the recent behaviour is, calibrated per series so that one
-	// threshold means the same on every series: s is a tail probability of about
-	// 10^(-2.7·s/(1-s)) (0.5 ≈ 2e-3 per sample, 0.65 ≈ 1e-5, 0.75 ≈ 1e-8). 0 until ready.
+	// threshold means about the same on every series. s = X/(X+2.7), X the combined -log10 tail
+	// probability of the score's channels under the series' own history; on learned noise
+	// about 1 sample in 1,000 reaches 0.5, 1 in 2,000-7,000 reaches 0.65 (the alert threshold)
+	// and 1 in 10,000 or fewer reaches 0.75 (TestScoreCalibration). 0 until ready.
 	Score float64
 	// Deviation is the signed residual in robust sigmas: (value - baseline) / scale.
 	Deviation float64

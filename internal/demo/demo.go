@@ -585,7 +585,7 @@ func (s *Stack) story(ctx context.Context, o Options, p *progress) (webhookapi.I
 			maxScore = max(maxScore, sc)
 			if sc > 0.65 && !crossed {
 				crossed = true
-				p.event("anomaly score %.2f > 0.65 (tail probability below 1e-5): kizashi_anomaly_score%s", sc, faultSelector)
+				p.event("anomaly score %.2f > 0.65 (the alert threshold): kizashi_anomaly_score%s", sc, faultSelector)
 			}
 			lastStatus = fmt.Sprintf("score %.2f", sc)
 		}
