@@ -344,7 +344,8 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 // score turns the standardised residual into a calibrated anomaly score. Three channels
 // each judge one view of the recent residuals against its own long-run distribution:
 //   - the surprisal of the residual (-log10 of its two-sided normal tail probability) averaged
-//     over a short exponential window, so a score peaks when behaviour changes and decays after;
+//     over a short exponential window, but no more than the newest sample's own: evidence
+//     builds over a few samples and falls as soon as the series is back to normal;
 //   - the mean signed residual over a longer window, for small sustained drifts a single
 //     residual does not show;
 //   - the mean |residual| over a longer still window, for changes of spread or spike density.
@@ -353,8 +354,8 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 // probabilities are combined as if independent (Fisher's method: the sum S of three has
 // P = 10^-S·(1+l+l²/2), l = S·ln 10), less an offset for their dependence. A spatial anomaly
 // (see update) counts on its own. The score is X/(X+tuneScoreHalf) with X the combined
-// -log10(p): graded at the top (no ties at 1), and the same threshold means the same rarity
-// on every series.
+// -log10(p): graded at the top (no ties at 1), and the same threshold means about the same
+// rarity on every series (TestScoreCalibration).
 func (m *Model) score(z, spatial float64, ready bool) float64 {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
