@@ -42,8 +42,8 @@ const (
 	// Level shifts.
 	tuneCusumDrift  = 1.0        // CUSUM allowance (sigmas)
 	tuneCusumLimit  = 12.0       // CUSUM decision limit (sigmas)
-	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling, the old level still counts as normal for the score (ns)
 	tuneShiftMinAge = 10 * 60e9  // ... and a shift must have lasted this long (ns) before re-levelling
+	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling the old level still counts as normal for the score (ns)
 
 	// Score.
 	tuneShortAlpha   = 0.3   // weight of the newest surprisal in the short window
