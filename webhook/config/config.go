@@ -38,8 +38,7 @@ type Config struct {
 	policies map[string]incident.Policy
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
-	tokens   map[[32]byte]Principal
-	sessions map[[sessionIDLen]byte]session
+	tokens   map[[32]byte]tokenCred // by the token's SHA-256
 	basic    map[string]basicCred
 	closeMin time.Duration
 }
@@ -154,6 +153,11 @@ type Principal struct {
 	Name     string
 	Tenant   string
 	Operator bool
+}
+
+type tokenCred struct {
+	principal  Principal
+	sessionKey [32]byte // see NewSession
 }
 
 type basicCred struct {
@@ -337,8 +341,7 @@ func (c *Config) validate(baseDir string) error {
 	}
 	c.policies = map[string]incident.Policy{}
 	c.tenants = map[string]*TenantConfig{}
-	c.tokens = map[[32]byte]Principal{}
-	c.sessions = map[[sessionIDLen]byte]session{}
+	c.tokens = map[[32]byte]tokenCred{}
 	c.basic = map[string]basicCred{}
 	addToken := func(owner string, tok string, p Principal) error {
 		if len(tok) < 16 {
@@ -348,8 +351,7 @@ func (c *Config) validate(baseDir string) error {
 		if _, dup := c.tokens[h]; dup {
 			return fmt.Errorf("%s: token already used by another tenant or operator", owner)
 		}
-		c.tokens[h] = p
-		c.sessions[sessionID(h)] = session{key: sessionKey(tok), principal: p}
+		c.tokens[h] = tokenCred{principal: p, sessionKey: sessionKey(tok)}
 		return nil
 	}
 	readTokens := func(owner string, inline, files []string) ([]string, error) {
@@ -601,8 +603,8 @@ func (c *Config) Authenticate(token string) (Principal, bool) {
 	if token == "" {
 		return Principal{}, false
 	}
-	p, ok := c.tokens[sha256.Sum256([]byte(token))]
-	return p, ok
+	cred, ok := c.tokens[sha256.Sum256([]byte(token))]
+	return cred.principal, ok
 }
 
 // AuthenticateBasic checks a username and password.

@@ -12,18 +12,11 @@ import (
 // SessionTTL is how long a service-desk page session lasts after login.
 const SessionTTL = 12 * time.Hour
 
-// Page sessions. The cookie does not hold the token: it holds an expiry, the token's id (the
-// first bytes of its SHA-256) and an HMAC of both under a key derived from the token, which
-// only the configuration knows. A stolen cookie opens the page until it expires, it does not
+// Page sessions. The cookie does not hold the token: it holds an expiry, the token's SHA-256
+// (how the configuration finds it) and an HMAC of both under a key derived from the token,
+// which only the configuration knows. A stolen cookie opens the page until it expires, it does not
 // give away the token (which also writes notifications and calls the API with no expiry); a
 // session ends when its token leaves the configuration (reload).
-type session struct {
-	key       [32]byte
-	principal Principal
-}
-
-const sessionIDLen = 12
-
 var b64 = base64.RawURLEncoding
 
 func sessionKey(token string) [32]byte {
@@ -32,10 +25,6 @@ func sessionKey(token string) [32]byte {
 	var k [32]byte
 	copy(k[:], m.Sum(nil))
 	return k
-}
-
-func sessionID(tokenHash [32]byte) [sessionIDLen]byte {
-	return [sessionIDLen]byte(tokenHash[:sessionIDLen])
 }
 
 func sessionMAC(key [32]byte, exp, id string) []byte {
@@ -51,14 +40,13 @@ func (c *Config) NewSession(token string, now time.Time) (string, bool) {
 		return "", false
 	}
 	h := sha256.Sum256([]byte(token))
-	id := sessionID(h)
-	s, ok := c.sessions[id]
+	cred, ok := c.tokens[h]
 	if !ok {
 		return "", false
 	}
 	exp := strconv.FormatInt(now.Add(SessionTTL).Unix(), 10)
-	ids := b64.EncodeToString(id[:])
-	return "1." + exp + "." + ids + "." + b64.EncodeToString(sessionMAC(s.key, exp, ids)), true
+	id := b64.EncodeToString(h[:])
+	return "1." + exp + "." + id + "." + b64.EncodeToString(sessionMAC(cred.sessionKey, exp, id)), true
 }
 
 // AuthenticateSession maps a page-session cookie value to its principal: false when it is
@@ -72,17 +60,17 @@ func (c *Config) AuthenticateSession(value string, now time.Time) (Principal, bo
 	if err != nil || now.Unix() >= exp {
 		return Principal{}, false
 	}
-	idb, err := b64.DecodeString(parts[2])
-	if err != nil || len(idb) != sessionIDLen {
+	h, err := b64.DecodeString(parts[2])
+	if err != nil || len(h) != sha256.Size {
 		return Principal{}, false
 	}
 	mac, err := b64.DecodeString(parts[3])
 	if err != nil {
 		return Principal{}, false
 	}
-	s, ok := c.sessions[[sessionIDLen]byte(idb)]
-	if !ok || !hmac.Equal(mac, sessionMAC(s.key, parts[1], parts[2])) {
+	cred, ok := c.tokens[[sha256.Size]byte(h)]
+	if !ok || !hmac.Equal(mac, sessionMAC(cred.sessionKey, parts[1], parts[2])) {
 		return Principal{}, false
 	}
-	return s.principal, true
+	return cred.principal, true
 }
