@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,16 +20,10 @@ func TestMigrationDropsUnusedColumnsAndKeepsRows(t *testing.T) {
 	d := &Dialect{Name: "sqlite", IDColumn: "INTEGER PRIMARY KEY AUTOINCREMENT", BlobType: "BLOB"}
 	_, err = db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER NOT NULL)`)
 	require.NoError(t, err)
-	for i, m := range migrations[:2] {
-		for _, stmt := range strings.Split(expand(m, d), ";\n") {
-			if strings.TrimSpace(stmt) != "" {
-				_, err := db.ExecContext(ctx, stmt)
-				require.NoError(t, err)
-			}
-		}
-		_, err = db.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, i+1)
-		require.NoError(t, err)
-	}
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, applyMigrations(ctx, tx, d, 0, 2))
+	require.NoError(t, tx.Commit())
 	_, err = db.ExecContext(ctx, `INSERT INTO outbox (tenant, incident_id, event, payload, created_at, attempts, delivered_at)
 		VALUES ('acme', 1, 'created', '{}', 10, 3, 0), ('acme', 2, 'created', '{}', 11, 0, 12)`)
 	require.NoError(t, err)

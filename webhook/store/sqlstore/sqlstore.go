@@ -122,18 +122,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if cur > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this program's %d", cur, len(migrations))
 	}
-	for i := cur; i < len(migrations); i++ {
-		for _, stmt := range strings.Split(expand(migrations[i], s.d), ";\n") {
-			if strings.TrimSpace(stmt) == "" {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("apply migration %d: %w", i+1, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version) VALUES (?)`), i+1); err != nil {
-			return fmt.Errorf("record migration %d: %w", i+1, err)
-		}
+	if err := applyMigrations(ctx, tx, s.d, cur, len(migrations)); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit migrations: %w", err)
@@ -141,9 +131,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// applyMigrations applies migrations from+1..to in tx and records each in schema_migrations.
+func applyMigrations(ctx context.Context, tx *sql.Tx, d *Dialect, from, to int) error {
+	for i := from; i < to; i++ {
+		for _, stmt := range strings.Split(expand(migrations[i], d), ";\n") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("apply migration %d: %w", i+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version) VALUES (?)`), i+1); err != nil {
+			return fmt.Errorf("record migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
 // q rewrites "?" placeholders for the dialect.
-func (s *Store) q(query string) string {
-	if !s.d.Dollar {
+func (s *Store) q(query string) string { return s.d.q(query) }
+
+func (d *Dialect) q(query string) string {
+	if !d.Dollar {
 		return query
 	}
 	return Rebind(query)
