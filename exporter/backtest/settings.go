@@ -134,34 +134,25 @@ func ParseSettings(data []byte) (Settings, error) {
 // Override returns s with every field that o sets replaced by o's (flags given explicitly
 // override the settings file).
 func (s Settings) Override(o Settings) Settings {
-	if o.Sensitivity != nil {
-		s.Sensitivity = o.Sensitivity
-	}
-	if o.Daily != nil {
-		s.Daily = o.Daily
-	}
-	if o.Weekly != nil {
-		s.Weekly = o.Weekly
-	}
-	if o.Trend != nil {
-		s.Trend = o.Trend
-	}
-	if o.Step != nil {
-		s.Step = o.Step
-	}
+	override(&s.Sensitivity, o.Sensitivity)
+	override(&s.Daily, o.Daily)
+	override(&s.Weekly, o.Weekly)
+	override(&s.Trend, o.Trend)
+	override(&s.Step, o.Step)
+	override(&s.Min, o.Min)
+	override(&s.Max, o.Max)
+	override(&s.Log, o.Log)
 	if len(o.Horizons) > 0 {
 		s.Horizons = o.Horizons
 	}
-	if o.Min != nil {
-		s.Min = o.Min
-	}
-	if o.Max != nil {
-		s.Max = o.Max
-	}
-	if o.Log != nil {
-		s.Log = o.Log
-	}
 	return s
+}
+
+// override sets *dst to o when o is set.
+func override[T any](dst **T, o *T) {
+	if o != nil {
+		*dst = o
+	}
 }
 
 // Config maps the settings onto the engine's configuration and validates it.
