@@ -41,6 +41,7 @@ func TestSpikeLargerThanEverSeenScoresHigh(t *testing.T) {
 	require.Less(t, usual, 0.65, "the usual spikes")
 	require.Greater(t, rs[at].Score, 0.65, "the spike beyond the range seen")
 	require.Greater(t, rs[at].Score, usual+0.1)
+	require.Equal(t, ReasonBeyondRange, rs[at].Reason)
 }
 
 func TestSmallSustainedDriftIsNoticed(t *testing.T) {
@@ -57,6 +58,18 @@ func TestSmallSustainedDriftIsNoticed(t *testing.T) {
 	// Learned noise reaches 0.75 in at most 1e-4 of samples (TestScoreCalibration).
 	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the drift")
 	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the drift is noticed")
+	require.Equal(t, ReasonLevelShift, topReason(rs, at, at+100))
+}
+
+// topReason is the reason of the highest score in rs[from:to].
+func topReason(rs []Result, from, to int) Reason {
+	best := from
+	for i := from; i < to; i++ {
+		if rs[i].Score > rs[best].Score {
+			best = i
+		}
+	}
+	return rs[best].Reason
 }
 
 func TestSpreadChangeIsNoticed(t *testing.T) {
@@ -72,6 +85,7 @@ func TestSpreadChangeIsNoticed(t *testing.T) {
 	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
 	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the change")
 	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the wider spread is noticed")
+	require.NotEqual(t, ReasonNone, topReason(rs, at, at+100))
 }
 
 // TestScoreCalibration checks that one threshold means about the same rarity on different

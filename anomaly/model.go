@@ -36,6 +36,9 @@ type Result struct {
 	Deviation float64
 	// Ready reports whether the model has learned enough to be trusted (see Model.Readiness).
 	Ready bool
+	// Reason is the kind of evidence behind a Score of at least ReasonMinScore (ReasonNone
+	// below it).
+	Reason Reason
 }
 
 // Forecast is a point forecast with its prediction interval.

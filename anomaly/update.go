@@ -121,7 +121,7 @@ func (m *Model) update(ts int64, v float64) Result {
 			zs = zb
 		}
 	}
-	res.Score = m.score(zs, spatial, ready)
+	res.Score, res.Reason = m.score(zs, spatial, ready)
 
 	// Learning, with residuals clipped so that outliers do not move anything much.
 	lim := tuneClip * s
@@ -356,7 +356,7 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 // (see update) counts on its own. The score is X/(X+tuneScoreHalf) with X the combined
 // -log10(p): graded at the top (no ties at 1), and the same threshold means about the same
 // rarity on every series (TestScoreCalibration).
-func (m *Model) score(z, spatial float64, ready bool) float64 {
+func (m *Model) score(z, spatial float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -370,12 +370,27 @@ func (m *Model) score(z, spatial float64, ready bool) float64 {
 	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneVolClip)) - m.vol)
 	X3 := m.volTail.judge(m.vol, m.n)
 	if !ready {
-		return 0
+		return 0, ReasonNone
 	}
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
 	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial)
-	return X / (X + tuneScoreHalf)
+	s := X / (X + tuneScoreHalf)
+	if s < ReasonMinScore {
+		return s, ReasonNone
+	}
+	// The reason is the channel that carries the most evidence.
+	r, top := ReasonSpike, X1
+	if x := tuneDriftWeight * X2; x > top {
+		r, top = ReasonLevelShift, x
+	}
+	if X3 > top {
+		r, top = ReasonVarianceChange, X3
+	}
+	if spatial >= top {
+		r = ReasonBeyondRange
+	}
+	return s, r
 }
 
 // tailFit is a streaming peaks-over-threshold fit of a value's upper tail: its 90% quantile
