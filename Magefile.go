@@ -19,6 +19,8 @@ import (
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
 
+	"github.com/kizashi-dev/kizashi/internal/catalog"
+	"github.com/kizashi-dev/kizashi/internal/evalnab"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
@@ -108,15 +110,17 @@ func Bench() error {
 
 // Eval scores the engine on NAB and M4 hourly: dataDir holds nab-dev/ and m4-hourly-dev/,
 // and the reference scorers are found in dataDir/../eval (or $KIZASHI_SCORERS).
-func Eval(dataDir string) error {
-	if err := EvalNAB(dataDir); err != nil {
+func Eval(ctx context.Context, dataDir string) error {
+	if err := EvalNAB(ctx, dataDir); err != nil {
 		return err
 	}
 	return EvalM4(dataDir)
 }
 
-// EvalNAB runs the backtest over dataDir/nab-dev/data and scores it with nab_score.py.
-func EvalNAB(dataDir string) error {
+// EvalNAB runs the backtest over dataDir/nab-dev/data once and scores it with nab_score.py:
+// the whole half per category, then the whole half and its two folds, each at the whole half's
+// optimal threshold per profile and at the alert threshold.
+func EvalNAB(ctx context.Context, dataDir string) error {
 	nab := filepath.Join(dataDir, "nab-dev")
 	out := filepath.Join(".eval", "nab")
 	if err := os.RemoveAll(out); err != nil {
@@ -126,9 +130,44 @@ func EvalNAB(dataDir string) error {
 		"--input", filepath.Join(nab, "data"), "--output", out); err != nil {
 		return err
 	}
-	return sh.RunV("python3", filepath.Join(scorers(dataDir), "nab_score.py"), out,
-		"--data", filepath.Join(nab, "data"),
-		"--labels", filepath.Join(nab, "labels", "combined_windows.json"), "--by-category")
+	script, data, labels := filepath.Join(scorers(dataDir), "nab_score.py"), filepath.Join(nab, "data"),
+		filepath.Join(nab, "labels", "combined_windows.json")
+	if err := sh.RunV("python3", script, out, "--data", data, "--labels", labels, "--by-category"); err != nil {
+		return err
+	}
+	sets := []evalnab.Set{{Name: "whole half"},
+		{Name: "fold A", Subset: filepath.Join(scorers(dataDir), "nab-dev-fold-a.txt")},
+		{Name: "fold B", Subset: filepath.Join(scorers(dataDir), "nab-dev-fold-b.txt")}}
+	rows, opt, err := evalnab.Evaluate(ctx, evalnab.PythonScorer(script, out, data, labels), sets, catalog.ShippedRule.Threshold)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	return evalnab.Markdown(os.Stdout, rows, opt)
+}
+
+// EvalCatalog scores the engine on the failure catalogue (internal/catalog: synthetic series
+// with everyday failures, judged by the shipped alert rule) and prints what changed since the
+// last run: .eval/catalog.json, the one before kept as .eval/catalog.prev.json. For filters
+// and per-series detail run `go run ./internal/catalog/cmd/evalcatalog -h`.
+func EvalCatalog() error {
+	if err := os.MkdirAll(".eval", 0o755); err != nil {
+		return err
+	}
+	cur, next := filepath.Join(".eval", "catalog.json"), filepath.Join(".eval", "catalog.next.json")
+	args := []string{"run", "./internal/catalog/cmd/evalcatalog", "-json", next}
+	if _, err := os.Stat(cur); err == nil {
+		args = append(args, "-compare", cur)
+	}
+	if err := sh.RunV("go", args...); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.Rename(cur, filepath.Join(".eval", "catalog.prev.json")); err != nil {
+			return err
+		}
+	}
+	return os.Rename(next, cur)
 }
 
 // EvalM4 forecasts 48 hours for every M4 hourly dev series and scores them with m4_score.py.
