@@ -39,7 +39,9 @@
 //     [0, 100].
 //   - rate1m, rate5m, rate10m: a counter incremented by Poisson arrivals at 0.5-200 per second
 //     with the smooth kind's daily shape (±0.3-0.6), weekends ×0.5-0.9, a drift and a wander as
-//     above and an AR(1) wobble per scrape (φ 0.9, 2-5%); scraped every 15 s at a random offset;
+//     above and an AR(1) wobble per scrape (φ 0.9, 2-5%); a quarter of them (index 3 mod 4)
+//     count at a constant rate instead (internal traffic, heartbeats; never used for flatten and
+//     phase3h, which have no pattern to change there); scraped every 15 s at a random offset;
 //     restarted (reset to 0) at exponential intervals of 4 days on average; the series is
 //     rate(x[1m|5m|10m]) evaluated every minute exactly as Prometheus computes it (promrate.go,
 //     checked against Debian's Prometheus by TestRatesAgainstPrometheus).

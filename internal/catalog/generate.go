@@ -91,7 +91,7 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 	}
 	p := newRand(o.Seed, key, streamParams)
 	start := epoch + p.Int64N(7*24*60)*minute
-	g := newGen(c.Kind, c.Index, p, newRand(o.Seed, key, streamNoise), start)
+	g := newGen(c, p, newRand(o.Seed, key, streamNoise), start)
 	pl := plan{f: c.Failure}
 	end := o.Days * day / stepSeconds
 	onset := -1

@@ -134,8 +134,9 @@ func weekMean(g gen, start int64) float64 {
 func tripled(v float64) float64 { return 3 * v }
 
 // newGen draws the parameters of one series of kind k.
-func newGen(k Kind, idx int, p, noise *rand.Rand, start int64) gen {
+func newGen(c Case, p, noise *rand.Rand, start int64) gen {
 	b := base{r: noise, tz: zones[p.IntN(len(zones))]}
+	k, idx := c.Kind, c.Index
 	var g gen
 	switch k {
 	case Smooth:
@@ -149,7 +150,11 @@ func newGen(k Kind, idx int, p, noise *rand.Rand, start int64) gen {
 	case CPU:
 		g = newCPU(p, b)
 	case Rate1m, Rate5m, Rate10m:
-		g = newCounter(p, b)
+		cg := newCounter(p, b)
+		if idx%4 == 3 && c.Failure != Flatten && c.Failure != Phase {
+			cg.flat() // a quarter count at a constant rate; no pattern to flatten or shift
+		}
+		g = cg
 	case Sparse:
 		g = newSparse(p, b)
 	case Weekly:
@@ -409,6 +414,9 @@ func newCounter(p *rand.Rand, b base) *counterGen {
 		fast:     newAR1(b.r, 0.9, uniform(p, 0.02, 0.05)),
 		offsetMS: 1 + p.Int64N(scrapeMS-2), resetEvery: 4 * day}
 }
+
+// flat makes the counter count at a constant rate (internal traffic, heartbeats, scrapes).
+func (c *counterGen) flat() { c.shape, c.wkd = dailyShape{}, 1 }
 
 func (c *counterGen) expected(t int64) float64 {
 	h, _ := local(t, c.tz)

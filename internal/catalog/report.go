@@ -319,9 +319,10 @@ func (rep *Report) Markdown(w io.Writer) error {
 		fails = append(fails, Failure(g.Name))
 	}
 	fmt.Fprintf(&b, "Detection per cell: %% of failure series on which the alert fired within %dh of the onset "+
-		"(drops and spikes: within %d steps / within %dh), median delay of the detected ones in minutes. "+
+		"(drops and spikes: within %d steps / within %dh; the bar of these classes is %d steps), median delay "+
+		"of the detected ones in minutes. \"all (bar)\" and the bold figures count each class at its bar. "+
 		"%d series per cell, %d controls per kind, %d days, seed %d; engine: %s.\n\n",
-		Judge/hour, QuickSteps, Judge/hour, rep.Options.PerCell, rep.Options.Controls, rep.Options.Days, rep.Options.Seed, rep.Engine)
+		Judge/hour, QuickSteps, Judge/hour, QuickSteps, rep.Options.PerCell, rep.Options.Controls, rep.Options.Days, rep.Options.Seed, rep.Engine)
 	b.WriteString("| kind |")
 	for _, f := range fails {
 		if f.Quick() {
@@ -344,7 +345,11 @@ func (rep *Report) Markdown(w io.Writer) error {
 	}
 	b.WriteString("| **all kinds** |")
 	for _, g := range rep.Classes {
-		fmt.Fprintf(&b, " **%s** |", pct(g.Bar, g.Series))
+		if Failure(g.Name).Quick() {
+			fmt.Fprintf(&b, " **%s** / %s |", pct(g.Bar, g.Series), pct(g.Detected, g.Series))
+		} else {
+			fmt.Fprintf(&b, " **%s** |", pct(g.Bar, g.Series))
+		}
 	}
 	fmt.Fprintf(&b, " **%s** | **%s** |\n\n", pct(rep.Overall.All.Bar, rep.Overall.All.Series),
 		faText(rep.Overall.FAEpisode, rep.Overall.SeriesWeeks))

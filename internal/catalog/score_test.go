@@ -146,7 +146,7 @@ func TestRunWithOracles(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, outs, len(r.Cases()))
 	rep := Summarise(r, "oracle", outs)
-	require.Len(t, rep.Cells, len(cells())/2)
+	require.Len(t, rep.Cells, len(Kinds())*len(Failures())-len(Exclusions()))
 	for _, c := range rep.Cells {
 		require.Equal(t, []int{1, 1, 1, 1}, []int{c.Series, c.Detected, c.Quick, c.Bar}, "%s/%s", c.Kind, c.Failure)
 		require.Equal(t, 2.0, c.MedianDelay)
