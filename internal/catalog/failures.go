@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 )
 
 // Failure names a class of failure injected into a series; None is a failure-free control.
@@ -110,10 +111,12 @@ const (
 	gone                    // no sample
 )
 
-// Failure sizes and times.
+// Judge is how long after its onset a failure is judged (the series ends there).
+const Judge = judge * time.Second
+
+// Failure sizes and times (seconds).
 const (
-	// Judge is how long after its onset a failure is judged (the series ends there).
-	Judge      = 4 * hour
+	judge      = 4 * hour
 	phaseShift = 3 * hour
 	spikeLen   = 10 * minute
 	// activeLen is how long from its onset the series must be active for the drops, spikes,
@@ -159,7 +162,7 @@ func (p *plan) at(g gen, t int64) (mu, noise float64, m mode) {
 	case Variance:
 		return e, varianceNoise, normal
 	case Ramp:
-		return e + p.ramp*float64(t-p.start)/Judge, 1, normal
+		return e + p.ramp*float64(t-p.start)/judge, 1, normal
 	case Phase:
 		return g.expected(t - phaseShift), 1, normal
 	case Vanish:
@@ -208,10 +211,10 @@ func dailyMean(g gen, t int64) float64 {
 // judging window: on average at least a fifth of the series' weekly range.
 func visible(g gen, st stats, t int64, ef func(u int64) float64) bool {
 	s := 0.0
-	for u := t; u < t+Judge; u += minute {
+	for u := t; u < t+judge; u += minute {
 		s += math.Abs(ef(u) - g.expected(u))
 	}
-	return s/(Judge/minute) >= 0.2*(st.max-st.min)
+	return s/(judge/minute) >= 0.2*(st.max-st.min)
 }
 
 // rampSize is what a ramp has added at the end of the judging window: the series' own mean

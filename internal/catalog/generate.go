@@ -114,7 +114,7 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 		if c.Kind.rangeMS() > 0 {
 			pl.start -= minute // the counter's change shows in the rate from the next step
 		}
-		end = onset + Judge/stepSeconds
+		end = onset + judge/stepSeconds
 	}
 	s := &Series{Case: c, Start: time.Unix(start, 0).UTC(), Step: time.Minute, Onset: onset, End: end,
 		Params: g.String()}
@@ -133,7 +133,7 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 		if pl.armed && t >= pl.start && i > 0 && s.Values[i-1] != 0 {
 			// Stuck on Sparse: the series freezes at the next event, not at 0.
 			pl.armed, pl.start = false, t
-			s.Onset, s.End = i, i+Judge/stepSeconds
+			s.Onset, s.End = i, i+judge/stepSeconds
 		}
 		mu, noise, m := pl.at(g, t)
 		v := g.draw(t, mu, noise)

@@ -151,9 +151,9 @@ func TestFailuresChangeWhatTheyShould(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) {
 			f, ctl, g, pl := pair(t, o, c)
 			on := f.Onset
-			judge := Judge / stepSeconds
+			judgeSteps := judge / stepSeconds
 			require.Positive(t, on)
-			require.Equal(t, on+judge, f.End)
+			require.Equal(t, on+judgeSteps, f.End)
 			require.GreaterOrEqual(t, on, (o.Days-7)*24*60, "the failure is in the last week")
 			require.Equal(t, ctl.Values[:on], f.Values[:on], "nothing changes before the onset")
 			rs := int(c.Kind.rangeMS() / 60_000) // a rate reflects a change fully after its range
@@ -325,7 +325,7 @@ func TestPlanAt(t *testing.T) {
 		{f: Spike1, t: t0, mu: lin.expected(t0), n: 1, m: spikeSingle},
 		{f: Spike1, t: t0 + 60, mu: lin.expected(t0 + 60), n: 1, m: normal},
 		{f: Variance, t: t0 + 60, mu: lin.expected(t0 + 60), n: math.Sqrt(3), m: normal},
-		{f: Ramp, t: t0 + Judge/2, mu: lin.expected(t0+Judge/2) + 5, n: 1, m: normal},
+		{f: Ramp, t: t0 + judge/2, mu: lin.expected(t0+judge/2) + 5, n: 1, m: normal},
 		{f: Phase, t: t0 + 60, mu: lin.expected(t0 + 60 - 3*3600), n: 1, m: normal},
 		{f: Vanish, t: t0, mu: lin.expected(t0), n: 1, m: gone},
 		{f: None, t: t0, mu: lin.expected(t0), n: 1, m: normal},

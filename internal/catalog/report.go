@@ -13,8 +13,8 @@ import (
 )
 
 // Version of the catalogue's series: bump it whenever a change to the generator changes the
-// series, so that -compare refuses to compare figures of different catalogues as if they were
-// the same.
+// series, so that -compare warns instead of comparing figures of different catalogues as if they
+// were the same.
 const Version = 1
 
 // Report is the machine-readable summary of a run (the JSON of -json, read back by -compare).
@@ -73,9 +73,6 @@ type KindSummary struct {
 	Samples int    `json:"samples"`
 	Exceed  [3]int `json:"exceed"`
 }
-
-// FAPerWeek is the controls' false-alarm episodes per series-week (NaN without controls).
-func (k KindSummary) FAPerWeek() float64 { return float64(k.FAEpisodes) / k.SeriesWeeks }
 
 // Overall sums every failure series.
 type Overall struct {
@@ -322,11 +319,11 @@ func (rep *Report) Markdown(w io.Writer) error {
 		"(drops and spikes: within %d steps / within %dh; the bar of these classes is %d steps), median delay "+
 		"of the detected ones in minutes. \"all (bar)\" and the bold figures count each class at its bar. "+
 		"%d series per cell, %d controls per kind, %d days, seed %d; engine: %s.\n\n",
-		Judge/hour, QuickSteps, Judge/hour, QuickSteps, rep.Options.PerCell, rep.Options.Controls, rep.Options.Days, rep.Options.Seed, rep.Engine)
+		judge/hour, QuickSteps, judge/hour, QuickSteps, rep.Options.PerCell, rep.Options.Controls, rep.Options.Days, rep.Options.Seed, rep.Engine)
 	b.WriteString("| kind |")
 	for _, f := range fails {
 		if f.Quick() {
-			fmt.Fprintf(&b, " %s (%d steps / %dh) |", f, QuickSteps, Judge/hour)
+			fmt.Fprintf(&b, " %s (%d steps / %dh) |", f, QuickSteps, judge/hour)
 		} else {
 			fmt.Fprintf(&b, " %s |", f)
 		}
@@ -356,9 +353,9 @@ func (rep *Report) Markdown(w io.Writer) error {
 	o := rep.Overall
 	fmt.Fprintf(&b, "Overall: %d/%d failures detected at their bar (%s), %d/%d within %dh (%s); without vanish "+
 		"(which the engine cannot see: it is the exporter's to report) %s at the bar, %s within %dh.\n\n",
-		o.All.Bar, o.All.Series, pct(o.All.Bar, o.All.Series), o.All.Detected, o.All.Series, Judge/hour,
+		o.All.Bar, o.All.Series, pct(o.All.Bar, o.All.Series), o.All.Detected, o.All.Series, judge/hour,
 		pct(o.All.Detected, o.All.Series), pct(o.NoVanish.Bar, o.NoVanish.Series),
-		pct(o.NoVanish.Detected, o.NoVanish.Series), Judge/hour)
+		pct(o.NoVanish.Detected, o.NoVanish.Series), judge/hour)
 
 	fmt.Fprintf(&b, "False alarms and rarity of the score on the controls after the %s warm-up "+
 		"(share of samples above each threshold; n = samples above it):\n\n", fmtDuration(rep.Options.Warmup))
@@ -496,9 +493,17 @@ func Compare(w io.Writer, old, rep *Report) error {
 	if changed == 0 {
 		b.WriteString("no cell changed\n")
 	}
+	for _, g := range rep.Classes {
+		for _, og := range old.Classes {
+			if og.Name == g.Name && (og.Series != g.Series || og.Bar != g.Bar || og.Detected != g.Detected) {
+				fmt.Fprintf(&b, "class %-16s at the bar %s -> %s, within %dh %s -> %s\n", g.Name, pct(og.Bar, og.Series),
+					pct(g.Bar, g.Series), judge/hour, pct(og.Detected, og.Series), pct(g.Detected, g.Series))
+			}
+		}
+	}
 	oa, na := old.Overall.All, rep.Overall.All
 	fmt.Fprintf(&b, "overall at the bar %s -> %s, within %dh %s -> %s, controls FA/series-week %s -> %s, calibration ratio %s -> %s\n",
-		pct(oa.Bar, oa.Series), pct(na.Bar, na.Series), Judge/hour, pct(oa.Detected, oa.Series), pct(na.Detected, na.Series),
+		pct(oa.Bar, oa.Series), pct(na.Bar, na.Series), judge/hour, pct(oa.Detected, oa.Series), pct(na.Detected, na.Series),
 		faText(old.Overall.FAEpisode, old.Overall.SeriesWeeks), faText(rep.Overall.FAEpisode, rep.Overall.SeriesWeeks),
 		ratioText(old.Calibration), ratioText(rep.Calibration))
 	_, err := io.WriteString(w, b.String())

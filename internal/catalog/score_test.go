@@ -246,6 +246,7 @@ func TestCompare(t *testing.T) {
 	require.Contains(t, out, "engine: oracle -> silent")
 	require.Contains(t, out, "smooth/drop50          100% / 100% · 2m -> 0% / 0%")
 	require.Contains(t, out, "overall at the bar 100% -> 0%")
+	require.Contains(t, out, "class drop50           at the bar 100% -> 0%, within 4h 100% -> 0%")
 	require.NotContains(t, out, "warning")
 	old.Options.Seed++
 	b.Reset()
