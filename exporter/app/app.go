@@ -54,10 +54,34 @@ type Options struct {
 	ChartSeries int
 	// ReloadOnSIGHUP reloads the configuration on SIGHUP (the daemon; not in tests).
 	ReloadOnSIGHUP bool
+	// Timeouts of the HTTP server (DefaultTimeouts for zero fields).
+	Timeouts Timeouts
 	// Source, if set, replaces the Prometheus client built from the configuration (tests and
 	// benchmarks with an in-process source).
 	Source registry.Source
 	Logger *slog.Logger
+}
+
+// Timeouts bound what a client may take of the HTTP server: the request header, the whole
+// request, the whole response (a scraper that stops reading is cut off after it; the live
+// cycle does not wait for it in any case) and an idle keep-alive connection.
+type Timeouts struct{ ReadHeader, Read, Write, Idle time.Duration }
+
+// DefaultTimeouts leave a scrape of a million series on a slow link minutes to complete.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 5 * time.Minute, Idle: 2 * time.Minute}
+
+func (t *Timeouts) setDefaults() {
+	for _, f := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{
+		{&t.ReadHeader, DefaultTimeouts.ReadHeader}, {&t.Read, DefaultTimeouts.Read},
+		{&t.Write, DefaultTimeouts.Write}, {&t.Idle, DefaultTimeouts.Idle},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
 }
 
 // App is a running exporter.
@@ -69,6 +93,7 @@ type App struct {
 
 	reloadOK, reloadTime prometheus.Gauge
 	scrapeDuration       prometheus.Histogram
+	scrapeDuplicates     *prometheus.CounterVec
 
 	mu      sync.Mutex // serialises reloads
 	cfg     *config.Config
@@ -102,6 +127,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.SnapshotInterval <= 0 {
 		opts.SnapshotInterval = 5 * time.Minute
 	}
+	opts.Timeouts.setDefaults()
 	if opts.ChartSeries == 0 {
 		opts.ChartSeries = 50
 	}
@@ -120,6 +146,9 @@ func Run(ctx context.Context, opts Options) error {
 		Help: "Time of the last successful configuration reload."})
 	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
 		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
+	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
+		Help: "Series left out of scrapes because, with label names spelled for the scraper (escaping), their labels equal those of another series."},
+		[]string{"escaping"})
 
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
@@ -169,7 +198,8 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: opts.Timeouts.ReadHeader,
+		ReadTimeout: opts.Timeouts.Read, WriteTimeout: opts.Timeouts.Write, IdleTimeout: opts.Timeouts.Idle}
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error
@@ -320,7 +350,8 @@ func (a *App) Ready() bool {
 
 func (a *App) handler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Duration: a.scrapeDuration})
+	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log,
+		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "Healthy.")
 	})

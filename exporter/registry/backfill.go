@@ -82,7 +82,11 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 			continue // dropped meanwhile
 		}
 		s.joining = false
-		if s.pub.Time.IsZero() {
+		switch {
+		case !s.fill.Time.IsZero():
+			s.pub.Time, s.pub.Value, s.pub.Result = s.fill.Time, s.fill.Value, s.fill.Result
+			s.fill = Published{}
+		case s.pub.Time.IsZero():
 			lt := s.model.LastTime()
 			if lt.IsZero() {
 				continue // no history yet: published after its first live sample

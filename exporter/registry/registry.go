@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
 )
 
 // Source answers PromQL queries (see package source; tests use fakes).
@@ -80,8 +80,10 @@ type Query struct {
 
 	mu        sync.RWMutex
 	series    map[model.Fingerprint]*Series
+	owners    map[string]*owners // by published label text: see claim
 	list      []*Series // publication order; replaced (never edited in place) when series leave
 	overLimit int
+	shadowed  int // (series, scheme) pairs shadowed: see claim
 	lastLen   int // series in the last live result (all shards), for sizing backfill chunks
 	charts    int // series with a chart history
 
@@ -112,7 +114,7 @@ func New(cfg config.Query, opts Options) (*Query, error) {
 		opts.MaxSamplesPerQuery = config.DefaultSource.MaxSamplesPerQuery
 	}
 	q := &Query{cfg: cfg, spec: spec, opts: opts, name: cfg.Name,
-		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}}
+		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}, owners: map[string]*owners{}}
 	q.updateGauges()
 	return q, nil
 }
@@ -138,18 +140,22 @@ func (q *Query) Len() int {
 
 // Series is one modelled series.
 type Series struct {
-	fp      model.Fingerprint
-	raw     model.Metric // the raw series' labels, as the source returned them
-	labels  []labelPair  // published labels, sorted, without kizashi_query
-	prefix  string       // exposition of labels plus kizashi_query, without braces
-	model   *anomaly.Model
-	joining bool // waiting for or in backfill: the live cycle leaves it alone
+	fp    model.Fingerprint
+	raw   model.Metric               // the raw series' labels, as the source returned them
+	text  [exposition.Schemes]string // published labels for each escaping scheme (labelTexts)
+	model *anomaly.Model
+	// joining: waiting for or in a backfill, which owns the model, the history and fill;
+	// the live cycle leaves the series alone. pub is what was published before (a series
+	// catching up after an outage), or zero (a new or restored series).
+	joining bool
 	seen    time.Time
-	pub     Published
+	// shadowed[scheme]: an earlier series has the same published labels for scheme (see
+	// claim); the series is not published to scrapers that use it.
+	shadowed [exposition.Schemes]bool
+	pub      Published
+	fill    Published // what the backfill learned last; published when it hands over
 	hist    *history
 }
-
-type labelPair struct{ name, value string }
 
 // Published is what the exporter publishes about a series after its last update.
 type Published struct {
@@ -161,32 +167,8 @@ type Published struct {
 	ETAs []float64
 }
 
-// reserved label names of published series; raw labels of the same name become exported_<name>.
-var reserved = map[model.LabelName]bool{"kizashi_query": true, "kizashi_metric": true, "horizon": true, "threshold": true}
-
 func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
-	s := &Series{fp: fp, raw: raw, model: m, joining: true}
-	for n, v := range raw {
-		switch {
-		case n == model.MetricNameLabel:
-			n = "kizashi_metric"
-		case reserved[n]:
-			n = "exported_" + n
-		}
-		s.labels = append(s.labels, labelPair{string(n), string(v)})
-	}
-	slices.SortFunc(s.labels, func(a, b labelPair) int { return strings.Compare(a.name, b.name) })
-	var b strings.Builder
-	for _, l := range s.labels {
-		b.WriteString(l.name)
-		b.WriteString(`="`)
-		b.WriteString(escapeLabelValue(l.value))
-		b.WriteString(`",`)
-	}
-	b.WriteString(`kizashi_query="`)
-	b.WriteString(escapeLabelValue(q.name))
-	b.WriteString(`"`)
-	s.prefix = b.String()
+	s := &Series{fp: fp, raw: raw, text: labelTexts(raw, q.name), model: m, joining: true}
 	if q.charts < q.opts.ChartSeries {
 		s.hist = newHistory(time.Duration(q.cfg.Step))
 		q.charts++
@@ -194,29 +176,35 @@ func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Mod
 	return s
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-
-func escapeLabelValue(v string) string {
-	if !strings.ContainsAny(v, "\\\n\"") {
-		return v
-	}
-	return labelEscaper.Replace(v)
-}
-
 // add inserts a series; q.mu must be held for writing.
 func (q *Query) add(s *Series) {
 	q.series[s.fp] = s
 	q.list = append(q.list, s)
+	q.claim(s)
 }
 
-// learn feeds one sample to the series' model and records what is published. The caller owns
-// the series: q.mu for writing, or the series is joining and owned by the backfill.
+// remove deletes a series; q.mu must be held for writing. The caller replaces q.list.
+func (q *Query) remove(s *Series) {
+	delete(q.series, s.fp)
+	if s.hist != nil {
+		q.charts--
+	}
+	q.release(s)
+}
+
+// learn feeds one sample to the series' model and records what is published: at once by the
+// live cycle (q.mu held for writing), at the hand-over by a backfill (the series is joining
+// and owned by the backfill, which never touches what is published meanwhile).
 func (q *Query) learn(s *Series, t time.Time, v float64) error {
 	r, err := s.model.Update(t, v)
 	if err != nil {
 		return err
 	}
-	s.pub.Time, s.pub.Value, s.pub.Result = t, v, r
+	p := &s.pub
+	if s.joining {
+		p = &s.fill
+	}
+	p.Time, p.Value, p.Result = t, v, r
 	if s.hist != nil {
 		s.hist.add(t, v, r)
 	}
@@ -343,10 +331,7 @@ func (q *Query) dropStale(now time.Time) int {
 	list := make([]*Series, 0, len(q.list)-dropped)
 	for _, s := range q.list {
 		if s.seen.Before(limit) {
-			delete(q.series, s.fp)
-			if s.hist != nil {
-				q.charts--
-			}
+			q.remove(s)
 			continue
 		}
 		list = append(list, s)

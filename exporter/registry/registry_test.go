@@ -59,7 +59,7 @@ func wave(i int, t time.Time) float64 {
 
 func published(q *registry.Query) map[string]registry.Published {
 	out := map[string]registry.Published{}
-	q.Range(2, func(s *registry.Series) { out[s.Prefix()] = *s.Published() })
+	_ = q.Range(2, func(s *registry.Series) { out[s.Labels(model.NoEscaping)] = *s.Published() }, func() error { return nil })
 	return out
 }
 
@@ -308,4 +308,42 @@ func TestBackfillChunksAndSourceErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20, res.Updated)
 	require.Equal(t, 1.0, testutil.ToFloat64(e.m.SourceUp))
+}
+
+// TestShadowedSeries: of two series whose published labels are equal for a scheme, the first
+// is published and the other shadowed; when the first goes stale, the other takes over.
+func TestShadowedSeries(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	dotted := model.Metric{"__name__": "up", "service.name": "api"}
+	plain := model.Metric{"__name__": "up", "service_name": "api"}
+	src := fakesource.New([]model.Metric{dotted, plain}, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	shown := func(scheme model.EscapingScheme) []string {
+		var out []string
+		_ = e.q.Range(10, func(s *registry.Series) {
+			if !s.Shadowed(scheme) {
+				out = append(out, s.Labels(scheme))
+			}
+		}, func() error { return nil })
+		return out
+	}
+	require.Equal(t, []string{`kizashi_metric="up","service.name"="api",kizashi_query="q"`, `kizashi_metric="up",service_name="api",kizashi_query="q"`},
+		shown(model.NoEscaping))
+	require.Equal(t, []string{`kizashi_metric="up",service_name="api",kizashi_query="q"`}, shown(model.UnderscoreEscaping))
+	require.Len(t, shown(model.DotsEscaping), 2)
+
+	// The first (service.name) goes away: the second is published for underscores too.
+	src.SetSeries([]model.Metric{plain})
+	for range 4 {
+		e.now = e.now.Add(time.Minute)
+		_, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, e.q.Len())
+	require.Equal(t, []string{`kizashi_metric="up",service_name="api",kizashi_query="q"`}, shown(model.UnderscoreEscaping))
+	require.Equal(t, shown(model.UnderscoreEscaping), shown(model.NoEscaping))
 }
