@@ -6,6 +6,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
 // Source answers PromQL queries (see package source; tests use fakes).
@@ -81,14 +83,74 @@ type Query struct {
 	mu        sync.RWMutex
 	series    map[model.Fingerprint]*Series
 	owners    map[string]*owners // by published label text: see claim
-	list      []*Series // publication order; replaced (never edited in place) when series leave
+	list      []*Series          // publication order; replaced (never edited in place) when series leave
 	overLimit int
 	shadowed  int // (series, scheme) pairs shadowed: see claim
 	lastLen   int // series in the last live result (all shards), for sizing backfill chunks
 	charts    int // series with a chart history
+	// lastOK is the time of the last successful live cycle, upSince that of the first one
+	// since the source last failed (zero while it fails): see apply and dropStale.
+	lastOK, upSince time.Time
 
 	backfilled atomic.Bool // the first backfill has finished
 	backfillMu sync.Mutex  // one backfill at a time
+
+	statusMu sync.Mutex
+	failures int    // consecutive failed queries to the source (live or backfill)
+	lastErr  string // the last failure's message, "" after a success
+}
+
+// FailingAfter is how many consecutive failed queries to the source (live cycles and
+// backfill chunks) make a query failing: see Status.
+const FailingAfter = 3
+
+// Status is what the exporter says about a query on /-/ready and its page.
+type Status struct {
+	// Ready: the first backfill has finished; the query publishes every series it found.
+	Ready bool
+	// Failures is the number of consecutive failed queries to the source, LastError the
+	// last one's message; both are reset by a success.
+	Failures  int
+	LastError string
+}
+
+// Failing reports whether the query has failed FailingAfter times in a row.
+func (s Status) Failing() bool { return s.Failures >= FailingAfter }
+
+// Status returns the query's status.
+func (q *Query) Status() Status {
+	q.statusMu.Lock()
+	defer q.statusMu.Unlock()
+	return Status{Ready: q.backfilled.Load(), Failures: q.failures, LastError: q.lastErr}
+}
+
+// succeeded and failed record the outcome of a query to the source (kind instant or range).
+func (q *Query) succeeded() {
+	q.statusMu.Lock()
+	q.failures, q.lastErr = 0, ""
+	q.statusMu.Unlock()
+	q.opts.Metrics.SourceUp.WithLabelValues(q.name).Set(1)
+}
+
+func (q *Query) failed(kind string, err error) {
+	q.statusMu.Lock()
+	q.failures++
+	q.lastErr = err.Error()
+	q.statusMu.Unlock()
+	m := q.opts.Metrics
+	m.SourceUp.WithLabelValues(q.name).Set(0)
+	m.QueryErrors.WithLabelValues(q.name, kind, reason(err)).Inc()
+}
+
+// reason classifies a failed query for kizashi_exporter_query_errors_total.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, source.ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
 }
 
 // New returns an empty Query for cfg.
@@ -128,6 +190,12 @@ func (q *Query) Config() config.Query { return q.cfg }
 // Ready reports whether the first backfill has finished.
 func (q *Query) Ready() bool { return q.backfilled.Load() }
 
+// Usable reports whether the query is ready or failing: what /-/ready waits for.
+func (q *Query) Usable() bool {
+	s := q.Status()
+	return s.Ready || s.Failing()
+}
+
 // Forget removes the query's own metrics (when it is no longer configured).
 func (q *Query) Forget() { q.opts.Metrics.forget(q.name) }
 
@@ -153,8 +221,8 @@ type Series struct {
 	// claim); the series is not published to scrapers that use it.
 	shadowed [exposition.Schemes]bool
 	pub      Published
-	fill    Published // what the backfill learned last; published when it hands over
-	hist    *history
+	fill     Published // what the backfill learned last; published when it hands over
+	hist     *history
 }
 
 // Published is what the exporter publishes about a series after its last update.
@@ -234,7 +302,10 @@ func (q *Query) refresh(s *Series) {
 // CycleResult says what one live cycle did.
 type CycleResult struct {
 	Updated, New, Dropped, OverLimit, OtherShards int
-	QueryTime, ModelTime                          time.Duration
+	// CatchingUp: series that wait for a backfill of the steps missed since the last
+	// successful cycle.
+	CatchingUp           int
+	QueryTime, ModelTime time.Duration
 }
 
 // Cycle runs the query at t (one query for all series), updates the models of the series it
@@ -246,11 +317,15 @@ func (q *Query) Cycle(ctx context.Context, src Source, t time.Time) (CycleResult
 	res.QueryTime = time.Since(start)
 	q.opts.Metrics.QueryDuration.WithLabelValues(q.name, "instant").Observe(res.QueryTime.Seconds())
 	if err != nil {
-		q.opts.Metrics.QueryErrors.WithLabelValues(q.name, "instant").Inc()
-		q.opts.Metrics.SourceUp.Set(0)
+		if ctx.Err() == nil { // not a shutdown
+			q.failed("instant", err)
+		}
+		q.mu.Lock()
+		q.upSince = time.Time{}
+		q.mu.Unlock()
 		return res, fmt.Errorf("cycle %s: %w", q.name, err)
 	}
-	q.opts.Metrics.SourceUp.Set(1)
+	q.succeeded()
 	res = q.apply(vec, t, res)
 	return res, nil
 }
@@ -261,6 +336,23 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 	rejected := 0
 	q.mu.Lock()
 	q.lastLen = len(vec)
+	step := time.Duration(q.cfg.Step)
+	if !q.lastOK.IsZero() && t.Sub(q.lastOK) > step {
+		// Steps were missed (the source failed or was slow): the series catch up on them in
+		// a backfill, publishing what they had meanwhile, instead of skipping them.
+		for _, s := range q.list {
+			if !s.joining {
+				s.joining = true
+				res.CatchingUp++
+			}
+		}
+	}
+	if !t.Before(q.lastOK) {
+		q.lastOK = t
+	}
+	if q.upSince.IsZero() {
+		q.upSince = t
+	}
 	for _, smp := range vec {
 		fp := smp.Metric.Fingerprint()
 		if !q.opts.Shard.Owns(fp) {
@@ -317,7 +409,13 @@ func (q *Query) ApplyVector(vec model.Vector, t time.Time) CycleResult {
 }
 
 // dropStale removes the series not seen for the staleness timeout; q.mu held for writing.
+// Only time in which the source answered counts: after an outage (or at start) nothing is
+// dropped until the source has answered for the staleness timeout, so that the first, empty,
+// answers of a Prometheus that just restarted do not drop every series.
 func (q *Query) dropStale(now time.Time) int {
+	if now.Sub(q.upSince) < q.cfg.Staleness() {
+		return 0
+	}
 	limit := now.Add(-q.cfg.Staleness())
 	dropped := 0
 	for _, s := range q.list {
@@ -351,6 +449,11 @@ func (q *Query) updateGauges() {
 	}
 	q.mu.RUnlock()
 	m := q.opts.Metrics
+	ready := 0.0
+	if q.backfilled.Load() {
+		ready = 1
+	}
+	m.QueryReady.WithLabelValues(q.name).Set(ready)
 	m.Series.WithLabelValues(q.name).Set(float64(n))
 	m.SeriesBackfilling.WithLabelValues(q.name).Set(float64(joining))
 	m.SeriesOverLimit.WithLabelValues(q.name).Set(float64(over))
