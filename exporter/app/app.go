@@ -24,12 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
 	"github.com/kizashi-dev/kizashi/exporter/config"
-	"github.com/prometheus/common/model"
-
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 	kweb "github.com/kizashi-dev/kizashi/exporter/web"
@@ -54,6 +54,8 @@ type Options struct {
 	ChartSeries int
 	// ReloadOnSIGHUP reloads the configuration on SIGHUP (the daemon; not in tests).
 	ReloadOnSIGHUP bool
+	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
+	EnableLifecycle bool
 	// Timeouts of the HTTP server (DefaultTimeouts for zero fields).
 	Timeouts Timeouts
 	// Source, if set, replaces the Prometheus client built from the configuration (tests and
@@ -149,6 +151,9 @@ func Run(ctx context.Context, opts Options) error {
 	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
 		Help: "Series left out of scrapes because, with label names spelled for the scraper (escaping), their labels equal those of another series."},
 		[]string{"escaping"})
+	for scheme := range exposition.Schemes {
+		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
+	}
 
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
@@ -302,6 +307,9 @@ func (a *App) apply(ctx context.Context, cfg *config.Config) error {
 		if q.Len() == 0 {
 			a.restore(q)
 		}
+		if a.opts.DataDir != "" {
+			a.metrics.SnapshotFailures.WithLabelValues(name) // exported from 0
+		}
 		a.runners[name] = a.start(ctx, q, src)
 	}
 	a.cfg, a.src = cfg, src
@@ -338,14 +346,36 @@ func (a *App) Queries() []*registry.Query {
 	return a.queries
 }
 
-// Ready reports whether every query has finished its first backfill.
-func (a *App) Ready() bool {
+// Ready reports whether the exporter is ready: every query has either finished its first
+// backfill, or is failing (its last registry.FailingAfter queries to the source failed) and
+// is reported as such, so that one broken query does not keep the others from being served.
+// It also returns a line per query saying what it is doing (see readiness).
+func (a *App) Ready() (bool, []string) {
+	ready := true
+	var lines []string
 	for _, q := range a.Queries() {
-		if !q.Ready() {
-			return false
-		}
+		line, usable := readiness(q.Name(), q.Status())
+		ready = ready && usable
+		lines = append(lines, line)
 	}
-	return true
+	return ready, lines
+}
+
+// readiness says what a query is doing, and whether it counts as ready for /-/ready.
+func readiness(name string, s registry.Status) (string, bool) {
+	switch {
+	case s.Failing():
+		state := "backfilling"
+		if s.Ready {
+			state = "ready"
+		}
+		return fmt.Sprintf("%s: failing (%s, %d queries to the source failed in a row): %s", name, state, s.Failures, s.LastError), true
+	case s.Ready:
+		return name + ": ready", true
+	case s.Failures > 0:
+		return fmt.Sprintf("%s: backfilling, retrying after %d failed queries: %s", name, s.Failures, s.LastError), false
+	}
+	return name + ": backfilling", false
 }
 
 func (a *App) handler(ctx context.Context) http.Handler {
@@ -356,24 +386,42 @@ func (a *App) handler(ctx context.Context) http.Handler {
 		_, _ = fmt.Fprintln(w, "Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.Ready() {
-			http.Error(w, "Backfilling.", http.StatusServiceUnavailable)
-			return
+		ready, lines := a.Ready()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintln(w, "Not ready: backfilling.")
+		} else {
+			_, _ = fmt.Fprintln(w, "Ready.")
 		}
-		_, _ = fmt.Fprintln(w, "Ready.")
+		for _, l := range lines {
+			_, _ = fmt.Fprintln(w, l)
+		}
 	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
+	// As Prometheus: the lifecycle API is off unless --web.enable-lifecycle; it is served with
+	// the rest, behind --web.config.file's TLS and basic auth. Requests a browser sends from
+	// another site (Sec-Fetch-Site, else Origin against Host) are refused, so that a page
+	// cannot make an operator's browser reload the exporter.
+	var reload http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.opts.EnableLifecycle {
+			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
 			return
 		}
 		if err := a.Reload(ctx); err != nil {
 			a.log.Error("reload configuration", "err", err)
+			// Configuration errors name a line and a key, never a value (see config.Parse).
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}
 		_, _ = fmt.Fprintln(w, "Reloaded.")
+	})
+	reload = http.NewCrossOriginProtection().Handler(reload)
+	mux.Handle("POST /-/reload", reload)
+	mux.Handle("PUT /-/reload", reload)
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", "POST, PUT")
+		http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
 	})
 	pages := kweb.New(a.Queries, a.log)
 	mux.Handle("/", pages)
