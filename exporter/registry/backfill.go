@@ -87,9 +87,9 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 		}
 		s.joining = false
 		switch {
-		case !s.fill.Time.IsZero():
+		case s.fill != nil:
 			s.pub.Time, s.pub.Value, s.pub.Result = s.fill.Time, s.fill.Value, s.fill.Result
-			s.fill = Published{}
+			s.fill = nil
 		case s.pub.Time.IsZero():
 			lt := s.model.LastTime()
 			if lt.IsZero() {

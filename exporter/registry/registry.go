@@ -221,7 +221,7 @@ type Series struct {
 	// claim); the series is not published to scrapers that use it.
 	shadowed [exposition.Schemes]bool
 	pub      Published
-	fill     Published // what the backfill learned last; published when it hands over
+	fill     *learned // what the backfill learned last; published when it hands over
 	hist     *history
 }
 
@@ -233,6 +233,13 @@ type Published struct {
 	Forecasts []anomaly.Forecast
 	// ETAs[i] is the breach ETA in seconds of threshold i, or NaN if no breach is forecast.
 	ETAs []float64
+}
+
+// learned is a sample learned and what the model made of it.
+type learned struct {
+	Time   time.Time
+	Value  float64
+	Result anomaly.Result
 }
 
 func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
@@ -268,11 +275,14 @@ func (q *Query) learn(s *Series, t time.Time, v float64) error {
 	if err != nil {
 		return err
 	}
-	p := &s.pub
 	if s.joining {
-		p = &s.fill
+		if s.fill == nil {
+			s.fill = &learned{}
+		}
+		*s.fill = learned{t, v, r}
+	} else {
+		s.pub.Time, s.pub.Value, s.pub.Result = t, v, r
 	}
-	p.Time, p.Value, p.Result = t, v, r
 	if s.hist != nil {
 		s.hist.add(t, v, r)
 	}
