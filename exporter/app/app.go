@@ -363,19 +363,17 @@ func (a *App) Ready() (bool, []string) {
 
 // readiness says what a query is doing, and whether it counts as ready for /-/ready.
 func readiness(name string, s registry.Status) (string, bool) {
+	state := "backfilling"
+	if s.Ready {
+		state = "ready"
+	}
 	switch {
 	case s.Failing():
-		state := "backfilling"
-		if s.Ready {
-			state = "ready"
-		}
-		return fmt.Sprintf("%s: failing (%s, %d queries to the source failed in a row): %s", name, state, s.Failures, s.LastError), true
-	case s.Ready:
-		return name + ": ready", true
+		return fmt.Sprintf("%s: failing (%s, %d queries to the source failed in a row): %s", name, state, s.Failures, s.LastError), s.Usable()
 	case s.Failures > 0:
-		return fmt.Sprintf("%s: backfilling, retrying after %d failed queries: %s", name, s.Failures, s.LastError), false
+		return fmt.Sprintf("%s: %s, retrying after %d failed queries: %s", name, state, s.Failures, s.LastError), s.Usable()
 	}
-	return name + ": backfilling", false
+	return name + ": " + state, s.Usable()
 }
 
 func (a *App) handler(ctx context.Context) http.Handler {

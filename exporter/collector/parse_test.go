@@ -73,7 +73,18 @@ func published(name string) bool {
 func sameFloat(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 
 func sortSamples(s []sample) []sample {
-	slices.SortFunc(s, func(a, b sample) int { return strings.Compare(a.key(), b.key()) })
+	type keyed struct {
+		key string
+		s   sample
+	}
+	k := make([]keyed, len(s))
+	for i := range s {
+		k[i] = keyed{s[i].key(), s[i]}
+	}
+	slices.SortFunc(k, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	for i := range k {
+		s[i] = k[i].s
+	}
 	return s
 }
 

@@ -117,6 +117,10 @@ type Status struct {
 // Failing reports whether the query has failed FailingAfter times in a row.
 func (s Status) Failing() bool { return s.Failures >= FailingAfter }
 
+// Usable reports whether the query is ready or failing: what /-/ready waits for, so that one
+// broken query does not keep the others from being served.
+func (s Status) Usable() bool { return s.Ready || s.Failing() }
+
 // Status returns the query's status.
 func (q *Query) Status() Status {
 	q.statusMu.Lock()
@@ -189,12 +193,6 @@ func (q *Query) Config() config.Query { return q.cfg }
 
 // Ready reports whether the first backfill has finished.
 func (q *Query) Ready() bool { return q.backfilled.Load() }
-
-// Usable reports whether the query is ready or failing: what /-/ready waits for.
-func (q *Query) Usable() bool {
-	s := q.Status()
-	return s.Ready || s.Failing()
-}
 
 // Forget removes the query's own metrics (when it is no longer configured).
 func (q *Query) Forget() { q.opts.Metrics.forget(q.name) }

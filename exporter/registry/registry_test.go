@@ -460,7 +460,7 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 	_, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
 	require.Equal(t, registry.Status{}, e.q.Status())
-	require.False(t, e.q.Usable())
+	require.False(t, e.q.Status().Usable())
 	bf, err := e.q.Backfill(ctx, src)
 	require.NoError(t, err)
 	require.Equal(t, 2*361, bf.Samples)
@@ -478,7 +478,7 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 		require.Equal(t, i == registry.FailingAfter, st.Failing())
 		require.Equal(t, "fake source down", st.LastError)
 	}
-	require.True(t, e.q.Usable(), "ready, and failing")
+	require.True(t, e.q.Status().Usable(), "ready, and failing")
 	src.SetDown(false)
 	e.now = e.now.Add(time.Minute)
 	_, err = e.q.Cycle(ctx, src, e.now)
@@ -493,6 +493,6 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 		_, _ = e2.q.Cycle(ctx, down, e2.now)
 	}
 	require.False(t, e2.q.Ready())
-	require.True(t, e2.q.Usable())
+	require.True(t, e2.q.Status().Usable())
 	require.Zero(t, testutil.ToFloat64(e2.m.QueryReady.WithLabelValues("q")))
 }
