@@ -542,7 +542,7 @@ queries:
 `), 0o600))
 	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
 		return exporterapp.Run(ctx, exporterapp.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
-			Logger: slog.New(slog.DiscardHandler)})
+			DataDir: filepath.Join(dir, "data"), SnapshotInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	})
 	defer stop()
 	url := base + "/metrics"
@@ -551,7 +551,7 @@ queries:
 		got = scrape(t, url, nil)
 		for _, n := range []string{"kizashi_breach_eta_seconds", "kizashi_exporter_query_errors_total",
 			"kizashi_exporter_cycle_model_duration_seconds", "kizashi_exporter_rejected_samples_total",
-			"kizashi_exporter_series_dropped_total"} {
+			"kizashi_exporter_series_dropped_total", "kizashi_exporter_last_snapshot_success_timestamp_seconds"} {
 			if !slices.Contains(got, n) {
 				return false
 			}

@@ -24,12 +24,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
 	"github.com/kizashi-dev/kizashi/exporter/config"
-	"github.com/prometheus/common/model"
-
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 	kweb "github.com/kizashi-dev/kizashi/exporter/web"
@@ -54,10 +54,36 @@ type Options struct {
 	ChartSeries int
 	// ReloadOnSIGHUP reloads the configuration on SIGHUP (the daemon; not in tests).
 	ReloadOnSIGHUP bool
+	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
+	EnableLifecycle bool
+	// Timeouts of the HTTP server (DefaultTimeouts for zero fields).
+	Timeouts Timeouts
 	// Source, if set, replaces the Prometheus client built from the configuration (tests and
 	// benchmarks with an in-process source).
 	Source registry.Source
 	Logger *slog.Logger
+}
+
+// Timeouts bound what a client may take of the HTTP server: the request header, the whole
+// request, the whole response (a scraper that stops reading is cut off after it; the live
+// cycle does not wait for it in any case) and an idle keep-alive connection.
+type Timeouts struct{ ReadHeader, Read, Write, Idle time.Duration }
+
+// DefaultTimeouts leave a scrape of a million series on a slow link minutes to complete.
+var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 5 * time.Minute, Idle: 2 * time.Minute}
+
+func (t *Timeouts) setDefaults() {
+	for _, f := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{
+		{&t.ReadHeader, DefaultTimeouts.ReadHeader}, {&t.Read, DefaultTimeouts.Read},
+		{&t.Write, DefaultTimeouts.Write}, {&t.Idle, DefaultTimeouts.Idle},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
 }
 
 // App is a running exporter.
@@ -69,6 +95,7 @@ type App struct {
 
 	reloadOK, reloadTime prometheus.Gauge
 	scrapeDuration       prometheus.Histogram
+	scrapeDuplicates     *prometheus.CounterVec
 
 	mu      sync.Mutex // serialises reloads
 	cfg     *config.Config
@@ -102,6 +129,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.SnapshotInterval <= 0 {
 		opts.SnapshotInterval = 5 * time.Minute
 	}
+	opts.Timeouts.setDefaults()
 	if opts.ChartSeries == 0 {
 		opts.ChartSeries = 50
 	}
@@ -120,6 +148,12 @@ func Run(ctx context.Context, opts Options) error {
 		Help: "Time of the last successful configuration reload."})
 	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
 		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
+	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
+		Help: "Series left out of scrapes because, with label names spelled for the scraper (escaping), their labels equal those of another series."},
+		[]string{"escaping"})
+	for scheme := range exposition.Schemes {
+		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
+	}
 
 	cfg, err := config.Load(opts.ConfigFile)
 	if err != nil {
@@ -169,7 +203,8 @@ func Run(ctx context.Context, opts Options) error {
 		})
 	}
 
-	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: opts.Timeouts.ReadHeader,
+		ReadTimeout: opts.Timeouts.Read, WriteTimeout: opts.Timeouts.Write, IdleTimeout: opts.Timeouts.Idle}
 	serveErr := make(chan error, 1)
 	go func() {
 		var err error
@@ -272,6 +307,9 @@ func (a *App) apply(ctx context.Context, cfg *config.Config) error {
 		if q.Len() == 0 {
 			a.restore(q)
 		}
+		if a.opts.DataDir != "" {
+			a.metrics.SnapshotFailures.WithLabelValues(name) // exported from 0
+		}
 		a.runners[name] = a.start(ctx, q, src)
 	}
 	a.cfg, a.src = cfg, src
@@ -308,41 +346,80 @@ func (a *App) Queries() []*registry.Query {
 	return a.queries
 }
 
-// Ready reports whether every query has finished its first backfill.
-func (a *App) Ready() bool {
+// Ready reports whether the exporter is ready: every query has either finished its first
+// backfill, or is failing (its last registry.FailingAfter queries to the source failed) and
+// is reported as such, so that one broken query does not keep the others from being served.
+// It also returns a line per query saying what it is doing (see readiness).
+func (a *App) Ready() (bool, []string) {
+	ready := true
+	var lines []string
 	for _, q := range a.Queries() {
-		if !q.Ready() {
-			return false
-		}
+		line, usable := readiness(q.Name(), q.Status())
+		ready = ready && usable
+		lines = append(lines, line)
 	}
-	return true
+	return ready, lines
+}
+
+// readiness says what a query is doing, and whether it counts as ready for /-/ready.
+func readiness(name string, s registry.Status) (string, bool) {
+	state := "backfilling"
+	if s.Ready {
+		state = "ready"
+	}
+	switch {
+	case s.Failing():
+		return fmt.Sprintf("%s: failing (%s, %d queries to the source failed in a row): %s", name, state, s.Failures, s.LastError), s.Usable()
+	case s.Failures > 0:
+		return fmt.Sprintf("%s: %s, retrying after %d failed queries: %s", name, state, s.Failures, s.LastError), s.Usable()
+	}
+	return name + ": " + state, s.Usable()
 }
 
 func (a *App) handler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Duration: a.scrapeDuration})
+	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log,
+		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = fmt.Fprintln(w, "Healthy.")
 	})
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.Ready() {
-			http.Error(w, "Backfilling.", http.StatusServiceUnavailable)
-			return
+		ready, lines := a.Ready()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintln(w, "Not ready: backfilling.")
+		} else {
+			_, _ = fmt.Fprintln(w, "Ready.")
 		}
-		_, _ = fmt.Fprintln(w, "Ready.")
+		for _, l := range lines {
+			_, _ = fmt.Fprintln(w, l)
+		}
 	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			w.Header().Set("Allow", "POST, PUT")
-			http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
+	// As Prometheus: the lifecycle API is off unless --web.enable-lifecycle; it is served with
+	// the rest, behind --web.config.file's TLS and basic auth. Requests a browser sends from
+	// another site (Sec-Fetch-Site, else Origin against Host) are refused, so that a page
+	// cannot make an operator's browser reload the exporter.
+	var reload http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.opts.EnableLifecycle {
+			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
 			return
 		}
 		if err := a.Reload(ctx); err != nil {
 			a.log.Error("reload configuration", "err", err)
+			// Configuration errors name a line and a key, never a value (see config.Parse).
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}
 		_, _ = fmt.Fprintln(w, "Reloaded.")
+	})
+	reload = http.NewCrossOriginProtection().Handler(reload)
+	mux.Handle("POST /-/reload", reload)
+	mux.Handle("PUT /-/reload", reload)
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", "POST, PUT")
+		http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
 	})
 	pages := kweb.New(a.Queries, a.log)
 	mux.Handle("/", pages)

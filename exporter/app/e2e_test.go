@@ -126,15 +126,15 @@ queries:
 	opts := app.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), SnapshotInterval: time.Hour,
 		Logger: testLogger(t)}
 	ex := startAt(t, exporterAddr, opts)
-	waitFor(t, "exporter ready", 60*time.Second, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
+	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
 
 	// Baselines exist for every raw series, with the same labels (honor_labels keeps them).
-	waitForQuery(t, prom, `count(kizashi_baseline{kizashi_query="load"}) == 3`, 30*time.Second)
+	waitForQuery(t, prom, `count(kizashi_baseline{kizashi_query="load"}) == 3`, patience)
 	requireEmpty(t, prom, `kizashi_e2e_load unless on(host, instance, job) kizashi_baseline`)
 	requireEmpty(t, prom, `kizashi_baseline unless ignoring(kizashi_metric, kizashi_query) kizashi_e2e_load`)
-	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, 30*time.Second)
-	waitForQuery(t, prom, `count(kizashi_forecast{horizon="10m"}) == 3`, 10*time.Second)
-	waitForQuery(t, prom, `kizashi_exporter_backfill_progress_ratio{query="load"} == 1`, 10*time.Second)
+	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, patience)
+	waitForQuery(t, prom, `count(kizashi_forecast{horizon="10m"}) == 3`, patience)
+	waitForQuery(t, prom, `kizashi_exporter_backfill_progress_ratio{query="load"} == 1`, patience)
 
 	// An anomaly in the live data: the score passes the alert threshold within a few steps,
 	// the raw-vs-band join shows it and the alerting rule fires.
@@ -142,12 +142,12 @@ queries:
 	spike["a"] = 3
 	mu.Unlock()
 	injected := time.Now()
-	waitForQuery(t, prom, `kizashi_anomaly_score{host="a"} > 0.65`, 20*time.Second) // the documented alert threshold
+	waitForQuery(t, prom, `kizashi_anomaly_score{host="a"} > 0.65`, patience) // the documented alert threshold
 	t.Logf("score over the threshold %s after the anomaly", time.Since(injected).Round(time.Second))
-	vec := waitForQuery(t, prom, `kizashi_e2e_load{host="a"} > on(host, instance, job) kizashi_upper`, 10*time.Second)
+	vec := waitForQuery(t, prom, `kizashi_e2e_load{host="a"} > on(host, instance, job) kizashi_upper`, patience)
 	require.Len(t, vec, 1)
 	require.Equal(t, model.LabelValue("a"), vec[0].Metric["host"])
-	waitForQuery(t, prom, `ALERTS{alertname="KizashiAnomaly",alertstate="firing",host="a",kizashi_query="load"}`, 20*time.Second)
+	waitForQuery(t, prom, `ALERTS{alertname="KizashiAnomaly",alertstate="firing",host="a",kizashi_query="load"}`, patience)
 	mu.Lock()
 	delete(spike, "a")
 	mu.Unlock()
@@ -155,32 +155,34 @@ queries:
 	// Prometheus dies: the exporter keeps serving the last values and says the source is down.
 	prom.Kill(t)
 	var metrics string
-	waitFor(t, "source down", 20*time.Second, func() bool {
+	waitFor(t, "source down", patience, func() bool {
 		_, metrics = get(t, ex.url+"/metrics")
-		return strings.Contains(metrics, "kizashi_exporter_source_up 0")
+		return strings.Contains(metrics, `kizashi_exporter_source_up{query="load"} 0`)
 	})
 	require.Equal(t, 3, strings.Count(metrics, "kizashi_baseline{"))
 	code, _ := get(t, ex.url+"/-/healthy")
 	require.Equal(t, 200, code)
 	prom.Restart(t)
-	waitFor(t, "source up again", 30*time.Second, func() bool {
+	waitFor(t, "source up again", patience, func() bool {
 		_, metrics = get(t, ex.url+"/metrics")
-		return strings.Contains(metrics, "kizashi_exporter_source_up 1")
+		return strings.Contains(metrics, `kizashi_exporter_source_up{query="load"} 1`)
 	})
 	since := time.Now()
-	waitForQuery(t, prom, fmt.Sprintf(`kizashi_exporter_last_update_timestamp_seconds{query="load"} > %d`, since.Unix()), 30*time.Second)
+	waitForQuery(t, prom, fmt.Sprintf(`kizashi_exporter_last_update_timestamp_seconds{query="load"} > %d`, since.Unix()), patience)
 
 	// The exporter restarts: models come back from the snapshots and only the gap is backfilled.
 	ex.stop()
-	time.Sleep(3 * time.Second)
+	stopped := time.Now()
+	// A gap to backfill: Prometheus scrapes a few more steps of the target meanwhile.
+	waitForQuery(t, prom, fmt.Sprintf(`timestamp(kizashi_e2e_load) > %d`, stopped.Unix()+4), patience)
 	ex = startAt(t, exporterAddr, opts)
-	waitFor(t, "exporter ready after restart", 30*time.Second, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
+	waitFor(t, "exporter ready after restart", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
 	_, metrics = get(t, ex.url+"/metrics")
 	require.Equal(t, 3, strings.Count(metrics, "kizashi_model_ready{"), metrics)
 	require.Equal(t, 3, countReady(metrics), "ready at once: restored, not retrained")
 	samples := metricValue(t, metrics, `kizashi_exporter_backfill_samples_total{query="load"}`)
 	require.Less(t, samples, 3*60.0, "a gap of a few seconds, not the 3h training window (%g samples)", samples)
-	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, 30*time.Second)
+	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, patience)
 }
 
 func countReady(metrics string) int {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -123,20 +124,29 @@ func (a *App) save(q *registry.Query) {
 		return
 	}
 	start := time.Now()
+	n, err := a.write(q)
+	if err != nil {
+		a.metrics.SnapshotFailures.WithLabelValues(q.Name()).Inc()
+		a.log.Error("save snapshot", "query", q.Name(), "err", err)
+		return
+	}
+	a.metrics.SnapshotTime.WithLabelValues(q.Name()).SetToCurrentTime()
+	a.log.Debug("snapshot saved", "query", q.Name(), "series", n, "took", time.Since(start))
+}
+
+// write writes the snapshot file of q and returns how many series it holds.
+func (a *App) write(q *registry.Query) (int, error) {
 	w, err := state.Create(a.opts.DataDir, q.Name())
 	if err != nil {
-		a.log.Error("save snapshot", "query", q.Name(), "err", err)
-		return
+		return 0, err
 	}
 	if err := q.Snapshot(w.Add); err != nil {
-		a.log.Error("save snapshot", "query", q.Name(), "err", err, "abort", w.Abort())
-		return
+		return 0, errors.Join(err, w.Abort())
 	}
 	if err := w.Commit(); err != nil {
-		a.log.Error("save snapshot", "query", q.Name(), "err", err)
-		return
+		return 0, err
 	}
-	a.log.Debug("snapshot saved", "query", q.Name(), "series", w.Count(), "took", time.Since(start))
+	return w.Count(), nil
 }
 
 // restore loads the snapshot file of q; damaged snapshots are logged and retrained.

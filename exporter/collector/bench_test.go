@@ -59,7 +59,7 @@ func BenchmarkScrape100k(b *testing.B) {
 					zw, _ = gzip.NewWriterLevel(cw, gzip.BestSpeed)
 					w = zw
 				}
-				if err := collector.WriteText(w, queries); err != nil {
+				if _, err := collector.WriteText(w, queries, model.UnderscoreEscaping); err != nil {
 					b.Fatal(err)
 				}
 				if zw != nil {

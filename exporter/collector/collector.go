@@ -8,9 +8,18 @@
 // precomputed label strings rather than through prometheus.NewDesc / MustNewConstMetric: with
 // 100k series and about 15 samples each, client_golang's Gather (a dto.Metric per sample,
 // sorting and consistency checks) would take most of the scrape budget and hundreds of MiB.
+// This writer is fuzzed against expfmt's and Prometheus' own text parsers (FuzzExposition).
+//
+// The format is negotiated as client_golang's promhttp does (package exposition): label names
+// that are not legacy names (service.name) are quoted for scrapers that accept UTF-8 names
+// (escaping=allow-utf-8, Prometheus 3) and escaped for the others (Prometheus 2).
 //
 // A raw series' metric name (__name__) is published as the label kizashi_metric; raw labels
-// named kizashi_query, kizashi_metric, horizon or threshold become exported_<name>.
+// named kizashi_query, kizashi_metric, horizon or threshold become exported_<name>; label names
+// stay unique (see registry.Series.Labels). Two series whose published labels are equal (raw
+// label sets that differ only in names that escape alike, such as service.name and
+// service_name for a scraper that wants underscores) would be one series to Prometheus: the
+// first modelled is written, the others are left out (registry.Series.Shadowed) and counted.
 package collector
 
 import (
@@ -28,7 +37,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
 )
 
@@ -108,36 +119,40 @@ var families = []family{
 		}},
 }
 
-// batch is how many series are written per read lock of a query.
+// batch is how many series are formatted per read lock of a query; the text is written to the
+// scraper after the lock is released, so memory is bounded by a batch (about 100 KiB).
 const batch = 512
 
-// WriteText writes the kizashi_* families of the queries in the text exposition format.
-func WriteText(w io.Writer, queries []*registry.Query) error {
-	bw, ok := w.(*bufio.Writer)
-	if !ok {
-		bw = bufio.NewWriterSize(w, 64<<10)
+// WriteText writes the kizashi_* families of the queries in the text exposition format, with
+// label names spelled for scheme (see package exposition). It returns how many series were
+// left out because their published labels equal those of an earlier series
+// (registry.Series.Shadowed). Nothing is written to w while a query's lock is held.
+func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingScheme) (duplicates int, err error) {
+	buf := make([]byte, 0, 64<<10)
+	flush := func() error {
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err
 	}
-	var buf []byte
-	for _, f := range families {
-		buf = append(buf[:0], "# HELP "...)
+	for fi, f := range families {
+		buf = append(buf, "# HELP "...)
 		buf = append(buf, f.name...)
 		buf = append(buf, ' ')
 		buf = append(buf, f.help...)
 		buf = append(buf, "\n# TYPE "...)
 		buf = append(buf, f.name...)
 		buf = append(buf, " gauge\n"...)
-		if _, err := bw.Write(buf); err != nil {
-			return fmt.Errorf("write %s: %w", f.name, err)
-		}
 		for _, q := range queries {
 			extras := f.extra(q)
-			var werr error
-			q.Range(batch, func(s *registry.Series) {
-				if werr != nil {
+			err := q.Range(batch, func(s *registry.Series) {
+				if s.Shadowed(scheme) {
+					if fi == 0 {
+						duplicates++
+					}
 					return
 				}
+				labels := s.Labels(scheme)
 				p := s.Published()
-				buf = buf[:0]
 				for i, extra := range extras {
 					v, ok := f.value(p, i)
 					if !ok {
@@ -145,58 +160,50 @@ func WriteText(w io.Writer, queries []*registry.Query) error {
 					}
 					buf = append(buf, f.name...)
 					buf = append(buf, '{')
-					buf = append(buf, s.Prefix()...)
+					buf = append(buf, labels...)
 					if extra != "" {
 						buf = append(buf, ',')
 						buf = append(buf, extra...)
 					}
 					buf = append(buf, "} "...)
-					buf = appendFloat(buf, v)
+					buf = exposition.AppendFloat(buf, v)
 					buf = append(buf, '\n')
 				}
-				_, werr = bw.Write(buf)
-			})
-			if werr != nil {
-				return fmt.Errorf("write %s: %w", f.name, werr)
+			}, flush)
+			if err != nil {
+				return duplicates, fmt.Errorf("write %s: %w", f.name, err)
 			}
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write metrics: %w", err)
+	if err := flush(); err != nil {
+		return duplicates, fmt.Errorf("write metrics: %w", err)
 	}
-	return nil
-}
-
-func appendFloat(b []byte, v float64) []byte {
-	switch {
-	case math.IsNaN(v):
-		return append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		return append(b, "+Inf"...)
-	case math.IsInf(v, -1):
-		return append(b, "-Inf"...)
-	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
+	return duplicates, nil
 }
 
 // Handler serves /metrics: the exporter's own metrics from Gatherer, then the kizashi_*
-// families of the queries Queries returns, in the text format (gzip when accepted).
+// families of the queries Queries returns, in the text format negotiated with the scraper
+// (gzip when accepted).
 type Handler struct {
 	Gatherer prometheus.Gatherer
 	Queries  func() []*registry.Query
 	Logger   *slog.Logger
 	// Duration, if set, observes the time spent writing each scrape.
 	Duration prometheus.Observer
+	// Duplicates, if set, counts the series left out of a scrape because their published
+	// labels equal those of another series, by escaping scheme (label escaping).
+	Duplicates *prometheus.CounterVec
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	format, scheme := exposition.Negotiate(r.Header)
 	mfs, err := h.Gatherer.Gather()
 	if err != nil {
 		// Like promhttp's ContinueOnError: log and serve what was gathered.
 		h.Logger.Error("gather self-metrics", "err", err)
 	}
-	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	w.Header().Set("Content-Type", string(format))
 	var out io.Writer = w
 	var gz *gzip.Writer
 	if acceptsGzip(r) {
@@ -205,27 +212,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out = gz
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)
-	if err := writeFamilies(bw, mfs); err != nil {
+	if err := writeFamilies(bw, mfs, scheme); err != nil {
 		h.Logger.Debug("write metrics", "err", err)
 		return
 	}
-	if err := WriteText(bw, h.Queries()); err != nil {
+	dups, err := WriteText(bw, h.Queries(), scheme)
+	if dups > 0 && h.Duplicates != nil {
+		h.Duplicates.WithLabelValues(scheme.String()).Add(float64(dups))
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && gz != nil {
+		err = gz.Close()
+	}
+	if err != nil {
 		h.Logger.Debug("write metrics", "err", err)
 		return
-	}
-	if gz != nil {
-		if err := gz.Close(); err != nil {
-			h.Logger.Debug("write metrics", "err", err)
-			return
-		}
 	}
 	if h.Duration != nil {
 		h.Duration.Observe(time.Since(start).Seconds())
 	}
 }
 
-func writeFamilies(w io.Writer, mfs []*dto.MetricFamily) error {
-	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+// writeFamilies writes the self-metrics with expfmt's encoder (text 0.0.4, the names escaped
+// for scheme; they are all legacy names anyway).
+func writeFamilies(w io.Writer, mfs []*dto.MetricFamily, scheme model.EscapingScheme) error {
+	enc := expfmt.NewEncoder(w, expfmt.FmtText.WithEscapingScheme(scheme))
 	for _, mf := range mfs {
 		if err := enc.Encode(mf); err != nil {
 			return fmt.Errorf("encode %s: %w", mf.GetName(), err)

@@ -21,13 +21,15 @@ import (
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
 	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
 )
 
-func newQuery(t *testing.T, name string, thresholds []float64, series []model.Metric, metrics *registry.Metrics) *registry.Query {
+var now = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+
+func newQuery(t testing.TB, name string, thresholds []float64, series []model.Metric, metrics *registry.Metrics) *registry.Query {
 	t.Helper()
-	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	c := config.DefaultQuery
 	c.Name, c.Expr, c.Thresholds = name, "x", thresholds
 	c.TrainingWindow = model.Duration(2 * time.Hour)
@@ -42,6 +44,16 @@ func newQuery(t *testing.T, name string, thresholds []float64, series []model.Me
 	return q
 }
 
+func writeText(t testing.TB, queries []*registry.Query, scheme model.EscapingScheme) (string, int) {
+	t.Helper()
+	var b bytes.Buffer
+	dups, err := collector.WriteText(&b, queries, scheme)
+	require.NoError(t, err)
+	return b.String(), dups
+}
+
+var schemes = []model.EscapingScheme{model.NoEscaping, model.UnderscoreEscaping, model.DotsEscaping, model.ValueEncodingEscaping}
+
 func TestWriteText(t *testing.T) {
 	m := registry.NewMetrics(prometheus.NewRegistry())
 	// Two queries with different label sets, a raw series with a reserved label name and a
@@ -52,9 +64,13 @@ func TestWriteText(t *testing.T) {
 	}, m)
 	q2 := newQuery(t, "rps", nil, []model.Metric{{"service": "api"}}, m)
 
-	var b bytes.Buffer
-	require.NoError(t, collector.WriteText(&b, []*registry.Query{q1, q2}))
-	text := b.String()
+	// Legacy names are spelled alike for every scraper.
+	text, dups := writeText(t, []*registry.Query{q1, q2}, model.NoEscaping)
+	require.Zero(t, dups)
+	for _, scheme := range schemes[1:] {
+		other, _ := writeText(t, []*registry.Query{q1, q2}, scheme)
+		require.Equal(t, text, other, scheme)
+	}
 
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	mfs, err := parser.TextToMetricFamilies(strings.NewReader(text))
@@ -74,6 +90,124 @@ func TestWriteText(t *testing.T) {
 	require.Empty(t, problems)
 }
 
+// hostile is a label name that, written as it is, would end the label set and forge a series
+// of another tenant.
+const hostile = `x="1"} 0` + "\n" + `kizashi_anomaly_score{tenant="other",x`
+
+// TestLabelNamesAreWrittenSafely: names that are not legacy label names (UTF-8, hostile,
+// invalid UTF-8, NUL, a colon, a leading digit) are quoted for scrapers that accept UTF-8
+// names and escaped as prometheus/common's model does for the others; either way the
+// exposition parses (expfmt and Prometheus' own parser), each family has exactly its one
+// series, and the values come back unchanged.
+func TestLabelNamesAreWrittenSafely(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want [exposition.Schemes]string // published name by scheme
+	}{
+		{"service.name", [...]string{"service.name", "service_name", "service_dot_name", "U__service_2e_name"}},
+		{hostile, [...]string{hostile,
+			"x__1___0_kizashi_anomaly_score_tenant__other__x",
+			"x____1______0__kizashi__anomaly__score__tenant____other____x",
+			"U__x_3d__22_1_22__7d__20_0_a_kizashi__anomaly__score_7b_tenant_3d__22_other_22__2c_x"}},
+		{`a\b"c`, [...]string{`a\b"c`, "a_b_c", "a__b__c", "U__a_5c_b_22_c"}},
+		{"a:b", [...]string{"a:b", "a_b", "a__b", "U__a_3a_b"}},
+		{"1abc", [...]string{"1abc", "_abc", "__abc", "U___31_abc"}},
+		{"\xffx", [...]string{"\uFFFDx", "_x", "__x", "U___fffd_x"}},
+		{"a\x00b", [...]string{"a\uFFFDb", "a_b", "a__b", "U__a_0_b"}},
+		{"サービス", [...]string{"サービス", "____", "________", "U___30b5__30fc__30d3__30b9_"}},
+	} {
+		m := registry.NewMetrics(prometheus.NewRegistry())
+		values := []string{`v"}` + "\n" + `1`, "\xfe\xffbad", "a\x00b", ""}
+		var series []model.Metric
+		for i, v := range values {
+			series = append(series, model.Metric{"__name__": "up", "i": model.LabelValue(rune('a' + i)), model.LabelName(tc.raw): model.LabelValue(v)})
+		}
+		q := newQuery(t, "load", []float64{1000}, series, m)
+		for _, scheme := range schemes {
+			t.Run(scheme.String()+"/"+tc.want[model.UnderscoreEscaping], func(t *testing.T) {
+				text, dups := writeText(t, []*registry.Query{q}, scheme)
+				require.Zero(t, dups)
+				samples, err := parseBoth([]byte(text), scheme)
+				require.NoError(t, err, text)
+				perFamily := map[string]int{}
+				for _, s := range samples {
+					perFamily[s.name]++
+					require.Equal(t, "load", s.labels["kizashi_query"])
+					require.Equal(t, "up", s.labels["kizashi_metric"])
+					i := int(s.labels["i"][0] - 'a')
+					require.Equal(t, exposition.Valid(values[i]), s.labels[tc.want[scheme]], "%q in %v", tc.want[scheme], s.labels)
+					wantLabels := 4
+					if values[i] == "" {
+						wantLabels = 3 // an empty value is no label
+					}
+					if strings.HasPrefix(s.name, "kizashi_forecast") || s.name == "kizashi_breach_eta_seconds" {
+						wantLabels++
+					}
+					require.Len(t, s.labels, wantLabels, "%v", s.labels)
+				}
+				for _, name := range []string{"kizashi_value", "kizashi_baseline", "kizashi_anomaly_score", "kizashi_model_ready"} {
+					require.Equal(t, len(values), perFamily[name], name)
+				}
+				require.Equal(t, 3*len(values), perFamily["kizashi_forecast"])
+				require.NotContains(t, perFamily, "kizashi_breach_eta_seconds", "no breach of 1000 forecast")
+			})
+		}
+	}
+}
+
+// TestLabelNameCollisions: names stay unique within a series (a name kept as it is wins,
+// others get exported_ prefixes), and two series whose published labels are equal for a
+// scraper are written once (the first), counted.
+func TestLabelNameCollisions(t *testing.T) {
+	m := registry.NewMetrics(prometheus.NewRegistry())
+	q := newQuery(t, "load", nil, []model.Metric{
+		{"__name__": "up", "service.name": "a", "service_name": "b", "kizashi_query": "c", "exported_kizashi_query": "d"},
+	}, m)
+	for _, tc := range []struct {
+		scheme model.EscapingScheme
+		want   map[string]string
+	}{
+		{model.NoEscaping, map[string]string{"service.name": "a", "service_name": "b", "exported_kizashi_query": "d",
+			"exported_exported_kizashi_query": "c", "kizashi_metric": "up", "kizashi_query": "load"}},
+		{model.UnderscoreEscaping, map[string]string{"exported_service_name": "a", "service_name": "b", "exported_kizashi_query": "d",
+			"exported_exported_kizashi_query": "c", "kizashi_metric": "up", "kizashi_query": "load"}},
+		{model.DotsEscaping, map[string]string{"service_dot_name": "a", "service_name": "b", "exported_kizashi_query": "d",
+			"exported_exported_kizashi_query": "c", "kizashi_metric": "up", "kizashi_query": "load"}},
+	} {
+		text, _ := writeText(t, []*registry.Query{q}, tc.scheme)
+		samples, err := parseBoth([]byte(text), tc.scheme)
+		require.NoError(t, err, text)
+		require.Equal(t, "kizashi_anomaly_score", samples[0].name)
+		require.Equal(t, tc.want, samples[0].labels, tc.scheme.String())
+	}
+
+	// service.name and service_name are one series to a scraper that wants underscores.
+	q = newQuery(t, "otel", nil, []model.Metric{
+		{"__name__": "up", "service.name": "api"},
+		{"__name__": "up", "service_name": "api"},
+		{"__name__": "up", "service_name": "web"},
+	}, m)
+	for _, tc := range []struct {
+		scheme       model.EscapingScheme
+		series, dups int
+	}{{model.NoEscaping, 3, 0}, {model.UnderscoreEscaping, 2, 1}, {model.DotsEscaping, 3, 0}} {
+		text, dups := writeText(t, []*registry.Query{q}, tc.scheme)
+		require.Equal(t, tc.dups, dups, tc.scheme.String())
+		samples, err := parseBoth([]byte(text), tc.scheme)
+		require.NoError(t, err, text)
+		seen := map[string]bool{}
+		n := 0
+		for _, s := range samples {
+			require.False(t, seen[s.key()], "duplicate series %v", s)
+			seen[s.key()] = true
+			if s.name == "kizashi_value" {
+				n++
+			}
+		}
+		require.Equal(t, tc.series, n, tc.scheme.String())
+	}
+}
+
 func TestSelfMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := registry.NewMetrics(reg)
@@ -87,24 +221,43 @@ func TestSelfMetricsLint(t *testing.T) {
 	require.Empty(t, problems)
 }
 
+// Accept headers of real scrapers.
+const (
+	// Prometheus 2.42 (Debian 12).
+	acceptPrometheus2 = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	// Prometheus 3 with its default scrape_protocols and metric_name_validation_scheme utf8.
+	acceptPrometheus3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+)
+
 func TestHandler(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := registry.NewMetrics(reg)
-	q := newQuery(t, "load", nil, []model.Metric{{"a": "b"}}, m)
+	q := newQuery(t, "load", nil, []model.Metric{{"a": "b", "service.name": "api"}, {"a": "b", "service_name": "api"}}, m)
+	dups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total", Help: "x"}, []string{"escaping"})
 	h := &collector.Handler{Gatherer: reg, Queries: func() []*registry.Query { return []*registry.Query{q} },
-		Logger: slog.New(slog.DiscardHandler)}
-	for _, gz := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain", true: "gzip"}[gz], func(t *testing.T) {
+		Logger: slog.New(slog.DiscardHandler), Duplicates: dups}
+	for _, tc := range []struct {
+		name, accept, contentType, series string
+		gzip                              bool
+	}{
+		{"prometheus 2", acceptPrometheus2, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, true},
+		{"prometheus 3", acceptPrometheus3, "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8", `kizashi_baseline{a="b","service.name"="api",kizashi_query="load"} `, true},
+		{"prometheus 3 dots", strings.ReplaceAll(acceptPrometheus3, "allow-utf-8", "dots"), "text/plain; version=1.0.0; charset=utf-8; escaping=dots", `kizashi_baseline{a="b",service_dot_name="api",kizashi_query="load"} `, false},
+		{"curl", "", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, false},
+		{"values", "text/plain;version=0.0.4;escaping=values", "text/plain; version=0.0.4; charset=utf-8; escaping=values", `kizashi_baseline{U__service_2e_name="api",a="b",kizashi_query="load"} `, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			if gz {
+			req.Header.Set("Accept", tc.accept)
+			if tc.gzip {
 				req.Header.Set("Accept-Encoding", "gzip, deflate")
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			require.Equal(t, http.StatusOK, rec.Code)
-			require.Equal(t, "text/plain; version=0.0.4; charset=utf-8", rec.Header().Get("Content-Type"))
+			require.Equal(t, tc.contentType, rec.Header().Get("Content-Type"))
 			var body io.Reader = rec.Body
-			if gz {
+			if tc.gzip {
 				require.Equal(t, "gzip", rec.Header().Get("Content-Encoding"))
 				zr, err := gzip.NewReader(rec.Body)
 				require.NoError(t, err)
@@ -112,11 +265,59 @@ func TestHandler(t *testing.T) {
 			}
 			b, err := io.ReadAll(body)
 			require.NoError(t, err)
-			require.Contains(t, string(b), "kizashi_exporter_series{query=\"load\"} 1\n")
-			require.Contains(t, string(b), `kizashi_baseline{a="b",kizashi_query="load"} `)
-			problems, err := promlint.New(bytes.NewReader(b)).Lint()
+			require.Contains(t, string(b), "kizashi_exporter_series{query=\"load\"} 2\n")
+			require.Contains(t, string(b), tc.series)
+			_, scheme := exposition.Negotiate(req.Header)
+			_, err = parseBoth(b, scheme)
 			require.NoError(t, err)
-			require.Empty(t, problems)
 		})
 	}
+	require.Equal(t, 2.0, testutil.ToFloat64(dups.WithLabelValues("underscores")), "prometheus 2 and curl: service.name and service_name are one series")
+	require.Equal(t, 0.0, testutil.ToFloat64(dups.WithLabelValues("allow-utf-8")))
+}
+
+// stalledWriter is a scraper that stops reading: its first Write signals started and blocks
+// until release is closed.
+type stalledWriter struct {
+	started, release chan struct{}
+}
+
+func (w *stalledWriter) Write(p []byte) (int, error) {
+	select {
+	case <-w.started:
+	default:
+		close(w.started)
+	}
+	<-w.release
+	return len(p), nil
+}
+
+// TestStalledScraperDoesNotBlockCycle: a scraper that stops reading in the middle of
+// /metrics holds no lock: the live cycle (which takes the query's write lock) completes.
+func TestStalledScraperDoesNotBlockCycle(t *testing.T) {
+	m := registry.NewMetrics(prometheus.NewRegistry())
+	series := fakesource.Many("node_load1", 3*512)
+	q := newQuery(t, "load", nil, series, m)
+	w := &stalledWriter{started: make(chan struct{}), release: make(chan struct{})}
+	written := make(chan error, 1)
+	go func() {
+		_, err := collector.WriteText(w, []*registry.Query{q}, model.UnderscoreEscaping)
+		written <- err
+	}()
+	<-w.started // the scraper holds the writer inside its first Write
+
+	src := fakesource.New(series, func(i int, t time.Time) float64 { return float64(i) })
+	cycled := make(chan error, 1)
+	go func() {
+		_, err := q.Cycle(context.Background(), src, now.Add(time.Minute))
+		cycled <- err
+	}()
+	select {
+	case err := <-cycled:
+		require.NoError(t, err)
+	case <-time.After(time.Minute):
+		t.Fatal("the live cycle is blocked by a scraper that stopped reading")
+	}
+	close(w.release)
+	require.NoError(t, <-written)
 }

@@ -14,10 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/alecthomas/units"
 	pconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
@@ -30,6 +33,8 @@ var (
 		HTTPClientConfig:   pconfig.DefaultHTTPClientConfig,
 		QueryTimeout:       model.Duration(30 * time.Second),
 		MaxSamplesPerQuery: 1_000_000,
+		MaxResponseSize:    128 * units.MiB,
+		MaxResponseSamples: 5_000_000,
 	}
 	// DefaultQuery is the default of every entry of queries.
 	DefaultQuery = Query{
@@ -59,6 +64,11 @@ type Source struct {
 	// MaxSamplesPerQuery bounds the size of one backfill query_range answer: the training
 	// window is split into chunks of at most this many samples (series x points).
 	MaxSamplesPerQuery int `yaml:"max_samples_per_query"`
+	// MaxResponseSize and MaxResponseSamples bound one answer of the source: a larger one
+	// fails the query (reason too_large) before it can take the exporter's memory. A backfill
+	// chunk that is too large is split.
+	MaxResponseSize    units.Base2Bytes `yaml:"max_response_size"`
+	MaxResponseSamples int              `yaml:"max_response_samples"`
 	// HTTPClientConfig: basic_auth, authorization, oauth2, tls_config, proxy_url, ...
 	HTTPClientConfig pconfig.HTTPClientConfig `yaml:",inline"`
 }
@@ -102,33 +112,52 @@ type Query struct {
 
 // UnmarshalYAML applies DefaultSource, then validates.
 func (s *Source) UnmarshalYAML(unmarshal func(any) error) error {
+	var nc nodeOf
+	if err := unmarshal(&nc); err != nil {
+		return err
+	}
+	n := nc.n
 	*s = DefaultSource
 	type plain Source
 	if err := unmarshal((*plain)(s)); err != nil {
-		return err
+		return locate(n, "source: ", func() any { return new(plain) }, err)
 	}
-	return s.validate()
+	if err := s.validate(); err != nil {
+		return at(n, "source: ", err)
+	}
+	return nil
 }
 
 func (s *Source) validate() error {
 	if s.URL == "" {
-		return errors.New("source: url is required")
+		return errors.New("url is required")
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil {
-		return fmt.Errorf("source: url %q: %w", s.URL, err)
+		// Not url.Error's text: it quotes the URL, and with it any password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return keyErrorf("url", "url: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("source: url %q: want http(s)://host[:port][/path]", s.URL)
+		return keyErrorf("url", "url %q: want http(s)://host[:port][/path]", u.Redacted())
 	}
 	if s.QueryTimeout <= 0 {
-		return errors.New("source: query_timeout must be positive")
+		return keyErrorf("query_timeout", "query_timeout must be positive")
 	}
 	if s.MaxSamplesPerQuery < 1000 {
-		return fmt.Errorf("source: max_samples_per_query %d: at least 1000", s.MaxSamplesPerQuery)
+		return keyErrorf("max_samples_per_query", "max_samples_per_query %d: at least 1000", s.MaxSamplesPerQuery)
+	}
+	if s.MaxResponseSize < units.MiB {
+		return keyErrorf("max_response_size", "max_response_size %s: at least 1MiB", s.MaxResponseSize)
+	}
+	if s.MaxResponseSamples < s.MaxSamplesPerQuery {
+		return keyErrorf("max_response_samples", "max_response_samples %d: at least max_samples_per_query (%d)", s.MaxResponseSamples, s.MaxSamplesPerQuery)
 	}
 	if err := s.HTTPClientConfig.Validate(); err != nil {
-		return fmt.Errorf("source: %w", err)
+		return err
 	}
 	return nil
 }
@@ -137,56 +166,89 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // UnmarshalYAML applies DefaultQuery, then validates.
 func (q *Query) UnmarshalYAML(unmarshal func(any) error) error {
+	var nc nodeOf
+	if err := unmarshal(&nc); err != nil {
+		return err
+	}
+	n := nc.n
+	what := "query: "
+	if name := scalar(n, "name"); name != "" {
+		what = fmt.Sprintf("query %q: ", name)
+	}
 	*q = DefaultQuery
 	q.Horizons = slices.Clone(DefaultQuery.Horizons)
 	type plain Query
 	if err := unmarshal((*plain)(q)); err != nil {
-		return err
+		return locate(n, what, func() any { return new(plain) }, err)
 	}
 	if err := q.validate(); err != nil {
-		if q.Name != "" {
-			return fmt.Errorf("query %q: %w", q.Name, err)
-		}
-		return err
+		return at(n, what, err)
 	}
 	return nil
 }
 
+// promql parses expressions with every feature a source may have enabled: the source, not the
+// check, refuses what it does not support.
+var promql = parser.NewParser(parser.Options{EnableExperimentalFunctions: true, ExperimentalDurationExpr: true,
+	EnableExtendedRangeSelectors: true, EnableBinopFillModifiers: true})
+
 func (q *Query) validate() error {
 	switch {
 	case q.Name == "":
-		return errors.New("query: name is required")
+		return keyErrorf("name", "name is required")
 	case !nameRE.MatchString(q.Name):
-		return fmt.Errorf("name %q: want letters, digits and underscores, not starting with a digit", q.Name)
+		return keyErrorf("name", "name %q: want letters, digits and underscores, not starting with a digit", q.Name)
 	case q.Expr == "":
-		return errors.New("expr is required")
+		return keyErrorf("expr", "expr is required")
 	case q.Step < model.Duration(time.Second):
-		return fmt.Errorf("step %s: at least 1s", q.Step)
+		return keyErrorf("step", "step %s: at least 1s", q.Step)
 	case q.TrainingWindow < q.Step:
-		return fmt.Errorf("training_window %s: at least one step (%s)", q.TrainingWindow, q.Step)
+		return keyErrorf("training_window", "training_window %s: at least one step (%s)", q.TrainingWindow, q.Step)
 	case q.MaxSeries < 1:
-		return fmt.Errorf("max_series %d: must be positive", q.MaxSeries)
+		return keyErrorf("max_series", "max_series %d: must be positive", q.MaxSeries)
 	case q.StalenessTimeout < 0:
-		return fmt.Errorf("staleness_timeout %s: must not be negative", q.StalenessTimeout)
+		return keyErrorf("staleness_timeout", "staleness_timeout %s: must not be negative", q.StalenessTimeout)
 	case q.BreachWithin < 0:
-		return fmt.Errorf("breach_within %s: must not be negative", q.BreachWithin)
+		return keyErrorf("breach_within", "breach_within %s: must not be negative", q.BreachWithin)
+	}
+	expr, err := promql.ParseExpr(q.Expr)
+	if err != nil {
+		return keyErrorf("expr", "expr: %w", err)
+	}
+	if t := expr.Type(); t != parser.ValueTypeVector && t != parser.ValueTypeScalar {
+		return keyErrorf("expr", "expr: a %s expression, want an instant vector or a scalar", t)
 	}
 	for _, th := range q.Thresholds {
 		if math.IsNaN(th) || math.IsInf(th, 0) {
-			return fmt.Errorf("threshold %g: must be finite", th)
+			return keyErrorf("thresholds", "threshold %g: must be finite", th)
 		}
 	}
 	if len(q.Thresholds) > 8 {
-		return fmt.Errorf("%d thresholds: at most 8", len(q.Thresholds))
+		return keyErrorf("thresholds", "%d thresholds: at most 8", len(q.Thresholds))
 	}
 	ac, err := q.Anomaly()
 	if err != nil {
 		return err
 	}
 	if _, err := anomaly.Compile(ac); err != nil {
-		return err
+		return &keyError{key: engineKey(err), err: err}
 	}
 	return nil
+}
+
+// engineKey returns the key an error of anomaly.Compile is about, from the name it starts
+// with (see anomaly.Compile).
+func engineKey(err error) string {
+	msg := err.Error()
+	for _, k := range []struct{ prefix, key string }{
+		{"sensitivity", "sensitivity"}, {"warm-up", "warm_up"}, {"horizon", "horizons"}, {"weekly", "weekly"},
+		{"min", "min"}, {"max", "max"}, {"step", "step"},
+	} {
+		if strings.HasPrefix(msg, k.prefix) {
+			return k.key
+		}
+	}
+	return ""
 }
 
 // Anomaly returns the engine configuration of the query (validated with the query: see
@@ -201,13 +263,13 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 	}
 	var err error
 	if c.Daily, err = anomaly.ParseMode(q.Daily); err != nil {
-		return c, fmt.Errorf("daily: %w", err)
+		return c, keyErrorf("daily", "daily: %w", err)
 	}
 	if c.Weekly, err = anomaly.ParseMode(q.Weekly); err != nil {
-		return c, fmt.Errorf("weekly: %w", err)
+		return c, keyErrorf("weekly", "weekly: %w", err)
 	}
 	if c.Trend, err = anomaly.ParseMode(q.Trend); err != nil {
-		return c, fmt.Errorf("trend: %w", err)
+		return c, keyErrorf("trend", "trend: %w", err)
 	}
 	c.Horizons = make([]time.Duration, len(q.Horizons))
 	for i, h := range q.Horizons {
@@ -237,28 +299,38 @@ func (q *Query) BreachHorizon() time.Duration {
 
 // UnmarshalYAML validates the whole file.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	var nc nodeOf
+	if err := unmarshal(&nc); err != nil {
+		return err
+	}
+	n := nc.n
 	*c = Config{}
 	type plain Config
 	if err := unmarshal((*plain)(c)); err != nil {
-		return err
+		return err // located by Source and Query, or a yaml.TypeError with its lines
 	}
 	if c.Source.URL == "" {
-		return errors.New("source: url is required")
+		return at(n, "", keyErrorf("source", "source: url is required"))
 	}
 	if len(c.Queries) == 0 {
-		return errors.New("queries: at least one query is required")
+		return at(n, "", keyErrorf("queries", "queries: at least one query is required"))
 	}
 	seen := map[string]bool{}
-	for _, q := range c.Queries {
+	for i, q := range c.Queries {
 		if seen[q.Name] {
-			return fmt.Errorf("query %q: duplicate name", q.Name)
+			err := fmt.Errorf("query %q: duplicate name", q.Name)
+			if qs := value(n, "queries"); qs != nil && qs.Kind == yaml.SequenceNode && i < len(qs.Content) {
+				return at(qs.Content[i], "", &keyError{key: "name", err: err})
+			}
+			return err
 		}
 		seen[q.Name] = true
 	}
 	return nil
 }
 
-// Parse decodes and validates a configuration. Unknown keys are errors.
+// Parse decodes and validates a configuration. Unknown keys are errors. Every error names
+// its line and key; none quotes a value that could be a secret (see redact).
 func Parse(b []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -267,7 +339,7 @@ func Parse(b []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty configuration")
 		}
-		return nil, err
+		return nil, redact(err)
 	}
 	return c, nil
 }

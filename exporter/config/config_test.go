@@ -1,52 +1,88 @@
 package config_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/exporter/config"
 )
 
+// TestLoadErrors: every error names the file, the line and the key (the query too), and
+// none shows a value that could not be read, which could be a secret written under the wrong
+// key (hunter2-s3cr3t in the files), nor a URL's password.
 func TestLoadErrors(t *testing.T) {
 	for _, tc := range []struct {
 		file string
 		err  string
 	}{
-		{"unknown_key.yml", "parse config testdata/unknown_key.yml: yaml: unmarshal errors:\n  line 6: field stepp not found in type config.plain"},
-		{"unknown_source_key.yml", "parse config testdata/unknown_source_key.yml: yaml: unmarshal errors:\n  line 3: field bearer not found in type config.plain"},
-		{"no_url.yml", "parse config testdata/no_url.yml: source: url is required"},
-		{"bad_url.yml", `parse config testdata/bad_url.yml: source: url "prometheus:9090": want http(s)://host[:port][/path]`},
-		{"no_queries.yml", "parse config testdata/no_queries.yml: queries: at least one query is required"},
-		{"duplicate_name.yml", `parse config testdata/duplicate_name.yml: query "q": duplicate name`},
-		{"bad_name.yml", `parse config testdata/bad_name.yml: query "my-query": name "my-query": want letters, digits and underscores, not starting with a digit`},
-		{"no_expr.yml", `parse config testdata/no_expr.yml: query "q": expr is required`},
-		{"bad_step.yml", `parse config testdata/bad_step.yml: query "q": step 500ms: at least 1s`},
-		{"bad_sensitivity.yml", `parse config testdata/bad_sensitivity.yml: query "q": sensitivity 2: must be in [0,1]`},
-		{"bad_horizons.yml", `parse config testdata/bad_horizons.yml: query "q": horizons must be positive and increasing, got 1h0m0s after 6h0m0s`},
-		{"bad_mode.yml", `parse config testdata/bad_mode.yml: query "q": daily: unknown mode "sometimes" (want auto, on or off)`},
-		{"bad_range.yml", `parse config testdata/bad_range.yml: query "q": min 10 must be below max 1`},
-		{"bad_max_series.yml", `parse config testdata/bad_max_series.yml: query "q": max_series 0: must be positive`},
-		{"two_auth.yml", "parse config testdata/two_auth.yml: source: at most one of basic_auth, oauth2 & authorization must be configured"},
-		{"bad_duration.yml", "parse config testdata/bad_duration.yml: not a valid duration string: \"a week\""},
-		{"empty.yml", "parse config testdata/empty.yml: empty configuration"},
-		{"missing.yml", "read config: open testdata/missing.yml: no such file or directory"},
+		{"unknown_key.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": field stepp not found in type config.plain"},
+		{"unknown_source_key.yml", "yaml: unmarshal errors:\n  line 3: source: field bearer not found in type config.plain"},
+		{"no_url.yml", "line 1: source: url is required"},
+		{"bad_url.yml", `line 2: source: url "prometheus:9090": want http(s)://host[:port][/path]`},
+		{"url_with_password.yml", `line 2: source: url "ftp://kizashi:xxxxx@prometheus:9090": want http(s)://host[:port][/path]`},
+		{"bad_url_with_password.yml", `line 2: source: url: invalid character " " in host name`},
+		{"bad_source_duration.yml", `line 3: source: query_timeout: not a valid duration string: (value not shown)`},
+		{"bad_tls_version.yml", "line 3: source: tls_config: unknown TLS version: (value not shown)"},
+		{"bad_response_size.yml", "line 3: source: max_response_size: units: invalid (value not shown)"},
+		{"bad_response_samples.yml", "line 3: source: max_response_samples 1000: at least max_samples_per_query (1000000)"},
+		{"secret_in_wrong_key.yml", "yaml: unmarshal errors:\n  line 5: source: max_samples_per_query: cannot unmarshal !!str (value not shown) into int"},
+		{"two_auth.yml", "line 2: source: at most one of basic_auth, oauth2 & authorization must be configured"},
+		{"no_queries.yml", "line 1: queries: at least one query is required"},
+		{"duplicate_name.yml", `line 6: query "q": duplicate name`},
+		{"bad_name.yml", `line 4: query "my-query": name "my-query": want letters, digits and underscores, not starting with a digit`},
+		{"no_expr.yml", `line 4: query "q": expr is required`},
+		{"bad_promql.yml", `line 5: query "q": expr: 1:16: parse error: unclosed left parenthesis`},
+		{"bad_promql_block.yml", `line 8: query "multi_line": expr: 3:1: parse error: unexpected ")" in aggregation`},
+		{"range_expr.yml", `line 5: query "q": expr: a matrix expression, want an instant vector or a scalar`},
+		{"bad_step.yml", `line 6: query "q": step 500ms: at least 1s`},
+		{"bad_sensitivity.yml", `line 6: query "q": sensitivity 2: must be in [0,1]`},
+		{"bad_horizons.yml", `line 6: query "q": horizons must be positive and increasing, got 1h0m0s after 6h0m0s`},
+		{"bad_horizon_duration.yml", `line 6: query "q": horizons: unknown unit (value not shown) in duration (value not shown)`},
+		{"bad_mode.yml", `line 6: query "q": daily: unknown mode "sometimes" (want auto, on or off)`},
+		{"bad_range.yml", `line 6: query "q": min 10 must be below max 1`},
+		{"bad_max_series.yml", `line 6: query "q": max_series 0: must be positive`},
+		{"bad_int.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": max_series: cannot unmarshal !!str (value not shown) into int"},
+		{"bad_duration.yml", `line 6: query "q": training_window: not a valid duration string: (value not shown)`},
+		{"bad_staleness.yml", `line 7: query "q": staleness_timeout: not a valid duration string: (value not shown)`},
+		{"bad_warm_up.yml", `line 6: query "q": warm_up: not a valid duration string: (value not shown)`},
+		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into config.plain"},
+		{"empty.yml", "empty configuration"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			_, err := config.Load(filepath.Join("testdata", tc.file))
-			require.EqualError(t, err, tc.err)
+			path := filepath.Join("testdata", tc.file)
+			_, err := config.Load(path)
+			require.EqualError(t, err, "parse config "+path+": "+tc.err)
+			require.NotContains(t, err.Error(), "s3cr3t")
 		})
+	}
+	_, err := config.Load("testdata/missing.yml")
+	require.EqualError(t, err, "read config: open testdata/missing.yml: no such file or directory")
+}
+
+// TestEveryTestdataFileIsUsed: a file in testdata that no test reads is a case nobody checks.
+func TestEveryTestdataFileIsUsed(t *testing.T) {
+	src, err := os.ReadFile("config_test.go")
+	require.NoError(t, err)
+	files, err := filepath.Glob("testdata/*.yml")
+	require.NoError(t, err)
+	for _, f := range files {
+		require.Contains(t, string(src), `"`+filepath.Base(f)+`"`, "testdata file %s has no test", f)
 	}
 }
 
 func TestLoadGood(t *testing.T) {
-	c, err := config.Load("testdata/good.yml")
+	c, err := config.Load(filepath.Join("testdata", "good.yml"))
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:9090", c.Source.URL)
 	require.Equal(t, model.Duration(10*time.Second), c.Source.QueryTimeout)
+	require.Equal(t, 64*units.MiB, c.Source.MaxResponseSize)
+	require.Equal(t, 2_000_000, c.Source.MaxResponseSamples)
 	require.Equal(t, "kizashi", c.Source.HTTPClientConfig.BasicAuth.Username)
 	require.True(t, c.Source.HTTPClientConfig.TLSConfig.InsecureSkipVerify)
 	require.True(t, c.Source.HTTPClientConfig.FollowRedirects, "defaults of the HTTP client apply")
@@ -83,5 +119,6 @@ func TestLoadGood(t *testing.T) {
 func TestExampleConfig(t *testing.T) {
 	c, err := config.Load("../examples/kizashi-exporter.yml")
 	require.NoError(t, err)
+	require.Equal(t, config.DefaultSource.MaxResponseSize, c.Source.MaxResponseSize)
 	require.Len(t, c.Queries, 2)
 }

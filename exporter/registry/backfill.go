@@ -2,11 +2,14 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
 var nan = math.NaN()
@@ -42,6 +45,7 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 	q.mu.RUnlock()
 	if len(job) == 0 {
 		q.backfilled.Store(true)
+		q.updateGauges()
 		return res, nil
 	}
 	res.Series = len(job)
@@ -82,7 +86,11 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 			continue // dropped meanwhile
 		}
 		s.joining = false
-		if s.pub.Time.IsZero() {
+		switch {
+		case s.fill != nil:
+			s.pub.Time, s.pub.Value, s.pub.Result = s.fill.Time, s.fill.Value, s.fill.Result
+			s.fill = nil
+		case s.pub.Time.IsZero():
 			lt := s.model.LastTime()
 			if lt.IsZero() {
 				continue // no history yet: published after its first live sample
@@ -93,8 +101,8 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 		q.refresh(s)
 	}
 	q.mu.Unlock()
-	q.updateGauges()
 	q.backfilled.Store(true)
+	q.updateGauges()
 	q.log.Info("backfill finished", "series", res.Series, "samples", res.Samples, "queries", res.Queries,
 		"query_time", res.QueryTime, "model_time", res.ModelTime)
 	return res, nil
@@ -104,11 +112,10 @@ func (q *Query) backfillRange(ctx context.Context, src Source, job map[model.Fin
 	start, end time.Time, sizeHint int, res *BackfillResult) error {
 	step := time.Duration(q.cfg.Step)
 	points := min(maxPointsPerSeries, max(1, q.opts.MaxSamplesPerQuery/sizeHint))
-	chunk := time.Duration(points-1) * step
 	m := q.opts.Metrics
 	total := end.Sub(start)
 	for cs := start; !cs.After(end); {
-		ce := cs.Add(chunk)
+		ce := cs.Add(time.Duration(points-1) * step)
 		if ce.After(end) {
 			ce = end
 		}
@@ -120,11 +127,18 @@ func (q *Query) backfillRange(ctx context.Context, src Source, job map[model.Fin
 		m.QueryDuration.WithLabelValues(q.name, "range").Observe(qt.Seconds())
 		m.BackfillQuerySeconds.WithLabelValues(q.name).Add(qt.Seconds())
 		if err != nil {
-			m.QueryErrors.WithLabelValues(q.name, "range").Inc()
-			m.SourceUp.Set(0)
+			if ctx.Err() == nil {
+				q.failed("range", err)
+			}
+			if n := int(ce.Sub(cs)/step) + 1; errors.Is(err, source.ErrTooLarge) && n > 1 && ctx.Err() == nil {
+				// More series than when the chunks were sized: smaller chunks.
+				points = (n + 1) / 2
+				q.log.Warn("backfill chunk too large, halving it", "points", points, "err", err)
+				continue
+			}
 			return fmt.Errorf("backfill %s from %s to %s: %w", q.name, cs.Format(time.RFC3339), ce.Format(time.RFC3339), err)
 		}
-		m.SourceUp.Set(1)
+		q.succeeded()
 
 		t0 = time.Now()
 		n, rejected := 0, 0

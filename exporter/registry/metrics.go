@@ -9,7 +9,8 @@ import (
 type Metrics struct {
 	QueryDuration        *prometheus.HistogramVec
 	QueryErrors          *prometheus.CounterVec
-	SourceUp             prometheus.Gauge
+	SourceUp             *prometheus.GaugeVec
+	QueryReady           *prometheus.GaugeVec
 	Series               *prometheus.GaugeVec
 	SeriesBackfilling    *prometheus.GaugeVec
 	SeriesOverLimit      *prometheus.GaugeVec
@@ -22,6 +23,8 @@ type Metrics struct {
 	BackfillModelSeconds *prometheus.CounterVec
 	RejectedSamples      *prometheus.CounterVec
 	RestoreFailures      *prometheus.CounterVec
+	SnapshotTime         *prometheus.GaugeVec
+	SnapshotFailures     *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -33,9 +36,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of queries to the source, by query and kind (instant, range).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"query", "kind"}),
 		QueryErrors: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "query_errors_total",
-			Help: "Queries to the source that failed, by query and kind (instant, range)."}, []string{"query", "kind"}),
-		SourceUp: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "source_up",
-			Help: "1 if the last query to the source succeeded, 0 if it failed."}),
+			Help: "Queries to the source that failed, by query, kind (instant, range) and reason (too_large: over max_response_size or max_response_samples; timeout; error)."},
+			[]string{"query", "kind", "reason"}),
+		SourceUp: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "source_up",
+			Help: "1 if the query's last query to the source (live or backfill) succeeded, 0 if it failed."}, []string{"query"}),
+		QueryReady: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "query_ready",
+			Help: "1 once the query's first backfill has finished, else 0 (see /-/ready)."}, []string{"query"}),
 		Series: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "series",
 			Help: "Series modelled, by query (including those being backfilled)."}, []string{"query"}),
 		SeriesBackfilling: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "series_backfilling",
@@ -61,6 +67,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Samples the models rejected (NaN, infinite, out of order), by query."}, []string{"query"}),
 		RestoreFailures: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshot_restore_failures_total",
 			Help: "Series whose snapshot could not be restored and that are retrained, by query."}, []string{"query"}),
+		SnapshotTime: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "last_snapshot_success_timestamp_seconds",
+			Help: "Time the query's model snapshot was last written successfully (--storage.path)."}, []string{"query"}),
+		SnapshotFailures: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshot_failures_total",
+			Help: "Model snapshots that could not be written (a full or read-only disk), by query."}, []string{"query"}),
 	}
 }
 
@@ -68,9 +78,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) forget(query string) {
 	for _, v := range []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.QueryDuration, m.QueryErrors, m.Series, m.SeriesBackfilling, m.SeriesOverLimit, m.SeriesDropped,
-		m.CycleDuration, m.LastUpdate, m.BackfillProgress, m.BackfillSamples, m.BackfillQuerySeconds,
-		m.BackfillModelSeconds, m.RejectedSamples, m.RestoreFailures} {
+	}{m.QueryDuration, m.QueryErrors, m.SourceUp, m.QueryReady, m.Series, m.SeriesBackfilling, m.SeriesOverLimit,
+		m.SeriesDropped, m.CycleDuration, m.LastUpdate, m.BackfillProgress, m.BackfillSamples, m.BackfillQuerySeconds,
+		m.BackfillModelSeconds, m.RejectedSamples, m.RestoreFailures, m.SnapshotTime, m.SnapshotFailures} {
 		v.DeletePartialMatch(prometheus.Labels{"query": query})
 	}
 }

@@ -6,9 +6,9 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
 // Source answers PromQL queries (see package source; tests use fakes).
@@ -80,13 +82,79 @@ type Query struct {
 
 	mu        sync.RWMutex
 	series    map[model.Fingerprint]*Series
-	list      []*Series // publication order; replaced (never edited in place) when series leave
+	owners    map[string]*owners // by published label text: see claim
+	list      []*Series          // publication order; replaced (never edited in place) when series leave
 	overLimit int
+	shadowed  int // (series, scheme) pairs shadowed: see claim
 	lastLen   int // series in the last live result (all shards), for sizing backfill chunks
 	charts    int // series with a chart history
+	// lastOK is the time of the last successful live cycle, upSince that of the first one
+	// since the source last failed (zero while it fails): see apply and dropStale.
+	lastOK, upSince time.Time
 
 	backfilled atomic.Bool // the first backfill has finished
 	backfillMu sync.Mutex  // one backfill at a time
+
+	statusMu sync.Mutex
+	failures int    // consecutive failed queries to the source (live or backfill)
+	lastErr  string // the last failure's message, "" after a success
+}
+
+// FailingAfter is how many consecutive failed queries to the source (live cycles and
+// backfill chunks) make a query failing: see Status.
+const FailingAfter = 3
+
+// Status is what the exporter says about a query on /-/ready and its page.
+type Status struct {
+	// Ready: the first backfill has finished; the query publishes every series it found.
+	Ready bool
+	// Failures is the number of consecutive failed queries to the source, LastError the
+	// last one's message; both are reset by a success.
+	Failures  int
+	LastError string
+}
+
+// Failing reports whether the query has failed FailingAfter times in a row.
+func (s Status) Failing() bool { return s.Failures >= FailingAfter }
+
+// Usable reports whether the query is ready or failing: what /-/ready waits for, so that one
+// broken query does not keep the others from being served.
+func (s Status) Usable() bool { return s.Ready || s.Failing() }
+
+// Status returns the query's status.
+func (q *Query) Status() Status {
+	q.statusMu.Lock()
+	defer q.statusMu.Unlock()
+	return Status{Ready: q.backfilled.Load(), Failures: q.failures, LastError: q.lastErr}
+}
+
+// succeeded and failed record the outcome of a query to the source (kind instant or range).
+func (q *Query) succeeded() {
+	q.statusMu.Lock()
+	q.failures, q.lastErr = 0, ""
+	q.statusMu.Unlock()
+	q.opts.Metrics.SourceUp.WithLabelValues(q.name).Set(1)
+}
+
+func (q *Query) failed(kind string, err error) {
+	q.statusMu.Lock()
+	q.failures++
+	q.lastErr = err.Error()
+	q.statusMu.Unlock()
+	m := q.opts.Metrics
+	m.SourceUp.WithLabelValues(q.name).Set(0)
+	m.QueryErrors.WithLabelValues(q.name, kind, reason(err)).Inc()
+}
+
+// reason classifies a failed query for kizashi_exporter_query_errors_total.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, source.ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "error"
 }
 
 // New returns an empty Query for cfg.
@@ -112,7 +180,7 @@ func New(cfg config.Query, opts Options) (*Query, error) {
 		opts.MaxSamplesPerQuery = config.DefaultSource.MaxSamplesPerQuery
 	}
 	q := &Query{cfg: cfg, spec: spec, opts: opts, name: cfg.Name,
-		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}}
+		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}, owners: map[string]*owners{}}
 	q.updateGauges()
 	return q, nil
 }
@@ -138,18 +206,22 @@ func (q *Query) Len() int {
 
 // Series is one modelled series.
 type Series struct {
-	fp      model.Fingerprint
-	raw     model.Metric // the raw series' labels, as the source returned them
-	labels  []labelPair  // published labels, sorted, without kizashi_query
-	prefix  string       // exposition of labels plus kizashi_query, without braces
-	model   *anomaly.Model
-	joining bool // waiting for or in backfill: the live cycle leaves it alone
+	fp    model.Fingerprint
+	raw   model.Metric               // the raw series' labels, as the source returned them
+	text  [exposition.Schemes]string // published labels for each escaping scheme (labelTexts)
+	model *anomaly.Model
+	// joining: waiting for or in a backfill, which owns the model, the history and fill;
+	// the live cycle leaves the series alone. pub is what was published before (a series
+	// catching up after an outage), or zero (a new or restored series).
+	joining bool
 	seen    time.Time
-	pub     Published
-	hist    *history
+	// shadowed[scheme]: an earlier series has the same published labels for scheme (see
+	// claim); the series is not published to scrapers that use it.
+	shadowed [exposition.Schemes]bool
+	pub      Published
+	fill     *learned // what the backfill learned last; published when it hands over
+	hist     *history
 }
-
-type labelPair struct{ name, value string }
 
 // Published is what the exporter publishes about a series after its last update.
 type Published struct {
@@ -161,32 +233,15 @@ type Published struct {
 	ETAs []float64
 }
 
-// reserved label names of published series; raw labels of the same name become exported_<name>.
-var reserved = map[model.LabelName]bool{"kizashi_query": true, "kizashi_metric": true, "horizon": true, "threshold": true}
+// learned is a sample learned and what the model made of it.
+type learned struct {
+	Time   time.Time
+	Value  float64
+	Result anomaly.Result
+}
 
 func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
-	s := &Series{fp: fp, raw: raw, model: m, joining: true}
-	for n, v := range raw {
-		switch {
-		case n == model.MetricNameLabel:
-			n = "kizashi_metric"
-		case reserved[n]:
-			n = "exported_" + n
-		}
-		s.labels = append(s.labels, labelPair{string(n), string(v)})
-	}
-	slices.SortFunc(s.labels, func(a, b labelPair) int { return strings.Compare(a.name, b.name) })
-	var b strings.Builder
-	for _, l := range s.labels {
-		b.WriteString(l.name)
-		b.WriteString(`="`)
-		b.WriteString(escapeLabelValue(l.value))
-		b.WriteString(`",`)
-	}
-	b.WriteString(`kizashi_query="`)
-	b.WriteString(escapeLabelValue(q.name))
-	b.WriteString(`"`)
-	s.prefix = b.String()
+	s := &Series{fp: fp, raw: raw, text: labelTexts(raw, q.name), model: m, joining: true}
 	if q.charts < q.opts.ChartSeries {
 		s.hist = newHistory(time.Duration(q.cfg.Step))
 		q.charts++
@@ -194,29 +249,38 @@ func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Mod
 	return s
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-
-func escapeLabelValue(v string) string {
-	if !strings.ContainsAny(v, "\\\n\"") {
-		return v
-	}
-	return labelEscaper.Replace(v)
-}
-
 // add inserts a series; q.mu must be held for writing.
 func (q *Query) add(s *Series) {
 	q.series[s.fp] = s
 	q.list = append(q.list, s)
+	q.claim(s)
 }
 
-// learn feeds one sample to the series' model and records what is published. The caller owns
-// the series: q.mu for writing, or the series is joining and owned by the backfill.
+// remove deletes a series; q.mu must be held for writing. The caller replaces q.list.
+func (q *Query) remove(s *Series) {
+	delete(q.series, s.fp)
+	if s.hist != nil {
+		q.charts--
+	}
+	q.release(s)
+}
+
+// learn feeds one sample to the series' model and records what is published: at once by the
+// live cycle (q.mu held for writing), at the hand-over by a backfill (the series is joining
+// and owned by the backfill, which never touches what is published meanwhile).
 func (q *Query) learn(s *Series, t time.Time, v float64) error {
 	r, err := s.model.Update(t, v)
 	if err != nil {
 		return err
 	}
-	s.pub.Time, s.pub.Value, s.pub.Result = t, v, r
+	if s.joining {
+		if s.fill == nil {
+			s.fill = &learned{}
+		}
+		*s.fill = learned{t, v, r}
+	} else {
+		s.pub.Time, s.pub.Value, s.pub.Result = t, v, r
+	}
 	if s.hist != nil {
 		s.hist.add(t, v, r)
 	}
@@ -246,7 +310,10 @@ func (q *Query) refresh(s *Series) {
 // CycleResult says what one live cycle did.
 type CycleResult struct {
 	Updated, New, Dropped, OverLimit, OtherShards int
-	QueryTime, ModelTime                          time.Duration
+	// CatchingUp: series that wait for a backfill of the steps missed since the last
+	// successful cycle.
+	CatchingUp           int
+	QueryTime, ModelTime time.Duration
 }
 
 // Cycle runs the query at t (one query for all series), updates the models of the series it
@@ -258,11 +325,15 @@ func (q *Query) Cycle(ctx context.Context, src Source, t time.Time) (CycleResult
 	res.QueryTime = time.Since(start)
 	q.opts.Metrics.QueryDuration.WithLabelValues(q.name, "instant").Observe(res.QueryTime.Seconds())
 	if err != nil {
-		q.opts.Metrics.QueryErrors.WithLabelValues(q.name, "instant").Inc()
-		q.opts.Metrics.SourceUp.Set(0)
+		if ctx.Err() == nil { // not a shutdown
+			q.failed("instant", err)
+		}
+		q.mu.Lock()
+		q.upSince = time.Time{}
+		q.mu.Unlock()
 		return res, fmt.Errorf("cycle %s: %w", q.name, err)
 	}
-	q.opts.Metrics.SourceUp.Set(1)
+	q.succeeded()
 	res = q.apply(vec, t, res)
 	return res, nil
 }
@@ -273,6 +344,23 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 	rejected := 0
 	q.mu.Lock()
 	q.lastLen = len(vec)
+	step := time.Duration(q.cfg.Step)
+	if !q.lastOK.IsZero() && t.Sub(q.lastOK) > step {
+		// Steps were missed (the source failed or was slow): the series catch up on them in
+		// a backfill, publishing what they had meanwhile, instead of skipping them.
+		for _, s := range q.list {
+			if !s.joining {
+				s.joining = true
+				res.CatchingUp++
+			}
+		}
+	}
+	if !t.Before(q.lastOK) {
+		q.lastOK = t
+	}
+	if q.upSince.IsZero() {
+		q.upSince = t
+	}
 	for _, smp := range vec {
 		fp := smp.Metric.Fingerprint()
 		if !q.opts.Shard.Owns(fp) {
@@ -329,7 +417,13 @@ func (q *Query) ApplyVector(vec model.Vector, t time.Time) CycleResult {
 }
 
 // dropStale removes the series not seen for the staleness timeout; q.mu held for writing.
+// Only time in which the source answered counts: after an outage (or at start) nothing is
+// dropped until the source has answered for the staleness timeout, so that the first, empty,
+// answers of a Prometheus that just restarted do not drop every series.
 func (q *Query) dropStale(now time.Time) int {
+	if now.Sub(q.upSince) < q.cfg.Staleness() {
+		return 0
+	}
 	limit := now.Add(-q.cfg.Staleness())
 	dropped := 0
 	for _, s := range q.list {
@@ -343,10 +437,7 @@ func (q *Query) dropStale(now time.Time) int {
 	list := make([]*Series, 0, len(q.list)-dropped)
 	for _, s := range q.list {
 		if s.seen.Before(limit) {
-			delete(q.series, s.fp)
-			if s.hist != nil {
-				q.charts--
-			}
+			q.remove(s)
 			continue
 		}
 		list = append(list, s)
@@ -366,6 +457,11 @@ func (q *Query) updateGauges() {
 	}
 	q.mu.RUnlock()
 	m := q.opts.Metrics
+	ready := 0.0
+	if q.backfilled.Load() {
+		ready = 1
+	}
+	m.QueryReady.WithLabelValues(q.name).Set(ready)
 	m.Series.WithLabelValues(q.name).Set(float64(n))
 	m.SeriesBackfilling.WithLabelValues(q.name).Set(float64(joining))
 	m.SeriesOverLimit.WithLabelValues(q.name).Set(float64(over))

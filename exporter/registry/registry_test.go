@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
 func queryConfig(mod func(*config.Query)) config.Query {
@@ -59,7 +61,7 @@ func wave(i int, t time.Time) float64 {
 
 func published(q *registry.Query) map[string]registry.Published {
 	out := map[string]registry.Published{}
-	q.Range(2, func(s *registry.Series) { out[s.Prefix()] = *s.Published() })
+	_ = q.Range(2, func(s *registry.Series) { out[s.Labels(model.NoEscaping)] = *s.Published() }, func() error { return nil })
 	return out
 }
 
@@ -300,12 +302,197 @@ func TestBackfillChunksAndSourceErrors(t *testing.T) {
 	e.now = e.now.Add(time.Minute)
 	_, err = e.q.Cycle(ctx, src, e.now)
 	require.ErrorIs(t, err, fakesource.ErrDown)
-	require.Equal(t, 0.0, testutil.ToFloat64(e.m.SourceUp))
+	require.Equal(t, 0.0, testutil.ToFloat64(e.m.SourceUp.WithLabelValues("q")))
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.QueryErrors.WithLabelValues("q", "instant", "error")))
 	require.Len(t, published(e.q), 20, "last values are kept")
 	src.SetDown(false)
 	e.now = e.now.Add(time.Minute)
 	res, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
+	require.Equal(t, 20, res.CatchingUp, "the step missed is backfilled")
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.SourceUp.WithLabelValues("q")))
+	bf, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Equal(t, 20*2, bf.Samples)
+	e.now = e.now.Add(time.Minute)
+	res, err = e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
 	require.Equal(t, 20, res.Updated)
-	require.Equal(t, 1.0, testutil.ToFloat64(e.m.SourceUp))
+}
+
+// TestShadowedSeries: of two series whose published labels are equal for a scheme, the first
+// is published and the other shadowed; when the first goes stale, the other takes over.
+func TestShadowedSeries(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	dotted := model.Metric{"__name__": "up", "service.name": "api"}
+	plain := model.Metric{"__name__": "up", "service_name": "api"}
+	src := fakesource.New([]model.Metric{dotted, plain}, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	shown := func(scheme model.EscapingScheme) []string {
+		var out []string
+		_ = e.q.Range(10, func(s *registry.Series) {
+			if !s.Shadowed(scheme) {
+				out = append(out, s.Labels(scheme))
+			}
+		}, func() error { return nil })
+		return out
+	}
+	require.Equal(t, []string{`kizashi_metric="up","service.name"="api",kizashi_query="q"`, `kizashi_metric="up",service_name="api",kizashi_query="q"`},
+		shown(model.NoEscaping))
+	require.Equal(t, []string{`kizashi_metric="up",service_name="api",kizashi_query="q"`}, shown(model.UnderscoreEscaping))
+	require.Len(t, shown(model.DotsEscaping), 2)
+
+	// The first (service.name) goes away: the second is published for underscores too.
+	src.SetSeries([]model.Metric{plain})
+	for range 4 {
+		e.now = e.now.Add(time.Minute)
+		_, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, e.q.Len())
+	require.Equal(t, []string{`kizashi_metric="up",service_name="api",kizashi_query="q"`}, shown(model.UnderscoreEscaping))
+	require.Equal(t, shown(model.UnderscoreEscaping), shown(model.NoEscaping))
+}
+
+// TestOutageLongerThanStaleness: after an outage longer than the staleness timeout the steps
+// missed are backfilled (the series stay published meanwhile), and the first empty answers of
+// a source that just came back drop nothing; absence counts only while the source answers.
+func TestOutageLongerThanStaleness(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	all := fakesource.Many("load", 3)
+	src := fakesource.New(all, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	const key = `instance="host-1",job="bench",kizashi_metric="load",kizashi_query="q"`
+
+	// Ten minutes of failed cycles.
+	src.SetDown(true)
+	for range 10 {
+		e.now = e.now.Add(time.Minute)
+		_, err := e.q.Cycle(ctx, src, e.now)
+		require.ErrorIs(t, err, fakesource.ErrDown)
+	}
+	require.Len(t, published(e.q), 3, "last values are kept")
+
+	// The source is back, with the data of the outage: the series catch up on it.
+	src.SetDown(false)
+	e.now = e.now.Add(time.Minute)
+	res, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.CatchingUp)
+	require.Zero(t, res.Dropped)
+	require.Len(t, published(e.q), 3, "published while catching up")
+	require.Equal(t, e.now.Add(-11*time.Minute), published(e.q)[key].Time)
+	require.True(t, e.q.Backfilling())
+	bf, err := e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Equal(t, 3*11, bf.Samples, "the 11 steps since the last sample learned, not skipped")
+	require.Equal(t, e.now, published(e.q)[key].Time)
+	e.now = e.now.Add(time.Minute)
+	res, err = e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Updated)
+
+	// Another outage; the source comes back empty (a Prometheus restarted with an empty
+	// head): nothing is dropped until it has answered for the staleness timeout.
+	src.SetDown(true)
+	for range 10 {
+		e.now = e.now.Add(time.Minute)
+		_, _ = e.q.Cycle(ctx, src, e.now)
+	}
+	src.SetDown(false)
+	src.SetSeries(nil)
+	for range 2 {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		require.Zero(t, res.Dropped)
+	}
+	require.Equal(t, 3, e.q.Len())
+	require.Zero(t, testutil.ToFloat64(e.m.SeriesDropped.WithLabelValues("q", "stale")))
+	src.SetSeries(all)
+	e.now = e.now.Add(time.Minute)
+	_, err = e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Len(t, published(e.q), 3)
+
+	// Series that stay absent while the source answers are dropped after the timeout.
+	src.SetSeries(all[:1])
+	dropped := 0
+	for range 4 {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		dropped += res.Dropped
+	}
+	require.Equal(t, 2, dropped)
+}
+
+// tooLarge answers range queries of more than maxPoints points per series with ErrTooLarge.
+type tooLarge struct {
+	*fakesource.Source
+	maxPoints int
+}
+
+func (s tooLarge) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	if n := int(end.Sub(start)/step) + 1; n > s.maxPoints {
+		return nil, fmt.Errorf("query range: %w: %d points", source.ErrTooLarge, n)
+	}
+	return s.Source.QueryRange(ctx, expr, start, end, step)
+}
+
+// TestStatusAndTooLargeChunks: a backfill chunk that is too large is halved until it fits
+// (counted with reason too_large); three failures in a row make the query failing, a success
+// resets it.
+func TestStatusAndTooLargeChunks(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(nil), registry.Options{})
+	src := tooLarge{fakesource.New(fakesource.Many("load", 2), wave), 100}
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, registry.Status{}, e.q.Status())
+	require.False(t, e.q.Status().Usable())
+	bf, err := e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	require.Equal(t, 2*361, bf.Samples)
+	require.Equal(t, 2.0, testutil.ToFloat64(e.m.QueryErrors.WithLabelValues("q", "range", "too_large")), "361 -> 181 -> 91 points")
+	require.Equal(t, registry.Status{Ready: true}, e.q.Status())
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.QueryReady.WithLabelValues("q")))
+
+	src.SetDown(true)
+	for i := 1; i <= registry.FailingAfter; i++ {
+		e.now = e.now.Add(time.Minute)
+		_, err := e.q.Cycle(ctx, src, e.now)
+		require.Error(t, err)
+		st := e.q.Status()
+		require.Equal(t, i, st.Failures)
+		require.Equal(t, i == registry.FailingAfter, st.Failing())
+		require.Equal(t, "fake source down", st.LastError)
+	}
+	require.True(t, e.q.Status().Usable(), "ready, and failing")
+	src.SetDown(false)
+	e.now = e.now.Add(time.Minute)
+	_, err = e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	require.Equal(t, registry.Status{Ready: true}, e.q.Status())
+
+	// A query that never gets its backfill done but fails persistently counts as usable.
+	e2 := newEnv(t, queryConfig(nil), registry.Options{})
+	down := fakesource.New(fakesource.Many("load", 2), wave)
+	down.SetDown(true)
+	for range registry.FailingAfter {
+		_, _ = e2.q.Cycle(ctx, down, e2.now)
+	}
+	require.False(t, e2.q.Ready())
+	require.True(t, e2.q.Status().Usable())
+	require.Zero(t, testutil.ToFloat64(e2.m.QueryReady.WithLabelValues("q")))
 }

@@ -9,31 +9,41 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 )
 
-// Prefix returns the series' published labels in exposition syntax, kizashi_query last and
-// without braces: `instance="a",kizashi_metric="up",kizashi_query="q"`.
-func (s *Series) Prefix() string { return s.prefix }
+// Labels returns the series' published labels in exposition syntax for scrapers that use
+// scheme, kizashi_query last and without braces: `instance="a",kizashi_metric="up",kizashi_query="q"`.
+// Label names are unique within it, names and values cannot break out of it (see labelText).
+func (s *Series) Labels(scheme model.EscapingScheme) string { return s.text[scheme] }
+
+// Shadowed reports whether an earlier series has the same published labels for scheme: only
+// that one is published to scrapers that use scheme. Only valid inside Range's callback.
+func (s *Series) Shadowed(scheme model.EscapingScheme) bool { return s.shadowed[scheme] }
 
 // Published returns what is published about the series. Only valid inside Range's callback.
 func (s *Series) Published() *Published { return &s.pub }
 
-// Range calls fn for every published series (learned at least one sample, not in backfill),
-// holding the read lock for batches of n series at a time, so that a slow reader never stalls
-// the live cycle for long. A series seen by fn is consistent; the set may change between
-// batches (series joining or leaving), never listing one series twice.
-func (q *Query) Range(n int, fn func(s *Series)) {
+// Range calls fn for every published series (one that has learned a sample; while it catches
+// up in a backfill, with what it published before), holding the read lock for batches of n
+// series, and after each batch calls flush with the lock released: fn formats, flush writes,
+// so that a slow reader never holds the lock and never stalls the live cycle. A series seen
+// by fn is consistent; the set may change between batches (series joining or leaving), never
+// listing one series twice. Range stops at flush's first error and returns it.
+func (q *Query) Range(n int, fn func(s *Series), flush func() error) error {
 	q.mu.RLock()
 	list := q.list // never edited in place: see dropStale
 	q.mu.RUnlock()
 	for i := 0; i < len(list); i += n {
 		q.mu.RLock()
 		for _, s := range list[i:min(i+n, len(list))] {
-			if s.joining || s.pub.Time.IsZero() {
-				continue
+			if !s.pub.Time.IsZero() {
+				fn(s)
 			}
-			fn(s)
 		}
 		q.mu.RUnlock()
+		if err := flush(); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // SeriesView is a copy of what a page shows about one series.

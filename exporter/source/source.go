@@ -5,9 +5,13 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
+	"github.com/alecthomas/units"
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pconfig "github.com/prometheus/common/config"
@@ -16,10 +20,15 @@ import (
 	"github.com/kizashi-dev/kizashi/exporter/config"
 )
 
+// ErrTooLarge is returned (wrapped) for an answer over the source's max_response_size or
+// max_response_samples.
+var ErrTooLarge = errors.New("answer too large")
+
 // Prometheus queries one Prometheus-compatible API.
 type Prometheus struct {
-	api     v1.API
-	timeout time.Duration
+	api        v1.API
+	timeout    time.Duration
+	maxSamples int
 }
 
 // New returns a reader for the configured source.
@@ -28,11 +37,62 @@ func New(cfg config.Source) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source http client: %w", err)
 	}
+	hc.Transport = &limitTransport{next: hc.Transport, max: int64(cfg.MaxResponseSize)}
 	c, err := api.NewClient(api.Config{Address: cfg.URL, Client: hc})
 	if err != nil {
-		return nil, fmt.Errorf("source client %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("source client: %w", err)
 	}
-	return &Prometheus{api: v1.NewAPI(c), timeout: time.Duration(cfg.QueryTimeout)}, nil
+	return &Prometheus{api: v1.NewAPI(c), timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
+}
+
+// limitTransport fails the reading of a response body (decompressed) after max bytes, so
+// that no answer takes more memory than that to read.
+type limitTransport struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more than allowed tells a body of exactly max bytes from a larger one.
+		var one [1]byte
+		for {
+			n, err := b.ReadCloser.Read(one[:])
+			if n > 0 {
+				return 0, fmt.Errorf("%w: over max_response_size %s", ErrTooLarge, units.Base2Bytes(b.max))
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (p *Prometheus) checkSamples(n int) error {
+	if n > p.maxSamples {
+		return fmt.Errorf("%w: %d samples, over max_response_samples %d", ErrTooLarge, n, p.maxSamples)
+	}
+	return nil
 }
 
 // Query evaluates expr at t and returns its vector (a scalar becomes one series with no labels).
@@ -45,6 +105,9 @@ func (p *Prometheus) Query(ctx context.Context, expr string, t time.Time) (model
 	}
 	switch v := v.(type) {
 	case model.Vector:
+		if err := p.checkSamples(len(v)); err != nil {
+			return nil, fmt.Errorf("query %q: %w", expr, err)
+		}
 		return v, nil
 	case *model.Scalar:
 		return model.Vector{{Metric: model.Metric{}, Value: v.Value, Timestamp: v.Timestamp}}, nil
@@ -63,6 +126,13 @@ func (p *Prometheus) QueryRange(ctx context.Context, expr string, start, end tim
 	}
 	switch v := v.(type) {
 	case model.Matrix:
+		n := 0
+		for _, ss := range v {
+			n += len(ss.Values) + len(ss.Histograms)
+		}
+		if err := p.checkSamples(n); err != nil {
+			return nil, fmt.Errorf("query range %q: %w", expr, err)
+		}
 		return v, nil
 	case *model.Scalar:
 		// A range query of a scalar expression is answered as a matrix; keep the type switch

@@ -63,7 +63,7 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type queryView struct {
 	Name, Expr string
 	Step       string
-	Ready      bool
+	Status     registry.Status
 	Total      int
 	Series     []registry.SeriesView
 }
@@ -75,7 +75,7 @@ func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
 		views, total := q.View(SeriesPerQuery, true)
 		sortViews(views)
 		data.Queries = append(data.Queries, queryView{Name: c.Name, Expr: c.Expr, Step: c.Step.String(),
-			Ready: q.Ready(), Total: total, Series: views})
+			Status: q.Status(), Total: total, Series: views})
 	}
 	p.render(w, "index.html", data)
 }

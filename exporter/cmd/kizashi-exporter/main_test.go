@@ -22,6 +22,8 @@ func TestRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(m4, []byte("\"V1\",\"V2\",\"V3\"\n\"H1\",\"1\",\"2\"\n"), 0o644))
 	cfg := filepath.Join(dir, "kizashi.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte("sensitivity: 0.4\nmin: 0\n"), 0o644))
+	badPromQL := filepath.Join(dir, "exporter.yml")
+	require.NoError(t, os.WriteFile(badPromQL, []byte("source:\n  url: http://127.0.0.1:9090\nqueries:\n  - name: ok\n    expr: up\n  - name: broken\n    expr: sum(rate(x[5m])\n"), 0o644))
 	badCfg := filepath.Join(dir, "bad.yml")
 	require.NoError(t, os.WriteFile(badCfg, []byte("sensitivity: 0.4\nsensitivty: 1\n"), 0o644))
 
@@ -47,6 +49,11 @@ func TestRun(t *testing.T) {
 			wantCode: 2, wantOut: []string{"enum value must be one of auto,on,off"}},
 		{name: "bad horizons", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o4"), "--horizons", "1h,x"},
 			wantCode: 1, wantOut: []string{`--horizons: duration \"x\"`}},
+		{name: "serve help", args: []string{"serve", "--help"}, wantOut: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check"}},
+		{name: "config check", args: []string{"serve", "--config.file", "../../examples/kizashi-exporter.yml", "--config.check"},
+			wantOut: []string{"kizashi-exporter.yml: configuration is valid"}},
+		{name: "config check refuses bad PromQL", args: []string{"serve", "--config.file", badPromQL, "--config.check"},
+			wantCode: 1, wantOut: []string{"parse config " + badPromQL + `: line 7: query \"broken\": expr: 1:16: parse error: unclosed left parenthesis`}},
 		{name: "forecast", args: []string{"forecast", "--m4", m4, "--horizon", "4", "--step", "1h", "--output", filepath.Join(dir, "f.csv")},
 			wantOut: []string{"1 series, 4 forecasts each"}, wantFile: filepath.Join(dir, "f.csv")},
 	} {

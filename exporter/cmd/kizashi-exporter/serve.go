@@ -23,6 +23,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		interval   = cmd.Flag("storage.snapshot-interval", "Interval between model snapshots (also written on shutdown).").Default("5m").Duration()
 		shard      = cmd.Flag("shard", "Model only the series whose label hash falls in shard i of n (i/n), as Prometheus' hashmod does.").Default("0/1").String()
 		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
+		lifecycle  = cmd.Flag("web.enable-lifecycle", "Enable configuration reloads through POST /-/reload (behind --web.config.file's auth).").Bool()
 		webFlags   = kingpinflag.AddFlags(cmd, ":9742")
 	)
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
@@ -40,7 +41,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
 		return app.Run(ctx, app.Options{
 			ConfigFile: *configFile, Web: webFlags, DataDir: *dataDir, SnapshotInterval: *interval,
-			Shard: sh, ChartSeries: *charts, ReloadOnSIGHUP: true, Logger: logger,
+			Shard: sh, ChartSeries: *charts, ReloadOnSIGHUP: true, EnableLifecycle: *lifecycle, Logger: logger,
 		})
 	}
 }

@@ -1,0 +1,195 @@
+package app_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+)
+
+// forged is a label name that, written as it is, would end the label set and add a series
+// for another tenant.
+const forged = `x="1"} 0` + "\n" + `kizashi_anomaly_score{tenant="other",kizashi_query="otel",x`
+
+// TestPrometheus2ScrapesUTF8AndHostileNames: Debian's Prometheus 2.42, which knows no UTF-8
+// names, scrapes series with OpenTelemetry's service.name, a hostile label name and an
+// invalid UTF-8 value: the target stays up, names are escaped with underscores, nothing is
+// forged, and the series that escapes like another (service_name) is published once.
+func TestPrometheus2ScrapesUTF8AndHostileNames(t *testing.T) {
+	series := []model.Metric{
+		{"__name__": "otel_load", "job": "otel", "service.name": "checkout"},
+		{"__name__": "otel_load", "job": "otel", model.LabelName(forged): "v"},
+		{"__name__": "otel_load", "job": "otel", "service_name": "checkout"},
+		{"__name__": "otel_load", "job": "otel", "instance": "bad\xffutf8"},
+	}
+	src := fakesource.New(series, func(i int, t time.Time) float64 { return float64(i) + float64(t.Unix()%5) })
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "kizashi.yml")
+	writeConfig(t, cfgPath, `source:
+  url: http://127.0.0.1:1
+queries:
+  - name: otel
+    expr: otel_load
+    step: 1s
+    training_window: 1m
+    daily: off
+    weekly: off
+`)
+	addr := testenv.FreeAddr(t)
+	prom := testenv.StartPrometheus(t, testenv.PromOptions{
+		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "kizashi-exporter", Targets: []string{addr}, HonorLabels: true}},
+	})
+	ex := startAt(t, addr, app.Options{ConfigFile: cfgPath, Source: src})
+
+	waitForQuery(t, prom, `count(kizashi_baseline{kizashi_query="otel"}) == 3`, patience)
+	// Several scrapes in a row succeeded.
+	waitForQuery(t, prom, `count_over_time(up{job="kizashi-exporter"}[1m]) >= 5 and min_over_time(up{job="kizashi-exporter"}[1m]) == 1`, patience)
+	requireEmpty(t, prom, `kizashi_anomaly_score{tenant="other"}`)
+	requireEmpty(t, prom, `count(kizashi_anomaly_score{kizashi_query="otel"}) != 3`)
+	one := func(promql string) model.Metric {
+		t.Helper()
+		v := waitForQuery(t, prom, promql, patience)
+		require.Len(t, v, 1, promql)
+		return v[0].Metric
+	}
+	m := one(`kizashi_baseline{service_name="checkout"}`)
+	require.Equal(t, model.Metric{"__name__": "kizashi_baseline", "instance": model.LabelValue(addr), "job": "otel",
+		"kizashi_metric": "otel_load", "kizashi_query": "otel", "service_name": "checkout"}, m)
+	m = one(`kizashi_baseline{x__1___0_kizashi_anomaly_score_tenant__other__kizashi_query__otel__x="v"}`)
+	require.Len(t, m, 6, "%v", m)
+	// PromQL cannot spell U+FFFD in a string: a regular expression finds it.
+	m = one(`kizashi_baseline{instance=~"bad.utf8"}`)
+	require.Equal(t, model.LabelValue("bad\uFFFDutf8"), m["instance"])
+	_, metrics := get(t, ex.url+"/metrics")
+	require.Contains(t, metrics, `kizashi_exporter_scrape_duplicate_series_total{escaping="underscores"} `)
+	require.NotContains(t, metrics, `kizashi_exporter_scrape_duplicate_series_total{escaping="underscores"} 0`)
+}
+
+// switchable forwards to a backend until it is switched off; then it answers 503.
+type switchable struct {
+	off   atomic.Bool
+	proxy *httputil.ReverseProxy
+}
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.off.Load() {
+		http.Error(w, "switched off", http.StatusServiceUnavailable)
+		return
+	}
+	s.proxy.ServeHTTP(w, r)
+}
+
+// TestOutages: the exporter reads Debian's Prometheus through a proxy. When the proxy is cut
+// for longer than the staleness timeout (Prometheus keeps scraping), no series is dropped and
+// the steps missed are backfilled. When Prometheus is killed for longer than that and comes
+// back answering nothing at first (a short lookback delta: its last samples are too old), no
+// series is dropped and nothing is retrained.
+func TestOutages(t *testing.T) {
+	target := testenv.NewTarget(t)
+	hosts := []string{"a", "b", "c"}
+	for i, h := range hosts {
+		target.Set("kizashi_outage_load", map[string]string{"host": h}, float64(10+i))
+	}
+	prom := testenv.StartPrometheus(t, testenv.PromOptions{
+		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "node", Targets: []string{target.Addr()}}},
+		ExtraFlags:    []string{"--query.lookback-delta=3s"},
+	})
+	backend, err := url.Parse(prom.URL())
+	require.NoError(t, err)
+	sw := &switchable{proxy: httputil.NewSingleHostReverseProxy(backend)}
+	sw.proxy.ErrorLog = log.New(io.Discard, "", 0) // Prometheus down: 502, expected
+	proxy := httptest.NewServer(sw)
+	defer proxy.Close()
+	waitForQuery(t, prom, `count(kizashi_outage_load) == 3`, patience)
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "kizashi.yml")
+	// Longer than Prometheus 2.42 takes to scrape again after a restart (about 5s).
+	const staleness = 20 * time.Second
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`source:
+  url: %s
+  query_timeout: 5s
+queries:
+  - name: load
+    expr: kizashi_outage_load
+    step: 1s
+    training_window: 1m
+    warm_up: 10s
+    daily: off
+    weekly: off
+    staleness_timeout: %s
+`, proxy.URL, model.Duration(staleness))), 0o600))
+	ex := start(t, app.Options{ConfigFile: cfgPath, Logger: testLogger(t)})
+	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == http.StatusOK })
+	scrape := func() string { _, m := get(t, ex.url+"/metrics"); return m }
+	waitFor(t, "three series", patience, func() bool { return strings.Count(scrape(), "kizashi_baseline{") == 3 })
+	value := func(m, series string) float64 {
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				var f float64
+				_, err := fmt.Sscan(v, &f)
+				require.NoError(t, err)
+				return f
+			}
+		}
+		return 0
+	}
+	const samples, dropped, lastUpdate = `kizashi_exporter_backfill_samples_total{query="load"}`,
+		`kizashi_exporter_series_dropped_total{query="load",reason="stale"}`, `kizashi_exporter_last_update_timestamp_seconds{query="load"}`
+	// outage waits until the exporter has not updated for longer than the staleness timeout.
+	outage := func() {
+		waitFor(t, "an outage longer than the staleness timeout", patience, func() bool {
+			m := scrape()
+			return strings.Contains(m, `kizashi_exporter_source_up{query="load"} 0`) &&
+				time.Since(time.Unix(int64(value(m, lastUpdate)), 0)) > staleness+2*time.Second
+		})
+	}
+
+	// The proxy is cut; Prometheus goes on scraping the target.
+	before := value(scrape(), samples)
+	sw.off.Store(true)
+	outage()
+	cut := time.Now()
+	sw.off.Store(false)
+	var m string
+	waitFor(t, "the gap backfilled", patience, func() bool {
+		m = scrape()
+		return value(m, samples)-before >= 3*staleness.Seconds()
+	})
+	t.Logf("after a cut of %s: %g samples backfilled", time.Since(cut).Round(time.Second), value(m, samples)-before)
+	require.Zero(t, value(m, dropped), "no series dropped")
+	require.Equal(t, 3, strings.Count(m, "kizashi_baseline{"))
+
+	// Prometheus dies; when it is back it answers nothing until it has scraped again.
+	before = value(m, samples)
+	prom.Kill(t)
+	outage()
+	prom.Restart(t)
+	waitFor(t, "source up again", patience, func() bool {
+		m = scrape()
+		return strings.Contains(m, `kizashi_exporter_source_up{query="load"} 1`)
+	})
+	since := time.Now()
+	waitFor(t, "live updates", patience, func() bool {
+		m = scrape()
+		return value(m, lastUpdate) > float64(since.Unix()+1) && strings.Count(m, "kizashi_baseline{") == 3
+	})
+	require.Zero(t, value(m, dropped), "no series dropped on the empty answers of a restarted Prometheus")
+	require.Less(t, value(m, samples)-before, 3*60.0, "no model retrained over the training window")
+}
