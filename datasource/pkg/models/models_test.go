@@ -50,6 +50,9 @@ func TestLoadSettings(t *testing.T) {
 		{name: "basic", url: "http://p", basic: true, jsonData: `{"authType":"basic"}`},
 		{name: "no url", err: "Prometheus URL is not set"},
 		{name: "relative url", url: "prom:9090", err: `Prometheus URL "prom:9090": want http(s)://host[:port][/path]`},
+		{name: "url with a query", url: "http://prom/?token=abc", err: `Prometheus URL "http://prom/?token=xxxxx": want http(s)://host[:port][/path]`},
+		{name: "url with a fragment", url: "http://prom/#x", err: `Prometheus URL "http://prom/#x": want http(s)://host[:port][/path]`},
+		{name: "bad url with a password", url: "ftp://u:pw@prom", err: `Prometheus URL "ftp://u:xxxxx@prom": want http(s)://host[:port][/path]`},
 		{name: "bad webhook url", url: "http://p", jsonData: `{"webhookUrl":"hook"}`, err: `webhook URL "hook"`},
 		{name: "bad json", url: "http://p", jsonData: `[`, err: "decode jsonData"},
 		{name: "negative timeout", url: "http://p", jsonData: `{"timeout":-1}`, err: "timeout -1s: must not be negative"},
@@ -153,4 +156,38 @@ func TestParseQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://prom:9090", "http://prom:9090"},
+		{"http://user:s3cret@prom:9090/path", "http://user:xxxxx@prom:9090/path"},
+		{"http://user@prom", "http://user@prom"},
+		{"http://prom/?token=s3cret&x=1", "http://prom/?token=xxxxx&x=xxxxx"},
+		{"hook:s3cret@x", "hook:xxxxx@x"},
+		{"http://user:s3cret@prom:99999999999999999999/", "http://user:xxxxx@prom:99999999999999999999/"},
+		{"http://user:s3cret@[::1/x?token=s3cret", "http://user:xxxxx@[::1/x?xxxxx"},
+		{"prom:9090", "prom:9090"},
+	} {
+		require.Equal(t, tc.want, RedactURL(tc.in), tc.in)
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := NewRedactor(backend.DataSourceInstanceSettings{
+		URL:              "http://kz:pr%40m-pw@prom",
+		JSONData:         []byte(`{"webhookUrl":"http://hook:h00k-pw@hook"}`),
+		BasicAuthEnabled: true, BasicAuthUser: "kz",
+		DecryptedSecureJSONData: map[string]string{"bearerToken": "b-token", "basicAuthPassword": "basic-pw", "webhookToken": "abc"},
+	})
+	for _, tc := range []struct{ in, want string }{
+		{"denied pr@m-pw and pr%40m-pw", "denied xxxxx and xxxxx"},
+		{`Authorization: "Bearer b-token"`, `Authorization: "Bearer xxxxx"`},
+		{"Basic a3o6YmFzaWMtcHc=", "Basic xxxxx"}, // base64("kz:basic-pw")
+		{"GET http://hook:h00k-pw@hook", "GET http://hook:xxxxx@hook"},
+		{"abc is too short to be searched for", "abc is too short to be searched for"},
+	} {
+		require.Equal(t, tc.want, r.Redact(tc.in), tc.in)
+	}
+	require.Equal(t, "x", (*Redactor)(nil).Redact("x"))
 }

@@ -198,16 +198,15 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend 
 	return out, nil
 }
 
+// checkURL validates a server's base URL: http(s)://[user[:password]@]host[:port][/path], no
+// query or fragment (API paths are joined to it). Errors show it with its password redacted.
 func checkURL(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s is not set", what)
 	}
 	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", what, s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: want http(s)://host[:port][/path]", what, s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%s %q: want http(s)://host[:port][/path]", what, RedactURL(s))
 	}
 	return nil
 }
