@@ -57,7 +57,7 @@ func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Fr
 		return ctx.Err()
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s and %s of warm-up before it: %w", panelRange(q), model.Duration(q.WarmUp), err)
 	}
 	slices.SortFunc(runners, func(a, b *runner) int { return strings.Compare(a.key(), b.key()) })
 	series := make([]prom.Series, len(runners))
@@ -415,6 +415,11 @@ func seriesName(m model.Metric, legend, expr string) string {
 		return expr
 	}
 	return m.String()
+}
+
+// panelRange names the query's time range in messages, as the panel shows it.
+func panelRange(q *models.Query) string {
+	return fmt.Sprintf("panel range %s..%s", q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
 }
 
 // panelSteps returns the first and last multiples of the query's step within its time range.

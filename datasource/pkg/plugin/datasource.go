@@ -201,7 +201,7 @@ func errorResponse(err error) backend.DataResponse {
 	case errors.Is(err, prom.ErrLimit):
 		r.Status = backend.StatusBadRequest
 		r.ErrorSource = backend.ErrorSourceDownstream
-	case isBadData(err):
+	case isBadData(err), errors.As(err, new(*unknownNameError)):
 		r.Status = backend.StatusBadRequest
 		r.ErrorSource = backend.ErrorSourceDownstream
 	case errors.Is(err, context.DeadlineExceeded):

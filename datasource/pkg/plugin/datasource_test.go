@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -307,4 +308,51 @@ func TestConsistentWithStreaming(t *testing.T) {
 			require.InDelta(t, v, got, 1e-9, "%s at %s", name, times.At(i))
 		}
 	}
+}
+
+// TestErrorsNameThePanelRange: an error from Prometheus names the panel's time range (and
+// the warm-up before it), never the internal chunk of the range that failed.
+func TestErrorsNameThePanelRange(t *testing.T) {
+	prom := newFakeProm(t)
+	d := newTestDatasource(t, settingsFor(prom.URL, nil, nil))
+	// 8 days of warm-up and 1 day of panel: read in six chunks.
+	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("A", "anomaly", 24*time.Hour, map[string]any{"expr": "boom", "warmUp": "8d"}),
+		dataQuery("E", "exported", 24*time.Hour, map[string]any{"queryName": "q1", "expr": "boom"}),
+	}})
+	require.NoError(t, err)
+	from, to := testNow.Add(-24*time.Hour).Format(time.RFC3339), testNow.Format(time.RFC3339)
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	for ref, want := range map[string]string{
+		"A": "anomaly query: panel range " + from + ".." + to + " and 8d of warm-up before it: query_range: unavailable: too busy",
+		"E": "exported query: raw series: panel range " + from + ".." + to + ": query_range: unavailable: too busy",
+	} {
+		r := resp.Responses[ref]
+		require.Error(t, r.Error, ref)
+		require.Equal(t, want, r.Error.Error())
+		require.Equal(t, []string{from, to}, stamp.FindAllString(r.Error.Error(), -1), "%s: only the panel's range", ref)
+	}
+}
+
+// TestExportedQueryUnknownName: a query name the exporter does not publish is an error that
+// lists the names it publishes; a known name with no series in the range is no data.
+func TestExportedQueryUnknownName(t *testing.T) {
+	prom := newFakeProm(t)
+	d := newTestDatasource(t, settingsFor(prom.URL, nil, nil))
+	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("U", "exported", time.Hour, map[string]any{"queryName": "nope"}),
+	}})
+	require.NoError(t, err)
+	r := resp.Responses["U"]
+	require.EqualError(t, r.Error, `exported query: the exporter publishes no query "nope" in the panel range `+
+		testNow.Add(-time.Hour).Format(time.RFC3339)+".."+testNow.Format(time.RFC3339)+`; it publishes: q1`)
+	require.Equal(t, backend.StatusBadRequest, r.Status)
+
+	// A known name with no series in the range (the fake has no samples after testNow).
+	q := dataQuery("K", "exported", time.Hour, map[string]any{"queryName": "q1"})
+	q.TimeRange = backend.TimeRange{From: testNow.Add(time.Hour), To: testNow.Add(2 * time.Hour)}
+	resp, err = d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	require.NoError(t, err)
+	require.NoError(t, resp.Responses["K"].Error)
+	require.Empty(t, resp.Responses["K"].Frames)
 }

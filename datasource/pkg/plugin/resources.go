@@ -40,7 +40,7 @@ func newResourceHandler(d *Datasource) backend.CallResourceHandler {
 		return d.prom.LabelValues(ctx, label, r.URL.Query()["match[]"], start, end)
 	}))
 	mux.HandleFunc("GET /queries", d.lookup(func(ctx context.Context, _ *http.Request, start, end time.Time) ([]string, error) {
-		return d.prom.LabelValues(ctx, exportedQueryLabel, []string{`{__name__=~"kizashi_.+",` + exportedQueryLabel + `!=""}`}, start, end)
+		return d.prom.LabelValues(ctx, exportedQueryLabel, []string{exportedAny}, start, end)
 	}))
 	return httpadapter.New(mux)
 }
