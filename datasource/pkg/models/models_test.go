@@ -23,7 +23,7 @@ func TestLoadSettings(t *testing.T) {
 		{name: "defaults", url: "http://prom:9090/", check: func(t *testing.T, s *Settings) {
 			require.Equal(t, "http://prom:9090", s.URL)
 			require.Equal(t, DefaultTimeout, s.Timeout)
-			require.Equal(t, DefaultWarmUp, s.WarmUp)
+			require.Zero(t, s.WarmUp, "the default of each query type")
 			require.Equal(t, DefaultMaxSeries, s.MaxSeries)
 			require.Equal(t, DefaultMaxPoints, s.MaxPoints)
 			require.Equal(t, 0.5, s.Engine.Sensitivity)
@@ -35,7 +35,7 @@ func TestLoadSettings(t *testing.T) {
 			check: func(t *testing.T, s *Settings) {
 				require.Equal(t, 5*time.Second, s.Timeout)
 				require.Equal(t, "t", s.BearerToken)
-				require.Equal(t, EngineDefaults{Sensitivity: 0.8, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto}, s.Engine)
+				require.Equal(t, EngineDefaults{Sensitivity: 0.8, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto, TrendSet: true}, s.Engine)
 				require.Equal(t, 7*24*time.Hour, s.WarmUp)
 				require.Equal(t, 24*time.Hour, s.Horizon)
 				require.Equal(t, 10, s.MaxSeries)
@@ -84,6 +84,8 @@ func TestParseQuery(t *testing.T) {
 	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	s, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"sensitivity":0.3,"daily":"on"}`)})
 	require.NoError(t, err)
+	sTrend, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"trend":"auto","warmUp":"2d"}`)})
+	require.NoError(t, err)
 	sWebhook, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"webhookUrl":"http://h"}`)})
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -107,6 +109,23 @@ func TestParseQuery(t *testing.T) {
 			require.Equal(t, QueryTypeForecast, q.Type)
 			require.Equal(t, []time.Duration{time.Hour, DefaultHorizon}, q.Engine.Horizons)
 		}},
+		{name: "forecast defaults", queryType: "forecast", json: `{"expr":"up","threshold":90}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, DefaultForecastWarmUp, q.WarmUp)
+			require.Equal(t, anomaly.On, q.Engine.Trend, "a forecast uses the trend unless told otherwise")
+			require.Equal(t, DefaultBreachWithin, q.BreachWithin)
+		}},
+		{name: "forecast with the data source's trend", queryType: "forecast", json: `{"expr":"up"}`, settings: sTrend, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Auto, q.Engine.Trend)
+			require.Equal(t, 2*24*time.Hour, q.WarmUp, "the data source's warm-up serves every type")
+		}},
+		{name: "forecast with the query's trend", queryType: "forecast", json: `{"expr":"up","trend":"off","breachWithin":"30d"}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Off, q.Engine.Trend)
+			require.Equal(t, 30*24*time.Hour, q.BreachWithin)
+		}},
+		{name: "anomaly trend stays auto", queryType: "anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Auto, q.Engine.Trend)
+		}},
+		{name: "bad breach within", queryType: "forecast", json: `{"expr":"up","breachWithin":"0s"}`, err: "breach within 0s: must be positive"},
 		{name: "no type is anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) { require.Equal(t, QueryTypeAnomaly, q.Type) }},
 		{name: "sensitivity zero is the widest band, not the default", json: `{"expr":"up","sensitivity":0}`, check: func(t *testing.T, q *Query) {
 			require.Equal(t, 0.0, *q.Engine.Sensitivity)

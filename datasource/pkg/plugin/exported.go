@@ -141,7 +141,7 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 
 	frames := make(data.Frames, 0, len(order))
 	for gi, g := range order {
-		cols := newColumns(n)
+		cols := newColumns(n, false)
 		get := func(field string, i int) float64 {
 			if c, ok := g.cols[field]; ok {
 				return c[i]
@@ -157,9 +157,10 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 			}
 			cols.add(start.Add(time.Duration(i)*q.Step), v, r)
 		}
-		f := cols.frame(names[gi], seriesLabels(g.metric), q, time.Time{}, nil)
-		f.Meta.ExecutedQueryString = sel
-		frames = append(frames, f)
+		if f := cols.frame(names[gi], seriesLabels(g.metric), q); f != nil {
+			f.Meta.ExecutedQueryString = sel
+			frames = append(frames, f)
+		}
 	}
 	return frames, nil
 }
