@@ -91,6 +91,8 @@ func TestResources(t *testing.T) {
 		{"label-values", http.StatusBadRequest, map[string]any{"error": "label is required"}},
 		{"queries", http.StatusOK, []any{"q1"}},
 		{"metrics?start=abc", http.StatusBadRequest, map[string]any{"error": "start: want Unix seconds"}},
+		{"metrics?end=NaN", http.StatusBadRequest, map[string]any{"error": "end: want Unix seconds"}},
+		{"metrics?start=-Inf", http.StatusBadRequest, map[string]any{"error": "start: want Unix seconds"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			var s captureSender
