@@ -125,6 +125,8 @@ func TestParseQuery(t *testing.T) {
 		{name: "anomaly trend stays auto", queryType: "anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) {
 			require.Equal(t, anomaly.Auto, q.Engine.Trend)
 		}},
+		{name: "forecast field of an anomaly query", queryType: "anomaly", json: `{"expr":"up","fields":["forecast"]}`, err: `field "forecast": only forecast queries have it`},
+		{name: "breach eta without threshold", queryType: "forecast", json: `{"expr":"up","fields":["breach eta"]}`, err: `field "breach eta": set a threshold`},
 		{name: "bad breach within", queryType: "forecast", json: `{"expr":"up","breachWithin":"0s"}`, err: "breach within 0s: must be positive"},
 		{name: "no type is anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) { require.Equal(t, QueryTypeAnomaly, q.Type) }},
 		{name: "sensitivity zero is the widest band, not the default", json: `{"expr":"up","sensitivity":0}`, check: func(t *testing.T, q *Query) {

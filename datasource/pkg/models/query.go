@@ -204,6 +204,15 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	if q.Threshold != nil && (math.IsNaN(*q.Threshold) || math.IsInf(*q.Threshold, 0)) {
 		return nil, errors.New("threshold: must be a finite number")
 	}
+	// Fields a query of this type cannot answer would leave it with no frame: say why.
+	for _, f := range q.Fields {
+		switch {
+		case (f == FieldForecast || f == FieldForecastLower || f == FieldForecastUpper || f == FieldBreachETA) && q.Type != QueryTypeForecast:
+			return nil, fmt.Errorf("field %q: only forecast queries have it", f)
+		case f == FieldBreachETA && q.Threshold == nil:
+			return nil, fmt.Errorf("field %q: set a threshold", f)
+		}
+	}
 	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend)
 	if err != nil {
 		return nil, err
