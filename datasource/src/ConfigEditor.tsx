@@ -83,8 +83,12 @@ export function ConfigEditor(props: Props) {
             <RadioButtonGroup options={modes} value={jsonData[k] ?? 'auto'} onChange={(v) => setJSON(k, v)} />
           </InlineField>
         ))}
-        <InlineField label="Warm-up history" labelWidth={labelWidth} tooltip="Fetched before the panel range so that models are ready (e.g. 1d, 7d)">
-          <Input width={12} value={jsonData.warmUp ?? ''} placeholder="1d" onChange={setText('warmUp')} />
+        <InlineField
+          label="Warm-up history"
+          labelWidth={labelWidth}
+          tooltip="Fetched before the panel range so that the models have learned (empty: 7d as the exporter's training window, 14d for forecasts)"
+        >
+          <Input width={12} value={jsonData.warmUp ?? ''} placeholder="7d / 14d" onChange={setText('warmUp')} />
         </InlineField>
         <InlineField label="Forecast horizon" labelWidth={labelWidth}>
           <Input width={12} value={jsonData.horizon ?? ''} placeholder="6h" onChange={setText('horizon')} />

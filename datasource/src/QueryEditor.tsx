@@ -34,7 +34,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       onRunQuery();
     }
   };
-  const text = (key: 'expr' | 'legendFormat' | 'step' | 'warmUp' | 'horizon') => (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
+  const text = (key: 'expr' | 'legendFormat' | 'step' | 'warmUp' | 'horizon' | 'breachWithin') => (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
     set({ [key]: e.currentTarget.value || undefined });
   const num = (key: 'sensitivity' | 'threshold' | 'min') => (e: ChangeEvent<HTMLInputElement>) =>
     set({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
@@ -84,7 +84,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
             <Input type="number" min={0} max={1} step={0.05} width={10} value={query.sensitivity ?? ''} onChange={num('sensitivity')} onBlur={onRunQuery} aria-label="Sensitivity" />
           </InlineField>
           <InlineField label="Warm-up" labelWidth={10} tooltip="History before the panel range, e.g. 7d">
-            <Input width={10} value={query.warmUp ?? ''} placeholder="1d" onChange={text('warmUp')} onBlur={onRunQuery} />
+            <Input width={10} value={query.warmUp ?? ''} placeholder={type === 'forecast' ? '14d' : '7d'} onChange={text('warmUp')} onBlur={onRunQuery} />
           </InlineField>
           <InlineField label="Step" labelWidth={8} tooltip="Empty: Grafana's interval">
             <Input width={10} value={query.step ?? ''} placeholder="auto" onChange={text('step')} onBlur={onRunQuery} />
@@ -102,6 +102,9 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           </InlineField>
           <InlineField label="Threshold" labelWidth={10} tooltip="Breach ETA: time until the forecast crosses this value">
             <Input type="number" width={14} value={query.threshold ?? ''} onChange={num('threshold')} onBlur={onRunQuery} aria-label="Threshold" />
+          </InlineField>
+          <InlineField label="Within" labelWidth={8} tooltip="How far ahead the breach is looked for">
+            <Input width={8} value={query.breachWithin ?? ''} placeholder="7d" onChange={text('breachWithin')} onBlur={onRunQuery} aria-label="Breach within" />
           </InlineField>
           <InlineField label="Stay" labelWidth={8} tooltip="Below: an upper limit (usage, latency). Above: a lower limit (free space).">
             <RadioButtonGroup
@@ -121,7 +124,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField label="Legend" labelWidth={labelWidth} tooltip="e.g. {{instance}}; empty: the label set">
             <Input width={30} value={query.legendFormat ?? ''} onChange={text('legendFormat')} onBlur={onRunQuery} />
           </InlineField>
-          <InlineField label="Fields" labelWidth={8} tooltip="Keep only these fields (e.g. score, for alert rules); empty: all">
+          <InlineField label="Fields" labelWidth={8} tooltip="Keep only these fields; empty: all. An alert rule keeps one number field: score, forecast or breach eta">
             <MultiSelect<SeriesField>
               width={40}
               options={seriesFields.map((f) => ({ label: f, value: f }))}

@@ -12,17 +12,23 @@ export const queryTypes: Array<{ label: string; value: QueryType; description: s
 
 export type Mode = 'auto' | 'on' | 'off';
 
-/** Fields of a series frame; a query may keep only some of them (e.g. score, for alerting). */
+/**
+ * Fields a query may keep (all when none is chosen): a series' observed frame (value to
+ * deviation), its forecast frame and the breach ETA table. An alert rule keeps one number
+ * field, e.g. score, forecast or breach eta.
+ */
 export const seriesFields = [
   'value',
   'baseline',
   'lower',
   'upper',
   'score',
+  'reason',
   'deviation',
   'forecast',
   'forecast lower',
   'forecast upper',
+  'breach eta',
 ] as const;
 export type SeriesField = (typeof seriesFields)[number];
 
@@ -37,9 +43,11 @@ export interface KizashiQuery extends DataQuery {
   weekly?: Mode;
   trend?: Mode;
   min?: number;
-  /** History fetched before the panel range to warm the models up, e.g. "7d". */
+  /** History fetched before the panel range to warm the models up (default 7d, 14d for forecasts). */
   warmUp?: string;
   horizon?: string;
+  /** How far ahead the threshold's breach is looked for (default 7d). */
+  breachWithin?: string;
   threshold?: number;
   /** below: the threshold is an upper limit (default); above: a lower limit (free space). */
   breach?: 'below' | 'above';

@@ -39,7 +39,38 @@ class DataSourceWithBackend {
   }
 }
 const runtime = { DataSourceWithBackend, getTemplateSrv: () => ({ replace: (s) => s.replace('$job', 'api') }) };
-const provided = { react: React, 'react-dom': require('react-dom'), '@grafana/data': grafanaData, '@grafana/ui': ui, '@grafana/runtime': runtime };
+
+// What the module reads of each module Grafana provides, recorded as the tests run.
+const used = { '@grafana/data': new Set(), '@grafana/ui': new Set(), '@grafana/runtime': new Set() };
+const recorded = (name, mod) =>
+  new Proxy(mod, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && prop !== '__esModule') {
+        used[name].add(prop);
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+const provided = {
+  react: React,
+  'react-dom': require('react-dom'),
+  '@grafana/data': recorded('@grafana/data', grafanaData),
+  '@grafana/ui': recorded('@grafana/ui', ui),
+  '@grafana/runtime': recorded('@grafana/runtime', runtime),
+};
+
+// The Grafana versions the module runs in are those whose @grafana/* packages export what it
+// uses: all of these are exported by @grafana/ui, @grafana/data and @grafana/runtime 10.4.0 and
+// later (checked against the packages published on npm: 10.4.0, 11.0.0, and 13.2.2 that the
+// build compiles against). React is Grafana's: the bundle calls React.createElement and hooks,
+// no JSX runtime, which React 18 (Grafana 10.4-12) and 19 both provide. Using anything else
+// means checking the oldest version that has it, and plugin.json's grafanaDependency.
+const grafanaImports = {
+  '@grafana/data': ['DataSourcePlugin'],
+  '@grafana/runtime': ['DataSourceWithBackend', 'getTemplateSrv'],
+  '@grafana/ui': ['DataSourceHttpSettings', 'FieldSet', 'InlineField', 'InlineFieldRow', 'Input', 'MultiSelect', 'RadioButtonGroup', 'Select', 'SecretInput', 'TextArea'],
+};
+const grafanaDependency = '>=10.4.0';
 
 async function loadAMD() {
   const code = await readFile(path.join(dist, 'module.js'), 'utf8');
@@ -115,7 +146,26 @@ test('dist/plugin.json follows Grafana conventions', async () => {
   for (const k of ['backend', 'alerting', 'metrics', 'annotations']) {
     assert.equal(p[k], true, k);
   }
-  assert.match(p.dependencies.grafanaDependency, /^>=\d+/);
+  assert.equal(p.dependencies.grafanaDependency, grafanaDependency);
   assert.doesNotMatch(p.info.version, /%/);
   await stat(path.join(dist, p.info.logos.small));
+});
+
+test('the module uses only what Grafana 10.4 and later provide', async () => {
+  const { plugin } = (await loadAMD()).exports;
+  const ds = new plugin.DataSourceClass({ id: 1, uid: 'kz', type: 'kizashi-anomaly-datasource', name: 'Kizashi', jsonData: {}, meta: {} });
+  ds.applyTemplateVariables({ refId: 'A', expr: 'up' }, {});
+  await ds.metricNames();
+  for (const queryType of ['anomaly', 'forecast', 'exported', 'incidents']) {
+    renderToString(
+      React.createElement(plugin.components.QueryEditor, { datasource: ds, query: { refId: 'A', queryType, expr: 'up' }, onChange: () => {}, onRunQuery: () => {} })
+    );
+  }
+  for (const authType of ['none', 'bearer']) {
+    renderToString(React.createElement(plugin.components.ConfigEditor, { options: { jsonData: { authType } }, onOptionsChange: () => {} }));
+  }
+  for (const [name, want] of Object.entries(grafanaImports)) {
+    // (That 13.2.2 exports them is what `tsc --noEmit` checks before these tests.)
+    assert.deepEqual([...used[name]].sort(), [...want].sort(), `${name}: what the module uses`);
+  }
 });

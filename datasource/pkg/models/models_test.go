@@ -23,7 +23,7 @@ func TestLoadSettings(t *testing.T) {
 		{name: "defaults", url: "http://prom:9090/", check: func(t *testing.T, s *Settings) {
 			require.Equal(t, "http://prom:9090", s.URL)
 			require.Equal(t, DefaultTimeout, s.Timeout)
-			require.Equal(t, DefaultWarmUp, s.WarmUp)
+			require.Zero(t, s.WarmUp, "the default of each query type")
 			require.Equal(t, DefaultMaxSeries, s.MaxSeries)
 			require.Equal(t, DefaultMaxPoints, s.MaxPoints)
 			require.Equal(t, 0.5, s.Engine.Sensitivity)
@@ -35,7 +35,7 @@ func TestLoadSettings(t *testing.T) {
 			check: func(t *testing.T, s *Settings) {
 				require.Equal(t, 5*time.Second, s.Timeout)
 				require.Equal(t, "t", s.BearerToken)
-				require.Equal(t, EngineDefaults{Sensitivity: 0.8, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto}, s.Engine)
+				require.Equal(t, EngineDefaults{Sensitivity: 0.8, Daily: anomaly.On, Weekly: anomaly.Off, Trend: anomaly.Auto, TrendSet: true}, s.Engine)
 				require.Equal(t, 7*24*time.Hour, s.WarmUp)
 				require.Equal(t, 24*time.Hour, s.Horizon)
 				require.Equal(t, 10, s.MaxSeries)
@@ -50,6 +50,9 @@ func TestLoadSettings(t *testing.T) {
 		{name: "basic", url: "http://p", basic: true, jsonData: `{"authType":"basic"}`},
 		{name: "no url", err: "Prometheus URL is not set"},
 		{name: "relative url", url: "prom:9090", err: `Prometheus URL "prom:9090": want http(s)://host[:port][/path]`},
+		{name: "url with a query", url: "http://prom/?token=abc", err: `Prometheus URL "http://prom/?token=xxxxx": want http(s)://host[:port][/path]`},
+		{name: "url with a fragment", url: "http://prom/#x", err: `Prometheus URL "http://prom/#x": want http(s)://host[:port][/path]`},
+		{name: "bad url with a password", url: "ftp://u:pw@prom", err: `Prometheus URL "ftp://u:xxxxx@prom": want http(s)://host[:port][/path]`},
 		{name: "bad webhook url", url: "http://p", jsonData: `{"webhookUrl":"hook"}`, err: `webhook URL "hook"`},
 		{name: "bad json", url: "http://p", jsonData: `[`, err: "decode jsonData"},
 		{name: "negative timeout", url: "http://p", jsonData: `{"timeout":-1}`, err: "timeout -1s: must not be negative"},
@@ -81,6 +84,8 @@ func TestParseQuery(t *testing.T) {
 	now := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	s, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"sensitivity":0.3,"daily":"on"}`)})
 	require.NoError(t, err)
+	sTrend, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"trend":"auto","warmUp":"2d"}`)})
+	require.NoError(t, err)
 	sWebhook, err := LoadSettings(backend.DataSourceInstanceSettings{URL: "http://p", JSONData: []byte(`{"webhookUrl":"http://h"}`)})
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -104,6 +109,25 @@ func TestParseQuery(t *testing.T) {
 			require.Equal(t, QueryTypeForecast, q.Type)
 			require.Equal(t, []time.Duration{time.Hour, DefaultHorizon}, q.Engine.Horizons)
 		}},
+		{name: "forecast defaults", queryType: "forecast", json: `{"expr":"up","threshold":90}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, DefaultForecastWarmUp, q.WarmUp)
+			require.Equal(t, anomaly.On, q.Engine.Trend, "a forecast uses the trend unless told otherwise")
+			require.Equal(t, DefaultBreachWithin, q.BreachWithin)
+		}},
+		{name: "forecast with the data source's trend", queryType: "forecast", json: `{"expr":"up"}`, settings: sTrend, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Auto, q.Engine.Trend)
+			require.Equal(t, 2*24*time.Hour, q.WarmUp, "the data source's warm-up serves every type")
+		}},
+		{name: "forecast with the query's trend", queryType: "forecast", json: `{"expr":"up","trend":"off","breachWithin":"30d"}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Off, q.Engine.Trend)
+			require.Equal(t, 30*24*time.Hour, q.BreachWithin)
+		}},
+		{name: "anomaly trend stays auto", queryType: "anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) {
+			require.Equal(t, anomaly.Auto, q.Engine.Trend)
+		}},
+		{name: "forecast field of an anomaly query", queryType: "anomaly", json: `{"expr":"up","fields":["forecast"]}`, err: `field "forecast": only forecast queries have it`},
+		{name: "breach eta without threshold", queryType: "forecast", json: `{"expr":"up","fields":["breach eta"]}`, err: `field "breach eta": set a threshold`},
+		{name: "bad breach within", queryType: "forecast", json: `{"expr":"up","breachWithin":"0s"}`, err: "breach within 0s: must be positive"},
 		{name: "no type is anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) { require.Equal(t, QueryTypeAnomaly, q.Type) }},
 		{name: "sensitivity zero is the widest band, not the default", json: `{"expr":"up","sensitivity":0}`, check: func(t *testing.T, q *Query) {
 			require.Equal(t, 0.0, *q.Engine.Sensitivity)
@@ -153,4 +177,38 @@ func TestParseQuery(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://prom:9090", "http://prom:9090"},
+		{"http://user:s3cret@prom:9090/path", "http://user:xxxxx@prom:9090/path"},
+		{"http://user@prom", "http://user@prom"},
+		{"http://prom/?token=s3cret&x=1", "http://prom/?token=xxxxx&x=xxxxx"},
+		{"hook:s3cret@x", "hook:xxxxx@x"},
+		{"http://user:s3cret@prom:99999999999999999999/", "http://user:xxxxx@prom:99999999999999999999/"},
+		{"http://user:s3cret@[::1/x?token=s3cret", "http://user:xxxxx@[::1/x?xxxxx"},
+		{"prom:9090", "prom:9090"},
+	} {
+		require.Equal(t, tc.want, RedactURL(tc.in), tc.in)
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := NewRedactor(backend.DataSourceInstanceSettings{
+		URL:              "http://kz:pr%40m-pw@prom",
+		JSONData:         []byte(`{"webhookUrl":"http://hook:h00k-pw@hook"}`),
+		BasicAuthEnabled: true, BasicAuthUser: "kz",
+		DecryptedSecureJSONData: map[string]string{"bearerToken": "b-token", "basicAuthPassword": "basic-pw", "webhookToken": "abc"},
+	})
+	for _, tc := range []struct{ in, want string }{
+		{"denied pr@m-pw and pr%40m-pw", "denied xxxxx and xxxxx"},
+		{`Authorization: "Bearer b-token"`, `Authorization: "Bearer xxxxx"`},
+		{"Basic a3o6YmFzaWMtcHc=", "Basic xxxxx"}, // base64("kz:basic-pw")
+		{"GET http://hook:h00k-pw@hook", "GET http://hook:xxxxx@hook"},
+		{"abc is too short to be searched for", "abc is too short to be searched for"},
+	} {
+		require.Equal(t, tc.want, r.Redact(tc.in), tc.in)
+	}
+	require.Equal(t, "x", (*Redactor)(nil).Redact("x"))
 }

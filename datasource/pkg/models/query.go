@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 )
@@ -29,14 +30,18 @@ const (
 	FieldUpper         = "upper"
 	FieldScore         = "score"
 	FieldDeviation     = "deviation"
+	FieldReason        = "reason"
 	FieldForecast      = "forecast"
 	FieldForecastLower = "forecast lower"
 	FieldForecastUpper = "forecast upper"
+	FieldBreachETA     = "breach eta"
 )
 
-// SeriesFields lists the fields of a series frame in their order.
-var SeriesFields = []string{FieldValue, FieldBaseline, FieldLower, FieldUpper, FieldScore, FieldDeviation,
-	FieldForecast, FieldForecastLower, FieldForecastUpper}
+// SeriesFields lists the fields a query can keep, in their order: a series' observed frame
+// (value to deviation), its forecast frame (future rows: forecast and its interval), and the
+// breach ETA table of forecast queries with a threshold.
+var SeriesFields = []string{FieldValue, FieldBaseline, FieldLower, FieldUpper, FieldScore, FieldReason, FieldDeviation,
+	FieldForecast, FieldForecastLower, FieldForecastUpper, FieldBreachETA}
 
 // QueryJSON is the query model the frontend sends.
 type QueryJSON struct {
@@ -53,6 +58,9 @@ type QueryJSON struct {
 	Min *float64 `json:"min,omitempty"`
 	// WarmUp overrides the data source's warm-up history ("7d").
 	WarmUp string `json:"warmUp,omitempty"`
+	// BreachWithin is how far ahead a forecast query looks for the threshold's breach
+	// (default DefaultBreachWithin), whatever the horizon drawn.
+	BreachWithin string `json:"breachWithin,omitempty"`
 
 	// Horizon and Threshold are for forecast queries. Breach says whether the threshold is an
 	// upper limit the series must stay "below" (default; disk usage, latency: ETA until it is
@@ -64,7 +72,8 @@ type QueryJSON struct {
 	// QueryName is the exporter's query name, for exported queries.
 	QueryName string `json:"queryName,omitempty"`
 
-	// Fields, if not empty, keeps only these fields of each series (e.g. ["score"] for alerting).
+	// Fields, if not empty, keeps only these fields (e.g. ["score"] or ["forecast"] for an alert
+	// rule: one number field per series, frames Grafana's server-side expressions can reduce).
 	Fields []string `json:"fields,omitempty"`
 }
 
@@ -82,6 +91,8 @@ type Query struct {
 	Spec      *anomaly.Spec
 	Horizon   time.Duration
 	Threshold *float64
+	// BreachWithin is how far ahead the threshold's breach is looked for.
+	BreachWithin time.Duration
 	// LowerLimit: the threshold is a lower limit (ETA until the forecast drops to it).
 	LowerLimit bool
 	QueryName  string
@@ -111,6 +122,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 		Step:         dq.Interval,
 		WarmUp:       s.WarmUp,
 		Horizon:      s.Horizon,
+		BreachWithin: DefaultBreachWithin,
 		Threshold:    qj.Threshold,
 		QueryName:    qj.QueryName,
 		Fields:       qj.Fields,
@@ -161,8 +173,20 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	if q.Step < time.Second {
 		q.Step = time.Second
 	}
+	if q.WarmUp == 0 {
+		q.WarmUp = DefaultWarmUp
+		if q.Type == QueryTypeForecast {
+			q.WarmUp = DefaultForecastWarmUp
+		}
+	}
 	if q.WarmUp, err = parseDuration("warm-up", qj.WarmUp, q.WarmUp); err != nil {
 		return nil, err
+	}
+	if q.BreachWithin, err = parseDuration("breach within", qj.BreachWithin, q.BreachWithin); err != nil {
+		return nil, err
+	}
+	if q.BreachWithin <= 0 {
+		return nil, fmt.Errorf("breach within %s: must be positive", model.Duration(q.BreachWithin))
 	}
 	if q.Horizon, err = parseDuration("horizon", qj.Horizon, q.Horizon); err != nil {
 		return nil, err
@@ -180,9 +204,23 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 	if q.Threshold != nil && (math.IsNaN(*q.Threshold) || math.IsInf(*q.Threshold, 0)) {
 		return nil, errors.New("threshold: must be a finite number")
 	}
+	// Fields a query of this type cannot answer would leave it with no frame: say why.
+	for _, f := range q.Fields {
+		switch {
+		case (f == FieldForecast || f == FieldForecastLower || f == FieldForecastUpper || f == FieldBreachETA) && q.Type != QueryTypeForecast:
+			return nil, fmt.Errorf("field %q: only forecast queries have it", f)
+		case f == FieldBreachETA && q.Threshold == nil:
+			return nil, fmt.Errorf("field %q: set a threshold", f)
+		}
+	}
 	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend)
 	if err != nil {
 		return nil, err
+	}
+	if q.Type == QueryTypeForecast && !eng.TrendSet {
+		// A forecast is asked for where the series is going: capacity, growth. Auto would
+		// publish the trend only after about six days of evidence that it helps.
+		eng.Trend = anomaly.On
 	}
 	q.Engine = anomaly.Config{
 		Step:        q.Step,

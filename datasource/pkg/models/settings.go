@@ -18,9 +18,18 @@ import (
 
 // Defaults of the data source settings.
 const (
-	DefaultTimeout   = 30 * time.Second
-	DefaultWarmUp    = 24 * time.Hour
-	DefaultMaxSeries = 500
+	DefaultTimeout = 30 * time.Second
+	// DefaultWarmUp is the history an anomaly query reads before the panel's range: the
+	// exporter's default training window, so that the models have learned from what the
+	// exporter's learned from (the daily profile needs two days of it, the weekly one two weeks).
+	DefaultWarmUp = 7 * 24 * time.Hour
+	// DefaultForecastWarmUp is a forecast query's: the damped trend is learned once a day and
+	// takes about two weeks to settle (with one week, a disk filling in three days is forecast
+	// to grow a third as fast as it does, and no breach is found).
+	DefaultForecastWarmUp = 14 * 24 * time.Hour
+	// DefaultBreachWithin is how far ahead a forecast query looks for its threshold's breach.
+	DefaultBreachWithin = 7 * 24 * time.Hour
+	DefaultMaxSeries    = 500
 	// DefaultMaxPoints bounds the samples one query fetches (all series, warm-up included):
 	// about 100 bytes each while a query runs.
 	DefaultMaxPoints = 5_000_000
@@ -43,7 +52,8 @@ type JSONData struct {
 	Daily       string   `json:"daily,omitempty"`
 	Weekly      string   `json:"weekly,omitempty"`
 	Trend       string   `json:"trend,omitempty"`
-	// WarmUp is the history fetched before the panel range to warm the models up ("1d").
+	// WarmUp is the history fetched before the panel range to warm the models up ("7d");
+	// unset: DefaultWarmUp for anomaly queries, DefaultForecastWarmUp for forecast queries.
 	WarmUp string `json:"warmUp,omitempty"`
 	// Horizon is the default forecast horizon ("6h").
 	Horizon string `json:"horizon,omitempty"`
@@ -73,7 +83,8 @@ type Settings struct {
 	BasicAuth   bool
 	BearerToken string
 
-	Engine  EngineDefaults
+	Engine EngineDefaults
+	// WarmUp is the warm-up of every query; 0: the default of the query's type.
 	WarmUp  time.Duration
 	Horizon time.Duration
 
@@ -89,6 +100,9 @@ type Settings struct {
 type EngineDefaults struct {
 	Sensitivity          float64
 	Daily, Weekly, Trend anomaly.Mode
+	// TrendSet: Trend was set (by the data source or the query); else forecast queries use
+	// the trend (On) and anomaly queries let the engine decide (Auto).
+	TrendSet bool
 }
 
 // LoadSettings decodes and validates a data source's settings. Secrets come only from
@@ -105,7 +119,6 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 		Timeout:       DefaultTimeout,
 		BasicAuth:     s.BasicAuthEnabled,
 		BearerToken:   s.DecryptedSecureJSONData[SecureBearerToken],
-		WarmUp:        DefaultWarmUp,
 		Horizon:       DefaultHorizon,
 		MaxSeries:     DefaultMaxSeries,
 		MaxPoints:     DefaultMaxPoints,
@@ -195,19 +208,19 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend 
 		}
 		*m.dst = mode
 	}
+	out.TrendSet = out.TrendSet || trend != ""
 	return out, nil
 }
 
+// checkURL validates a server's base URL: http(s)://[user[:password]@]host[:port][/path], no
+// query or fragment (API paths are joined to it). Errors show it with its password redacted.
 func checkURL(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s is not set", what)
 	}
 	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", what, s, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: want http(s)://host[:port][/path]", what, s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return fmt.Errorf("%s %q: want http(s)://host[:port][/path]", what, RedactURL(s))
 	}
 	return nil
 }

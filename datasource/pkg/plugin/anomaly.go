@@ -57,7 +57,7 @@ func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Fr
 		return ctx.Err()
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s and %s of warm-up before it: %w", panelRange(q), model.Duration(q.WarmUp), err)
 	}
 	slices.SortFunc(runners, func(a, b *runner) int { return strings.Compare(a.key(), b.key()) })
 	series := make([]prom.Series, len(runners))
@@ -67,25 +67,29 @@ func (d *Datasource) queryAnomaly(ctx context.Context, q *models.Query) (data.Fr
 	names := displayNames(series, q.LegendFormat, q.Expr)
 	executed := fmt.Sprintf("%s\nstart=%s end=%s step=%s (panel from %s; warm-up %s; %d query_range requests)",
 		q.Expr, start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), q.Step,
-		panelStart.UTC().Format(time.RFC3339), q.WarmUp, rng.Requests)
+		panelStart.UTC().Format(time.RFC3339), model.Duration(q.WarmUp), rng.Requests)
 
 	results := make([]seriesResult, len(runners))
 	d.parallel(ctx, len(runners), func(i int) { results[i] = runners[i].finish(names[i], q) })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("run engine: %w", err)
 	}
-	frames := make(data.Frames, 0, len(results)+1)
+	frames := make(data.Frames, 0, 2*len(results)+1)
 	for _, r := range results {
-		r.frame.Meta.ExecutedQueryString = executed
-		frames = append(frames, r.frame)
+		for _, f := range []*data.Frame{r.frame, r.forecast} {
+			if f != nil {
+				f.Meta.ExecutedQueryString = executed
+				frames = append(frames, f)
+			}
+		}
+	}
+	if q.Type == models.QueryTypeForecast && q.Threshold != nil && q.Keep(models.FieldBreachETA) {
+		frames = append(frames, etaFrame(results, *q.Threshold, q.BreachWithin))
 	}
 	if len(frames) > 0 && len(rng.Warnings) > 0 {
 		for _, w := range rng.Warnings {
 			frames[0].AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning, Text: "Prometheus: " + w})
 		}
-	}
-	if q.Type == models.QueryTypeForecast && q.Threshold != nil {
-		frames = append(frames, etaFrame(results, *q.Threshold, q.Horizon))
 	}
 	return frames, nil
 }
@@ -121,13 +125,15 @@ func (d *Datasource) parallel(ctx context.Context, n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// seriesResult is the engine's output for one series.
+// seriesResult is the engine's output for one series: its observed frame and, for forecast
+// queries, its forecast frame (either nil when the query keeps none of its fields).
 type seriesResult struct {
-	name   string
-	frame  *data.Frame
-	eta    time.Duration
-	etaOK  bool
-	hasETA bool
+	name     string
+	frame    *data.Frame
+	forecast *data.Frame
+	eta      time.Duration
+	etaOK    bool
+	hasETA   bool
 }
 
 // runner feeds one series through its model, chunk after chunk, and keeps the results from
@@ -159,7 +165,7 @@ func (r *runner) feed(samples []model.SamplePair) {
 			continue
 		}
 		if r.cols == nil {
-			r.cols = newColumns(r.rows)
+			r.cols = newColumns(r.rows, true)
 		}
 		if err != nil {
 			res.Deviation = math.NaN()
@@ -171,7 +177,7 @@ func (r *runner) feed(samples []model.SamplePair) {
 // finish forecasts (for forecast queries) and builds the series' frame.
 func (r *runner) finish(name string, q *models.Query) seriesResult {
 	if r.cols == nil {
-		r.cols = newColumns(0)
+		r.cols = newColumns(0, true)
 	}
 	m := r.m
 	res := seriesResult{name: name}
@@ -187,20 +193,25 @@ func (r *runner) finish(name string, q *models.Query) seriesResult {
 		if q.Threshold != nil {
 			res.hasETA = true
 			if q.LowerLimit {
-				res.eta, res.etaOK = m.DropETA(*q.Threshold, q.Horizon)
+				res.eta, res.etaOK = m.DropETA(*q.Threshold, q.BreachWithin)
 			} else {
-				res.eta, res.etaOK = m.BreachETA(*q.Threshold, q.Horizon)
+				res.eta, res.etaOK = m.BreachETA(*q.Threshold, q.BreachWithin)
 			}
 		}
 	}
-	res.frame = r.cols.frame(name, seriesLabels(r.metric), q, m.LastTime(), path)
+	labels := seriesLabels(r.metric)
+	res.frame = r.cols.frame(name, labels, q)
+	res.forecast = forecastFrame(name, labels, q, m.LastTime(), path)
 	rd := m.Readiness()
-	res.frame.Meta.Custom = map[string]any{
-		"ready": rd.Ready, "daily": rd.Daily, "weekly": rd.Weekly, "trend": rd.Trend,
-	}
-	if !rd.Ready && r.samples > 0 {
-		res.frame.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
-			Text: fmt.Sprintf("%s: model not ready (%s); a longer warm-up gives it more history", name, rd.Reason)})
+	for _, f := range []*data.Frame{res.frame, res.forecast} {
+		if f == nil {
+			continue
+		}
+		f.Meta.Custom = map[string]any{"ready": rd.Ready, "daily": rd.Daily, "weekly": rd.Weekly, "trend": rd.Trend}
+		if !rd.Ready && r.samples > 0 {
+			f.AppendNotices(data.Notice{Severity: data.NoticeSeverityWarning,
+				Text: fmt.Sprintf("%s: model not ready (%s); a longer warm-up gives it more history", name, rd.Reason)})
+		}
 	}
 	return res
 }
@@ -209,13 +220,19 @@ func (r *runner) finish(name string, q *models.Query) seriesResult {
 type columns struct {
 	times                                           []time.Time
 	value, baseline, lower, upper, score, deviation []float64
+	reason                                          []anomaly.Reason // nil: the frame has no reason field
 }
 
-func newColumns(n int) *columns {
+// newColumns makes room for n rows; withReason adds the reason column (the engine's frames;
+// the exporter's published series have none).
+func newColumns(n int, withReason bool) *columns {
 	back := make([]float64, 6*n)
 	c := &columns{times: make([]time.Time, 0, n)}
 	for i, dst := range []*[]float64{&c.value, &c.baseline, &c.lower, &c.upper, &c.score, &c.deviation} {
 		*dst = back[i*n : i*n : (i+1)*n]
+	}
+	if withReason {
+		c.reason = make([]anomaly.Reason, 0, n)
 	}
 	return c
 }
@@ -228,73 +245,102 @@ func (c *columns) add(t time.Time, v float64, r anomaly.Result) {
 	c.upper = append(c.upper, r.Upper)
 	c.score = append(c.score, r.Score)
 	c.deviation = append(c.deviation, r.Deviation)
+	if c.reason != nil {
+		c.reason = append(c.reason, r.Reason)
+	}
 }
 
-// frame builds the series' frame: time, then the wanted fields; with a forecast path, future
-// rows follow the observed ones and the forecast fields are null before them.
-func (c *columns) frame(name string, labels data.Labels, q *models.Query, last time.Time, path []anomaly.Forecast) *data.Frame {
-	n, total := len(c.times), len(c.times)+len(path)
-	times := c.times
-	if len(path) > 0 {
-		times = make([]time.Time, total)
-		copy(times, c.times)
-		for i, f := range path {
-			times[n+i] = last.Add(f.Horizon)
-		}
-	}
-	f := data.NewFrame(name, data.NewField("time", nil, times))
+// frame builds the series' frame of observed rows: time, then the wanted fields; nil when the
+// query keeps none of them (e.g. only the forecast, for an alert rule).
+func (c *columns) frame(name string, labels data.Labels, q *models.Query) *data.Frame {
+	n := len(c.times)
+	f := data.NewFrame(name, data.NewField("time", nil, c.times))
 	f.Meta = &data.FrameMeta{}
-	add := func(field string, vals []float64, offset int) {
-		if !q.Keep(field) {
-			return
-		}
-		fl := data.NewField(field, labels, column(vals, offset, total))
-		fl.Config = fieldConfig(name, field, q)
+	add := func(field string, fl *data.Field) {
+		fl.Name, fl.Labels, fl.Config = field, labels, fieldConfig(name, field, q)
 		f.Fields = append(f.Fields, fl)
 	}
-	add(models.FieldValue, c.value, 0)
-	add(models.FieldBaseline, c.baseline, 0)
-	add(models.FieldLower, c.lower, 0)
-	add(models.FieldUpper, c.upper, 0)
-	add(models.FieldScore, c.score, 0)
-	add(models.FieldDeviation, c.deviation, 0)
-	if q.Type == models.QueryTypeForecast {
-		fv, fl, fu := make([]float64, len(path)), make([]float64, len(path)), make([]float64, len(path))
-		for i, p := range path {
-			fv[i], fl[i], fu[i] = p.Value, p.Lower, p.Upper
+	for _, col := range []struct {
+		field string
+		vals  []float64
+	}{{models.FieldValue, c.value}, {models.FieldBaseline, c.baseline}, {models.FieldLower, c.lower}, {models.FieldUpper, c.upper},
+		{models.FieldScore, c.score}, {models.FieldReason, nil}, {models.FieldDeviation, c.deviation}} {
+		switch {
+		case !q.Keep(col.field):
+		case col.field == models.FieldReason:
+			if c.reason != nil {
+				add(col.field, reasonField(c.reason))
+			}
+		default:
+			add(col.field, data.NewField("", nil, column(col.vals, n)))
 		}
-		add(models.FieldForecast, fv, n)
-		add(models.FieldForecastLower, fl, n)
-		add(models.FieldForecastUpper, fu, n)
+	}
+	if len(f.Fields) == 1 {
+		return nil
 	}
 	return f
 }
 
-// column returns the field values: vals itself when it fills the frame with finite values
-// (most series: no pointers for the garbage collector to scan), else a nullable column.
-func column(vals []float64, offset, total int) any {
-	if offset == 0 && len(vals) == total {
-		finite := true
-		for _, v := range vals {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				finite = false
-				break
-			}
-		}
-		if finite {
-			return vals
+// reasonField names each row's reason; empty below the score the engine gives reasons from
+// (anomaly.ReasonMinScore), so that tables show a reason only where there is one. The field is
+// made at its size and only the rows with a reason are set (data.NewField would copy a slice).
+func reasonField(rs []anomaly.Reason) *data.Field {
+	fl := data.NewFieldFromFieldType(data.FieldTypeString, len(rs))
+	for i, r := range rs {
+		if r != anomaly.ReasonNone {
+			fl.Set(i, r.String())
 		}
 	}
-	return nullable(vals, offset, total)
+	return fl
 }
 
-// nullable returns total pointers, vals at [offset, offset+len(vals)), nil elsewhere and for
-// non-finite values; the pointers share vals as their backing array.
-func nullable(vals []float64, offset, total int) []*float64 {
-	out := make([]*float64, total)
+// forecastFrame is the series' forecast as a frame of its own: the future rows only, every
+// field set on every row, so that every reducer of an alert rule (max, mean, last...) has
+// numbers to work on. nil for anomaly queries and when the query keeps no forecast field.
+func forecastFrame(name string, labels data.Labels, q *models.Query, last time.Time, path []anomaly.Forecast) *data.Frame {
+	if q.Type != models.QueryTypeForecast || !slices.ContainsFunc([]string{models.FieldForecast, models.FieldForecastLower, models.FieldForecastUpper}, q.Keep) {
+		return nil
+	}
+	times := make([]time.Time, len(path))
+	fv, fl, fu := make([]float64, len(path)), make([]float64, len(path)), make([]float64, len(path))
+	for i, p := range path {
+		times[i], fv[i], fl[i], fu[i] = last.Add(p.Horizon), p.Value, p.Lower, p.Upper
+	}
+	f := data.NewFrame(name+" forecast", data.NewField("time", nil, times))
+	f.Meta = &data.FrameMeta{}
+	for _, c := range []struct {
+		field string
+		vals  []float64
+	}{{models.FieldForecast, fv}, {models.FieldForecastLower, fl}, {models.FieldForecastUpper, fu}} {
+		if q.Keep(c.field) {
+			fl := data.NewField(c.field, labels, column(c.vals, len(c.vals)))
+			fl.Config = fieldConfig(name, c.field, q)
+			f.Fields = append(f.Fields, fl)
+		}
+	}
+	return f
+}
+
+// column returns the field values: vals itself when its values are all finite (most series:
+// no pointers for the garbage collector to scan), else a nullable column with null for the
+// non-finite ones.
+func column(vals []float64, n int) any {
+	vals = vals[:n]
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nullable(vals)
+		}
+	}
+	return vals
+}
+
+// nullable returns a pointer per value, nil for non-finite ones; the pointers share vals as
+// their backing array.
+func nullable(vals []float64) []*float64 {
+	out := make([]*float64, len(vals))
 	for i := range vals {
 		if v := vals[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out[offset+i] = &vals[i]
+			out[i] = &vals[i]
 		}
 	}
 	return out
@@ -323,6 +369,8 @@ func fieldConfig(name, field string, q *models.Query) *data.FieldConfig {
 		c.Min, c.Max = confFloat(0), confFloat(1)
 		c.Custom = map[string]any{"axisPlacement": "right", "axisLabel": "anomaly score", "axisSoftMin": 0, "axisSoftMax": 1}
 		c.Description = "anomaly score in [0,1], calibrated so one threshold serves every series"
+	case models.FieldReason:
+		c.Description = "kind of evidence behind a score of 0.5 or more: spike, level_shift, pattern_change, variance_change, quiet or beyond_range (empty below 0.5)"
 	case models.FieldDeviation:
 		c.Custom = map[string]any{"hideFrom": map[string]any{"legend": true, "tooltip": false, "viz": true}}
 		c.Description = "signed residual in robust sigmas"
@@ -366,12 +414,12 @@ func etaFrame(results []seriesResult, threshold float64, within time.Duration) *
 			eta = append(eta, nil)
 		}
 	}
-	etaField := data.NewField("breach eta", nil, eta)
-	etaField.Config = &data.FieldConfig{Unit: "s", NoValue: fmt.Sprintf("no breach within %s", within),
+	etaField := data.NewField(models.FieldBreachETA, nil, eta)
+	etaField.Config = &data.FieldConfig{Unit: "s", NoValue: fmt.Sprintf("no breach within %s", model.Duration(within)),
 		Description: fmt.Sprintf("time from the last sample until the forecast crosses %g", threshold)}
 	f := data.NewFrame("breach ETA", data.NewField("series", nil, series), etaField)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable,
-		Custom: map[string]any{"threshold": threshold, "within": within.String()}}
+		Custom: map[string]any{"threshold": threshold, "within": model.Duration(within).String()}}
 	return f
 }
 
@@ -415,6 +463,11 @@ func seriesName(m model.Metric, legend, expr string) string {
 		return expr
 	}
 	return m.String()
+}
+
+// panelRange names the query's time range in messages, as the panel shows it.
+func panelRange(q *models.Query) string {
+	return fmt.Sprintf("panel range %s..%s", q.From.UTC().Format(time.RFC3339), q.To.UTC().Format(time.RFC3339))
 }
 
 // panelSteps returns the first and last multiples of the query's step within its time range.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -90,6 +91,8 @@ func TestResources(t *testing.T) {
 		{"label-values", http.StatusBadRequest, map[string]any{"error": "label is required"}},
 		{"queries", http.StatusOK, []any{"q1"}},
 		{"metrics?start=abc", http.StatusBadRequest, map[string]any{"error": "start: want Unix seconds"}},
+		{"metrics?end=NaN", http.StatusBadRequest, map[string]any{"error": "end: want Unix seconds"}},
+		{"metrics?start=-Inf", http.StatusBadRequest, map[string]any{"error": "start: want Unix seconds"}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			var s captureSender
@@ -171,4 +174,48 @@ func TestIncidentsQuery(t *testing.T) {
 	resp, err = d2.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{dataQuery("I", "incidents", time.Hour, nil)}})
 	require.NoError(t, err)
 	require.ErrorContains(t, resp.Responses["I"].Error, "no webhook URL")
+}
+
+// TestLabelValuesPath: whatever a label name holds, the plugin asks Prometheus for its values
+// at /api/v1/label/<name>/values and at no other path (every request carries the data
+// source's credentials). Names outside the legacy character set (UTF-8 names, as Prometheus 3
+// allows) are sent in the U__ escaping Prometheus 3's API decodes; invalid names are refused.
+func TestLabelValuesPath(t *testing.T) {
+	prom := newFakeProm(t)
+	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"authType": "bearer"}, map[string]string{"bearerToken": "tok"}))
+	for _, tc := range []struct {
+		label  string
+		path   string // the one request Prometheus sees ("" for none)
+		status int
+		want   any
+	}{
+		{"instance", "/api/v1/label/instance/values", http.StatusOK, []any{"a", "b"}},
+		{"service.name", "/api/v1/label/U__service_2e_name/values", http.StatusOK, []any{"checkout"}},
+		{"../../../x", "/api/v1/label/U___2e__2e__2f__2e__2e__2f__2e__2e__2f_x/values", http.StatusOK, []any{}},
+		{"..", "/api/v1/label/U___2e__2e_/values", http.StatusOK, []any{}},
+		{"a/b?c=d#e", "/api/v1/label/U__a_2f_b_3f_c_3d_d_23_e/values", http.StatusOK, []any{}},
+		{"%2e%2e", "/api/v1/label/U___25_2e_25_2e/values", http.StatusOK, []any{}},
+		{"ラベル", "/api/v1/label/U___30e9__30d9__30eb_/values", http.StatusOK, []any{}},
+		{"\xff", "", http.StatusBadRequest, map[string]any{"error": `label "\xff": not a valid label name (want UTF-8 text)`}},
+	} {
+		t.Run(tc.label, func(t *testing.T) {
+			prom.mu.Lock()
+			prom.paths = nil
+			prom.mu.Unlock()
+			u := "label-values?" + url.Values{"label": {tc.label}}.Encode()
+			var s captureSender
+			require.NoError(t, d.CallResource(t.Context(), &backend.CallResourceRequest{Method: http.MethodGet, Path: "label-values", URL: u}, &s))
+			require.Equal(t, tc.status, s.resp.Status, string(s.resp.Body))
+			var got any
+			require.NoError(t, json.Unmarshal(s.resp.Body, &got))
+			require.Equal(t, tc.want, got)
+			prom.mu.Lock()
+			defer prom.mu.Unlock()
+			if tc.path == "" {
+				require.Empty(t, prom.paths)
+			} else {
+				require.Equal(t, []string{tc.path}, prom.paths)
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"runtime"
 	"sync"
 	"time"
@@ -37,7 +38,9 @@ type Datasource struct {
 	// with that error (a health error, per-query errors) instead of failing to start.
 	settingsErr error
 
-	settings   *models.Settings
+	settings *models.Settings
+	// redactor hides the settings' secrets in every message the instance shows or logs.
+	redactor   *models.Redactor
 	promHTTP   *http.Client
 	prom       *prom.Client
 	webhook    *webhookClient
@@ -51,15 +54,20 @@ type Datasource struct {
 // NewDatasource is the instance factory given to datasource.Manage. It never fails on bad
 // settings: Grafana would only report an opaque plugin error; the health check says what is wrong.
 func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	return newDatasource(ctx, s, log.DefaultLogger.FromContext(ctx))
+}
+
+func newDatasource(ctx context.Context, s backend.DataSourceInstanceSettings, logger log.Logger) (instancemgmt.Instance, error) {
 	d := &Datasource{
-		logger:     log.DefaultLogger.FromContext(ctx),
+		redactor:   models.NewRedactor(s),
+		logger:     logger,
 		now:        time.Now,
 		workers:    runtime.GOMAXPROCS(0),
 		queryConcy: 4,
 	}
 	if err := d.init(ctx, s); err != nil {
-		d.settingsErr = fmt.Errorf("invalid data source settings: %w", err)
-		d.logger.Warn("invalid data source settings", "error", err)
+		d.settingsErr = errors.New(d.redact("invalid data source settings: " + err.Error()))
+		d.logger.Warn("invalid data source settings", "error", d.settingsErr.Error())
 	}
 	d.resources = newResourceHandler(d)
 	return d, nil
@@ -97,7 +105,11 @@ func (d *Datasource) init(ctx context.Context, s backend.DataSourceInstanceSetti
 		if err != nil {
 			return fmt.Errorf("webhook http client: %w", err)
 		}
-		d.webhook = &webhookClient{url: settings.WebhookURL, token: settings.WebhookToken, tenant: settings.WebhookTenant, hc: hc}
+		base, err := url.Parse(settings.WebhookURL)
+		if err != nil {
+			return fmt.Errorf("webhook URL %q: %w", models.RedactURL(settings.WebhookURL), errors.Unwrap(err))
+		}
+		d.webhook = &webhookClient{base: base, token: settings.WebhookToken, tenant: settings.WebhookTenant, hc: hc}
 	}
 	return nil
 }
@@ -135,12 +147,25 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 	return resp, nil
 }
 
-// query runs one query and turns its error, if any, into that query's response.
-func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) (r backend.DataResponse) {
+// redact hides the data source's secrets in a message.
+func (d *Datasource) redact(msg string) string { return d.redactor.Redact(msg) }
+
+// query runs one query and turns its error, if any, into that query's response, with the
+// data source's secrets redacted from its message.
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	r := d.runQuery(ctx, dq)
+	if r.Error != nil {
+		r.Error = errors.New(d.redact(r.Error.Error()))
+	}
+	return r
+}
+
+func (d *Datasource) runQuery(ctx context.Context, dq backend.DataQuery) (r backend.DataResponse) {
 	defer func() {
 		if p := recover(); p != nil {
-			d.logger.Error("query panicked", "refId", dq.RefID, "panic", p)
-			r = errorResponse(fmt.Errorf("internal error: %v", p))
+			msg := d.redact(fmt.Sprint(p))
+			d.logger.Error("query panicked", "refId", dq.RefID, "panic", msg)
+			r = errorResponse(fmt.Errorf("internal error: %s", msg))
 		}
 	}()
 	if d.settingsErr != nil {
@@ -176,7 +201,7 @@ func errorResponse(err error) backend.DataResponse {
 	case errors.Is(err, prom.ErrLimit):
 		r.Status = backend.StatusBadRequest
 		r.ErrorSource = backend.ErrorSourceDownstream
-	case isBadData(err):
+	case isBadData(err), errors.As(err, new(*unknownNameError)):
 		r.Status = backend.StatusBadRequest
 		r.ErrorSource = backend.ErrorSourceDownstream
 	case errors.Is(err, context.DeadlineExceeded):

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/datasource/pkg/models"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -130,6 +132,23 @@ func TestAnomalyQuery(t *testing.T) {
 	}
 	dev, _ := floatAt(field(t, b, "deviation"), i)
 	require.Greater(t, dev, 6.0, "deviation at the spike, in robust sigmas")
+	// Every row of 0.5 or more says why; the rows below say nothing.
+	reasons := 0
+	for _, f := range r.Frames {
+		for i := range f.Rows() {
+			s, _ := floatAt(field(t, f, "score"), i)
+			reason := field(t, f, "reason").At(i).(string)
+			if s >= anomaly.ReasonMinScore {
+				_, err := anomaly.ParseReason(reason)
+				require.NoError(t, err, "row %d of %s: score %.2f", i, f.Name, s)
+				require.NotEqual(t, "none", reason)
+				reasons++
+			} else {
+				require.Empty(t, reason, "row %d of %s: score %.2f", i, f.Name, s)
+			}
+		}
+	}
+	require.Positive(t, reasons, "the spike's rows carry a reason")
 	for i := range a.Rows() {
 		v, _ := floatAt(field(t, a, "value"), i)
 		lo, ok1 := floatAt(field(t, a, "lower"), i)
@@ -138,8 +157,9 @@ func TestAnomalyQuery(t *testing.T) {
 		require.LessOrEqual(t, lo, hi)
 		require.InDelta(t, (lo+hi)/2, v, 3*(hi-lo), "value far outside the band at row %d", i)
 	}
-	// One day of warm-up plus two hours at 1m, in one request.
-	require.Equal(t, 1, prom.count("/api/v1/query_range"))
+	// The default warm-up (the exporter's 7-day training window) plus two hours at 1m: 10,201
+	// points per series, read in six chunks.
+	require.Equal(t, 6, prom.count("/api/v1/query_range"))
 }
 
 func TestForecastQuery(t *testing.T) {
@@ -154,21 +174,29 @@ func TestForecastQuery(t *testing.T) {
 	require.NoError(t, r.Error)
 	checkGolden(t, "forecast", r)
 
-	require.Len(t, r.Frames, 2)
-	f := r.Frames[0]
-	times := field(t, f, "time")
-	last := times.At(f.Rows() - 1).(time.Time)
-	require.Equal(t, testNow.Add(48*time.Hour), last, "the forecast runs to the horizon")
-	// Forecast fields are null on observed rows and set on future ones, with an interval.
-	fc, lo, hi := field(t, f, "forecast"), field(t, f, "forecast lower"), field(t, f, "forecast upper")
-	_, ok := floatAt(fc, 0)
-	require.False(t, ok)
-	_, ok = floatAt(field(t, f, "value"), f.Rows()-1)
-	require.False(t, ok, "no observed value in the future")
-	v, ok := floatAt(fc, f.Rows()-1)
-	require.True(t, ok)
-	l, _ := floatAt(lo, f.Rows()-1)
-	u, _ := floatAt(hi, f.Rows()-1)
+	// The observed rows, then the forecast in a frame of its own: future rows only, each
+	// field set on every row (what alert rules reduce).
+	require.Len(t, r.Frames, 3)
+	obs, fc := r.Frames[0], r.Frames[1]
+	require.Equal(t, 61, obs.Rows())
+	require.Equal(t, testNow, field(t, obs, "time").At(obs.Rows()-1))
+	_, idx := obs.FieldByName("forecast")
+	require.Equal(t, -1, idx, "no forecast field on the observed rows")
+	require.Equal(t, obs.Name+" forecast", fc.Name)
+	require.Equal(t, field(t, obs, "value").Labels, field(t, fc, "forecast").Labels)
+	times := field(t, fc, "time")
+	require.Equal(t, testNow.Add(3*time.Minute), times.At(0), "the forecast starts after the last sample")
+	require.Equal(t, testNow.Add(48*time.Hour), times.At(fc.Rows()-1), "the forecast runs to the horizon")
+	for _, name := range []string{"forecast", "forecast lower", "forecast upper"} {
+		for i := range fc.Rows() {
+			_, ok := floatAt(field(t, fc, name), i)
+			require.True(t, ok, "%s set on row %d", name, i)
+		}
+	}
+	fcv, lo, hi := field(t, fc, "forecast"), field(t, fc, "forecast lower"), field(t, fc, "forecast upper")
+	v, _ := floatAt(fcv, fc.Rows()-1)
+	l, _ := floatAt(lo, fc.Rows()-1)
+	u, _ := floatAt(hi, fc.Rows()-1)
 	require.LessOrEqual(t, l, v)
 	require.LessOrEqual(t, v, u)
 
@@ -187,10 +215,10 @@ func TestForecastQuery(t *testing.T) {
 	require.InDelta(t, want.Value, v, 1e-9)
 	require.InDelta(t, want.Lower, l, 1e-9)
 	require.InDelta(t, want.Upper, u, 1e-9)
-	eta := r.Frames[1]
+	eta := r.Frames[2]
 	require.Equal(t, "breach ETA", eta.Name)
 	secs, ok := floatAt(field(t, eta, "breach eta"), 0)
-	wantETA, wantOK := m.BreachETA(threshold, 48*time.Hour)
+	wantETA, wantOK := m.BreachETA(threshold, models.DefaultBreachWithin)
 	require.Equal(t, wantOK, ok)
 	if ok {
 		require.Equal(t, wantETA.Seconds(), secs)
@@ -245,7 +273,7 @@ func TestLimitsAndChunks(t *testing.T) {
 			dataQuery("A", "anomaly", time.Hour, map[string]any{"expr": "single"}),
 		}})
 		require.NoError(t, err)
-		require.ErrorContains(t, resp.Responses["A"].Error, "needs 1501 points per series at step 1m0s, above the data source's max points per query (1000)")
+		require.ErrorContains(t, resp.Responses["A"].Error, "needs 10141 points per series at step 1m0s, above the data source's max points per query (1000)")
 	})
 	t.Run("chunks", func(t *testing.T) {
 		before := prom.count("/api/v1/query_range")
@@ -294,7 +322,7 @@ func TestConsistentWithStreaming(t *testing.T) {
 	m, err := anomaly.New(anomaly.Config{Step: time.Minute, Sensitivity: anomaly.Float(0.7)})
 	require.NoError(t, err)
 	want := map[time.Time]anomaly.Result{}
-	for ts := testNow.Add(-26 * time.Hour); !ts.After(testNow); ts = ts.Add(time.Minute) {
+	for ts := testNow.Add(-2*time.Hour - models.DefaultWarmUp); !ts.After(testNow); ts = ts.Add(time.Minute) {
 		r, err := m.Update(ts, normal(ts, 2))
 		require.NoError(t, err)
 		want[ts] = r
@@ -306,5 +334,57 @@ func TestConsistentWithStreaming(t *testing.T) {
 			got, _ := floatAt(field(t, f, name), i)
 			require.InDelta(t, v, got, 1e-9, "%s at %s", name, times.At(i))
 		}
+		wantReason := ""
+		if w.Reason != anomaly.ReasonNone {
+			wantReason = w.Reason.String()
+		}
+		require.Equal(t, wantReason, field(t, f, "reason").At(i), "reason at %s", times.At(i))
 	}
+}
+
+// TestErrorsNameThePanelRange: an error from Prometheus names the panel's time range (and
+// the warm-up before it), never the internal chunk of the range that failed.
+func TestErrorsNameThePanelRange(t *testing.T) {
+	prom := newFakeProm(t)
+	d := newTestDatasource(t, settingsFor(prom.URL, nil, nil))
+	// 8 days of warm-up and 1 day of panel: read in six chunks.
+	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("A", "anomaly", 24*time.Hour, map[string]any{"expr": "boom", "warmUp": "8d"}),
+		dataQuery("E", "exported", 24*time.Hour, map[string]any{"queryName": "q1", "expr": "boom"}),
+	}})
+	require.NoError(t, err)
+	from, to := testNow.Add(-24*time.Hour).Format(time.RFC3339), testNow.Format(time.RFC3339)
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	for ref, want := range map[string]string{
+		"A": "anomaly query: panel range " + from + ".." + to + " and 8d of warm-up before it: query_range: unavailable: too busy",
+		"E": "exported query: raw series: panel range " + from + ".." + to + ": query_range: unavailable: too busy",
+	} {
+		r := resp.Responses[ref]
+		require.Error(t, r.Error, ref)
+		require.Equal(t, want, r.Error.Error())
+		require.Equal(t, []string{from, to}, stamp.FindAllString(r.Error.Error(), -1), "%s: only the panel's range", ref)
+	}
+}
+
+// TestExportedQueryUnknownName: a query name the exporter does not publish is an error that
+// lists the names it publishes; a known name with no series in the range is no data.
+func TestExportedQueryUnknownName(t *testing.T) {
+	prom := newFakeProm(t)
+	d := newTestDatasource(t, settingsFor(prom.URL, nil, nil))
+	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		dataQuery("U", "exported", time.Hour, map[string]any{"queryName": "nope"}),
+	}})
+	require.NoError(t, err)
+	r := resp.Responses["U"]
+	require.EqualError(t, r.Error, `exported query: the exporter publishes no query "nope" in the panel range `+
+		testNow.Add(-time.Hour).Format(time.RFC3339)+".."+testNow.Format(time.RFC3339)+`; it publishes: q1`)
+	require.Equal(t, backend.StatusBadRequest, r.Status)
+
+	// A known name with no series in the range (the fake has no samples after testNow).
+	q := dataQuery("K", "exported", time.Hour, map[string]any{"queryName": "q1"})
+	q.TimeRange = backend.TimeRange{From: testNow.Add(time.Hour), To: testNow.Add(2 * time.Hour)}
+	resp, err = d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{q}})
+	require.NoError(t, err)
+	require.NoError(t, resp.Responses["K"].Error)
+	require.Empty(t, resp.Responses["K"].Frames)
 }

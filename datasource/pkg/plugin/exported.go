@@ -57,6 +57,9 @@ func rawIdentity(m model.Metric) model.Metric {
 	return out
 }
 
+// exportedAny selects every series the exporter publishes with a query name.
+const exportedAny = `{__name__=~"kizashi_.+",` + exportedQueryLabel + `!=""}`
+
 // exportedSelector selects the exporter's series of one query name.
 func exportedSelector(queryName string) string {
 	return fmt.Sprintf(`{__name__=~%q,%s=%s}`, exportedMetrics, exportedQueryLabel, strconv.Quote(queryName))
@@ -75,13 +78,18 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 	sel := exportedSelector(q.QueryName)
 	rng, err := d.prom.QueryRange(ctx, sel, start, end, q.Step, lim)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", panelRange(q), err)
+	}
+	if len(rng.Series) == 0 {
+		if err := d.checkExportedName(ctx, q); err != nil {
+			return nil, err
+		}
 	}
 	series := rng.Series
 	if q.Expr != "" {
 		raw, err := d.prom.QueryRange(ctx, q.Expr, start, end, q.Step, d.limits())
 		if err != nil {
-			return nil, fmt.Errorf("raw series: %w", err)
+			return nil, fmt.Errorf("raw series: %s: %w", panelRange(q), err)
 		}
 		series = append(series, raw.Series...)
 	}
@@ -133,7 +141,7 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 
 	frames := make(data.Frames, 0, len(order))
 	for gi, g := range order {
-		cols := newColumns(n)
+		cols := newColumns(n, false)
 		get := func(field string, i int) float64 {
 			if c, ok := g.cols[field]; ok {
 				return c[i]
@@ -149,11 +157,42 @@ func (d *Datasource) queryExported(ctx context.Context, q *models.Query) (data.F
 			}
 			cols.add(start.Add(time.Duration(i)*q.Step), v, r)
 		}
-		f := cols.frame(names[gi], seriesLabels(g.metric), q, time.Time{}, nil)
-		f.Meta.ExecutedQueryString = sel
-		frames = append(frames, f)
+		if f := cols.frame(names[gi], seriesLabels(g.metric), q); f != nil {
+			f.Meta.ExecutedQueryString = sel
+			frames = append(frames, f)
+		}
 	}
 	return frames, nil
+}
+
+// maxNamesShown bounds the query names an error lists.
+const maxNamesShown = 20
+
+// unknownNameError: the exporter publishes no series under the query's name (the user's
+// mistake: a bad request).
+type unknownNameError struct{ msg string }
+
+func (e *unknownNameError) Error() string { return e.msg }
+
+// checkExportedName returns an error, listing the names the exporter publishes in the
+// panel's range, when the query's name is not one of them: a typo must not look like "no data".
+func (d *Datasource) checkExportedName(ctx context.Context, q *models.Query) error {
+	known, err := d.prom.LabelValues(ctx, exportedQueryLabel, []string{exportedAny}, q.From, q.To)
+	if err != nil {
+		return fmt.Errorf("list the exporter's query names: %w", err)
+	}
+	if slices.Contains(known, q.QueryName) {
+		return nil
+	}
+	slices.Sort(known)
+	list := "nothing (is kizashi-exporter scraped by this Prometheus, with honor_labels: true?)"
+	if len(known) > 0 {
+		list = strings.Join(known[:min(len(known), maxNamesShown)], ", ")
+		if len(known) > maxNamesShown {
+			list += fmt.Sprintf(" and %d more", len(known)-maxNamesShown)
+		}
+	}
+	return &unknownNameError{fmt.Sprintf("the exporter publishes no query %q in the %s; it publishes: %s", q.QueryName, panelRange(q), list)}
 }
 
 func allNaN(vs ...float64) bool {

@@ -27,12 +27,15 @@ import (
 // run the same engine over the same samples, so they agree to rounding.
 const consistencyTolerance = 1e-9
 
-// TestIntegrationConsistentWithExporter: for the same series and settings, the data source's
-// baseline, band, score and deviation equal what kizashi-exporter publishes on /metrics, and
-// the exported query reads those published values back through Prometheus.
+// TestIntegrationConsistentWithExporter: for the same series, each with its default history
+// (the exporter's training window, the data source's warm-up) and the same engine settings,
+// the data source's baseline, band, score and deviation equal what kizashi-exporter
+// publishes on /metrics, and the exported query reads those published values back through
+// Prometheus.
 func TestIntegrationConsistentWithExporter(t *testing.T) {
 	// 26 hours of history at 1m up to the last minute: the exporter discovers the series live
-	// and backfills it; both start from its first sample (both windows reach further back).
+	// and backfills it; both start from its first sample (both default windows reach further
+	// back; a data source that read less, as its one-day default did, gives other values).
 	// Prometheus scrapes the exporter with honor_labels, so the published series keep the raw
 	// series' job and instance.
 	end := time.Now().Truncate(time.Minute).Add(-time.Minute)
@@ -54,7 +57,6 @@ queries:
   - name: cons
     expr: kizashi_cons
     step: 1m
-    training_window: 2d
     sensitivity: 0.6
     staleness_timeout: 1h
 `, prom.URL())), 0o600))
@@ -100,7 +102,7 @@ queries:
 		return pub["kizashi_model_ready"] == 1
 	}, 60*time.Second, 100*time.Millisecond, "exporter publishes a ready model")
 
-	d := newTestDatasource(t, settingsFor(prom.URL(), map[string]any{"sensitivity": 0.6, "warmUp": "2d"}, nil))
+	d := newTestDatasource(t, settingsFor(prom.URL(), map[string]any{"sensitivity": 0.6}, nil))
 	d.now = time.Now
 	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{{
 		RefID: "A", QueryType: "anomaly", Interval: time.Minute,

@@ -45,6 +45,7 @@ type fakeProm struct {
 	mu       sync.Mutex
 	requests map[string]int // by path
 	auth     []string       // Authorization headers seen
+	paths    []string       // request paths as sent (escaped)
 	series   map[string][]fakeSeries
 }
 
@@ -83,13 +84,15 @@ func newFakeProm(t *testing.T) *fakeProm {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": []string{"job", "instance", "__name__"}})
 	})
 	mux.HandleFunc("/api/v1/label/{name}/values", func(w http.ResponseWriter, r *http.Request) {
-		vals := map[string][]string{"__name__": {"up", "test_metric"}, "instance": {"b", "a"}, "kizashi_query": {"q1"}}[r.PathValue("name")]
+		vals := map[string][]string{"__name__": {"up", "test_metric"}, "instance": {"b", "a"}, "kizashi_query": {"q1"},
+			"U__service_2e_name": {"checkout"}}[r.PathValue("name")]
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": vals})
 	})
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.requests[r.URL.Path]++
 		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		f.paths = append(f.paths, r.URL.EscapedPath())
 		f.mu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))

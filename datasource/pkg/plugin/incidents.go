@@ -19,7 +19,7 @@ import (
 
 // webhookClient reads incidents from kizashi-webhook's REST API.
 type webhookClient struct {
-	url    string
+	base   *url.URL // the API root; request URLs are built from it, never by concatenation
 	token  string
 	tenant string
 	hc     *http.Client
@@ -86,8 +86,9 @@ func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]in
 }
 
 func (w *webhookClient) page(ctx context.Context, q url.Values) ([]incident, string, error) {
-	u := w.url + "/api/v1/incidents?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	u := w.base.JoinPath("api", "v1", "incidents")
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("incidents request: %w", err)
 	}
@@ -97,12 +98,12 @@ func (w *webhookClient) page(ctx context.Context, q url.Values) ([]incident, str
 	}
 	resp, err := w.hc.Do(req)
 	if err != nil {
-		return nil, "", backend.DownstreamError(fmt.Errorf("GET %s: %w", w.url+"/api/v1/incidents", err))
+		return nil, "", backend.DownstreamError(fmt.Errorf("GET /api/v1/incidents: %w", err))
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only body
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, "", backend.DownstreamError(fmt.Errorf("GET %s: %s: %s", w.url+"/api/v1/incidents", resp.Status, b))
+		return nil, "", backend.DownstreamError(fmt.Errorf("GET /api/v1/incidents: %s: %s", resp.Status, b))
 	}
 	in, next, err := decodeIncidents(resp.Body)
 	if err != nil {

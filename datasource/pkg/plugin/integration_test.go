@@ -136,21 +136,21 @@ func TestIntegrationPrometheus(t *testing.T) {
 		require.Greater(t, in, math.Max(0.5, normalMax+0.2), "the injected anomaly scores high")
 		require.Less(t, out, in)
 	})
-	t.Run("forecast extends past now", func(t *testing.T) {
+	t.Run("forecast extends past the last sample", func(t *testing.T) {
 		resp, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Queries: []backend.DataQuery{
-			query("F", "forecast", end.Add(-time.Hour), time.Now(), map[string]any{"expr": `kizashi_ds_test{instance="a"}`, "horizon": "6h", "threshold": 1000}),
+			query("F", "forecast", end.Add(-time.Hour), end, map[string]any{"expr": `kizashi_ds_test{instance="a"}`, "horizon": "6h", "threshold": 1000}),
 		}})
 		require.NoError(t, err)
 		r := resp.Responses["F"]
 		require.NoError(t, r.Error)
-		require.Len(t, r.Frames, 2)
-		f := r.Frames[0]
+		require.Len(t, r.Frames, 3, "observed rows, forecast, breach ETA")
+		f := r.Frames[1]
 		last := field(t, f, "time").At(f.Rows() - 1).(time.Time)
-		require.True(t, last.After(time.Now().Add(5*time.Hour)), "last point %s", last)
+		require.Equal(t, end.Add(6*time.Hour), last, "the forecast runs to the horizon after the last sample")
 		v, ok := floatAt(field(t, f, "forecast"), f.Rows()-1)
 		require.True(t, ok)
 		require.InDelta(t, 100, v, 40)
-		_, ok = floatAt(field(t, r.Frames[1], "breach eta"), 0)
+		_, ok = floatAt(field(t, r.Frames[2], "breach eta"), 0)
 		require.False(t, ok, "1000 is never reached")
 	})
 	t.Run("errors per RefID", func(t *testing.T) {

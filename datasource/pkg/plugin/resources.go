@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+
+	"github.com/kizashi-dev/kizashi/datasource/pkg/prom"
 )
 
 // Resource paths the query editor calls (GET, JSON arrays of strings):
@@ -37,7 +40,7 @@ func newResourceHandler(d *Datasource) backend.CallResourceHandler {
 		return d.prom.LabelValues(ctx, label, r.URL.Query()["match[]"], start, end)
 	}))
 	mux.HandleFunc("GET /queries", d.lookup(func(ctx context.Context, _ *http.Request, start, end time.Time) ([]string, error) {
-		return d.prom.LabelValues(ctx, exportedQueryLabel, []string{`{__name__=~"kizashi_.+",` + exportedQueryLabel + `!=""}`}, start, end)
+		return d.prom.LabelValues(ctx, exportedQueryLabel, []string{exportedAny}, start, end)
 	}))
 	return httpadapter.New(mux)
 }
@@ -52,7 +55,7 @@ type errBadRequest struct{ error }
 func (d *Datasource) lookup(fn func(ctx context.Context, r *http.Request, start, end time.Time) ([]string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if d.settingsErr != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()})
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.settingsErr.Error()}) // redacted
 			return
 		}
 		end, start := d.now(), d.now().Add(-6*time.Hour)
@@ -62,7 +65,7 @@ func (d *Datasource) lookup(fn func(ctx context.Context, r *http.Request, start,
 		}{{"start", &start}, {"end", &end}} {
 			if s := r.URL.Query().Get(p.name); s != "" {
 				f, err := strconv.ParseFloat(s, 64)
-				if err != nil {
+				if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 					writeJSON(w, http.StatusBadRequest, map[string]string{"error": p.name + ": want Unix seconds"})
 					return
 				}
@@ -72,10 +75,10 @@ func (d *Datasource) lookup(fn func(ctx context.Context, r *http.Request, start,
 		out, err := fn(r.Context(), r, start, end)
 		if err != nil {
 			status := http.StatusBadGateway
-			if errors.As(err, new(errBadRequest)) {
+			if errors.As(err, new(errBadRequest)) || errors.Is(err, prom.ErrLabelName) {
 				status = http.StatusBadRequest
 			}
-			writeJSON(w, status, map[string]string{"error": err.Error()})
+			writeJSON(w, status, map[string]string{"error": d.redact(err.Error())})
 			return
 		}
 		slices.Sort(out)

@@ -55,19 +55,29 @@ type Limits struct {
 // Client reads from one Prometheus-compatible server.
 type Client struct {
 	api     v1.API
-	url     string
+	base    *url.URL
 	hc      *http.Client
 	timeout time.Duration
 }
 
-// New returns a client for the server at url that sends its requests with hc.
-// timeout, if positive, is passed to the server as the query timeout.
-func New(url string, hc *http.Client, timeout time.Duration) (*Client, error) {
-	c, err := api.NewClient(api.Config{Address: url, Client: hc})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %s: %w", url, err)
+// New returns a client for the server at base (http(s)://host[:port][/path], no query) that
+// sends its requests with hc. timeout, if positive, is passed to the server as the query timeout.
+func New(base string, hc *http.Client, timeout time.Duration) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("prometheus client: want a base URL http(s)://host[:port][/path]")
 	}
-	return &Client{api: v1.NewAPI(c), url: strings.TrimRight(url, "/"), hc: hc, timeout: timeout}, nil
+	c, err := api.NewClient(api.Config{Address: u.String(), Client: hc})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client for %s: %w", u.Redacted(), err)
+	}
+	return &Client{api: v1.NewAPI(c), base: u, hc: hc, timeout: timeout}, nil
+}
+
+// endpoint returns the URL of an API path below the server's base URL. Callers pass fixed
+// path elements only (never user input: JoinPath resolves "..").
+func (c *Client) endpoint(elem ...string) *url.URL {
+	return c.base.JoinPath(elem...)
 }
 
 // Series is one series of a range query result, samples in time order.
@@ -213,14 +223,15 @@ func (c *Client) queryRange(ctx context.Context, expr string, r v1.Range) ([]Ser
 	}
 	series, warnings, err := c.postQueryRange(ctx, form, Points(r.Start, r.End, r.Step))
 	if err != nil {
-		return nil, nil, downstream(fmt.Errorf("query_range %s..%s: %w", r.Start.UTC().Format(time.RFC3339), r.End.UTC().Format(time.RFC3339), err))
+		// The range is the caller's to name: this chunk of it means nothing to a user.
+		return nil, nil, downstream(fmt.Errorf("query_range: %w", err))
 	}
 	return series, warnings, nil
 }
 
 // postQueryRange sends one query_range (POST, as Prometheus' own client does) and decodes it.
 func (c *Client) postQueryRange(ctx context.Context, form url.Values, hint int) ([]Series, []string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/v1/query_range", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint("api", "v1", "query_range").String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("new request: %w", err)
 	}
@@ -316,9 +327,38 @@ func (c *Client) LabelNames(ctx context.Context, matches []string, start, end ti
 	return out, nil
 }
 
+// ErrLabelName is returned (wrapped) for a label name Prometheus cannot have.
+var ErrLabelName = errors.New("not a valid label name (want UTF-8 text)")
+
+// LabelPathSegment returns the path segment of /api/v1/label/<name>/values that names label:
+// the name itself when it is in the legacy character set, else its U__ value-encoding escape,
+// which Prometheus 3 decodes (and which holds only letters, digits, underscores and colons,
+// so the request stays on that path). Any UTF-8 name is valid, as in Prometheus 3.
+func LabelPathSegment(label string) (string, error) {
+	if !model.UTF8Validation.IsValidLabelName(label) {
+		return "", fmt.Errorf("label %q: %w", label, ErrLabelName)
+	}
+	seg := label
+	if !model.LegacyValidation.IsValidLabelName(label) {
+		seg = model.EscapeName(label, model.ValueEncodingEscaping)
+	}
+	if seg == "" || strings.ContainsFunc(seg, func(r rune) bool { return !isPathSafe(r) }) {
+		return "", fmt.Errorf("label %q: %w", label, ErrLabelName) // never reached: EscapeName's alphabet
+	}
+	return seg, nil
+}
+
+func isPathSafe(r rune) bool {
+	return r == '_' || r == ':' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+}
+
 // LabelValues returns the values of label on the series matching matches in [start, end].
 func (c *Client) LabelValues(ctx context.Context, label string, matches []string, start, end time.Time) ([]string, error) {
-	vals, _, _, err := c.api.LabelValues(ctx, label, matches, start, end)
+	seg, err := LabelPathSegment(label)
+	if err != nil {
+		return nil, err
+	}
+	vals, _, _, err := c.api.LabelValues(ctx, seg, matches, start, end)
 	if err != nil {
 		return nil, downstream(fmt.Errorf("label values of %s: %w", label, err))
 	}

@@ -76,3 +76,26 @@ func TestDecodeMatrix(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLabelPathSegment: any label name either is refused or gives a path segment of letters,
+// digits, underscores and colons (nothing that can leave /api/v1/label/<segment>/values) that
+// Prometheus 3 decodes back to the name.
+func FuzzLabelPathSegment(f *testing.F) {
+	for _, s := range []string{"job", "service.name", "../../../x", "..", "a/b?c=d#e", "%2e%2e", "ラベル", "\xff", "", "U__x", "_"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, label string) {
+		seg, err := LabelPathSegment(label)
+		if err != nil {
+			require.False(t, model.UTF8Validation.IsValidLabelName(label), "valid name %q refused", label)
+			return
+		}
+		require.NotEmpty(t, seg)
+		for _, r := range seg {
+			require.True(t, isPathSafe(r), "segment %q of %q", seg, label)
+		}
+		if seg != label {
+			require.Equal(t, label, model.UnescapeName(seg, model.ValueEncodingEscaping), "segment %q", seg)
+		}
+	})
+}
