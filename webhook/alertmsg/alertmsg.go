@@ -19,10 +19,11 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // Version is the only webhook payload version this package accepts.
@@ -80,6 +81,7 @@ func Parse(body []byte) (*Message, error) {
 	if dec.More() {
 		return nil, errors.New("decode notification: trailing data after JSON object")
 	}
+	m.sanitize()
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -113,10 +115,8 @@ func (m *Message) Validate() error {
 		if len(a.Labels) == 0 {
 			return fmt.Errorf("alert %d: no labels", i)
 		}
-		for k := range a.Labels {
-			if k == "" || !utf8.ValidString(k) {
-				return fmt.Errorf("alert %d: invalid label name %q", i, k)
-			}
+		if _, empty := a.Labels[""]; empty {
+			return fmt.Errorf("alert %d: empty label name", i)
 		}
 		if a.StartsAt.IsZero() {
 			return fmt.Errorf("alert %d: missing startsAt", i)
@@ -135,6 +135,33 @@ func (m *Message) Validate() error {
 	}
 	return nil
 }
+
+// sanitize repairs every string of the notification (see package sanitize):
+// a NUL or a string cut inside a rune is no reason to refuse a notification,
+// but PostgreSQL would refuse to store it. Identifiers that must stay
+// distinct keep a hash of the original when they are cut.
+func (m *Message) sanitize() {
+	m.Receiver = sanitize.ID(m.Receiver, sanitize.MaxName)
+	m.Status = sanitize.Text(m.Status, sanitize.MaxName)
+	m.GroupKey = sanitize.ID(m.GroupKey, sanitize.MaxKey)
+	m.ExternalURL = sanitize.Text(m.ExternalURL, sanitize.MaxURL)
+	m.NotificationReason = sanitize.Text(m.NotificationReason, sanitize.MaxName)
+	m.GroupLabels = sanitize.Map(m.GroupLabels)
+	m.CommonLabels = sanitize.Map(m.CommonLabels)
+	m.CommonAnnotations = sanitize.Map(m.CommonAnnotations)
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		a.Status = sanitize.Text(a.Status, sanitize.MaxName)
+		a.Labels = sanitize.Map(a.Labels)
+		a.Annotations = sanitize.Map(a.Annotations)
+		a.GeneratorURL = sanitize.Text(a.GeneratorURL, sanitize.MaxURL)
+		a.Fingerprint = sanitize.ID(a.Fingerprint, maxFingerprint)
+	}
+}
+
+// maxFingerprint bounds a fingerprint sent by the client (Alertmanager's
+// are 16 hex digits).
+const maxFingerprint = 128
 
 // normalize fills fingerprints Alertmanager left out and zeroes the endsAt of
 // firing alerts: Alertmanager sets it to the resolve timeout, which moves on

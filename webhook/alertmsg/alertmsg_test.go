@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 const valid = `{"version":"4","groupKey":"{}:{alertname=\"A\"}","truncatedAlerts":0,"status":"firing",
@@ -37,7 +39,7 @@ func TestParseErrors(t *testing.T) {
 		{"receiver", `"receiver":"team\\.ops"`, `"receiver":""`, "missing receiver"},
 		{"status", `"status":"firing",` + "\n", `"status":"burning",` + "\n", `invalid status "burning"`},
 		{"alert status", `"status":"resolved","labels"`, `"status":"x","labels"`, `alert 1: invalid status "x"`},
-		{"label name", `"instance":"b"`, `"":"b"`, `alert 1: invalid label name ""`},
+		{"label name", `"instance":"b"`, `"":"b"`, `alert 1: empty label name`},
 		{"startsAt", `"startsAt":"2025-01-01T00:00:00Z",` + "\n" + `"endsAt":"2025-01-01T00:03:00Z"`, `"endsAt":"2025-01-01T00:03:00Z"`, "alert 1: missing startsAt"},
 		{"not json", `{"version"`, `["version"`, "decode notification"},
 		{"trailing", `"http://prom"}]}`, `"http://prom"}]}{}`, "trailing data"},
@@ -111,6 +113,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"version":"4","groupKey":"g","status":"resolved","receiver":"r","alerts":[{"status":"resolved","labels":{"a":"b"},"startsAt":"2025-01-01T00:00:00Z","endsAt":"2025-01-01T00:00:01Z"}]}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"version":"4","groupKey":"g\u0000","status":"firing","receiver":"r\u0000","alerts":[{"status":"firing","labels":{"a\u0000":"b\u0000"},"annotations":{"x":"\u0000"},"startsAt":"2025-01-01T00:00:00Z","generatorURL":"\u0000","fingerprint":"\u0000"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := Decode(bytes.NewReader(body), 1<<16)
 		if err != nil {
@@ -120,8 +123,16 @@ func FuzzDecode(f *testing.F) {
 		require.NoError(t, m.Validate())
 		require.Len(t, m.IdempotencyKey("t"), 64)
 		require.Equal(t, m.IdempotencyKey("t"), m.IdempotencyKey("t"))
+		require.True(t, sanitize.Valid(m.Receiver) && sanitize.Valid(m.GroupKey) && sanitize.Valid(m.NotificationReason))
 		for _, a := range m.Alerts {
 			require.NotEmpty(t, a.Fingerprint)
+			require.True(t, sanitize.Valid(a.Fingerprint) && sanitize.Valid(a.GeneratorURL))
+			for k, v := range a.Labels {
+				require.True(t, sanitize.Valid(k) && sanitize.Valid(v), "label %q=%q", k, v)
+			}
+			for k, v := range a.Annotations {
+				require.True(t, sanitize.Valid(k) && sanitize.Valid(v), "annotation %q=%q", k, v)
+			}
 			if a.Status == StatusFiring {
 				require.True(t, a.EndsAt.IsZero())
 			}

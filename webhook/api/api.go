@@ -20,6 +20,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -155,7 +156,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
-			return v[0]
+			return sanitize.Text(v[0], 0)
 		}
 		return ""
 	}
@@ -306,16 +307,16 @@ type ActionRequest struct {
 	User string `json:"user"`
 }
 
+// maxUser bounds the person named by `user` (bytes, cut on a rune boundary).
+const maxUser = 100
+
 // Actor is the journal's "who" of a caller.
 func Actor(p config.Principal, user string) string {
 	user = strings.TrimSpace(user)
 	if user == "" {
 		return p.Name
 	}
-	if len(user) > 100 {
-		user = user[:100]
-	}
-	return user + "@" + p.Name
+	return sanitize.Text(user, maxUser) + "@" + p.Name
 }
 
 // DecodeAction validates an action request.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -123,9 +124,9 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 		return
 	}
 	q := r.URL.Query()
-	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: q.Get("target"), Limit: 50}
+	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: sanitize.Text(q.Get("target"), 0), Limit: 50}
 	if p.Operator {
-		filter.Tenant = q.Get("tenant")
+		filter.Tenant = sanitize.Text(q.Get("tenant"), 0)
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -182,7 +183,7 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 			return
 		}
 	}
-	target := r.URL.Query().Get("target")
+	target := sanitize.Text(r.URL.Query().Get("target"), 0)
 	if id == 0 && target == "" {
 		writeError(w, http.StatusBadRequest, "target required")
 		return

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // Input is what the domain needs to apply one notification to one
@@ -187,7 +189,7 @@ func (out *Outcome) create(now time.Time, p Policy, in Input, merged []Alert, pr
 		FiringAlerts:    countFiring(merged),
 	}
 	if n.Title == "" {
-		n.Title = "alert group " + in.GroupKey
+		n.Title = sanitize.Text("alert group "+in.GroupKey, sanitize.MaxTitle)
 	}
 	n.Impact, n.Urgency, n.Priority = highestPriority(p.Priority, merged)
 	n.setSLA(p)

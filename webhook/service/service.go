@@ -15,6 +15,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -340,7 +341,8 @@ var ErrForbidden = errors.New("forbidden")
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
 	now := s.now()
-	a.Actor = c.Name
+	a = sanitizeAction(a)
+	a.Actor = sanitize.Text(c.Name, 0)
 	var (
 		updated *incident.Incident
 		res     incident.DeskResult
@@ -380,6 +382,16 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		}
 	}
 	return updated, nil
+}
+
+// sanitizeAction repairs the texts of a desk action, from the REST API's body
+// or the page's form, before they reach the journal (see package sanitize).
+// Lengths are the domain's to check (an over-long note is refused).
+func sanitizeAction(a incident.Action) incident.Action {
+	for _, f := range []*string{&a.Text, &a.Reason, &a.CloseCode, &a.AssignmentGroup, &a.Assignee} {
+		*f = sanitize.Text(*f, 0)
+	}
+	return a
 }
 
 // Sweep applies time-driven rules (SLA breaches, auto-close) to the incidents
