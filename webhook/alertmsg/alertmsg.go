@@ -172,16 +172,24 @@ func (m *Message) normalize() {
 		if a.Fingerprint == "" {
 			a.Fingerprint = Fingerprint(a.Labels)
 		}
-		a.StartsAt = a.StartsAt.UTC()
+		a.StartsAt = clampTime(a.StartsAt)
 		if a.Status == StatusFiring {
 			a.EndsAt = time.Time{}
 		} else {
-			a.EndsAt = a.EndsAt.UTC()
+			a.EndsAt = clampTime(a.EndsAt)
 		}
 		if a.Annotations == nil {
 			a.Annotations = template.KV{}
 		}
 	}
+}
+
+// clampTime brings a time into the range the stores hold (years 1678 to
+// 2262), in UTC: an alert from a client's broken clock is kept, not refused
+// (the raw notification keeps what was sent).
+func clampTime(t time.Time) time.Time {
+	t, _ = sanitize.Time(t)
+	return t.UTC()
 }
 
 // Fingerprint computes Alertmanager's fingerprint of a label set.

@@ -213,7 +213,8 @@ func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error
 			if err != nil {
 				return f, fmt.Errorf("%s must be an RFC 3339 time: %w", t.key, err)
 			}
-			*t.dst = tm
+			// Beyond the years the store holds (1678-2262) the bound means "unbounded".
+			*t.dst, _ = sanitize.Time(tm)
 		}
 	}
 	if !f.ActiveFrom.IsZero() && !f.ActiveTo.IsZero() && f.ActiveTo.Before(f.ActiveFrom) {

@@ -274,3 +274,37 @@ func FuzzActionInput(f *testing.F) {
 		}
 	})
 }
+
+func TestTimesAtTheEdges(t *testing.T) {
+	f := newFixture(t, nil)
+	body := storetest.JSONPayload(t, "r", "g", "firing",
+		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
+		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"})
+	code, resp := f.do(t, http.MethodPost, "/api/v1/alerts", tokA, body)
+	require.Equal(t, 200, code, string(resp))
+	var recv struct{ Incidents []int64 }
+	require.NoError(t, json.Unmarshal(resp, &recv))
+	code, resp = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(recv.Incidents[0]), tokA, nil)
+	require.Equal(t, 200, code)
+	var d struct {
+		Alerts []struct {
+			Labels   map[string]string `json:"labels"`
+			StartsAt *string           `json:"starts_at"`
+		} `json:"alerts"`
+	}
+	require.NoError(t, json.Unmarshal(resp, &d))
+	starts := map[string]string{}
+	for _, a := range d.Alerts {
+		require.NotNil(t, a.StartsAt, a.Labels["alertname"])
+		starts[a.Labels["alertname"]] = *a.StartsAt
+	}
+	require.Equal(t, map[string]string{"Epoch": "1970-01-01T00:00:00Z", "Future": "2262-04-11T00:00:00Z"}, starts)
+
+	for query, n := range map[string]int{"?to=1500-01-01T00:00:00Z": 0, "?from=1500-01-01T00:00:00Z&to=9999-01-01T00:00:00Z": 1} {
+		code, resp = f.do(t, http.MethodGet, "/api/v1/incidents"+query, tokA, nil)
+		require.Equal(t, 200, code)
+		var lr api.ListResponse
+		require.NoError(t, json.Unmarshal(resp, &lr))
+		require.Len(t, lr.Incidents, n, query)
+	}
+}

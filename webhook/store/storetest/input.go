@@ -16,6 +16,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
 // JSONAlert is one alert of a notification built by JSONPayload.
@@ -142,5 +143,38 @@ func runInput(t *testing.T, open Opener) {
 		require.Empty(t, list(url.Values{"assignee": {"\xff"}}))
 		require.Empty(t, list(url.Values{"q": {"\x00"}}))
 		require.Len(t, list(url.Values{"assignment_group": {"ops\x00"}}), 1)
+	})
+
+	t.Run("times outside 1678-2262 are clamped and the Unix epoch round-trips", func(t *testing.T) {
+		e := newEnv(t, open)
+		ctx := context.Background()
+		epoch := time.Unix(0, 0).UTC()
+		r := e.ingest("acme", JSONPayload(t, "r", "g", "firing",
+			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
+			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"},
+			JSONAlert{Status: "resolved", Labels: map[string]string{"alertname": "Past"}, StartsAt: "1500-01-01T00:00:00Z", EndsAt: "9999-12-31T23:59:59Z"}))
+		alerts, err := e.st.Alerts(ctx, r.Incidents[0])
+		require.NoError(t, err)
+		got := map[string][2]time.Time{}
+		for _, a := range alerts {
+			got[a.Labels["alertname"]] = [2]time.Time{a.StartsAt, a.EndsAt}
+		}
+		require.Equal(t, epoch, got["Epoch"][0], "1970-01-01 is a time, not \"no time\"")
+		require.Equal(t, time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC), got["Future"][0], "2300 is clamped, not wrapped to 1715")
+		require.Equal(t, time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), got["Past"][0])
+		require.Equal(t, time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC), got["Past"][1])
+
+		p := config.Principal{Name: "acme", Tenant: "acme"}
+		list := func(q url.Values) []*incident.Incident {
+			t.Helper()
+			f, err := api.ParseFilter(q, p)
+			require.NoError(t, err)
+			return e.list(f)
+		}
+		require.Empty(t, list(url.Values{"to": {"1500-01-01T00:00:00Z"}}), "nothing was active by 1500")
+		require.Len(t, list(url.Values{"from": {"0001-01-01T00:00:00Z"}, "to": {"9999-12-31T00:00:00Z"}}), 1)
+		require.Len(t, list(url.Values{"from": {"2300-01-01T00:00:00Z"}}), 1, "still open, so active after 2300")
+		// The store itself clamps what it is given.
+		require.Empty(t, e.list(store.Filter{Tenant: "acme", ActiveTo: time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC)}))
 	})
 }
