@@ -5,17 +5,16 @@
 // github.com/prometheus/alertmanager/template plus the envelope fields that
 // Alertmanager's webhook notifier adds (version, groupKey, truncatedAlerts).
 // Unknown fields are accepted so that newer Alertmanager releases that add
-// optional fields keep working.
+// optional fields keep working. Notifications are decoded as a stream, one
+// alert at a time, so that an alert storm (a group of 100,000 alerts) is
+// accepted without holding its body and its decoded form at once.
 package alertmsg
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -39,9 +38,6 @@ const (
 // group is re-sent only because its repeat interval elapsed.
 const ReasonRepeat = "repeat interval elapsed"
 
-// DefaultMaxBodyBytes bounds the size of a notification body.
-const DefaultMaxBodyBytes = 4 << 20
-
 // Message is one webhook notification.
 type Message struct {
 	template.Data
@@ -49,44 +45,12 @@ type Message struct {
 	Version         string `json:"version"`
 	GroupKey        string `json:"groupKey"`
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
-}
 
-// ErrTooLarge is returned when the body exceeds the size limit.
-var ErrTooLarge = errors.New("notification body too large")
-
-// Decode reads one notification of at most maxBytes from r and validates it.
-// Every returned error describes a malformed notification (a final 4xx for
-// Alertmanager), except read errors of r, which are wrapped as such.
-func Decode(r io.Reader, maxBytes int64) (*Message, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBodyBytes
-	}
-	body, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read notification: %w", err)
-	}
-	if int64(len(body)) > maxBytes {
-		return nil, ErrTooLarge
-	}
-	return Parse(body)
-}
-
-// Parse decodes and validates one notification body.
-func Parse(body []byte) (*Message, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var m Message
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode notification: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode notification: trailing data after JSON object")
-	}
-	m.sanitize()
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	m.normalize()
-	return &m, nil
+	// Dropped counts the alerts beyond Limits.MaxAlerts: read, not kept.
+	// The notification is then incomplete, as if Alertmanager had truncated it.
+	Dropped int `json:"-"`
+	// Raw is the body as received, as it is stored (see Decode).
+	Raw Raw `json:"-"`
 }
 
 // Validate checks the fields the receiver relies on.
@@ -147,6 +111,7 @@ func (m *Message) sanitize() {
 	m.ExternalURL = sanitize.Text(m.ExternalURL, sanitize.MaxURL)
 	m.NotificationReason = sanitize.Text(m.NotificationReason, sanitize.MaxName)
 	m.GroupLabels = sanitize.Map(m.GroupLabels)
+	m.RouteLabels = sanitize.Map(m.RouteLabels)
 	m.CommonLabels = sanitize.Map(m.CommonLabels)
 	m.CommonAnnotations = sanitize.Map(m.CommonAnnotations)
 	for i := range m.Alerts {
@@ -224,8 +189,9 @@ func UnquoteMeta(s string) string {
 }
 
 // Complete reports whether the notification lists every alert of its group,
-// so that group alerts absent from it may be treated as no longer firing.
-func (m *Message) Complete() bool { return m.TruncatedAlerts == 0 }
+// so that group alerts absent from it may be treated as no longer firing:
+// neither Alertmanager (max_alerts) nor the receiver (Limits.MaxAlerts) cut it.
+func (m *Message) Complete() bool { return m.TruncatedAlerts == 0 && m.Dropped == 0 }
 
 // Repeat reports whether Alertmanager sent the notification only because the
 // repeat interval elapsed.

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
@@ -38,7 +37,9 @@ type API struct {
 	Service      *service.Service
 	Auth         func() Auth
 	MaxBodyBytes func() int64
-	Logger       *slog.Logger
+	// MaxAlerts bounds the alerts kept per notification (nil or 0: all).
+	MaxAlerts func() int
+	Logger    *slog.Logger
 }
 
 // Register adds the routes to mux.
@@ -97,23 +98,11 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
-	limit := a.MaxBodyBytes()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.reject(w, http.StatusRequestEntityTooLarge, service.RejectTooLarge, "notification body too large")
-			return
-		}
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, "read body: "+err.Error())
+	m, ok := a.decode(w, r, p.Tenant, http.StatusServiceUnavailable)
+	if !ok {
 		return
 	}
-	m, err := alertmsg.Parse(body)
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
-		return
-	}
-	res, err := a.Service.Ingest(r.Context(), p.Tenant, m, body)
+	res, err := a.Service.Ingest(r.Context(), p.Tenant, m, nil)
 	if err != nil {
 		a.Logger.Error("ingest notification", "tenant", p.Tenant, "err", err)
 		a.reject(w, http.StatusServiceUnavailable, service.RejectUnavailable, "store unavailable, retry")

@@ -120,7 +120,7 @@ func TestReceive(t *testing.T) {
 		{"operator cannot send", tokOp, [2]string{}, payload("g1"), 403},
 		{"malformed", tokA, [2]string{}, []byte(`{"version":`), 400},
 		{"unknown version", tokA, [2]string{}, bytes.Replace(payload("g2"), []byte(`"version":"4"`), []byte(`"version":"5"`), 1), 400},
-		{"too large", tokA, [2]string{}, append(payload("g3")[:10], bytes.Repeat([]byte(" "), 30000)...), 413},
+		{"too large: retried, not dropped", tokA, [2]string{}, append(payload("g3")[:10], bytes.Repeat([]byte(" "), 30000)...), 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/api/v1/alerts", bytes.NewReader(tc.body))

@@ -3,12 +3,10 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -89,14 +87,10 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.MaxBodyBytes()))
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, "read body: "+err.Error())
-		return
-	}
-	m, err := alertmsg.Parse(body)
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
+	// A heartbeat is small and the next one is due soon: one too large is
+	// refused for good.
+	m, ok := a.decode(w, r, p.Tenant, http.StatusRequestEntityTooLarge)
+	if !ok {
 		return
 	}
 	fed, err := a.Service.Heartbeat(r.Context(), p.Tenant, m)

@@ -125,6 +125,7 @@ func Run(ctx context.Context, o Options) error {
 		Service:      svc,
 		Auth:         func() api.Auth { return p.cfg.Load() },
 		MaxBodyBytes: func() int64 { return p.cfg.Load().Limits.MaxBodyBytes },
+		MaxAlerts:    func() int { return p.cfg.Load().Limits.MaxAlerts },
 		Logger:       o.Logger,
 	}
 	mux := http.NewServeMux()
@@ -168,7 +169,7 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	go p.sweep(ctx, svc)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() {
 		if o.Listener != nil {

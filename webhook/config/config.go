@@ -56,6 +56,12 @@ type Storage struct {
 // Limits bound requests.
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxAlerts bounds the alerts kept per notification; later ones are
+	// counted and the notification is stored as truncated.
+	MaxAlerts int `yaml:"max_alerts"`
+	// ReadTimeout bounds the time to read a request, body included
+	// (takes effect at start).
+	ReadTimeout model.Duration `yaml:"read_timeout"`
 }
 
 // Sweep schedules the time-driven rules (SLA breaches, auto-close).
@@ -168,7 +174,7 @@ type basicCred struct {
 // Defaults.
 var (
 	DefaultStorage = Storage{Driver: "sqlite", Path: "kizashi-webhook.db", Synchronous: "FULL", MaxConns: 16}
-	DefaultLimits  = Limits{MaxBodyBytes: 4 << 20}
+	DefaultLimits  = Limits{MaxBodyBytes: 256 << 20, MaxAlerts: 100_000, ReadTimeout: model.Duration(time.Minute)}
 	DefaultSweep   = Sweep{Interval: model.Duration(time.Minute)}
 )
 
@@ -330,8 +336,8 @@ func (c *Config) validate(baseDir string) error {
 	default:
 		return fmt.Errorf("storage: driver must be sqlite or postgres, not %q", c.Storage.Driver)
 	}
-	if c.Limits.MaxBodyBytes <= 0 {
-		return errors.New("limits: max_body_bytes must be positive")
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	if c.Sweep.Interval <= 0 {
 		return errors.New("sweep: interval must be positive")

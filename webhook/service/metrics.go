@@ -17,6 +17,7 @@ import (
 type Metrics struct {
 	Notifications   *prometheus.CounterVec
 	Rejected        *prometheus.CounterVec
+	Truncated       prometheus.Counter
 	IngestDuration  prometheus.Histogram
 	StoreDuration   *prometheus.HistogramVec
 	IncidentsOpened *prometheus.CounterVec
@@ -38,6 +39,10 @@ const (
 	RejectUnauthorized = "unauthorized"
 	RejectForbidden    = "forbidden"
 	RejectUnavailable  = "unavailable"
+	// RejectTimeout: the body did not arrive within the server's read timeout (503).
+	RejectTimeout = "timeout"
+	// RejectAborted: the client went away while sending (503, read by nobody).
+	RejectAborted = "aborted"
 )
 
 // NewMetrics registers the metrics on reg.
@@ -53,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kizashi_webhook_notifications_rejected_total",
 			Help: "Alertmanager notifications rejected, by reason.",
 		}, []string{"reason"}),
+		Truncated: f.NewCounter(prometheus.CounterOpts{
+			Name: "kizashi_webhook_notifications_truncated_total",
+			Help: "Notifications stored without the alerts beyond limits.max_alerts.",
+		}),
 		IngestDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kizashi_webhook_ingest_duration_seconds",
 			Help:    "Time from receiving a notification to its durable commit.",
@@ -85,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ResultAccepted, ResultDuplicate} {
 		m.Notifications.WithLabelValues(r)
 	}
-	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable} {
+	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable, RejectTimeout, RejectAborted} {
 		m.Rejected.WithLabelValues(r)
 	}
 	return m

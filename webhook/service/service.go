@@ -126,7 +126,8 @@ type breach struct {
 }
 
 // Ingest stores one authenticated notification and applies it, durably. When
-// it returns nil the notification is committed (or was already stored).
+// it returns nil the notification is committed (or was already stored). raw
+// is the body as received; nil stores m.Raw (see alertmsg.Decode).
 func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message, raw []byte) (IngestResult, error) {
 	start := time.Now()
 	now := s.now()
@@ -139,9 +140,14 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 	for i, b := range bs {
 		keys[i] = b.key
 	}
+	body := m.Raw
+	if raw != nil {
+		body = alertmsg.Raw{Body: raw}
+	}
 	n := &store.Notification{
 		Key: m.IdempotencyKey(tenant), Tenant: tenant, Receiver: recv, GroupKey: m.GroupKey, Status: m.Status,
-		Reason: m.NotificationReason, Alerts: len(m.Alerts), Truncated: m.TruncatedAlerts, ReceivedAt: now, Body: raw,
+		Reason: m.NotificationReason, Alerts: len(m.Alerts), Truncated: m.TruncatedAlerts + uint64(m.Dropped), ReceivedAt: now,
+		Body: body.Body, BodyEncoding: body.Encoding,
 	}
 	var (
 		res IngestResult
@@ -213,7 +219,8 @@ func (s *Service) observeBreaches(bs []breach) {
 func (s *Service) applyKey(ctx context.Context, tx store.Tx, now time.Time, p incident.Policy, tenant string, m *alertmsg.Message, b keyBatch, eff *effects) (int64, error) {
 	in := incident.Input{
 		Tenant: tenant, CorrelationKey: b.key, Receiver: m.ReceiverName(), GroupKey: m.GroupKey,
-		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(), Alerts: b.alerts,
+		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(),
+		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts,
 	}
 	cur, err := tx.OpenIncident(ctx, tenant, b.key)
 	if err != nil {

@@ -35,10 +35,12 @@ type Notification struct {
 	GroupKey   string
 	Status     string
 	Reason     string
-	Alerts     int
-	Truncated  uint64
+	Alerts     int    // alerts kept
+	Truncated  uint64 // alerts left out, by Alertmanager or by the receiver's limit
 	ReceivedAt time.Time
 	Body       []byte
+	// BodyEncoding is "" for the JSON as received, "gzip" for it compressed.
+	BodyEncoding string
 }
 
 // OutboxItem is outbound work queued in the ingest transaction (for the
