@@ -19,6 +19,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -39,7 +40,10 @@ type API struct {
 	MaxBodyBytes func() int64
 	// MaxAlerts bounds the alerts kept per notification (nil or 0: all).
 	MaxAlerts func() int
-	Logger    *slog.Logger
+	// Gate and TenantLimits share ingest between tenants (nil: no limits).
+	Gate         *limit.Gate
+	TenantLimits func(tenant string) limit.Settings
+	Logger       *slog.Logger
 }
 
 // Register adds the routes to mux.
@@ -98,6 +102,11 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
+	done, ok := a.admit(w, r, p.Tenant)
+	if !ok {
+		return
+	}
+	defer done()
 	m, ok := a.decode(w, r, p.Tenant, http.StatusServiceUnavailable)
 	if !ok {
 		return

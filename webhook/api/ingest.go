@@ -2,11 +2,14 @@ package api
 
 import (
 	"errors"
+	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
 
@@ -53,6 +56,48 @@ func (a *API) decode(w http.ResponseWriter, r *http.Request, tenant string, tooL
 		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
 	}
 	return nil, false
+}
+
+// admit holds a tenant's notification back, answering 503 with Retry-After,
+// while one of the tenant's quotas is spent or its share of the store stays
+// taken for limits' wait (see package limit). Otherwise the notification
+// takes its turn until the returned function is called, which charges the
+// bytes read to the tenant's quota.
+func (a *API) admit(w http.ResponseWriter, r *http.Request, tenant string) (func(), bool) {
+	if a.Gate == nil {
+		return func() {}, true
+	}
+	k, err := a.Gate.Admit(r.Context(), tenant, a.TenantLimits(tenant), r.ContentLength)
+	if err != nil {
+		h, held := limit.ErrHeld(err)
+		if !held {
+			// The client went away while it waited.
+			a.reject(w, http.StatusServiceUnavailable, service.RejectAborted, "request canceled")
+			return nil, false
+		}
+		a.Logger.Debug("notification held back", "tenant", tenant, "reason", h.Reason, "retry_after", h.RetryAfter)
+		if a.Service.Metrics != nil {
+			a.Service.Metrics.Held.WithLabelValues(tenant, h.Reason).Inc()
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.RetryAfter.Seconds()))))
+		a.reject(w, http.StatusServiceUnavailable, service.RejectHeld, "tenant limit reached ("+h.Reason+"), retry")
+		return nil, false
+	}
+	body := &countingBody{ReadCloser: r.Body}
+	r.Body = body
+	return func() { k.Done(body.n) }, true
+}
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // timeout reports a read deadline that passed (the server's read timeout).

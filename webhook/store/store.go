@@ -141,3 +141,20 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// Pruned counts what one retention batch deleted: rows, and the bytes of
+// their payload (a notification's body as stored, a journal line's text).
+type Pruned struct {
+	Rows, Bytes int64
+}
+
+// Retention deletes what grows with every notification, a batch at a time
+// (one short transaction each). The SQL stores implement it.
+type Retention interface {
+	// PruneNotifications deletes up to limit stored notifications last
+	// delivered (first or as a duplicate) before before.
+	PruneNotifications(ctx context.Context, before time.Time, limit int) (Pruned, error)
+	// PruneJournalNotifications deletes up to limit journal lines of kind
+	// notification written before before.
+	PruneJournalNotifications(ctx context.Context, before time.Time, limit int) (Pruned, error)
+}

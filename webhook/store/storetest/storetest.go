@@ -484,4 +484,5 @@ func Run(t *testing.T, open Opener) {
 	})
 
 	runInput(t, open)
+	runRetention(t, open)
 }
