@@ -86,10 +86,18 @@ func decode(r io.Reader, maxAlerts int) (*Message, error) {
 	if err := expect(dec, '{'); err != nil {
 		return nil, err
 	}
-	// The envelope is decoded once the alerts are out of the way: it is
-	// small, and Alertmanager sends it partly after the alerts.
-	envelope := map[string]json.RawMessage{}
 	var m Message
+	// The envelope's fields are decoded where they come: Alertmanager sends
+	// some before the alerts and some after.
+	envelope := []struct {
+		name string
+		dst  any
+	}{
+		{"version", &m.Version}, {"groupKey", &m.GroupKey}, {"truncatedAlerts", &m.TruncatedAlerts},
+		{"receiver", &m.Receiver}, {"status", &m.Status}, {"notification_reason", &m.NotificationReason},
+		{"groupLabels", &m.GroupLabels}, {"commonLabels", &m.CommonLabels}, {"commonAnnotations", &m.CommonAnnotations},
+		{"routeLabels", &m.RouteLabels}, {"externalURL", &m.ExternalURL},
+	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -97,18 +105,26 @@ func decode(r io.Reader, maxAlerts int) (*Message, error) {
 		}
 		key, _ := tok.(string)
 		// encoding/json matches field names without regard to case.
-		if !strings.EqualFold(key, "alerts") {
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return nil, fmt.Errorf("decode notification: %s: %w", key, err)
+		if strings.EqualFold(key, "alerts") {
+			// Like encoding/json, the last of repeated keys wins.
+			m.Alerts, m.Dropped = nil, 0
+			if err := decodeAlerts(dec, &m, maxAlerts); err != nil {
+				return nil, err
 			}
-			envelope[key] = v
 			continue
 		}
-		// Like encoding/json, the last of repeated keys wins.
-		m.Alerts, m.Dropped = nil, 0
-		if err := decodeAlerts(dec, &m, maxAlerts); err != nil {
-			return nil, err
+		var dst any = &json.RawMessage{} // unknown fields are read and ignored
+		for _, f := range envelope {
+			if f.name == key {
+				dst = f.dst
+				break
+			}
+			if strings.EqualFold(f.name, key) {
+				dst = f.dst
+			}
+		}
+		if err := dec.Decode(dst); err != nil {
+			return nil, fmt.Errorf("decode notification: %s: %w", key, err)
 		}
 	}
 	if err := expect(dec, '}'); err != nil {
@@ -117,15 +133,6 @@ func decode(r io.Reader, maxAlerts int) (*Message, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("decode notification: trailing data after JSON object")
 	}
-	kept, dropped := m.Alerts, m.Dropped
-	env, err := json.Marshal(envelope)
-	if err != nil {
-		return nil, fmt.Errorf("decode notification: %w", err)
-	}
-	if err := json.Unmarshal(env, &m); err != nil {
-		return nil, fmt.Errorf("decode notification: %w", err)
-	}
-	m.Alerts, m.Dropped = kept, dropped
 	m.sanitize()
 	if err := m.Validate(); err != nil {
 		return nil, err

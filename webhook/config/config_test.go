@@ -180,7 +180,7 @@ tenants:
 	require.Equal(t, 9000.0, big.BytesPerSecond, "overridden")
 	require.Equal(t, 90000.0, big.BytesBurst)
 	require.Equal(t, 1000.0, small.BytesPerSecond)
-	require.Equal(t, int64(64<<20), small.InflightBytes, "default")
+	require.Equal(t, int64(4<<20), small.InflightBytes, "default")
 	require.Equal(t, 5*time.Second, small.Wait)
 	require.Equal(t, c.TenantLimits("small"), c.TenantLimits("unknown"), "unknown tenants get limits.tenant")
 	require.Equal(t, model.Duration(7*24*time.Hour), c.Retention.Notifications, "default kept")

@@ -28,7 +28,7 @@ type TenantLimits struct {
 }
 
 // DefaultTenantLimits share the store fairly and set no quota.
-var DefaultTenantLimits = TenantLimits{Concurrency: 32, InflightBytes: 64 << 20, Wait: model.Duration(5 * time.Second)}
+var DefaultTenantLimits = TenantLimits{Concurrency: 64, InflightBytes: 4 << 20, Wait: model.Duration(5 * time.Second)}
 
 // Retention prunes what grows with every notification, in small batches.
 type Retention struct {

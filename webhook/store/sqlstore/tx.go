@@ -225,6 +225,12 @@ func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incide
 	args := make([]any, 0, 9*min(chunk, len(alerts)))
 	for len(alerts) > 0 {
 		n := min(chunk, len(alerts))
+		if n < alertChunk/4 {
+			// A short remainder (the everyday notification) goes row by row
+			// through the prepared statement: parsing a statement of its own
+			// costs more than it saves.
+			n = 1
+		}
 		args = args[:0]
 		for _, a := range alerts[:n] {
 			labels, ann, err := AlertJSON(a)
