@@ -112,6 +112,8 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, def.SLA, c.Defaults.SLA, "the example documents the defaults")
 	require.Equal(t, def.Priority.SeverityUrgency, c.Defaults.Priority.SeverityUrgency)
 	require.Equal(t, incident.AutoResolveIfUntouched, c.Policy("acme").AutoResolve)
+	require.Equal(t, DefaultLimits, c.Limits, "the example documents the limits' defaults")
+	require.Equal(t, DefaultRetention, c.Retention)
 }
 
 func TestPageSessions(t *testing.T) {
