@@ -5,24 +5,24 @@
 // github.com/prometheus/alertmanager/template plus the envelope fields that
 // Alertmanager's webhook notifier adds (version, groupKey, truncatedAlerts).
 // Unknown fields are accepted so that newer Alertmanager releases that add
-// optional fields keep working.
+// optional fields keep working. Notifications are decoded as a stream, one
+// alert at a time, so that an alert storm (a group of 100,000 alerts) is
+// accepted without holding its body and its decoded form at once.
 package alertmsg
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/common/model"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // Version is the only webhook payload version this package accepts.
@@ -38,9 +38,6 @@ const (
 // group is re-sent only because its repeat interval elapsed.
 const ReasonRepeat = "repeat interval elapsed"
 
-// DefaultMaxBodyBytes bounds the size of a notification body.
-const DefaultMaxBodyBytes = 4 << 20
-
 // Message is one webhook notification.
 type Message struct {
 	template.Data
@@ -48,43 +45,12 @@ type Message struct {
 	Version         string `json:"version"`
 	GroupKey        string `json:"groupKey"`
 	TruncatedAlerts uint64 `json:"truncatedAlerts"`
-}
 
-// ErrTooLarge is returned when the body exceeds the size limit.
-var ErrTooLarge = errors.New("notification body too large")
-
-// Decode reads one notification of at most maxBytes from r and validates it.
-// Every returned error describes a malformed notification (a final 4xx for
-// Alertmanager), except read errors of r, which are wrapped as such.
-func Decode(r io.Reader, maxBytes int64) (*Message, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBodyBytes
-	}
-	body, err := io.ReadAll(io.LimitReader(r, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read notification: %w", err)
-	}
-	if int64(len(body)) > maxBytes {
-		return nil, ErrTooLarge
-	}
-	return Parse(body)
-}
-
-// Parse decodes and validates one notification body.
-func Parse(body []byte) (*Message, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var m Message
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode notification: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode notification: trailing data after JSON object")
-	}
-	if err := m.Validate(); err != nil {
-		return nil, err
-	}
-	m.normalize()
-	return &m, nil
+	// Dropped counts the alerts beyond Limits.MaxAlerts: read, not kept.
+	// The notification is then incomplete, as if Alertmanager had truncated it.
+	Dropped int `json:"-"`
+	// Raw is the body as received, as it is stored (see Decode).
+	Raw Raw `json:"-"`
 }
 
 // Validate checks the fields the receiver relies on.
@@ -113,10 +79,8 @@ func (m *Message) Validate() error {
 		if len(a.Labels) == 0 {
 			return fmt.Errorf("alert %d: no labels", i)
 		}
-		for k := range a.Labels {
-			if k == "" || !utf8.ValidString(k) {
-				return fmt.Errorf("alert %d: invalid label name %q", i, k)
-			}
+		if _, empty := a.Labels[""]; empty {
+			return fmt.Errorf("alert %d: empty label name", i)
 		}
 		if a.StartsAt.IsZero() {
 			return fmt.Errorf("alert %d: missing startsAt", i)
@@ -136,6 +100,34 @@ func (m *Message) Validate() error {
 	return nil
 }
 
+// sanitize repairs every string of the notification (see package sanitize):
+// a NUL or a string cut inside a rune is no reason to refuse a notification,
+// but PostgreSQL would refuse to store it. Identifiers that must stay
+// distinct keep a hash of the original when they are cut.
+func (m *Message) sanitize() {
+	m.Receiver = sanitize.ID(m.Receiver, sanitize.MaxName)
+	m.Status = sanitize.Text(m.Status, sanitize.MaxName)
+	m.GroupKey = sanitize.ID(m.GroupKey, sanitize.MaxKey)
+	m.ExternalURL = sanitize.Text(m.ExternalURL, sanitize.MaxURL)
+	m.NotificationReason = sanitize.Text(m.NotificationReason, sanitize.MaxName)
+	m.GroupLabels = sanitize.Map(m.GroupLabels)
+	m.RouteLabels = sanitize.Map(m.RouteLabels)
+	m.CommonLabels = sanitize.Map(m.CommonLabels)
+	m.CommonAnnotations = sanitize.Map(m.CommonAnnotations)
+	for i := range m.Alerts {
+		a := &m.Alerts[i]
+		a.Status = sanitize.Text(a.Status, sanitize.MaxName)
+		a.Labels = sanitize.Map(a.Labels)
+		a.Annotations = sanitize.Map(a.Annotations)
+		a.GeneratorURL = sanitize.Text(a.GeneratorURL, sanitize.MaxURL)
+		a.Fingerprint = sanitize.ID(a.Fingerprint, maxFingerprint)
+	}
+}
+
+// maxFingerprint bounds a fingerprint sent by the client (Alertmanager's
+// are 16 hex digits).
+const maxFingerprint = 128
+
 // normalize fills fingerprints Alertmanager left out and zeroes the endsAt of
 // firing alerts: Alertmanager sets it to the resolve timeout, which moves on
 // every re-send from Prometheus and says nothing about the alert's state.
@@ -145,16 +137,24 @@ func (m *Message) normalize() {
 		if a.Fingerprint == "" {
 			a.Fingerprint = Fingerprint(a.Labels)
 		}
-		a.StartsAt = a.StartsAt.UTC()
+		a.StartsAt = clampTime(a.StartsAt)
 		if a.Status == StatusFiring {
 			a.EndsAt = time.Time{}
 		} else {
-			a.EndsAt = a.EndsAt.UTC()
+			a.EndsAt = clampTime(a.EndsAt)
 		}
 		if a.Annotations == nil {
 			a.Annotations = template.KV{}
 		}
 	}
+}
+
+// clampTime brings a time into the range the stores hold (years 1678 to
+// 2262), in UTC: an alert from a client's broken clock is kept, not refused
+// (the raw notification keeps what was sent).
+func clampTime(t time.Time) time.Time {
+	t, _ = sanitize.Time(t)
+	return t.UTC()
 }
 
 // Fingerprint computes Alertmanager's fingerprint of a label set.
@@ -189,8 +189,9 @@ func UnquoteMeta(s string) string {
 }
 
 // Complete reports whether the notification lists every alert of its group,
-// so that group alerts absent from it may be treated as no longer firing.
-func (m *Message) Complete() bool { return m.TruncatedAlerts == 0 }
+// so that group alerts absent from it may be treated as no longer firing:
+// neither Alertmanager (max_alerts) nor the receiver (Limits.MaxAlerts) cut it.
+func (m *Message) Complete() bool { return m.TruncatedAlerts == 0 && m.Dropped == 0 }
 
 // Repeat reports whether Alertmanager sent the notification only because the
 // repeat interval elapsed.

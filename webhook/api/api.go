@@ -17,9 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -37,6 +38,11 @@ type API struct {
 	Service      *service.Service
 	Auth         func() Auth
 	MaxBodyBytes func() int64
+	// MaxAlerts bounds the alerts kept per notification (nil or 0: all).
+	MaxAlerts func() int
+	// Gate and TenantLimits share ingest between tenants (nil: no limits).
+	Gate         *limit.Gate
+	TenantLimits func(tenant string) limit.Settings
 	Logger       *slog.Logger
 }
 
@@ -96,23 +102,16 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
-	limit := a.MaxBodyBytes()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.reject(w, http.StatusRequestEntityTooLarge, service.RejectTooLarge, "notification body too large")
-			return
-		}
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, "read body: "+err.Error())
+	done, ok := a.admit(w, r, p.Tenant)
+	if !ok {
 		return
 	}
-	m, err := alertmsg.Parse(body)
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
+	defer done()
+	m, ok := a.decode(w, r, p.Tenant, http.StatusServiceUnavailable)
+	if !ok {
 		return
 	}
-	res, err := a.Service.Ingest(r.Context(), p.Tenant, m, body)
+	res, err := a.Service.Ingest(r.Context(), p.Tenant, m, nil)
 	if err != nil {
 		a.Logger.Error("ingest notification", "tenant", p.Tenant, "err", err)
 		a.reject(w, http.StatusServiceUnavailable, service.RejectUnavailable, "store unavailable, retry")
@@ -155,7 +154,7 @@ func (a *API) authed(h handler) http.HandlerFunc {
 func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
-			return v[0]
+			return sanitize.Text(v[0], 0)
 		}
 		return ""
 	}
@@ -212,7 +211,8 @@ func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error
 			if err != nil {
 				return f, fmt.Errorf("%s must be an RFC 3339 time: %w", t.key, err)
 			}
-			*t.dst = tm
+			// Beyond the years the store holds (1678-2262) the bound means "unbounded".
+			*t.dst, _ = sanitize.Time(tm)
 		}
 	}
 	if !f.ActiveFrom.IsZero() && !f.ActiveTo.IsZero() && f.ActiveTo.Before(f.ActiveFrom) {
@@ -306,16 +306,16 @@ type ActionRequest struct {
 	User string `json:"user"`
 }
 
+// maxUser bounds the person named by `user` (bytes, cut on a rune boundary).
+const maxUser = 100
+
 // Actor is the journal's "who" of a caller.
 func Actor(p config.Principal, user string) string {
 	user = strings.TrimSpace(user)
 	if user == "" {
 		return p.Name
 	}
-	if len(user) > 100 {
-		user = user[:100]
-	}
-	return user + "@" + p.Name
+	return sanitize.Text(user, maxUser) + "@" + p.Name
 }
 
 // DecodeAction validates an action request.

@@ -120,7 +120,7 @@ func TestReceive(t *testing.T) {
 		{"operator cannot send", tokOp, [2]string{}, payload("g1"), 403},
 		{"malformed", tokA, [2]string{}, []byte(`{"version":`), 400},
 		{"unknown version", tokA, [2]string{}, bytes.Replace(payload("g2"), []byte(`"version":"4"`), []byte(`"version":"5"`), 1), 400},
-		{"too large", tokA, [2]string{}, append(payload("g3")[:10], bytes.Repeat([]byte(" "), 30000)...), 413},
+		{"too large: retried, not dropped", tokA, [2]string{}, append(payload("g3")[:10], bytes.Repeat([]byte(" "), 30000)...), 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/api/v1/alerts", bytes.NewReader(tc.body))
@@ -273,4 +273,38 @@ func FuzzActionInput(f *testing.F) {
 			require.True(t, fl.Limit >= 1 && fl.Limit <= 500)
 		}
 	})
+}
+
+func TestTimesAtTheEdges(t *testing.T) {
+	f := newFixture(t, nil)
+	body := storetest.JSONPayload(t, "r", "g", "firing",
+		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
+		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"})
+	code, resp := f.do(t, http.MethodPost, "/api/v1/alerts", tokA, body)
+	require.Equal(t, 200, code, string(resp))
+	var recv struct{ Incidents []int64 }
+	require.NoError(t, json.Unmarshal(resp, &recv))
+	code, resp = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(recv.Incidents[0]), tokA, nil)
+	require.Equal(t, 200, code)
+	var d struct {
+		Alerts []struct {
+			Labels   map[string]string `json:"labels"`
+			StartsAt *string           `json:"starts_at"`
+		} `json:"alerts"`
+	}
+	require.NoError(t, json.Unmarshal(resp, &d))
+	starts := map[string]string{}
+	for _, a := range d.Alerts {
+		require.NotNil(t, a.StartsAt, a.Labels["alertname"])
+		starts[a.Labels["alertname"]] = *a.StartsAt
+	}
+	require.Equal(t, map[string]string{"Epoch": "1970-01-01T00:00:00Z", "Future": "2262-04-11T00:00:00Z"}, starts)
+
+	for query, n := range map[string]int{"?to=1500-01-01T00:00:00Z": 0, "?from=1500-01-01T00:00:00Z&to=9999-01-01T00:00:00Z": 1} {
+		code, resp = f.do(t, http.MethodGet, "/api/v1/incidents"+query, tokA, nil)
+		require.Equal(t, 200, code)
+		var lr api.ListResponse
+		require.NoError(t, json.Unmarshal(resp, &lr))
+		require.Len(t, lr.Incidents, n, query)
+	}
 }

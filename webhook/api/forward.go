@@ -3,13 +3,12 @@ package api
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -88,14 +87,10 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.MaxBodyBytes()))
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, "read body: "+err.Error())
-		return
-	}
-	m, err := alertmsg.Parse(body)
-	if err != nil {
-		a.reject(w, http.StatusBadRequest, service.RejectMalformed, err.Error())
+	// A heartbeat is small and the next one is due soon: one too large is
+	// refused for good.
+	m, ok := a.decode(w, r, p.Tenant, http.StatusRequestEntityTooLarge)
+	if !ok {
 		return
 	}
 	fed, err := a.Service.Heartbeat(r.Context(), p.Tenant, m)
@@ -123,9 +118,9 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 		return
 	}
 	q := r.URL.Query()
-	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: q.Get("target"), Limit: 50}
+	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: sanitize.Text(q.Get("target"), 0), Limit: 50}
 	if p.Operator {
-		filter.Tenant = q.Get("tenant")
+		filter.Tenant = sanitize.Text(q.Get("tenant"), 0)
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -182,7 +177,7 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 			return
 		}
 	}
-	target := r.URL.Query().Get("target")
+	target := sanitize.Text(r.URL.Query().Get("target"), 0)
 	if id == 0 && target == "" {
 		writeError(w, http.StatusBadRequest, "target required")
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,7 @@ func TestWatchdogEndpoint(t *testing.T) {
 		{"operator cannot", tokOp, firing, 403, false},
 		{"no credentials", "", firing, 401, false},
 		{"malformed", tokA, []byte(`{`), 400, false},
+		{"too large", tokA, append(firing[:len(firing)-1:len(firing)-1], []byte(`,"x":"`+strings.Repeat("x", 30000)+`"}`)...), 413, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, b := f.do(t, "POST", "/api/v1/watchdog", tc.token, tc.body)

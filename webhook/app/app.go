@@ -25,6 +25,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
@@ -125,6 +126,9 @@ func Run(ctx context.Context, o Options) error {
 		Service:      svc,
 		Auth:         func() api.Auth { return p.cfg.Load() },
 		MaxBodyBytes: func() int64 { return p.cfg.Load().Limits.MaxBodyBytes },
+		MaxAlerts:    func() int { return p.cfg.Load().Limits.MaxAlerts },
+		Gate:         limit.NewGate(o.Now, metrics),
+		TenantLimits: func(t string) limit.Settings { return p.cfg.Load().TenantLimits(t) },
 		Logger:       o.Logger,
 	}
 	mux := http.NewServeMux()
@@ -149,6 +153,7 @@ func Run(ctx context.Context, o Options) error {
 		bg.Wait()
 	}()
 	p.startForwarding(ctx, &bg, st, svc, reg)
+	p.startRetention(ctx, &bg, svc)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -168,7 +173,7 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	go p.sweep(ctx, svc)
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() {
 		if o.Listener != nil {

@@ -27,6 +27,7 @@ import (
 type Config struct {
 	Storage   Storage        `yaml:"storage"`
 	Limits    Limits         `yaml:"limits"`
+	Retention Retention      `yaml:"retention"`
 	Sweep     Sweep          `yaml:"sweep"`
 	Defaults  PolicyConfig   `yaml:"policy"`
 	Tenants   []TenantConfig `yaml:"tenants"`
@@ -56,6 +57,14 @@ type Storage struct {
 // Limits bound requests.
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxAlerts bounds the alerts kept per notification; later ones are
+	// counted and the notification is stored as truncated.
+	MaxAlerts int `yaml:"max_alerts"`
+	// ReadTimeout bounds the time to read a request, body included
+	// (takes effect at start).
+	ReadTimeout model.Duration `yaml:"read_timeout"`
+	// Tenant: each tenant's share and quotas (limits.go).
+	Tenant TenantLimits `yaml:"tenant"`
 }
 
 // Sweep schedules the time-driven rules (SLA breaches, auto-close).
@@ -139,6 +148,8 @@ type TenantConfig struct {
 	Forwarders   []ForwarderConfig   `yaml:"forwarders"`
 	Alertmanager *AlertmanagerConfig `yaml:"alertmanager"`
 	Watchdog     *WatchdogConfig     `yaml:"watchdog"`
+	// Limits: see limits.go.
+	Limits TenantLimits `yaml:"limits"`
 }
 
 // Operator may see and act on all tenants' incidents (not send alerts).
@@ -168,7 +179,7 @@ type basicCred struct {
 // Defaults.
 var (
 	DefaultStorage = Storage{Driver: "sqlite", Path: "kizashi-webhook.db", Synchronous: "FULL", MaxConns: 16}
-	DefaultLimits  = Limits{MaxBodyBytes: 4 << 20}
+	DefaultLimits  = Limits{MaxBodyBytes: 256 << 20, MaxAlerts: 100_000, ReadTimeout: model.Duration(time.Minute), Tenant: DefaultTenantLimits}
 	DefaultSweep   = Sweep{Interval: model.Duration(time.Minute)}
 )
 
@@ -205,7 +216,7 @@ func DefaultPolicyConfig() PolicyConfig {
 
 // UnmarshalYAML sets defaults first (the "type plain" pattern).
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
+	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
 		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile}
 	type plain Config
 	return unmarshal((*plain)(c))
@@ -249,6 +260,9 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 		}
 	}
 	if err := c.overlayTenantPolicies(b); err != nil {
+		return nil, err
+	}
+	if err := c.overlayTenantLimits(b); err != nil {
 		return nil, err
 	}
 	if err := c.validate(baseDir); err != nil {
@@ -330,8 +344,11 @@ func (c *Config) validate(baseDir string) error {
 	default:
 		return fmt.Errorf("storage: driver must be sqlite or postgres, not %q", c.Storage.Driver)
 	}
-	if c.Limits.MaxBodyBytes <= 0 {
-		return errors.New("limits: max_body_bytes must be positive")
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.Retention.validate(); err != nil {
+		return err
 	}
 	if c.Sweep.Interval <= 0 {
 		return errors.New("sweep: interval must be positive")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
@@ -31,6 +32,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing_token_file.yml", `tenant "a": read token file: open testdata/missing.token: no such file or directory`},
 		{"no_credentials.yml", `tenant "a": needs tokens, token_files or basic_auth`},
 		{"short_token.yml", `tenant "a": tokens must have at least 16 characters`},
+		{"bad_tenant_limits.yml", `tenant "acme": limits: notifications_burst must be at least 1 when notifications_per_second is set`},
+		{"bad_retention.yml", "retention: notifications must be 0 (keep) or at least 1h (duplicates are recognised by the stored notification)"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)
@@ -43,7 +46,7 @@ func TestLoadErrors(t *testing.T) {
 func TestAllTestdataCovered(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.yml")
 	require.NoError(t, err)
-	require.Len(t, files, 15, "add new testdata files to TestLoadErrors")
+	require.Len(t, files, 17, "add new testdata files to TestLoadErrors")
 }
 
 func TestGood(t *testing.T) {
@@ -109,6 +112,8 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, def.SLA, c.Defaults.SLA, "the example documents the defaults")
 	require.Equal(t, def.Priority.SeverityUrgency, c.Defaults.Priority.SeverityUrgency)
 	require.Equal(t, incident.AutoResolveIfUntouched, c.Policy("acme").AutoResolve)
+	require.Equal(t, DefaultLimits, c.Limits, "the example documents the limits' defaults")
+	require.Equal(t, DefaultRetention, c.Retention)
 }
 
 func TestPageSessions(t *testing.T) {
@@ -153,4 +158,33 @@ tenants:
 	require.NoError(t, err)
 	_, ok = c2.AuthenticateSession(v, now)
 	require.False(t, ok)
+}
+
+func TestTenantLimitsOverlay(t *testing.T) {
+	c, err := Parse([]byte(`
+limits:
+  tenant:
+    concurrency: 8
+    bytes_per_second: 1000
+    bytes_burst: 5000
+retention:
+  journal_notifications: 30d
+tenants:
+  - name: big
+    tokens: ["big-token-0123456789abcdef"]
+    limits: {bytes_per_second: 9000, bytes_burst: 90000}
+  - name: small
+    tokens: ["small-token-0123456789abcdef"]
+`), ".")
+	require.NoError(t, err)
+	big, small := c.TenantLimits("big"), c.TenantLimits("small")
+	require.Equal(t, 8, big.Concurrency, "inherited")
+	require.Equal(t, 9000.0, big.BytesPerSecond, "overridden")
+	require.Equal(t, 90000.0, big.BytesBurst)
+	require.Equal(t, 1000.0, small.BytesPerSecond)
+	require.Equal(t, int64(4<<20), small.InflightBytes, "default")
+	require.Equal(t, 5*time.Second, small.Wait)
+	require.Equal(t, c.TenantLimits("small"), c.TenantLimits("unknown"), "unknown tenants get limits.tenant")
+	require.Equal(t, model.Duration(7*24*time.Hour), c.Retention.Notifications, "default kept")
+	require.Equal(t, model.Duration(30*24*time.Hour), c.Retention.JournalNotifications)
 }

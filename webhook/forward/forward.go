@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -139,7 +140,7 @@ func classify(err error) *Error {
 func statusError(what string, status int, header map[string][]string, body []byte, now time.Time) *Error {
 	msg := strings.TrimSpace(string(body))
 	if len(msg) > 300 {
-		msg = msg[:300] + "..."
+		msg = sanitize.Text(msg, 300) + "..."
 	}
 	err := fmt.Errorf("%s: HTTP %d: %s", what, status, msg)
 	ra := retryAfter(header, now)
@@ -280,9 +281,5 @@ func labelString(l map[string]string) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+// truncate cuts s to n bytes on a rune boundary.
+func truncate(s string, n int) string { return sanitize.Text(s, n) }

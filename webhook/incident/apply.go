@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // Input is what the domain needs to apply one notification to one
@@ -24,7 +26,12 @@ type Input struct {
 	// Complete is false when Alertmanager truncated the alert list: alerts
 	// absent from Alerts are then not resolved.
 	Complete bool
-	Alerts   []Alert
+	// Truncated counts the alerts Alertmanager left out (its max_alerts),
+	// Dropped those the receiver did not keep (its limits.max_alerts); either
+	// makes the notification incomplete.
+	Truncated uint64
+	Dropped   int
+	Alerts    []Alert
 
 	Current       *Incident
 	CurrentAlerts []Alert
@@ -187,7 +194,7 @@ func (out *Outcome) create(now time.Time, p Policy, in Input, merged []Alert, pr
 		FiringAlerts:    countFiring(merged),
 	}
 	if n.Title == "" {
-		n.Title = "alert group " + in.GroupKey
+		n.Title = sanitize.Text("alert group "+in.GroupKey, sanitize.MaxTitle)
 	}
 	n.Impact, n.Urgency, n.Priority = highestPriority(p.Priority, merged)
 	n.setSLA(p)
@@ -390,7 +397,14 @@ func notificationLine(in Input) string {
 	if in.Reason != "" {
 		fmt.Fprintf(&b, " (%s)", in.Reason)
 	}
-	if !in.Complete {
+	switch {
+	case in.Truncated > 0 && in.Dropped > 0:
+		fmt.Fprintf(&b, " [truncated: %d alerts left out by Alertmanager, %d more over the receiver's max_alerts not kept]", in.Truncated, in.Dropped)
+	case in.Truncated > 0:
+		fmt.Fprintf(&b, " [truncated: %d alerts left out by Alertmanager]", in.Truncated)
+	case in.Dropped > 0:
+		fmt.Fprintf(&b, " [truncated: %d more alerts over the receiver's max_alerts not kept]", in.Dropped)
+	case !in.Complete:
 		b.WriteString(" [truncated]")
 	}
 	return b.String()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // AutoResolve says what happens when every alert of an open incident resolved.
@@ -100,11 +102,7 @@ func render(t *template.Template, d templateData) string {
 	if err := t.Execute(&b, d); err != nil {
 		return ""
 	}
-	s := strings.TrimSpace(b.String())
-	if len(s) > 512 {
-		s = s[:512]
-	}
-	return s
+	return sanitize.Text(strings.TrimSpace(b.String()), sanitize.MaxTitle)
 }
 
 // Policy is the effective ITIL policy of one tenant.

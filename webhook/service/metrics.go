@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -17,12 +18,17 @@ import (
 type Metrics struct {
 	Notifications   *prometheus.CounterVec
 	Rejected        *prometheus.CounterVec
+	Truncated       prometheus.Counter
 	IngestDuration  prometheus.Histogram
 	StoreDuration   *prometheus.HistogramVec
 	IncidentsOpened *prometheus.CounterVec
 	MTTA            *prometheus.HistogramVec
 	MTTR            *prometheus.HistogramVec
 	SLABreaches     *prometheus.CounterVec
+	PrunedRows      *prometheus.CounterVec
+	PrunedBytes     *prometheus.CounterVec
+	Held            *prometheus.CounterVec
+	WaitingGauge    *prometheus.GaugeVec
 }
 
 // Notification results.
@@ -38,6 +44,12 @@ const (
 	RejectUnauthorized = "unauthorized"
 	RejectForbidden    = "forbidden"
 	RejectUnavailable  = "unavailable"
+	// RejectTimeout: the body did not arrive within the server's read timeout (503).
+	RejectTimeout = "timeout"
+	// RejectAborted: the client went away while sending (503, read by nobody).
+	RejectAborted = "aborted"
+	// RejectHeld: a tenant's quota or share of the store held it back (503 + Retry-After).
+	RejectHeld = "held"
 )
 
 // NewMetrics registers the metrics on reg.
@@ -53,6 +65,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kizashi_webhook_notifications_rejected_total",
 			Help: "Alertmanager notifications rejected, by reason.",
 		}, []string{"reason"}),
+		Truncated: f.NewCounter(prometheus.CounterOpts{
+			Name: "kizashi_webhook_notifications_truncated_total",
+			Help: "Notifications stored without the alerts beyond limits.max_alerts.",
+		}),
 		IngestDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kizashi_webhook_ingest_duration_seconds",
 			Help:    "Time from receiving a notification to its durable commit.",
@@ -81,11 +97,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kizashi_webhook_sla_breaches_total",
 			Help: "SLA breaches recorded, by target (response or resolve).",
 		}, []string{"tenant", "priority", "target"}),
+		PrunedRows: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_retention_pruned_rows_total",
+			Help: "Rows deleted by retention, by table (notifications: raw notifications; journal: lines of notifications).",
+		}, []string{"table"}),
+		PrunedBytes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kizashi_webhook_retention_pruned_bytes_total",
+			Help: "Bytes of payload deleted by retention (bodies as stored, journal text), by table.",
+		}, []string{"table"}),
+	}
+	m.Held = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "kizashi_webhook_ingest_held_total",
+		Help: "Notifications answered 503 because a limit of their tenant held them back, by reason (notifications_quota, bytes_quota, busy).",
+	}, []string{"tenant", "reason"})
+	m.WaitingGauge = f.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kizashi_webhook_ingest_waiting",
+		Help: "Notifications waiting for their tenant's share of the store.",
+	}, []string{"tenant"})
+	for _, t := range []string{TableNotifications, TableJournal} {
+		m.PrunedRows.WithLabelValues(t)
+		m.PrunedBytes.WithLabelValues(t)
 	}
 	for _, r := range []string{ResultAccepted, ResultDuplicate} {
 		m.Notifications.WithLabelValues(r)
 	}
-	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable} {
+	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable, RejectTimeout, RejectAborted, RejectHeld} {
 		m.Rejected.WithLabelValues(r)
 	}
 	return m
@@ -96,6 +132,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // breach. Called with the configured tenants at start and after each reload.
 func (m *Metrics) InitTenants(tenants []string) {
 	for _, t := range tenants {
+		m.WaitingGauge.WithLabelValues(t)
+		for _, r := range []string{limit.ReasonNotifications, limit.ReasonBytes, limit.ReasonBusy} {
+			m.Held.WithLabelValues(t, r)
+		}
 		for p := 1; p <= 5; p++ {
 			m.IncidentsOpened.WithLabelValues(t, prio(p))
 			m.MTTA.WithLabelValues(t, prio(p))
@@ -105,6 +145,11 @@ func (m *Metrics) InitTenants(tenants []string) {
 			}
 		}
 	}
+}
+
+// Waiting implements limit.Observer.
+func (m *Metrics) Waiting(tenant string, delta int) {
+	m.WaitingGauge.WithLabelValues(tenant).Add(float64(delta))
 }
 
 // ObserveStore records a store latency.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -125,7 +126,8 @@ type breach struct {
 }
 
 // Ingest stores one authenticated notification and applies it, durably. When
-// it returns nil the notification is committed (or was already stored).
+// it returns nil the notification is committed (or was already stored). raw
+// is the body as received; nil stores m.Raw (see alertmsg.Decode).
 func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message, raw []byte) (IngestResult, error) {
 	start := time.Now()
 	now := s.now()
@@ -138,9 +140,14 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 	for i, b := range bs {
 		keys[i] = b.key
 	}
+	body := m.Raw
+	if raw != nil {
+		body = alertmsg.Raw{Body: raw}
+	}
 	n := &store.Notification{
 		Key: m.IdempotencyKey(tenant), Tenant: tenant, Receiver: recv, GroupKey: m.GroupKey, Status: m.Status,
-		Reason: m.NotificationReason, Alerts: len(m.Alerts), Truncated: m.TruncatedAlerts, ReceivedAt: now, Body: raw,
+		Reason: m.NotificationReason, Alerts: len(m.Alerts), Truncated: m.TruncatedAlerts + uint64(m.Dropped), ReceivedAt: now,
+		Body: body.Body, BodyEncoding: body.Encoding,
 	}
 	var (
 		res IngestResult
@@ -212,7 +219,8 @@ func (s *Service) observeBreaches(bs []breach) {
 func (s *Service) applyKey(ctx context.Context, tx store.Tx, now time.Time, p incident.Policy, tenant string, m *alertmsg.Message, b keyBatch, eff *effects) (int64, error) {
 	in := incident.Input{
 		Tenant: tenant, CorrelationKey: b.key, Receiver: m.ReceiverName(), GroupKey: m.GroupKey,
-		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(), Alerts: b.alerts,
+		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(),
+		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts,
 	}
 	cur, err := tx.OpenIncident(ctx, tenant, b.key)
 	if err != nil {
@@ -340,7 +348,8 @@ var ErrForbidden = errors.New("forbidden")
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
 	now := s.now()
-	a.Actor = c.Name
+	a = sanitizeAction(a)
+	a.Actor = sanitize.Text(c.Name, 0)
 	var (
 		updated *incident.Incident
 		res     incident.DeskResult
@@ -380,6 +389,16 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		}
 	}
 	return updated, nil
+}
+
+// sanitizeAction repairs the texts of a desk action, from the REST API's body
+// or the page's form, before they reach the journal (see package sanitize).
+// Lengths are the domain's to check (an over-long note is refused).
+func sanitizeAction(a incident.Action) incident.Action {
+	for _, f := range []*string{&a.Text, &a.Reason, &a.CloseCode, &a.AssignmentGroup, &a.Assignee} {
+		*f = sanitize.Text(*f, 0)
+	}
+	return a
 }
 
 // Sweep applies time-driven rules (SLA breaches, auto-close) to the incidents

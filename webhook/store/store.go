@@ -35,10 +35,12 @@ type Notification struct {
 	GroupKey   string
 	Status     string
 	Reason     string
-	Alerts     int
-	Truncated  uint64
+	Alerts     int    // alerts kept
+	Truncated  uint64 // alerts left out, by Alertmanager or by the receiver's limit
 	ReceivedAt time.Time
 	Body       []byte
+	// BodyEncoding is "" for the JSON as received, "gzip" for it compressed.
+	BodyEncoding string
 }
 
 // OutboxItem is outbound work queued in the ingest transaction (for the
@@ -138,4 +140,21 @@ type Store interface {
 	Counts(ctx context.Context) (Counts, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Pruned counts what one retention batch deleted: rows, and the bytes of
+// their payload (a notification's body as stored, a journal line's text).
+type Pruned struct {
+	Rows, Bytes int64
+}
+
+// Retention deletes what grows with every notification, a batch at a time
+// (one short transaction each). The SQL stores implement it.
+type Retention interface {
+	// PruneNotifications deletes up to limit stored notifications last
+	// delivered (first or as a duplicate) before before.
+	PruneNotifications(ctx context.Context, before time.Time, limit int) (Pruned, error)
+	// PruneJournalNotifications deletes up to limit journal lines of kind
+	// notification written before before.
+	PruneJournalNotifications(ctx context.Context, before time.Time, limit int) (Pruned, error)
 }

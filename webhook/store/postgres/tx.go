@@ -30,8 +30,8 @@ var (
 const openState = `state NOT IN ('closed', 'canceled')`
 
 const (
-	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, last_seen_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) ON CONFLICT (key) DO NOTHING`
+	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, body_encoding, last_seen_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $9) ON CONFLICT (key) DO NOTHING`
 	qRecordDuplicate = `UPDATE notifications SET duplicates = duplicates + 1, last_seen_at = $1 WHERE key = $2`
 	// The open incident is locked until commit: its version cannot change
 	// under the transaction, so its update can be queued.
@@ -151,7 +151,7 @@ func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (boo
 	t.pre = nil
 	var rows int64
 	q := &pgx.QueuedQuery{SQL: qInsertNotification, Arguments: []any{n.Key, n.Tenant, n.Receiver, n.GroupKey, n.Status, n.Reason,
-		n.Alerts, int64(n.Truncated), sqlstore.TS(n.ReceivedAt), n.Body}}
+		n.Alerts, int64(n.Truncated), sqlstore.TS(n.ReceivedAt), n.Body, n.BodyEncoding}}
 	q.Exec(func(ct pgconn.CommandTag) error { rows = ct.RowsAffected(); return nil })
 	if err := t.send(ctx, q); err != nil {
 		return false, fmt.Errorf("insert notification: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -182,8 +183,16 @@ func (s *Store) ClaimJobs(ctx context.Context, target, owner string, now, leaseU
 	return out, nil
 }
 
+// cleanRef repairs a ticket reference: it comes from a ticket system's
+// answer, text from outside like any other (see package sanitize).
+func cleanRef(r store.ExternalRef) store.ExternalRef {
+	r.ID, r.Key, r.URL = sanitize.Text(r.ID, 0), sanitize.Text(r.Key, 0), sanitize.Text(r.URL, 0)
+	return r
+}
+
 // SaveRef implements store.Forwarding.
 func (s *Store) SaveRef(ctx context.Context, jobID int64, owner string, ref store.ExternalRef) error {
+	ref = cleanRef(ref)
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `UPDATE forward_jobs SET external_id = ?, external_key = ?, external_url = ? WHERE id = ? AND lease_owner = ?`,
 			ref.ID, ref.Key, ref.URL, jobID, owner)
@@ -197,6 +206,7 @@ func (s *Store) SaveRef(ctx context.Context, jobID int64, owner string, ref stor
 
 // CompleteJob implements store.Forwarding.
 func (s *Store) CompleteJob(ctx context.Context, jobID int64, owner string, d store.JobDone) (bool, error) {
+	d.Ref, d.RemoteState = cleanRef(d.Ref), sanitize.Text(d.RemoteState, 0)
 	var ok bool
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		res, err := t.exec(ctx, `UPDATE forward_jobs SET synced_gen = ?, synced_journal_id = ?, remote_state = ?,
@@ -227,10 +237,8 @@ func (s *Store) FailJob(ctx context.Context, jobID int64, owner string, f store.
 	if f.Dead {
 		dead = TS(f.At)
 	}
-	msg := f.Error
-	if len(msg) > 2000 {
-		msg = msg[:2000]
-	}
+	// Error texts quote the target's answer.
+	msg := sanitize.Text(f.Error, 2000)
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		_, err := t.exec(ctx, `UPDATE forward_jobs SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,
 			lease_owner = '', lease_until = 0, dead_at = ? WHERE id = ? AND lease_owner = ?`,

@@ -3,11 +3,13 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
 // Rows is what both database/sql and pgx row sets offer: the row encoding of incidents and
@@ -191,18 +193,32 @@ func AlertJSON(a incident.Alert) (labels, annotations string, err error) {
 	return string(lj), string(aj), nil
 }
 
-// TS is how times are stored: unix nanoseconds, 0 for the zero time.
+// TS is how times are stored: Unix nanoseconds, 0 for the zero time. Times
+// outside what int64 nanoseconds hold are clamped (sanitize.Time) instead of
+// wrapping around (2300 became 1715), and the Unix epoch itself, whose
+// nanoseconds are the zero time's 0, is stored as math.MinInt64, an instant
+// before sanitize.MinTime that no clamped time can take.
 func TS(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
-	return t.UnixNano()
+	t, _ = sanitize.Time(t)
+	if n := t.UnixNano(); n != 0 {
+		return n
+	}
+	return epoch
 }
+
+// epoch stores the Unix epoch (see TS).
+const epoch = math.MinInt64
 
 // FromTS reads a time stored by TS.
 func FromTS(n int64) time.Time {
-	if n == 0 {
+	switch n {
+	case 0:
 		return time.Time{}
+	case epoch:
+		n = 0
 	}
 	return time.Unix(0, n).UTC()
 }

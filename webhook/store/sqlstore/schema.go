@@ -124,6 +124,13 @@ ALTER TABLE outbox DROP COLUMN last_error;
 CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at = 0;
 ALTER TABLE incidents DROP COLUMN external_refs;
 `,
+	// 4: large bodies are stored compressed (body_encoding gzip); retention deletes old
+	// notifications by their last delivery, and journal lines of notifications by time.
+	`
+ALTER TABLE notifications ADD COLUMN body_encoding TEXT NOT NULL DEFAULT '';
+CREATE INDEX notifications_last_seen ON notifications (last_seen_at);
+CREATE INDEX journal_kind_at ON journal (kind, at);
+`,
 }
 
 func expand(sql string, d *Dialect) string {

@@ -13,8 +13,8 @@ import (
 
 // Queries run inside write transactions (prepared once on SQLite).
 var (
-	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, last_seen_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
+	qInsertNotification = `INSERT INTO notifications (key, tenant, receiver, group_key, status, reason, alerts, truncated, received_at, body, body_encoding, last_seen_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`
 	qRecordDuplicate = `UPDATE notifications SET duplicates = duplicates + 1, last_seen_at = ? WHERE key = ?`
 	qOpenIncident    = `SELECT ` + IncidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
 	qLatestIncident  = `SELECT ` + IncidentColumns + ` FROM incidents WHERE tenant = ? AND correlation_key = ? AND state IN ('closed', 'canceled') ORDER BY id DESC LIMIT 1`
@@ -24,12 +24,12 @@ var (
 	qUpdateIncident  = UpdateIncident
 	qTouchIncident   = `UPDATE incidents SET last_notified_at = ? WHERE tenant = ? AND correlation_key = ? AND state NOT IN ('closed', 'canceled')`
 	qAlerts          = `SELECT fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at FROM alerts WHERE incident_id = ? ORDER BY fingerprint`
-	qUpsertAlert     = `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
-	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
-	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
-	qJournal = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message) VALUES (?, ?, ?, ?, ?, ?)`
-	qOutbox  = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES (?, ?, ?, ?, ?)`
+	qUpsertAlert     = upsertAlerts(1)
+	// Alert storms insert many rows per statement: one round through the
+	// driver per alertChunk rows instead of per row.
+	qUpsertAlertChunk = upsertAlerts(alertChunk)
+	qJournal          = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message) VALUES (?, ?, ?, ?, ?, ?)`
+	qOutbox           = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES (?, ?, ?, ?, ?)`
 )
 
 // Savepoints isolate the calls batched in one SQLite transaction.
@@ -41,7 +41,19 @@ const (
 
 var txQueries = []string{
 	qSavepoint, qRelease, qRollback, qInsertNotification, qRecordDuplicate, qOpenIncident, qLatestIncident, qIncidentAny, qIncidentTenant,
-	qCreateIncident, qUpdateIncident, qTouchIncident, qAlerts, qUpsertAlert, qJournal, qOutbox,
+	qCreateIncident, qUpdateIncident, qTouchIncident, qAlerts, qUpsertAlert, qUpsertAlertChunk, qJournal, qOutbox,
+}
+
+// alertChunk is the number of alert rows per multi-row upsert (9 parameters
+// each, well below SQLite's and PostgreSQL's parameter limits).
+const alertChunk = 128
+
+func upsertAlerts(rows int) string {
+	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+	return `INSERT INTO alerts (incident_id, fingerprint, status, labels, annotations, starts_at, ends_at, generator_url, last_seen_at)
+	VALUES ` + values + ` ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = excluded.status,
+	labels = excluded.labels, annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+	generator_url = excluded.generator_url, last_seen_at = excluded.last_seen_at`
 }
 
 type tx struct {
@@ -74,7 +86,7 @@ func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 
 func (t *tx) InsertNotification(ctx context.Context, n *store.Notification) (bool, error) {
 	res, err := t.exec(ctx, qInsertNotification, n.Key, n.Tenant, n.Receiver, n.GroupKey, n.Status, n.Reason,
-		n.Alerts, int64(n.Truncated), TS(n.ReceivedAt), n.Body, TS(n.ReceivedAt))
+		n.Alerts, int64(n.Truncated), TS(n.ReceivedAt), n.Body, n.BodyEncoding, TS(n.ReceivedAt))
 	if err != nil {
 		return false, fmt.Errorf("insert notification: %w", err)
 	}
@@ -200,15 +212,43 @@ func (t *tx) Alerts(ctx context.Context, incidentID int64) ([]incident.Alert, er
 }
 
 func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incident.Alert) error {
+	// One statement cannot upsert a row twice (PostgreSQL refuses, SQLite
+	// would keep the last): rows go one by one unless the fingerprints differ.
+	seen := make(map[string]struct{}, len(alerts))
 	for _, a := range alerts {
-		labels, ann, err := AlertJSON(a)
-		if err != nil {
-			return err
+		seen[a.Fingerprint] = struct{}{}
+	}
+	chunk := alertChunk
+	if len(seen) != len(alerts) {
+		chunk = 1
+	}
+	args := make([]any, 0, 9*min(chunk, len(alerts)))
+	for len(alerts) > 0 {
+		n := min(chunk, len(alerts))
+		if n < alertChunk/4 {
+			// A short remainder (the everyday notification) goes row by row
+			// through the prepared statement: parsing a statement of its own
+			// costs more than it saves.
+			n = 1
 		}
-		if _, err := t.exec(ctx, qUpsertAlert, incidentID, a.Fingerprint, a.Status, labels, ann,
-			TS(a.StartsAt), TS(a.EndsAt), a.GeneratorURL, TS(a.LastSeenAt)); err != nil {
-			return fmt.Errorf("upsert alert: %w", err)
+		args = args[:0]
+		for _, a := range alerts[:n] {
+			labels, ann, err := AlertJSON(a)
+			if err != nil {
+				return err
+			}
+			args = append(args, incidentID, a.Fingerprint, a.Status, labels, ann, TS(a.StartsAt), TS(a.EndsAt), a.GeneratorURL, TS(a.LastSeenAt))
 		}
+		q := qUpsertAlertChunk
+		if n == 1 {
+			q = qUpsertAlert
+		} else if n < alertChunk {
+			q = upsertAlerts(n)
+		}
+		if _, err := t.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("upsert alerts: %w", err)
+		}
+		alerts = alerts[n:]
 	}
 	return nil
 }

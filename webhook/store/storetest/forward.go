@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,6 +237,26 @@ func RunForwarding(t *testing.T, open Opener) {
 		}
 		wg.Wait()
 		require.Len(t, claimed, incidents)
+	})
+
+	t.Run("ticket system answers with NUL bytes and cut runes are repaired, not refused", func(t *testing.T) {
+		e := newEnv(t, open)
+		f := forwarding(t, e.st)
+		e.ingest("acme", Payload("r", "g", "firing", t0, alert("T", "a")))
+		e.dispatchAll(f)
+		now := e.clock.Now()
+		jobs, err := f.ClaimJobs(ctx, "acme/snow", "w1", now, now.Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Len(t, jobs, 1)
+		ref := store.ExternalRef{ID: "sys\x001", Key: "INC\xff", URL: "https://snow/\x00"}
+		require.NoError(t, f.SaveRef(ctx, jobs[0].ID, "w1", ref))
+		// An error text cut at 2,000 bytes inside a rune, with a NUL from the target's body.
+		require.NoError(t, f.FailJob(ctx, jobs[0].ID, "w1", store.JobFailed{Error: strings.Repeat("x", 1999) + "é\x00", Count: true,
+			NextAttemptAt: now, At: now}))
+		j, err := f.Job(ctx, "acme", jobs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, strings.Repeat("x", 1999), j.LastError)
+		require.Equal(t, store.ExternalRef{Target: "acme/snow", ID: "sys\uFFFD1", Key: "INC\uFFFD", URL: "https://snow/\uFFFD"}, j.Ref)
 	})
 
 	t.Run("outbox rows are pruned after dispatch", func(t *testing.T) {

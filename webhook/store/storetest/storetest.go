@@ -482,4 +482,7 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, []string{"C", "B", "A"}, titles(5*time.Minute, 45*time.Minute))
 		require.Equal(t, []string{"B"}, titles(55*time.Minute, 0), "no end: still open")
 	})
+
+	runInput(t, open)
+	runRetention(t, open)
 }
