@@ -20,6 +20,7 @@ import (
 	"github.com/magefile/mage/sh"
 
 	"github.com/kizashi-dev/kizashi/internal/proc"
+	"github.com/kizashi-dev/kizashi/internal/release"
 )
 
 // Default target: build everything.
@@ -153,17 +154,13 @@ func scorers(dataDir string) string {
 	return filepath.Join(dataDir, "..", "eval")
 }
 
-// Frontend installs the data source frontend's npm packages (from the lockfile) and bundles it.
-func Frontend() error {
+// Frontend installs the data source frontend's npm packages (from the lockfile, when
+// node_modules is missing) and bundles it into datasource/dist; npm reports only errors.
+func Frontend(ctx context.Context) error {
 	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat("datasource/node_modules"); errors.Is(err, os.ErrNotExist) {
-		if err := sh.RunV("npm", "ci", "--prefix", "datasource", "--no-audit", "--no-fund"); err != nil {
-			return err
-		}
-	}
-	return sh.RunV("npm", "run", "--prefix", "datasource", "build")
+	return release.BuildFrontend(ctx, ".", "", os.Stdout)
 }
 
 // FrontendTest type-checks the frontend and runs its node tests.
@@ -174,23 +171,47 @@ func FrontendTest() error {
 	return sh.RunV("npm", "test", "--prefix", "datasource")
 }
 
-func pluginBuildConfig(cfg sdkbuild.Config) (sdkbuild.Config, error) {
-	cfg.RootPackagePath = "./datasource/pkg"
-	cfg.OutputBinaryPath = "datasource/dist"
-	cfg.PluginJSONPath = "datasource/src"
-	return cfg, nil
+// buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) into
+// datasource/dist with the SDK's build package.
+func buildPluginBackend(goos, goarch string) error {
+	return buildPluginBackendTo(goos, goarch, "datasource/dist")
 }
 
-// buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) with the SDK's
-// build package.
-func buildPluginBackend(goos, goarch string) error {
+// buildPluginBackendTo builds the plugin backend for goos/goarch into dir (and the SDK's
+// go_plugin_build_manifest of the sources).
+func buildPluginBackendTo(goos, goarch, dir string) error {
 	if _, err := os.Stat("datasource/pkg/main.go"); err != nil {
 		return nil
 	}
-	if err := sdkbuild.SetBeforeBuildCallback(pluginBuildConfig); err != nil {
+	err := sdkbuild.SetBeforeBuildCallback(func(cfg sdkbuild.Config) (sdkbuild.Config, error) {
+		cfg.RootPackagePath = "./datasource/pkg"
+		cfg.OutputBinaryPath = dir
+		cfg.PluginJSONPath = "datasource/src"
+		return cfg, nil
+	})
+	if err != nil {
 		return err
 	}
 	return sdkbuild.Build{}.Custom(goos, goarch)
+}
+
+// Release builds the release into dist/ (or -dir DIR): kizashi-exporter and kizashi-webhook
+// archives for linux/amd64 and linux/arm64 (static binaries stamped with the version of the
+// file VERSION, git's revision and branch, the build user and date), the Grafana plugin as a
+// zip Grafana installs, sha256sums.txt; and checks what it built (internal/release).
+func Release(ctx context.Context, dir *string) error {
+	out := "dist"
+	if dir != nil && *dir != "" {
+		out = *dir
+	}
+	info, err := release.ReadInfo(".")
+	if err != nil {
+		return err
+	}
+	return release.Build(ctx, release.Options{Root: ".", Dir: out, Info: info, Out: os.Stdout,
+		BuildPluginBackend: func(_ context.Context, p release.Platform, dir string) error {
+			return buildPluginBackendTo(p.OS, p.Arch, dir)
+		}})
 }
 
 // BuildAll builds the frontend and the plugin backend for every platform Grafana runs on.
