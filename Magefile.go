@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,10 +27,12 @@ import (
 // Default target: build everything.
 var Default = Build
 
-// testPrograms are the real components the integration tests start on loopback (and
-// python3, for the eval targets' reference scorers).
+// testPrograms are the real components the integration tests start on loopback, python3 for
+// the eval targets' reference scorers, and systemd's tools for the units' test (they work
+// without systemd running).
 var testPrograms = []proc.Binary{proc.Prometheus, proc.Promtool, proc.Alertmanager, proc.Amtool,
-	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"}}
+	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"},
+	{Names: []string{"systemd-analyze"}, Package: "systemd"}, {Names: []string{"systemd-sysusers"}, Package: "systemd"}}
 
 // postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
 func postgresInitdb() string {
@@ -57,7 +60,7 @@ func Deps() error {
 	return sh.RunV("sh", "-c", cmd)
 }
 
-// Lint runs gofmt, go vet and staticcheck over the module.
+// Lint runs gofmt, go vet and staticcheck over the module and the deploy/ module.
 func Lint() error {
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
@@ -69,28 +72,81 @@ func Lint() error {
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}
-	return sh.RunV("go", "tool", "staticcheck", "./...")
-}
-
-// Test installs missing test dependencies, lints, and runs every test (unit, integration, frontend).
-func Test() error {
-	mg.Deps(Deps)
-	mg.Deps(Lint)
-	mg.Deps(Frontend)
-	if err := sh.RunV("go", "test", "-count=1", "-timeout=25m", "./..."); err != nil {
+	if err := sh.RunV("go", "-C", "deploy", "vet", "./..."); err != nil {
 		return err
 	}
-	return FrontendTest()
+	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
+		return err
+	}
+	// deploy/ is a module of its own: the same staticcheck binary, run there.
+	staticcheck, err := sh.Output("go", "tool", "-n", "staticcheck")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(strings.TrimSpace(staticcheck), "./...")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = "deploy", os.Stdout, os.Stderr
+	return cmd.Run()
 }
 
-// Build compiles the programs into bin/ and the Grafana plugin into datasource/dist/.
+// Test installs missing test dependencies, lints, builds a release and runs every test (unit,
+// integration, the deploy/ module's against the release, frontend), one line per step.
+func Test() error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "kizashi-test-release-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	rel := filepath.Join(dir, "dist")
+	env := map[string]string{"KIZASHI_RELEASE_DIR": rel}
+	steps := []struct {
+		what string
+		run  func() error
+	}{
+		{"Debian packages the tests need (go tool mage deps)", func() error { mg.Deps(Deps); return nil }},
+		{"lint: gofmt, go vet, staticcheck", func() error { mg.Deps(Lint); return nil }},
+		{"frontend: npm packages and bundle", func() error { mg.Deps(Frontend); return nil }},
+		{"release into " + rel + " (go tool mage release; the tests check it)", func() error {
+			info, err := release.ReadInfo(".")
+			if err != nil {
+				return err
+			}
+			return release.Build(ctx, release.Options{Root: ".", Dir: rel, Info: info, Out: io.Discard, BuildPluginBackend: pluginBackendFunc})
+		}},
+		{"go test ./... (a line per package as it finishes)", func() error {
+			return sh.RunWithV(env, "go", "test", "-count=1", "-timeout=25m", "./...")
+		}},
+		{"go test ./... in deploy/ (Dockerfiles, systemd units, Kubernetes manifests)", func() error {
+			return sh.RunWithV(env, "go", "-C", "deploy", "test", "-count=1", "-timeout=15m", "./...")
+		}},
+		{"frontend tests (npm test)", FrontendTest},
+	}
+	start := time.Now()
+	for i, s := range steps {
+		t := time.Now()
+		fmt.Printf("mage test [%d/%d] %s ...\n", i+1, len(steps), s.what)
+		if err := s.run(); err != nil {
+			return fmt.Errorf("mage test [%d/%d] %s: %w", i+1, len(steps), s.what, err)
+		}
+		fmt.Printf("mage test [%d/%d] done in %s\n", i+1, len(steps), time.Since(t).Round(time.Second))
+	}
+	fmt.Printf("mage test: all passed in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// Build compiles the programs into bin/ (stamped with the version, revision and build date,
+// as the release is) and the Grafana plugin into datasource/dist/.
 func Build() error {
 	mg.Deps(Frontend)
+	info, err := release.ReadInfo(".")
+	if err != nil {
+		return err
+	}
 	for _, p := range []string{"./exporter/cmd/kizashi-exporter", "./webhook/cmd/kizashi-webhook"} {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		if err := sh.RunV("go", "build", "-o", "bin/", p); err != nil {
+		if err := sh.RunV("go", "build", "-ldflags", info.LDFlags(), "-o", "bin/", p); err != nil {
 			return err
 		}
 	}
@@ -163,12 +219,17 @@ func Frontend(ctx context.Context) error {
 	return release.BuildFrontend(ctx, ".", "", os.Stdout)
 }
 
-// FrontendTest type-checks the frontend and runs its node tests.
+// FrontendTest type-checks the frontend and runs its node tests; their report is printed
+// when they fail (or with mage -v).
 func FrontendTest() error {
 	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return sh.RunV("npm", "test", "--prefix", "datasource")
+	out, err := sh.Output("npm", "test", "--silent", "--prefix", "datasource")
+	if err != nil || mg.Verbose() {
+		fmt.Println(out)
+	}
+	return err
 }
 
 // buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) into
@@ -208,10 +269,12 @@ func Release(ctx context.Context, dir *string) error {
 	if err != nil {
 		return err
 	}
-	return release.Build(ctx, release.Options{Root: ".", Dir: out, Info: info, Out: os.Stdout,
-		BuildPluginBackend: func(_ context.Context, p release.Platform, dir string) error {
-			return buildPluginBackendTo(p.OS, p.Arch, dir)
-		}})
+	return release.Build(ctx, release.Options{Root: ".", Dir: out, Info: info, Out: os.Stdout, BuildPluginBackend: pluginBackendFunc})
+}
+
+// pluginBackendFunc is the release's plugin build: the SDK's, into dir.
+func pluginBackendFunc(_ context.Context, p release.Platform, dir string) error {
+	return buildPluginBackendTo(p.OS, p.Arch, dir)
 }
 
 // BuildAll builds the frontend and the plugin backend for every platform Grafana runs on.
