@@ -47,8 +47,8 @@ func TestAptInstallStartsNothing(t *testing.T) {
 				fail = "1"
 			}
 			fakes := map[string]string{
-				"apt-get": `if [ "$1" = install ]; then "` + policy + `" prometheus start; echo "apt-get $* policy-rc.d=$?" >> ` + logf + `; exit ` + fail + `; fi; echo "apt-get $*" >> ` + logf,
-				"dpkg": `printf "/etc/init.d/prometheus\n/lib/systemd/system/prometheus.service\n/usr/lib/systemd/system/postgresql.service\n/lib/systemd/system/postgresql@.service\n/usr/share/doc/x\n"`,
+				"apt-get":   `if [ "$1" = install ]; then "` + policy + `" prometheus start; echo "apt-get $* policy-rc.d=$?" >> ` + logf + `; exit ` + fail + `; fi; echo "apt-get $*" >> ` + logf,
+				"dpkg":      `printf "/etc/init.d/prometheus\n/lib/systemd/system/prometheus.service\n/usr/lib/systemd/system/postgresql.service\n/lib/systemd/system/postgresql@.service\n/usr/share/doc/x\n"`,
 				"systemctl": `echo "systemctl $*" >> ` + logf,
 			}
 			for n, body := range fakes {
