@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -295,7 +296,7 @@ func BuildAll() error {
 // it exits once the incident has appeared.
 func Demo(ctx context.Context, short *bool) error {
 	bin := filepath.Join("bin", "kizashi-demo")
-	if err := sh.RunV("go", "build", "-o", bin, "./internal/demo/cmd"); err != nil {
+	if err := buildWithProgress(ctx, bin, "./internal/demo/cmd"); err != nil {
 		return err
 	}
 	args := []string{}
@@ -312,6 +313,50 @@ func Demo(ctx context.Context, short *bool) error {
 		return nil // stopped by Ctrl-C, cleaned up
 	}
 	return err
+}
+
+// buildWithProgress builds pkg into out and says what it does meanwhile: the first build
+// compiles every dependency (minutes on 2 cores) and go build is silent while it does.
+func buildWithProgress(ctx context.Context, out, pkg string) error {
+	fmt.Printf("building %s (the first time, every dependency is compiled: a few minutes on 2 cores) ...\n", pkg)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "build", "-v", "-o", out, pkg)
+	cmd.Stdout = os.Stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// go build -v names each package as it compiles it; other lines are errors.
+	var (
+		compiled int
+		other    []string
+		last     = time.Now()
+	)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.Contains(line, " ") {
+			other = append(other, line)
+			continue
+		}
+		compiled++
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			fmt.Printf("  ... %d packages compiled (%s), now %s\n", compiled, time.Since(start).Round(time.Second), line)
+		}
+	}
+	err = cmd.Wait()
+	if len(other) > 0 {
+		fmt.Fprintln(os.Stderr, strings.Join(other, "\n"))
+	}
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	fmt.Printf("built %s: %d packages compiled in %s\n", out, compiled, time.Since(start).Round(time.Second))
+	return nil
 }
 
 // Screenshots runs the demo's test, which looks at the exporter's page and the service desk in
