@@ -27,76 +27,68 @@ type File struct {
 
 // WriteTarGz writes a gzipped tar archive to path holding top/ and the files below it, with
 // the same mtime, owner root and sorted names, so that the same inputs give the same bytes.
-func WriteTarGz(path, top string, files []File, mtime time.Time) (err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write %s: %w", path, cerr)
+func WriteTarGz(path, top string, files []File, mtime time.Time) error {
+	return create(path, func(f io.Writer) error {
+		gz := gzip.NewWriter(f)
+		tw := tar.NewWriter(gz)
+		hdr := func(name string, mode int64, typ byte, size int64) *tar.Header {
+			return &tar.Header{Name: name, Mode: mode, Typeflag: typ, Size: size, ModTime: mtime, Uname: "root", Gname: "root", Format: tar.FormatPAX}
 		}
-	}()
-	gz := gzip.NewWriter(f)
-	tw := tar.NewWriter(gz)
-	hdr := func(name string, mode int64, typ byte, size int64) *tar.Header {
-		return &tar.Header{Name: name, Mode: mode, Typeflag: typ, Size: size, ModTime: mtime, Uname: "root", Gname: "root", Format: tar.FormatPAX}
-	}
-	for _, d := range dirs(top, files) {
-		if err := tw.WriteHeader(hdr(d+"/", 0o755, tar.TypeDir, 0)); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		for _, d := range dirs(top, files) {
+			if err := tw.WriteHeader(hdr(d+"/", 0o755, tar.TypeDir, 0)); err != nil {
+				return err
+			}
 		}
-	}
-	for _, m := range sorted(files) {
-		b, err := os.ReadFile(m.Src)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+		for _, m := range sorted(files) {
+			b, err := os.ReadFile(m.Src)
+			if err != nil {
+				return err
+			}
+			if err := tw.WriteHeader(hdr(top+"/"+m.Name, int64(m.Mode.Perm()), tar.TypeReg, int64(len(b)))); err != nil {
+				return err
+			}
+			if _, err := tw.Write(b); err != nil {
+				return err
+			}
 		}
-		if err := tw.WriteHeader(hdr(top+"/"+m.Name, int64(m.Mode.Perm()), tar.TypeReg, int64(len(b)))); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if _, err := tw.Write(b); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := errors.Join(tw.Close(), gz.Close()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+		return errors.Join(tw.Close(), gz.Close())
+	})
 }
 
 // WriteZip writes a zip archive to path holding top/ and the files below it (mtime, sorted
 // names and Unix permissions as WriteTarGz).
-func WriteZip(path, top string, files []File, mtime time.Time) (err error) {
+func WriteZip(path, top string, files []File, mtime time.Time) error {
+	return create(path, func(f io.Writer) error {
+		zw := zip.NewWriter(f)
+		for _, d := range dirs(top, files) {
+			h := &zip.FileHeader{Name: d + "/", Modified: mtime}
+			h.SetMode(fs.ModeDir | 0o755)
+			if _, err := zw.CreateHeader(h); err != nil {
+				return err
+			}
+		}
+		for _, m := range sorted(files) {
+			h := &zip.FileHeader{Name: top + "/" + m.Name, Method: zip.Deflate, Modified: mtime}
+			h.SetMode(m.Mode.Perm())
+			w, err := zw.CreateHeader(h)
+			if err != nil {
+				return err
+			}
+			if err := copyFile(w, m.Src); err != nil {
+				return err
+			}
+		}
+		return zw.Close()
+	})
+}
+
+// create writes the file path with write, closing it, and wraps any error with the path.
+func create(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("write %s: %w", path, cerr)
-		}
-	}()
-	zw := zip.NewWriter(f)
-	for _, d := range dirs(top, files) {
-		h := &zip.FileHeader{Name: d + "/", Modified: mtime}
-		h.SetMode(fs.ModeDir | 0o755)
-		if _, err := zw.CreateHeader(h); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	for _, m := range sorted(files) {
-		h := &zip.FileHeader{Name: top + "/" + m.Name, Method: zip.Deflate, Modified: mtime}
-		h.SetMode(m.Mode.Perm())
-		w, err := zw.CreateHeader(h)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := copyFile(w, m.Src); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := zw.Close(); err != nil {
+	if err := errors.Join(write(f), f.Close()); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
