@@ -4,9 +4,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,15 +24,18 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/catalog"
 	"github.com/kizashi-dev/kizashi/internal/evalnab"
 	"github.com/kizashi-dev/kizashi/internal/proc"
+	"github.com/kizashi-dev/kizashi/internal/release"
 )
 
 // Default target: build everything.
 var Default = Build
 
-// testPrograms are the real components the integration tests start on loopback (and
-// python3, for the eval targets' reference scorers).
+// testPrograms are the real components the integration tests start on loopback, python3 for
+// the eval targets' reference scorers, and systemd's tools for the units' test (they work
+// without systemd running).
 var testPrograms = []proc.Binary{proc.Prometheus, proc.Promtool, proc.Alertmanager, proc.Amtool,
-	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"}}
+	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"},
+	{Names: []string{"systemd-analyze"}, Package: "systemd"}, {Names: []string{"systemd-sysusers"}, Package: "systemd"}}
 
 // postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
 func postgresInitdb() string {
@@ -58,7 +63,7 @@ func Deps() error {
 	return sh.RunV("sh", "-c", cmd)
 }
 
-// Lint runs gofmt, go vet and staticcheck over the module.
+// Lint runs gofmt, go vet and staticcheck over the module and the deploy/ module.
 func Lint() error {
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
@@ -70,28 +75,81 @@ func Lint() error {
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}
-	return sh.RunV("go", "tool", "staticcheck", "./...")
-}
-
-// Test installs missing test dependencies, lints, and runs every test (unit, integration, frontend).
-func Test() error {
-	mg.Deps(Deps)
-	mg.Deps(Lint)
-	mg.Deps(Frontend)
-	if err := sh.RunV("go", "test", "-count=1", "-timeout=25m", "./..."); err != nil {
+	if err := sh.RunV("go", "-C", "deploy", "vet", "./..."); err != nil {
 		return err
 	}
-	return FrontendTest()
+	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
+		return err
+	}
+	// deploy/ is a module of its own: the same staticcheck binary, run there.
+	staticcheck, err := sh.Output("go", "tool", "-n", "staticcheck")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(strings.TrimSpace(staticcheck), "./...")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = "deploy", os.Stdout, os.Stderr
+	return cmd.Run()
 }
 
-// Build compiles the programs into bin/ and the Grafana plugin into datasource/dist/.
+// Test installs missing test dependencies, lints, builds a release and runs every test (unit,
+// integration, the deploy/ module's against the release, frontend), one line per step.
+func Test() error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "kizashi-test-release-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	rel := filepath.Join(dir, "dist")
+	env := map[string]string{"KIZASHI_RELEASE_DIR": rel}
+	steps := []struct {
+		what string
+		run  func() error
+	}{
+		{"Debian packages the tests need (go tool mage deps)", func() error { mg.Deps(Deps); return nil }},
+		{"lint: gofmt, go vet, staticcheck", func() error { mg.Deps(Lint); return nil }},
+		{"frontend: npm packages and bundle", func() error { mg.Deps(Frontend); return nil }},
+		{"release into " + rel + " (go tool mage release; the tests check it)", func() error {
+			info, err := release.ReadInfo(".")
+			if err != nil {
+				return err
+			}
+			return release.Build(ctx, release.Options{Root: ".", Dir: rel, Info: info, Out: io.Discard, BuildPluginBackend: pluginBackendFunc})
+		}},
+		{"go test ./... (a line per package as it finishes)", func() error {
+			return sh.RunWithV(env, "go", "test", "-count=1", "-timeout=25m", "./...")
+		}},
+		{"go test ./... in deploy/ (Dockerfiles, systemd units, Kubernetes manifests)", func() error {
+			return sh.RunWithV(env, "go", "-C", "deploy", "test", "-count=1", "-timeout=15m", "./...")
+		}},
+		{"frontend tests (npm test)", FrontendTest},
+	}
+	start := time.Now()
+	for i, s := range steps {
+		t := time.Now()
+		fmt.Printf("mage test [%d/%d] %s ...\n", i+1, len(steps), s.what)
+		if err := s.run(); err != nil {
+			return fmt.Errorf("mage test [%d/%d] %s: %w", i+1, len(steps), s.what, err)
+		}
+		fmt.Printf("mage test [%d/%d] done in %s\n", i+1, len(steps), time.Since(t).Round(time.Second))
+	}
+	fmt.Printf("mage test: all passed in %s\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// Build compiles the programs into bin/ (stamped with the version, revision and build date,
+// as the release is) and the Grafana plugin into datasource/dist/.
 func Build() error {
 	mg.Deps(Frontend)
+	info, err := release.ReadInfo(".")
+	if err != nil {
+		return err
+	}
 	for _, p := range []string{"./exporter/cmd/kizashi-exporter", "./webhook/cmd/kizashi-webhook"} {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		if err := sh.RunV("go", "build", "-o", "bin/", p); err != nil {
+		if err := sh.RunV("go", "build", "-ldflags", info.LDFlags(), "-o", "bin/", p); err != nil {
 			return err
 		}
 	}
@@ -192,44 +250,71 @@ func scorers(dataDir string) string {
 	return filepath.Join(dataDir, "..", "eval")
 }
 
-// Frontend installs the data source frontend's npm packages (from the lockfile) and bundles it.
-func Frontend() error {
+// Frontend installs the data source frontend's npm packages (from the lockfile, when
+// node_modules is missing) and bundles it into datasource/dist; npm reports only errors.
+func Frontend(ctx context.Context) error {
 	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if _, err := os.Stat("datasource/node_modules"); errors.Is(err, os.ErrNotExist) {
-		if err := sh.RunV("npm", "ci", "--prefix", "datasource", "--no-audit", "--no-fund"); err != nil {
-			return err
-		}
-	}
-	return sh.RunV("npm", "run", "--prefix", "datasource", "build")
+	return release.BuildFrontend(ctx, ".", "", os.Stdout)
 }
 
-// FrontendTest type-checks the frontend and runs its node tests.
+// FrontendTest type-checks the frontend and runs its node tests; their report is printed
+// when they fail (or with mage -v).
 func FrontendTest() error {
 	if _, err := os.Stat("datasource/package.json"); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	return sh.RunV("npm", "test", "--prefix", "datasource")
+	out, err := sh.Output("npm", "test", "--silent", "--prefix", "datasource")
+	if err != nil || mg.Verbose() {
+		fmt.Println(out)
+	}
+	return err
 }
 
-func pluginBuildConfig(cfg sdkbuild.Config) (sdkbuild.Config, error) {
-	cfg.RootPackagePath = "./datasource/pkg"
-	cfg.OutputBinaryPath = "datasource/dist"
-	cfg.PluginJSONPath = "datasource/src"
-	return cfg, nil
-}
-
-// buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) with the SDK's
-// build package.
+// buildPluginBackend builds the Grafana plugin backend (gpx_kizashi_<os>_<arch>) into
+// datasource/dist with the SDK's build package.
 func buildPluginBackend(goos, goarch string) error {
+	return buildPluginBackendTo(goos, goarch, "datasource/dist")
+}
+
+// buildPluginBackendTo builds the plugin backend for goos/goarch into dir (and the SDK's
+// go_plugin_build_manifest of the sources).
+func buildPluginBackendTo(goos, goarch, dir string) error {
 	if _, err := os.Stat("datasource/pkg/main.go"); err != nil {
 		return nil
 	}
-	if err := sdkbuild.SetBeforeBuildCallback(pluginBuildConfig); err != nil {
+	err := sdkbuild.SetBeforeBuildCallback(func(cfg sdkbuild.Config) (sdkbuild.Config, error) {
+		cfg.RootPackagePath = "./datasource/pkg"
+		cfg.OutputBinaryPath = dir
+		cfg.PluginJSONPath = "datasource/src"
+		return cfg, nil
+	})
+	if err != nil {
 		return err
 	}
 	return sdkbuild.Build{}.Custom(goos, goarch)
+}
+
+// Release builds the release into dist/ (or -dir DIR): kizashi-exporter and kizashi-webhook
+// archives for linux/amd64 and linux/arm64 (static binaries stamped with the version of the
+// file VERSION, git's revision and branch, the build user and date), the Grafana plugin as a
+// zip Grafana installs, sha256sums.txt; and checks what it built (internal/release).
+func Release(ctx context.Context, dir *string) error {
+	out := "dist"
+	if dir != nil && *dir != "" {
+		out = *dir
+	}
+	info, err := release.ReadInfo(".")
+	if err != nil {
+		return err
+	}
+	return release.Build(ctx, release.Options{Root: ".", Dir: out, Info: info, Out: os.Stdout, BuildPluginBackend: pluginBackendFunc})
+}
+
+// pluginBackendFunc is the release's plugin build: the SDK's, into dir.
+func pluginBackendFunc(_ context.Context, p release.Platform, dir string) error {
+	return buildPluginBackendTo(p.OS, p.Arch, dir)
 }
 
 // BuildAll builds the frontend and the plugin backend for every platform Grafana runs on.
@@ -250,7 +335,7 @@ func BuildAll() error {
 // it exits once the incident has appeared.
 func Demo(ctx context.Context, short *bool) error {
 	bin := filepath.Join("bin", "kizashi-demo")
-	if err := sh.RunV("go", "build", "-o", bin, "./internal/demo/cmd"); err != nil {
+	if err := buildWithProgress(ctx, bin, "./internal/demo/cmd"); err != nil {
 		return err
 	}
 	args := []string{}
@@ -267,6 +352,50 @@ func Demo(ctx context.Context, short *bool) error {
 		return nil // stopped by Ctrl-C, cleaned up
 	}
 	return err
+}
+
+// buildWithProgress builds pkg into out and says what it does meanwhile: the first build
+// compiles every dependency (minutes on 2 cores) and go build is silent while it does.
+func buildWithProgress(ctx context.Context, out, pkg string) error {
+	fmt.Printf("building %s (the first time, every dependency is compiled: a few minutes on 2 cores) ...\n", pkg)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "build", "-v", "-o", out, pkg)
+	cmd.Stdout = os.Stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// go build -v names each package as it compiles it; other lines are errors.
+	var (
+		compiled int
+		other    []string
+		last     = time.Now()
+	)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || strings.Contains(line, " ") {
+			other = append(other, line)
+			continue
+		}
+		compiled++
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			fmt.Printf("  ... %d packages compiled (%s), now %s\n", compiled, time.Since(start).Round(time.Second), line)
+		}
+	}
+	err = cmd.Wait()
+	if len(other) > 0 {
+		fmt.Fprintln(os.Stderr, strings.Join(other, "\n"))
+	}
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	fmt.Printf("built %s: %d packages compiled in %s\n", out, compiled, time.Since(start).Round(time.Second))
+	return nil
 }
 
 // Screenshots runs the demo's test, which looks at the exporter's page and the service desk in

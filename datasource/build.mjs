@@ -7,7 +7,8 @@ import path from 'node:path';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const src = path.join(root, 'src');
-const dist = path.join(root, 'dist');
+// $KIZASHI_PLUGIN_DIST: another output directory (the release stages the plugin there).
+const dist = process.env.KIZASHI_PLUGIN_DIST || path.join(root, 'dist');
 
 // Modules Grafana shares with plugins at run time: never bundled.
 const externals = [

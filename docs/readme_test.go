@@ -111,6 +111,7 @@ var coverage = map[string]covered{
 	"go run ./exporter/cmd/kizashi-exporter forecast --m4 Hourly-train.csv --horizon 48 --step 1h --output F.csv": {run: true},
 	"go tool mage lint":        {ci: "go tool mage test"}, // Test depends on Lint
 	"go tool mage bench":       {target: "bench"},
+	"go tool mage release":     {tests: []string{"internal/release TestRelease", "deploy TestDockerfiles"}, target: "release"},
 	"go tool mage screenshots": {tests: []string{"internal/demo TestDemoShort"}, target: "screenshots"},
 	// The fuzz targets' seed corpora run with every go test.
 	"go test -run '^$' -fuzz FuzzRestore ./anomaly/":           {tests: []string{"anomaly FuzzRestore"}},

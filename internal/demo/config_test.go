@@ -136,7 +136,8 @@ func TestInstall(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	progs := []proc.Binary{{Names: []string{"kizashi-demo-test-tool"}, Package: "kizashi-demo-test-pkg"}, proc.Promtool}
-	want := "sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kizashi-demo-test-pkg'"
+	// proc.AptInstall: apt-get without starting the services (TestAptInstallStartsNothing).
+	want := "sudo sh -c '" + proc.AptInstall([]string{"kizashi-demo-test-pkg"}) + "'"
 
 	var ran []string
 	run := func(_ context.Context, cmd string) error {

@@ -84,6 +84,8 @@ type Stack struct {
 	Dir string // work directory, removed when the demo stops
 	// Base URLs, http://127.0.0.1:<port>.
 	PrometheusURL, AlertmanagerURL, ExporterURL, WebhookURL, ShopURL string
+	// Pages are the URLs the demo printed: only pages that work on the installed versions.
+	Pages []Page
 	// OperatorToken logs in to the service-desk page and the API (all tenants).
 	OperatorToken string
 	// TenantTokens are the tenants' webhook tokens (also in the receivers' token files).
@@ -132,6 +134,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		if s != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w\nlast log lines of the exporter and the webhook:\n%s", err, lastLines(s.logs.String(), 20))
 		}
+		return interrupted(ctx, err)
+	}
+	if s.Pages, err = s.pages(ctx); err != nil {
 		return interrupted(ctx, err)
 	}
 	s.printInstructions(o)
@@ -236,7 +241,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err := writeFile(whCfg, webhookConfig(whDir, s.TenantTokens, s.OperatorToken, o.Short), 0o600); err != nil {
 		return s, err
 	}
-	p.step("Starting kizashi-webhook on %s ...", s.WebhookURL)
+	p.step("Starting kizashi-webhook on %s ...", hostPort(s.WebhookURL))
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s.goRun("kizashi-webhook", func(ctx context.Context) error {
 		return webhookapp.Run(ctx, webhookapp.Options{ConfigFile: whCfg, Listener: webhookL, Logger: logger.With("component", "webhook")})
@@ -260,7 +265,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err := writeFile(filepath.Join(amDir, "alertmanager.yml"), amCfg, 0o644); err != nil {
 		return s, err
 	}
-	p.step("Starting Alertmanager on %s ...", s.AlertmanagerURL)
+	p.step("Starting Alertmanager on %s ...", hostPort(s.AlertmanagerURL))
 	am, err := s.startProcess("alertmanager", bins.alertmanager,
 		"--config.file="+filepath.Join(amDir, "alertmanager.yml"),
 		"--storage.path="+filepath.Join(amDir, "data"),
@@ -289,7 +294,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err := writeFile(promCfg, cfg, 0o644); err != nil {
 		return s, err
 	}
-	p.step("Starting Prometheus on %s ...", s.PrometheusURL)
+	p.step("Starting Prometheus on %s ...", hostPort(s.PrometheusURL))
 	prom, err := s.startProcess("prometheus", bins.prometheus,
 		"--config.file="+promCfg,
 		"--storage.tsdb.path="+filepath.Join(promDir, "data"),
@@ -319,7 +324,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err := writeFile(exCfg, exporterConfig(s.PrometheusURL, Step, History), 0o644); err != nil {
 		return s, err
 	}
-	p.step("Starting kizashi-exporter on %s: learning from the history ...", s.ExporterURL)
+	p.step("Starting kizashi-exporter on %s: learning from the history ...", hostPort(s.ExporterURL))
 	s.goRun("kizashi-exporter", func(ctx context.Context) error {
 		return exporterapp.Run(ctx, exporterapp.Options{ConfigFile: exCfg, Listener: exporterL,
 			DataDir: filepath.Join(exDir, "data"), Logger: logger.With("component", "exporter")})
@@ -658,24 +663,17 @@ func (s *Stack) amAlerts(ctx context.Context) (int, error) {
 	return len(alerts), nil
 }
 
-// printInstructions prints the URLs and what to look at.
+// printInstructions prints the pages and what to look at.
 func (s *Stack) printInstructions(o Options) {
-	graph := s.PrometheusURL + "/graph?g0.range_input=1h&g0.tab=0&g0.expr=" + url.QueryEscape(
-		`{__name__=~"demo_active_sessions|kizashi_lower|kizashi_upper",tenant="acme",service="checkout"}`)
-	fmt.Fprintf(o.Out, `
-The demo is running. Open:
-
-  Exporter      %s/
-                every modelled series with its band, forecast and anomaly score;
-                acme / checkout is the one the fault hits
-  Service desk  %s/
-                log in with the operator token %s
-                (tenant tokens: acme %s, globex %s)
-  Prometheus    %s/alerts
-                the shipped rules (KizashiAnomaly, breach forecasts, health)
-                sessions and their band: %s
-  Alertmanager  %s/
-
+	var b strings.Builder
+	b.WriteString("\nThe demo is running. Open:\n\n")
+	for _, p := range s.Pages {
+		fmt.Fprintf(&b, "  %-13s %s\n", p.Name, p.URL)
+		for _, l := range strings.Split(p.What, "\n") {
+			fmt.Fprintf(&b, "  %-13s %s\n", "", l)
+		}
+	}
+	fmt.Fprintf(&b, `
 What happens: the shop's sessions follow their daily and weekly rhythm (%s of it were loaded
 into Prometheus, the exporter learned them). Then a bot storm triples acme's checkout
 sessions. The exporter's anomaly score jumps, the KizashiAnomaly rule fires after %s,
@@ -686,8 +684,8 @@ level within a minute and the score falls; the alert keeps firing ten more minut
 you to acknowledge and resolve on the service-desk page. acme's disk is forecast to fill up in
 a few days: kizashi_breach_eta_seconds{tenant="acme"}.
 
-`, s.ExporterURL, s.WebhookURL, s.OperatorToken, s.TenantTokens["acme"], s.TenantTokens["globex"],
-		s.PrometheusURL, graph, s.AlertmanagerURL, humanDuration(History), model.Duration(ForSteps*Step))
+`, humanDuration(History), model.Duration(ForSteps*Step))
+	fmt.Fprint(o.Out, b.String())
 }
 
 // token returns a random 24-byte hex token.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +62,7 @@ func TestDemoShort(t *testing.T) {
 		for _, check := range duringDemo() {
 			t.Run(check.name, func(t *testing.T) { check.run(ctx, t, s) })
 		}
+		t.Run("printed URLs", func(t *testing.T) { checkPrintedURLs(ctx, t, s, out.String()) })
 		return nil
 	}})
 	t.Logf("demo output:\n%s", out.String())
@@ -123,4 +126,35 @@ func checkBreachForecast(ctx context.Context, t *testing.T, s *Stack) {
 	eta := time.Duration(float64(vec[0].Value)) * time.Second
 	require.Greater(t, eta, 24*time.Hour)
 	require.Less(t, eta, 7*24*time.Hour)
+}
+
+// checkPrintedURLs fetches every URL the demo printed: each answers 200 (after redirects, as a
+// browser follows them) with what the demo says it shows, never a 404 or Debian's
+// Alertmanager placeholder page ("does not include a web application").
+func checkPrintedURLs(ctx context.Context, t *testing.T, s *Stack, out string) {
+	// What each page must show, by URL without query or fragment.
+	shows := map[string]string{
+		s.ExporterURL + "/":                  "demo_active_sessions",
+		s.WebhookURL + "/":                   `id="token"`,
+		s.PrometheusURL + "/alerts":          "KizashiAnomaly",
+		s.PrometheusURL + "/classic/alerts":  "KizashiAnomaly",
+		s.PrometheusURL + "/graph":           "<title>Prometheus",
+		s.PrometheusURL + "/classic/graph":   "<title>Prometheus",
+		s.AlertmanagerURL + "/":              "<title>Alertmanager",
+		s.AlertmanagerURL + "/api/v2/alerts": `"alertname":"KizashiAnomaly"`,
+		s.AlertmanagerURL + "/api/v2/status": "- name: kizashi-acme",
+	}
+	urls := regexp.MustCompile(`https?://[^\s"'<>]+`).FindAllString(out, -1)
+	require.GreaterOrEqual(t, len(urls), 5, "the demo prints its pages:\n%s", out)
+	for _, u := range urls {
+		key, _, _ := strings.Cut(u, "?")
+		key, _, _ = strings.Cut(key, "#")
+		want, ok := shows[key]
+		require.True(t, ok, "the demo printed %s, which this test does not know: say what it shows", u)
+		code, body, err := fetch(ctx, u, true)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "GET %s", u)
+		require.NotContains(t, body, debianAMPlaceholder, "GET %s: a placeholder", u)
+		require.Contains(t, body, want, "GET %s", u)
+	}
 }

@@ -59,7 +59,7 @@ func (in installer) ensure(ctx context.Context, progs []proc.Binary) error {
 	case !in.root:
 		return fmt.Errorf("the demo needs the Debian packages %s; install them (as root) with:\n  sudo sh -c '%s'\nthen run the demo again", list, cmd)
 	}
-	fmt.Fprintf(in.out, "Installing the Debian packages %s (apt-get) ...\n", list)
+	fmt.Fprintf(in.out, "Installing the Debian packages %s (apt-get), without starting or enabling their services ...\n", list)
 	if err := in.run(ctx, cmd); err != nil {
 		return fmt.Errorf("install %s: %w; try:\n  sh -c '%s'", list, err, cmd)
 	}

@@ -48,9 +48,30 @@ func MissingPackages(bins ...Binary) []string {
 	return pkgs
 }
 
-// AptInstall is the shell command (run as root) that installs the Debian packages.
+// AptInstall is the shell command (run as root) that installs the Debian packages without
+// starting or enabling their services: Debian's prometheus, prometheus-alertmanager and
+// postgresql start a server on their public default address when installed and at every boot,
+// but the demo and the tests start their own on loopback. During the installation a
+// policy-rc.d that answers 101 ("action forbidden") keeps the maintainer scripts from starting
+// anything (unless the machine has its own policy-rc.d, which is kept); afterwards the
+// packages' systemd services are disabled (and stopped, if systemd runs), which also removes
+// their SysV boot links.
 func AptInstall(pkgs []string) string {
-	return "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + strings.Join(pkgs, " ")
+	return aptInstall(pkgs, "/usr/sbin/policy-rc.d", "/run/systemd/system")
+}
+
+// aptInstall is AptInstall with the paths of policy-rc.d and of the directory that exists
+// when systemd runs (the tests use their own).
+func aptInstall(pkgs []string, policyRC, systemdRunning string) string {
+	list := strings.Join(pkgs, " ")
+	return strings.Join([]string{
+		"set -e",
+		"apt-get update",
+		`if [ ! -e ` + policyRC + ` ]; then printf "#!/bin/sh\nexit 101\n" > ` + policyRC + `; chmod 755 ` + policyRC + `; trap "rm -f ` + policyRC + `" EXIT; fi`,
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " + list,
+		`units=""; for f in $(dpkg -L ` + list + `); do case $f in */lib/systemd/system/*@*) ;; /lib/systemd/system/*.service|/usr/lib/systemd/system/*.service) units="$units ${f##*/}" ;; esac; done`,
+		`if [ -n "$units" ]; then if [ -d ` + systemdRunning + ` ]; then systemctl disable --now $units; else systemctl disable $units; fi; fi`,
+	}, "; ")
 }
 
 // DebianDirs are where Debian packages install programs (not all in every PATH).

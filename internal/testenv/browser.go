@@ -84,7 +84,7 @@ func Browser(t testing.TB) context.Context {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		}
 		if t.Failed() {
-			t.Logf("testenv: chromium log:\n%s", log.String())
+			t.Log(logReport(t.Name(), "chromium", log.String()))
 		}
 	})
 

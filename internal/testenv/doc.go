@@ -3,8 +3,9 @@
 // all Debian-packaged binaries listening on 127.0.0.1 only, on free ports,
 // with their data in temporary directories, and stopped when the test ends.
 //
-// Each helper takes a testing.TB. A server's output is printed only when the
-// test fails. A missing binary fails the test with the apt-get command that
+// Each helper takes a testing.TB. When the test fails, a server's whole log is
+// saved to a file ($KIZASHI_TESTENV_LOGS, or kizashi-testenv-logs in the temporary
+// directory) and only its last lines are printed, with the file's name. A missing binary fails the test with the apt-get command that
 // installs it; in -short mode the helpers skip the test instead of starting
 // anything. Every server runs in its own process group, killed as a whole
 // when the test ends (and by the kernel if the test binary dies first).

@@ -1,12 +1,20 @@
 package testenv
 
 import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/proc"
 )
 
 func TestWriteOpenMetrics(t *testing.T) {
@@ -35,4 +43,39 @@ func TestFreePortUnique(t *testing.T) {
 		require.False(t, seen[p], "port %d handed out twice", p)
 		seen[p] = true
 	}
+}
+
+// TestFailedTestPrintsLogTail runs a test that fails while a server with a 40-line log runs
+// (this test binary, re-run on that test alone): it prints where the whole log is and only
+// the last lines, and the file holds all of it.
+func TestFailedTestPrintsLogTail(t *testing.T) {
+	if os.Getenv("KIZASHI_TESTENV_FAIL") == "1" {
+		p := proc.New("chatty", "/bin/sh", "-c", `i=1; while [ $i -le 40 ]; do echo "server line $i"; i=$((i+1)); done; exec sleep 60`)
+		require.NoError(t, p.Start())
+		cleanup(t, p)
+		require.NoError(t, p.WaitReady(context.Background(), time.Minute, func(context.Context) error {
+			if !strings.Contains(p.Log.String(), "server line 40\n") {
+				return errors.New("not yet")
+			}
+			return nil
+		}))
+		t.Error("the test fails")
+		return
+	}
+	logs := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFailedTestPrintsLogTail$", "-test.v")
+	cmd.Env = append(os.Environ(), "KIZASHI_TESTENV_FAIL=1", LogDirEnv+"="+logs)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the inner test fails:\n%s", out)
+	require.Contains(t, string(out), "the test fails")
+	require.Contains(t, string(out), "server line 40")
+	require.Contains(t, string(out), "server line 32\n")
+	require.NotContains(t, string(out), "server line 31\n", "only the last lines (and the line proc adds when it exits):\n%s", out)
+	m := regexp.MustCompile(`testenv: chatty log in (\S+); its last lines:`).FindSubmatch(out)
+	require.NotNil(t, m, "%s", out)
+	saved, err := os.ReadFile(string(m[1]))
+	require.NoError(t, err)
+	require.Contains(t, string(saved), "server line 1\n")
+	require.Contains(t, string(saved), "server line 40\n")
+	require.Equal(t, logs, filepath.Dir(string(m[1])))
 }

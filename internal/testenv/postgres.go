@@ -49,7 +49,7 @@ func StartPostgres(t testing.TB) *Postgres {
 				t.Errorf("testenv: %v", err)
 			}
 			if t.Failed() {
-				t.Logf("testenv: postgresql log:\n%s", pg.proc.Log.String())
+				t.Log(logReport(t.Name(), "postgresql", pg.proc.Log.String()))
 			}
 		})
 	}
@@ -329,7 +329,7 @@ func Main(m *testing.M) {
 	shared.Unlock()
 	if pg != nil {
 		if code != 0 {
-			fmt.Fprintf(os.Stderr, "testenv: shared postgresql log:\n%s", pg.proc.Log.String())
+			fmt.Fprintln(os.Stderr, logReport("shared", "postgresql", pg.proc.Log.String()))
 		}
 		if err := pg.close(); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: %v\n", err)

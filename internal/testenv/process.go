@@ -77,15 +77,15 @@ func skipShort(t testing.TB, what string) {
 	}
 }
 
-// cleanup registers with t: stop p at the end of the test and print its log
-// if the test failed.
+// cleanup registers with t: stop p at the end of the test and, if the test failed, save its
+// log to a file and print its last lines.
 func cleanup(t testing.TB, p *proc.Process) {
 	t.Cleanup(func() {
 		if err := p.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 			t.Errorf("testenv: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("testenv: %s log:\n%s", p.Name, p.Log.String())
+			t.Log(logReport(t.Name(), p.Name, p.Log.String()))
 		}
 	})
 }

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
-	"github.com/prometheus/common/version"
+
+	"github.com/kizashi-dev/kizashi/internal/cli"
 )
 
 // action runs a selected command once flags are parsed. It returns the process exit code's
@@ -28,6 +30,7 @@ type command func(app *kingpin.Application, env environment) (*kingpin.CmdClause
 
 // environment is what commands may use of the process (injected, so run can be tested).
 type environment struct {
+	stdout   io.Writer // --help and --version
 	stderr   io.Writer
 	terminal bool // stderr is a terminal
 }
@@ -41,19 +44,16 @@ func commands() []command {
 }
 
 func main() {
+	cli.DefaultVersion(debug.ReadBuildInfo())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], environment{stderr: os.Stderr, terminal: isTerminal(os.Stderr)})
+	code := run(ctx, os.Args[1:], environment{stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr)})
 	stop()
 	os.Exit(code)
 }
 
 // run parses args, runs the chosen command and returns the exit code.
 func run(ctx context.Context, args []string, env environment) int {
-	app := kingpin.New("kizashi-exporter", "Kizashi anomaly detection and forecasting for Prometheus series.")
-	app.Version(version.Print("kizashi-exporter"))
-	app.HelpFlag.Short('h')
-	app.UsageWriter(env.stderr)
-	app.ErrorWriter(env.stderr)
+	app := cli.New("kizashi-exporter", "Kizashi anomaly detection and forecasting for Prometheus series.", env.stdout, env.stderr)
 	// --help and --version end the program after parsing, with their code, not inside it.
 	terminated, termCode := false, 0
 	app.Terminate(func(code int) { terminated, termCode = true, code })

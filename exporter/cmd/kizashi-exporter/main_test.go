@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/version"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,15 +28,24 @@ func TestRun(t *testing.T) {
 	badCfg := filepath.Join(dir, "bad.yml")
 	require.NoError(t, os.WriteFile(badCfg, []byte("sensitivity: 0.4\nsensitivty: 1\n"), 0o644))
 
+	stampVersion(t)
 	for _, tc := range []struct {
-		name     string
-		args     []string
-		wantCode int
-		wantOut  []string // substrings of stderr
-		wantFile string
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string // substrings of stdout (stderr must then be empty)
+		wantOut    []string // substrings of stderr
+		wantFile   string
 	}{
-		{name: "version", args: []string{"--version"}, wantOut: []string{"kizashi-exporter, version"}},
-		{name: "help", args: []string{"--help"}, wantOut: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH"}},
+		{name: "version", args: []string{"--version"}, wantStdout: []string{
+			"kizashi-exporter, version 1.2.3 (branch: release-1.2, revision: 0123abc)", "build user:       ci@builder",
+			"build date:       20270102-03:04:05"}},
+		// --help shows the serve command's flags (the default command), not only the global ones.
+		{name: "help", args: []string{"--help"}, wantStdout: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH",
+			"--log.level=info", "--config.file=", "--[no-]config.check", "--storage.path=", "--storage.snapshot-interval=", "--shard=",
+			"--web.chart-series=", "--web.listen-address=", "--web.config.file="}},
+		{name: "help of serve", args: []string{"serve", "--help"}, wantStdout: []string{"usage: kizashi-exporter serve", "--storage.path="}},
+		{name: "unknown flag", args: []string{"--storage.pth=x"}, wantCode: 2, wantOut: []string{"unknown long flag '--storage.pth', try --help"}},
 		{name: "backtest with a bad file", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "out")},
 			wantCode: 1, wantOut: []string{"2 files, 2 rows, 1 failed", `bad.csv:3: parse value \"abc\": invalid syntax`},
 			wantFile: filepath.Join(dir, "out", "cat", "good.csv")},
@@ -58,9 +68,15 @@ func TestRun(t *testing.T) {
 			wantOut: []string{"1 series, 4 forecasts each"}, wantFile: filepath.Join(dir, "f.csv")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var stderr strings.Builder
-			code := run(context.Background(), tc.args, environment{stderr: &stderr})
+			var stdout, stderr strings.Builder
+			code := run(context.Background(), tc.args, environment{stdout: &stdout, stderr: &stderr})
 			require.Equal(t, tc.wantCode, code, stderr.String())
+			for _, s := range tc.wantStdout {
+				require.Contains(t, stdout.String(), s)
+			}
+			if tc.wantStdout != nil {
+				require.Empty(t, stderr.String())
+			}
 			for _, s := range tc.wantOut {
 				require.Contains(t, stderr.String(), s)
 			}
@@ -72,4 +88,14 @@ func TestRun(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dir, "one.csv"))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(data), "timestamp,value,baseline,lower,upper,anomaly_score,deviation,forecast_5m,forecast_1h\n"))
+}
+
+// stampVersion sets the build information as the release's -ldflags -X do, for the test.
+func stampVersion(t *testing.T) {
+	old := [...]string{version.Version, version.Revision, version.Branch, version.BuildUser, version.BuildDate}
+	version.Version, version.Revision, version.Branch, version.BuildUser, version.BuildDate =
+		"1.2.3", "0123abc", "release-1.2", "ci@builder", "20270102-03:04:05"
+	t.Cleanup(func() {
+		version.Version, version.Revision, version.Branch, version.BuildUser, version.BuildDate = old[0], old[1], old[2], old[3], old[4]
+	})
 }

@@ -39,7 +39,7 @@ func TestInterrupt(t *testing.T) {
 		urls  []string
 	)
 	dirRE := regexp.MustCompile(`work directory (\S+);`)
-	urlRE := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`)
+	urlRE := regexp.MustCompile(`(127\.0\.0\.1:\d+)`)
 	sc := bufio.NewScanner(stdout)
 	interrupted := false
 	timer := time.AfterFunc(4*time.Minute, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })

@@ -5,23 +5,37 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
-	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/kizashi-dev/kizashi/internal/cli"
 	"github.com/kizashi-dev/kizashi/webhook/app"
 	"github.com/kizashi-dev/kizashi/webhook/bench"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 )
 
 func main() {
-	a := kingpin.New("kizashi-webhook", "Alertmanager webhook receiver that turns alerts into ITIL incidents per tenant.")
+	cli.DefaultVersion(debug.ReadBuildInfo())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run parses args, runs the chosen command and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := cli.New("kizashi-webhook", "Alertmanager webhook receiver that turns alerts into ITIL incidents per tenant.", stdout, stderr)
+	// --help and --version end the program after parsing, with their code, not inside it.
+	terminated, termCode := false, 0
+	a.Terminate(func(code int) { terminated, termCode = true, code })
 	var (
 		serve       = a.Command("serve", "Run the receiver (default).").Default()
 		configFile  = a.Flag("config.file", "Configuration file.").Default("kizashi-webhook.yml").String()
@@ -40,38 +54,40 @@ func main() {
 		benchStart    = benchCmd.Flag("start", "First sequence number (runs starting at the same number send the same notifications).").Default("0").Uint64()
 		benchLog      = benchCmd.Flag("ack-log", "Write the sequence number of every 2xx-acknowledged notification to this file.").String()
 	)
-	promslogConfig := &promslog.Config{}
+	promslogConfig := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(a, promslogConfig)
-	a.Version(version.Print("kizashi-webhook"))
-	a.HelpFlag.Short('h')
-	cmd := kingpin.MustParse(a.Parse(os.Args[1:]))
+	cmd, err := a.Parse(args)
+	if terminated {
+		return termCode
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kizashi-webhook: %v, try --help\n", err)
+		return 2
+	}
 	logger := promslog.New(promslogConfig)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	switch cmd {
-	case benchCmd.FullCommand():
+	if cmd == benchCmd.FullCommand() {
 		res, err := bench.Run(ctx, bench.Options{URL: *benchURL, Token: *benchToken, Rate: *benchRate, Duration: *benchDuration,
 			Concurrency: *benchConc, Alerts: *benchAlerts, Groups: *benchGroups, AckLog: *benchLog, Churn: *benchChurn, Start: *benchStart})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
 		}
-		fmt.Println(res)
-		return
+		fmt.Fprintln(stdout, res)
+		return 0
 	}
 	if *configCheck {
 		if _, err := config.Load(*configFile); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			fmt.Fprintln(stderr, err)
+			return 1
 		}
-		fmt.Println("config OK:", *configFile)
-		return
+		fmt.Fprintln(stdout, "config OK:", *configFile)
+		return 0
 	}
 	logger.Info("starting kizashi-webhook", "version", version.Info())
 	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger}); err != nil {
 		logger.Error("kizashi-webhook stopped", "err", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
