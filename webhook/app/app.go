@@ -142,7 +142,8 @@ func Run(ctx context.Context, o Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Background workers stop before the store closes.
+	// Background work (forwarders, reconciler, SIGHUP, sweeper) stops before the store
+	// closes: these defers run before the store's.
 	var bg sync.WaitGroup
 	defer func() {
 		cancel()
@@ -152,7 +153,7 @@ func Run(ctx context.Context, o Options) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	bg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -165,8 +166,8 @@ func Run(ctx context.Context, o Options) error {
 				}
 			}
 		}
-	}()
-	go p.sweep(ctx, svc)
+	})
+	bg.Go(func() { p.sweep(ctx, svc) })
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
