@@ -38,7 +38,7 @@ tenants:
     tokens: ["` + tokA + `"]
   - name: b
     tokens: ["` + tokB + `"]
-    basic_auth: [{username: bee, password: bee-password}]
+    basic_auth: [{username: bee, password: bee-password-0123}]
 operators:
   - name: noc
     tokens: ["` + tokOp + `"]
@@ -113,7 +113,7 @@ func TestReceive(t *testing.T) {
 	}{
 		{"accepted", tokA, [2]string{}, payload("g1"), 200},
 		{"duplicate", tokA, [2]string{}, payload("g1"), 200},
-		{"basic auth", "", [2]string{"bee", "bee-password"}, payload("g1"), 200},
+		{"basic auth", "", [2]string{"bee", "bee-password-0123"}, payload("g1"), 200},
 		{"bad basic auth", "", [2]string{"bee", "nope"}, payload("g1"), 401},
 		{"no credentials", "", [2]string{}, payload("g1"), 401},
 		{"unknown token", "nope-nope-nope-nope", [2]string{}, payload("g1"), 401},
