@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,6 +164,31 @@ func (f *Forwarder) runtime(cfg *config.Config, t config.Target) (*runtime, erro
 	return rt, nil
 }
 
+// TargetStatus is a target's delivery state in this process (each replica has its own
+// breaker): the circuit and a pause asked for by the target (429).
+type TargetStatus struct {
+	Target      string
+	CircuitOpen bool
+	// OpenUntil is when the next probe may run while the circuit is open.
+	OpenUntil time.Time
+	// PausedUntil is the end of the last pause (zero if never paused).
+	PausedUntil time.Time
+}
+
+// Status lists the targets this forwarder has run, by key.
+func (f *Forwarder) Status() []TargetStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]TargetStatus, 0, len(f.targets))
+	for key, rt := range f.targets {
+		s := TargetStatus{Target: key}
+		s.CircuitOpen, s.OpenUntil, s.PausedUntil = rt.breaker.state()
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Target, b.Target) })
+	return out
+}
+
 // Build returns the target of a configured forwarder.
 func Build(fw config.Forwarding, t config.Target, now func() time.Time) (Target, error) {
 	hc, err := commoncfg.NewClientFromConfig(t.HTTPConfig, "kizashi_forward_"+t.Name, commoncfg.WithUserAgent("kizashi-webhook"))
@@ -285,7 +312,14 @@ func (f *Forwarder) deliver(ctx context.Context, cfg *config.Config, rt *runtime
 	switch fe.Kind {
 	case Throttle:
 		wait := max(fe.RetryAfter, time.Duration(fw.MinBackoff))
-		rt.breaker.throttle(now.Add(wait))
+		if limit := time.Duration(fw.MaxRetryAfter); wait > limit {
+			f.o.Logger.Warn("target asked for a pause longer than max_retry_after; capped", "target", rt.key, "retry_after", fe.RetryAfter, "max_retry_after", limit)
+			wait = limit
+		}
+		until := rt.breaker.throttle(now.Add(wait))
+		if m != nil {
+			m.PausedUntil.WithLabelValues(rt.key).Set(float64(until.UnixMilli()) / 1e3)
+		}
 		fail.NextAttemptAt = now.Add(wait)
 		f.alive(octx, rt, probe, now)
 	case Permanent:
@@ -300,7 +334,8 @@ func (f *Forwarder) deliver(ctx context.Context, cfg *config.Config, rt *runtime
 			attempts++
 		}
 		fail.Dead = fail.Count && attempts >= fw.MaxAttempts
-		fail.NextAttemptAt = now.Add(backoff(max(attempts, 1), time.Duration(fw.MinBackoff), time.Duration(fw.MaxBackoff), fe.RetryAfter))
+		retryAfter := min(fe.RetryAfter, time.Duration(fw.MaxRetryAfter))
+		fail.NextAttemptAt = now.Add(backoff(max(attempts, 1), time.Duration(fw.MinBackoff), time.Duration(fw.MaxBackoff), retryAfter))
 		rt.breaker.failure(now, probe)
 	}
 	if fail.Dead {
