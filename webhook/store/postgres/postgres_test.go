@@ -25,6 +25,8 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
 
+func TestSessions(t *testing.T) { storetest.RunSessions(t, open) }
+
 func TestMigrationsTwice(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)
 	ctx := context.Background()

@@ -23,6 +23,8 @@ func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
 
+func TestSessions(t *testing.T) { storetest.RunSessions(t, open) }
+
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")
 	ctx := context.Background()

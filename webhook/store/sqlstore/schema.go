@@ -124,6 +124,8 @@ ALTER TABLE outbox DROP COLUMN last_error;
 CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at = 0;
 ALTER TABLE incidents DROP COLUMN external_refs;
 `,
+	// 4: the service-desk page's sessions and the installation's secret (session.go).
+	sessionMigration,
 }
 
 func expand(sql string, d *Dialect) string {
