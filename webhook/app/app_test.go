@@ -48,6 +48,7 @@ type webhook struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan error
+	config string // the configuration file
 }
 
 // startWebhook runs the whole program in-process on a free port, with the test tenants and

@@ -20,7 +20,6 @@ import (
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/api"
-	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
 	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
 )
@@ -93,39 +92,45 @@ func metric(t *testing.T, base, series string) float64 {
 var markerRE = regexp.MustCompile(`^\[kizashi (\S+) journal (\d+)-(\d+)\]`)
 
 // checkExactlyOnce compares the fake's records with the incidents: one
-// record per incident, in the incident's state, holding every journal line
-// in exactly one work note.
+// record per incident (found by the public id its description names), in the
+// incident's state, holding every journal line in exactly one work note.
 func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
 	t.Helper()
 	list := listAll(t, base)
 	require.Equal(t, n, len(list))
 	recs := sn.ByCorrelation()
 	require.Equal(t, n, len(recs), "one record per incident")
+	byLink := map[string][]fake.SNRecord{}
+	for _, rs := range recs {
+		for _, r := range rs {
+			first, _, _ := strings.Cut(r.Fields["description"], " (")
+			byLink[first] = append(byLink[first], r)
+		}
+	}
 	states := map[string]string{"new": "1", "in_progress": "2", "on_hold": "3", "resolved": "6", "closed": "7", "canceled": "8"}
 	for _, in := range list {
-		cid := forward.CorrelationID("kizashi", "acme", in.ID)
-		require.Len(t, recs[cid], 1, "incident %d: exactly one record", in.ID)
-		rec := recs[cid][0]
+		link := fmt.Sprintf("Kizashi incident #%d", in.ID)
+		require.Len(t, byLink[link], 1, "incident %d: exactly one record", in.ID)
+		rec := byLink[link][0]
+		require.Len(t, recs[rec.Fields["correlation_id"]], 1, "incident %d: one record per correlation id", in.ID)
 		require.Equal(t, states[string(in.State)], rec.Fields["state"], "incident %d", in.ID)
 		require.Len(t, in.ExternalRefs, 1)
 		require.Equal(t, rec.Fields["number"], in.ExternalRefs[0].Key)
 		var d api.Detail
 		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
-		seen := map[int64]int{}
+		// The journal's lines as the notes write them, against the notes' lines.
+		want, got := map[string]int{}, map[string]int{}
+		for _, e := range d.Journal {
+			want[fmt.Sprintf("%s %s %s: %s", e.At.UTC().Format(time.RFC3339), e.Actor, e.Kind, e.Message)]++
+		}
 		for _, note := range rec.WorkNotes {
-			m := markerRE.FindStringSubmatch(note)
-			require.NotNil(t, m, note)
-			first, _ := strconv.ParseInt(m[2], 10, 64)
-			last, _ := strconv.ParseInt(m[3], 10, 64)
-			for _, e := range d.Journal {
-				if e.ID >= first && e.ID <= last {
-					seen[e.ID]++
-				}
+			lines := strings.Split(note, "\n")
+			require.NotNil(t, markerRE.FindStringSubmatch(lines[0]), note)
+			for _, l := range lines[1:] {
+				got[l]++
 			}
 		}
-		for _, e := range d.Journal {
-			require.Equal(t, 1, seen[e.ID], "incident %d: journal line %d (%s) delivered exactly once", in.ID, e.ID, e.Message)
-		}
+		require.Equal(t, want, got, "incident %d: every journal line delivered exactly once", in.ID)
 	}
 }
 

@@ -22,17 +22,18 @@ import (
 )
 
 // runWebhook runs the program in-process on l with a configuration file.
-func runWebhook(t testing.TB, l net.Listener, cfgYAML string) *webhook {
+func runWebhook(t testing.TB, l net.Listener, cfgYAML string, opts ...func(*app.Options)) *webhook {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kizashi-webhook.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(cfgYAML), 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		w.done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
+	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1), config: cfg}
+	o := app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range opts {
+		f(&o)
+	}
+	go func() { w.done <- app.Run(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-w.done)

@@ -35,6 +35,8 @@ type Config struct {
 	// Forwarding and Reconcile: see forward.go.
 	Forwarding Forwarding `yaml:"forwarding"`
 	Reconcile  Reconcile  `yaml:"reconcile"`
+	// Server: see server.go.
+	Server Server `yaml:"server"`
 
 	policies map[string]incident.Policy
 	targets  map[string][]Target
@@ -157,8 +159,7 @@ type Principal struct {
 }
 
 type tokenCred struct {
-	principal  Principal
-	sessionKey [32]byte // see NewSession
+	principal Principal
 }
 
 type basicCred struct {
@@ -211,7 +212,7 @@ func DefaultPolicyConfig() PolicyConfig {
 // UnmarshalYAML sets defaults first (the "type plain" pattern).
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer}
 	type plain Config
 	return unmarshal((*plain)(c))
 }
@@ -348,6 +349,9 @@ func (c *Config) validate(baseDir string) error {
 	}
 	if c.Sweep.Interval <= 0 {
 		return keyErrorf("sweep.interval", "must be positive")
+	}
+	if err := c.Server.validate(); err != nil {
+		return err
 	}
 	if _, err := c.Defaults.compile(); err != nil {
 		return nest("policy", "policy", err)

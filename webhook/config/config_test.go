@@ -1,9 +1,9 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +29,8 @@ var loadErrors = []struct {
 	{"bad_template.yml", "policy: parse title template: template: title:1: unclosed action"},
 	{"bad_tenant_name.yml", `tenants[0]: name "a b" must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'`},
 	{"basic_user_named_like_tenant.yml", `line 4: tenants[0].basic_auth[0].username: basic_auth username "b" is already the name of tenants[1]`},
+	{"bad_trusted_proxy.yml", `line 4: server.trusted_proxies[1]: "proxy.example" is not an IP address or CIDR range`},
+	{"bad_auth_failures.yml", "line 4: server.auth_failures.per_minute: must be positive"},
 	{"big_body.yml", "line 2: limits.max_body_bytes: must be 1-1073741824 (1 GiB), not 1000000000000"},
 	{"duplicate_operator.yml", `line 4: operators[1].name: operator name "noc" is already the name of operators[0]`},
 	{"duplicate_token.yml", `line 5: tenants[1].tokens[0]: token already used by another tenant or operator`},
@@ -133,46 +135,40 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, incident.AutoResolveIfUntouched, c.Policy("acme").AutoResolve)
 }
 
-func TestPageSessions(t *testing.T) {
+func TestTokenIDs(t *testing.T) {
 	c, err := Load("testdata/good.yml")
 	require.NoError(t, err)
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	const tok = "acme-secret-token-0123456789"
-
-	v, ok := c.NewSession(tok, now)
-	require.True(t, ok)
-	require.NotContains(t, v, tok)
-	p, ok := c.AuthenticateSession(v, now.Add(SessionTTL-time.Second))
+	id, p, ok := c.TokenID(tok)
 	require.True(t, ok)
 	require.Equal(t, "acme", p.Tenant)
-
-	_, ok = c.NewSession("not-a-configured-token-000", now)
-	require.False(t, ok, "unknown token")
-	_, ok = c.AuthenticateSession(v, now.Add(SessionTTL))
-	require.False(t, ok, "expired")
-	_, ok = c.AuthenticateSession(tok, now)
-	require.False(t, ok, "the token itself is not a session")
-	parts := strings.Split(v, ".")
-	longer := strings.Join([]string{parts[0], strconv.FormatInt(now.Add(100*SessionTTL).Unix(), 10), parts[2], parts[3]}, ".")
-	_, ok = c.AuthenticateSession(longer, now.Add(SessionTTL))
-	require.False(t, ok, "a forged expiry fails the MAC")
-	noc, ok := c.NewSession("noc-operator-token-0123456789", now)
-	require.True(t, ok)
-	nparts := strings.Split(noc, ".")
-	_, ok = c.AuthenticateSession(strings.Join([]string{parts[0], parts[1], nparts[2], parts[3]}, "."), now)
-	require.False(t, ok, "another token's id with this MAC")
-	for _, bad := range []string{"", "1", "1.x.y.z", "2." + strings.Join(parts[1:], "."), v + ".x"} {
-		_, ok = c.AuthenticateSession(bad, now)
-		require.False(t, ok, bad)
+	_, _, ok = c.TokenID("not-a-configured-token-000")
+	require.False(t, ok)
+	_, _, ok = c.TokenID("")
+	require.False(t, ok)
+	found := map[[32]byte]Principal{}
+	for id, p := range c.Tokens() {
+		found[id] = p
 	}
+	require.Len(t, found, 3, "acme's inline and file tokens, noc's token")
+	require.Equal(t, p, found[id])
 
-	// A reload without the token ends its sessions.
+	// A reload without the token: its id is gone.
 	c2, err := Parse([]byte(`
 tenants:
   - name: acme
     tokens: ["another-acme-token-0123456789"]
 `), "testdata")
 	require.NoError(t, err)
-	_, ok = c2.AuthenticateSession(v, now)
+	_, _, ok = c2.TokenID(tok)
 	require.False(t, ok)
+}
+
+func TestServerSection(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	require.NoError(t, err)
+	require.Equal(t, DefaultServer.AuthFailures, c.Server.AuthFailures)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")},
+		c.Server.Proxies())
+	require.True(t, c.Server.SecureCookies)
 }

@@ -75,7 +75,7 @@ func (c *Config) loadCredentials(baseDir string) error {
 		if _, dup := c.tokens[h]; dup {
 			return errors.New("token already used by another tenant or operator")
 		}
-		c.tokens[h] = tokenCred{principal: p, sessionKey: sessionKey(tok)}
+		c.tokens[h] = tokenCred{principal: p}
 		return nil
 	}
 	// tokens adds the inline tokens and those of the token files (one per line, # comments) of

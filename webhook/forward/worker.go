@@ -15,6 +15,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -33,6 +34,9 @@ type Options struct {
 	// SingleProcess drops every lease at start: the store belongs to this
 	// process alone (SQLite), so leases left by a crash are stale.
 	SingleProcess bool
+	// IDs gives the public incident ids of the links in tickets (nil: the
+	// store's ids).
+	IDs *publicid.Codec
 }
 
 // Forwarder runs the outbox workers of every configured target.
@@ -400,12 +404,13 @@ func (f *Forwarder) sync(ctx context.Context, cfg *config.Config, target Target,
 		Uncertain:       job.Claims > 1,
 		FirstAttempt:    job.Claims == 1 && job.SyncedGen == 0 && job.Ref.ID == "",
 		DeliveryID:      job.Target + ":" + strconv.FormatInt(job.IncidentID, 10) + ":" + strconv.FormatInt(job.Gen, 10),
+		IDs:             f.o.IDs,
 		SaveRef: func(ctx context.Context, ref store.ExternalRef) error {
 			return f.o.Store.SaveRef(ctx, job.ID, f.o.Owner, ref)
 		},
 	}
 	if u := cfg.Forwarding.ExternalURL; u != "" {
-		s.IncidentURL = u + "/incidents/" + strconv.FormatInt(in.ID, 10)
+		s.IncidentURL = u + "/incidents/" + strconv.FormatInt(f.o.IDs.Public(publicid.Incident, in.ID), 10)
 	}
 	return target.Sync(ctx, s)
 }

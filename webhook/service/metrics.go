@@ -38,6 +38,8 @@ const (
 	RejectUnauthorized = "unauthorized"
 	RejectForbidden    = "forbidden"
 	RejectUnavailable  = "unavailable"
+	// RejectThrottled: the source failed to authenticate too often (503, retried).
+	RejectThrottled = "throttled"
 )
 
 // NewMetrics registers the metrics on reg.
@@ -85,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ResultAccepted, ResultDuplicate} {
 		m.Notifications.WithLabelValues(r)
 	}
-	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable} {
+	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable, RejectThrottled} {
 		m.Rejected.WithLabelValues(r)
 	}
 	return m

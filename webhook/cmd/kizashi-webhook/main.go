@@ -27,6 +27,7 @@ func main() {
 		configFile  = a.Flag("config.file", "Configuration file.").Default("kizashi-webhook.yml").String()
 		configCheck = a.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		webFlags    = kingpinflag.AddFlags(serve, ":9095")
+		lifecycle   = serve.Flag("web.enable-lifecycle", "Enable reloads over HTTP (POST /-/reload), guarded by the web config's basic_auth_users when it has some.").Bool()
 
 		benchCmd      = a.Command("bench", "Send synthetic notifications to a running receiver and report throughput and latency.")
 		benchURL      = benchCmd.Flag("url", "Receiver URL.").Default("http://127.0.0.1:9095/api/v1/alerts").String()
@@ -66,11 +67,15 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		if err := app.CheckWebConfig(*webFlags.WebConfigFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		fmt.Println("config OK:", *configFile)
 		return
 	}
 	logger.Info("starting kizashi-webhook", "version", version.Info())
-	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger}); err != nil {
+	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger, EnableLifecycle: *lifecycle}); err != nil {
 		logger.Error("kizashi-webhook stopped", "err", err)
 		os.Exit(1)
 	}
