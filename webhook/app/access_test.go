@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kizashi-dev/kizashi/webhook/app"
+	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
 	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
 )
 
@@ -298,4 +299,37 @@ func TestMetricsBehindTheWebConfig(t *testing.T) {
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/incidents", nil, "", map[string]string{"Authorization": "Bearer " + tokAcme}).code)
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/-/healthy", nil, "", nil).code)
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/login", nil, "", nil).code)
+}
+
+// TestForwardingPageShowsAPause: a target that answers 429 with a year's Retry-After is paused
+// for forwarding.max_retry_after, and the page says so (to its tenant only).
+func TestForwardingPageShowsAPause(t *testing.T) {
+	sn := fake.NewServiceNow(t)
+	sn.Fail(fake.Fault{Op: fake.SNCreate, Status: http.StatusTooManyRequests, RetryAfter: "31536000"})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	w := runWebhook(t, l, fmt.Sprintf(`storage: {driver: sqlite, path: %q}
+forwarding: {poll_interval: 100ms, max_retry_after: 1h}
+tenants:
+  - name: acme
+    tokens: [%q]
+    forwarders: [{name: snow, type: servicenow, url: %q}]
+  - name: globex
+    tokens: [%q]
+`, filepath.Join(t.TempDir(), "k.db"), tokAcme, sn.URL(), tokGlobex))
+	require.Equal(t, 200, postTo(t, w.URL+"/api/v1/alerts", tokAcme, notification(1, "firing")))
+	require.Eventually(t, func() bool {
+		return metric(t, w.URL, `kizashi_webhook_forward_failures_total{reason="rate_limited",target="acme/snow"}`) == 1
+	}, 20*time.Second, 50*time.Millisecond)
+	until := metric(t, w.URL, `kizashi_webhook_forward_paused_until_timestamp_seconds{target="acme/snow"}`)
+	require.Greater(t, until, float64(time.Now().Add(50*time.Minute).Unix()))
+	require.LessOrEqual(t, until, float64(time.Now().Add(time.Hour).Unix()+1), "capped at max_retry_after")
+
+	page := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, tokAcme), "", nil)
+	require.Equal(t, 200, page.code)
+	row := regexp.MustCompile(`<tr data-target="acme/snow">.*?</tr>`).FindString(page.body)
+	require.Contains(t, row, `<td class="state">paused</td>`)
+	require.Contains(t, row, time.Unix(int64(until), 0).Local().Format("2006-01-02 15:04"), "until when")
+	other := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, tokGlobex), "", nil)
+	require.NotContains(t, other.body, "acme/snow", "another tenant does not see the target")
 }
