@@ -320,7 +320,7 @@ tenants:
 	require.Equal(t, 200, postTo(t, w.URL+"/api/v1/alerts", tokAcme, notification(1, "firing")))
 	require.Eventually(t, func() bool {
 		return metric(t, w.URL, `kizashi_webhook_forward_failures_total{reason="rate_limited",target="acme/snow"}`) == 1
-	}, 20*time.Second, 50*time.Millisecond)
+	}, time.Minute, 50*time.Millisecond)
 	until := metric(t, w.URL, `kizashi_webhook_forward_paused_until_timestamp_seconds{target="acme/snow"}`)
 	require.Greater(t, until, float64(time.Now().Add(50*time.Minute).Unix()))
 	require.LessOrEqual(t, until, float64(time.Now().Add(time.Hour).Unix()+1), "capped at max_retry_after")

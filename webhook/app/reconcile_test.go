@@ -45,7 +45,7 @@ func runWebhook(t testing.TB, l net.Listener, cfgYAML string, opts ...func(*app.
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 	return w
 }
 
@@ -125,7 +125,7 @@ tenants:
 	inhibited := testenv.Alert{Labels: map[string]string{"alertname": "Inhibited", "instance": "x", "severity": "warning"}, StartsAt: now.Add(-time.Minute)}
 	watchdog := testenv.Alert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: now.Add(-time.Minute)}
 	require.NoError(t, am.PostAlerts(ctx, gone, silenced, inhibited, watchdog))
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, 20*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, time.Minute, 100*time.Millisecond)
 	require.NotContains(t, byTitle(w.incidents(t, tokAcme)), "Watchdog", "the watchdog is a heartbeat, not an incident")
 
 	silenceID, err := am.CreateSilence(ctx, map[string]string{"alertname": "Silenced"}, time.Hour)
@@ -163,7 +163,7 @@ tenants:
 	require.Equal(t, 200, resp.StatusCode)
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Silenced on b"].State == "in_progress"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	require.Contains(t, journalText(w.detail(t, ins["Silenced on b"].ID)), "on_hold -> in_progress: alerts active again in Alertmanager")
 
 	// The watchdog stops (resolved in Alertmanager; its resolve is not
@@ -172,7 +172,7 @@ tenants:
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "new"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	wd := w.detail(t, byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].ID)
 	require.Equal(t, 1, wd.Incident.Priority)
 	require.Contains(t, journalText(wd), "no watchdog heartbeat for 3s")
@@ -180,7 +180,7 @@ tenants:
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "resolved"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 
 	resp, err = http.Get(w.URL + "/metrics")
 	require.NoError(t, err)
