@@ -93,7 +93,9 @@ func TestCrashSafety(t *testing.T) {
 	}()
 	// The load runs until stopped: the server is killed while notifications are being
 	// accepted, and the load stops once the restarted server accepts them again.
-	accepted := func() float64 { return metric(t, "http://"+addr, `kizashi_webhook_notifications_total{result="accepted"}`) }
+	accepted := func() float64 {
+		return metric(t, "http://"+addr, `kizashi_webhook_notifications_total{result="accepted"}`)
+	}
 	require.Eventually(t, func() bool { return accepted() >= 100 }, time.Minute, 20*time.Millisecond, "load accepted")
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
 	err := srv.cmd.Wait()
