@@ -35,8 +35,8 @@ import (
 // Options configure Run.
 type Options struct {
 	ConfigFile string
-	// Web holds the listen addresses and --web.config.file (TLS). Ignored
-	// when Listener is set.
+	// Web holds the listen addresses (ignored when Listener is set) and
+	// --web.config.file (see webServer).
 	Web *web.FlagConfig
 	// Listener, when set, is served instead of Web's addresses (tests).
 	Listener net.Listener
@@ -205,7 +205,8 @@ func Run(ctx context.Context, o Options) error {
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("serve: %w", err)
+		// One listener failed: stop the others too.
+		return errors.Join(fmt.Errorf("serve: %w", err), srv.Close())
 	case <-ctx.Done():
 	}
 	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)
