@@ -67,7 +67,7 @@ func (a *API) reject(w http.ResponseWriter, code int, reason, msg string) {
 
 // receive is the Alertmanager webhook. Answers follow Alertmanager's
 // retrier: 2xx done, 4xx final (dropped), 5xx retried. 200 only after the
-// commit; 503 only when the store failed; never 429.
+// commit; 503 when the store failed or the source is throttled; never 429.
 func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 	p, ok := a.alertmanager(w, r)
 	if !ok {
