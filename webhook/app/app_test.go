@@ -173,7 +173,7 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ins := w.incidents(t, tokAcme)
 		return len(ins) == 1 && ins[0].FiringAlerts == 2
-	}, 30*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	// Then check again once the other replicas' notifications are in: no notification made a
 	// second incident. A replica that sees another's entry in the notification log first does
 	// not send at all, so "every replica sent" cannot be waited for: this is an observation

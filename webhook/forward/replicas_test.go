@@ -68,9 +68,9 @@ func TestPostgresReplicasShareWork(t *testing.T) {
 		stops = append(stops, stop)
 		t.Cleanup(stop)
 	}
-	require.Eventually(t, func() bool { return sn.Waiting() > 16 }, 30*time.Second, 10*time.Millisecond, "all three replicas deliver")
+	require.Eventually(t, func() bool { return sn.Waiting() > 16 }, time.Minute, 10*time.Millisecond, "all three replicas deliver")
 	sn.Release()
-	h.waitSettled(30 * time.Second)
+	h.waitSettled(time.Minute)
 	recs := sn.ByCorrelation()
 	require.Len(t, recs, n)
 	for cid, r := range recs {
