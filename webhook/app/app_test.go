@@ -170,10 +170,11 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 	}
 	// A replica may notify the group before it has the second alert; its next notification
 	// (group_interval later) completes it.
+	var last []api.Incident
 	require.Eventually(t, func() bool {
-		ins := w.incidents(t, tokAcme)
-		return len(ins) == 1 && ins[0].FiringAlerts == 2
-	}, time.Minute, 100*time.Millisecond)
+		last = w.incidents(t, tokAcme)
+		return len(last) == 1 && last[0].FiringAlerts == 2
+	}, time.Minute, 100*time.Millisecond, "incidents: %+v", &last)
 	// Then check again once the other replicas' notifications are in: no notification made a
 	// second incident. A replica that sees another's entry in the notification log first does
 	// not send at all, so "every replica sent" cannot be waited for: this is an observation
