@@ -6,6 +6,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,18 +22,11 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
-
-// Auth authenticates callers (the configuration implements it).
-type Auth interface {
-	Authenticate(token string) (config.Principal, bool)
-	AuthenticateBasic(user, pass string) (config.Principal, bool)
-	AuthenticateSession(cookie string, now time.Time) (config.Principal, bool)
-	NewSession(token string, now time.Time) (string, bool)
-}
 
 // API holds the handlers' dependencies.
 type API struct {
@@ -44,6 +39,15 @@ type API struct {
 	Gate         *limit.Gate
 	TenantLimits func(tenant string) limit.Settings
 	Logger       *slog.Logger
+	// Server returns the HTTP settings: trusted proxies, failed-authentication limits, cookies
+	// (nil: the defaults).
+	Server func() *config.Server
+	// Sessions are the page's sessions (nil: the cookie authenticates nothing).
+	Sessions *Sessions
+	// Guard counts, logs and limits failed authentications (nil: none).
+	Guard *Guard
+	// IDs maps the store's ids to public ids (nil: shown as they are).
+	IDs *publicid.Codec
 }
 
 // Register adds the routes to mux.
@@ -57,28 +61,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerForwarding(mux)
 }
 
-// Principal finds the caller of r: a bearer token, basic auth or the
-// service-desk page's session cookie.
-func (a *API) Principal(r *http.Request) (config.Principal, bool) {
-	auth := a.Auth()
-	if h := r.Header.Get("Authorization"); h != "" {
-		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
-			return auth.Authenticate(strings.TrimSpace(tok))
-		}
-		if u, p, ok := r.BasicAuth(); ok {
-			return auth.AuthenticateBasic(u, p)
-		}
-		return config.Principal{}, false
-	}
-	if c, err := r.Cookie(SessionCookie); err == nil {
-		return auth.AuthenticateSession(c.Value, time.Now())
-	}
-	return config.Principal{}, false
-}
-
-// SessionCookie holds the service-desk page's session (see config.Config.NewSession).
-const SessionCookie = "kizashi_session"
-
 func (a *API) reject(w http.ResponseWriter, code int, reason, msg string) {
 	if a.Service.Metrics != nil {
 		a.Service.Metrics.Rejected.WithLabelValues(reason).Inc()
@@ -91,15 +73,10 @@ func (a *API) reject(w http.ResponseWriter, code int, reason, msg string) {
 
 // receive is the Alertmanager webhook. Answers follow Alertmanager's
 // retrier: 2xx done, 4xx final (dropped), 5xx retried. 200 only after the
-// commit; 503 only when the store failed; never 429.
+// commit; 503 when the store failed or the source is throttled; never 429.
 func (a *API) receive(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.Principal(r)
+	p, ok := a.alertmanager(w, r)
 	if !ok {
-		a.reject(w, http.StatusUnauthorized, service.RejectUnauthorized, "unauthorized")
-		return
-	}
-	if p.Tenant == "" {
-		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
 	done, ok := a.admit(w, r, p.Tenant)
@@ -117,14 +94,16 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusServiceUnavailable, service.RejectUnavailable, "store unavailable, retry")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "duplicate": res.Duplicate, "incidents": nonNil(res.Incidents)})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "duplicate": res.Duplicate, "incidents": a.publicIDs(res.Incidents)})
 }
 
-func nonNil(ids []int64) []int64 {
-	if ids == nil {
-		return []int64{}
+// publicIDs maps incident ids to their public ids (never nil).
+func (a *API) publicIDs(ids []int64) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = a.IDs.Public(publicid.Incident, id)
 	}
-	return ids
+	return out
 }
 
 func (a *API) ready(w http.ResponseWriter, r *http.Request) {
@@ -135,23 +114,9 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "OK\n")
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, p config.Principal)
-
-func (a *API) authed(h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.Principal(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kizashi-webhook"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized")
-			return
-		}
-		h(w, r, p)
-	}
-}
-
 // ParseFilter reads list parameters; a tenant caller is always scoped to its
-// own tenant, an operator may pass tenant= or see all.
-func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error) {
+// own tenant, an operator may pass tenant= or see all. before= is a public id.
+func (a *API) ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return sanitize.Text(v[0], 0)
@@ -197,10 +162,11 @@ func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error
 	}
 	if v := get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
+		id, ok := a.IDs.Private(publicid.Incident, n)
+		if err != nil || !ok {
 			return f, errors.New("before must be a positive incident id")
 		}
-		f.BeforeID = n
+		f.BeforeID = id
 	}
 	for _, t := range []struct {
 		key string
@@ -228,65 +194,77 @@ func ParseFilter(q map[string][]string, p config.Principal) (store.Filter, error
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	f, err := ParseFilter(r.URL.Query(), p)
+	f, err := a.ParseFilter(r.URL.Query(), p)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var (
-		out ListResponse
-		ids []int64
-	)
-	out.Incidents, ids, err = ListIncidents(r.Context(), a.Service.Store, f)
+	var out ListResponse
+	out.Incidents, out.Next, err = a.ListIncidents(r.Context(), f)
 	if err != nil {
 		a.storeError(w, err)
 		return
 	}
-	if len(ids) == f.Limit {
-		out.Next = strconv.FormatInt(ids[len(ids)-1], 10)
-	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// ListIncidents reads a page of incidents with their tickets, and their ids
-// (the last one is the before= of the next page when the page is full).
-// When only the tickets could not be read, it returns the incidents without
-// them along with the error.
-func ListIncidents(ctx context.Context, st store.Store, f store.Filter) ([]Incident, []int64, error) {
-	ins, err := st.ListIncidents(ctx, f)
+// ListIncidents reads a page of incidents with their tickets, and the before=
+// of the next page when the page is full. When only the tickets could not be
+// read, it returns the incidents without them along with the error.
+func (a *API) ListIncidents(ctx context.Context, f store.Filter) ([]Incident, string, error) {
+	ins, err := a.Service.Store.ListIncidents(ctx, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	now := time.Now()
-	out, ids := make([]Incident, 0, len(ins)), make([]int64, 0, len(ins))
+	out := make([]Incident, 0, len(ins))
 	for _, in := range ins {
-		out, ids = append(out, FromIncident(in, now)), append(ids, in.ID)
+		out = append(out, FromIncident(in, now))
 	}
-	return out, ids, AttachRefs(ctx, st, out)
+	next := ""
+	if len(ins) == f.Limit {
+		next = strconv.FormatInt(a.IDs.Public(publicid.Incident, ins[len(ins)-1].ID), 10)
+	}
+	err = AttachRefs(ctx, a.Service.Store, out)
+	for i := range out {
+		a.publish(&out[i])
+	}
+	return out, next, err
 }
 
-// PathID reads the {id} path value, a positive integer.
-func PathID(r *http.Request) (int64, bool) {
+// publish replaces the store's ids of an incident by public ones.
+func (a *API) publish(in *Incident) {
+	in.ID = a.IDs.Public(publicid.Incident, in.ID)
+	in.PreviousID = a.IDs.Public(publicid.Incident, in.PreviousID)
+}
+
+// PathID reads the {id} path value, a public incident id, and returns the
+// store's id.
+func (a *API) PathID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	return id, err == nil && id > 0
+	if err != nil {
+		return 0, false
+	}
+	return a.IDs.Private(publicid.Incident, id)
 }
 
-// Caller is who acts through the API or the page: the principal, with the
-// person named in the request (see Actor).
-func Caller(p config.Principal, user string) service.Caller {
-	return service.Caller{Name: Actor(p, user), Tenant: p.Tenant, Operator: p.Operator}
+// Caller is who acts through the API or the page: the authenticated
+// principal, named in the journal by the credential's owner (a tenant, a
+// basic-auth user or an operator) and nothing the request says.
+func Caller(p config.Principal) service.Caller {
+	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.Operator}
 }
 
 // Scope is the tenant filter of a principal: "" means all tenants.
-func Scope(p config.Principal) string { return Caller(p, "").Scope() }
+func Scope(p config.Principal) string { return Caller(p).Scope() }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, ok := PathID(r)
+	id, ok := a.PathID(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	d, err := LoadDetail(r, a.Service.Store, Scope(p), id)
+	d, err := a.LoadDetail(r.Context(), Scope(p), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -302,53 +280,43 @@ type ActionRequest struct {
 	AssignmentGroup string `json:"assignment_group"`
 	Assignee        string `json:"assignee"`
 	FalsePositive   bool   `json:"false_positive"`
-	// User names the person acting with the token (journal: user@token).
+	// User is accepted and ignored (it used to name the person in the
+	// journal, which anyone could spoof): the journal names the credential's
+	// owner.
 	User string `json:"user"`
 }
 
-// maxUser bounds the person named by `user` (bytes, cut on a rune boundary).
-const maxUser = 100
-
-// Actor is the journal's "who" of a caller.
-func Actor(p config.Principal, user string) string {
-	user = strings.TrimSpace(user)
-	if user == "" {
-		return p.Name
-	}
-	return sanitize.Text(user, maxUser) + "@" + p.Name
-}
-
 // DecodeAction validates an action request.
-func DecodeAction(kind string, body io.Reader) (incident.Action, string, error) {
+func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 	if !slices.Contains(incident.Actions, kind) {
-		return incident.Action{}, "", fmt.Errorf("unknown action %q", kind)
+		return incident.Action{}, fmt.Errorf("unknown action %q", kind)
 	}
 	var req ActionRequest
 	dec := json.NewDecoder(io.LimitReader(body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return incident.Action{}, "", fmt.Errorf("decode action: %w", err)
+		return incident.Action{}, fmt.Errorf("decode action: %w", err)
 	}
 	return incident.Action{Kind: kind, Text: req.Text, Reason: req.Reason, CloseCode: req.CloseCode,
-		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive}, req.User, nil
+		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive}, nil
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	id, ok := PathID(r)
+	id, ok := a.PathID(r)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	act, user, err := DecodeAction(r.PathValue("action"), r.Body)
+	act, err := DecodeAction(r.PathValue("action"), r.Body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, err := a.Service.Act(r.Context(), Caller(p, user), id, act); err != nil {
+	if _, err := a.Service.Act(r.Context(), Caller(p), id, act); err != nil {
 		a.storeError(w, err)
 		return
 	}
-	d, err := LoadDetail(r, a.Service.Store, Scope(p), id)
+	d, err := a.LoadDetail(r.Context(), Scope(p), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -375,13 +343,22 @@ func (a *API) storeError(w http.ResponseWriter, err error) {
 	code := StatusOf(err)
 	msg := err.Error()
 	if code == http.StatusServiceUnavailable {
-		a.Logger.Error("service desk request", "err", err)
-		msg = "store unavailable"
+		msg = a.Unavailable(err)
 	}
 	if code == http.StatusNotFound {
 		msg = "incident not found"
 	}
 	writeError(w, code, msg)
+}
+
+// Unavailable logs a store failure under a new request id and returns the
+// message for the caller: generic, with the id to find the log line.
+func (a *API) Unavailable(err error) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	a.Logger.Error("service desk request", "request_id", id, "err", err)
+	return "store unavailable (request id " + id + ")"
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -78,13 +79,8 @@ func AttachRefs(ctx context.Context, st store.Store, ins []Incident) error {
 // watchdog receives the tenant's always-firing Watchdog alert (an
 // Alertmanager webhook notification) and feeds its dead-man's switch.
 func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.Principal(r)
+	p, ok := a.alertmanager(w, r)
 	if !ok {
-		a.reject(w, http.StatusUnauthorized, service.RejectUnauthorized, "unauthorized")
-		return
-	}
-	if p.Tenant == "" {
-		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
 		return
 	}
 	// A heartbeat is small and the next one is due soon: one too large is
@@ -102,8 +98,9 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "heartbeat": fed})
 }
 
-func toDeadLetter(j store.ForwardJob) DeadLetter {
-	d := DeadLetter{ID: j.ID, Tenant: j.Tenant, Target: j.Target, IncidentID: j.IncidentID, Attempts: j.Attempts,
+func (a *API) toDeadLetter(j store.ForwardJob) DeadLetter {
+	d := DeadLetter{ID: a.IDs.Public(publicid.DeadLetter, j.ID), Tenant: j.Tenant, Target: j.Target,
+		IncidentID: a.IDs.Public(publicid.Incident, j.IncidentID), Attempts: j.Attempts,
 		LastError: j.LastError, DeadAt: j.DeadAt, PendingSince: tp(j.PendingSince)}
 	if j.Ref.ID != "" {
 		d.Ticket = &ExternalRef{Target: j.Target, ID: j.Ref.ID, Key: j.Ref.Key, URL: j.Ref.URL}
@@ -132,11 +129,12 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
+		id, ok := a.IDs.Private(publicid.DeadLetter, n)
+		if err != nil || !ok {
 			writeError(w, http.StatusBadRequest, "before must be a positive id")
 			return
 		}
-		filter.BeforeID = n
+		filter.BeforeID = id
 	}
 	jobs, err := f.DeadLetters(r.Context(), filter)
 	if err != nil {
@@ -145,10 +143,10 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 	}
 	out := DeadLettersResponse{DeadLetters: make([]DeadLetter, 0, len(jobs))}
 	for _, j := range jobs {
-		out.DeadLetters = append(out.DeadLetters, toDeadLetter(j))
+		out.DeadLetters = append(out.DeadLetters, a.toDeadLetter(j))
 	}
 	if len(jobs) == filter.Limit {
-		out.Next = strconv.FormatInt(jobs[len(jobs)-1].ID, 10)
+		out.Next = strconv.FormatInt(a.IDs.Public(publicid.DeadLetter, jobs[len(jobs)-1].ID), 10)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -163,8 +161,9 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 	}
 	var id int64
 	if r.PathValue("id") != "" {
+		n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		var ok bool
-		if id, ok = PathID(r); !ok {
+		if id, ok = a.IDs.Private(publicid.DeadLetter, n); err != nil || !ok {
 			writeError(w, http.StatusBadRequest, "invalid dead letter id")
 			return
 		}

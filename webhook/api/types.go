@@ -1,14 +1,15 @@
 package api
 
 import (
-	"net/http"
+	"context"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
-	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 )
 
-// Incident is the JSON form of an incident.
+// Incident is the JSON form of an incident. Its ids are public ids (see
+// package publicid) when the API has them.
 type Incident struct {
 	ID                 int64             `json:"id"`
 	Tenant             string            `json:"tenant"`
@@ -121,34 +122,36 @@ func FromIncident(in *incident.Incident, now time.Time) Incident {
 	return out
 }
 
-// LoadDetail reads an incident with its alerts and journal, scoped to tenant
-// ("" = any).
-func LoadDetail(r *http.Request, st store.Store, tenant string, id int64) (*Detail, error) {
-	in, err := st.Incident(r.Context(), tenant, id)
+// LoadDetail reads an incident (by the store's id) with its alerts and
+// journal, scoped to tenant ("" = any), with public ids.
+func (a *API) LoadDetail(ctx context.Context, tenant string, id int64) (*Detail, error) {
+	st := a.Service.Store
+	in, err := st.Incident(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	alerts, err := st.Alerts(r.Context(), id)
+	alerts, err := st.Alerts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	journal, err := st.Journal(r.Context(), id)
+	journal, err := st.Journal(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	incident.SortAlerts(alerts)
 	d := &Detail{Incident: FromIncident(in, time.Now()), Alerts: make([]Alert, 0, len(alerts)), Journal: make([]Entry, 0, len(journal))}
 	refs := []Incident{d.Incident}
-	if err := AttachRefs(r.Context(), st, refs); err != nil {
+	if err := AttachRefs(ctx, st, refs); err != nil {
 		return nil, err
 	}
 	d.Incident = refs[0]
-	for _, a := range alerts {
-		d.Alerts = append(d.Alerts, Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
-			StartsAt: tp(a.StartsAt), EndsAt: tp(a.EndsAt), GeneratorURL: a.GeneratorURL})
+	a.publish(&d.Incident)
+	for _, al := range alerts {
+		d.Alerts = append(d.Alerts, Alert{Fingerprint: al.Fingerprint, Status: al.Status, Labels: al.Labels, Annotations: al.Annotations,
+			StartsAt: tp(al.StartsAt), EndsAt: tp(al.EndsAt), GeneratorURL: al.GeneratorURL})
 	}
 	for _, e := range journal {
-		d.Journal = append(d.Journal, Entry{ID: e.ID, At: e.At, Actor: e.Actor, Kind: e.Kind, Message: e.Message})
+		d.Journal = append(d.Journal, Entry{ID: a.IDs.Public(publicid.Journal, e.ID), At: e.At, Actor: e.Actor, Kind: e.Kind, Message: e.Message})
 	}
 	return d, nil
 }

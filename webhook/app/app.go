@@ -36,8 +36,8 @@ import (
 // Options configure Run.
 type Options struct {
 	ConfigFile string
-	// Web holds the listen addresses and --web.config.file (TLS). Ignored
-	// when Listener is set.
+	// Web holds the listen addresses (ignored when Listener is set) and
+	// --web.config.file (see webServer).
 	Web *web.FlagConfig
 	// Listener, when set, is served instead of Web's addresses (tests).
 	Listener net.Listener
@@ -47,6 +47,8 @@ type Options struct {
 	// Ready is called with the served address once the store is open.
 	Ready func(addr string)
 	Now   func() time.Time
+	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
+	EnableLifecycle bool
 }
 
 // OpenStore opens the configured store.
@@ -121,6 +123,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	reg.MustRegister(service.NewOpenCollector(st))
+	sessions, ids, err := secrets(ctx, st)
+	if err != nil {
+		return err
+	}
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now}
 	a := &api.API{
 		Service:      svc,
@@ -130,34 +136,44 @@ func Run(ctx context.Context, o Options) error {
 		Gate:         limit.NewGate(o.Now, metrics),
 		TenantLimits: func(t string) limit.Settings { return p.cfg.Load().TenantLimits(t) },
 		Logger:       o.Logger,
+		Server:       func() *config.Server { return &p.cfg.Load().Server },
+		Sessions:     sessions,
+		Guard:        api.NewGuard(reg, o.Logger),
+		IDs:          ids,
+	}
+	ws := &webServer{logger: o.Logger}
+	if o.Web != nil && o.Web.WebConfigFile != nil {
+		ws.path = *o.Web.WebConfigFile
+	}
+	if err := CheckWebConfig(ws.path); err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	(&ui.UI{API: a, Service: svc}).Register(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := p.reload(); err != nil {
-			o.Logger.Error("reload config", "err", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		o.Logger.Info("config reloaded")
-	})
+	page := &ui.UI{API: a, Service: svc, Config: p.cfg.Load}
+	page.Register(mux)
+	mux.Handle("GET /metrics", p.operational(a, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	mux.Handle("POST /-/reload", p.operational(a, ws, p.reloadHandler()))
+	handler, err := ws.headers(mux)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Background workers stop before the store closes.
+	// Background work (forwarders, reconciler, SIGHUP, sweeper) stops before the store
+	// closes: these defers run before the store's.
 	var bg sync.WaitGroup
 	defer func() {
 		cancel()
 		bg.Wait()
 	}()
-	p.startForwarding(ctx, &bg, st, svc, reg)
+	page.Status = p.startForwarding(ctx, &bg, st, svc, reg, ids)
 	p.startRetention(ctx, &bg, svc)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	bg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -170,36 +186,32 @@ func Run(ctx context.Context, o Options) error {
 				}
 			}
 		}
-	}()
-	go p.sweep(ctx, svc)
+	})
+	bg.Go(func() { p.sweep(ctx, svc) })
 
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
+	ls := []net.Listener{o.Listener}
+	if o.Listener == nil {
+		if o.Web == nil {
+			return errors.New("no listener and no web flags")
+		}
+		if ls, err = listen(o.Web); err != nil {
+			return err
+		}
+	}
+	if o.Ready != nil {
+		o.Ready(ls[0].Addr().String())
+	}
 	errc := make(chan error, 1)
-	go func() {
-		if o.Listener != nil {
-			if o.Ready != nil {
-				o.Ready(o.Listener.Addr().String())
-			}
-			flags := o.Web
-			if flags == nil {
-				empty, none := "", false
-				flags = &web.FlagConfig{WebConfigFile: &empty, WebSystemdSocket: &none, WebListenAddresses: &[]string{}}
-			}
-			errc <- web.Serve(o.Listener, srv, flags, o.Logger)
-			return
-		}
-		if o.Ready != nil && o.Web != nil && len(*o.Web.WebListenAddresses) > 0 {
-			o.Ready((*o.Web.WebListenAddresses)[0])
-		}
-		errc <- web.ListenAndServe(srv, o.Web, o.Logger)
-	}()
+	go func() { errc <- ws.serve(srv, ls) }()
 	o.Logger.Info("kizashi-webhook started", "store", cfg.Storage.Driver, "tenants", len(cfg.Tenants))
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("serve: %w", err)
+		// One listener failed: stop the others too.
+		return errors.Join(fmt.Errorf("serve: %w", err), srv.Close())
 	case <-ctx.Done():
 	}
 	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)

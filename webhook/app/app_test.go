@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ type webhook struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan error
+	config string // the configuration file
 }
 
 // startWebhook runs the whole program in-process on a free port, with the test tenants and
@@ -117,7 +119,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 			in = ins[0]
 		}
 		return len(ins) == 1
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	require.Equal(t, "new", string(in.State))
 	require.Equal(t, "acme.ops", in.Receiver, "receiver arrives regex-quoted and is unquoted")
 	require.Equal(t, "DiskFull on db1", in.Title)
@@ -131,7 +133,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 		var d api.Detail
 		w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d)
 		return d.Incident.LastNotifiedAt.After(*before.Incident.LastNotifiedAt)
-	}, 20*time.Second, 200*time.Millisecond)
+	}, time.Minute, 200*time.Millisecond)
 	var after api.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &after))
 	require.Len(t, after.Journal, len(before.Journal), "a repeat is not a journal line")
@@ -142,7 +144,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ins := w.incidents(t, tokAcme)
 		return len(ins) == 1 && ins[0].State == "resolved"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	var d api.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
 	require.Equal(t, "resolved", d.Alerts[0].Status)
@@ -168,12 +170,28 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 	}
 	// A replica may notify the group before it has the second alert; its next notification
 	// (group_interval later) completes it.
+	var last []api.Incident
 	require.Eventually(t, func() bool {
-		ins := w.incidents(t, tokAcme)
-		return len(ins) == 1 && ins[0].FiringAlerts == 2
-	}, 30*time.Second, 100*time.Millisecond)
-	// Let every replica's notification arrive, then check again.
-	time.Sleep(3 * time.Second)
+		last = w.incidents(t, tokAcme)
+		return len(last) == 1 && last[0].FiringAlerts == 2
+	}, time.Minute, 100*time.Millisecond, "incidents: %+v", &last)
+	// Then check again once the other replicas' notifications are in: no notification made a
+	// second incident. A replica that sees another's entry in the notification log first does
+	// not send at all, so "every replica sent" cannot be waited for: this is an observation
+	// window for something that must not happen (5 s, ending early once all three sent).
+	sent := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		sent = 0
+		for _, am := range ams {
+			if amNotifications(am.URL()) >= 1 {
+				sent++
+			}
+		}
+		if sent == len(ams) {
+			break
+		}
+	}
+	t.Logf("%d of %d Alertmanager replicas sent the group", sent, len(ams))
 	ins := w.incidents(t, tokAcme)
 	require.Len(t, ins, 1)
 	require.Equal(t, 2, ins[0].FiringAlerts)
@@ -187,9 +205,30 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 		_ = resp.Body.Close()
 		metrics = string(b)
 		return strings.Contains(metrics, "kizashi_webhook_incidents_open")
-	}, 5*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	t.Logf("notification counters:\n%s", grep(metrics, "kizashi_webhook_notifications_total"))
 	require.Contains(t, metrics, `kizashi_webhook_incidents_open{priority="P3",state="new",tenant="acme"} 1`)
+}
+
+// amNotifications reads an Alertmanager's count of webhook notifications sent (-1 if unknown).
+func amNotifications(base string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return -1
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "alertmanager_notifications_total{") && strings.Contains(l, `integration="webhook"`) {
+			if v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64); err == nil {
+				return v
+			}
+		}
+	}
+	return -1
 }
 
 func grep(s, sub string) string {
@@ -210,6 +249,6 @@ func TestPostgresStoreEndToEnd(t *testing.T) {
 		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "a"}, StartsAt: time.Now()},
 		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "b"}, StartsAt: time.Now()}))
 	// Route acme.per-alert correlates by fingerprint: one incident per alert.
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 2 }, 20*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 2 }, time.Minute, 100*time.Millisecond)
 	require.Len(t, w.incidents(t, tokNOC), 2, "the operator sees all tenants")
 }

@@ -87,8 +87,13 @@ func TestServiceDeskPage(t *testing.T) {
 	require.NoError(t, testenv.Screenshot(ctx, filepath.Join(shots, "webhook-incident.png")))
 	require.Empty(t, testenv.BrowserErrors(t, ctx))
 
+	// The forwarding page opens from the header; logging out (a form with the CSRF token)
+	// brings the log-in page back.
+	run(chromedp.Click(chromedp.CSS(`header a[href="/forwarding"]`)), chromedp.WaitVisible(chromedp.CSS("table.targets")))
+	run(chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("token")))
+	run(chromedp.Navigate(w.URL+"/incidents"), chromedp.WaitVisible(chromedp.ID("token")))
+
 	// Tenant globex cannot open or act on acme's incident through the page.
-	run(chromedp.Navigate(w.URL + "/login"))
 	login(tokGlobex)
 	require.NotContains(t, text("table.incidents"), "HighLatency")
 	run(chromedp.Navigate(fmt.Sprintf("%s/incidents/%d", w.URL, id)), chromedp.WaitVisible(chromedp.CSS("p.error")))

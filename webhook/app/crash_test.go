@@ -57,7 +57,7 @@ func startServer(t *testing.T, bin, cfg, addr string, logPath string) *server {
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 20*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 	return s
 }
 
@@ -83,19 +83,27 @@ func TestCrashSafety(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	go func() {
-		res, err := bench.Run(context.Background(), bench.Options{URL: "http://" + addr + "/api/v1/alerts", Token: tokAcme,
-			Duration: 5 * time.Second, Concurrency: 16, Alerts: 10, Groups: groups,
+		res, err := bench.Run(ctx, bench.Options{URL: "http://" + addr + "/api/v1/alerts", Token: tokAcme,
+			Duration: 10 * time.Minute, Concurrency: 16, Alerts: 10, Groups: groups,
 			Client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: false}}})
 		done <- result{res, err}
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// The load runs until stopped: the server is killed while notifications are being
+	// accepted, and the load stops once the restarted server accepts them again.
+	accepted := func() float64 {
+		return metric(t, "http://"+addr, `kizashi_webhook_notifications_total{result="accepted"}`)
+	}
+	require.Eventually(t, func() bool { return accepted() >= 100 }, time.Minute, 20*time.Millisecond, "load accepted")
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
 	err := srv.cmd.Wait()
 	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee), "killed: %v", err)
-	time.Sleep(300 * time.Millisecond)
 	srv = startServer(t, bin, cfg, addr, logPath)
+	require.Eventually(t, func() bool { return accepted() >= 100 }, time.Minute, 20*time.Millisecond, "load accepted after the restart")
+	stop()
 	r := <-done
 	require.NoError(t, r.err)
 	t.Logf("load: %s", r.res)

@@ -7,21 +7,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/reconcile"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
 // startForwarding starts the outbox forwarders and the reconciler (when the
-// store supports them) in bg; they stop when ctx ends.
-func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st store.Store, svc *service.Service, reg prometheus.Registerer) {
+// store supports them) in bg; they stop when ctx ends. It returns the
+// forwarders' status (nil without forwarders).
+func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st store.Store, svc *service.Service, reg prometheus.Registerer,
+	ids *publicid.Codec) func() []forward.TargetStatus {
+	var status func() []forward.TargetStatus
 	if fs, ok := st.(store.Forwarding); ok {
 		f := forward.New(forward.Options{
 			Store: fs, Reads: st, Config: p.cfg.Load, Metrics: forward.NewMetrics(reg),
 			Logger: p.logger.With("component", "forward"), Now: p.opts.Now,
 			// SQLite belongs to this process: leases left by a crash are stale.
 			SingleProcess: p.cfg.Load().Storage.Driver == "sqlite",
+			IDs:           ids,
 		})
+		status = f.Status
 		reg.MustRegister(forward.NewQueueCollector(fs, p.cfg.Load, p.opts.Now))
 		bg.Go(func() {
 			if err := f.Run(ctx); err != nil {
@@ -38,4 +44,5 @@ func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st st
 			}
 		})
 	}
+	return status
 }

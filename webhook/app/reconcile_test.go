@@ -22,17 +22,18 @@ import (
 )
 
 // runWebhook runs the program in-process on l with a configuration file.
-func runWebhook(t testing.TB, l net.Listener, cfgYAML string) *webhook {
+func runWebhook(t testing.TB, l net.Listener, cfgYAML string, opts ...func(*app.Options)) *webhook {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kizashi-webhook.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(cfgYAML), 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() {
-		w.done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
+	w := &webhook{URL: "http://" + l.Addr().String(), cancel: cancel, done: make(chan error, 1), config: cfg}
+	o := app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range opts {
+		f(&o)
+	}
+	go func() { w.done <- app.Run(ctx, o) }()
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-w.done)
@@ -44,7 +45,7 @@ func runWebhook(t testing.TB, l net.Listener, cfgYAML string) *webhook {
 		}
 		_ = resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 	return w
 }
 
@@ -119,14 +120,17 @@ tenants:
 
 	ctx := context.Background()
 	now := time.Now()
-	gone := testenv.Alert{Labels: map[string]string{"alertname": "Gone", "instance": "a"}, StartsAt: now.Add(-time.Minute), EndsAt: now.Add(4 * time.Second)}
+	gone := testenv.Alert{Labels: map[string]string{"alertname": "Gone", "instance": "a"}, StartsAt: now.Add(-time.Minute)}
 	silenced := testenv.Alert{Labels: map[string]string{"alertname": "Silenced", "instance": "b"}, StartsAt: now.Add(-time.Minute)}
 	inhibited := testenv.Alert{Labels: map[string]string{"alertname": "Inhibited", "instance": "x", "severity": "warning"}, StartsAt: now.Add(-time.Minute)}
 	watchdog := testenv.Alert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: now.Add(-time.Minute)}
 	require.NoError(t, am.PostAlerts(ctx, gone, silenced, inhibited, watchdog))
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, 20*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, time.Minute, 100*time.Millisecond)
 	require.NotContains(t, byTitle(w.incidents(t, tokAcme)), "Watchdog", "the watchdog is a heartbeat, not an incident")
 
+	// Gone resolves in Alertmanager once its incident exists; its resolve is not sent.
+	gone.EndsAt = time.Now()
+	require.NoError(t, am.PostAlerts(ctx, gone))
 	silenceID, err := am.CreateSilence(ctx, map[string]string{"alertname": "Silenced"}, time.Hour)
 	require.NoError(t, err)
 	critical := testenv.Alert{Labels: map[string]string{"alertname": "Critical", "instance": "x", "severity": "critical"}, StartsAt: now}
@@ -135,7 +139,7 @@ tenants:
 	require.Eventually(t, func() bool {
 		ins := byTitle(w.incidents(t, tokAcme))
 		return ins["Gone on a"].State == "resolved" && ins["Silenced on b"].State == "on_hold" && ins["Inhibited on x"].State == "on_hold"
-	}, 30*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	ins := byTitle(w.incidents(t, tokAcme))
 	require.Equal(t, "new", string(ins["Critical on x"].State), "active alerts stay as they are")
 
@@ -162,7 +166,7 @@ tenants:
 	require.Equal(t, 200, resp.StatusCode)
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Silenced on b"].State == "in_progress"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	require.Contains(t, journalText(w.detail(t, ins["Silenced on b"].ID)), "on_hold -> in_progress: alerts active again in Alertmanager")
 
 	// The watchdog stops (resolved in Alertmanager; its resolve is not
@@ -171,7 +175,7 @@ tenants:
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "new"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 	wd := w.detail(t, byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].ID)
 	require.Equal(t, 1, wd.Incident.Priority)
 	require.Contains(t, journalText(wd), "no watchdog heartbeat for 3s")
@@ -179,7 +183,7 @@ tenants:
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
 		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "resolved"
-	}, 20*time.Second, 100*time.Millisecond)
+	}, time.Minute, 100*time.Millisecond)
 
 	resp, err = http.Get(w.URL + "/metrics")
 	require.NoError(t, err)

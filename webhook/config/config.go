@@ -13,6 +13,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type Config struct {
 	// Forwarding and Reconcile: see forward.go.
 	Forwarding Forwarding `yaml:"forwarding"`
 	Reconcile  Reconcile  `yaml:"reconcile"`
+	// Server: see server.go.
+	Server Server `yaml:"server"`
 
 	policies map[string]incident.Policy
 	targets  map[string][]Target
@@ -167,8 +170,7 @@ type Principal struct {
 }
 
 type tokenCred struct {
-	principal  Principal
-	sessionKey [32]byte // see NewSession
+	principal Principal
 }
 
 type basicCred struct {
@@ -217,7 +219,7 @@ func DefaultPolicyConfig() PolicyConfig {
 // UnmarshalYAML sets defaults first (the "type plain" pattern).
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer}
 	type plain Config
 	return unmarshal((*plain)(c))
 }
@@ -244,41 +246,49 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes and validates a configuration; baseDir resolves relative
-// token and password files.
+// token and password files. Errors about a key name its line.
 func Parse(b []byte, baseDir string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			// An empty file is the default configuration.
 			if err := yaml.Unmarshal([]byte("{}"), c); err != nil {
 				return nil, fmt.Errorf("default config: %w", err)
 			}
-		} else {
+		case !errors.As(err, &te):
+			// A value's own decoder (a duration, a URL) failed: its error has no line.
+			if line, path, lerr := locateDecodeError(&root, reflect.TypeFor[Config]()); line > 0 {
+				return nil, fmt.Errorf("parse config: line %d: %s: %w", line, path, lerr)
+			}
+			return nil, fmt.Errorf("parse config: %w", err)
+		default:
 			return nil, fmt.Errorf("parse config: %w", err)
 		}
 	}
-	if err := c.overlayTenantPolicies(b); err != nil {
+	if err := c.overlayTenantPolicies(&root); err != nil {
 		return nil, err
 	}
-	if err := c.overlayTenantLimits(b); err != nil {
+	if err := c.overlayTenantLimits(&root); err != nil {
 		return nil, err
 	}
 	if err := c.validate(baseDir); err != nil {
-		return nil, err
+		return nil, withLine(&root, err)
 	}
 	return c, nil
 }
 
 // overlayTenantPolicies decodes each tenant's policy block on top of a copy
 // of the global policy, so a tenant overrides only what it names.
-func (c *Config) overlayTenantPolicies(b []byte) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("parse config: %w", err)
-	}
-	tenants := lookup(&root, "tenants")
+func (c *Config) overlayTenantPolicies(root *yaml.Node) error {
+	tenants := lookup(root, "tenants")
 	if tenants == nil || tenants.Kind != yaml.SequenceNode {
 		return nil
 	}
@@ -351,41 +361,16 @@ func (c *Config) validate(baseDir string) error {
 		return err
 	}
 	if c.Sweep.Interval <= 0 {
-		return errors.New("sweep: interval must be positive")
+		return keyErrorf("sweep.interval", "must be positive")
+	}
+	if err := c.Server.validate(); err != nil {
+		return err
 	}
 	if _, err := c.Defaults.compile(); err != nil {
-		return fmt.Errorf("policy: %w", err)
+		return nest("policy", "policy", err)
 	}
 	c.policies = map[string]incident.Policy{}
 	c.tenants = map[string]*TenantConfig{}
-	c.tokens = map[[32]byte]tokenCred{}
-	c.basic = map[string]basicCred{}
-	addToken := func(owner string, tok string, p Principal) error {
-		if len(tok) < 16 {
-			return fmt.Errorf("%s: tokens must have at least 16 characters", owner)
-		}
-		h := sha256.Sum256([]byte(tok))
-		if _, dup := c.tokens[h]; dup {
-			return fmt.Errorf("%s: token already used by another tenant or operator", owner)
-		}
-		c.tokens[h] = tokenCred{principal: p, sessionKey: sessionKey(tok)}
-		return nil
-	}
-	readTokens := func(owner string, inline, files []string) ([]string, error) {
-		out := append([]string(nil), inline...)
-		for _, f := range files {
-			b, err := os.ReadFile(resolve(baseDir, f))
-			if err != nil {
-				return nil, fmt.Errorf("%s: read token file: %w", owner, err)
-			}
-			for _, line := range strings.Split(string(b), "\n") {
-				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-					out = append(out, line)
-				}
-			}
-		}
-		return out, nil
-	}
 	minClose := time.Duration(0)
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
@@ -397,35 +382,6 @@ func (c *Config) validate(baseDir string) error {
 			return fmt.Errorf("%s: duplicate tenant", owner)
 		}
 		c.tenants[t.Name] = t
-		toks, err := readTokens(owner, t.Tokens, t.TokenFiles)
-		if err != nil {
-			return err
-		}
-		if len(toks) == 0 && len(t.BasicAuth) == 0 {
-			return fmt.Errorf("%s: needs tokens, token_files or basic_auth", owner)
-		}
-		for _, tok := range toks {
-			if err := addToken(owner, tok, Principal{Name: t.Name, Tenant: t.Name}); err != nil {
-				return err
-			}
-		}
-		for _, ba := range t.BasicAuth {
-			pw := ba.Password
-			if ba.PasswordFile != "" {
-				b, err := os.ReadFile(resolve(baseDir, ba.PasswordFile))
-				if err != nil {
-					return fmt.Errorf("%s: read password_file: %w", owner, err)
-				}
-				pw = strings.TrimSpace(string(b))
-			}
-			if ba.Username == "" || pw == "" {
-				return fmt.Errorf("%s: basic_auth needs username and password or password_file", owner)
-			}
-			if _, dup := c.basic[ba.Username]; dup {
-				return fmt.Errorf("%s: basic_auth username %q already used", owner, ba.Username)
-			}
-			c.basic[ba.Username] = basicCred{sha256.Sum256([]byte(pw)), Principal{Name: ba.Username, Tenant: t.Name}}
-		}
 		if t.DefaultCorrelation == "" {
 			t.DefaultCorrelation = string(incident.CorrelateGroup)
 		}
@@ -447,30 +403,15 @@ func (c *Config) validate(baseDir string) error {
 		}
 		p, err := t.Policy.compile()
 		if err != nil {
-			return fmt.Errorf("%s: policy: %w", owner, err)
+			return nest(fmt.Sprintf("tenants[%d].policy", i), owner+": policy", err)
 		}
 		c.policies[t.Name] = p
 		if minClose == 0 || p.CloseAfter < minClose {
 			minClose = p.CloseAfter
 		}
 	}
-	for i, o := range c.Operators {
-		owner := fmt.Sprintf("operator %q", o.Name)
-		if o.Name == "" {
-			return fmt.Errorf("operators[%d]: name required", i)
-		}
-		toks, err := readTokens(owner, o.Tokens, o.TokenFiles)
-		if err != nil {
-			return err
-		}
-		if len(toks) == 0 {
-			return fmt.Errorf("%s: needs tokens or token_files", owner)
-		}
-		for _, tok := range toks {
-			if err := addToken(owner, tok, Principal{Name: o.Name, Operator: true}); err != nil {
-				return err
-			}
-		}
+	if err := c.loadCredentials(baseDir); err != nil {
+		return err
 	}
 	if minClose == 0 {
 		minClose = time.Duration(c.Defaults.CloseAfter)
@@ -481,12 +422,20 @@ func (c *Config) validate(baseDir string) error {
 
 func (p PolicyConfig) compile() (incident.Policy, error) {
 	out := incident.DefaultPolicy()
-	if p.ReopenWindow < 0 || p.CloseAfter <= 0 || p.FalsePositiveMute < 0 {
-		return out, errors.New("reopen_window and false_positive_mute must not be negative, close_after must be positive")
+	switch {
+	case p.ReopenWindow < 0:
+		return out, keyErrorf("reopen_window", "must not be negative")
+	case p.CloseAfter <= 0:
+		return out, keyErrorf("close_after", "must be positive")
+	case p.FalsePositiveMute < 0:
+		return out, keyErrorf("false_positive_mute", "must not be negative")
 	}
 	out.ReopenWindow, out.CloseAfter, out.MuteWindow = time.Duration(p.ReopenWindow), time.Duration(p.CloseAfter), time.Duration(p.FalsePositiveMute)
-	if p.Flapping.Cycles < 0 || (p.Flapping.Cycles > 0 && p.Flapping.Window <= 0) {
-		return out, errors.New("flapping: cycles must be >= 0 and window positive")
+	if p.Flapping.Cycles < 0 {
+		return out, keyErrorf("flapping.cycles", "must not be negative")
+	}
+	if p.Flapping.Cycles > 0 && p.Flapping.Window <= 0 {
+		return out, keyErrorf("flapping.window", "must be positive")
 	}
 	out.FlapCycles, out.FlapWindow = p.Flapping.Cycles, time.Duration(p.Flapping.Window)
 	if !incident.AutoResolve(p.AutoResolve).Valid() {
@@ -545,8 +494,11 @@ func (p PolicyConfig) compile() (incident.Policy, error) {
 		if _, err := fmt.Sscanf(k, "P%d", &prio); err != nil || prio < 1 || prio > 5 || k != fmt.Sprintf("P%d", prio) {
 			return out, fmt.Errorf("sla: key %q must be P1..P5", k)
 		}
-		if v.Response <= 0 || v.Resolve <= 0 || v.Resolve < v.Response {
-			return out, fmt.Errorf("sla: %s needs positive response and resolve, resolve >= response", k)
+		switch {
+		case v.Response <= 0:
+			return out, keyErrorf("sla."+k+".response", "must be positive")
+		case v.Resolve < v.Response:
+			return out, keyErrorf("sla."+k+".resolve", "must not be shorter than response")
 		}
 		out.SLA[prio] = incident.SLATarget{Response: time.Duration(v.Response), Resolve: time.Duration(v.Resolve)}
 	}

@@ -1,9 +1,9 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,27 +14,45 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 )
 
+// loadErrors are the testdata files with the exact error of each.
+var loadErrors = []struct {
+	file, err string
+}{
+	{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 3: field pathh not found in type config.plain"},
+	{"tenant_unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field reopen_windoww not found in type config.PolicyConfig"},
+	{"bad_auto_resolve.yml", `tenant "acme": policy: auto_resolve must be resolve, note or resolve_if_untouched, not "maybe"`},
+	{"bad_correlation.yml", `tenant "a": route "r": correlate_by must be group or fingerprint, not "alertname"`},
+	{"bad_driver.yml", `storage: driver must be sqlite or postgres, not "mysql"`},
+	{"bad_duration.yml", `parse config: line 2: policy.reopen_window: not a valid duration string: "soon"`},
+	{"bad_matrix.yml", "policy: priority: matrix must have 3 rows (impact high, medium, low)"},
+	{"bad_sla_key.yml", `policy: sla: key "P9" must be P1..P5`},
+	{"bad_sla_order.yml", `line 8: tenants[0].policy.sla.P2.resolve: must not be shorter than response`},
+	{"bad_template.yml", "policy: parse title template: template: title:1: unclosed action"},
+	{"bad_tenant_limits.yml", `tenant "acme": limits: notifications_burst must be at least 1 when notifications_per_second is set`},
+	{"bad_retention.yml", "retention: notifications must be 0 (keep) or at least 1h (duplicates are recognised by the stored notification)"},
+	{"bad_tenant_name.yml", `tenants[0]: name "a b" must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'`},
+	{"basic_user_named_like_tenant.yml", `line 4: tenants[0].basic_auth[0].username: basic_auth username "b" is already the name of tenants[1]`},
+	{"bad_trusted_proxy.yml", `line 4: server.trusted_proxies[1]: "proxy.example" is not an IP address or CIDR range`},
+	{"bad_auth_failures.yml", "line 4: server.auth_failures.per_minute: must be positive"},
+	{"big_body.yml", "line 2: limits.max_body_bytes: must be 1-1073741824 (1 GiB), not 1000000000000"},
+	{"duplicate_operator.yml", `line 4: operators[1].name: operator name "noc" is already the name of operators[0]`},
+	{"duplicate_token.yml", `line 5: tenants[1].tokens[0]: token already used by another tenant or operator`},
+	{"missing_token_file.yml", `line 3: tenants[0].token_files[0]: read token file: open testdata/missing.token: no such file or directory`},
+	{"no_credentials.yml", `line 2: tenants[0]: tenant "a" needs tokens, token_files or basic_auth`},
+	{"one_kind_token.yml", "line 3: operators[0].tokens[0]: token must mix at least two kinds of characters (lower-case letters, upper-case letters, digits, others)"},
+	{"operator_named_like_tenant.yml", `line 5: operators[0].name: operator name "acme" is already the name of tenants[0]`},
+	{"short_token.yml", `line 3: tenants[0].tokens[0]: token must have at least 16 characters`},
+	{"tenant_bad_duration.yml", `parse config: line 6: tenants[0].policy.flapping.window: not a valid duration string: "-1h"`},
+	{"token_file_weak.yml", "line 3: tenants[0].token_files[0]: weak.token line 2: token must mix at least two kinds of characters (lower-case letters, upper-case letters, digits, others)"},
+	{"token_only_spaces.yml", "line 5: tenants[0].tokens[1]: token is empty or only white space"},
+	{"token_spaces.yml", "line 3: tenants[0].tokens[0]: token has leading or trailing white space"},
+	{"weak_password.yml", "line 5: tenants[0].basic_auth[0].password: password must have at least 16 characters"},
+	{"weak_token.yml", "line 3: tenants[0].tokens[0]: token must not be made mostly of one character"},
+	{"zero_close_after.yml", "line 2: policy.close_after: must be positive"},
+}
+
 func TestLoadErrors(t *testing.T) {
-	for _, tc := range []struct {
-		file, err string
-	}{
-		{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 3: field pathh not found in type config.plain"},
-		{"tenant_unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field reopen_windoww not found in type config.PolicyConfig"},
-		{"bad_auto_resolve.yml", `tenant "acme": policy: auto_resolve must be resolve, note or resolve_if_untouched, not "maybe"`},
-		{"bad_correlation.yml", `tenant "a": route "r": correlate_by must be group or fingerprint, not "alertname"`},
-		{"bad_driver.yml", `storage: driver must be sqlite or postgres, not "mysql"`},
-		{"bad_duration.yml", `parse config: not a valid duration string: "soon"`},
-		{"bad_matrix.yml", "policy: priority: matrix must have 3 rows (impact high, medium, low)"},
-		{"bad_sla_key.yml", `policy: sla: key "P9" must be P1..P5`},
-		{"bad_template.yml", "policy: parse title template: template: title:1: unclosed action"},
-		{"bad_tenant_name.yml", `tenants[0]: name "a b" must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'`},
-		{"duplicate_token.yml", `tenant "b": token already used by another tenant or operator`},
-		{"missing_token_file.yml", `tenant "a": read token file: open testdata/missing.token: no such file or directory`},
-		{"no_credentials.yml", `tenant "a": needs tokens, token_files or basic_auth`},
-		{"short_token.yml", `tenant "a": tokens must have at least 16 characters`},
-		{"bad_tenant_limits.yml", `tenant "acme": limits: notifications_burst must be at least 1 when notifications_per_second is set`},
-		{"bad_retention.yml", "retention: notifications must be 0 (keep) or at least 1h (duplicates are recognised by the stored notification)"},
-	} {
+	for _, tc := range loadErrors {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)
 			_, err := Load(path)
@@ -46,7 +64,13 @@ func TestLoadErrors(t *testing.T) {
 func TestAllTestdataCovered(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.yml")
 	require.NoError(t, err)
-	require.Len(t, files, 17, "add new testdata files to TestLoadErrors")
+	covered := map[string]bool{"good.yml": true}
+	for _, tc := range loadErrors {
+		covered[tc.file] = true
+	}
+	for _, f := range files {
+		require.True(t, covered[filepath.Base(f)], "add %s to loadErrors", f)
+	}
 }
 
 func TestGood(t *testing.T) {
@@ -65,7 +89,7 @@ func TestGood(t *testing.T) {
 	require.True(t, p.Operator)
 	_, ok = c.Authenticate("nope")
 	require.False(t, ok)
-	p, ok = c.AuthenticateBasic("globex", "globex-password")
+	p, ok = c.AuthenticateBasic("globex", "globex-password-0123")
 	require.True(t, ok)
 	require.Equal(t, "globex", p.Tenant)
 	_, ok = c.AuthenticateBasic("globex", "wrong")
@@ -116,47 +140,32 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, DefaultRetention, c.Retention)
 }
 
-func TestPageSessions(t *testing.T) {
+func TestTokenIDs(t *testing.T) {
 	c, err := Load("testdata/good.yml")
 	require.NoError(t, err)
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	const tok = "acme-secret-token-0123456789"
-
-	v, ok := c.NewSession(tok, now)
-	require.True(t, ok)
-	require.NotContains(t, v, tok)
-	p, ok := c.AuthenticateSession(v, now.Add(SessionTTL-time.Second))
+	id, p, ok := c.TokenID(tok)
 	require.True(t, ok)
 	require.Equal(t, "acme", p.Tenant)
-
-	_, ok = c.NewSession("not-a-configured-token-000", now)
-	require.False(t, ok, "unknown token")
-	_, ok = c.AuthenticateSession(v, now.Add(SessionTTL))
-	require.False(t, ok, "expired")
-	_, ok = c.AuthenticateSession(tok, now)
-	require.False(t, ok, "the token itself is not a session")
-	parts := strings.Split(v, ".")
-	longer := strings.Join([]string{parts[0], strconv.FormatInt(now.Add(100*SessionTTL).Unix(), 10), parts[2], parts[3]}, ".")
-	_, ok = c.AuthenticateSession(longer, now.Add(SessionTTL))
-	require.False(t, ok, "a forged expiry fails the MAC")
-	noc, ok := c.NewSession("noc-operator-token-0123456789", now)
-	require.True(t, ok)
-	nparts := strings.Split(noc, ".")
-	_, ok = c.AuthenticateSession(strings.Join([]string{parts[0], parts[1], nparts[2], parts[3]}, "."), now)
-	require.False(t, ok, "another token's id with this MAC")
-	for _, bad := range []string{"", "1", "1.x.y.z", "2." + strings.Join(parts[1:], "."), v + ".x"} {
-		_, ok = c.AuthenticateSession(bad, now)
-		require.False(t, ok, bad)
+	_, _, ok = c.TokenID("not-a-configured-token-000")
+	require.False(t, ok)
+	_, _, ok = c.TokenID("")
+	require.False(t, ok)
+	found := map[[32]byte]Principal{}
+	for id, p := range c.Tokens() {
+		found[id] = p
 	}
+	require.Len(t, found, 3, "acme's inline and file tokens, noc's token")
+	require.Equal(t, p, found[id])
 
-	// A reload without the token ends its sessions.
+	// A reload without the token: its id is gone.
 	c2, err := Parse([]byte(`
 tenants:
   - name: acme
     tokens: ["another-acme-token-0123456789"]
 `), "testdata")
 	require.NoError(t, err)
-	_, ok = c2.AuthenticateSession(v, now)
+	_, _, ok = c2.TokenID(tok)
 	require.False(t, ok)
 }
 
@@ -187,4 +196,13 @@ tenants:
 	require.Equal(t, c.TenantLimits("small"), c.TenantLimits("unknown"), "unknown tenants get limits.tenant")
 	require.Equal(t, model.Duration(7*24*time.Hour), c.Retention.Notifications, "default kept")
 	require.Equal(t, model.Duration(30*24*time.Hour), c.Retention.JournalNotifications)
+}
+
+func TestServerSection(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	require.NoError(t, err)
+	require.Equal(t, DefaultServer.AuthFailures, c.Server.AuthFailures)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")},
+		c.Server.Proxies())
+	require.True(t, c.Server.SecureCookies)
 }

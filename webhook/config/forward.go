@@ -37,6 +37,8 @@ type Forwarding struct {
 	// ExternalURL is where people reach this webhook's service-desk page
 	// (links in tickets to <external_url>/incidents/<id>); empty: no links.
 	ExternalURL string `yaml:"external_url"`
+	// MaxRetryAfter caps a target's Retry-After (a 429 pauses the whole target that long).
+	MaxRetryAfter model.Duration `yaml:"max_retry_after"`
 }
 
 // Breaker is the circuit breaker of each target.
@@ -163,6 +165,7 @@ var (
 		Breaker:           Breaker{Failures: 5, OpenFor: model.Duration(5 * time.Second), MaxOpenFor: model.Duration(time.Minute)},
 		OutboxRetention:   model.Duration(7 * 24 * time.Hour),
 		CorrelationPrefix: "kizashi",
+		MaxRetryAfter:     model.Duration(time.Hour),
 	}
 	DefaultReconcile      = Reconcile{Interval: model.Duration(time.Minute)}
 	DefaultServiceNow     = ServiceNowConfig{Table: "incident", DefaultCloseCode: "Solved (Permanently)", CorrelationDisplay: "Kizashi"}
@@ -267,19 +270,26 @@ type Target struct {
 }
 
 func (f *Forwarding) validate() error {
+	for _, d := range []struct {
+		key string
+		v   model.Duration
+	}{{"poll_interval", f.PollInterval}, {"timeout", f.Timeout}, {"min_backoff", f.MinBackoff},
+		{"circuit_breaker.open_for", f.Breaker.OpenFor}, {"outbox_retention", f.OutboxRetention}, {"max_retry_after", f.MaxRetryAfter}} {
+		if d.v <= 0 {
+			return keyErrorf("forwarding."+d.key, "must be positive")
+		}
+	}
 	switch {
-	case f.PollInterval <= 0 || f.Timeout <= 0:
-		return errors.New("forwarding: poll_interval and timeout must be positive")
 	case f.Concurrency < 1 || f.Concurrency > 256:
-		return errors.New("forwarding: concurrency must be 1-256")
+		return keyErrorf("forwarding.concurrency", "must be 1-256")
 	case f.MaxAttempts < 1:
-		return errors.New("forwarding: max_attempts must be at least 1")
-	case f.MinBackoff <= 0 || f.MaxBackoff < f.MinBackoff:
-		return errors.New("forwarding: min_backoff must be positive and max_backoff >= min_backoff")
-	case f.Breaker.Failures < 1 || f.Breaker.OpenFor <= 0 || f.Breaker.MaxOpenFor < f.Breaker.OpenFor:
-		return errors.New("forwarding: circuit_breaker needs failures >= 1, open_for > 0 and max_open_for >= open_for")
-	case f.OutboxRetention <= 0:
-		return errors.New("forwarding: outbox_retention must be positive")
+		return keyErrorf("forwarding.max_attempts", "must be at least 1")
+	case f.MaxBackoff < f.MinBackoff:
+		return keyErrorf("forwarding.max_backoff", "must not be shorter than min_backoff")
+	case f.Breaker.Failures < 1:
+		return keyErrorf("forwarding.circuit_breaker.failures", "must be at least 1")
+	case f.Breaker.MaxOpenFor < f.Breaker.OpenFor:
+		return keyErrorf("forwarding.circuit_breaker.max_open_for", "must not be shorter than open_for")
 	case !validName(f.CorrelationPrefix):
 		return fmt.Errorf("forwarding: correlation_prefix %q must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'", f.CorrelationPrefix)
 	}
@@ -461,8 +471,13 @@ func (a *AlertmanagerConfig) validate(baseDir string) error {
 	if err := a.HTTPConfig.Validate(); err != nil {
 		return fmt.Errorf("http_config: %w", err)
 	}
-	if a.RepeatInterval <= 0 || a.Staleness < 0 || a.StartupGrace < 0 {
-		return errors.New("repeat_interval must be positive, staleness and startup_grace not negative")
+	switch {
+	case a.RepeatInterval <= 0:
+		return keyErrorf("repeat_interval", "must be positive")
+	case a.Staleness < 0:
+		return keyErrorf("staleness", "must not be negative")
+	case a.StartupGrace < 0:
+		return keyErrorf("startup_grace", "must not be negative")
 	}
 	if a.Gone != "" && !incident.AutoResolve(a.Gone).Valid() {
 		return fmt.Errorf("gone must be resolve, note or resolve_if_untouched, not %q", a.Gone)
@@ -472,7 +487,7 @@ func (a *AlertmanagerConfig) validate(baseDir string) error {
 
 func (w *WatchdogConfig) validate() error {
 	if w.Timeout <= 0 {
-		return errors.New("timeout must be positive")
+		return keyErrorf("timeout", "must be positive")
 	}
 	if w.Impact < 1 || w.Impact > 3 || w.Urgency < 1 || w.Urgency > 3 {
 		return errors.New("impact and urgency must be 1-3")
@@ -490,7 +505,7 @@ func (c *Config) validateForwarding(baseDir string) error {
 		return err
 	}
 	if c.Reconcile.Interval <= 0 {
-		return errors.New("reconcile: interval must be positive")
+		return keyErrorf("reconcile.interval", "must be positive")
 	}
 	c.targets = map[string][]Target{}
 	for i := range c.Tenants {
@@ -510,12 +525,12 @@ func (c *Config) validateForwarding(baseDir string) error {
 		}
 		if t.Alertmanager != nil {
 			if err := t.Alertmanager.validate(baseDir); err != nil {
-				return fmt.Errorf("%s: alertmanager: %w", owner, err)
+				return nest(fmt.Sprintf("tenants[%d].alertmanager", i), owner+": alertmanager", err)
 			}
 		}
 		if t.Watchdog != nil {
 			if err := t.Watchdog.validate(); err != nil {
-				return fmt.Errorf("%s: watchdog: %w", owner, err)
+				return nest(fmt.Sprintf("tenants[%d].watchdog", i), owner+": watchdog", err)
 			}
 		}
 	}

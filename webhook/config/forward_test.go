@@ -25,7 +25,8 @@ func TestForwardingErrors(t *testing.T) {
 		{"bad_severity.yml", `tenant "a": forwarders[0]: pagerduty: severities: P1 = "fatal" must be one of critical, error, warning, info`},
 		{"bad_gone.yml", `tenant "a": alertmanager: gone must be resolve, note or resolve_if_untouched, not "close"`},
 		{"bad_watchdog.yml", `tenant "a": watchdog: impact and urgency must be 1-3`},
-		{"bad_breaker.yml", `forwarding: circuit_breaker needs failures >= 1, open_for > 0 and max_open_for >= open_for`},
+		{"bad_breaker.yml", `line 2: forwarding.circuit_breaker.failures: must be at least 1`},
+		{"bad_retry_after.yml", `line 2: forwarding.max_retry_after: must be positive`},
 		{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field tabel not found in type config.plain"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -36,7 +37,7 @@ func TestForwardingErrors(t *testing.T) {
 	}
 	files, err := filepath.Glob("testdata/forward/*.yml")
 	require.NoError(t, err)
-	require.Len(t, files, 13, "add new testdata/forward files to TestForwardingErrors")
+	require.Len(t, files, 14, "add new testdata/forward files to TestForwardingErrors")
 }
 
 func TestForwardingGood(t *testing.T) {

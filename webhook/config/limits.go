@@ -11,7 +11,8 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 )
 
-// MaxBodyBytesLimit is the largest limits.max_body_bytes accepted.
+// MaxBodyBytesLimit is the largest limits.max_body_bytes accepted (1 GiB): notifications are
+// decoded as a stream, but a body is held whole (compressed above 64 KiB) until it is stored.
 const MaxBodyBytesLimit = 1 << 30
 
 // TenantLimits bound one tenant's ingest (see package limit): limits.tenant
@@ -55,7 +56,7 @@ func (r *Retention) UnmarshalYAML(unmarshal func(any) error) error {
 func (l *Limits) validate() error {
 	switch {
 	case l.MaxBodyBytes <= 0 || l.MaxBodyBytes > MaxBodyBytesLimit:
-		return fmt.Errorf("limits: max_body_bytes must be 1-%d", MaxBodyBytesLimit)
+		return keyErrorf("limits.max_body_bytes", "must be 1-%d (1 GiB), not %d", MaxBodyBytesLimit, l.MaxBodyBytes)
 	case l.MaxAlerts <= 0:
 		return errors.New("limits: max_alerts must be positive")
 	case l.ReadTimeout <= 0:
@@ -101,12 +102,8 @@ func (r Retention) validate() error {
 
 // overlayTenantLimits decodes each tenant's limits block on top of a copy of
 // limits.tenant, so a tenant overrides only what it names.
-func (c *Config) overlayTenantLimits(b []byte) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("parse config: %w", err)
-	}
-	tenants := lookup(&root, "tenants")
+func (c *Config) overlayTenantLimits(root *yaml.Node) error {
+	tenants := lookup(root, "tenants")
 	for i := range c.Tenants {
 		c.Tenants[i].Limits = c.Limits.Tenant
 		if tenants == nil || tenants.Kind != yaml.SequenceNode || i >= len(tenants.Content) {

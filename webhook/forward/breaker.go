@@ -92,13 +92,15 @@ func (b *breaker) failure(now time.Time, probe bool) {
 	}
 }
 
-// throttle pauses the target until t.
-func (b *breaker) throttle(t time.Time) {
+// throttle pauses the target until t (or later, if an earlier answer asked for longer); it
+// returns the end of the pause.
+func (b *breaker) throttle(t time.Time) time.Time {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if t.After(b.pausedUntil) {
 		b.pausedUntil = t
 	}
-	b.mu.Unlock()
+	return b.pausedUntil
 }
 
 // isOpen reports whether the circuit is open (for the metric).
@@ -106,6 +108,13 @@ func (b *breaker) isOpen() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.open
+}
+
+// state returns the circuit (open, and until when before a probe) and the pause.
+func (b *breaker) state() (open bool, openUntil, pausedUntil time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open, b.openUntil, b.pausedUntil
 }
 
 // jitter spreads d over [d/2, d).

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -63,6 +64,9 @@ type Sync struct {
 	DeliveryID string
 	// IncidentURL links to the incident's page (may be empty).
 	IncidentURL string
+	// IDs gives the public ids shown in ticket texts and payloads (nil: the store's ids); the
+	// correlation id and the note markers keep the store's ids, which existing tickets hold.
+	IDs *publicid.Codec
 	// SaveRef stores the ticket's reference as soon as it is known.
 	SaveRef func(ctx context.Context, ref store.ExternalRef) error
 }
@@ -249,7 +253,8 @@ func note(cid string, journal []incident.Entry, after int64) (string, int64, boo
 func description(s *Sync) string {
 	in := s.Incident
 	var b strings.Builder
-	fmt.Fprintf(&b, "Kizashi incident #%d (%s), tenant %s, P%d (impact %d, urgency %d).\n", in.ID, s.CorrelationID, in.Tenant, in.Priority, in.Impact, in.Urgency)
+	fmt.Fprintf(&b, "Kizashi incident #%d (%s), tenant %s, P%d (impact %d, urgency %d).\n", s.IDs.Public(publicid.Incident, in.ID),
+		s.CorrelationID, in.Tenant, in.Priority, in.Impact, in.Urgency)
 	if s.IncidentURL != "" {
 		fmt.Fprintf(&b, "%s\n", s.IncidentURL)
 	}

@@ -19,6 +19,7 @@ type Metrics struct {
 	DeadLetters *prometheus.CounterVec
 	Duration    *prometheus.HistogramVec
 	CircuitOpen *prometheus.GaugeVec
+	PausedUntil *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics on reg.
@@ -46,6 +47,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kizashi_webhook_forward_circuit_open",
 			Help: "1 while the target's circuit breaker is open.",
 		}, []string{"target"}),
+		PausedUntil: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kizashi_webhook_forward_paused_until_timestamp_seconds",
+			Help: "End of the target's last pause asked for by a 429 answer (Retry-After, capped by max_retry_after); 0 if never paused. Paused while it is in the future.",
+		}, []string{"target"}),
 	}
 }
 
@@ -53,6 +58,7 @@ func (m *Metrics) init(target string) {
 	m.Deliveries.WithLabelValues(target)
 	m.DeadLetters.WithLabelValues(target)
 	m.CircuitOpen.WithLabelValues(target)
+	m.PausedUntil.WithLabelValues(target)
 	for _, r := range []string{ReasonTimeout, ReasonNetwork, ReasonServer, ReasonRateLimited, ReasonRejected, ReasonBadResponse} {
 		m.Failures.WithLabelValues(target, r)
 	}

@@ -25,7 +25,7 @@ func TestMetricsLint(t *testing.T) {
 	rm.LastSuccess.WithLabelValues("acme").Set(1)
 	rm.WatchdogDown.WithLabelValues("acme")
 	rm.LastHeartbeat.WithLabelValues("acme").Set(1)
-	h.waitSettled(10 * time.Second)
+	h.waitSettled(time.Minute)
 	problems, err := testutil.GatherAndLint(h.reg)
 	require.NoError(t, err)
 	require.Empty(t, problems)

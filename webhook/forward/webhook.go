@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -136,12 +137,12 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 	p := WebhookPayload{
 		Version: "1", DeliveryID: s.DeliveryID, CorrelationID: s.CorrelationID, ExternalID: s.Ref.ID,
 		Incident: WebhookIncident{
-			ID: in.ID, Tenant: in.Tenant, Title: in.Title, State: in.State, Priority: in.Priority, Impact: in.Impact,
+			ID: s.IDs.Public(publicid.Incident, in.ID), Tenant: in.Tenant, Title: in.Title, State: in.State, Priority: in.Priority, Impact: in.Impact,
 			Urgency: in.Urgency, Category: in.Category, CI: in.CI, AssignmentGroup: in.AssignmentGroup, Assignee: in.Assignee,
 			HoldReason: in.HoldReason, CloseCode: in.CloseCode, CloseNotes: in.CloseNotes, Labels: in.Labels,
 			FiringAlerts: in.FiringAlerts, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
 			AcknowledgedAt: optTime(in.AcknowledgedAt), ResolvedAt: optTime(in.ResolvedAt), ClosedAt: optTime(in.ClosedAt),
-			PreviousID: in.PreviousID, URL: s.IncidentURL,
+			PreviousID: s.IDs.Public(publicid.Incident, in.PreviousID), URL: s.IncidentURL,
 		},
 		Alerts:  []WebhookAlert{},
 		Journal: []WebhookEntry{},
@@ -158,7 +159,7 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 			res.More = true
 			break
 		}
-		p.Journal = append(p.Journal, WebhookEntry{ID: e.ID, At: e.At, Actor: e.Actor, Kind: e.Kind, Message: e.Message})
+		p.Journal = append(p.Journal, WebhookEntry{ID: s.IDs.Public(publicid.Journal, e.ID), At: e.At, Actor: e.Actor, Kind: e.Kind, Message: e.Message})
 		res.JournalThrough = e.ID
 	}
 	body, err := json.Marshal(p)

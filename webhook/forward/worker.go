@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -31,6 +34,9 @@ type Options struct {
 	// SingleProcess drops every lease at start: the store belongs to this
 	// process alone (SQLite), so leases left by a crash are stale.
 	SingleProcess bool
+	// IDs gives the public incident ids of the links in tickets (nil: the
+	// store's ids).
+	IDs *publicid.Codec
 }
 
 // Forwarder runs the outbox workers of every configured target.
@@ -162,6 +168,31 @@ func (f *Forwarder) runtime(cfg *config.Config, t config.Target) (*runtime, erro
 	return rt, nil
 }
 
+// TargetStatus is a target's delivery state in this process (each replica has its own
+// breaker): the circuit and a pause asked for by the target (429).
+type TargetStatus struct {
+	Target      string
+	CircuitOpen bool
+	// OpenUntil is when the next probe may run while the circuit is open.
+	OpenUntil time.Time
+	// PausedUntil is the end of the last pause (zero if never paused).
+	PausedUntil time.Time
+}
+
+// Status lists the targets this forwarder has run, by key.
+func (f *Forwarder) Status() []TargetStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]TargetStatus, 0, len(f.targets))
+	for key, rt := range f.targets {
+		s := TargetStatus{Target: key}
+		s.CircuitOpen, s.OpenUntil, s.PausedUntil = rt.breaker.state()
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Target, b.Target) })
+	return out
+}
+
 // Build returns the target of a configured forwarder.
 func Build(fw config.Forwarding, t config.Target, now func() time.Time) (Target, error) {
 	hc, err := commoncfg.NewClientFromConfig(t.HTTPConfig, "kizashi_forward_"+t.Name, commoncfg.WithUserAgent("kizashi-webhook"))
@@ -285,7 +316,14 @@ func (f *Forwarder) deliver(ctx context.Context, cfg *config.Config, rt *runtime
 	switch fe.Kind {
 	case Throttle:
 		wait := max(fe.RetryAfter, time.Duration(fw.MinBackoff))
-		rt.breaker.throttle(now.Add(wait))
+		if limit := time.Duration(fw.MaxRetryAfter); wait > limit {
+			f.o.Logger.Warn("target asked for a pause longer than max_retry_after; capped", "target", rt.key, "retry_after", fe.RetryAfter, "max_retry_after", limit)
+			wait = limit
+		}
+		until := rt.breaker.throttle(now.Add(wait))
+		if m != nil {
+			m.PausedUntil.WithLabelValues(rt.key).Set(float64(until.UnixMilli()) / 1e3)
+		}
 		fail.NextAttemptAt = now.Add(wait)
 		f.alive(octx, rt, probe, now)
 	case Permanent:
@@ -300,7 +338,8 @@ func (f *Forwarder) deliver(ctx context.Context, cfg *config.Config, rt *runtime
 			attempts++
 		}
 		fail.Dead = fail.Count && attempts >= fw.MaxAttempts
-		fail.NextAttemptAt = now.Add(backoff(max(attempts, 1), time.Duration(fw.MinBackoff), time.Duration(fw.MaxBackoff), fe.RetryAfter))
+		retryAfter := min(fe.RetryAfter, time.Duration(fw.MaxRetryAfter))
+		fail.NextAttemptAt = now.Add(backoff(max(attempts, 1), time.Duration(fw.MinBackoff), time.Duration(fw.MaxBackoff), retryAfter))
 		rt.breaker.failure(now, probe)
 	}
 	if fail.Dead {
@@ -365,12 +404,13 @@ func (f *Forwarder) sync(ctx context.Context, cfg *config.Config, target Target,
 		Uncertain:       job.Claims > 1,
 		FirstAttempt:    job.Claims == 1 && job.SyncedGen == 0 && job.Ref.ID == "",
 		DeliveryID:      job.Target + ":" + strconv.FormatInt(job.IncidentID, 10) + ":" + strconv.FormatInt(job.Gen, 10),
+		IDs:             f.o.IDs,
 		SaveRef: func(ctx context.Context, ref store.ExternalRef) error {
 			return f.o.Store.SaveRef(ctx, job.ID, f.o.Owner, ref)
 		},
 	}
 	if u := cfg.Forwarding.ExternalURL; u != "" {
-		s.IncidentURL = u + "/incidents/" + strconv.FormatInt(in.ID, 10)
+		s.IncidentURL = u + "/incidents/" + strconv.FormatInt(f.o.IDs.Public(publicid.Incident, in.ID), 10)
 	}
 	return target.Sync(ctx, s)
 }

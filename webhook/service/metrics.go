@@ -50,6 +50,8 @@ const (
 	RejectAborted = "aborted"
 	// RejectHeld: a tenant's quota or share of the store held it back (503 + Retry-After).
 	RejectHeld = "held"
+	// RejectThrottled: the source failed to authenticate too often (503, retried).
+	RejectThrottled = "throttled"
 )
 
 // NewMetrics registers the metrics on reg.
@@ -121,7 +123,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ResultAccepted, ResultDuplicate} {
 		m.Notifications.WithLabelValues(r)
 	}
-	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable, RejectTimeout, RejectAborted, RejectHeld} {
+	for _, r := range []string{RejectMalformed, RejectTooLarge, RejectUnauthorized, RejectForbidden, RejectUnavailable, RejectTimeout, RejectAborted, RejectHeld, RejectThrottled} {
 		m.Rejected.WithLabelValues(r)
 	}
 	return m

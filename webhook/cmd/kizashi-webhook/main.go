@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		configFile  = a.Flag("config.file", "Configuration file.").Default("kizashi-webhook.yml").String()
 		configCheck = a.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		webFlags    = kingpinflag.AddFlags(serve, ":9095")
+		lifecycle   = serve.Flag("web.enable-lifecycle", "Enable reloads over HTTP (POST /-/reload), guarded by the web config's basic_auth_users when it has some.").Bool()
 
 		benchCmd      = a.Command("bench", "Send synthetic notifications to a running receiver and report throughput and latency.")
 		benchURL      = benchCmd.Flag("url", "Receiver URL.").Default("http://127.0.0.1:9095/api/v1/alerts").String()
@@ -81,11 +82,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		if err := app.CheckWebConfig(*webFlags.WebConfigFile); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		fmt.Fprintln(stdout, "config OK:", *configFile)
 		return 0
 	}
 	logger.Info("starting kizashi-webhook", "version", version.Info())
-	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger}); err != nil {
+	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger, EnableLifecycle: *lifecycle}); err != nil {
 		logger.Error("kizashi-webhook stopped", "err", err)
 		return 1
 	}

@@ -60,6 +60,8 @@ type Server struct {
 	requests  []Request
 	latency   time.Duration
 	stopDelay chan struct{}
+	gate      chan struct{} // while not nil, requests wait for it to close
+	waiting   int
 }
 
 func newServer(t testing.TB, route func(*http.Request) string, handler func(op string, w http.ResponseWriter, r *http.Request)) *Server {
@@ -131,6 +133,32 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	s.down = down
 	s.mu.Unlock()
+}
+
+// Hold makes every request wait (before anything else) until Release.
+func (s *Server) Hold() {
+	s.mu.Lock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
+// Release lets the held requests and the next ones through.
+func (s *Server) Release() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+	s.mu.Unlock()
+}
+
+// Waiting is the number of requests held.
+func (s *Server) Waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
 }
 
 // SetLatency delays every answer (a real service is not instant).
@@ -224,6 +252,22 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	op := s.route(r)
+	s.mu.Lock()
+	gate := s.gate
+	if gate != nil {
+		s.waiting++
+	}
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		case <-s.stopDelay:
+		}
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+	}
 	s.mu.Lock()
 	down, latency := s.down, s.latency
 	s.mu.Unlock()

@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
@@ -24,6 +26,22 @@ func open(t *testing.T) store.Store {
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
+
+func TestSessions(t *testing.T) { storetest.RunSessions(t, open) }
+
+func TestForkedMigrations(t *testing.T) {
+	storetest.RunForkedMigrations(t, func(t *testing.T) storetest.Database {
+		dsn := testenv.PostgresDSN(t)
+		db, err := sql.Open("pgx", dsn)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, db.Close()) })
+		return storetest.Database{DB: db, Open: func(t *testing.T) store.Store {
+			s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			require.NoError(t, err)
+			return s
+		}}
+	})
+}
 
 func TestMigrationsTwice(t *testing.T) {
 	dsn := testenv.PostgresDSN(t)

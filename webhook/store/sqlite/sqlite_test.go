@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -22,6 +23,22 @@ func open(t *testing.T) store.Store {
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
 func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
+
+func TestSessions(t *testing.T) { storetest.RunSessions(t, open) }
+
+func TestForkedMigrations(t *testing.T) {
+	storetest.RunForkedMigrations(t, func(t *testing.T) storetest.Database {
+		path := filepath.Join(t.TempDir(), "k.db")
+		db, err := sql.Open("sqlite", "file:"+path)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, db.Close()) })
+		return storetest.Database{DB: db, Open: func(t *testing.T) store.Store {
+			s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+			require.NoError(t, err)
+			return s
+		}}
+	})
+}
 
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "k.db")

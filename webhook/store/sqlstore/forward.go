@@ -371,52 +371,35 @@ func (s *Store) ForwardStats(ctx context.Context) (_ []store.TargetStats, err er
 		}
 		return st
 	}
-	queries := []struct {
-		q    string
-		scan func(*sql.Rows) error
-	}{
-		{`SELECT target, COUNT(*), MIN(pending_since) FROM forward_jobs WHERE dead_at = 0 AND gen > synced_gen GROUP BY target`, func(rows *sql.Rows) error {
-			var (
-				t     string
-				n     int
-				since int64
-			)
-			if err := rows.Scan(&t, &n, &since); err != nil {
-				return err
-			}
+	// One statement, so one snapshot: a change is counted either as an undispatched outbox
+	// row or as a pending job, never neither (three separate queries could miss the changes
+	// a dispatch moved between them, and report nothing pending before anything was delivered).
+	const q = `SELECT 'pending', target, COUNT(*), MIN(pending_since) FROM forward_jobs WHERE dead_at = 0 AND gen > synced_gen GROUP BY target
+UNION ALL SELECT 'dead', target, COUNT(*), 0 FROM forward_jobs WHERE dead_at > 0 GROUP BY target
+UNION ALL SELECT 'outbox', tenant, COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at = 0 GROUP BY tenant`
+	err = s.eachRow(ctx, q, nil, func(rows *sql.Rows) error {
+		var (
+			kind, t string
+			n       int
+			since   int64
+		)
+		if err := rows.Scan(&kind, &t, &n, &since); err != nil {
+			return err
+		}
+		switch kind {
+		case "pending":
 			st := get(t)
 			st.Pending, st.OldestPending = n, FromTS(since)
-			return nil
-		}},
-		{`SELECT target, COUNT(*) FROM forward_jobs WHERE dead_at > 0 GROUP BY target`, func(rows *sql.Rows) error {
-			var (
-				t string
-				n int
-			)
-			if err := rows.Scan(&t, &n); err != nil {
-				return err
-			}
+		case "dead":
 			get(t).Dead = n
-			return nil
-		}},
-		{`SELECT tenant, COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at = 0 GROUP BY tenant`, func(rows *sql.Rows) error {
-			var (
-				t     string
-				n     int
-				since int64
-			)
-			if err := rows.Scan(&t, &n, &since); err != nil {
-				return err
-			}
+		case "outbox":
 			st := get(t + "/")
 			st.Pending, st.OldestPending = n, FromTS(since)
-			return nil
-		}},
-	}
-	for _, q := range queries {
-		if err := s.eachRow(ctx, q.q, nil, q.scan); err != nil {
-			return nil, fmt.Errorf("forward stats: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forward stats: %w", err)
 	}
 	out := make([]store.TargetStats, 0, len(byTarget))
 	for _, st := range byTarget {

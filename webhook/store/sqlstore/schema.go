@@ -1,6 +1,11 @@
 package sqlstore
 
-import "strings"
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
 
 // migrations are applied in order; a database records the number applied.
 // Never edit a released migration: append a new one.
@@ -131,8 +136,56 @@ ALTER TABLE notifications ADD COLUMN body_encoding TEXT NOT NULL DEFAULT '';
 CREATE INDEX notifications_last_seen ON notifications (last_seen_at);
 CREATE INDEX journal_kind_at ON journal (kind, at);
 `,
+	// 5: the service-desk page's sessions and the installation's secret (session.go). It
+	// was numbered 4 while it was developed next to the migration above: see forkAt4.
+	sessionMigration,
 }
 
 func expand(sql string, d *Dialect) string {
 	return strings.NewReplacer("{{ID}}", d.IDColumn, "{{BLOB}}", d.BlobType).Replace(sql)
+}
+
+// forkAt4 returns the version a database at version cur is really at. Two lines of
+// development each added a migration 4: compact bodies and retention (now 4) and the page's
+// sessions (now 5). A database that recorded 4 but has the sessions table and no
+// notifications.body_encoding column was migrated by the second: it is at 3 as far as
+// migration 4 is concerned, and migration 5 creates only what does not exist. Its record of
+// version 4 is removed so that 4 and 5 are recorded once when they are applied.
+func forkAt4(ctx context.Context, tx *sql.Tx, cur int) (int, error) {
+	if cur != 4 {
+		return cur, nil
+	}
+	sessions, err := probe(ctx, tx, `SELECT id FROM sessions WHERE 1 = 0`)
+	if err != nil {
+		return 0, err
+	}
+	encoding, err := probe(ctx, tx, `SELECT body_encoding FROM notifications WHERE 1 = 0`)
+	if err != nil {
+		return 0, err
+	}
+	if !sessions || encoding {
+		return cur, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version > 3`); err != nil {
+		return 0, fmt.Errorf("renumber the sessions migration: %w", err)
+	}
+	return 3, nil
+}
+
+// probe reports whether query runs in tx (the tables and columns it names exist). It runs
+// in a savepoint, as a failed statement aborts a PostgreSQL transaction.
+func probe(ctx context.Context, tx *sql.Tx, query string) (bool, error) {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT probe`); err != nil {
+		return false, fmt.Errorf("probe schema: %w", err)
+	}
+	_, qerr := tx.ExecContext(ctx, query)
+	if qerr != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT probe`); err != nil {
+			return false, fmt.Errorf("probe schema: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT probe`); err != nil {
+		return false, fmt.Errorf("probe schema: %w", err)
+	}
+	return qerr == nil, nil
 }

@@ -118,7 +118,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	cur := int(v.Int64)
+	cur, err := forkAt4(ctx, tx, int(v.Int64))
+	if err != nil {
+		return err
+	}
 	if cur > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this program's %d", cur, len(migrations))
 	}

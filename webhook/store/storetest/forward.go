@@ -259,6 +259,59 @@ func RunForwarding(t *testing.T, open Opener) {
 		require.Equal(t, store.ExternalRef{Target: "acme/snow", ID: "sys\uFFFD1", Key: "INC\uFFFD", URL: "https://snow/\uFFFD"}, j.Ref)
 	})
 
+	t.Run("stats are one consistent read while the outbox is dispatched", func(t *testing.T) {
+		// Each incident has one outbox row, dispatched into one job per target. Until a job is
+		// delivered, every change is either an undispatched row ("acme/") or a pending job, so
+		// the two add up to the number of incidents in every snapshot. A reader that counts the
+		// jobs before a dispatch commits and the rows after it sees changes vanish (and a test
+		// waiting for "nothing pending" stops before anything was delivered).
+		e := newEnv(t, open)
+		f := forwarding(t, e.st)
+		const incidents = 150
+		for i := range incidents {
+			e.ingest("acme", Payload("r", fmt.Sprintf(`{}:{alertname="S%d"}`, i), "firing", t0, alert(fmt.Sprintf("S%d", i), "a")))
+		}
+		total := func(stats []store.TargetStats) (jobs, rows int) {
+			for _, s := range stats {
+				switch s.Target {
+				case "acme/snow":
+					jobs = s.Pending
+				case "acme/":
+					rows = s.Pending
+				}
+			}
+			return jobs, rows
+		}
+		stats, err := f.ForwardStats(ctx)
+		require.NoError(t, err)
+		_, rows := total(stats)
+		require.Equal(t, incidents, rows, "one outbox row per incident")
+		done := make(chan struct{})
+		t.Cleanup(func() { <-done }) // before the store closes
+		go func() {
+			defer close(done)
+			for {
+				n, err := f.DispatchOutbox(ctx, e.clock.Now(), 1, targetsOf)
+				if !assertNoError(t, err) || n == 0 {
+					return
+				}
+			}
+		}()
+		reads := 0
+		for finished := false; !finished; reads++ {
+			select {
+			case <-done:
+				finished = true // one more read after the last dispatch
+			default:
+			}
+			stats, err := f.ForwardStats(ctx)
+			require.NoError(t, err)
+			jobs, rows := total(stats)
+			require.Equal(t, incidents, jobs+rows, "read %d: %d pending jobs and %d undispatched rows", reads, jobs, rows)
+		}
+		t.Logf("%d consistent reads during the dispatch", reads)
+	})
+
 	t.Run("outbox rows are pruned after dispatch", func(t *testing.T) {
 		e := newEnv(t, open)
 		f := forwarding(t, e.st)

@@ -1,0 +1,89 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// secrets reads the installation's secret from the store (created by the first replica) and
+// returns what is keyed by it: the page's sessions and the public ids.
+func secrets(ctx context.Context, st store.Store) (*api.Sessions, *publicid.Codec, error) {
+	ss, ok := st.(store.Sessions)
+	if !ok {
+		return nil, nil, fmt.Errorf("store %T keeps no sessions", st)
+	}
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, nil, fmt.Errorf("new secret: %w", err)
+	}
+	secret, err := ss.ServerSecret(ctx, fresh)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := publicid.New(api.DeriveKey(secret, "public ids"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return api.NewSessions(ss, secret), ids, nil
+}
+
+// operational guards /metrics and /-/reload: the web config's basic_auth_users when it has
+// some (failures count against the source like any other), and for POST the page's origin.
+func (p *program) operational(a *api.API, ws *webServer, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := a.ServerConfig()
+		src := api.ClientAddr(r, srv.Proxies())
+		users, err := ws.users()
+		if err != nil {
+			p.logger.Error("read web config", "err", err)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		if len(users) > 0 {
+			if t, d := a.Guard.Throttled(src, srv.AuthFailures); t {
+				w.Header().Set("Retry-After", api.RetryAfter(d))
+				http.Error(w, "too many failed authentications from this address, retry later", http.StatusTooManyRequests)
+				return
+			}
+			if ok, present := ws.authorized(r, users); !ok {
+				if present {
+					a.Guard.Failed(src, api.FailBasic, r.URL.Path, srv.AuthFailures)
+				}
+				w.Header().Set("WWW-Authenticate", `Basic realm="kizashi-webhook"`)
+				http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+				return
+			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := api.CrossOrigin().Check(r); err != nil {
+				a.Guard.Failed(src, api.FailCSRF, r.URL.Path, srv.AuthFailures)
+				http.Error(w, "cross-site request refused", http.StatusForbidden)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// reloadHandler is POST /-/reload: off unless --web.enable-lifecycle (as Prometheus), and its
+// errors are in the log only (they may quote the file).
+func (p *program) reloadHandler() http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if !p.opts.EnableLifecycle {
+			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
+			return
+		}
+		if err := p.reload(); err != nil {
+			p.logger.Error("reload config", "err", err)
+			http.Error(w, "reload failed: see the webhook's log", http.StatusInternalServerError)
+			return
+		}
+		p.logger.Info("config reloaded")
+	}
+}
