@@ -21,6 +21,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -322,4 +323,42 @@ func TestStoreErrorsStayInTheLog(t *testing.T) {
 	id = strings.TrimSuffix(id, ")")
 	require.Len(t, id, 16)
 	require.Contains(t, f.log.String(), "request_id="+id+` err="pq: relation`)
+}
+
+// TestThrottledAndHeldAreBothRetried: Alertmanager's endpoints answer a throttled source and a
+// tenant over its quota alike (503 with Retry-After: retried, never dropped), each counted under
+// its own reason. A throttled source is refused before its tenant's quota is looked at, so a
+// guesser behind one address cannot spend the quota of the tenant whose token it guesses.
+func TestThrottledAndHeldAreBothRetried(t *testing.T) {
+	f := newFixture(t, nil, throttleYAML+`
+limits:
+  tenant: {notifications_per_second: 0.0001, notifications_burst: 1}
+`)
+	f.api.Gate = limit.NewGate(nil, f.metrics)
+	f.api.TenantLimits = f.cfg.Load().TenantLimits
+	send := func(ip, token, gk string) (int, http.Header) {
+		code, h, _ := f.request(t, http.MethodPost, "/api/v1/alerts", "", payload(gk),
+			map[string]string{"X-Forwarded-For": ip, "Authorization": "Bearer " + token})
+		return code, h
+	}
+	for i := range 3 {
+		code, _ := send("203.0.113.5", fmt.Sprintf("guess-000000000000000%d", i), "g1")
+		require.Equal(t, 401, code)
+	}
+	code, h := send("203.0.113.5", tokA, "g1")
+	require.Equal(t, http.StatusServiceUnavailable, code, "throttled")
+	require.NotEmpty(t, h.Get("Retry-After"))
+
+	code, _ = send("203.0.113.6", tokA, "g2")
+	require.Equal(t, 200, code, "the throttled request did not spend the tenant's quota")
+	code, h = send("203.0.113.6", tokA, "g3")
+	require.Equal(t, http.StatusServiceUnavailable, code, "the quota is spent now")
+	require.NotEmpty(t, h.Get("Retry-After"))
+
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(service.RejectThrottled)))
+	require.Equal(t, 1.0, testutil.ToFloat64(f.metrics.Rejected.WithLabelValues(service.RejectHeld)))
+	require.Equal(t, 3.0, counter(t, f, "kizashi_webhook_auth_failures_total", "token"), "a held notification is no failed authentication")
+	c, err := f.st.Counts(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(1), c.Notifications)
 }

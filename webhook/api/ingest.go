@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -79,7 +78,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request, tenant string) (func
 		if a.Service.Metrics != nil {
 			a.Service.Metrics.Held.WithLabelValues(tenant, h.Reason).Inc()
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.RetryAfter.Seconds()))))
+		w.Header().Set("Retry-After", RetryAfter(h.RetryAfter))
 		a.reject(w, http.StatusServiceUnavailable, service.RejectHeld, "tenant limit reached ("+h.Reason+"), retry")
 		return nil, false
 	}
