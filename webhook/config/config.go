@@ -277,7 +277,7 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.overlayTenantLimits(&root); err != nil {
-		return nil, err
+		return nil, withLine(&root, err)
 	}
 	if err := c.validate(baseDir); err != nil {
 		return nil, withLine(&root, err)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,30 +57,30 @@ func (l *Limits) validate() error {
 	case l.MaxBodyBytes <= 0 || l.MaxBodyBytes > MaxBodyBytesLimit:
 		return keyErrorf("limits.max_body_bytes", "must be 1-%d (1 GiB), not %d", MaxBodyBytesLimit, l.MaxBodyBytes)
 	case l.MaxAlerts <= 0:
-		return errors.New("limits: max_alerts must be positive")
+		return keyErrorf("limits.max_alerts", "must be positive")
 	case l.ReadTimeout <= 0:
-		return errors.New("limits: read_timeout must be positive")
+		return keyErrorf("limits.read_timeout", "must be positive")
 	}
-	if err := l.Tenant.validate(); err != nil {
-		return fmt.Errorf("limits: tenant: %w", err)
-	}
-	return nil
+	return under("limits.tenant", l.Tenant.validate())
 }
 
+// validate returns errors keyed relative to the limits' section.
 func (t TenantLimits) validate() error {
 	switch {
 	case t.Concurrency <= 0:
-		return errors.New("concurrency must be positive")
+		return keyErrorf("concurrency", "must be positive")
 	case t.InflightBytes <= 0:
-		return errors.New("inflight_bytes must be positive")
+		return keyErrorf("inflight_bytes", "must be positive")
 	case t.Wait <= 0:
-		return errors.New("wait must be positive")
-	case t.NotificationsPerSecond < 0 || t.BytesPerSecond < 0:
-		return errors.New("notifications_per_second and bytes_per_second must not be negative")
+		return keyErrorf("wait", "must be positive")
+	case t.NotificationsPerSecond < 0:
+		return keyErrorf("notifications_per_second", "must not be negative")
+	case t.BytesPerSecond < 0:
+		return keyErrorf("bytes_per_second", "must not be negative")
 	case t.NotificationsPerSecond > 0 && t.NotificationsBurst < 1:
-		return errors.New("notifications_burst must be at least 1 when notifications_per_second is set")
+		return keyErrorf("notifications_burst", "must be at least 1 when notifications_per_second is set")
 	case t.BytesPerSecond > 0 && t.BytesBurst < 1:
-		return errors.New("bytes_burst must be at least 1 when bytes_per_second is set")
+		return keyErrorf("bytes_burst", "must be at least 1 when bytes_per_second is set")
 	}
 	return nil
 }
@@ -89,13 +88,13 @@ func (t TenantLimits) validate() error {
 func (r Retention) validate() error {
 	switch {
 	case r.Interval <= 0:
-		return errors.New("retention: interval must be positive")
+		return keyErrorf("retention.interval", "must be positive")
 	case r.Batch < 1 || r.Batch > 10000:
-		return errors.New("retention: batch must be 1-10000")
+		return keyErrorf("retention.batch", "must be 1-10000")
 	case r.Notifications != 0 && r.Notifications < model.Duration(time.Hour):
-		return errors.New("retention: notifications must be 0 (keep) or at least 1h (duplicates are recognised by the stored notification)")
+		return keyErrorf("retention.notifications", "must be 0 (keep) or at least 1h (duplicates are recognised by the stored notification)")
 	case r.JournalNotifications < 0:
-		return errors.New("retention: journal_notifications must not be negative")
+		return keyErrorf("retention.journal_notifications", "must not be negative")
 	}
 	return nil
 }
@@ -114,7 +113,7 @@ func (c *Config) overlayTenantLimits(root *yaml.Node) error {
 				return fmt.Errorf("tenant %q: limits: %w", c.Tenants[i].Name, err)
 			}
 			if err := c.Tenants[i].Limits.validate(); err != nil {
-				return fmt.Errorf("tenant %q: limits: %w", c.Tenants[i].Name, err)
+				return under(fmt.Sprintf("tenants[%d].limits", i), err)
 			}
 		}
 	}
