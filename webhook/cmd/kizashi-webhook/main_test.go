@@ -16,6 +16,9 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yml")
 	require.NoError(t, os.WriteFile(bad, []byte("tenants: []\nstorag: {}\n"), 0o600))
+	limited := filepath.Join(dir, "web.yml")
+	require.NoError(t, os.WriteFile(limited, []byte("rate_limit: {interval: 1s, burst: 5}\n"), 0o600))
+	example := filepath.Join("..", "..", "kizashi-webhook.example.yml")
 	for _, tc := range []struct {
 		name       string
 		args       []string
@@ -29,9 +32,12 @@ func TestRun(t *testing.T) {
 		// --help shows the serve command's flags (the default command), not only the global ones.
 		{name: "help", args: []string{"--help"}, wantStdout: []string{"usage: kizashi-webhook", "bench --token=TOKEN",
 			"--config.file=", "--[no-]config.check", "--log.level=info", "--web.listen-address=:9095", "--web.config.file="}},
-		{name: "help of serve", args: []string{"serve", "-h"}, wantStdout: []string{"usage: kizashi-webhook serve", "--web.listen-address=:9095"}},
-		{name: "config check", args: []string{"--config.file", filepath.Join("..", "..", "kizashi-webhook.example.yml"), "--config.check"},
+		{name: "help of serve", args: []string{"serve", "-h"}, wantStdout: []string{"usage: kizashi-webhook serve", "--web.listen-address=:9095",
+			"--[no-]web.enable-lifecycle"}},
+		{name: "config check", args: []string{"--config.file", example, "--config.check"},
 			wantStdout: []string{"config OK:"}},
+		{name: "config check of the web config", args: []string{"--config.file", example, "--web.config.file", limited, "--config.check"}, wantCode: 1,
+			wantStderr: []string{"web config " + limited + ": rate_limit is not supported"}},
 		{name: "bad config", args: []string{"--config.file", bad, "--config.check"}, wantCode: 1,
 			wantStderr: []string{"storag"}},
 		{name: "unknown flag", args: []string{"--web.listen-adress=:1"}, wantCode: 2,
