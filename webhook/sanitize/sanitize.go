@@ -21,7 +21,7 @@ import (
 
 // Limits of the texts the webhook stores, in bytes.
 const (
-	// MaxName bounds short names: a receiver, a person (`user`), an assignee.
+	// MaxName bounds short names: a receiver, a status, a notification reason.
 	MaxName = 200
 	// MaxTitle bounds an incident's title, category, CI and assignment group.
 	MaxTitle = 512
