@@ -59,7 +59,7 @@ func TestRun(t *testing.T) {
 			wantCode: 2, wantOut: []string{"enum value must be one of auto,on,off"}},
 		{name: "bad horizons", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o4"), "--horizons", "1h,x"},
 			wantCode: 1, wantOut: []string{`--horizons: duration \"x\"`}},
-		{name: "serve help", args: []string{"serve", "--help"}, wantOut: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check"}},
+		{name: "serve help", args: []string{"serve", "--help"}, wantStdout: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check"}},
 		{name: "config check", args: []string{"serve", "--config.file", "../../examples/kizashi-exporter.yml", "--config.check"},
 			wantOut: []string{"kizashi-exporter.yml: configuration is valid"}},
 		{name: "config check refuses bad PromQL", args: []string{"serve", "--config.file", badPromQL, "--config.check"},
