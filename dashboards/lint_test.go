@@ -31,7 +31,7 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // pluginID is the Kizashi data source plugin's id, read from its plugin.json.
@@ -599,7 +599,7 @@ operators:
 		require.Equal(t, 200, resp.StatusCode, "%s %s: %s", method, path, out)
 		return out
 	}
-	call("POST", "/api/v1/alerts", tenant, storetest.Payload("kizashi-acme", "g1", "firing", time.Now(),
+	call("POST", "/api/v1/alerts", tenant, testkit.Payload("kizashi-acme", "g1", "firing", time.Now(),
 		map[string]string{"alertname": "KizashiAnomaly", "severity": "warning", "tenant": "acme"}))
 	var list struct {
 		Incidents []struct {

@@ -26,7 +26,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 const (
@@ -137,7 +137,7 @@ func (f *fixture) do(t *testing.T, method, path, token string, body []byte) (int
 var t0 = time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 
 func payload(gk string) []byte {
-	return storetest.Payload("r", gk, "firing", t0, map[string]string{"alertname": "A", "instance": gk, "severity": "critical"})
+	return testkit.Payload("r", gk, "firing", t0, map[string]string{"alertname": "A", "instance": gk, "severity": "critical"})
 }
 
 func TestReceive(t *testing.T) {
@@ -316,9 +316,9 @@ func FuzzActionInput(f *testing.F) {
 
 func TestTimesAtTheEdges(t *testing.T) {
 	f := newFixture(t, nil)
-	body := storetest.JSONPayload(t, "r", "g", "firing",
-		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
-		storetest.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"})
+	body := testkit.JSONPayload(t, "r", "g", "firing",
+		testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
+		testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"})
 	code, resp := f.do(t, http.MethodPost, "/api/v1/alerts", tokA, body)
 	require.Equal(t, 200, code, string(resp))
 	var recv struct{ Incidents []int64 }

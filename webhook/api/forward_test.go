@@ -13,7 +13,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func TestDeadLettersAndRefs(t *testing.T) {
@@ -107,8 +107,8 @@ func TestWatchdogEndpoint(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	before := time.Now()
-	firing := storetest.Payload("wd", `{}:{alertname="Watchdog"}`, "firing", t0, map[string]string{"alertname": "Watchdog"})
-	resolved := storetest.Payload("wd", `{}:{alertname="Watchdog"}`, "resolved", t0, map[string]string{"alertname": "Watchdog"})
+	firing := testkit.Payload("wd", `{}:{alertname="Watchdog"}`, "firing", t0, map[string]string{"alertname": "Watchdog"})
+	resolved := testkit.Payload("wd", `{}:{alertname="Watchdog"}`, "resolved", t0, map[string]string{"alertname": "Watchdog"})
 	for _, tc := range []struct {
 		name, token string
 		body        []byte

@@ -23,7 +23,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/app"
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // The tests of this file drive the program over HTTP only, as a browser or an attacker
@@ -78,7 +78,7 @@ const anotherPort = "http://127.0.0.1:1"
 
 func openIncident(t *testing.T, w *webhook, group string) int64 {
 	t.Helper()
-	post(t, w.URL+"/api/v1/alerts", tokAcme, storetest.Payload("acme-ops", group, "firing", time.Now().UTC(),
+	post(t, w.URL+"/api/v1/alerts", tokAcme, testkit.Payload("acme-ops", group, "firing", time.Now().UTC(),
 		map[string]string{"alertname": "Disk" + group, "instance": "db1", "severity": "warning"}))
 	for _, in := range w.incidents(t, tokAcme) {
 		if in.Title == "Disk"+group+" on db1" {
@@ -97,7 +97,7 @@ func TestAnotherSiteCannotUseThePageSession(t *testing.T) {
 	cookie := pageSession(t, w.URL, tokAcme)
 	evil := map[string]string{"Origin": anotherPort, "Sec-Fetch-Site": "same-site", "Content-Type": "text/plain"}
 
-	p1 := storetest.Payload("acme-ops", "forged", "firing", time.Now().UTC(), map[string]string{"alertname": "Forged", "severity": "critical"})
+	p1 := testkit.Payload("acme-ops", "forged", "firing", time.Now().UTC(), map[string]string{"alertname": "Forged", "severity": "critical"})
 	a := send(t, http.MethodPost, w.URL+"/api/v1/alerts", cookie, string(p1), evil)
 	require.Equal(t, http.StatusUnauthorized, a.code, "the Alertmanager endpoint never takes the cookie")
 	for _, action := range []string{"note", "acknowledge"} {
@@ -113,7 +113,7 @@ func TestAnotherSiteCannotUseThePageSession(t *testing.T) {
 // refused unchecked with 503 and Retry-After on the Alertmanager endpoint.
 func TestGuessingIsThrottled(t *testing.T) {
 	w := startWebhook(t, "")
-	body := storetest.Payload("acme-ops", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
+	body := testkit.Payload("acme-ops", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
 	for i := range 10 {
 		a := send(t, http.MethodPost, w.URL+"/api/v1/alerts", nil, string(body), map[string]string{"Authorization": fmt.Sprintf("Bearer guess-%016d", i)})
 		require.Equal(t, http.StatusUnauthorized, a.code)
@@ -169,7 +169,7 @@ func TestIncidentIDsSayNothingAboutOtherTenants(t *testing.T) {
 	w := startWebhook(t, "")
 	for i := range 3 {
 		openIncident(t, w, fmt.Sprintf("a%d", i))
-		post(t, w.URL+"/api/v1/alerts", tokGlobex, storetest.Payload("globex-ops", fmt.Sprintf("b%d", i), "firing", time.Now().UTC(),
+		post(t, w.URL+"/api/v1/alerts", tokGlobex, testkit.Payload("globex-ops", fmt.Sprintf("b%d", i), "firing", time.Now().UTC(),
 			map[string]string{"alertname": fmt.Sprintf("B%d", i)}))
 	}
 	var ids []int64
@@ -293,7 +293,7 @@ func TestMetricsBehindTheWebConfig(t *testing.T) {
 	require.Equal(t, 200, m.code)
 	require.True(t, strings.Contains(m.body, "kizashi_webhook_store_up 1"))
 
-	body := storetest.Payload("acme-ops", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
+	body := testkit.Payload("acme-ops", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
 	a := send(t, http.MethodPost, w.URL+"/api/v1/alerts", nil, string(body), map[string]string{"Authorization": "Bearer " + tokAcme})
 	require.Equal(t, 200, a.code, "Alertmanager's bearer token still works")
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/incidents", nil, "", map[string]string{"Authorization": "Bearer " + tokAcme}).code)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func post(t *testing.T, url, token string, body []byte) {
@@ -35,9 +35,9 @@ func post(t *testing.T, url, token string, body []byte) {
 func TestServiceDeskPage(t *testing.T) {
 	w := startWebhook(t, "")
 	now := time.Now().UTC()
-	post(t, w.URL+"/api/v1/alerts", tokAcme, storetest.Payload("acme-ops", "g1", "firing", now,
+	post(t, w.URL+"/api/v1/alerts", tokAcme, testkit.Payload("acme-ops", "g1", "firing", now,
 		map[string]string{"alertname": "HighLatency", "instance": "web1", "severity": "critical"}))
-	post(t, w.URL+"/api/v1/alerts", tokGlobex, storetest.Payload("globex-ops", "g1", "firing", now,
+	post(t, w.URL+"/api/v1/alerts", tokGlobex, testkit.Payload("globex-ops", "g1", "firing", now,
 		map[string]string{"alertname": "GlobexSecret", "instance": "g1", "severity": "warning"}))
 	acme := w.incidents(t, tokAcme)
 	require.Len(t, acme, 1)

@@ -21,7 +21,7 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // forwardingYAML is a configuration with tenant acme forwarding to a
@@ -62,7 +62,7 @@ func postTo(t *testing.T, url, token string, body []byte) int {
 }
 
 func notification(group int, status string) []byte {
-	return storetest.Payload("acme-ops", fmt.Sprintf(`{}:{alertname="G%d"}`, group), status, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+	return testkit.Payload("acme-ops", fmt.Sprintf(`{}:{alertname="G%d"}`, group), status, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		map[string]string{"alertname": fmt.Sprintf("G%d", group), "instance": "db", "severity": "warning"})
 }
 

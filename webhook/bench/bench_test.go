@@ -17,7 +17,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // BenchmarkIngestSQLite measures the service layer on the SQLite store
@@ -33,7 +33,7 @@ func BenchmarkIngestSQLite(b *testing.B) {
 var seqs atomic.Uint64
 
 func benchIngest(b *testing.B, st store.Store, churn bool) {
-	rules := storetest.StaticRules{P: incident.DefaultPolicy()}
+	rules := testkit.StaticRules{P: incident.DefaultPolicy()}
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return rules }}
 	seq := &seqs
 	b.SetParallelism(32)

@@ -20,7 +20,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // stormAlerts is the size of the storm: one group of 100,000 alerts.
@@ -54,7 +54,7 @@ func BenchmarkIngestStorm(b *testing.B) {
 			b.Run(st.name+"/"+mode, func(b *testing.B) {
 				s := st.open(b)
 				b.Cleanup(func() { require.NoError(b, s.Close()) })
-				rules := storetest.StaticRules{P: incident.DefaultPolicy()}
+				rules := testkit.StaticRules{P: incident.DefaultPolicy()}
 				svc := &service.Service{Store: s, Rules: func() service.Rules { return rules }}
 				ingest := func(body []byte) *alertmsg.Message {
 					m, err := alertmsg.Decode(bytes.NewReader(body), alertmsg.Limits{MaxBytes: 1 << 30, MaxAlerts: stormAlerts})

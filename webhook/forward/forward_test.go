@@ -14,7 +14,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func snConfig(url string) string {
@@ -411,7 +411,7 @@ func TestOtherTenantsAreNotForwarded(t *testing.T) {
 	sn := fake.NewServiceNow(t)
 	h := newHarness(t, openSQLite(t), snConfig(sn.URL()), "")
 	h.forwarder("r1")
-	body := storetest.Payload("globex-ops", `{}:{alertname="G"}`, "firing", time.Now(), map[string]string{"alertname": "G"})
+	body := testkit.Payload("globex-ops", `{}:{alertname="G"}`, "firing", time.Now(), map[string]string{"alertname": "G"})
 	m, err := alertmsg.Parse(body)
 	require.NoError(t, err)
 	_, err = h.svc.Ingest(context.Background(), "globex", m, body)

@@ -23,7 +23,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -160,7 +160,7 @@ func (h *harness) notify(n int, status string, instances ...string) int64 {
 	for _, in := range instances {
 		alerts = append(alerts, map[string]string{"alertname": fmt.Sprintf("Alert%d", n), "instance": in, "severity": "critical", "team": "ops"})
 	}
-	body := storetest.Payload("acme-ops", fmt.Sprintf(`{}:{alertname="Alert%d"}`, n), status, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), alerts...)
+	body := testkit.Payload("acme-ops", fmt.Sprintf(`{}:{alertname="Alert%d"}`, n), status, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), alerts...)
 	m, err := alertmsg.Parse(body)
 	require.NoError(h.t, err)
 	res, err := h.svc.Ingest(context.Background(), tenant, m, body)

@@ -21,7 +21,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // fakeAM answers GET /api/v2/alerts and GET /api/v2/status as
@@ -53,7 +53,7 @@ type env struct {
 	svc   *service.Service
 	rec   *reconcile.Reconciler
 	reg   *prometheus.Registry
-	clock *storetest.Clock
+	clock *testkit.Clock
 }
 
 func newEnv(t *testing.T, amURL, grace string) *env {
@@ -67,7 +67,7 @@ func newEnv(t *testing.T, amURL, grace string) *env {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	clock := storetest.NewClock(time.Now().UTC())
+	clock := testkit.NewClock(time.Now().UTC())
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return cfg }, Now: clock.Now}
 	reg := prometheus.NewRegistry()
 	rec := reconcile.New(reconcile.Options{Service: svc, Store: st, Config: func() *config.Config { return cfg },
@@ -76,7 +76,7 @@ func newEnv(t *testing.T, amURL, grace string) *env {
 }
 
 func (e *env) fire(t *testing.T) int64 {
-	body := storetest.Payload("ops", `{}:{alertname="X"}`, "firing", e.clock.Now(), map[string]string{"alertname": "X", "instance": "a"})
+	body := testkit.Payload("ops", `{}:{alertname="X"}`, "firing", e.clock.Now(), map[string]string{"alertname": "X", "instance": "a"})
 	m, err := alertmsg.Parse(body)
 	require.NoError(t, err)
 	res, err := e.svc.Ingest(context.Background(), "acme", m, body)

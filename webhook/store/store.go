@@ -1,6 +1,7 @@
 // Package store persists notifications, incidents, their alerts, the journal
 // and the outbox. Implementations (store/sqlite, store/postgres) share one
-// behaviour, checked by the conformance suite in store/storetest.
+// behaviour, checked by the conformance suite webhook/storetest (it drives
+// them through the service layer, so it lives above it, not in here).
 //
 // The store never decides ITIL policy: it reads and writes what the service
 // layer tells it, inside one transaction per Update call, and enforces only

@@ -25,7 +25,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 	"github.com/kizashi-dev/kizashi/webhook/ui"
 )
 
@@ -82,7 +82,7 @@ func TestStoreErrorsOnThePage(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	body := storetest.Payload("r", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
+	body := testkit.Payload("r", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
 	m, err := alertmsg.Parse(body)
 	require.NoError(t, err)
 	res, err := svc.Ingest(ctx, "acme", m, body)

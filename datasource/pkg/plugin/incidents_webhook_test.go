@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/app"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // TestIncidentsFromRealWebhook runs the `incidents` query against kizashi-webhook itself
@@ -70,9 +70,9 @@ tenants:
 	start := time.Now().Add(-time.Minute)
 	for i := range n {
 		alert := map[string]string{"alertname": fmt.Sprint("Load", i), "instance": "a", "severity": "warning"}
-		post(storetest.Payload("acme", fmt.Sprint("{}:g", i), "firing", start, alert))
+		post(testkit.Payload("acme", fmt.Sprint("{}:g", i), "firing", start, alert))
 	}
-	post(storetest.Payload("acme", "{}:g0", "resolved", start, map[string]string{"alertname": "Load0", "instance": "a", "severity": "warning"}))
+	post(testkit.Payload("acme", "{}:g0", "resolved", start, map[string]string{"alertname": "Load0", "instance": "a", "severity": "warning"}))
 
 	prom := newFakeProm(t)
 	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook}, map[string]string{"webhookToken": token}))

@@ -11,7 +11,7 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/storetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

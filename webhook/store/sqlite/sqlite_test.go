@@ -10,7 +10,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
-	"github.com/kizashi-dev/kizashi/webhook/store/storetest"
+	"github.com/kizashi-dev/kizashi/webhook/storetest"
 )
 
 // open opens a fresh store for the conformance suites.

@@ -13,6 +13,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func forwarding(t *testing.T, st store.Store) store.Forwarding {
@@ -59,10 +60,10 @@ func RunForwarding(t *testing.T, open Opener) {
 		f := forwarding(t, e.st)
 		gk := `{}:{alertname="F"}`
 		start := e.clock.Now()
-		e.ingest("acme", Payload("r", gk, "firing", t0, alert("F", "a")))
-		e.ingest("globex", Payload("r", gk, "firing", t0, alert("F", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "firing", t0, alert("F", "a")))
+		e.ingest("globex", testkit.Payload("r", gk, "firing", t0, alert("F", "a")))
 		e.clock.Advance(time.Minute)
-		e.ingest("acme", Payload("r", gk, "firing", t0, alert("F", "a"), alert("F", "b")))
+		e.ingest("acme", testkit.Payload("r", gk, "firing", t0, alert("F", "a"), alert("F", "b")))
 		require.Equal(t, 3, e.dispatchAll(f))
 		require.Zero(t, e.dispatchAll(f), "dispatched rows are not dispatched again")
 
@@ -87,7 +88,7 @@ func RunForwarding(t *testing.T, open Opener) {
 
 		// A change while the delivery runs keeps the job pending.
 		e.clock.Advance(time.Second)
-		e.ingest("acme", Payload("r", gk, "resolved", t0, alert("F", "a"), alert("F", "b")))
+		e.ingest("acme", testkit.Payload("r", gk, "resolved", t0, alert("F", "a"), alert("F", "b")))
 		require.Equal(t, 1, e.dispatchAll(f))
 		ok, err := f.CompleteJob(ctx, j.ID, "w2", store.JobDone{Gen: j.Gen, At: e.clock.Now()})
 		require.NoError(t, err)
@@ -125,7 +126,7 @@ func RunForwarding(t *testing.T, open Opener) {
 		e := newEnv(t, open)
 		f := forwarding(t, e.st)
 		for i := range 3 {
-			e.ingest("acme", Payload("r", fmt.Sprintf(`{}:{alertname="D%d"}`, i), "firing", t0, alert(fmt.Sprintf("D%d", i), "a")))
+			e.ingest("acme", testkit.Payload("r", fmt.Sprintf(`{}:{alertname="D%d"}`, i), "firing", t0, alert(fmt.Sprintf("D%d", i), "a")))
 		}
 		e.dispatchAll(f)
 		now := e.clock.Now()
@@ -196,7 +197,7 @@ func RunForwarding(t *testing.T, open Opener) {
 		f := forwarding(t, e.st)
 		const incidents = 60
 		for i := range incidents {
-			e.ingest("acme", Payload("r", fmt.Sprintf(`{}:{alertname="C%d"}`, i), "firing", t0, alert(fmt.Sprintf("C%d", i), "a")))
+			e.ingest("acme", testkit.Payload("r", fmt.Sprintf(`{}:{alertname="C%d"}`, i), "firing", t0, alert(fmt.Sprintf("C%d", i), "a")))
 		}
 		// Two dispatchers at once (replicas).
 		var wg sync.WaitGroup
@@ -242,7 +243,7 @@ func RunForwarding(t *testing.T, open Opener) {
 	t.Run("ticket system answers with NUL bytes and cut runes are repaired, not refused", func(t *testing.T) {
 		e := newEnv(t, open)
 		f := forwarding(t, e.st)
-		e.ingest("acme", Payload("r", "g", "firing", t0, alert("T", "a")))
+		e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("T", "a")))
 		e.dispatchAll(f)
 		now := e.clock.Now()
 		jobs, err := f.ClaimJobs(ctx, "acme/snow", "w1", now, now.Add(time.Minute), 10)
@@ -269,7 +270,7 @@ func RunForwarding(t *testing.T, open Opener) {
 		f := forwarding(t, e.st)
 		const incidents = 150
 		for i := range incidents {
-			e.ingest("acme", Payload("r", fmt.Sprintf(`{}:{alertname="S%d"}`, i), "firing", t0, alert(fmt.Sprintf("S%d", i), "a")))
+			e.ingest("acme", testkit.Payload("r", fmt.Sprintf(`{}:{alertname="S%d"}`, i), "firing", t0, alert(fmt.Sprintf("S%d", i), "a")))
 		}
 		total := func(stats []store.TargetStats) (jobs, rows int) {
 			for _, s := range stats {
@@ -315,7 +316,7 @@ func RunForwarding(t *testing.T, open Opener) {
 	t.Run("outbox rows are pruned after dispatch", func(t *testing.T) {
 		e := newEnv(t, open)
 		f := forwarding(t, e.st)
-		e.ingest("acme", Payload("r", `{}:{alertname="P"}`, "firing", t0, alert("P", "a")))
+		e.ingest("acme", testkit.Payload("r", `{}:{alertname="P"}`, "firing", t0, alert("P", "a")))
 		n, err := f.PruneOutbox(ctx, e.clock.Now().Add(time.Hour))
 		require.NoError(t, err)
 		require.Zero(t, n, "undispatched rows stay")
@@ -331,11 +332,11 @@ func RunForwarding(t *testing.T, open Opener) {
 	t.Run("reconcile candidates and watchdogs", func(t *testing.T) {
 		e := newEnv(t, open)
 		r := reconciling(t, e.st)
-		e.ingest("acme", Payload("r", `{}:{alertname="S"}`, "firing", t0, alert("S", "a")))
+		e.ingest("acme", testkit.Payload("r", `{}:{alertname="S"}`, "firing", t0, alert("S", "a")))
 		e.clock.Advance(time.Hour)
-		e.ingest("acme", Payload("r", `{}:{alertname="T"}`, "firing", t0, alert("T", "a")))
-		e.ingest("acme", Payload("r", `{}:{alertname="U"}`, "firing", t0, alert("U", "a")))
-		e.ingest("acme", Payload("r", `{}:{alertname="U"}`, "resolved", t0, alert("U", "a")))
+		e.ingest("acme", testkit.Payload("r", `{}:{alertname="T"}`, "firing", t0, alert("T", "a")))
+		e.ingest("acme", testkit.Payload("r", `{}:{alertname="U"}`, "firing", t0, alert("U", "a")))
+		e.ingest("acme", testkit.Payload("r", `{}:{alertname="U"}`, "resolved", t0, alert("U", "a")))
 		cands, err := r.ReconcileCandidates(ctx, "acme", e.clock.Now().Add(-30*time.Minute), 10)
 		require.NoError(t, err)
 		require.Len(t, cands, 1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,35 +16,8 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
-
-// JSONAlert is one alert of a notification built by JSONPayload.
-type JSONAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     string            `json:"startsAt"`
-	EndsAt       string            `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-}
-
-// JSONPayload builds a notification body with encoding/json, so that any
-// string (a NUL, a long key) is encoded as Alertmanager would encode it.
-func JSONPayload(t testing.TB, receiver, groupKey, status string, alerts ...JSONAlert) []byte {
-	t.Helper()
-	for i := range alerts {
-		if alerts[i].EndsAt == "" {
-			alerts[i].EndsAt = "0001-01-01T00:00:00Z"
-		}
-	}
-	b, err := json.Marshal(map[string]any{
-		"version": "4", "groupKey": groupKey, "truncatedAlerts": 0, "status": status, "receiver": receiver,
-		"groupLabels": map[string]string{}, "commonLabels": map[string]string{}, "commonAnnotations": map[string]string{},
-		"externalURL": "http://am", "alerts": alerts,
-	})
-	require.NoError(t, err)
-	return b
-}
 
 func requireClean(t *testing.T, what, s string) {
 	t.Helper()
@@ -67,10 +39,10 @@ func runInput(t *testing.T, open Opener) {
 			s := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
 			gk.WriteString(hex.EncodeToString(s[:]))
 		}
-		body := JSONPayload(t, "team\x00ops", gk.String()+"\x00", "firing",
-			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Disk\x00Full", "instance": "db\x001", "severity": "critical"},
+		body := testkit.JSONPayload(t, "team\x00ops", gk.String()+"\x00", "firing",
+			testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Disk\x00Full", "instance": "db\x001", "severity": "critical"},
 				Annotations: map[string]string{"summary": "nul \x00 here"}, StartsAt: t0.Format(time.RFC3339), GeneratorURL: "http://prom/\x00graph"},
-			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": long}, StartsAt: t0.Format(time.RFC3339)})
+			testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": long}, StartsAt: t0.Format(time.RFC3339)})
 		r := e.ingest("acme", body)
 		require.Len(t, r.Incidents, 1)
 		require.True(t, e.ingest("acme", body).Duplicate, "the repaired notification keeps its idempotency key")
@@ -96,8 +68,8 @@ func runInput(t *testing.T, open Opener) {
 		require.Contains(t, byName, long, "label values are kept whole")
 
 		// A title made of the long alert name alone is cut on a rune boundary.
-		r = e.ingest("acme", JSONPayload(t, "r", "g-long", "firing",
-			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": long}, StartsAt: t0.Format(time.RFC3339)}))
+		r = e.ingest("acme", testkit.JSONPayload(t, "r", "g-long", "firing",
+			testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": long}, StartsAt: t0.Format(time.RFC3339)}))
 		in, err = e.st.Incident(ctx, "acme", r.Incidents[0])
 		require.NoError(t, err)
 		requireClean(t, "title", in.Title)
@@ -107,7 +79,7 @@ func runInput(t *testing.T, open Opener) {
 	t.Run("desk actions and filters with NUL bytes and invalid UTF-8 are repaired, not refused", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()
-		r := e.ingest("acme", Payload("r", "g", "firing", t0, alert("N", "a")))
+		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("N", "a")))
 		id := r.Incidents[0]
 		p := config.Principal{Name: "acme", Tenant: "acme"}
 		// The journal names the credential's owner; a name the configuration lets through
@@ -154,10 +126,10 @@ func runInput(t *testing.T, open Opener) {
 		e := newEnv(t, open)
 		ctx := context.Background()
 		epoch := time.Unix(0, 0).UTC()
-		r := e.ingest("acme", JSONPayload(t, "r", "g", "firing",
-			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
-			JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"},
-			JSONAlert{Status: "resolved", Labels: map[string]string{"alertname": "Past"}, StartsAt: "1500-01-01T00:00:00Z", EndsAt: "9999-12-31T23:59:59Z"}))
+		r := e.ingest("acme", testkit.JSONPayload(t, "r", "g", "firing",
+			testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Epoch"}, StartsAt: "1970-01-01T00:00:00Z"},
+			testkit.JSONAlert{Status: "firing", Labels: map[string]string{"alertname": "Future"}, StartsAt: "2300-01-01T00:00:00Z"},
+			testkit.JSONAlert{Status: "resolved", Labels: map[string]string{"alertname": "Past"}, StartsAt: "1500-01-01T00:00:00Z", EndsAt: "9999-12-31T23:59:59Z"}))
 		alerts, err := e.st.Alerts(ctx, r.Incidents[0])
 		require.NoError(t, err)
 		got := map[string][2]time.Time{}

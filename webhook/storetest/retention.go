@@ -10,6 +10,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 func retention(t *testing.T, st store.Store) store.Retention {
@@ -27,9 +28,9 @@ func runRetention(t *testing.T, open Opener) {
 		ctx := context.Background()
 		r := retention(t, e.st)
 		bodies := [][]byte{
-			Payload("r", "g1", "firing", t0, alert("R", "1")),
-			Payload("r", "g2", "firing", t0, alert("R", "2")),
-			Payload("r", "g3", "firing", t0, alert("R", "3")),
+			testkit.Payload("r", "g1", "firing", t0, alert("R", "1")),
+			testkit.Payload("r", "g2", "firing", t0, alert("R", "2")),
+			testkit.Payload("r", "g3", "firing", t0, alert("R", "3")),
 		}
 		var ids []int64
 		for _, b := range bodies {
@@ -38,7 +39,7 @@ func runRetention(t *testing.T, open Opener) {
 		e.clock.Advance(8 * 24 * time.Hour)
 		// A duplicate delivery keeps its notification: it was last delivered now.
 		require.True(t, e.ingest("acme", bodies[0]).Duplicate)
-		e.ingest("acme", Payload("r", "g4", "firing", t0, alert("R", "4")))
+		e.ingest("acme", testkit.Payload("r", "g4", "firing", t0, alert("R", "4")))
 		before := e.clock.Now().Add(-7 * 24 * time.Hour)
 
 		p, err := r.PruneNotifications(ctx, before, 1)

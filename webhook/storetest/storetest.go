@@ -1,6 +1,8 @@
 // Package storetest is the conformance suite every store.Store
 // implementation must pass. Each implementation's test calls Run with a
-// function that opens a fresh, empty store.
+// function that opens a fresh, empty store. The suite drives the store as
+// the program does, through the service layer, so it stands above both; the
+// builders it shares with other tests are in package testkit.
 package storetest
 
 import (
@@ -18,92 +20,25 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
 // Opener returns a fresh empty store; the suite closes it.
 type Opener func(t *testing.T) store.Store
 
-// StaticRules serve one policy for every tenant.
-type StaticRules struct {
-	P    incident.Policy
-	Mode incident.Correlation
-}
-
-// Policy implements service.Rules.
-func (r StaticRules) Policy(string) incident.Policy { return r.P }
-
-// Correlation implements service.Rules.
-func (r StaticRules) Correlation(string, string) incident.Correlation {
-	if r.Mode == "" {
-		return incident.CorrelateGroup
-	}
-	return r.Mode
-}
-
-// Clock is a settable clock for tests.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock starts at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Advance moves the clock on.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// Payload builds a webhook body for tests.
-func Payload(receiver, groupKey, status string, startsAt time.Time, alerts ...map[string]string) []byte {
-	var as []string
-	for _, l := range alerts {
-		st := status
-		if s, ok := l["__status"]; ok {
-			st = s
-			delete(l, "__status")
-		}
-		ends := "0001-01-01T00:00:00Z"
-		if st == "resolved" {
-			ends = startsAt.Add(time.Minute).Format(time.RFC3339Nano)
-		}
-		lj := "{"
-		first := true
-		for k, v := range l {
-			if !first {
-				lj += ","
-			}
-			first = false
-			lj += fmt.Sprintf("%q:%q", k, v)
-		}
-		lj += "}"
-		as = append(as, fmt.Sprintf(`{"status":%q,"labels":%s,"annotations":{"summary":"test"},"startsAt":%q,"endsAt":%q,"generatorURL":"http://prom/graph"}`,
-			st, lj, startsAt.Format(time.RFC3339Nano), ends))
-	}
-	body := fmt.Sprintf(`{"version":"4","groupKey":%q,"truncatedAlerts":0,"status":%q,"receiver":%q,"groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","alerts":[`, groupKey, status, receiver)
-	for i, a := range as {
-		if i > 0 {
-			body += ","
-		}
-		body += a
-	}
-	return []byte(body + "]}")
-}
-
 type env struct {
 	t     *testing.T
 	st    store.Store
 	svc   *service.Service
-	clock *Clock
-	rules *StaticRules
+	clock *testkit.Clock
+	rules *testkit.StaticRules
 }
 
 func newEnv(t *testing.T, open Opener) *env {
 	st := open(t)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	clock := NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
-	rules := &StaticRules{P: incident.DefaultPolicy()}
+	clock := testkit.NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	rules := &testkit.StaticRules{P: incident.DefaultPolicy()}
 	e := &env{t: t, st: st, clock: clock, rules: rules}
 	e.svc = &service.Service{Store: st, Rules: func() service.Rules { return *e.rules }, Now: clock.Now}
 	return e
@@ -143,7 +78,7 @@ func Run(t *testing.T, open Opener) {
 
 	t.Run("firing creates one incident, duplicate changes nothing", func(t *testing.T) {
 		e := newEnv(t, open)
-		body := Payload("team\\.ops", "{}:{alertname=\"X\"}", "firing", t0, alert("X", "a"), alert("X", "b"))
+		body := testkit.Payload("team\\.ops", "{}:{alertname=\"X\"}", "firing", t0, alert("X", "a"), alert("X", "b"))
 		r1 := e.ingest("acme", body)
 		require.False(t, r1.Duplicate)
 		require.Len(t, r1.Incidents, 1)
@@ -185,9 +120,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("resolve, reopen within window, supersede after", func(t *testing.T) {
 		e := newEnv(t, open)
 		gk := "{}:{alertname=\"Y\"}"
-		e.ingest("acme", Payload("r", gk, "firing", t0, alert("Y", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "firing", t0, alert("Y", "a")))
 		e.clock.Advance(time.Minute)
-		e.ingest("acme", Payload("r", gk, "resolved", t0, alert("Y", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "resolved", t0, alert("Y", "a")))
 		ins := e.list(store.Filter{Tenant: "acme"})
 		require.Len(t, ins, 1)
 		require.Equal(t, incident.StateResolved, ins[0].State)
@@ -195,16 +130,16 @@ func Run(t *testing.T, open Opener) {
 		// Re-fire within the reopen window: same incident, in progress.
 		e.clock.Advance(10 * time.Minute)
 		t1 := t0.Add(11 * time.Minute)
-		e.ingest("acme", Payload("r", gk, "firing", t1, alert("Y", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "firing", t1, alert("Y", "a")))
 		ins = e.list(store.Filter{Tenant: "acme"})
 		require.Len(t, ins, 1)
 		require.Equal(t, incident.StateInProgress, ins[0].State)
 		require.Equal(t, 1, ins[0].ReopenCount)
 		// Resolve, wait past the window, re-fire: old closed, new linked.
 		e.clock.Advance(time.Minute)
-		e.ingest("acme", Payload("r", gk, "resolved", t1, alert("Y", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "resolved", t1, alert("Y", "a")))
 		e.clock.Advance(2 * time.Hour)
-		e.ingest("acme", Payload("r", gk, "firing", t1.Add(3*time.Hour), alert("Y", "a")))
+		e.ingest("acme", testkit.Payload("r", gk, "firing", t1.Add(3*time.Hour), alert("Y", "a")))
 		ins = e.list(store.Filter{Tenant: "acme"})
 		require.Len(t, ins, 2)
 		require.Equal(t, incident.StateNew, ins[0].State)
@@ -215,7 +150,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("fingerprint correlation opens one incident per alert", func(t *testing.T) {
 		e := newEnv(t, open)
 		e.rules.Mode = incident.CorrelateFingerprint
-		r := e.ingest("acme", Payload("r", "g", "firing", t0, alert("Z", "a"), alert("Z", "b"), alert("Z", "c")))
+		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("Z", "a"), alert("Z", "b"), alert("Z", "c")))
 		require.Len(t, r.Incidents, 3)
 		require.Len(t, e.list(store.Filter{Tenant: "acme", OpenOnly: true}), 3)
 	})
@@ -223,11 +158,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("repeat notification is a heartbeat without journal line", func(t *testing.T) {
 		e := newEnv(t, open)
 		a := alert("H", "a")
-		e.ingest("acme", Payload("r", "g", "firing", t0, a))
+		e.ingest("acme", testkit.Payload("r", "g", "firing", t0, a))
 		c1, err := e.st.Counts(context.Background())
 		require.NoError(t, err)
 		e.clock.Advance(4 * time.Hour)
-		body := Payload("r", "g", "firing", t0, alert("H", "a"))
+		body := testkit.Payload("r", "g", "firing", t0, alert("H", "a"))
 		body = append(body[:len(body)-1], []byte(`,"notification_reason":"repeat interval elapsed"}`)...)
 		r := e.ingest("acme", body)
 		require.True(t, r.Heartbeat)
@@ -313,7 +248,7 @@ func Run(t *testing.T, open Opener) {
 		errs := make(chan error, n*3)
 		for g := 0; g < 3; g++ {
 			gk := fmt.Sprintf("group-%d", g)
-			body := Payload("r", gk, "firing", t0, alert("C", gk))
+			body := testkit.Payload("r", gk, "firing", t0, alert("C", gk))
 			for i := 0; i < n; i++ {
 				wg.Add(1)
 				go func() {
@@ -351,7 +286,7 @@ func Run(t *testing.T, open Opener) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				body := Payload("r", "same", "firing", t0, alert("D", fmt.Sprint(i)))
+				body := testkit.Payload("r", "same", "firing", t0, alert("D", fmt.Sprint(i)))
 				m, err := alertmsg.Parse(body)
 				if err == nil {
 					m.TruncatedAlerts = 1 // do not resolve the others
@@ -375,7 +310,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("desk actions are tenant scoped and journaled", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()
-		r := e.ingest("acme", Payload("r", "g", "firing", t0, alert("A", "a")))
+		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("A", "a")))
 		id := r.Incidents[0]
 		_, err := e.svc.Act(ctx, service.Caller{Name: "eve", Tenant: "globex"}, id, incident.Action{Kind: incident.ActAcknowledge})
 		require.ErrorIs(t, err, store.ErrNotFound)
@@ -397,15 +332,15 @@ func Run(t *testing.T, open Opener) {
 	t.Run("false positive cancel mutes re-fires", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()
-		r := e.ingest("acme", Payload("r", "g", "firing", t0, alert("F", "a")))
+		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("F", "a")))
 		_, err := e.svc.Act(ctx, service.Caller{Name: "bob", Tenant: "acme"}, r.Incidents[0],
 			incident.Action{Kind: incident.ActCancel, Text: "test alert", FalsePositive: true})
 		require.NoError(t, err)
 		e.clock.Advance(time.Hour)
-		e.ingest("acme", Payload("r", "g", "firing", t0.Add(time.Hour), alert("F", "a")))
+		e.ingest("acme", testkit.Payload("r", "g", "firing", t0.Add(time.Hour), alert("F", "a")))
 		require.Len(t, e.list(store.Filter{Tenant: "acme"}), 1)
 		e.clock.Advance(25 * time.Hour)
-		e.ingest("acme", Payload("r", "g", "firing", t0.Add(26*time.Hour), alert("F", "a")))
+		e.ingest("acme", testkit.Payload("r", "g", "firing", t0.Add(26*time.Hour), alert("F", "a")))
 		ins := e.list(store.Filter{Tenant: "acme"})
 		require.Len(t, ins, 2)
 		require.Equal(t, r.Incidents[0], ins[0].PreviousID)
@@ -414,10 +349,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("sweep records SLA breaches and closes resolved incidents", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()
-		e.ingest("acme", Payload("r", "g1", "firing", t0, alert("S", "a")))
-		e.ingest("acme", Payload("r", "g2", "firing", t0, alert("S", "b")))
+		e.ingest("acme", testkit.Payload("r", "g1", "firing", t0, alert("S", "a")))
+		e.ingest("acme", testkit.Payload("r", "g2", "firing", t0, alert("S", "b")))
 		e.clock.Advance(time.Minute)
-		e.ingest("acme", Payload("r", "g2", "resolved", t0, alert("S", "b")))
+		e.ingest("acme", testkit.Payload("r", "g2", "resolved", t0, alert("S", "b")))
 		e.clock.Advance(4 * 24 * time.Hour)
 		n, err := e.svc.Sweep(ctx, e.rules.P.CloseAfter)
 		require.NoError(t, err)
@@ -435,7 +370,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("filter and paginate", func(t *testing.T) {
 		e := newEnv(t, open)
 		for i := 0; i < 7; i++ {
-			e.ingest("acme", Payload("r", fmt.Sprint("g", i), "firing", t0, alert(fmt.Sprint("P", i), "a")))
+			e.ingest("acme", testkit.Payload("r", fmt.Sprint("g", i), "firing", t0, alert(fmt.Sprint("P", i), "a")))
 		}
 		page1 := e.list(store.Filter{Tenant: "acme", Limit: 3})
 		require.Len(t, page1, 3)
@@ -456,15 +391,15 @@ func Run(t *testing.T, open Opener) {
 		e := newEnv(t, open)
 		start := e.clock.Now()
 		// A: open 0m-10m. B: open from 20m on, still open. C: open 40m-50m.
-		e.ingest("acme", Payload("r", "gA", "firing", t0, alert("A", "a")))
+		e.ingest("acme", testkit.Payload("r", "gA", "firing", t0, alert("A", "a")))
 		e.clock.Advance(10 * time.Minute)
-		e.ingest("acme", Payload("r", "gA", "resolved", t0, alert("A", "a")))
+		e.ingest("acme", testkit.Payload("r", "gA", "resolved", t0, alert("A", "a")))
 		e.clock.Advance(10 * time.Minute)
-		e.ingest("acme", Payload("r", "gB", "firing", t0, alert("B", "a")))
+		e.ingest("acme", testkit.Payload("r", "gB", "firing", t0, alert("B", "a")))
 		e.clock.Advance(20 * time.Minute)
-		e.ingest("acme", Payload("r", "gC", "firing", t0, alert("C", "a")))
+		e.ingest("acme", testkit.Payload("r", "gC", "firing", t0, alert("C", "a")))
 		e.clock.Advance(10 * time.Minute)
-		e.ingest("acme", Payload("r", "gC", "resolved", t0, alert("C", "a")))
+		e.ingest("acme", testkit.Payload("r", "gC", "resolved", t0, alert("C", "a")))
 		titles := func(from, to time.Duration) []string {
 			var out []string
 			f := store.Filter{Tenant: "acme", ActiveFrom: start.Add(from)}
