@@ -36,7 +36,7 @@ import (
 
 	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
 	"github.com/kizashi-dev/kizashi/internal/proc"
-	webhookapi "github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
 )
 
@@ -76,7 +76,7 @@ type Options struct {
 	// Terminal: Out is a terminal, progress is redrawn on one line.
 	Terminal bool
 	// OnIncident, if set, is called with the running stack once the incident has appeared.
-	OnIncident func(ctx context.Context, s *Stack, inc webhookapi.Incident) error
+	OnIncident func(ctx context.Context, s *Stack, inc apitypes.Incident) error
 }
 
 // Stack is the running demo.
@@ -532,8 +532,8 @@ func (s *Stack) waitQuery(ctx context.Context, q string, timeout time.Duration) 
 }
 
 // Incidents lists the incidents of every tenant, newest first, with the operator token.
-func (s *Stack) Incidents(ctx context.Context) ([]webhookapi.Incident, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.WebhookURL+"/api/v1/incidents", nil)
+func (s *Stack) Incidents(ctx context.Context) ([]apitypes.Incident, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.WebhookURL+apitypes.IncidentsPath, nil)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -546,7 +546,7 @@ func (s *Stack) Incidents(ctx context.Context) ([]webhookapi.Incident, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("list incidents: %s", resp.Status)
 	}
-	var lr webhookapi.ListResponse
+	var lr apitypes.ListResponse
 	if err := json.NewDecoder(resp.Body).Decode(&lr); err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -557,12 +557,12 @@ func (s *Stack) Incidents(ctx context.Context) ([]webhookapi.Incident, error) {
 const faultSelector = `{tenant="acme",service="checkout",kizashi_query="sessions"}`
 
 // story injects the fault and follows it to the incident, printing what happens.
-func (s *Stack) story(ctx context.Context, o Options, p *progress) (webhookapi.Incident, error) {
+func (s *Stack) story(ctx context.Context, o Options, p *progress) (apitypes.Incident, error) {
 	if o.FaultDelay > 0 {
 		p.step("The fault starts in %s ...", o.FaultDelay)
 		select {
 		case <-ctx.Done():
-			return webhookapi.Incident{}, ctx.Err()
+			return apitypes.Incident{}, ctx.Err()
 		case <-time.After(o.FaultDelay):
 		}
 		p.done()
@@ -582,7 +582,7 @@ func (s *Stack) story(ctx context.Context, o Options, p *progress) (webhookapi.I
 	)
 	for {
 		if time.Now().After(deadline) {
-			return webhookapi.Incident{}, fmt.Errorf("no incident %s after the fault (highest anomaly score %.2f, alert pending %v, firing %v)",
+			return apitypes.Incident{}, fmt.Errorf("no incident %s after the fault (highest anomaly score %.2f, alert pending %v, firing %v)",
 				timeout, maxScore, pending, fired)
 		}
 		if vec, err := s.query(ctx, "kizashi_anomaly_score"+faultSelector); err == nil && len(vec) > 0 {
@@ -638,7 +638,7 @@ func (s *Stack) story(ctx context.Context, o Options, p *progress) (webhookapi.I
 		p.wait("waiting for the incident: %s", status)
 		select {
 		case <-ctx.Done():
-			return webhookapi.Incident{}, ctx.Err()
+			return apitypes.Incident{}, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	webhookapi "github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent use (the demo's output).
@@ -51,10 +51,10 @@ func TestDemoShort(t *testing.T) {
 	out := &syncBuffer{}
 	var (
 		stack    *Stack
-		incident webhookapi.Incident
+		incident apitypes.Incident
 		addrs    []string
 	)
-	err := Run(ctx, Options{Short: true, Out: out, OnIncident: func(ctx context.Context, s *Stack, inc webhookapi.Incident) error {
+	err := Run(ctx, Options{Short: true, Out: out, OnIncident: func(ctx context.Context, s *Stack, inc apitypes.Incident) error {
 		stack, incident = s, inc
 		for _, u := range []string{s.PrometheusURL, s.AlertmanagerURL, s.ExporterURL, s.WebhookURL, s.ShopURL} {
 			addrs = append(addrs, strings.TrimPrefix(u, "http://"))

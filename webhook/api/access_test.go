@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
@@ -104,7 +105,7 @@ func TestCookieStateChangesNeedCSRF(t *testing.T) {
 	}
 	code, _, b := f.request(t, http.MethodGet, path, cookie, nil, nil)
 	require.Equal(t, 200, code, "reading with the cookie needs no token")
-	var d api.Detail
+	var d apitypes.Detail
 	require.NoError(t, json.Unmarshal([]byte(b), &d))
 	notes := 0
 	for _, e := range d.Journal {
@@ -281,7 +282,7 @@ func TestPublicIDs(t *testing.T) {
 	for next := ""; ; {
 		code, body := f.do(t, http.MethodGet, "/api/v1/incidents?limit=1"+next, tokA, nil)
 		require.Equal(t, 200, code, string(body))
-		var lr api.ListResponse
+		var lr apitypes.ListResponse
 		require.NoError(t, json.Unmarshal(body, &lr))
 		for _, in := range lr.Incidents {
 			seen = append(seen, in.ID)

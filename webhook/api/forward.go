@@ -1,12 +1,12 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
@@ -14,66 +14,16 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
-// ExternalRef is the JSON form of an incident's ticket in a target.
-type ExternalRef struct {
-	Target string `json:"target"`
-	ID     string `json:"id"`
-	Key    string `json:"key,omitempty"`
-	URL    string `json:"url,omitempty"`
-}
-
-// DeadLetter is the JSON form of a delivery given up.
-type DeadLetter struct {
-	ID           int64        `json:"id"`
-	Tenant       string       `json:"tenant"`
-	Target       string       `json:"target"`
-	IncidentID   int64        `json:"incident_id"`
-	Attempts     int          `json:"attempts"`
-	LastError    string       `json:"last_error"`
-	DeadAt       time.Time    `json:"dead_at"`
-	PendingSince *time.Time   `json:"pending_since"`
-	Ticket       *ExternalRef `json:"ticket,omitempty"`
-}
-
-// DeadLettersResponse is GET /api/v1/deadletters; pass Next as before= for
-// the next page.
-type DeadLettersResponse struct {
-	DeadLetters []DeadLetter `json:"dead_letters"`
-	Next        string       `json:"next,omitempty"`
-}
-
 func (a *API) registerForwarding(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/watchdog", a.watchdog)
-	mux.HandleFunc("GET /api/v1/deadletters", a.authed(a.deadLetters))
-	mux.HandleFunc("POST /api/v1/deadletters/retry", a.authed(a.retryDeadLetters))
-	mux.HandleFunc("POST /api/v1/deadletters/{id}/retry", a.authed(a.retryDeadLetters))
+	mux.HandleFunc("GET "+apitypes.DeadLettersPath, a.authed(a.deadLetters))
+	mux.HandleFunc("POST "+apitypes.DeadLettersPath+"/retry", a.authed(a.retryDeadLetters))
+	mux.HandleFunc("POST "+apitypes.DeadLettersPath+"/{id}/retry", a.authed(a.retryDeadLetters))
 }
 
 func forwarding(st store.Store) (store.Forwarding, bool) {
 	f, ok := st.(store.Forwarding)
 	return f, ok
-}
-
-// AttachRefs fills the incidents' external_refs (tickets).
-func AttachRefs(ctx context.Context, st store.Store, ins []Incident) error {
-	f, ok := forwarding(st)
-	if !ok || len(ins) == 0 {
-		return nil
-	}
-	ids := make([]int64, len(ins))
-	for i, in := range ins {
-		ids[i] = in.ID
-	}
-	refs, err := f.ExternalRefs(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for i := range ins {
-		for _, r := range refs[ins[i].ID] {
-			ins[i].ExternalRefs = append(ins[i].ExternalRefs, ExternalRef{Target: r.Target, ID: r.ID, Key: r.Key, URL: r.URL})
-		}
-	}
-	return nil
 }
 
 // watchdog receives the tenant's always-firing Watchdog alert (an
@@ -96,16 +46,6 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "heartbeat": fed})
-}
-
-func (a *API) toDeadLetter(j store.ForwardJob) DeadLetter {
-	d := DeadLetter{ID: a.IDs.Public(publicid.DeadLetter, j.ID), Tenant: j.Tenant, Target: j.Target,
-		IncidentID: a.IDs.Public(publicid.Incident, j.IncidentID), Attempts: j.Attempts,
-		LastError: j.LastError, DeadAt: j.DeadAt, PendingSince: tp(j.PendingSince)}
-	if j.Ref.ID != "" {
-		d.Ticket = &ExternalRef{Target: j.Target, ID: j.Ref.ID, Key: j.Ref.Key, URL: j.Ref.URL}
-	}
-	return d
 }
 
 func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Principal) {
@@ -141,9 +81,9 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 		a.storeError(w, err)
 		return
 	}
-	out := DeadLettersResponse{DeadLetters: make([]DeadLetter, 0, len(jobs))}
+	out := apitypes.DeadLettersResponse{DeadLetters: make([]apitypes.DeadLetter, 0, len(jobs))}
 	for _, j := range jobs {
-		out.DeadLetters = append(out.DeadLetters, a.toDeadLetter(j))
+		out.DeadLetters = append(out.DeadLetters, a.reader().DeadLetter(j))
 	}
 	if len(jobs) == filter.Limit {
 		out.Next = strconv.FormatInt(a.IDs.Public(publicid.DeadLetter, jobs[len(jobs)-1].ID), 10)

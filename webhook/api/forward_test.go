@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
@@ -37,12 +37,12 @@ func TestDeadLettersAndRefs(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, fw.FailJob(ctx, jobs[1].ID, "w", store.JobFailed{Error: "HTTP 400: bad group", Count: true, Dead: true, At: now}))
 
-	var d api.Detail
+	var d apitypes.Detail
 	code, b := f.do(t, "GET", fmt.Sprintf("/api/v1/incidents/%d", f.pub(publicid.Incident, jobs[0].IncidentID)), tokA, nil)
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(b, &d))
-	require.Equal(t, []api.ExternalRef{{Target: "a/snow", ID: "abc", Key: "INC0010001", URL: ref.URL}}, d.Incident.ExternalRefs)
-	var list api.ListResponse
+	require.Equal(t, []apitypes.ExternalRef{{Target: "a/snow", ID: "abc", Key: "INC0010001", URL: ref.URL}}, d.Incident.ExternalRefs)
+	var list apitypes.ListResponse
 	code, b = f.do(t, "GET", "/api/v1/incidents", tokA, nil)
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(b, &list))
@@ -64,7 +64,7 @@ func TestDeadLettersAndRefs(t *testing.T) {
 		{"filter by target", tokA, "?target=a/other", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out api.DeadLettersResponse
+			var out apitypes.DeadLettersResponse
 			code, b := f.do(t, "GET", "/api/v1/deadletters"+tc.query, tc.token, nil)
 			require.Equal(t, 200, code, string(b))
 			require.NoError(t, json.Unmarshal(b, &out))

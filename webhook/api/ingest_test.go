@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/bench"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
@@ -47,14 +48,14 @@ func newLimitsFixture(t *testing.T, limits string) (*fixture, *bytes.Buffer) {
 	return &fixture{srv: srv, st: st, reg: reg, metrics: m}, logs
 }
 
-func (f *fixture) detail(t *testing.T, body []byte) api.Detail {
+func (f *fixture) detail(t *testing.T, body []byte) apitypes.Detail {
 	t.Helper()
 	var recv struct{ Incidents []int64 }
 	require.NoError(t, json.Unmarshal(body, &recv))
 	require.Len(t, recv.Incidents, 1)
 	code, b := f.do(t, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", recv.Incidents[0]), tokA, nil)
 	require.Equal(t, 200, code)
-	var d api.Detail
+	var d apitypes.Detail
 	require.NoError(t, json.Unmarshal(b, &d))
 	return d
 }

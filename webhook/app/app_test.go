@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -78,8 +78,8 @@ func (w *webhook) get(t testing.TB, token, path string, out any) int {
 	return resp.StatusCode
 }
 
-func (w *webhook) incidents(t testing.TB, token string) []api.Incident {
-	var lr api.ListResponse
+func (w *webhook) incidents(t testing.TB, token string) []apitypes.Incident {
+	var lr apitypes.ListResponse
 	require.Equal(t, 200, w.get(t, token, "/api/v1/incidents", &lr))
 	return lr.Incidents
 }
@@ -112,7 +112,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 		Annotations: map[string]string{"summary": "disk full"}, StartsAt: time.Now().Add(-time.Minute)}
 	require.NoError(t, am.PostAlerts(ctx, alert))
 
-	var in api.Incident
+	var in apitypes.Incident
 	require.Eventually(t, func() bool {
 		ins := w.incidents(t, tokAcme)
 		if len(ins) == 1 {
@@ -127,14 +127,14 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 
 	// Repeat: Alertmanager re-sends the unchanged group; it is a heartbeat
 	// (last notification time moves) and adds no journal line.
-	var before api.Detail
+	var before apitypes.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &before))
 	require.Eventually(t, func() bool {
-		var d api.Detail
+		var d apitypes.Detail
 		w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d)
 		return d.Incident.LastNotifiedAt.After(*before.Incident.LastNotifiedAt)
 	}, time.Minute, 200*time.Millisecond)
-	var after api.Detail
+	var after apitypes.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &after))
 	require.Len(t, after.Journal, len(before.Journal), "a repeat is not a journal line")
 
@@ -145,7 +145,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 		ins := w.incidents(t, tokAcme)
 		return len(ins) == 1 && ins[0].State == "resolved"
 	}, time.Minute, 100*time.Millisecond)
-	var d api.Detail
+	var d apitypes.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
 	require.Equal(t, "resolved", d.Alerts[0].Status)
 	require.Equal(t, "auto_resolved", d.Incident.CloseCode)
@@ -170,7 +170,7 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 	}
 	// A replica may notify the group before it has the second alert; its next notification
 	// (group_interval later) completes it.
-	var last []api.Incident
+	var last []apitypes.Incident
 	require.Eventually(t, func() bool {
 		last = w.incidents(t, tokAcme)
 		return len(last) == 1 && last[0].FiringAlerts == 2

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
@@ -116,7 +117,7 @@ func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
 		require.Equal(t, states[string(in.State)], rec.Fields["state"], "incident %d", in.ID)
 		require.Len(t, in.ExternalRefs, 1)
 		require.Equal(t, rec.Fields["number"], in.ExternalRefs[0].Key)
-		var d api.Detail
+		var d apitypes.Detail
 		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
 		// The journal's lines as the notes write them, against the notes' lines.
 		want, got := map[string]int{}, map[string]int{}
@@ -135,11 +136,11 @@ func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
 }
 
 // listAll reads every incident of tenant acme.
-func listAll(t *testing.T, base string) []api.Incident {
+func listAll(t *testing.T, base string) []apitypes.Incident {
 	t.Helper()
-	var out []api.Incident
+	var out []apitypes.Incident
 	for before := ""; ; {
-		var page api.ListResponse
+		var page apitypes.ListResponse
 		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, "/api/v1/incidents?limit=500"+before, &page))
 		out = append(out, page.Incidents...)
 		if page.Next == "" {

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/app"
 )
 
@@ -49,22 +49,22 @@ func runWebhook(t testing.TB, l net.Listener, cfgYAML string, opts ...func(*app.
 	return w
 }
 
-func byTitle(ins []api.Incident) map[string]api.Incident {
-	out := map[string]api.Incident{}
+func byTitle(ins []apitypes.Incident) map[string]apitypes.Incident {
+	out := map[string]apitypes.Incident{}
 	for _, in := range ins {
 		out[in.Title] = in
 	}
 	return out
 }
 
-func (w *webhook) detail(t *testing.T, id int64) api.Detail {
+func (w *webhook) detail(t *testing.T, id int64) apitypes.Detail {
 	t.Helper()
-	var d api.Detail
+	var d apitypes.Detail
 	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d))
 	return d
 }
 
-func journalText(d api.Detail) string {
+func journalText(d apitypes.Detail) string {
 	var b strings.Builder
 	for _, e := range d.Journal {
 		fmt.Fprintf(&b, "%s %s %s\n", e.Actor, e.Kind, e.Message)

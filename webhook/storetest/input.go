@@ -15,6 +15,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/readmodel"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
@@ -112,7 +113,7 @@ func runInput(t *testing.T, open Opener) {
 
 		list := func(q url.Values) []*incident.Incident {
 			t.Helper()
-			f, err := new(api.API).ParseFilter(q, p)
+			f, err := new(readmodel.Reader).ParseFilter(q, api.Scope(p))
 			require.NoError(t, err)
 			return e.list(f)
 		}
@@ -144,7 +145,7 @@ func runInput(t *testing.T, open Opener) {
 		p := config.Principal{Name: "acme", Tenant: "acme"}
 		list := func(q url.Values) []*incident.Incident {
 			t.Helper()
-			f, err := new(api.API).ParseFilter(q, p)
+			f, err := new(readmodel.Reader).ParseFilter(q, api.Scope(p))
 			require.NoError(t, err)
 			return e.list(f)
 		}

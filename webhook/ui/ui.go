@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/readmodel"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
 
@@ -40,6 +42,11 @@ type UI struct {
 	Config func() *config.Config
 	Status func() []forward.TargetStatus
 	tmpl   *template.Template
+}
+
+// reader reads what the page shows (the same as the API).
+func (u *UI) reader() *readmodel.Reader {
+	return &readmodel.Reader{Store: u.Service.Store, IDs: u.API.IDs, Logger: u.API.Logger}
 }
 
 // Register adds the page's routes to mux.
@@ -64,7 +71,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 }
 
 var funcs = template.FuncMap{
-	"stateLabel": func(s incident.State) string { return s.Label() },
+	"stateLabel": func(s string) string { return incident.State(s).Label() },
 	"ts": func(t *time.Time) string {
 		if t == nil {
 			return "—"
@@ -90,7 +97,13 @@ var funcs = template.FuncMap{
 	},
 	"closeCodes":  func() []string { return incident.CloseCodes },
 	"holdReasons": func() []string { return incident.HoldReasons },
-	"states":      func() []incident.State { return incident.States },
+	"states": func() []string {
+		out := make([]string, len(incident.States))
+		for i, s := range incident.States {
+			out[i] = string(s)
+		}
+		return out
+	},
 }
 
 type base struct {
@@ -123,11 +136,11 @@ func (u *UI) render(w http.ResponseWriter, name string, code int, data any) {
 // fail renders the error page; a store failure shows a generic message with the request id of
 // its log line, never the database's words.
 func (u *UI) fail(w http.ResponseWriter, v viewer, err error) {
-	code := api.StatusOf(err)
+	code := readmodel.Status(err)
 	b := v.base()
 	b.Error = http.StatusText(code)
 	if code == http.StatusServiceUnavailable {
-		b.Error = u.API.Unavailable(err)
+		b.Error = u.reader().Unavailable(err)
 	}
 	u.render(w, "error.html", code, b)
 }
@@ -172,7 +185,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown token"})
 		return
 	case err != nil:
-		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.API.Unavailable(err)})
+		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.reader().Unavailable(err)})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: cookie, Path: "/", MaxAge: int(config.SessionTTL.Seconds()),
@@ -246,14 +259,14 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 
 type listData struct {
 	base
-	Incidents []api.Incident
+	Incidents []apitypes.Incident
 	Query     url.Values
 	NextQuery string
 }
 
 func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
 	q := r.URL.Query()
-	f, err := u.API.ParseFilter(q, v.Principal)
+	f, err := u.reader().ParseFilter(q, api.Scope(v.Principal))
 	d := listData{base: v.base(), Query: q}
 	if err != nil {
 		d.Error = err.Error()
@@ -261,9 +274,9 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
 		return
 	}
 	var next string
-	d.Incidents, next, err = u.API.ListIncidents(r.Context(), f)
+	d.Incidents, next, err = u.reader().List(r.Context(), f)
 	if err != nil {
-		d.Error = u.API.Unavailable(err)
+		d.Error = u.reader().Unavailable(err)
 		u.render(w, "list.html", http.StatusServiceUnavailable, d)
 		return
 	}
@@ -280,11 +293,11 @@ func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
 
 type detailData struct {
 	base
-	*api.Detail
+	*apitypes.Detail
 }
 
 func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
-	id, ok := u.API.PathID(r)
+	id, ok := u.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -297,7 +310,7 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 }
 
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int64, b base, code int) {
-	d, err := u.API.LoadDetail(r.Context(), api.Scope(v.Principal), id)
+	d, err := u.reader().Detail(r.Context(), api.Scope(v.Principal), id)
 	if err != nil {
 		u.fail(w, v, err)
 		return
@@ -306,7 +319,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int
 }
 
 func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
-	id, ok := u.API.PathID(r)
+	id, ok := u.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -321,7 +334,7 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
 		Assignee: r.PostFormValue("assignee"), FalsePositive: r.PostFormValue("false_positive") == "on",
 	}
 	if _, err := u.Service.Act(r.Context(), api.Caller(v.Principal), id, a); err != nil {
-		code := api.StatusOf(err)
+		code := readmodel.Status(err)
 		if code == http.StatusNotFound || code == http.StatusServiceUnavailable {
 			u.fail(w, v, err)
 			return
