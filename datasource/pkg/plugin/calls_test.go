@@ -10,6 +10,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
 )
 
 func TestCheckHealth(t *testing.T) {
@@ -149,9 +151,9 @@ func TestIncidentsQuery(t *testing.T) {
 	prom := newFakeProm(t)
 	opened := testNow.Add(-3 * time.Hour)
 	resolved := testNow.Add(-time.Hour)
-	hook := newFakeWebhook(t, "s3cret", []map[string]any{
-		{"id": 7, "tenant": "acme", "title": "HighLatency api", "state": "Resolved", "priority": 2, "opened_at": opened, "resolved_at": resolved},
-		{"id": 8, "tenant": "acme", "title": "DiskFull db", "state": "New", "priority": 1, "created_at": testNow.Add(-10 * time.Minute), "resolved_at": nil},
+	hook := newFakeWebhook(t, "s3cret", []*incident.Incident{
+		{ID: 7, Tenant: "acme", Title: "HighLatency api", State: incident.StateResolved, Priority: 2, CreatedAt: opened, ResolvedAt: resolved},
+		{ID: 8, Tenant: "acme", Title: "DiskFull db", State: incident.StateNew, Priority: 1, CreatedAt: testNow.Add(-10 * time.Minute)},
 	})
 	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook.URL + "/"}, map[string]string{"webhookToken": "s3cret"}))
 	resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
@@ -167,7 +169,8 @@ func TestIncidentsQuery(t *testing.T) {
 	require.Equal(t, resolved, field(t, f, "timeEnd").At(0))
 	require.Equal(t, testNow, field(t, f, "timeEnd").At(1), "a firing incident's region runs to the range's end")
 	require.Equal(t, "DiskFull db", field(t, f, "title").At(1))
-	require.Equal(t, "kizashi,P1,New,acme", field(t, f, "tags").At(1))
+	require.Equal(t, "kizashi,P1,new,acme", field(t, f, "tags").At(1))
+	require.Equal(t, "resolved", field(t, f, "state").At(0))
 
 	// Without a webhook, the query fails alone.
 	d2 := newTestDatasource(t, settingsFor(prom.URL, nil, nil))

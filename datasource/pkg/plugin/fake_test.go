@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,10 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/readmodel"
 )
 
 // The fakes of this package's tests: a Prometheus HTTP API with deterministic series and a
@@ -147,11 +150,14 @@ func (f *fakeProm) queryRange(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"resultType": "matrix", "result": result}})
 }
 
-// fakeWebhook serves GET /api/v1/incidents with a bearer token.
-func newFakeWebhook(t *testing.T, token string, incidents []map[string]any) *httptest.Server {
+// newFakeWebhook serves GET /api/v1/incidents with a bearer token, as kizashi-webhook does: the
+// query is read by the webhook's own parser (readmodel.ParseFilter: a parameter it refuses is a
+// 400 here too) and each incident is converted by the webhook's own read model
+// (readmodel.FromIncident), so the fake answers only what the real API sends.
+func newFakeWebhook(t *testing.T, token string, incidents []*incident.Incident) *httptest.Server {
 	t.Helper()
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/incidents" {
+		if r.URL.Path != apitypes.IncidentsPath {
 			http.NotFound(w, r)
 			return
 		}
@@ -159,13 +165,15 @@ func newFakeWebhook(t *testing.T, token string, incidents []map[string]any) *htt
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		for _, k := range []string{"from", "to"} {
-			if _, err := time.Parse(time.RFC3339, r.URL.Query().Get(k)); err != nil {
-				http.Error(w, fmt.Sprintf("%s: %v", k, err), http.StatusBadRequest)
-				return
-			}
+		if _, err := (&readmodel.Reader{}).ParseFilter(r.URL.Query(), ""); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"incidents": incidents})
+		out := apitypes.ListResponse{Incidents: []apitypes.Incident{}}
+		for _, in := range incidents {
+			out.Incidents = append(out.Incidents, readmodel.FromIncident(in, testNow))
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	}))
 	t.Cleanup(s.Close)
 	return s

@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/kizashi-dev/kizashi/datasource/pkg/models"
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 )
 
 // webhookClient reads incidents from kizashi-webhook's REST API.
@@ -25,39 +26,14 @@ type webhookClient struct {
 	hc     *http.Client
 }
 
-// incident is what the data source needs of one incident of the webhook's API.
-type incident struct {
-	ID         int64      `json:"id"`
-	Tenant     string     `json:"tenant"`
-	Title      string     `json:"title"`
-	State      string     `json:"state"`
-	Priority   int        `json:"priority"`
-	OpenedAt   time.Time  `json:"opened_at"`
-	ResolvedAt *time.Time `json:"resolved_at"`
-	Assignee   string     `json:"assignee"`
-}
-
-// decodeIncidents decodes the answer of GET /api/v1/incidents: the one place that knows its
-// shape. The opening time is opened_at, or created_at.
-func decodeIncidents(r io.Reader) ([]incident, string, error) {
-	var body struct {
-		Incidents []struct {
-			incident
-			CreatedAt time.Time `json:"created_at"`
-		} `json:"incidents"`
-		Next string `json:"next"`
-	}
+// decodeIncidents decodes the answer of GET /api/v1/incidents (apitypes.ListResponse, the
+// webhook's own definition of it).
+func decodeIncidents(r io.Reader) ([]apitypes.Incident, string, error) {
+	var body apitypes.ListResponse
 	if err := json.NewDecoder(r).Decode(&body); err != nil {
 		return nil, "", fmt.Errorf("decode incidents: %w", err)
 	}
-	out := make([]incident, len(body.Incidents))
-	for i, in := range body.Incidents {
-		out[i] = in.incident
-		if out[i].OpenedAt.IsZero() {
-			out[i].OpenedAt = in.CreatedAt
-		}
-	}
-	return out, body.Next, nil
+	return body.Incidents, body.Next, nil
 }
 
 // maxIncidents bounds what one query reads from the webhook.
@@ -65,12 +41,12 @@ const maxIncidents = 5000
 
 // incidents returns the incidents active at some time in [from, to], following the webhook's
 // pages (500 incidents each, newest first).
-func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]incident, error) {
-	var all []incident
-	q := w.params(from, to)
-	q.Set("limit", "500")
+func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]apitypes.Incident, error) {
+	var all []apitypes.Incident
+	q := w.query(from, to)
+	q.Limit = 500
 	for {
-		page, next, err := w.page(ctx, q)
+		page, next, err := w.page(ctx, q.Values())
 		if err != nil {
 			return nil, err
 		}
@@ -81,12 +57,12 @@ func (w *webhookClient) incidents(ctx context.Context, from, to time.Time) ([]in
 		if len(all) >= maxIncidents {
 			return nil, fmt.Errorf("more than %d incidents in the time range: narrow it", maxIncidents)
 		}
-		q.Set("before", next)
+		q.Before = next
 	}
 }
 
-func (w *webhookClient) page(ctx context.Context, q url.Values) ([]incident, string, error) {
-	u := w.base.JoinPath("api", "v1", "incidents")
+func (w *webhookClient) page(ctx context.Context, q url.Values) ([]apitypes.Incident, string, error) {
+	u := w.base.JoinPath(apitypes.IncidentsPath)
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -112,12 +88,9 @@ func (w *webhookClient) page(ctx context.Context, q url.Values) ([]incident, str
 	return in, next, nil
 }
 
-func (w *webhookClient) params(from, to time.Time) url.Values {
-	q := url.Values{"from": {from.UTC().Format(time.RFC3339Nano)}, "to": {to.UTC().Format(time.RFC3339Nano)}}
-	if w.tenant != "" {
-		q.Set("tenant", w.tenant)
-	}
-	return q
+// query asks for the incidents active in [from, to], of the data source's tenant if it has one.
+func (w *webhookClient) query(from, to time.Time) apitypes.IncidentQuery {
+	return apitypes.IncidentQuery{Tenant: w.tenant, From: from, To: to}
 }
 
 // check asks for the last minute's incidents: it proves the URL and the token.
@@ -152,7 +125,11 @@ func (d *Datasource) queryIncidents(ctx context.Context, q *models.Query) (data.
 		tags     = make([]string, 0, n)
 	)
 	for _, i := range in {
-		start = append(start, i.OpenedAt.UTC())
+		var opened time.Time
+		if i.CreatedAt != nil {
+			opened = i.CreatedAt.UTC()
+		}
+		start = append(start, opened)
 		e := q.To.UTC()
 		if i.ResolvedAt != nil && !i.ResolvedAt.IsZero() {
 			r := i.ResolvedAt.UTC()
@@ -182,6 +159,6 @@ func (d *Datasource) queryIncidents(ctx context.Context, q *models.Query) (data.
 		data.NewField("text", nil, texts),
 		data.NewField("tags", nil, tags),
 	)
-	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: "GET /api/v1/incidents?" + d.webhook.params(q.From, q.To).Encode()}
+	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, ExecutedQueryString: "GET " + apitypes.IncidentsPath + "?" + d.webhook.query(q.From, q.To).Values().Encode()}
 	return data.Frames{f}, nil
 }
