@@ -2,14 +2,12 @@ package api_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,15 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
-	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
-	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
 )
 
 // request sends a request with the given headers (and cookie, when not empty).
@@ -38,7 +34,7 @@ func (f *fixture) request(t *testing.T, method, path, cookie string, body []byte
 		req.Header.Set(k, v)
 	}
 	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -50,7 +46,7 @@ func (f *fixture) request(t *testing.T, method, path, cookie string, body []byte
 
 func (f *fixture) login(t *testing.T, token string) string {
 	t.Helper()
-	cookie, _, err := f.api.Sessions.Open(context.Background(), f.cfg.Load(), token, time.Now())
+	cookie, _, err := f.access.Sessions.Open(context.Background(), f.access.Authenticator, auth.Credential{Token: token}, time.Now())
 	require.NoError(t, err)
 	return cookie
 }
@@ -60,7 +56,7 @@ func (f *fixture) login(t *testing.T, token string) string {
 func TestAlertmanagerEndpointsNeverTakeTheCookie(t *testing.T) {
 	f := newFixture(t, nil)
 	cookie := f.login(t, tokA)
-	same := map[string]string{"Origin": f.srv.URL, api.CSRFHeader: f.api.Sessions.CSRFToken(cookie)}
+	same := map[string]string{"Origin": f.srv.URL, auth.CSRFHeader: f.access.Sessions.CSRFToken(cookie)}
 	for _, path := range []string{"/api/v1/alerts", "/api/v1/watchdog"} {
 		code, _, _ := f.request(t, http.MethodPost, path, cookie, payload("g1"), same)
 		require.Equal(t, http.StatusUnauthorized, code, path)
@@ -80,7 +76,7 @@ func TestCookieStateChangesNeedCSRF(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &recv))
 	path := fmt.Sprintf("/api/v1/incidents/%d", recv.Incidents[0])
 	cookie := f.login(t, tokA)
-	token := f.api.Sessions.CSRFToken(cookie)
+	token := f.access.Sessions.CSRFToken(cookie)
 	note := []byte(`{"text":"from the cookie"}`)
 	wrong := "x" + token[1:]
 	if token[0] == 'x' {
@@ -93,10 +89,10 @@ func TestCookieStateChangesNeedCSRF(t *testing.T) {
 	}{
 		{"no token", map[string]string{"Origin": "http://127.0.0.1:1"}, 403},
 		{"no token, no origin", nil, 403},
-		{"wrong token", map[string]string{api.CSRFHeader: wrong}, 403},
-		{"token from another port", map[string]string{api.CSRFHeader: token, "Origin": "http://127.0.0.1:1"}, 403},
-		{"token, same-site fetch", map[string]string{api.CSRFHeader: token, "Sec-Fetch-Site": "same-site"}, 403},
-		{"token, same origin", map[string]string{api.CSRFHeader: token, "Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin"}, 200},
+		{"wrong token", map[string]string{auth.CSRFHeader: wrong}, 403},
+		{"token from another port", map[string]string{auth.CSRFHeader: token, "Origin": "http://127.0.0.1:1"}, 403},
+		{"token, same-site fetch", map[string]string{auth.CSRFHeader: token, "Sec-Fetch-Site": "same-site"}, 403},
+		{"token, same origin", map[string]string{auth.CSRFHeader: token, "Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin"}, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, b := f.request(t, http.MethodPost, path+"/note", cookie, note, tc.headers)
@@ -196,67 +192,6 @@ func TestForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T) {
 	code, _, _ := f.request(t, http.MethodGet, "/api/v1/incidents", "", nil,
 		map[string]string{"Authorization": "Bearer " + tokA, "X-Forwarded-For": "198.51.100.99"})
 	require.Equal(t, http.StatusTooManyRequests, code)
-}
-
-// TestSessionsEndAtLogoutEverywhere: a session is a row in the store; closing it (logout) ends
-// it for every replica at once, and so does removing its token from the configuration. The
-// cookie holds neither the token nor its hash.
-func TestSessionsEndAtLogoutEverywhere(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	open := func() *api.Sessions {
-		st, err := sqlite.Open(ctx, filepath.Join(dir, "k.db"), sqlite.Options{})
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, st.Close()) })
-		secret, err := st.ServerSecret(ctx, []byte(t.Name()))
-		require.NoError(t, err)
-		return api.NewSessions(st, secret)
-	}
-	r1, r2 := open(), open()
-	cfg, err := config.Parse([]byte(cfgYAML), ".")
-	require.NoError(t, err)
-	now := time.Now()
-	cookie, p, err := r1.Open(ctx, cfg, tokA, now)
-	require.NoError(t, err)
-	require.Equal(t, "a", p.Tenant)
-	h := sha256.Sum256([]byte(tokA))
-	for _, leak := range []string{tokA, hex.EncodeToString(h[:]), base64.RawURLEncoding.EncodeToString(h[:])} {
-		require.NotContains(t, cookie, leak)
-	}
-	_, _, err = r1.Open(ctx, cfg, "not-a-configured-token-0", now)
-	require.ErrorIs(t, err, api.ErrUnknownToken)
-
-	p, ok, err := r2.Principal(ctx, cfg, cookie, now)
-	require.NoError(t, err)
-	require.True(t, ok, "the other replica knows the session")
-	require.Equal(t, "a", p.Tenant)
-	_, ok, err = r2.Principal(ctx, cfg, cookie, now.Add(config.SessionTTL))
-	require.NoError(t, err)
-	require.False(t, ok, "expired")
-
-	other, _, err := r1.Open(ctx, cfg, tokA, now)
-	require.NoError(t, err)
-	require.NoError(t, r1.Close(ctx, cookie))
-	_, ok, err = r2.Principal(ctx, cfg, cookie, now)
-	require.NoError(t, err)
-	require.False(t, ok, "logged out on r1: ended on r2")
-	_, ok, err = r2.Principal(ctx, cfg, other, now)
-	require.NoError(t, err)
-	require.True(t, ok, "another session of the same token lives on")
-
-	rotated, err := config.Parse([]byte(strings.Replace(cfgYAML, tokA, "rotated-a-token-0123456789", 1)), ".")
-	require.NoError(t, err)
-	_, ok, err = r2.Principal(ctx, rotated, other, now)
-	require.NoError(t, err)
-	require.False(t, ok, "the token left the configuration")
-	for _, bad := range []string{"", "x", cookie + "x", strings.Repeat("A", len(cookie))} {
-		_, ok, err = r2.Principal(ctx, cfg, bad, now)
-		require.NoError(t, err)
-		require.False(t, ok, bad)
-	}
-	require.False(t, r1.ValidCSRF(other, ""))
-	require.False(t, r1.ValidCSRF(other, r1.CSRFToken(cookie)), "another session's token")
-	require.True(t, r2.ValidCSRF(other, r1.CSRFToken(other)), "the replicas share the CSRF key")
 }
 
 // TestPublicIDs: a tenant sees ids that say nothing about other tenants' incidents; paging,
@@ -362,4 +297,33 @@ limits:
 	c, err := f.st.Counts(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, int64(1), c.Notifications)
+}
+
+// TestTokenFileRotationNeedsNoReload: Alertmanager's token is replaced in its file while the
+// webhook runs on the same configuration: the new token is accepted and the old one refused
+// from the next notification on. A file that cannot be read answers 503 (Alertmanager retries),
+// not 401 (it would drop the notification).
+func TestTokenFileRotationNeedsNoReload(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a.token")
+	require.NoError(t, os.WriteFile(file, []byte("a-first-token-0123456789\n"), 0o600))
+	f := newFixture(t, nil, "tenants:\n  - name: a\n    token_files: ["+file+"]\n")
+	code, _ := f.do(t, http.MethodPost, "/api/v1/alerts", "a-first-token-0123456789", payload("g1"))
+	require.Equal(t, 200, code)
+
+	require.NoError(t, os.WriteFile(file+".new", []byte("a-second-token-0123456789\n"), 0o600))
+	require.NoError(t, os.Rename(file+".new", file))
+	code, _ = f.do(t, http.MethodPost, "/api/v1/alerts", "a-first-token-0123456789", payload("g2"))
+	require.Equal(t, 401, code, "the old token left the file")
+	code, _ = f.do(t, http.MethodPost, "/api/v1/alerts", "a-second-token-0123456789", payload("g2"))
+	require.Equal(t, 200, code, "the new token works without a reload")
+	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents", "a-second-token-0123456789", nil)
+	require.Equal(t, 200, code)
+
+	require.NoError(t, os.Remove(file))
+	code, _ = f.do(t, http.MethodPost, "/api/v1/alerts", "a-second-token-0123456789", payload("g3"))
+	require.Equal(t, http.StatusServiceUnavailable, code, "retried, not dropped")
+	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents", "a-second-token-0123456789", nil)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, f.log.String(), "check credentials")
+	require.Equal(t, 1.0, counter(t, f, "kizashi_webhook_auth_failures_total", "token"), "only the old token counted as a failure")
 }

@@ -14,7 +14,7 @@ import (
 	"slices"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
-	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
@@ -24,8 +24,9 @@ import (
 
 // API holds the handlers' dependencies.
 type API struct {
-	Service      *service.Service
-	Auth         func() Auth
+	Service *service.Service
+	// Access tells who a request is (credentials, sessions, throttling of failures).
+	Access       *auth.Access
 	MaxBodyBytes func() int64
 	// MaxAlerts bounds the alerts kept per notification (nil or 0: all).
 	MaxAlerts func() int
@@ -33,13 +34,6 @@ type API struct {
 	Gate         *limit.Gate
 	TenantLimits func(tenant string) limit.Settings
 	Logger       *slog.Logger
-	// Server returns the HTTP settings: trusted proxies, failed-authentication limits, cookies
-	// (nil: the defaults).
-	Server func() *config.Server
-	// Sessions are the page's sessions (nil: the cookie authenticates nothing).
-	Sessions *Sessions
-	// Guard counts, logs and limits failed authentications (nil: none).
-	Guard *Guard
 	// IDs maps the store's ids to public ids (nil: shown as they are).
 	IDs *publicid.Codec
 }
@@ -113,8 +107,8 @@ func (a *API) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "OK\n")
 }
 
-func (a *API) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
-	f, err := a.reader().ParseFilter(r.URL.Query(), Scope(p))
+func (a *API) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	f, err := a.reader().ParseFilter(r.URL.Query(), p.Scope())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -128,23 +122,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p config.Principal) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// Caller is who acts through the API or the page: the authenticated
-// principal, named in the journal by the credential's owner (a tenant, a
-// basic-auth user or an operator) and nothing the request says.
-func Caller(p config.Principal) service.Caller {
-	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.Operator}
-}
-
-// Scope is the tenant filter of a principal: "" means all tenants.
-func Scope(p config.Principal) string { return Caller(p).Scope() }
-
-func (a *API) get(w http.ResponseWriter, r *http.Request, p config.Principal) {
+func (a *API) get(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), Scope(p), id)
+	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -167,7 +151,7 @@ func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive}, nil
 }
 
-func (a *API) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
+func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
@@ -178,11 +162,11 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, p config.Principal) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, err := a.Service.Act(r.Context(), Caller(p), id, act); err != nil {
+	if _, err := a.Service.Act(r.Context(), p.Caller(), id, act); err != nil {
 		a.storeError(w, err)
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), Scope(p), id)
+	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return

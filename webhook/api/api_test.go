@@ -22,6 +22,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/readmodel"
@@ -64,6 +65,7 @@ type fixture struct {
 	metrics *service.Metrics
 	api     *api.API
 	cfg     atomic.Pointer[config.Config]
+	access  *auth.Access
 	log     *syncBuffer
 }
 
@@ -104,15 +106,16 @@ func newFixture(t *testing.T, wrap func(store.Store) store.Store, yaml ...string
 	}
 	secret, err := st.ServerSecret(context.Background(), []byte("test secret"))
 	require.NoError(t, err)
-	ids, err := publicid.New(api.DeriveKey(secret, "public ids"))
+	ids, err := publicid.New(auth.DeriveKey(secret, "public ids"))
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	m := service.NewMetrics(reg)
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := &service.Service{Store: use, Rules: func() service.Rules { return f.cfg.Load() }, Metrics: m}
-	a := &api.API{Service: svc, Auth: func() api.Auth { return f.cfg.Load() }, MaxBodyBytes: func() int64 { return f.cfg.Load().Limits.MaxBodyBytes },
-		Logger: logger, Server: func() *config.Server { return &f.cfg.Load().Server }, Sessions: api.NewSessions(st, secret),
-		Guard: api.NewGuard(reg, logger), IDs: ids}
+	f.access = &auth.Access{Authenticator: auth.NewTokens(f.cfg.Load, secret), Sessions: auth.NewSessions(st, secret),
+		Guard: auth.NewGuard(reg, logger), Settings: func() *config.Server { return &f.cfg.Load().Server }}
+	a := &api.API{Service: svc, Access: f.access, MaxBodyBytes: func() int64 { return f.cfg.Load().Limits.MaxBodyBytes },
+		Logger: logger, IDs: ids}
 	mux := http.NewServeMux()
 	a.Register(mux)
 	srv := httptest.NewServer(mux)

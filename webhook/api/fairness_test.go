@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -78,7 +79,7 @@ tenants:
 	m := service.NewMetrics(reg)
 	m.InitTenants(cfg.TenantNames())
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return cfg }, Metrics: m}
-	a := &api.API{Service: svc, Auth: func() api.Auth { return cfg }, MaxBodyBytes: func() int64 { return cfg.Limits.MaxBodyBytes },
+	a := &api.API{Service: svc, Access: &auth.Access{Authenticator: auth.NewTokens(func() *config.Config { return cfg }, nil)}, MaxBodyBytes: func() int64 { return cfg.Limits.MaxBodyBytes },
 		Gate: limit.NewGate(nil, m), TenantLimits: cfg.TenantLimits, Logger: slog.New(slog.DiscardHandler)}
 	mux := http.NewServeMux()
 	a.Register(mux)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
-	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -48,15 +48,15 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "heartbeat": fed})
 }
 
-func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Principal) {
+func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, ok := forwarding(a.Service.Store)
 	if !ok {
 		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
 		return
 	}
 	q := r.URL.Query()
-	filter := store.DeadLetterFilter{Tenant: p.Tenant, Target: sanitize.Text(q.Get("target"), 0), Limit: 50}
-	if p.Operator {
+	filter := store.DeadLetterFilter{Tenant: p.Scope(), Target: sanitize.Text(q.Get("target"), 0), Limit: 50}
+	if p.AllTenants() {
 		filter.Tenant = sanitize.Text(q.Get("tenant"), 0)
 	}
 	if v := q.Get("limit"); v != "" {
@@ -93,7 +93,7 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p config.Princ
 
 // retryDeadLetters makes one dead letter (path id) or all of a target
 // (?target=) live again; it answers {"retried": n}.
-func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.Principal) {
+func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, ok := forwarding(a.Service.Store)
 	if !ok {
 		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
@@ -107,7 +107,7 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 			writeError(w, http.StatusBadRequest, "invalid dead letter id")
 			return
 		}
-		if _, err := f.Job(r.Context(), Scope(p), id); err != nil {
+		if _, err := f.Job(r.Context(), p.Scope(), id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				writeError(w, http.StatusNotFound, "dead letter not found")
 				return
@@ -121,7 +121,7 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p config.
 		writeError(w, http.StatusBadRequest, "target required")
 		return
 	}
-	n, err := f.RetryDeadLetters(r.Context(), Scope(p), target, id, time.Now())
+	n, err := f.RetryDeadLetters(r.Context(), p.Scope(), target, id, time.Now())
 	if err != nil {
 		a.storeError(w, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
@@ -78,7 +79,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request, tenant string) (func
 		if a.Service.Metrics != nil {
 			a.Service.Metrics.Held.WithLabelValues(tenant, h.Reason).Inc()
 		}
-		w.Header().Set("Retry-After", RetryAfter(h.RetryAfter))
+		w.Header().Set("Retry-After", auth.RetryAfter(h.RetryAfter))
 		a.reject(w, http.StatusServiceUnavailable, service.RejectHeld, "tenant limit reached ("+h.Reason+"), retry")
 		return nil, false
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/bench"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
@@ -39,7 +40,7 @@ func newLimitsFixture(t *testing.T, limits string) (*fixture, *bytes.Buffer) {
 	m := service.NewMetrics(reg)
 	logs := &bytes.Buffer{}
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return cfg }, Metrics: m}
-	a := &api.API{Service: svc, Auth: func() api.Auth { return cfg }, MaxBodyBytes: func() int64 { return cfg.Limits.MaxBodyBytes },
+	a := &api.API{Service: svc, Access: &auth.Access{Authenticator: auth.NewTokens(func() *config.Config { return cfg }, nil)}, MaxBodyBytes: func() int64 { return cfg.Limits.MaxBodyBytes },
 		MaxAlerts: func() int { return cfg.Limits.MaxAlerts }, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	mux := http.NewServeMux()
 	a.Register(mux)

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -123,22 +124,21 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}()
 	reg.MustRegister(service.NewOpenCollector(st))
-	sessions, ids, err := secrets(ctx, st)
+	tokens, sessions, ids, err := secrets(ctx, st, p.cfg.Load)
 	if err != nil {
 		return err
 	}
+	access := &auth.Access{Authenticator: tokens, Sessions: sessions, Guard: auth.NewGuard(reg, o.Logger),
+		Settings: func() *config.Server { return &p.cfg.Load().Server }}
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now}
 	a := &api.API{
 		Service:      svc,
-		Auth:         func() api.Auth { return p.cfg.Load() },
+		Access:       access,
 		MaxBodyBytes: func() int64 { return p.cfg.Load().Limits.MaxBodyBytes },
 		MaxAlerts:    func() int { return p.cfg.Load().Limits.MaxAlerts },
 		Gate:         limit.NewGate(o.Now, metrics),
 		TenantLimits: func(t string) limit.Settings { return p.cfg.Load().TenantLimits(t) },
 		Logger:       o.Logger,
-		Server:       func() *config.Server { return &p.cfg.Load().Server },
-		Sessions:     sessions,
-		Guard:        api.NewGuard(reg, o.Logger),
 		IDs:          ids,
 	}
 	ws := &webServer{logger: o.Logger}
@@ -150,10 +150,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	page := &ui.UI{API: a, Service: svc, Config: p.cfg.Load}
+	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
 	page.Register(mux)
-	mux.Handle("GET /metrics", p.operational(a, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
-	mux.Handle("POST /-/reload", p.operational(a, ws, p.reloadHandler()))
+	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	mux.Handle("POST /-/reload", p.operational(access, ws, p.reloadHandler()))
 	handler, err := ws.headers(mux)
 	if err != nil {
 		return err

@@ -6,39 +6,39 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
 // secrets reads the installation's secret from the store (created by the first replica) and
-// returns what is keyed by it: the page's sessions and the public ids.
-func secrets(ctx context.Context, st store.Store) (*api.Sessions, *publicid.Codec, error) {
+// returns what is keyed by it: the authenticator of the configuration cfg returns, the page's
+// sessions and the public ids.
+func secrets(ctx context.Context, st store.Store, cfg func() *config.Config) (*auth.Tokens, *auth.Sessions, *publicid.Codec, error) {
 	ss, ok := st.(store.Sessions)
 	if !ok {
-		return nil, nil, fmt.Errorf("store %T keeps no sessions", st)
+		return nil, nil, nil, fmt.Errorf("store %T keeps no sessions", st)
 	}
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
-		return nil, nil, fmt.Errorf("new secret: %w", err)
+		return nil, nil, nil, fmt.Errorf("new secret: %w", err)
 	}
 	secret, err := ss.ServerSecret(ctx, fresh)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ids, err := publicid.New(api.DeriveKey(secret, "public ids"))
+	ids, err := publicid.New(auth.DeriveKey(secret, "public ids"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return api.NewSessions(ss, secret), ids, nil
+	return auth.NewTokens(cfg, secret), auth.NewSessions(ss, secret), ids, nil
 }
 
 // operational guards /metrics and /-/reload: the web config's basic_auth_users when it has
 // some (failures count against the source like any other), and for POST the page's origin.
-func (p *program) operational(a *api.API, ws *webServer, h http.Handler) http.Handler {
+func (p *program) operational(a *auth.Access, ws *webServer, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv := a.ServerConfig()
-		src := api.ClientAddr(r, srv.Proxies())
 		users, err := ws.users()
 		if err != nil {
 			p.logger.Error("read web config", "err", err)
@@ -46,14 +46,14 @@ func (p *program) operational(a *api.API, ws *webServer, h http.Handler) http.Ha
 			return
 		}
 		if len(users) > 0 {
-			if t, d := a.Guard.Throttled(src, srv.AuthFailures); t {
-				w.Header().Set("Retry-After", api.RetryAfter(d))
+			if t, d := a.Throttled(r); t {
+				w.Header().Set("Retry-After", auth.RetryAfter(d))
 				http.Error(w, "too many failed authentications from this address, retry later", http.StatusTooManyRequests)
 				return
 			}
 			if ok, present := ws.authorized(r, users); !ok {
 				if present {
-					a.Guard.Failed(src, api.FailBasic, r.URL.Path, srv.AuthFailures)
+					a.Failed(r, auth.FailBasic)
 				}
 				w.Header().Set("WWW-Authenticate", `Basic realm="kizashi-webhook"`)
 				http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
@@ -61,8 +61,8 @@ func (p *program) operational(a *api.API, ws *webServer, h http.Handler) http.Ha
 			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if err := api.CrossOrigin().Check(r); err != nil {
-				a.Guard.Failed(src, api.FailCSRF, r.URL.Path, srv.AuthFailures)
+			if err := auth.CrossOrigin().Check(r); err != nil {
+				a.Failed(r, auth.FailCSRF)
 				http.Error(w, "cross-site request refused", http.StatusForbidden)
 				return
 			}

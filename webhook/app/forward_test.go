@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
@@ -285,7 +285,7 @@ func pageSession(t *testing.T, base, token string) *http.Cookie {
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	for _, ck := range resp.Cookies() {
-		if ck.Name == api.SessionCookie {
+		if ck.Name == auth.SessionCookie {
 			require.NotContains(t, ck.Value, token, "the cookie must not carry the token")
 			return ck
 		}

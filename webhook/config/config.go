@@ -5,8 +5,6 @@ package config
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +40,6 @@ type Config struct {
 	policies map[string]incident.Policy
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
-	tokens   map[[32]byte]tokenCred // by the token's SHA-256
-	basic    map[string]basicCred
 	closeMin time.Duration
 }
 
@@ -162,22 +158,6 @@ type Operator struct {
 	TokenFiles []string `yaml:"token_files"`
 }
 
-// Principal is an authenticated caller.
-type Principal struct {
-	Name     string
-	Tenant   string
-	Operator bool
-}
-
-type tokenCred struct {
-	principal Principal
-}
-
-type basicCred struct {
-	hash      [32]byte
-	principal Principal
-}
-
 // Defaults.
 var (
 	DefaultStorage = Storage{Driver: "sqlite", Path: "kizashi-webhook.db", Synchronous: "FULL", MaxConns: 16}
@@ -282,6 +262,7 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 	if err := c.validate(baseDir); err != nil {
 		return nil, withLine(&root, err)
 	}
+	c.setDirectory(baseDir)
 	return c, nil
 }
 
@@ -410,7 +391,7 @@ func (c *Config) validate(baseDir string) error {
 			minClose = p.CloseAfter
 		}
 	}
-	if err := c.loadCredentials(baseDir); err != nil {
+	if err := c.validateCredentials(baseDir); err != nil {
 		return err
 	}
 	if minClose == 0 {
@@ -513,6 +494,27 @@ func (p PolicyConfig) compile() (incident.Policy, error) {
 	return out, nil
 }
 
+// setDirectory resolves the file names of the credentials against the configuration's
+// directory: the files are read where they are used (package auth), after the configuration was
+// loaded.
+func (c *Config) setDirectory(dir string) {
+	files := func(fs []string) {
+		for i := range fs {
+			fs[i] = resolve(dir, fs[i])
+		}
+	}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		files(t.TokenFiles)
+		for j := range t.BasicAuth {
+			t.BasicAuth[j].PasswordFile = resolve(dir, t.BasicAuth[j].PasswordFile)
+		}
+	}
+	for i := range c.Operators {
+		files(c.Operators[i].TokenFiles)
+	}
+}
+
 func resolve(base, p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p
@@ -566,25 +568,3 @@ func (c *Config) TenantNames() []string {
 
 // MinCloseAfter is the shortest close_after of all tenants (for the sweeper).
 func (c *Config) MinCloseAfter() time.Duration { return c.closeMin }
-
-// Authenticate maps a bearer token to its principal.
-func (c *Config) Authenticate(token string) (Principal, bool) {
-	if token == "" {
-		return Principal{}, false
-	}
-	cred, ok := c.tokens[sha256.Sum256([]byte(token))]
-	return cred.principal, ok
-}
-
-// AuthenticateBasic checks a username and password.
-func (c *Config) AuthenticateBasic(user, pass string) (Principal, bool) {
-	cred, ok := c.basic[user]
-	h := sha256.Sum256([]byte(pass))
-	if !ok {
-		return Principal{}, false
-	}
-	if subtle.ConstantTimeCompare(h[:], cred.hash[:]) != 1 {
-		return Principal{}, false
-	}
-	return cred.principal, true
-}

@@ -79,23 +79,6 @@ func TestGood(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"acme", "globex"}, c.TenantNames())
 
-	p, ok := c.Authenticate("acme-secret-token-0123456789")
-	require.True(t, ok)
-	require.Equal(t, Principal{Name: "acme", Tenant: "acme"}, p)
-	p, ok = c.Authenticate("acme-token-file-0123456789")
-	require.True(t, ok)
-	require.Equal(t, "acme", p.Tenant)
-	p, ok = c.Authenticate("noc-operator-token-0123456789")
-	require.True(t, ok)
-	require.True(t, p.Operator)
-	_, ok = c.Authenticate("nope")
-	require.False(t, ok)
-	p, ok = c.AuthenticateBasic("globex", "globex-password-0123")
-	require.True(t, ok)
-	require.Equal(t, "globex", p.Tenant)
-	_, ok = c.AuthenticateBasic("globex", "wrong")
-	require.False(t, ok)
-
 	require.Equal(t, incident.CorrelateFingerprint, c.Correlation("acme", "acme-per-alert"))
 	require.Equal(t, incident.CorrelateGroup, c.Correlation("acme", "other"))
 
@@ -141,33 +124,13 @@ func TestExampleConfig(t *testing.T) {
 	require.Equal(t, DefaultRetention, c.Retention)
 }
 
-func TestTokenIDs(t *testing.T) {
+// TestCredentialFilesResolved: token and password files are named relative to the
+// configuration's directory and read where they are used (package auth), so the loaded
+// configuration holds their resolved names.
+func TestCredentialFilesResolved(t *testing.T) {
 	c, err := Load("testdata/good.yml")
 	require.NoError(t, err)
-	const tok = "acme-secret-token-0123456789"
-	id, p, ok := c.TokenID(tok)
-	require.True(t, ok)
-	require.Equal(t, "acme", p.Tenant)
-	_, _, ok = c.TokenID("not-a-configured-token-000")
-	require.False(t, ok)
-	_, _, ok = c.TokenID("")
-	require.False(t, ok)
-	found := map[[32]byte]Principal{}
-	for id, p := range c.Tokens() {
-		found[id] = p
-	}
-	require.Len(t, found, 3, "acme's inline and file tokens, noc's token")
-	require.Equal(t, p, found[id])
-
-	// A reload without the token: its id is gone.
-	c2, err := Parse([]byte(`
-tenants:
-  - name: acme
-    tokens: ["another-acme-token-0123456789"]
-`), "testdata")
-	require.NoError(t, err)
-	_, _, ok = c2.TokenID(tok)
-	require.False(t, ok)
+	require.Equal(t, []string{filepath.Join("testdata", "acme.token")}, c.Tenants[0].TokenFiles)
 }
 
 func TestTenantLimitsOverlay(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"strings"
 	"unicode"
@@ -13,12 +14,12 @@ import (
 // MinSecretLength is the shortest token or basic-auth password accepted.
 const MinSecretLength = 16
 
-// checkSecret applies the credential rule to a token or a basic-auth password: at least
+// CheckSecret applies the credential rule to a token or a basic-auth password: at least
 // MinSecretLength characters, no leading or trailing white space, characters of at least two
 // kinds (lower-case letters, upper-case letters, digits, others) and no one character making up
 // half of it or more. Generated tokens (openssl rand -hex 16, -base64 24, a UUID) pass; "aaaa…",
 // "1111…", "abababab…" and a 16-digit number do not. The error never holds the secret.
-func checkSecret(s string) error {
+func CheckSecret(s string) error {
 	switch {
 	case strings.TrimSpace(s) == "":
 		return errors.New("is empty or only white space")
@@ -61,29 +62,72 @@ func checkSecret(s string) error {
 	return nil
 }
 
-// loadCredentials reads and checks every tenant's and operator's tokens and basic-auth users
-// and indexes them. Principal names (tenants, operators, basic-auth users) are the journal's
-// actors: an operator may not share a tenant's name, nor a basic-auth user another principal's.
-func (c *Config) loadCredentials(baseDir string) error {
-	c.tokens = map[[32]byte]tokenCred{}
-	c.basic = map[string]basicCred{}
-	add := func(tok string, p Principal) error {
-		if err := checkSecret(tok); err != nil {
+// ParseTokens reads the text of a token file: one token per line, blank lines and lines
+// starting with # ignored, every token passing CheckSecret (an error names the line).
+func ParseTokens(b []byte) ([]string, error) {
+	var out []string
+	for n, tok := range tokenLines(b) {
+		if err := CheckSecret(tok); err != nil {
+			return nil, fmt.Errorf("line %d: token %w", n, err)
+		}
+		out = append(out, tok)
+	}
+	return out, nil
+}
+
+// tokenLines yields the tokens of a token file with their line numbers.
+func tokenLines(b []byte) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		for k, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if !yield(k+1, line) {
+				return
+			}
+		}
+	}
+}
+
+// ReadPassword reads a basic-auth password file (surrounding white space removed) and checks
+// it with CheckSecret.
+func ReadPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read password_file: %w", err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if err := CheckSecret(pw); err != nil {
+		return "", fmt.Errorf("password %w", err)
+	}
+	return pw, nil
+}
+
+// validateCredentials checks every tenant's and operator's tokens and basic-auth users: the
+// secrets (token files and password files are read to check them; package auth reads them
+// again when it checks a request, so that a changed file needs no reload), that no token serves
+// two principals, and the principal names. Principal names (tenants, operators, basic-auth
+// users) are the journal's actors: an operator may not share a tenant's name, nor a basic-auth
+// user another principal's.
+func (c *Config) validateCredentials(baseDir string) error {
+	seen := map[[sha256.Size]byte]bool{}
+	add := func(tok string) error {
+		if err := CheckSecret(tok); err != nil {
 			return fmt.Errorf("token %w", err)
 		}
 		h := sha256.Sum256([]byte(tok))
-		if _, dup := c.tokens[h]; dup {
+		if seen[h] {
 			return errors.New("token already used by another tenant or operator")
 		}
-		c.tokens[h] = tokenCred{principal: p}
+		seen[h] = true
 		return nil
 	}
-	// tokens adds the inline tokens and those of the token files (one per line, # comments) of
-	// the principal at path; it returns how many.
-	tokens := func(path string, inline, files []string, p Principal) (int, error) {
+	// tokens checks the inline tokens and those of the token files of the principal at path;
+	// it returns how many.
+	tokens := func(path string, inline, files []string) (int, error) {
 		n := 0
 		for j, tok := range inline {
-			if err := add(tok, p); err != nil {
+			if err := add(tok); err != nil {
 				return n, &keyError{path: fmt.Sprintf("%s.tokens[%d]", path, j), err: err}
 			}
 			n++
@@ -94,12 +138,9 @@ func (c *Config) loadCredentials(baseDir string) error {
 			if err != nil {
 				return n, keyErrorf(fpath, "read token file: %w", err)
 			}
-			for k, line := range strings.Split(string(b), "\n") {
-				if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				if err := add(line, p); err != nil {
-					return n, keyErrorf(fpath, "%s line %d: %w", f, k+1, err)
+			for line, tok := range tokenLines(b) {
+				if err := add(tok); err != nil {
+					return n, keyErrorf(fpath, "%s line %d: %w", f, line, err)
 				}
 				n++
 			}
@@ -110,10 +151,11 @@ func (c *Config) loadCredentials(baseDir string) error {
 	for i, t := range c.Tenants {
 		names[t.Name] = fmt.Sprintf("tenants[%d]", i)
 	}
+	basic := map[string]bool{}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		path := fmt.Sprintf("tenants[%d]", i)
-		n, err := tokens(path, t.Tokens, t.TokenFiles, Principal{Name: t.Name, Tenant: t.Name})
+		n, err := tokens(path, t.Tokens, t.TokenFiles)
 		if err != nil {
 			return err
 		}
@@ -122,7 +164,7 @@ func (c *Config) loadCredentials(baseDir string) error {
 		}
 		for j, ba := range t.BasicAuth {
 			bpath := fmt.Sprintf("%s.basic_auth[%d]", path, j)
-			if err := c.addBasic(baseDir, bpath, ba, t.Name, names); err != nil {
+			if err := validateBasic(baseDir, bpath, ba, t.Name, names, basic); err != nil {
 				return err
 			}
 		}
@@ -139,7 +181,7 @@ func (c *Config) loadCredentials(baseDir string) error {
 			return keyErrorf(path+".name", "operator name %q is already the name of %s", o.Name, other)
 		}
 		names[o.Name] = path
-		n, err := tokens(path, o.Tokens, o.TokenFiles, Principal{Name: o.Name, Operator: true})
+		n, err := tokens(path, o.Tokens, o.TokenFiles)
 		if err != nil {
 			return err
 		}
@@ -150,8 +192,8 @@ func (c *Config) loadCredentials(baseDir string) error {
 	return nil
 }
 
-// addBasic adds one basic-auth user of a tenant.
-func (c *Config) addBasic(baseDir, path string, ba BasicAuth, tenant string, names map[string]string) error {
+// validateBasic checks one basic-auth user of a tenant; basic holds the usernames seen.
+func validateBasic(baseDir, path string, ba BasicAuth, tenant string, names map[string]string, basic map[string]bool) error {
 	pw, ppath := ba.Password, path+".password"
 	if ba.PasswordFile != "" {
 		ppath = path + ".password_file"
@@ -170,17 +212,17 @@ func (c *Config) addBasic(baseDir, path string, ba BasicAuth, tenant string, nam
 	if strings.TrimSpace(ba.Username) != ba.Username || strings.ContainsAny(ba.Username, ":") {
 		return keyErrorf(path+".username", "username %q must not contain ':' nor start or end with white space", ba.Username)
 	}
-	if err := checkSecret(pw); err != nil {
+	if err := CheckSecret(pw); err != nil {
 		return keyErrorf(ppath, "password %w", err)
 	}
-	if _, dup := c.basic[ba.Username]; dup {
+	if basic[ba.Username] {
 		return keyErrorf(path+".username", "basic_auth username %q already used", ba.Username)
 	}
+	basic[ba.Username] = true
 	// The tenant's own name is fine (the journal says the same), another principal's is not.
 	if other, ok := names[ba.Username]; ok && ba.Username != tenant {
 		return keyErrorf(path+".username", "basic_auth username %q is already the name of %s", ba.Username, other)
 	}
-	c.basic[ba.Username] = basicCred{sha256.Sum256([]byte(pw)), Principal{Name: ba.Username, Tenant: tenant}}
 	if _, ok := names[ba.Username]; !ok {
 		names[ba.Username] = path
 	}

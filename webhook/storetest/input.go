@@ -12,8 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/webhook/api"
-	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/readmodel"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -82,13 +81,13 @@ func runInput(t *testing.T, open Opener) {
 		ctx := context.Background()
 		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("N", "a")))
 		id := r.Incidents[0]
-		p := config.Principal{Name: "acme", Tenant: "acme"}
+		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}
 		// The journal names the credential's owner; a name the configuration lets through
 		// (a basic-auth user written "bob\0" in YAML) is repaired as well.
-		bob := config.Principal{Name: "bob\x00\xff", Tenant: "acme"}
-		_, err := e.svc.Act(ctx, api.Caller(p), id, incident.Action{Kind: incident.ActNote, Text: "see\x00log \xff"})
+		bob := auth.Principal{Name: "bob\x00\xff", Tenant: "acme", Role: auth.RoleTenant}
+		_, err := e.svc.Act(ctx, p.Caller(), id, incident.Action{Kind: incident.ActNote, Text: "see\x00log \xff"})
 		require.NoError(t, err)
-		_, err = e.svc.Act(ctx, api.Caller(bob), id, incident.Action{Kind: incident.ActAssign, Assignee: "\xffbob", AssignmentGroup: "ops\x00"})
+		_, err = e.svc.Act(ctx, bob.Caller(), id, incident.Action{Kind: incident.ActAssign, Assignee: "\xffbob", AssignmentGroup: "ops\x00"})
 		require.NoError(t, err)
 		j, err := e.st.Journal(ctx, id)
 		require.NoError(t, err)
@@ -113,7 +112,7 @@ func runInput(t *testing.T, open Opener) {
 
 		list := func(q url.Values) []*incident.Incident {
 			t.Helper()
-			f, err := new(readmodel.Reader).ParseFilter(q, api.Scope(p))
+			f, err := new(readmodel.Reader).ParseFilter(q, p.Scope())
 			require.NoError(t, err)
 			return e.list(f)
 		}
@@ -142,10 +141,10 @@ func runInput(t *testing.T, open Opener) {
 		require.Equal(t, time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), got["Past"][0])
 		require.Equal(t, time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC), got["Past"][1])
 
-		p := config.Principal{Name: "acme", Tenant: "acme"}
+		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}
 		list := func(q url.Values) []*incident.Incident {
 			t.Helper()
-			f, err := new(readmodel.Reader).ParseFilter(q, api.Scope(p))
+			f, err := new(readmodel.Reader).ParseFilter(q, p.Scope())
 			require.NoError(t, err)
 			return e.list(f)
 		}

@@ -51,7 +51,7 @@ func (u *UI) forwarding(w http.ResponseWriter, r *http.Request, v viewer) {
 	}
 	now := time.Now()
 	for _, t := range u.Config().Targets() {
-		if !v.Operator && t.Tenant != v.Tenant {
+		if !v.AllTenants() && t.Tenant != v.Tenant {
 			continue
 		}
 		row := targetRow{Target: t.Key, Type: t.Type, State: "delivering"}

@@ -1,6 +1,6 @@
 // Package ui serves the service-desk page: server-rendered html/template
 // pages with embedded assets (no JavaScript build step). A person logs in
-// with a tenant's (or an operator's) token; the session (api.Sessions) is
+// with a tenant's (or an operator's) token; the session (auth.Sessions) is
 // kept in the store and named by an HttpOnly, SameSite Strict cookie, and
 // every form posts the session's CSRF token. The page offers the same
 // actions as the REST API.
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,11 +19,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/readmodel"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
@@ -35,8 +37,12 @@ var staticFS embed.FS
 
 // UI is the service-desk page.
 type UI struct {
-	API     *api.API
 	Service *service.Service
+	// Access tells who a request is (sessions, credentials, throttling of failures).
+	Access *auth.Access
+	// IDs maps the store's ids to public ids (nil: shown as they are).
+	IDs    *publicid.Codec
+	Logger *slog.Logger
 	// Config and Status feed the forwarding page: the configured targets and their state in
 	// this process (nil: no forwarders run here).
 	Config func() *config.Config
@@ -46,7 +52,7 @@ type UI struct {
 
 // reader reads what the page shows (the same as the API).
 func (u *UI) reader() *readmodel.Reader {
-	return &readmodel.Reader{Store: u.Service.Store, IDs: u.API.IDs, Logger: u.API.Logger}
+	return &readmodel.Reader{Store: u.Service.Store, IDs: u.IDs, Logger: u.Logger}
 }
 
 // Register adds the page's routes to mux.
@@ -107,7 +113,7 @@ var funcs = template.FuncMap{
 }
 
 type base struct {
-	Principal config.Principal
+	Principal auth.Principal
 	// CSRF is the session's CSRF token: every form posts it.
 	CSRF   string
 	Error  string
@@ -116,7 +122,7 @@ type base struct {
 
 // viewer is who looks at a page: the session's principal and CSRF token.
 type viewer struct {
-	config.Principal
+	auth.Principal
 	CSRF string
 }
 
@@ -129,7 +135,7 @@ func (u *UI) render(w http.ResponseWriter, name string, code int, data any) {
 	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(code)
 	if err := u.tmpl.ExecuteTemplate(w, name, data); err != nil {
-		u.API.Logger.Error("render page", "page", name, "err", err)
+		u.Logger.Error("render page", "page", name, "err", err)
 	}
 }
 
@@ -156,9 +162,8 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) crossSite(w http.ResponseWriter, r *http.Request) bool {
-	if err := api.CrossOrigin().Check(r); err != nil {
-		srv := u.API.ServerConfig()
-		u.API.Guard.Failed(api.ClientAddr(r, srv.Proxies()), api.FailCSRF, r.URL.Path, srv.AuthFailures)
+	if err := auth.CrossOrigin().Check(r); err != nil {
+		u.Access.Failed(r, auth.FailCSRF)
 		http.Error(w, "cross-site request refused", http.StatusForbidden)
 		return true
 	}
@@ -169,27 +174,25 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if u.crossSite(w, r) {
 		return
 	}
-	srv := u.API.ServerConfig()
-	src := api.ClientAddr(r, srv.Proxies())
-	if t, d := u.API.Guard.Throttled(src, srv.AuthFailures); t {
-		w.Header().Set("Retry-After", api.RetryAfter(d))
+	if t, d := u.Access.Throttled(r); t {
+		w.Header().Set("Retry-After", auth.RetryAfter(d))
 		u.render(w, "login.html", http.StatusTooManyRequests, base{Error: "Too many failed log-ins from your address: try again later."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	cookie, _, err := u.API.Sessions.Open(r.Context(), u.API.Auth(), token, time.Now())
+	cookie, _, err := u.Access.Sessions.Open(r.Context(), u.Access.Authenticator, auth.Credential{Token: token}, time.Now())
 	switch {
-	case errors.Is(err, api.ErrUnknownToken):
-		u.API.Guard.Failed(src, api.FailLogin, r.URL.Path, srv.AuthFailures)
+	case errors.Is(err, auth.ErrUnauthenticated):
+		u.Access.Failed(r, auth.FailLogin)
 		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown token"})
 		return
 	case err != nil:
 		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.reader().Unavailable(err)})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: cookie, Path: "/", MaxAge: int(config.SessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: srv.SecureCookies || api.IsHTTPS(r, srv.Proxies())})
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: cookie, Path: "/", MaxAge: int(auth.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: u.Access.SecureCookie(r)})
 	http.Redirect(w, r, "/incidents", http.StatusSeeOther)
 }
 
@@ -200,23 +203,22 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if c, err := r.Cookie(api.SessionCookie); err == nil {
-		_, live, err := u.API.Sessions.Principal(r.Context(), u.API.Auth(), c.Value, time.Now())
-		if err == nil && live && !u.API.Sessions.ValidCSRF(c.Value, r.PostFormValue("csrf")) {
+	if c, err := r.Cookie(auth.SessionCookie); err == nil {
+		_, live, err := u.Access.Sessions.Principal(r.Context(), u.Access.Authenticator, c.Value, time.Now())
+		if err == nil && live && !u.Access.Sessions.ValidCSRF(c.Value, r.PostFormValue("csrf")) {
 			http.Error(w, "cross-site request refused", http.StatusForbidden)
 			return
 		}
 		if err == nil {
-			err = u.API.Sessions.Close(r.Context(), c.Value)
+			err = u.Access.Sessions.Close(r.Context(), c.Value)
 		}
 		if err != nil {
 			u.fail(w, viewer{}, err)
 			return
 		}
 	}
-	srv := u.API.ServerConfig()
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: srv.SecureCookies || api.IsHTTPS(r, srv.Proxies())})
+	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: u.Access.SecureCookie(r)})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -226,19 +228,17 @@ type pageHandler func(w http.ResponseWriter, r *http.Request, v viewer)
 // come from the page's origin.
 func (u *UI) page(h pageHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(api.SessionCookie)
-		if err != nil {
+		p, cookie, ok, err := u.Access.Session(r)
+		if cookie == "" && err == nil {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		p, ok, err := u.API.Sessions.Principal(r.Context(), u.API.Auth(), c.Value, time.Now())
 		if err != nil {
 			u.fail(w, viewer{}, err)
 			return
 		}
-		srv := u.API.ServerConfig()
 		if !ok {
-			u.API.Guard.Failed(api.ClientAddr(r, srv.Proxies()), api.FailSession, r.URL.Path, srv.AuthFailures)
+			u.Access.Failed(r, auth.FailSession)
 			http.Redirect(w, r, "/login?error=expired", http.StatusSeeOther)
 			return
 		}
@@ -247,13 +247,13 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if !u.API.Sessions.ValidCSRF(c.Value, r.PostFormValue("csrf")) {
-				u.API.Guard.Failed(api.ClientAddr(r, srv.Proxies()), api.FailCSRF, r.URL.Path, srv.AuthFailures)
+			if !u.Access.Sessions.ValidCSRF(cookie, r.PostFormValue("csrf")) {
+				u.Access.Failed(r, auth.FailCSRF)
 				http.Error(w, "missing or wrong CSRF token: reload the page", http.StatusForbidden)
 				return
 			}
 		}
-		h(w, r, viewer{Principal: p, CSRF: u.API.Sessions.CSRFToken(c.Value)})
+		h(w, r, viewer{Principal: p, CSRF: u.Access.Sessions.CSRFToken(cookie)})
 	}
 }
 
@@ -266,7 +266,7 @@ type listData struct {
 
 func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
 	q := r.URL.Query()
-	f, err := u.reader().ParseFilter(q, api.Scope(v.Principal))
+	f, err := u.reader().ParseFilter(q, v.Scope())
 	d := listData{base: v.base(), Query: q}
 	if err != nil {
 		d.Error = err.Error()
@@ -310,7 +310,7 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 }
 
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int64, b base, code int) {
-	d, err := u.reader().Detail(r.Context(), api.Scope(v.Principal), id)
+	d, err := u.reader().Detail(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)
 		return
@@ -333,7 +333,7 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
 		CloseCode: r.PostFormValue("close_code"), AssignmentGroup: r.PostFormValue("assignment_group"),
 		Assignee: r.PostFormValue("assignee"), FalsePositive: r.PostFormValue("false_positive") == "on",
 	}
-	if _, err := u.Service.Act(r.Context(), api.Caller(v.Principal), id, a); err != nil {
+	if _, err := u.Service.Act(r.Context(), v.Caller(), id, a); err != nil {
 		code := readmodel.Status(err)
 		if code == http.StatusNotFound || code == http.StatusServiceUnavailable {
 			u.fail(w, v, err)

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
-	"github.com/kizashi-dev/kizashi/webhook/api"
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -75,10 +75,9 @@ func TestStoreErrorsOnThePage(t *testing.T) {
 	var log bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
 	svc := &service.Service{Store: broken{st, &down}, Rules: func() service.Rules { return cfg }}
-	a := &api.API{Service: svc, Auth: func() api.Auth { return cfg }, MaxBodyBytes: func() int64 { return 1 << 20 }, Logger: logger,
-		Sessions: api.NewSessions(st, secret)}
+	access := &auth.Access{Authenticator: auth.NewTokens(func() *config.Config { return cfg }, secret), Sessions: auth.NewSessions(st, secret)}
 	mux := http.NewServeMux()
-	(&ui.UI{API: a, Service: svc}).Register(mux)
+	(&ui.UI{Service: svc, Access: access, Logger: logger}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
@@ -87,14 +86,14 @@ func TestStoreErrorsOnThePage(t *testing.T) {
 	require.NoError(t, err)
 	res, err := svc.Ingest(ctx, "acme", m, body)
 	require.NoError(t, err)
-	cookie, _, err := a.Sessions.Open(ctx, cfg, tok, time.Now())
+	cookie, _, err := access.Sessions.Open(ctx, access.Authenticator, auth.Credential{Token: tok}, time.Now())
 	require.NoError(t, err)
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(method, path string, form url.Values) (int, string, string) {
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: cookie})
 		resp, err := client.Do(req)
 		require.NoError(t, err)
 		b, err := io.ReadAll(resp.Body)
@@ -107,7 +106,7 @@ func TestStoreErrorsOnThePage(t *testing.T) {
 	require.Equal(t, 200, code)
 
 	down.Store(true)
-	act := url.Values{"csrf": {a.Sessions.CSRFToken(cookie)}, "action": {"acknowledge"}}
+	act := url.Values{"csrf": {access.Sessions.CSRFToken(cookie)}, "action": {"acknowledge"}}
 	for _, r := range []struct {
 		method, path string
 		form         url.Values

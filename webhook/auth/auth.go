@@ -1,0 +1,96 @@
+// Package auth tells who a request to kizashi-webhook is and what that principal may do: the
+// principals and their roles, the authenticators that turn a credential into a principal (today
+// the configuration's tokens and basic-auth users, package tokens.go; local accounts and OpenID
+// Connect come next, as more Authenticators), the service-desk page's sessions with their CSRF
+// tokens, the guard that counts and throttles failed authentications per source, and the
+// address a request comes from behind trusted proxies. The configuration (package config) only
+// says what is configured; this package checks credentials against it when a request comes in,
+// reading the secret files then (as Alertmanager reads its *_file settings), so that replacing
+// a token file needs no reload.
+//
+// The HTTP handlers (packages api and ui, and the operational endpoints of package app) decide
+// which credential each endpoint takes and what it answers; they use Access for the steps they
+// share.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+
+	"github.com/kizashi-dev/kizashi/webhook/service"
+)
+
+// Role is what a principal may do.
+type Role string
+
+// Roles.
+const (
+	// RoleTenant is a tenant's own credential (a token or a basic-auth user of the tenant's
+	// configuration): it sends the tenant's alerts (Alertmanager) and reads and works on the
+	// tenant's incidents.
+	RoleTenant Role = "tenant"
+	// RoleOperator is the service provider's operator: it reads and works on every tenant's
+	// incidents and sends no alerts.
+	RoleOperator Role = "operator"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Name names the principal in the journal: the tenant, the basic-auth user or the operator
+	// that owns the credential, never anything the request says.
+	Name string
+	// Tenant is the principal's tenant; "" for a principal of every tenant (an operator).
+	Tenant string
+	Role   Role
+}
+
+// AllTenants reports whether the principal sees every tenant's incidents.
+func (p Principal) AllTenants() bool { return p.Role == RoleOperator }
+
+// SendsAlerts reports whether the principal may post Alertmanager's notifications (to its
+// tenant).
+func (p Principal) SendsAlerts() bool { return p.Role == RoleTenant && p.Tenant != "" }
+
+// Scope is the tenant whose incidents the principal sees; "" means every tenant.
+func (p Principal) Scope() string { return p.Caller().Scope() }
+
+// Caller is the principal as the service layer knows who acts.
+func (p Principal) Caller() service.Caller {
+	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants()}
+}
+
+// Credential is what a request presents.
+type Credential struct {
+	// Token is a bearer token (Authorization: Bearer, or the page's log-in form).
+	Token string
+	// Username and Password are HTTP basic authentication.
+	Username, Password string
+}
+
+// ErrUnauthenticated is returned for a credential that proves nothing: unknown, wrong, or no
+// longer configured.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// An Authenticator checks one kind of credential. Errors other than ErrUnauthenticated mean the
+// credential could not be checked now (a secret file that cannot be read): the caller answers
+// so that the client retries, and counts no failure against it.
+type Authenticator interface {
+	// Authenticate returns the principal a credential proves and a reference to the credential
+	// for a session to keep ("" when the credential cannot open a session). The reference is
+	// never the secret nor a plain hash of it, and stays the same while the credential is
+	// valid.
+	Authenticate(ctx context.Context, c Credential) (Principal, string, error)
+	// Resolve returns the principal of a reference while its credential is still valid: a
+	// session ends when its credential is removed or replaced.
+	Resolve(ctx context.Context, ref string) (Principal, error)
+}
+
+// DeriveKey derives the key of one purpose from the installation's secret (see
+// store.Sessions.ServerSecret).
+func DeriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("kizashi-webhook " + purpose))
+	return m.Sum(nil)
+}

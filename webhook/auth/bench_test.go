@@ -1,0 +1,50 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/config"
+)
+
+// BenchmarkAuthenticate is the cost of checking one request's credential among 100 tenants:
+// an inline token, a token of a file (read again at each check) and an unknown token (every
+// file read).
+func BenchmarkAuthenticate(b *testing.B) {
+	dir := b.TempDir()
+	var y strings.Builder
+	y.WriteString("tenants:\n")
+	for i := range 100 {
+		f := filepath.Join(dir, fmt.Sprintf("t%d.token", i))
+		require.NoError(b, os.WriteFile(f, []byte(fmt.Sprintf("# tenant %d\nfile-token-%d-0123456789abc\n", i, i)), 0o600))
+		fmt.Fprintf(&y, "  - name: t%d\n    tokens: [\"inline-token-%d-0123456789abc\"]\n    token_files: [%s]\n", i, i, f)
+	}
+	c, err := config.Parse([]byte(y.String()), dir)
+	require.NoError(b, err)
+	a := auth.NewTokens(func() *config.Config { return c }, []byte("secret"))
+	ctx := context.Background()
+	for _, bc := range []struct{ name, token string }{
+		{"inline", "inline-token-50-0123456789abc"},
+		{"file", "file-token-50-0123456789abc"},
+		{"unknown", "unknown-token-0123456789abc"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _, err := a.Authenticate(ctx, auth.Credential{Token: bc.token})
+				if bc.name == "unknown" {
+					require.ErrorIs(b, err, auth.ErrUnauthenticated)
+				} else {
+					require.NoError(b, err)
+				}
+			}
+		})
+	}
+}
