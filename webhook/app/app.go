@@ -60,7 +60,11 @@ func OpenStore(ctx context.Context, c config.Storage, m *service.Metrics) (store
 	}
 	switch c.Driver {
 	case "postgres":
-		return postgres.Open(ctx, c.DSN, postgres.Options{MaxConns: c.MaxConns, Observe: observe})
+		dsn, err := c.ReadDSN()
+		if err != nil {
+			return nil, err
+		}
+		return postgres.Open(ctx, dsn, postgres.Options{MaxConns: c.MaxConns, Observe: observe})
 	default:
 		return sqlite.Open(ctx, c.Path, sqlite.Options{Synchronous: c.Synchronous, Observe: observe})
 	}

@@ -1,6 +1,11 @@
-// Package config loads kizashi-webhook's YAML configuration. Unknown keys are
-// errors (with their line), every section has Default* values, and Load
-// returns a fully validated Config whose tenant policies are compiled.
+// Package config loads kizashi-webhook's YAML configuration: it decodes the file (unknown keys
+// are errors, with their line; every section has Default* values), lays each tenant's
+// overrides over the global sections, validates section by section (errors name the key and
+// its line), and indexes what the program looks up by tenant (compiled policies, forwarders).
+// It is configuration only: the secret files it names (token, password, DSN, routing key and
+// signing secret files) are checked here but read again where they are used, by package auth,
+// the store and the integrations, so that a changed file needs no reload; credentials are
+// checked by package auth.
 package config
 
 import (
@@ -12,8 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -37,6 +41,9 @@ type Config struct {
 	// Server: see server.go.
 	Server Server `yaml:"server"`
 
+	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
+	// from the validated configuration.
+	root     *yaml.Node
 	policies map[string]incident.Policy
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
@@ -196,12 +203,31 @@ func DefaultPolicyConfig() PolicyConfig {
 	}
 }
 
-// UnmarshalYAML sets defaults first (the "type plain" pattern).
+// UnmarshalYAML sets defaults first (the "type plain" pattern) and keeps the file's node tree:
+// errors about a key name its line, and tenants override the sections they name.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer}
+	*c = defaultConfig()
+	var n nodeOf
+	if err := unmarshal(&n); err != nil { // the node the decoder is at: nothing is decoded
+		return err
+	}
+	c.root = n.node
 	type plain Config
 	return unmarshal((*plain)(c))
+}
+
+func defaultConfig() Config {
+	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, root: &yaml.Node{Kind: yaml.MappingNode}}
+}
+
+// nodeOf takes the node it is decoded from.
+type nodeOf struct{ node *yaml.Node }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (n *nodeOf) UnmarshalYAML(node *yaml.Node) error {
+	n.node = node
+	return nil
 }
 
 // UnmarshalYAML sets defaults.
@@ -225,74 +251,83 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// Parse decodes and validates a configuration; baseDir resolves relative
-// token and password files. Errors about a key name its line.
+// Parse decodes and validates a configuration; baseDir resolves the relative names of the
+// files it names (token, password and secret files, read to check them). Errors about a key
+// name its line. The steps: decode the text (once, strictly: unknown keys are errors), lay
+// each tenant's overrides over the global sections, validate section by section, then resolve
+// file names and index what the program looks up.
 func Parse(b []byte, baseDir string) (*Config, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
-	}
-	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		var te *yaml.TypeError
-		switch {
-		case errors.Is(err, io.EOF):
-			// An empty file is the default configuration.
-			if err := yaml.Unmarshal([]byte("{}"), c); err != nil {
-				return nil, fmt.Errorf("default config: %w", err)
-			}
-		case !errors.As(err, &te):
-			// A value's own decoder (a duration, a URL) failed: its error has no line.
-			if line, path, lerr := locateDecodeError(&root, reflect.TypeFor[Config]()); line > 0 {
-				return nil, fmt.Errorf("parse config: line %d: %s: %w", line, path, lerr)
-			}
-			return nil, fmt.Errorf("parse config: %w", err)
-		default:
-			return nil, fmt.Errorf("parse config: %w", err)
-		}
-	}
-	if err := c.overlayTenantPolicies(&root); err != nil {
+	c, err := decode(b)
+	if err != nil {
 		return nil, err
 	}
-	if err := c.overlayTenantLimits(&root); err != nil {
-		return nil, withLine(&root, err)
+	if err := c.overlayTenantPolicies(); err != nil {
+		return nil, err
+	}
+	if err := c.overlayTenantLimits(); err != nil {
+		return nil, withLine(c.root, err)
 	}
 	if err := c.validate(baseDir); err != nil {
-		return nil, withLine(&root, err)
+		return nil, withLine(c.root, err)
 	}
 	c.setDirectory(baseDir)
+	c.index()
 	return c, nil
 }
 
-// overlayTenantPolicies decodes each tenant's policy block on top of a copy
-// of the global policy, so a tenant overrides only what it names.
-func (c *Config) overlayTenantPolicies(root *yaml.Node) error {
-	tenants := lookup(root, "tenants")
-	if tenants == nil || tenants.Kind != yaml.SequenceNode {
-		return nil
-	}
-	global, err := yaml.Marshal(c.Defaults)
-	if err != nil {
-		return fmt.Errorf("copy policy: %w", err)
-	}
-	for i, tn := range tenants.Content {
-		if i >= len(c.Tenants) {
-			break
+// decode decodes the text strictly; an empty text is the default configuration.
+func decode(b []byte) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	var te *yaml.TypeError
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, io.EOF):
+		*c = defaultConfig()
+		return c, nil
+	case !errors.As(err, &te) && c.root != nil:
+		// A value's own decoder (a duration, a URL) failed: its error has no line.
+		if line, path, lerr := locateDecodeError(c.root, reflect.TypeFor[Config]()); line > 0 {
+			return nil, fmt.Errorf("parse config: line %d: %s: %w", line, path, lerr)
 		}
-		var p PolicyConfig
-		if err := yaml.Unmarshal(global, &p); err != nil {
-			return fmt.Errorf("copy policy: %w", err)
-		}
-		if pn := lookup(tn, "policy"); pn != nil {
-			if err := pn.Decode(&p); err != nil {
-				return fmt.Errorf("tenant %q: policy: %w", c.Tenants[i].Name, err)
+	}
+	return nil, fmt.Errorf("parse config: %w", err)
+}
+
+// overlayTenantPolicies decodes each tenant's policy block on top of a copy of the global
+// policy, so a tenant overrides only what it names (the block was checked for unknown keys
+// when the file was decoded).
+func (c *Config) overlayTenantPolicies() error {
+	tenants := lookup(c.root, "tenants")
+	for i := range c.Tenants {
+		p := c.Defaults.clone()
+		if tenants != nil && tenants.Kind == yaml.SequenceNode && i < len(tenants.Content) {
+			if pn := lookup(tenants.Content[i], "policy"); pn != nil {
+				if err := pn.Decode(&p); err != nil {
+					return fmt.Errorf("tenant %q: policy: %w", c.Tenants[i].Name, err)
+				}
 			}
 		}
 		c.Tenants[i].Policy = p
 	}
 	return nil
+}
+
+// clone is a deep copy.
+func (p PolicyConfig) clone() PolicyConfig {
+	out := p
+	out.Priority.Matrix = make([][]int, len(p.Priority.Matrix))
+	for i, row := range p.Priority.Matrix {
+		out.Priority.Matrix[i] = slices.Clone(row)
+	}
+	out.Priority.SeverityUrgency = maps.Clone(p.Priority.SeverityUrgency)
+	out.Priority.ImpactLabels = slices.Clone(p.Priority.ImpactLabels)
+	out.Priority.Services = maps.Clone(p.Priority.Services)
+	out.SLA = maps.Clone(p.SLA)
+	return out
 }
 
 func lookup(n *yaml.Node, key string) *yaml.Node {
@@ -310,204 +345,56 @@ func lookup(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func (c *Config) validate(baseDir string) error {
-	switch c.Storage.Driver {
-	case "sqlite":
-		if c.Storage.Path == "" {
-			return errors.New("storage: path required for sqlite")
-		}
-		switch strings.ToUpper(c.Storage.Synchronous) {
-		case "FULL", "EXTRA", "NORMAL":
-		default:
-			return fmt.Errorf("storage: synchronous must be FULL, EXTRA or NORMAL, not %q", c.Storage.Synchronous)
-		}
-	case "postgres":
-		if c.Storage.DSN == "" && c.Storage.DSNFile == "" {
-			return errors.New("storage: dsn or dsn_file required for postgres")
-		}
-		if c.Storage.DSNFile != "" {
-			b, err := os.ReadFile(resolve(baseDir, c.Storage.DSNFile))
-			if err != nil {
-				return fmt.Errorf("storage: read dsn_file: %w", err)
-			}
-			c.Storage.DSN = strings.TrimSpace(string(b))
-		}
-	default:
-		return fmt.Errorf("storage: driver must be sqlite or postgres, not %q", c.Storage.Driver)
-	}
-	if err := c.Limits.validate(); err != nil {
-		return err
-	}
-	if err := c.Retention.validate(); err != nil {
-		return err
-	}
-	if c.Sweep.Interval <= 0 {
-		return keyErrorf("sweep.interval", "must be positive")
-	}
-	if err := c.Server.validate(); err != nil {
-		return err
-	}
-	if _, err := c.Defaults.compile(); err != nil {
-		return nest("policy", "policy", err)
-	}
+// index builds what the program looks up by tenant: the compiled policies (validated), the
+// tenants by name, their forwarders, and the shortest close_after.
+func (c *Config) index() {
 	c.policies = map[string]incident.Policy{}
 	c.tenants = map[string]*TenantConfig{}
-	minClose := time.Duration(0)
+	c.targets = map[string][]Target{}
+	c.closeMin = 0
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
-		owner := fmt.Sprintf("tenant %q", t.Name)
-		if !validName(t.Name) {
-			return fmt.Errorf("tenants[%d]: name %q must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'", i, t.Name)
-		}
-		if _, dup := c.tenants[t.Name]; dup {
-			return fmt.Errorf("%s: duplicate tenant", owner)
-		}
 		c.tenants[t.Name] = t
-		if t.DefaultCorrelation == "" {
-			t.DefaultCorrelation = string(incident.CorrelateGroup)
-		}
-		if !incident.Correlation(t.DefaultCorrelation).Valid() {
-			return fmt.Errorf("%s: default_correlation must be group or fingerprint, not %q", owner, t.DefaultCorrelation)
-		}
-		seen := map[string]bool{}
-		for _, r := range t.Routes {
-			if r.Receiver == "" {
-				return fmt.Errorf("%s: route without receiver", owner)
-			}
-			if seen[r.Receiver] {
-				return fmt.Errorf("%s: duplicate route for receiver %q", owner, r.Receiver)
-			}
-			seen[r.Receiver] = true
-			if !incident.Correlation(r.CorrelateBy).Valid() {
-				return fmt.Errorf("%s: route %q: correlate_by must be group or fingerprint, not %q", owner, r.Receiver, r.CorrelateBy)
-			}
-		}
-		p, err := t.Policy.compile()
-		if err != nil {
-			return nest(fmt.Sprintf("tenants[%d].policy", i), owner+": policy", err)
-		}
+		p, _ := t.Policy.compile()
 		c.policies[t.Name] = p
-		if minClose == 0 || p.CloseAfter < minClose {
-			minClose = p.CloseAfter
+		if c.closeMin == 0 || p.CloseAfter < c.closeMin {
+			c.closeMin = p.CloseAfter
+		}
+		for j := range t.Forwarders {
+			f := &t.Forwarders[j]
+			c.targets[t.Name] = append(c.targets[t.Name], Target{Key: t.Name + "/" + f.Name, Tenant: t.Name, ForwarderConfig: f})
 		}
 	}
-	if err := c.validateCredentials(baseDir); err != nil {
-		return err
+	if c.closeMin == 0 {
+		c.closeMin = time.Duration(c.Defaults.CloseAfter)
 	}
-	if minClose == 0 {
-		minClose = time.Duration(c.Defaults.CloseAfter)
-	}
-	c.closeMin = minClose
-	return c.validateForwarding(baseDir)
 }
 
-func (p PolicyConfig) compile() (incident.Policy, error) {
-	out := incident.DefaultPolicy()
-	switch {
-	case p.ReopenWindow < 0:
-		return out, keyErrorf("reopen_window", "must not be negative")
-	case p.CloseAfter <= 0:
-		return out, keyErrorf("close_after", "must be positive")
-	case p.FalsePositiveMute < 0:
-		return out, keyErrorf("false_positive_mute", "must not be negative")
-	}
-	out.ReopenWindow, out.CloseAfter, out.MuteWindow = time.Duration(p.ReopenWindow), time.Duration(p.CloseAfter), time.Duration(p.FalsePositiveMute)
-	if p.Flapping.Cycles < 0 {
-		return out, keyErrorf("flapping.cycles", "must not be negative")
-	}
-	if p.Flapping.Cycles > 0 && p.Flapping.Window <= 0 {
-		return out, keyErrorf("flapping.window", "must be positive")
-	}
-	out.FlapCycles, out.FlapWindow = p.Flapping.Cycles, time.Duration(p.Flapping.Window)
-	if !incident.AutoResolve(p.AutoResolve).Valid() {
-		return out, fmt.Errorf("auto_resolve must be resolve, note or resolve_if_untouched, not %q", p.AutoResolve)
-	}
-	out.AutoResolve = incident.AutoResolve(p.AutoResolve)
-	pp := p.Priority
-	if len(pp.Matrix) != 3 {
-		return out, errors.New("priority: matrix must have 3 rows (impact high, medium, low)")
-	}
-	for i, row := range pp.Matrix {
-		if len(row) != 3 {
-			return out, fmt.Errorf("priority: matrix row %d must have 3 columns (urgency high, medium, low)", i+1)
-		}
-		for j, v := range row {
-			if v < 1 || v > 5 {
-				return out, fmt.Errorf("priority: matrix[%d][%d] = %d, must be 1-5", i+1, j+1, v)
-			}
-			out.Priority.Matrix[i][j] = v
-		}
-	}
-	levels := func(what string, m map[string]int) (map[string]int, error) {
-		out := map[string]int{}
-		for k, v := range m {
-			if v < 1 || v > 3 {
-				return nil, fmt.Errorf("priority: %s[%q] = %d, must be 1 (high), 2 or 3 (low)", what, k, v)
-			}
-			out[strings.ToLower(k)] = v
-			if what == "services" {
-				out[k] = v
-			}
-		}
-		return out, nil
-	}
-	var err error
-	if out.Priority.SeverityUrgency, err = levels("severity_urgency", pp.SeverityUrgency); err != nil {
-		return out, err
-	}
-	if out.Priority.Services, err = levels("services", pp.Services); err != nil {
-		return out, err
-	}
-	if pp.DefaultUrgency < 1 || pp.DefaultUrgency > 3 || pp.DefaultImpact < 1 || pp.DefaultImpact > 3 {
-		return out, errors.New("priority: default_urgency and default_impact must be 1-3")
-	}
-	out.Priority.DefaultUrgency, out.Priority.DefaultImpact = pp.DefaultUrgency, pp.DefaultImpact
-	out.Priority.SeverityLabel, out.Priority.ImpactLabels = pp.SeverityLabel, pp.ImpactLabels
-	out.SLA = map[int]incident.SLATarget{}
-	keys := make([]string, 0, len(p.SLA))
-	for k := range p.SLA {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := p.SLA[k]
-		var prio int
-		if _, err := fmt.Sscanf(k, "P%d", &prio); err != nil || prio < 1 || prio > 5 || k != fmt.Sprintf("P%d", prio) {
-			return out, fmt.Errorf("sla: key %q must be P1..P5", k)
-		}
-		switch {
-		case v.Response <= 0:
-			return out, keyErrorf("sla."+k+".response", "must be positive")
-		case v.Resolve < v.Response:
-			return out, keyErrorf("sla."+k+".resolve", "must not be shorter than response")
-		}
-		out.SLA[prio] = incident.SLATarget{Response: time.Duration(v.Response), Resolve: time.Duration(v.Resolve)}
-	}
-	t := p.Templates
-	if out.Templates, err = incident.ParseTemplates(t.Title, t.Category, t.CI, t.AssignmentGroup); err != nil {
-		return out, err
-	}
-	if p.MajorIncident.MaxPriority < 0 || p.MajorIncident.MaxPriority > 5 || p.MajorIncident.MinFiringAlerts < 0 {
-		return out, errors.New("major_incident: max_priority 0-5, min_firing_alerts >= 0")
-	}
-	out.Major = incident.MajorRule{MaxPriority: p.MajorIncident.MaxPriority, MinFiringAlerts: p.MajorIncident.MinFiringAlerts}
-	return out, nil
-}
-
-// setDirectory resolves the file names of the credentials against the configuration's
-// directory: the files are read where they are used (package auth), after the configuration was
-// loaded.
+// setDirectory resolves the names of the secret files against the configuration's directory:
+// they are read where they are used (tokens and passwords by package auth, the DSN when the
+// store opens, routing keys and signing secrets by the integrations), after the configuration
+// was loaded.
 func (c *Config) setDirectory(dir string) {
 	files := func(fs []string) {
 		for i := range fs {
 			fs[i] = resolve(dir, fs[i])
 		}
 	}
+	c.Storage.DSNFile = resolve(dir, c.Storage.DSNFile)
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		files(t.TokenFiles)
 		for j := range t.BasicAuth {
 			t.BasicAuth[j].PasswordFile = resolve(dir, t.BasicAuth[j].PasswordFile)
+		}
+		for j := range t.Forwarders {
+			f := &t.Forwarders[j]
+			if f.PagerDuty != nil {
+				f.PagerDuty.RoutingKeyFile = resolve(dir, f.PagerDuty.RoutingKeyFile)
+			}
+			if f.Webhook != nil {
+				f.Webhook.SecretFile = resolve(dir, f.Webhook.SecretFile)
+			}
 		}
 	}
 	for i := range c.Operators {

@@ -108,7 +108,12 @@ func TestDSNFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dsn"), []byte("postgres://u@h/db\n"), 0o600))
 	c, err := Parse([]byte("storage:\n  driver: postgres\n  dsn_file: dsn\n"), dir)
 	require.NoError(t, err)
-	require.Equal(t, "postgres://u@h/db", c.Storage.DSN)
+	require.Empty(t, c.Storage.DSN, "the DSN is read when the store opens")
+	dsn, err := c.Storage.ReadDSN()
+	require.NoError(t, err)
+	require.Equal(t, "postgres://u@h/db", dsn)
+	_, err = Parse([]byte("storage:\n  driver: postgres\n  dsn_file: nope\n"), dir)
+	require.ErrorContains(t, err, "storage: read dsn_file: open "+filepath.Join(dir, "nope"))
 	_, err = Parse([]byte("storage:\n  driver: postgres\n"), dir)
 	require.True(t, strings.Contains(err.Error(), "dsn or dsn_file required"))
 }

@@ -302,7 +302,9 @@ func (f *Forwarding) validate() error {
 	return nil
 }
 
-func readSecret(baseDir string, inline commoncfg.Secret, file, what string) (commoncfg.Secret, error) {
+// readSecret returns an inline secret or the content of its file (resolved against dir),
+// read now.
+func readSecret(dir string, inline commoncfg.Secret, file, what string) (commoncfg.Secret, error) {
 	if inline != "" && file != "" {
 		return "", fmt.Errorf("%s and %s_file are exclusive", what, what)
 	}
@@ -312,7 +314,7 @@ func readSecret(baseDir string, inline commoncfg.Secret, file, what string) (com
 		}
 		return inline, nil
 	}
-	b, err := os.ReadFile(resolve(baseDir, file))
+	b, err := os.ReadFile(resolve(dir, file))
 	if err != nil {
 		return "", fmt.Errorf("read %s_file: %w", what, err)
 	}
@@ -321,6 +323,36 @@ func readSecret(baseDir string, inline commoncfg.Secret, file, what string) (com
 		return "", fmt.Errorf("%s_file %s is empty", what, file)
 	}
 	return commoncfg.Secret(s), nil
+}
+
+// ReadRoutingKey returns the routing key: routing_key, or the content of routing_key_file read
+// now (the PagerDuty integration reads it for every event, so a new key needs no reload).
+func (p *PagerDutyConfig) ReadRoutingKey() (commoncfg.Secret, error) {
+	return p.readRoutingKey("")
+}
+
+func (p *PagerDutyConfig) readRoutingKey(dir string) (commoncfg.Secret, error) {
+	return readSecret(dir, p.RoutingKey, p.RoutingKeyFile, "routing_key")
+}
+
+// MinWebhookSecret is the shortest signing secret of a generic webhook.
+const MinWebhookSecret = 16
+
+// ReadSecret returns the signing secret: secret, or the content of secret_file read now (the
+// webhook integration reads it for every delivery, so a new secret needs no reload).
+func (w *WebhookConfig) ReadSecret() (commoncfg.Secret, error) {
+	return w.readSecret("")
+}
+
+func (w *WebhookConfig) readSecret(dir string) (commoncfg.Secret, error) {
+	s, err := readSecret(dir, w.Secret, w.SecretFile, "secret")
+	if err != nil {
+		return "", err
+	}
+	if len(s) < MinWebhookSecret {
+		return "", fmt.Errorf("secret must have at least %d characters", MinWebhookSecret)
+	}
+	return s, nil
 }
 
 func validURL(s string) error {
@@ -356,6 +388,34 @@ func validOf(s string, set []string) bool {
 	return false
 }
 
+// setDefaults fills what the forwarder leaves out: PagerDuty's URL, the type's section and the
+// default close codes, statuses and severities under the configured ones.
+func (f *ForwarderConfig) setDefaults() {
+	if f.Type == TypePagerDuty && f.URL == "" {
+		f.URL = DefaultPagerDutyURL
+	}
+	f.URL = strings.TrimSuffix(f.URL, "/")
+	if f.Type == TypeServiceNow && f.ServiceNow == nil {
+		c := DefaultServiceNow
+		f.ServiceNow = &c
+	}
+	merge := func(defaults, m map[string]string) map[string]string {
+		for k, v := range m {
+			defaults[k] = v
+		}
+		return defaults
+	}
+	if f.ServiceNow != nil {
+		f.ServiceNow.CloseCodes = merge(DefaultServiceNowCloseCodes(), f.ServiceNow.CloseCodes)
+	}
+	if f.Jira != nil {
+		f.Jira.Statuses = merge(DefaultJiraStatuses(), f.Jira.Statuses)
+	}
+	if f.PagerDuty != nil {
+		f.PagerDuty.Severities = merge(DefaultPagerDutySeverities(), f.PagerDuty.Severities)
+	}
+}
+
 func (f *ForwarderConfig) validate(baseDir string) error {
 	if !validName(f.Name) {
 		return fmt.Errorf("name %q must be 1-64 characters of a-z, A-Z, 0-9, '-', '_', '.'", f.Name)
@@ -363,13 +423,9 @@ func (f *ForwarderConfig) validate(baseDir string) error {
 	if f.Concurrency < 0 || f.Concurrency > 256 {
 		return errors.New("concurrency must be 0-256")
 	}
-	if f.Type == TypePagerDuty && f.URL == "" {
-		f.URL = DefaultPagerDutyURL
-	}
 	if err := validURL(f.URL); err != nil {
 		return err
 	}
-	f.URL = strings.TrimSuffix(f.URL, "/")
 	f.HTTPConfig.SetDirectory(baseDir)
 	if err := f.HTTPConfig.Validate(); err != nil {
 		return fmt.Errorf("http_config: %w", err)
@@ -382,84 +438,69 @@ func (f *ForwarderConfig) validate(baseDir string) error {
 	}
 	switch f.Type {
 	case TypeServiceNow:
-		if f.ServiceNow == nil {
-			c := DefaultServiceNow
-			f.ServiceNow = &c
-		}
-		sn := f.ServiceNow
-		codes := DefaultServiceNowCloseCodes()
-		for k, v := range sn.CloseCodes {
-			if !validOf(k, incident.CloseCodes) {
-				return fmt.Errorf("servicenow: close_codes: %q is not a close code (%s)", k, strings.Join(incident.CloseCodes, ", "))
-			}
-			codes[k] = v
-		}
-		sn.CloseCodes = codes
-		if sn.Table == "" || sn.DefaultCloseCode == "" {
-			return errors.New("servicenow: table and default_close_code must not be empty")
-		}
+		return f.ServiceNow.validate()
 	case TypeJira:
-		j := f.Jira
-		if j == nil || j.Project == "" {
-			return errors.New("jira: project required")
-		}
-		if j.Deployment != "cloud" && j.Deployment != "datacenter" {
-			return fmt.Errorf("jira: deployment must be cloud or datacenter, not %q", j.Deployment)
-		}
-		if j.IssueType == "" {
-			return errors.New("jira: issue_type must not be empty")
-		}
-		if err := priorityKeys(j.Priorities, "jira: priorities", nil); err != nil {
-			return err
-		}
-		statuses := DefaultJiraStatuses()
-		for k, v := range j.Statuses {
-			if !incident.State(k).Valid() {
-				return fmt.Errorf("jira: statuses: %q is not a state", k)
-			}
-			statuses[k] = v
-		}
-		j.Statuses = statuses
-		for _, l := range j.Labels {
-			if l == "" || strings.ContainsAny(l, " \t\n") {
-				return fmt.Errorf("jira: label %q must be non-empty without spaces", l)
-			}
-		}
+		return f.Jira.validate()
 	case TypePagerDuty:
-		pd := f.PagerDuty
-		if pd == nil {
-			return errors.New("pagerduty: routing_key or routing_key_file required")
-		}
-		key, err := readSecret(baseDir, pd.RoutingKey, pd.RoutingKeyFile, "routing_key")
-		if err != nil {
-			return fmt.Errorf("pagerduty: %w", err)
-		}
-		pd.RoutingKey = key
-		sev := DefaultPagerDutySeverities()
-		if err := priorityKeys(pd.Severities, "pagerduty: severities", []string{"critical", "error", "warning", "info"}); err != nil {
-			return err
-		}
-		for k, v := range pd.Severities {
-			sev[k] = v
-		}
-		pd.Severities = sev
+		return f.PagerDuty.validate(baseDir)
 	case TypeWebhook:
-		w := f.Webhook
-		if w == nil {
+		if f.Webhook == nil {
 			return errors.New("webhook: secret or secret_file required")
 		}
-		s, err := readSecret(baseDir, w.Secret, w.SecretFile, "secret")
-		if err != nil {
+		if _, err := f.Webhook.readSecret(baseDir); err != nil {
 			return fmt.Errorf("webhook: %w", err)
 		}
-		if len(s) < 16 {
-			return errors.New("webhook: secret must have at least 16 characters")
+		return nil
+	}
+	return fmt.Errorf("type must be servicenow, jira, pagerduty or webhook, not %q", f.Type)
+}
+
+func (sn *ServiceNowConfig) validate() error {
+	for k := range sn.CloseCodes {
+		if !validOf(k, incident.CloseCodes) {
+			return fmt.Errorf("servicenow: close_codes: %q is not a close code (%s)", k, strings.Join(incident.CloseCodes, ", "))
 		}
-		w.Secret = s
-	default:
-		return fmt.Errorf("type must be servicenow, jira, pagerduty or webhook, not %q", f.Type)
+	}
+	if sn.Table == "" || sn.DefaultCloseCode == "" {
+		return errors.New("servicenow: table and default_close_code must not be empty")
 	}
 	return nil
+}
+
+func (j *JiraConfig) validate() error {
+	if j == nil || j.Project == "" {
+		return errors.New("jira: project required")
+	}
+	if j.Deployment != "cloud" && j.Deployment != "datacenter" {
+		return fmt.Errorf("jira: deployment must be cloud or datacenter, not %q", j.Deployment)
+	}
+	if j.IssueType == "" {
+		return errors.New("jira: issue_type must not be empty")
+	}
+	if err := priorityKeys(j.Priorities, "jira: priorities", nil); err != nil {
+		return err
+	}
+	for k := range j.Statuses {
+		if !incident.State(k).Valid() {
+			return fmt.Errorf("jira: statuses: %q is not a state", k)
+		}
+	}
+	for _, l := range j.Labels {
+		if l == "" || strings.ContainsAny(l, " \t\n") {
+			return fmt.Errorf("jira: label %q must be non-empty without spaces", l)
+		}
+	}
+	return nil
+}
+
+func (pd *PagerDutyConfig) validate(baseDir string) error {
+	if pd == nil {
+		return errors.New("pagerduty: routing_key or routing_key_file required")
+	}
+	if _, err := pd.readRoutingKey(baseDir); err != nil {
+		return fmt.Errorf("pagerduty: %w", err)
+	}
+	return priorityKeys(pd.Severities, "pagerduty: severities", []string{"critical", "error", "warning", "info"})
 }
 
 func (a *AlertmanagerConfig) validate(baseDir string) error {
@@ -507,13 +548,13 @@ func (c *Config) validateForwarding(baseDir string) error {
 	if c.Reconcile.Interval <= 0 {
 		return keyErrorf("reconcile.interval", "must be positive")
 	}
-	c.targets = map[string][]Target{}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		owner := fmt.Sprintf("tenant %q", t.Name)
 		seen := map[string]bool{}
 		for j := range t.Forwarders {
 			f := &t.Forwarders[j]
+			f.setDefaults()
 			if err := f.validate(baseDir); err != nil {
 				return fmt.Errorf("%s: forwarders[%d]: %w", owner, j, err)
 			}
@@ -521,7 +562,6 @@ func (c *Config) validateForwarding(baseDir string) error {
 				return fmt.Errorf("%s: duplicate forwarder %q", owner, f.Name)
 			}
 			seen[f.Name] = true
-			c.targets[t.Name] = append(c.targets[t.Name], Target{Key: t.Name + "/" + f.Name, Tenant: t.Name, ForwarderConfig: f})
 		}
 		if t.Alertmanager != nil {
 			if err := t.Alertmanager.validate(baseDir); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -65,7 +66,11 @@ func TestForwardingGood(t *testing.T) {
 	require.Equal(t, "Done", jira.Jira.Statuses["resolved"])
 	pd, _ := c.Target("acme/pd")
 	require.Equal(t, DefaultPagerDutyURL, pd.URL)
-	require.Equal(t, commoncfg.Secret("x-secret-pagerduty-key-0001"), pd.PagerDuty.RoutingKey)
+	require.Empty(t, pd.PagerDuty.RoutingKey, "routing_key_file is read where it is used")
+	require.Equal(t, filepath.Join("testdata", "forward", "pd.key"), pd.PagerDuty.RoutingKeyFile)
+	key, err := pd.PagerDuty.ReadRoutingKey()
+	require.NoError(t, err)
+	require.Equal(t, commoncfg.Secret("x-secret-pagerduty-key-0001"), key)
 	require.Equal(t, "critical", pd.PagerDuty.Severities["P1"])
 	_, ok = c.Target("acme/nope")
 	require.False(t, ok)
@@ -98,4 +103,44 @@ func TestExampleForwarding(t *testing.T) {
 	require.Equal(t, DefaultAlertmanager.RepeatInterval, acme.Alertmanager.RepeatInterval)
 	require.Equal(t, DefaultAlertmanager.StartupGrace, acme.Alertmanager.StartupGrace)
 	require.Equal(t, DefaultWatchdogConfig, *acme.Watchdog)
+}
+
+// TestForwarderSecretsReadWhenUsed: a routing key or signing secret file is checked when the
+// configuration is loaded and read again by each use: a new content counts without a reload,
+// and one the check refuses is refused then too.
+func TestForwarderSecretsReadWhenUsed(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	write("pd.key", "first-routing-key\n")
+	write("hook.secret", "first-signing-secret-0123\n")
+	c, err := Parse([]byte(`
+tenants:
+  - name: a
+    tokens: ["a-token-0123456789abcdef"]
+    forwarders:
+      - {name: pd, type: pagerduty, pagerduty: {routing_key_file: pd.key}}
+      - {name: hook, type: webhook, url: "https://hooks.example", webhook: {secret_file: hook.secret}}
+`), dir)
+	require.NoError(t, err)
+	pd, _ := c.Target("a/pd")
+	hook, _ := c.Target("a/hook")
+	key, err := pd.PagerDuty.ReadRoutingKey()
+	require.NoError(t, err)
+	require.Equal(t, commoncfg.Secret("first-routing-key"), key)
+	write("pd.key", "second-routing-key")
+	write("hook.secret", "second-signing-secret-0123")
+	key, err = pd.PagerDuty.ReadRoutingKey()
+	require.NoError(t, err)
+	require.Equal(t, commoncfg.Secret("second-routing-key"), key)
+	secret, err := hook.Webhook.ReadSecret()
+	require.NoError(t, err)
+	require.Equal(t, commoncfg.Secret("second-signing-secret-0123"), secret)
+	write("hook.secret", "short")
+	_, err = hook.Webhook.ReadSecret()
+	require.EqualError(t, err, "secret must have at least 16 characters")
+	require.NoError(t, os.Remove(filepath.Join(dir, "pd.key")))
+	_, err = pd.PagerDuty.ReadRoutingKey()
+	require.ErrorContains(t, err, "read routing_key_file")
 }

@@ -37,8 +37,11 @@ func under(prefix string, err error) error {
 }
 
 // nest makes a keyError of a section absolute (prefix is the section's path) and prefixes any
-// other error with label.
+// other error with label; nil stays nil.
 func nest(prefix, label string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var ke *keyError
 	if errors.As(err, &ke) {
 		return under(prefix, err)

@@ -101,8 +101,8 @@ func (r Retention) validate() error {
 
 // overlayTenantLimits decodes each tenant's limits block on top of a copy of
 // limits.tenant, so a tenant overrides only what it names.
-func (c *Config) overlayTenantLimits(root *yaml.Node) error {
-	tenants := lookup(root, "tenants")
+func (c *Config) overlayTenantLimits() error {
+	tenants := lookup(c.root, "tenants")
 	for i := range c.Tenants {
 		c.Tenants[i].Limits = c.Limits.Tenant
 		if tenants == nil || tenants.Kind != yaml.SequenceNode || i >= len(tenants.Content) {

@@ -83,8 +83,16 @@ func (t *PagerDuty) Sync(ctx context.Context, s *Sync) (Result, error) {
 			steps = []string{pdResolved}
 		}
 	}
+	if len(steps) == 0 {
+		return res, nil
+	}
+	// Read at each delivery (routing_key_file): a new key needs no reload.
+	key, err := t.cfg.ReadRoutingKey()
+	if err != nil {
+		return res, fmt.Errorf("pagerduty: %w", err)
+	}
 	for _, st := range steps {
-		ev := pdEvent{RoutingKey: string(t.cfg.RoutingKey), DedupKey: s.CorrelationID}
+		ev := pdEvent{RoutingKey: string(key), DedupKey: s.CorrelationID}
 		switch st {
 		case pdTriggered:
 			ev.EventAction = "trigger"

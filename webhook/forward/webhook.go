@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -86,15 +87,16 @@ type WebhookEntry struct {
 
 // Webhook posts signed JSON deliveries to one URL.
 type Webhook struct {
-	c      *client
-	url    string
-	secret []byte
-	now    nowFunc
+	c   *client
+	url string
+	cfg *config.WebhookConfig
+	now nowFunc
 }
 
-// NewWebhook returns the generic webhook target.
-func NewWebhook(c *http.Client, url string, secret []byte, now nowFunc) *Webhook {
-	return &Webhook{c: &client{http: c, now: now}, url: url, secret: secret, now: now}
+// NewWebhook returns the generic webhook target; its signing secret is read at each delivery
+// (secret_file: a new secret needs no reload).
+func NewWebhook(c *http.Client, url string, cfg *config.WebhookConfig, now nowFunc) *Webhook {
+	return &Webhook{c: &client{http: c, now: now}, url: url, cfg: cfg, now: now}
 }
 
 // Sign returns the X-Kizashi-Signature of a body sent at unix time ts:
@@ -162,6 +164,10 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 		p.Journal = append(p.Journal, WebhookEntry{ID: s.IDs.Public(publicid.Journal, e.ID), At: e.At, Actor: e.Actor, Kind: e.Kind, Message: e.Message})
 		res.JournalThrough = e.ID
 	}
+	secret, err := t.cfg.ReadSecret()
+	if err != nil {
+		return res, fmt.Errorf("webhook: %w", err)
+	}
 	body, err := json.Marshal(p)
 	if err != nil {
 		return res, &Error{Kind: Permanent, Reason: ReasonRejected, Err: fmt.Errorf("webhook: encode delivery: %w", err)}
@@ -171,7 +177,7 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 	h.Set(HeaderDelivery, s.DeliveryID)
 	h.Set("Idempotency-Key", s.DeliveryID)
 	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderSignature, Sign(t.secret, ts, body))
+	h.Set(HeaderSignature, Sign([]byte(secret), ts, body))
 	var out struct {
 		ID  string `json:"id"`
 		Key string `json:"key"`

@@ -208,7 +208,7 @@ func Build(fw config.Forwarding, t config.Target, now func() time.Time) (Target,
 	case config.TypePagerDuty:
 		return NewPagerDuty(hc, t.URL, t.PagerDuty, now), nil
 	case config.TypeWebhook:
-		return NewWebhook(hc, t.URL, []byte(t.Webhook.Secret), now), nil
+		return NewWebhook(hc, t.URL, t.Webhook, now), nil
 	}
 	return nil, fmt.Errorf("target %s: unknown type %q", t.Key, t.Type)
 }
