@@ -22,7 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/kizashi-dev/kizashi/webhook/app"
-	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
+	"github.com/kizashi-dev/kizashi/webhook/forward/forwardtest"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
@@ -304,8 +304,8 @@ func TestMetricsBehindTheWebConfig(t *testing.T) {
 // TestForwardingPageShowsAPause: a target that answers 429 with a year's Retry-After is paused
 // for forwarding.max_retry_after, and the page says so (to its tenant only).
 func TestForwardingPageShowsAPause(t *testing.T) {
-	sn := fake.NewServiceNow(t)
-	sn.Fail(fake.Fault{Op: fake.SNCreate, Status: http.StatusTooManyRequests, RetryAfter: "31536000"})
+	sn := forwardtest.NewServiceNow(t)
+	sn.Fail(forwardtest.Fault{Op: forwardtest.SNCreate, Status: http.StatusTooManyRequests, RetryAfter: "31536000"})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	w := runWebhook(t, l, fmt.Sprintf(`storage: {driver: sqlite, path: %q}

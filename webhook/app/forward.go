@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
+	"github.com/kizashi-dev/kizashi/webhook/forward/integrations"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/reconcile"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -26,6 +27,7 @@ func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st st
 			// SQLite belongs to this process: leases left by a crash are stale.
 			SingleProcess: p.cfg.Load().Storage.Driver == "sqlite",
 			IDs:           ids,
+			Build:         integrations.Build,
 		})
 		status = f.Status
 		reg.MustRegister(forward.NewQueueCollector(fs, p.cfg.Load, p.opts.Now))

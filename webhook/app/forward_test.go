@@ -21,7 +21,7 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
-	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
+	"github.com/kizashi-dev/kizashi/webhook/forward/forwardtest"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
@@ -95,13 +95,13 @@ var markerRE = regexp.MustCompile(`^\[kizashi (\S+) journal (\d+)-(\d+)\]`)
 // checkExactlyOnce compares the fake's records with the incidents: one
 // record per incident (found by the public id its description names), in the
 // incident's state, holding every journal line in exactly one work note.
-func checkExactlyOnce(t *testing.T, base string, sn *fake.ServiceNow, n int) {
+func checkExactlyOnce(t *testing.T, base string, sn *forwardtest.ServiceNow, n int) {
 	t.Helper()
 	list := listAll(t, base)
 	require.Equal(t, n, len(list))
 	recs := sn.ByCorrelation()
 	require.Equal(t, n, len(recs), "one record per incident")
-	byLink := map[string][]fake.SNRecord{}
+	byLink := map[string][]forwardtest.SNRecord{}
 	for _, rs := range recs {
 		for _, r := range rs {
 			first, _, _ := strings.Cut(r.Fields["description"], " (")
@@ -153,7 +153,7 @@ func listAll(t *testing.T, base string) []apitypes.Incident {
 // TestForwardEndToEnd runs the program in-process with a ServiceNow fake:
 // tickets appear in the API, on the page and in the metrics.
 func TestForwardEndToEnd(t *testing.T) {
-	sn := fake.NewServiceNow(t)
+	sn := forwardtest.NewServiceNow(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	w := runWebhook(t, l, forwardingYAML(filepath.Join(t.TempDir(), "k.db"), sn.URL(), ""))
@@ -207,7 +207,7 @@ func TestForwardCrashSafety(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	sn := fake.NewServiceNow(t)
+	sn := forwardtest.NewServiceNow(t)
 	cfg := filepath.Join(dir, "cfg.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(forwardingYAML(filepath.Join(dir, "k.db"), sn.URL(), "")), 0o600))
 	addr := testenv.FreeAddr(t)
@@ -244,7 +244,7 @@ func TestForwardCrashSafety(t *testing.T) {
 
 	// The target comes back but its answers to creates are lost: it commits
 	// them and hangs. The webhook dies with those creates in flight.
-	sn.Fail(fake.Fault{Op: fake.SNCreate, AfterCommit: true, Delay: time.Minute, Times: 1000})
+	sn.Fail(forwardtest.Fault{Op: forwardtest.SNCreate, AfterCommit: true, Delay: time.Minute, Times: 1000})
 	sn.Start()
 	require.Eventually(t, func() bool { return len(sn.Records()) >= 3 }, time.Minute, 20*time.Millisecond)
 	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))

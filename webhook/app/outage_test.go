@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
+	"github.com/kizashi-dev/kizashi/webhook/forward/forwardtest"
 )
 
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
@@ -69,7 +69,7 @@ func TestOutageRecovery(t *testing.T) {
 	n := envInt(t, "KIZASHI_OUTAGE_INCIDENTS", 1000)
 	latency := envDuration(t, "KIZASHI_TARGET_LATENCY", 20*time.Millisecond)
 
-	sn := fake.NewServiceNow(t)
+	sn := forwardtest.NewServiceNow(t)
 	sn.SetLatency(latency)
 	sn.Stop()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -129,6 +129,6 @@ tenants:
 	t.Logf("outage %s, %d incidents opened in %s then changed (%d acknowledged + noted, %d resolved); %v failed attempts while down, lag %.0fs at return; "+
 		"target latency %s: first ticket %s after the return, all %d delivered %s after it with %d requests (%d creates, %d lookups, %d updates), 0 duplicates",
 		outage, n, opened.Round(time.Millisecond), (n+1)/2, n/2, failures, lag, latency, first.Round(time.Millisecond), n,
-		all.Round(time.Millisecond), requests, sn.Count(fake.SNCreate), sn.Count(fake.SNFind), sn.Count(fake.SNUpdate))
+		all.Round(time.Millisecond), requests, sn.Count(forwardtest.SNCreate), sn.Count(forwardtest.SNFind), sn.Count(forwardtest.SNUpdate))
 	require.Zero(t, metric(t, w.URL, `kizashi_webhook_forward_dead_letters{target="acme/snow"}`))
 }

@@ -1,7 +1,11 @@
-// Package forward delivers incidents to the tenants' ticket systems
-// (ServiceNow, Jira, PagerDuty, a generic signed JSON webhook) from the
-// outbox that the service layer writes in the same transaction as each
-// incident change.
+// Package forward is the delivery core that brings the tenants' ticket systems up to date
+// from the outbox that the service layer writes in the same transaction as each incident
+// change: the outbox worker with its leases, backoff, dead letters and circuit breakers, the
+// HTTP client and the failure classes every integration shares, and the Target interface an
+// integration implements. The integrations are packages of their own, one per ticket system
+// (forward/servicenow, forward/jira, forward/pagerduty, forward/webhook: a generic signed JSON
+// webhook), chosen by their configured type in forward/integrations; their fakes for tests are
+// in forward/forwardtest. A new integration is a new package and one line there.
 //
 // Delivery is at least once and state based: outbox rows are dispatched into
 // one job per (target, incident); a worker leases the job, reads the
@@ -37,8 +41,6 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
-
-type nowFunc func() time.Time
 
 // Sync is what one delivery needs: the incident as it is now and what the
 // target already has.
@@ -123,7 +125,8 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// classify turns any error into an *Error.
+// classify turns any error into an *Error (an integration's own errors without a class are
+// network failures: retried).
 func classify(err error) *Error {
 	var fe *Error
 	if errors.As(err, &fe) {
@@ -189,9 +192,9 @@ func noteMarker(cid string, first, last int64) string {
 
 var markerRE = regexp.MustCompile(`\[kizashi (\S+) journal (\d+)-(\d+)\]`)
 
-// notesThrough returns the highest journal id held by notes of cid among
-// texts (0 if none).
-func notesThrough(cid string, texts ...string) int64 {
+// NotesThrough returns the highest journal id held by notes of cid among
+// texts (0 if none): what a target has after an uncertain attempt.
+func NotesThrough(cid string, texts ...string) int64 {
 	var max int64
 	for _, t := range texts {
 		for _, m := range markerRE.FindAllStringSubmatch(t, -1) {
@@ -208,15 +211,16 @@ func notesThrough(cid string, texts ...string) int64 {
 
 // Bounds of one work note.
 const (
-	maxNoteLines = 100
+	// MaxNoteLines is the most journal lines delivered at once (a note, a webhook delivery).
+	MaxNoteLines = 100
 	maxNoteBytes = 30000
 	maxLineBytes = 1000
 )
 
-// note renders the journal lines after `after` as one work note. It returns
-// the text (empty when there is nothing to say), the last id it holds and
-// whether lines are left for another note.
-func note(cid string, journal []incident.Entry, after int64) (string, int64, bool) {
+// Note renders the journal lines after `after` as one work note, starting with the marker
+// NotesThrough reads back. It returns the text (empty when there is nothing to say), the last
+// id it holds and whether lines are left for another note.
+func Note(cid string, journal []incident.Entry, after int64) (string, int64, bool) {
 	var (
 		lines       []string
 		first, last int64
@@ -227,7 +231,7 @@ func note(cid string, journal []incident.Entry, after int64) (string, int64, boo
 		if e.ID <= after {
 			continue
 		}
-		if len(lines) == maxNoteLines || size > maxNoteBytes {
+		if len(lines) == MaxNoteLines || size > maxNoteBytes {
 			more = true
 			break
 		}
@@ -249,8 +253,8 @@ func note(cid string, journal []incident.Entry, after int64) (string, int64, boo
 	return noteMarker(cid, first, last) + "\n" + strings.Join(lines, "\n"), last, more
 }
 
-// description is the body of a created ticket.
-func description(s *Sync) string {
+// Description is the body of a created ticket: the incident, its link and its alerts.
+func Description(s *Sync) string {
 	in := s.Incident
 	var b strings.Builder
 	fmt.Fprintf(&b, "Kizashi incident #%d (%s), tenant %s, P%d (impact %d, urgency %d).\n", s.IDs.Public(publicid.Incident, in.ID),
@@ -285,6 +289,3 @@ func labelString(l map[string]string) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
-
-// truncate cuts s to n bytes on a rune boundary.
-func truncate(s string, n int) string { return sanitize.Text(s, n) }

@@ -10,19 +10,22 @@ import (
 	"time"
 )
 
-// client sends JSON requests to one target and classifies failures.
-type client struct {
-	http *http.Client
-	now  func() time.Time
-	// header is added to every request (e.g. Accept).
-	header http.Header
+// Client sends JSON requests to one target and classifies failures as Alertmanager's retrier
+// does (see Error): every integration talks to its target through one.
+type Client struct {
+	HTTP *http.Client
+	// Now reads Retry-After dates (nil: time.Now).
+	Now func() time.Time
+	// Header is added to every request.
+	Header http.Header
 }
 
 const maxResponseBytes = 4 << 20
 
-// do sends in (JSON, unless nil) and decodes a 2xx answer into out (unless
-// nil). Other answers and transport errors come back as *Error.
-func (c *client) do(ctx context.Context, what, method, url string, header http.Header, in, out any) (http.Header, error) {
+// Do sends in (JSON, or []byte as it is, unless nil) and decodes a 2xx answer into out
+// (unless nil); what names the request in errors. Other answers and transport errors come back
+// as *Error.
+func (c *Client) Do(ctx context.Context, what, method, url string, header http.Header, in, out any) (http.Header, error) {
 	var body io.Reader
 	var raw []byte
 	if in != nil {
@@ -42,13 +45,13 @@ func (c *client) do(ctx context.Context, what, method, url string, header http.H
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	for k, vs := range c.header {
+	for k, vs := range c.Header {
 		req.Header[k] = vs
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, classify(fmt.Errorf("%s: %w", what, err))
 	}
@@ -58,7 +61,11 @@ func (c *client) do(ctx context.Context, what, method, url string, header http.H
 		return resp.Header, classify(fmt.Errorf("%s: read response: %w", what, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.Header, statusError(what, resp.StatusCode, resp.Header, b, c.now())
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		return resp.Header, statusError(what, resp.StatusCode, resp.Header, b, now())
 	}
 	if out != nil && len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -121,17 +121,17 @@ func TestNotes(t *testing.T) {
 	for i := int64(1); i <= 150; i++ {
 		j = append(j, incident.Entry{ID: i * 10, At: at, Actor: "bob", Kind: "note", Message: "m"})
 	}
-	text, last, more := note("kizashi-acme-1", j, 0)
+	text, last, more := Note("kizashi-acme-1", j, 0)
 	require.True(t, more)
 	require.Equal(t, int64(1000), last)
 	require.Contains(t, text, "[kizashi kizashi-acme-1 journal 10-1000]\n2025-01-01T00:00:00Z bob note: m")
-	text2, last2, more2 := note("kizashi-acme-1", j, last)
+	text2, last2, more2 := Note("kizashi-acme-1", j, last)
 	require.False(t, more2)
 	require.Equal(t, int64(1500), last2)
-	require.Equal(t, int64(1500), notesThrough("kizashi-acme-1", text, text2, "[kizashi kizashi-acme-2 journal 1-9999]"))
-	require.Equal(t, int64(1000), notesThrough("kizashi-acme-1", "noise "+text))
-	require.Zero(t, notesThrough("kizashi-acme-1"))
-	empty, through, _ := note("kizashi-acme-1", j, 1500)
+	require.Equal(t, int64(1500), NotesThrough("kizashi-acme-1", text, text2, "[kizashi kizashi-acme-2 journal 1-9999]"))
+	require.Equal(t, int64(1000), NotesThrough("kizashi-acme-1", "noise "+text))
+	require.Zero(t, NotesThrough("kizashi-acme-1"))
+	empty, through, _ := Note("kizashi-acme-1", j, 1500)
 	require.Empty(t, empty)
 	require.Equal(t, int64(1500), through)
 }

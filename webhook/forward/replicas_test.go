@@ -2,7 +2,6 @@ package forward_test
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -10,10 +9,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
-	"github.com/kizashi-dev/kizashi/webhook/forward/fake"
+	"github.com/kizashi-dev/kizashi/webhook/forward/forwardtest"
+	"github.com/kizashi-dev/kizashi/webhook/forward/integrations"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
+	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 )
 
 // TestPostgresReplicasShareWork runs three forwarders, each on its own
@@ -22,23 +24,23 @@ import (
 // once.
 func TestPostgresReplicasShareWork(t *testing.T) {
 	open := openPostgres(t)
-	sn := fake.NewServiceNow(t)
+	sn := forwardtest.NewServiceNow(t)
 	// Held requests must not time out (a replica whose requests all time out may end with no
 	// delivery of its own).
-	h := newHarness(t, open(t), snConfig(sn.URL()), "timeout: 1m")
+	h := forwardtest.NewHarness(t, open(t), forwardtest.ServiceNowConfig(sn.URL()), "timeout: 1m")
 	const n = 150
 	ids := make([]int64, n)
 	for i := range n {
-		ids[i] = h.fire(i)
+		ids[i] = h.Fire(i)
 	}
 	for i := range n {
-		h.act(ids[i], incident.Action{Kind: incident.ActAcknowledge})
+		h.Act(ids[i], incident.Action{Kind: incident.ActAcknowledge})
 	}
 	// Dispatched before the replicas start, each incident's two changes are one job: one
 	// delivery each. (Dispatched while deliveries run, a change may come after a delivery
 	// and need one more: correct, but not countable.)
 	for {
-		k, err := h.fw.DispatchOutbox(context.Background(), time.Now(), 1000, h.cfg.Load().TargetKeys)
+		k, err := h.Fwd.DispatchOutbox(context.Background(), time.Now(), 1000, h.Config.Load().TargetKeys)
 		require.NoError(t, err)
 		if k == 0 {
 			break
@@ -53,8 +55,8 @@ func TestPostgresReplicasShareWork(t *testing.T) {
 		regs[owner] = prometheus.NewRegistry()
 		st := open(t)
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
-		f := forward.New(forward.Options{Store: st.(store.Forwarding), Reads: st, Config: h.cfg.Load, Owner: owner,
-			Metrics: forward.NewMetrics(regs[owner]), Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		f := forward.New(forward.Options{Store: st.(store.Forwarding), Reads: st, Config: h.Config.Load, Owner: owner,
+			Metrics: forward.NewMetrics(regs[owner]), Build: integrations.Build, Logger: forwardtest.Logger(t)})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- f.Run(ctx) }()
@@ -70,14 +72,14 @@ func TestPostgresReplicasShareWork(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return sn.Waiting() > 16 }, time.Minute, 10*time.Millisecond, "all three replicas deliver")
 	sn.Release()
-	h.waitSettled(time.Minute)
+	h.WaitSettled(time.Minute)
 	recs := sn.ByCorrelation()
 	require.Len(t, recs, n)
 	for cid, r := range recs {
 		require.Len(t, r, 1, cid)
 		require.Equal(t, "2", r[0].Fields["state"])
 	}
-	require.Equal(t, n, sn.Count(fake.SNCreate))
+	require.Equal(t, n, sn.Count(forwardtest.SNCreate))
 	// A delivery is counted after the store has it: stop the replicas (Run waits for the
 	// deliveries in flight) before reading the counters.
 	for _, stop := range stops {
@@ -98,4 +100,13 @@ func TestPostgresReplicasShareWork(t *testing.T) {
 		total += got
 	}
 	require.Equal(t, float64(n), total, "one delivery per incident: the acknowledgements coalesced into the first delivery")
+}
+
+func openPostgres(t *testing.T) func(t *testing.T) store.Store {
+	dsn := testenv.PostgresDSN(t)
+	return func(t *testing.T) store.Store {
+		st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+		require.NoError(t, err)
+		return st
+	}
 }

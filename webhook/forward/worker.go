@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	commoncfg "github.com/prometheus/common/config"
-
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -37,7 +35,14 @@ type Options struct {
 	// IDs gives the public incident ids of the links in tickets (nil: the
 	// store's ids).
 	IDs *publicid.Codec
+	// Build returns the target of a configured forwarder (forward/integrations.Build: the
+	// integrations are packages of their own, above this one).
+	Build Builder
 }
+
+// Builder returns the target of a configured forwarder; fw holds the settings every target
+// shares (the request timeout).
+type Builder func(fw config.Forwarding, t config.Target, now func() time.Time) (Target, error)
 
 // Forwarder runs the outbox workers of every configured target.
 type Forwarder struct {
@@ -152,7 +157,10 @@ func (f *Forwarder) runtime(cfg *config.Config, t config.Target) (*runtime, erro
 	if rt != nil && rt.cfg == t.ForwarderConfig {
 		return rt, nil
 	}
-	target, err := Build(cfg.Forwarding, t, f.o.Now)
+	if f.o.Build == nil {
+		return nil, fmt.Errorf("target %s: no integrations (Options.Build)", t.Key)
+	}
+	target, err := f.o.Build(cfg.Forwarding, t, f.o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -191,26 +199,6 @@ func (f *Forwarder) Status() []TargetStatus {
 	}
 	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Target, b.Target) })
 	return out
-}
-
-// Build returns the target of a configured forwarder.
-func Build(fw config.Forwarding, t config.Target, now func() time.Time) (Target, error) {
-	hc, err := commoncfg.NewClientFromConfig(t.HTTPConfig, "kizashi_forward_"+t.Name, commoncfg.WithUserAgent("kizashi-webhook"))
-	if err != nil {
-		return nil, fmt.Errorf("http client of %s: %w", t.Key, err)
-	}
-	hc.Timeout = time.Duration(fw.Timeout)
-	switch t.Type {
-	case config.TypeServiceNow:
-		return NewServiceNow(hc, t.URL, t.ServiceNow, now), nil
-	case config.TypeJira:
-		return NewJira(hc, t.URL, t.Jira, now), nil
-	case config.TypePagerDuty:
-		return NewPagerDuty(hc, t.URL, t.PagerDuty, now), nil
-	case config.TypeWebhook:
-		return NewWebhook(hc, t.URL, t.Webhook, now), nil
-	}
-	return nil, fmt.Errorf("target %s: unknown type %q", t.Key, t.Type)
 }
 
 // lease is how long a claimed job belongs to this replica: long enough for

@@ -1,4 +1,6 @@
-package forward
+// Package servicenow is the ServiceNow integration of the forwarders: one record of the Table
+// API's incident table per incident.
+package servicenow
 
 import (
 	"context"
@@ -10,26 +12,29 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
-// ServiceNow keeps one record of the Table API's incident table per
+// Target keeps one record of the Table API's incident table per
 // incident: POST creates it (correlation_id holds our correlation id, so
 // GET ?sysparm_query=correlation_id=... finds it again), PATCH sets state,
 // impact, urgency, assignment group, hold reason and close code and appends
 // work notes; sys_journal_field is read back after an uncertain attempt.
-type ServiceNow struct {
-	c    *client
+type Target struct {
+	c    *forward.Client
 	base string
 	cfg  *config.ServiceNowConfig
 }
 
-// NewServiceNow returns the ServiceNow target of an instance URL.
-func NewServiceNow(c *http.Client, baseURL string, cfg *config.ServiceNowConfig, now nowFunc) *ServiceNow {
-	return &ServiceNow{c: &client{http: c, now: now}, base: strings.TrimSuffix(baseURL, "/"), cfg: cfg}
+// New returns the ServiceNow target of an instance URL.
+func New(c *http.Client, baseURL string, cfg *config.ServiceNowConfig, now func() time.Time) *Target {
+	return &Target{c: &forward.Client{HTTP: c, Now: now}, base: strings.TrimSuffix(baseURL, "/"), cfg: cfg}
 }
 
 type snRecord struct {
@@ -47,7 +52,7 @@ var (
 	snHoldReasons = map[string]string{"awaiting_caller": "1", "awaiting_problem": "3", "awaiting_vendor": "4", "awaiting_change": "5"}
 )
 
-func (t *ServiceNow) tableURL(query url.Values, path ...string) string {
+func (t *Target) tableURL(query url.Values, path ...string) string {
 	u := t.base + "/api/now/table/" + url.PathEscape(t.cfg.Table)
 	for _, p := range path {
 		u += "/" + url.PathEscape(p)
@@ -58,13 +63,13 @@ func (t *ServiceNow) tableURL(query url.Values, path ...string) string {
 	return u
 }
 
-func (t *ServiceNow) ref(r snRecord) store.ExternalRef {
+func (t *Target) ref(r snRecord) store.ExternalRef {
 	return store.ExternalRef{ID: r.SysID, Key: r.Number, URL: t.base + "/" + t.cfg.Table + ".do?sys_id=" + url.QueryEscape(r.SysID)}
 }
 
-// Sync implements Target.
-func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
-	res := Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
+// Sync implements forward.Target.
+func (t *Target) Sync(ctx context.Context, s *forward.Sync) (forward.Result, error) {
+	res := forward.Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
 	uncertain := s.Uncertain
 	fields := t.fields(s.Incident)
 	state := fingerprint(fields)
@@ -82,7 +87,7 @@ func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 		if !found {
 			// One request: the record is created as the incident is now,
 			// with its journal as the first work note.
-			text, through, more := note(s.CorrelationID, s.Journal, s.SyncedJournalID)
+			text, through, more := forward.Note(s.CorrelationID, s.Journal, s.SyncedJournalID)
 			if rec, err = t.create(ctx, s, fields, text); err != nil {
 				return res, err
 			}
@@ -107,7 +112,7 @@ func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 		}
 		after = max(after, n)
 	}
-	text, through, more := note(s.CorrelationID, s.Journal, after)
+	text, through, more := forward.Note(s.CorrelationID, s.Journal, after)
 	body := map[string]string{}
 	if state != s.RemoteState {
 		for k, v := range fields {
@@ -122,7 +127,7 @@ func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 		var out struct {
 			Result snRecord `json:"result"`
 		}
-		if _, err := t.c.do(ctx, "servicenow: update "+res.Ref.Key, http.MethodPatch, t.tableURL(q, res.Ref.ID), nil, body, &out); err != nil {
+		if _, err := t.c.Do(ctx, "servicenow: update "+res.Ref.Key, http.MethodPatch, t.tableURL(q, res.Ref.ID), nil, body, &out); err != nil {
 			return res, err
 		}
 	}
@@ -130,7 +135,7 @@ func (t *ServiceNow) Sync(ctx context.Context, s *Sync) (Result, error) {
 	return res, nil
 }
 
-func (t *ServiceNow) find(ctx context.Context, cid string) (snRecord, bool, error) {
+func (t *Target) find(ctx context.Context, cid string) (snRecord, bool, error) {
 	q := url.Values{
 		"sysparm_query":  {"correlation_id=" + cid + "^ORDERBYsys_created_on"},
 		"sysparm_fields": {"sys_id,number,state"},
@@ -139,7 +144,7 @@ func (t *ServiceNow) find(ctx context.Context, cid string) (snRecord, bool, erro
 	var out struct {
 		Result []snRecord `json:"result"`
 	}
-	if _, err := t.c.do(ctx, "servicenow: find "+cid, http.MethodGet, t.tableURL(q), nil, nil, &out); err != nil {
+	if _, err := t.c.Do(ctx, "servicenow: find "+cid, http.MethodGet, t.tableURL(q), nil, nil, &out); err != nil {
 		return snRecord{}, false, err
 	}
 	if len(out.Result) == 0 || out.Result[0].SysID == "" {
@@ -148,11 +153,11 @@ func (t *ServiceNow) find(ctx context.Context, cid string) (snRecord, bool, erro
 	return out.Result[0], true, nil
 }
 
-func (t *ServiceNow) create(ctx context.Context, s *Sync, fields map[string]string, workNote string) (snRecord, error) {
+func (t *Target) create(ctx context.Context, s *forward.Sync, fields map[string]string, workNote string) (snRecord, error) {
 	in := s.Incident
 	body := map[string]string{
-		"short_description":   truncate(in.Title, 160),
-		"description":         description(s),
+		"short_description":   sanitize.Text(in.Title, 160),
+		"description":         forward.Description(s),
 		"correlation_id":      s.CorrelationID,
 		"correlation_display": t.cfg.CorrelationDisplay,
 	}
@@ -172,17 +177,17 @@ func (t *ServiceNow) create(ctx context.Context, s *Sync, fields map[string]stri
 	var out struct {
 		Result snRecord `json:"result"`
 	}
-	if _, err := t.c.do(ctx, "servicenow: create "+s.CorrelationID, http.MethodPost, t.tableURL(q), nil, body, &out); err != nil {
+	if _, err := t.c.Do(ctx, "servicenow: create "+s.CorrelationID, http.MethodPost, t.tableURL(q), nil, body, &out); err != nil {
 		return snRecord{}, err
 	}
 	if out.Result.SysID == "" {
-		return snRecord{}, &Error{Kind: Retry, Reason: ReasonBadResponse, Err: fmt.Errorf("servicenow: create %s: no sys_id in the answer", s.CorrelationID)}
+		return snRecord{}, &forward.Error{Kind: forward.Retry, Reason: forward.ReasonBadResponse, Err: fmt.Errorf("servicenow: create %s: no sys_id in the answer", s.CorrelationID)}
 	}
 	return out.Result, nil
 }
 
 // notesThrough reads back the work notes of a record that hold our marker.
-func (t *ServiceNow) notesThrough(ctx context.Context, sysID, cid string) (int64, error) {
+func (t *Target) notesThrough(ctx context.Context, sysID, cid string) (int64, error) {
 	q := url.Values{
 		"sysparm_query":  {"element_id=" + sysID + "^element=work_notes^valueLIKE[kizashi " + cid + " journal ^ORDERBYDESCsys_created_on"},
 		"sysparm_fields": {"value"},
@@ -194,17 +199,17 @@ func (t *ServiceNow) notesThrough(ctx context.Context, sysID, cid string) (int64
 		} `json:"result"`
 	}
 	u := t.base + "/api/now/table/sys_journal_field?" + q.Encode()
-	if _, err := t.c.do(ctx, "servicenow: read work notes", http.MethodGet, u, nil, nil, &out); err != nil {
+	if _, err := t.c.Do(ctx, "servicenow: read work notes", http.MethodGet, u, nil, nil, &out); err != nil {
 		return 0, err
 	}
 	texts := make([]string, len(out.Result))
 	for i, r := range out.Result {
 		texts[i] = r.Value
 	}
-	return notesThrough(cid, texts...), nil
+	return forward.NotesThrough(cid, texts...), nil
 }
 
-func (t *ServiceNow) group(in *incident.Incident) string {
+func (t *Target) group(in *incident.Incident) string {
 	if t.cfg.AssignmentGroup != "" {
 		return t.cfg.AssignmentGroup
 	}
@@ -212,7 +217,7 @@ func (t *ServiceNow) group(in *incident.Incident) string {
 }
 
 // fields are the record's fields that follow the incident.
-func (t *ServiceNow) fields(in *incident.Incident) map[string]string {
+func (t *Target) fields(in *incident.Incident) map[string]string {
 	f := map[string]string{
 		"state":   snStates[in.State],
 		"impact":  strconv.Itoa(in.Impact),
@@ -253,8 +258,7 @@ func closeNotes(in *incident.Incident) string {
 	return fmt.Sprintf("%s (Kizashi close code %s, by %s)", n, in.CloseCode, by)
 }
 
-// fingerprint is a hash of fields (the RemoteState of targets that set
-// fields: unchanged fields are not sent again).
+// fingerprint is a hash of fields (the RemoteState: unchanged fields are not sent again).
 func fingerprint(fields map[string]string) string {
 	keys := make([]string, 0, len(fields))
 	for k := range fields {

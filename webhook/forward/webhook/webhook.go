@@ -1,4 +1,6 @@
-package forward
+// Package webhook is the generic webhook integration of the forwarders: signed JSON deliveries
+// of the incident as it is now, for any receiver (see WebhookPayload, Sign and Verify).
+package webhook
 
 import (
 	"context"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -85,18 +88,18 @@ type WebhookEntry struct {
 	Message string    `json:"message"`
 }
 
-// Webhook posts signed JSON deliveries to one URL.
-type Webhook struct {
-	c   *client
+// Target posts signed JSON deliveries to one URL.
+type Target struct {
+	c   *forward.Client
 	url string
 	cfg *config.WebhookConfig
-	now nowFunc
+	now func() time.Time
 }
 
-// NewWebhook returns the generic webhook target; its signing secret is read at each delivery
+// New returns the generic webhook target; its signing secret is read at each delivery
 // (secret_file: a new secret needs no reload).
-func NewWebhook(c *http.Client, url string, cfg *config.WebhookConfig, now nowFunc) *Webhook {
-	return &Webhook{c: &client{http: c, now: now}, url: url, cfg: cfg, now: now}
+func New(c *http.Client, url string, cfg *config.WebhookConfig, now func() time.Time) *Target {
+	return &Target{c: &forward.Client{HTTP: c, Now: now}, url: url, cfg: cfg, now: now}
 }
 
 // Sign returns the X-Kizashi-Signature of a body sent at unix time ts:
@@ -132,10 +135,10 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-// Sync implements Target.
-func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
+// Sync implements forward.Target.
+func (t *Target) Sync(ctx context.Context, s *forward.Sync) (forward.Result, error) {
 	in := s.Incident
-	res := Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
+	res := forward.Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
 	p := WebhookPayload{
 		Version: "1", DeliveryID: s.DeliveryID, CorrelationID: s.CorrelationID, ExternalID: s.Ref.ID,
 		Incident: WebhookIncident{
@@ -157,7 +160,7 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 		if e.ID <= s.SyncedJournalID {
 			continue
 		}
-		if len(p.Journal) == maxNoteLines {
+		if len(p.Journal) == forward.MaxNoteLines {
 			res.More = true
 			break
 		}
@@ -170,7 +173,7 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
-		return res, &Error{Kind: Permanent, Reason: ReasonRejected, Err: fmt.Errorf("webhook: encode delivery: %w", err)}
+		return res, &forward.Error{Kind: forward.Permanent, Reason: forward.ReasonRejected, Err: fmt.Errorf("webhook: encode delivery: %w", err)}
 	}
 	ts := strconv.FormatInt(t.now().Unix(), 10)
 	h := http.Header{}
@@ -183,7 +186,7 @@ func (t *Webhook) Sync(ctx context.Context, s *Sync) (Result, error) {
 		Key string `json:"key"`
 		URL string `json:"url"`
 	}
-	if _, err := t.c.do(ctx, "webhook: deliver "+s.DeliveryID, http.MethodPost, t.url, h, body, &out); err != nil {
+	if _, err := t.c.Do(ctx, "webhook: deliver "+s.DeliveryID, http.MethodPost, t.url, h, body, &out); err != nil {
 		return res, err
 	}
 	if out.ID != "" {

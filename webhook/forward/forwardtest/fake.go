@@ -1,11 +1,12 @@
-// Package fake has in-process fakes of the ticket systems the forwarders
-// talk to — ServiceNow's Table API, Jira's REST API v2, PagerDuty's Events
-// API v2 and a generic webhook receiver — that follow the documented request
-// and response shapes, keep their records in memory, and fail on command:
-// down (503 or connection refused), delays (client timeouts), error statuses,
-// 429 with Retry-After, and "after commit" failures where the operation is
-// applied but its answer is lost (the duplicate-create race).
-package fake
+// Package forwardtest is what the forwarders' tests share. Fakes of the ticket systems the
+// integrations talk to — ServiceNow's Table API, Jira's REST API v2, PagerDuty's Events API v2
+// and a generic webhook receiver — follow the documented request and response shapes, keep
+// their records in memory, and fail on command: down (503 or connection refused), delays
+// (client timeouts), error statuses, 429 with Retry-After, and "after commit" failures where
+// the operation is applied but its answer is lost (the duplicate-create race). Harness runs
+// forwarders with every integration over a real store, with the service layer writing the
+// outbox, for tests of the delivery core and of each integration.
+package forwardtest
 
 import (
 	"encoding/json"

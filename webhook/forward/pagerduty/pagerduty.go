@@ -1,4 +1,6 @@
-package forward
+// Package pagerduty is the PagerDuty integration of the forwarders: Events API v2 events, one
+// alert per incident.
+package pagerduty
 
 import (
 	"context"
@@ -8,27 +10,29 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
-// PagerDuty sends Events API v2 events (POST /v2/enqueue) with our
+// Target sends Events API v2 events (POST /v2/enqueue) with our
 // correlation id as dedup_key: trigger while the incident is new,
 // acknowledge while someone works on it, resolve when it is resolved, closed
 // or canceled. Events with one dedup_key are idempotent, so the dedup_key is
 // the ticket's reference and nothing needs to be looked up. An incident
 // resolved before it was ever triggered is not sent (nobody needs paging).
 // The Events API has no notes: journal lines are skipped.
-type PagerDuty struct {
-	c   *client
+type Target struct {
+	c   *forward.Client
 	url string
 	cfg *config.PagerDutyConfig
-	now nowFunc
+	now func() time.Time
 }
 
-// NewPagerDuty returns the PagerDuty target of an Events API base URL.
-func NewPagerDuty(c *http.Client, baseURL string, cfg *config.PagerDutyConfig, now nowFunc) *PagerDuty {
-	return &PagerDuty{c: &client{http: c, now: now}, url: strings.TrimSuffix(baseURL, "/") + "/v2/enqueue", cfg: cfg, now: now}
+// New returns the PagerDuty target of an Events API base URL.
+func New(c *http.Client, baseURL string, cfg *config.PagerDutyConfig, now func() time.Time) *Target {
+	return &Target{c: &forward.Client{HTTP: c, Now: now}, url: strings.TrimSuffix(baseURL, "/") + "/v2/enqueue", cfg: cfg, now: now}
 }
 
 // PagerDuty remote states (the last event sent).
@@ -58,10 +62,10 @@ type pdPayload struct {
 	CustomDetails map[string]any `json:"custom_details,omitempty"`
 }
 
-// Sync implements Target.
-func (t *PagerDuty) Sync(ctx context.Context, s *Sync) (Result, error) {
+// Sync implements forward.Target.
+func (t *Target) Sync(ctx context.Context, s *forward.Sync) (forward.Result, error) {
 	in := s.Incident
-	res := Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
+	res := forward.Result{Ref: s.Ref, RemoteState: s.RemoteState, JournalThrough: s.SyncedJournalID}
 	if n := len(s.Journal); n > 0 {
 		res.JournalThrough = max(res.JournalThrough, s.Journal[n-1].ID)
 	}
@@ -107,7 +111,7 @@ func (t *PagerDuty) Sync(ctx context.Context, s *Sync) (Result, error) {
 			Status   string `json:"status"`
 			DedupKey string `json:"dedup_key"`
 		}
-		if _, err := t.c.do(ctx, fmt.Sprintf("pagerduty: %s %s", ev.EventAction, s.CorrelationID), http.MethodPost, t.url, nil, ev, &out); err != nil {
+		if _, err := t.c.Do(ctx, fmt.Sprintf("pagerduty: %s %s", ev.EventAction, s.CorrelationID), http.MethodPost, t.url, nil, ev, &out); err != nil {
 			return res, err
 		}
 		res.RemoteState = st
@@ -125,7 +129,7 @@ func (t *PagerDuty) Sync(ctx context.Context, s *Sync) (Result, error) {
 	return res, nil
 }
 
-func (t *PagerDuty) payload(s *Sync) *pdPayload {
+func (t *Target) payload(s *forward.Sync) *pdPayload {
 	in := s.Incident
 	source := t.cfg.Source
 	if source == "" {
@@ -139,8 +143,8 @@ func (t *PagerDuty) payload(s *Sync) *pdPayload {
 		sev = "warning"
 	}
 	return &pdPayload{
-		Summary:   truncate(in.Title, 1024),
-		Source:    truncate(source, 255),
+		Summary:   sanitize.Text(in.Title, 1024),
+		Source:    sanitize.Text(source, 255),
 		Severity:  sev,
 		Timestamp: in.CreatedAt.UTC().Format(time.RFC3339),
 		Component: in.Labels["service"],

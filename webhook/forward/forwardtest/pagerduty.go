@@ -1,4 +1,4 @@
-package fake
+package forwardtest
 
 import (
 	"net/http"
@@ -16,6 +16,8 @@ const (
 // PDEvent is one accepted Events API v2 event.
 type PDEvent struct {
 	Action, DedupKey, Summary, Severity, Source string
+	// RoutingKey is the integration key the event was sent with.
+	RoutingKey string
 }
 
 // PDAlert is the state of one dedup_key: PagerDuty opens an incident on a
@@ -123,7 +125,7 @@ func (pd *PagerDuty) handle(op string, w http.ResponseWriter, r *http.Request) {
 	if ev.DedupKey == "" {
 		ev.DedupKey = newSysID()
 	}
-	e := PDEvent{Action: ev.EventAction, DedupKey: ev.DedupKey}
+	e := PDEvent{Action: ev.EventAction, DedupKey: ev.DedupKey, RoutingKey: ev.RoutingKey}
 	if ev.Payload != nil {
 		e.Summary, e.Severity, e.Source = ev.Payload.Summary, ev.Payload.Severity, ev.Payload.Source
 	}

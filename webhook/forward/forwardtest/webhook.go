@@ -1,4 +1,4 @@
-package fake
+package forwardtest
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/forward"
+	"github.com/kizashi-dev/kizashi/webhook/forward/webhook"
 )
 
 // Receiver operations.
@@ -21,7 +21,7 @@ const (
 // Ticket is what the fake receiver keeps per correlation id.
 type Ticket struct {
 	ID         string
-	Incident   forward.WebhookIncident
+	Incident   webhook.WebhookIncident
 	Deliveries int
 	// JournalIDs counts each journal id received (more than 1: a duplicate).
 	JournalIDs map[int64]int
@@ -32,16 +32,16 @@ type Ticket struct {
 // answers {"id": ...}.
 type Receiver struct {
 	*Server
-	Secret []byte
 
 	mu      sync.Mutex
+	secret  []byte
 	tickets map[string]*Ticket
 	bad     int
 }
 
 // NewReceiver starts a fake receiver.
 func NewReceiver(t testing.TB, secret []byte) *Receiver {
-	rc := &Receiver{Secret: secret, tickets: map[string]*Ticket{}}
+	rc := &Receiver{secret: secret, tickets: map[string]*Ticket{}}
 	rc.Server = newServer(t, func(r *http.Request) string {
 		if r.Method == http.MethodPost {
 			return HookDeliver
@@ -49,6 +49,13 @@ func NewReceiver(t testing.TB, secret []byte) *Receiver {
 		return HookUnknown
 	}, rc.handle)
 	return rc
+}
+
+// SetSecret replaces the secret signatures are verified with.
+func (rc *Receiver) SetSecret(secret []byte) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.secret = secret
 }
 
 // Tickets returns copies of the tickets by correlation id.
@@ -84,14 +91,17 @@ func (rc *Receiver) handle(op string, w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := forward.Verify(rc.Secret, r.Header.Get(forward.HeaderTimestamp), r.Header.Get(forward.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
+	rc.mu.Lock()
+	secret := rc.secret
+	rc.mu.Unlock()
+	if err := webhook.Verify(secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
 		rc.mu.Lock()
 		rc.bad++
 		rc.mu.Unlock()
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
-	var p forward.WebhookPayload
+	var p webhook.WebhookPayload
 	if err := json.Unmarshal(body, &p); err != nil || p.CorrelationID == "" {
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
