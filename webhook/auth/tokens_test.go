@@ -3,8 +3,10 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -190,4 +192,48 @@ func TestReloadSwapsCredentials(t *testing.T) {
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 	_, _, err = a.Authenticate(ctx, auth.Credential{Token: "acme-second-token-0123456789"})
 	require.NoError(t, err)
+}
+
+// TestConcurrentChecksWhileAFileChanges: checks from many requests at once while the token file
+// is replaced (run with -race): every check returns the old or the new token's answer, never
+// another principal, and once the file is replaced the old token is refused.
+func TestConcurrentChecksWhileAFileChanges(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "acme.token")
+	write(t, tokens, "acme-old-token-0123456789\n", false)
+	write(t, filepath.Join(dir, "globex.password"), "globex-old-password-01\n", false)
+	a := auth.NewTokens(static(fileConfig(t, dir)), []byte("secret"))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for _, tok := range []string{"acme-old-token-0123456789", "acme-new-token-0123456789"} {
+					p, _, err := a.Authenticate(ctx, auth.Credential{Token: tok})
+					if err == nil && p.Tenant != "acme" || err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+						errs <- fmt.Errorf("%s: %v %v", tok, p, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		write(t, tokens, fmt.Sprintf("# %d\nacme-new-token-0123456789\n", i), true)
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	_, _, err := a.Authenticate(ctx, auth.Credential{Token: "acme-old-token-0123456789"})
+	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 }
