@@ -1,7 +1,7 @@
 // Package auth tells who a request to kizashi-webhook is and what that principal may do: the
 // principals and their roles, the authenticators that turn a credential into a principal (today
-// the configuration's tokens and basic-auth users, package tokens.go; local accounts and OpenID
-// Connect come next, as more Authenticators), the service-desk page's sessions with their CSRF
+// Tokens: the configuration's tokens and basic-auth users; local accounts and OpenID Connect
+// come next, as more Authenticators and roles), the service-desk page's sessions with their CSRF
 // tokens, the guard that counts and throttles failed authentications per source, and the
 // address a request comes from behind trusted proxies. The configuration (package config) only
 // says what is configured; this package checks credentials against it when a request comes in,

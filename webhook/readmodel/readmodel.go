@@ -139,7 +139,7 @@ func (r *Reader) List(ctx context.Context, f store.Filter) ([]apitypes.Incident,
 	if len(ins) == f.Limit {
 		next = strconv.FormatInt(r.IDs.Public(publicid.Incident, ins[len(ins)-1].ID), 10)
 	}
-	err = AttachRefs(ctx, r.Store, out)
+	err = attachRefs(ctx, r.Store, out)
 	for i := range out {
 		r.publish(&out[i])
 	}
@@ -172,7 +172,7 @@ func (r *Reader) Detail(ctx context.Context, tenant string, id int64) (*apitypes
 	d := &apitypes.Detail{Incident: FromIncident(in, time.Now()), Alerts: make([]apitypes.Alert, 0, len(alerts)),
 		Journal: make([]apitypes.Entry, 0, len(journal))}
 	refs := []apitypes.Incident{d.Incident}
-	if err := AttachRefs(ctx, st, refs); err != nil {
+	if err := attachRefs(ctx, st, refs); err != nil {
 		return nil, err
 	}
 	d.Incident = refs[0]
@@ -235,8 +235,8 @@ func FromIncident(in *incident.Incident, now time.Time) apitypes.Incident {
 	return out
 }
 
-// AttachRefs fills the incidents' external_refs (tickets); their ids are still the store's.
-func AttachRefs(ctx context.Context, st store.Store, ins []apitypes.Incident) error {
+// attachRefs fills the incidents' external_refs (tickets); their ids are still the store's.
+func attachRefs(ctx context.Context, st store.Store, ins []apitypes.Incident) error {
 	f, ok := st.(store.Forwarding)
 	if !ok || len(ins) == 0 {
 		return nil

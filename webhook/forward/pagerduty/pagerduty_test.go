@@ -16,7 +16,7 @@ import (
 
 func TestPagerDuty(t *testing.T) {
 	pd := forwardtest.NewPagerDuty(t)
-	pd.RoutingKey = "R0123456789abcdef0123456789abcdef"
+	pd.RoutingKey = forwardtest.PagerDutyRoutingKey
 	h := forwardtest.NewHarness(t, forwardtest.OpenSQLite(t), forwardtest.PagerDutyConfig(pd.URL()), "")
 	h.Forwarder("r1")
 	id := h.Lifecycle()
