@@ -107,6 +107,10 @@ func TestRunTree(t *testing.T) {
 	require.Len(t, big, 3001)
 	for i, rec := range big[1:] {
 		for j, f := range rec[1:] {
+			if i == 0 && (j == 2 || j == 3) {
+				require.Empty(t, f, "no band from one sample")
+				continue
+			}
 			v, err := strconv.ParseFloat(f, 64)
 			require.NoError(t, err, "row %d col %d", i+1, j+1)
 			require.False(t, math.IsNaN(v))
