@@ -1,6 +1,23 @@
 // Package anomaly is Kizashi's engine: per series, a small streaming model that learns what
-// normal looks like (level, daily and weekly profiles, optional damped trend), scores how
-// abnormal each new sample is, and forecasts where the series is going.
+// normal looks like, scores how abnormal each new sample is, says why (Reason), and forecasts
+// where the series is going.
+//
+// Normal is one of five candidate baselines, all learned all the time, each a small
+// Holt-Winters model of its own (a slow level with a damped trend, a profile learned against
+// it, and a fast level that is published): no profile; a daily profile at 15-minute points,
+// interpolated (smooth patterns); a daily profile at 5-minute steps (business hours, batch
+// windows, cron: sharp edges); a weekly profile at 30-minute steps (weekends, shop hours) and
+// one at hourly points, interpolated. The one whose profile explains the series best around its
+// slow level over the last week is published; while a weekly candidate is still a plausible
+// alternative, a value it explains is not news (the second weekend of a new series). The
+// residual's scale is learned per time of day or of week.
+//
+// The score combines, each judged against its own learned tail: the surprisal of the residual
+// (short window), its mean (drift, standardised for the residuals' autocorrelation) and its
+// size (spread); a run of identical values against how often the series repeats itself
+// (stuck); a value beyond the range ever seen. An extreme single sample is held for the few
+// steps an alert's `for:` clause needs. A lasting level change is re-levelled by a CUSUM after
+// ten minutes. Missing reports a series that stopped sending samples.
 //
 // The package is pure computation: no I/O, no globals, no goroutines. A Model is not safe for
 // concurrent use; use one model per series and per goroutine. A Spec (compiled Config) is

@@ -144,7 +144,7 @@ func (m *Model) learnHorizons(ts int64, v float64, ready bool) {
 				// the model's space, as v is.
 				hs.pred[j] = float32(m.flatFrom(ts, ts+int64(h)))
 				if m.spec.cfg.Trend != Off {
-					hs.trendPart[j] = float32(m.trendSum(int64(h)))
+					hs.trendPart[j] = float32(m.trends[m.cand] * m.trendSum(int64(h)))
 				}
 				hs.issued = ts
 				break
@@ -158,7 +158,7 @@ func (m *Model) learnHorizons(ts int64, v float64, ready bool) {
 func (m *Model) baselineFrom(origin, ts int64) float64 {
 	b := m.flatFrom(origin, ts)
 	if m.flags&flagTrend != 0 && ts > origin {
-		b += m.trendSum(ts - origin)
+		b += m.trends[m.cand] * m.trendSum(ts-origin)
 	}
 	return b
 }
@@ -177,17 +177,18 @@ func (m *Model) learnTrendEvidence(v float64, flat, trend float32) {
 }
 
 // flatFrom is the expectation at ts without the trend: the fast level reverting to the slow
-// one, plus the profiles in use.
+// one, plus the profile in use.
 func (m *Model) flatFrom(origin, ts int64) float64 {
-	i := m.levelIndex()
-	b := m.levels[i]
-	if i > 0 && ts > origin {
-		// Ahead of the last sample the fast level reverts to the slow one (both exclude the
-		// profiles in use): short-lived excursions are not extrapolated for days.
-		b = m.slow + (b-m.slow)*math.Exp(-float64(ts-origin)/tuneRevertTau)
-	}
-	if m.flags&(flagDaily|flagWeekly) != 0 {
-		b += m.seasonal(m.dailyAt(ts), m.weeklyAt(ts))
+	c := m.cand
+	b := m.levels[c]
+	if c != candNone {
+		if ts > origin {
+			// Ahead of the last sample the fast level reverts to the slow one (both exclude the
+			// profile in use): short-lived excursions are not extrapolated for days.
+			slow := m.slows[c]
+			b = slow + (b-slow)*math.Exp(-float64(ts-origin)/tuneRevertTau)
+		}
+		b += m.profiles(ts)[c]
 	}
 	return b
 }

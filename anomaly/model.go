@@ -6,19 +6,39 @@ import (
 	"time"
 )
 
-// Profile resolutions. The daily profile has a point every 15 minutes and the weekly profile
-// one every hour, whatever the sample step: state stays bounded (see Sizeof) and a gap in the
-// data leaves the slots it did not cover as they were.
+// Profile resolutions. Every profile has a fixed number of points whatever the sample step:
+// state stays bounded (see Sizeof) and a gap in the data leaves the slots it did not cover as
+// they were. Daily patterns are learned twice, at 15-minute points linearly interpolated
+// (smooth patterns, few samples per point) and at 5-minute steps (sharp edges: business hours,
+// batch windows); the weekly pattern at 30-minute steps. Which one is used is decided by their
+// errors (see candidates).
 const (
-	dailySlots    = 96
-	dailySlotNS   = int64(24*time.Hour) / dailySlots
-	weeklySlots   = 168
-	weeklySlotNS  = int64(time.Hour)
-	spreadSlots   = 24 // per hour of day
-	pendingPerH   = 2  // outstanding forecasts per horizon, for learning interval widths
+	coarseSlots   = 96
+	coarseSlotNS  = int64(24*time.Hour) / coarseSlots
+	fineSlots     = 288
+	fineSlotNS    = int64(24*time.Hour) / fineSlots
+	weeklySlots   = 336
+	weeklySlotNS  = int64(7*24*time.Hour) / weeklySlots
+	smoothSlots   = 168
+	smoothSlotNS  = int64(time.Hour)
+	dayScaleSlots = 96 // residual scale per 15 minutes of the day
+	weekScaleNS   = int64(time.Hour)
+	weekScales    = 168 // ... and per hour of the week
+	pendingPerH   = 2   // outstanding forecasts per horizon, for learning interval widths
 	dayNS         = int64(24 * time.Hour)
 	weekNS        = 7 * dayNS
 	mondayEpochNS = 4 * dayNS // 1970-01-05 was a Monday
+)
+
+// The baselines the model can publish: the fast level alone, or with one of the profiles.
+// All of them learn all the time; the one whose recent one-step errors are lowest is used.
+const (
+	candNone         = iota // no seasonality
+	candCoarse              // daily, 15-minute points, interpolated
+	candFine                // daily, 5-minute steps
+	candWeekly              // weekly, 30-minute steps
+	candWeeklySmooth        // weekly, hourly points, interpolated
+	numCand
 )
 
 // Result is what the model says about one sample (or, from Predict, about a time).
@@ -29,8 +49,10 @@ type Result struct {
 	// Score in [0,1): how abnormal the recent behaviour is, calibrated per series so that one
 	// threshold means about the same on every series. s = X/(X+2.7), X the combined -log10 tail
 	// probability of the score's channels under the series' own history; on learned noise
-	// about 1 sample in 1,000 reaches 0.5, 1 in 2,000-7,000 reaches 0.65 (the alert threshold)
-	// and 1 in 10,000 or fewer reaches 0.75 (TestScoreCalibration). 0 until ready.
+	// (Gaussian, Laplace, Student-t) about 1 sample in 300-800 reaches 0.5, 1 in 2,000-9,000
+	// reaches 0.65 (the alert threshold) and 1 in 5,000 or fewer reaches 0.75
+	// (TestScoreCalibration); on the failure catalogue's ten kinds of normal series, 0.65 is
+	// reached by 1 sample in 1,000-6,000 (BENCHMARKS.md). 0 until ready.
 	Score float64
 	// Deviation is the signed residual in robust sigmas: (value - baseline) / scale.
 	Deviation float64
@@ -76,39 +98,63 @@ type Model struct {
 	lastV   float64
 
 	n, nonFinite, outOfOrder, gaps, shifts uint32
+	missed                                 float32 // steps without a sample (for Missing)
 
-	levels       [3]float64 // fast levels with no profile, the daily one, both removed
-	trend        float64
-	slow         float64 // slow level the seasonal profiles are learned against
-	slowAtCentre float64 // slow level at the last re-centring, for the trend
-	spread       float64 // EW mean |residual| around the published baseline
-	quantum      float64 // smallest non-zero change seen: the series' resolution
+	// Each candidate is a self-contained Holt-Winters-like model: a slow level its profile is
+	// learned against, and a fast level that is published (both without its profile).
+	levels        [numCand]float64
+	slows         [numCand]float64
+	trends        [numCand]float64 // damped trend of each slow level, per step
+	trendTargets  [numCand]float64 // ... and what they move to (learned daily)
+	slowsAtCentre [numCand]float64 // the slow levels at the last re-centring, for the trend
+	spread        float64          // EW mean |residual| around the published baseline
+	quantum       float64          // smallest non-zero change seen: the series' resolution
 
-	daily      [dailySlots]float32
-	weekly     [weeklySlots]float32
-	slotSpread [spreadSlots]float32 // EW mean |residual| per hour of day
+	// Profiles: deviations from the slow level at each time of day or week.
+	coarse [coarseSlots]float32
+	fine   [fineSlots]float32
+	weekly [weeklySlots]float32
+	smooth [smoothSlots]float32
+	// EW mean |residual| per 15 minutes of the day and per hour of the week.
+	dayScale  [dayScaleSlots]float32
+	weekScale [weekScales]float32
 
-	// Evidence for the seasonal components: EW mean |error| around the slow level with no
-	// profile, the daily one, both.
-	errNone, errDaily, errBoth float32
+	// Evidence for the candidates: EW mean |one-step error|, over the same span for all
+	// (restarted when a candidate becomes eligible), and how many samples it rests on.
+	errs     [numCand]float32
+	evN      uint32
+	cand     uint8 // the candidate published
+	eligible uint8 // candidates with enough history to be judged (bit set)
 	// Evidence for the trend: EW mean |error| of the longest-horizon forecasts with and without it.
 	errTrend, errFlat float32
 	flags             uint8
 
 	// Level shifts: two-sided CUSUM of standardised residuals.
 	cusumPos, cusumNeg float32
-	shiftSum           [2]float32 // residual sums since the positive / negative CUSUM left zero
+	shiftSum           [2][numCand]float32 // residual sums since the positive / negative CUSUM left zero
 	shiftN             [2]uint16
 	lastShift          float32 // the last re-levelling, and when (unix ns)
 	shiftAt            int64
 
 	// Score: short window of surprisal, longer windows of the residual and its size, and the
 	// tail fit of each (90% quantile, mean excess).
-	short, drift, vol        float32
-	tail, driftTail, volTail tailFit
-	vMin, vMax               float64 // range of the values seen, for spatial anomalies
+	short, drift, vol   float32
+	repHits, repTrials  [2][2]float32 // repeats and chances, [others, the floor value][after a change, after a repeat]
+	maxRun              uint16        // longest run of repeats completed
+	run                 uint16        // repeats of the last value
+	held                float32       // evidence published at the last step, for the hold
+	heldReason          uint8
+	tail, driftTail     tailFit
+	pointTail           tailFit
+	zz, zlag, lastZ     float32 // mean squared residual, mean product with the previous one, and that one (AR(1))
+	devRun              int8    // samples in a row far above (+) or below (-) the baseline
+	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
+	volTail             tailFit
+	vMin, vMax          float64 // range of the values seen, for spatial anomalies
 
 	horizons [maxHorizons]horizonState
+
+	rates rateCache // derived from the step and age (see rateCache)
 }
 
 type horizonState struct {
@@ -120,29 +166,18 @@ type horizonState struct {
 	count     uint16
 }
 
-const (
-	flagDaily uint8 = 1 << iota
-	flagWeekly
-	flagTrend
-)
+const flagTrend uint8 = 1
 
 // New returns a fresh model for one series.
 func (s *Spec) New() *Model {
-	m := &Model{spec: s, step: int64(s.cfg.Step), quantum: math.Inf(1)}
-	m.applyForced()
-	return m
-}
-
-// applyForced turns on the components the Config forces on (Auto ones wait for evidence).
-func (m *Model) applyForced() {
-	for _, c := range []struct {
-		mode Mode
-		flag uint8
-	}{{m.spec.cfg.Daily, flagDaily}, {m.spec.cfg.Weekly, flagWeekly}, {m.spec.cfg.Trend, flagTrend}} {
-		if c.mode == On {
-			m.flags |= c.flag
-		}
+	m := &Model{spec: s, step: int64(s.cfg.Step), quantum: math.Inf(1), eligible: 1 << candNone}
+	if s.cfg.Trend == On {
+		m.flags |= flagTrend
 	}
+	if s.cfg.Daily == On {
+		m.cand = candCoarse
+	}
+	return m
 }
 
 // Spec returns the compiled configuration the model uses.
@@ -168,7 +203,7 @@ func (m *Model) Stats() Stats {
 
 // Readiness reports whether the model has learned enough to be trusted, and if not, why.
 func (m *Model) Readiness() Readiness {
-	r := Readiness{Daily: m.flags&flagDaily != 0, Weekly: m.flags&flagWeekly != 0, Trend: m.flags&flagTrend != 0}
+	r := Readiness{Daily: m.cand != candNone, Weekly: isWeekly(m.cand), Trend: m.flags&flagTrend != 0}
 	need := m.spec.warmUp
 	switch {
 	case m.n < minSamples:
@@ -210,9 +245,12 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 	}
 	if m.n == 0 {
 		m.first, m.last, m.lastV, m.n, m.centred = ts, ts, v, 1, ts
-		m.levels, m.slow, m.slowAtCentre = [3]float64{v, v, v}, v, v
+		for i := range numCand {
+			m.levels[i], m.slows[i], m.slowsAtCentre[i] = v, v, v
+		}
 		m.vMin, m.vMax = v, v
-		return Result{Baseline: m.out(v), Lower: m.out(v), Upper: m.out(v)}, nil
+		// One sample says nothing about the spread: no band yet.
+		return Result{Baseline: m.out(v), Lower: math.NaN(), Upper: math.NaN()}, nil
 	}
 	return m.update(ts, v), nil
 }
@@ -229,6 +267,28 @@ func (m *Model) UpdateAll(ts []time.Time, vs []float64, dst []Result) []Result {
 		dst = append(dst, r)
 	}
 	return dst
+}
+
+// Missing returns what to publish for a series that has no sample at t although it used to
+// have one every step: the expectation for t, and a score (with ReasonVanished) that grows
+// with the steps missed since the last sample, judged by how often the series has missed a
+// step before (-log10 of that chance per step missed). A series that often skips steps
+// scores low; one that never did reaches the alert threshold within two steps. The model
+// learns nothing; zero score while not ready or before a whole step is missed.
+func (m *Model) Missing(t time.Time) Result {
+	r := m.Predict(t)
+	ts := t.UnixNano()
+	if !r.Ready || m.step <= 0 || ts-m.last < m.step*3/2 {
+		return r
+	}
+	k := float64((ts - m.last) / m.step) // steps missed, counting this one
+	p := (float64(m.missed) + 1) / (float64(m.n) + float64(m.missed) + 2)
+	X := min(k*-math.Log10(p), 1000)
+	r.Score = X / (X + tuneScoreHalf)
+	if r.Score >= ReasonMinScore {
+		r.Reason = ReasonVanished
+	}
+	return r
 }
 
 // Predict returns the model's expectation and band for time t without learning anything.
@@ -254,103 +314,102 @@ func (m *Model) out(v float64) float64 {
 
 // slot positions ------------------------------------------------------------------------------
 
-// slot is a time's place in a profile: the two neighbouring points and the weight of the
-// second one (the profile is linearly interpolated between its points).
+// slot is a time's place in an interpolated profile: the two neighbouring points and the
+// weight of the second one.
 type slot struct {
 	i0, i1 int
 	w      float32
 }
 
-func slotOf(ts, slotNS int64, slots int) slot {
-	period := slotNS * int64(slots)
-	off := ((ts-mondayEpochNS)%period + period) % period
-	i0 := int(off / slotNS)
-	i1 := i0 + 1
-	if i1 == slots {
-		i1 = 0
-	}
-	return slot{i0, i1, float32(off%slotNS) / float32(slotNS)}
+// phase is ts's offset in a period starting on a Monday at 00:00 UTC.
+func phase(ts, period int64) int64 { return ((ts-mondayEpochNS)%period + period) % period }
+
+func coarseSlot(ts int64) slot {
+	off := phase(ts, dayNS)
+	i0 := int(off / coarseSlotNS)
+	return slot{i0, (i0 + 1) % coarseSlots, float32(off%coarseSlotNS) / float32(coarseSlotNS)}
 }
 
-func dailySlot(ts int64) slot  { return slotOf(ts, dailySlotNS, dailySlots) }
-func weeklySlot(ts int64) slot { return slotOf(ts, weeklySlotNS, weeklySlots) }
-
-// at is the profile's value at the slot.
+func fineSlot(ts int64) int          { return int(phase(ts, dayNS) / fineSlotNS) }
+func weeklySlot(ts int64) int        { return int(phase(ts, weekNS) / weeklySlotNS) }
+func dayScaleSlot(ts int64) int      { return int(phase(ts, dayNS) / (dayNS / dayScaleSlots)) }
+func weekScaleSlot(ts int64) int     { return int(phase(ts, weekNS) / weekScaleNS) }
 func at(p []float32, s slot) float64 { return float64(p[s.i0]*(1-s.w) + p[s.i1]*s.w) }
 
-func hourOfDay(ts int64) int {
-	return int(((ts%dayNS + dayNS) % dayNS) / int64(time.Hour))
+// profiles returns each candidate's profile value at ts.
+func (m *Model) profiles(ts int64) [numCand]float64 {
+	return [numCand]float64{0, at(m.coarse[:], coarseSlot(ts)), float64(m.fine[fineSlot(ts)]), float64(m.weekly[weeklySlot(ts)]),
+		at(m.smooth[:], smoothSlot(ts))}
 }
 
-func (m *Model) dailyAt(ts int64) float64  { return at(m.daily[:], dailySlot(ts)) }
-func (m *Model) weeklyAt(ts int64) float64 { return at(m.weekly[:], weeklySlot(ts)) }
-
-// levelIndex selects the fast level that matches the seasonal components in use.
-func (m *Model) levelIndex() int {
-	switch {
-	case m.flags&flagWeekly != 0:
-		return 2
-	case m.flags&flagDaily != 0:
-		return 1
-	}
-	return 0
+func smoothSlot(ts int64) slot {
+	off := phase(ts, weekNS)
+	i0 := int(off / smoothSlotNS)
+	return slot{i0, (i0 + 1) % smoothSlots, float32(off%smoothSlotNS) / float32(smoothSlotNS)}
 }
 
-// seasonal is the part of the profiles d (daily) and w (weekly) in use.
-func (m *Model) seasonal(d, w float64) float64 {
-	switch m.levelIndex() {
-	case 2:
-		return d + w
-	case 1:
-		return d
+// isWeekly reports whether candidate c has a weekly profile.
+func isWeekly(c uint8) bool { return c == candWeekly || c == candWeeklySmooth }
+
+// bestWeekly is the eligible weekly candidate with the lower error (ok false: none eligible).
+func (m *Model) bestWeekly() (uint8, bool) {
+	c := uint8(candWeekly)
+	if m.errs[candWeeklySmooth] < m.errs[candWeekly] {
+		c = candWeeklySmooth
 	}
-	return 0
+	return c, m.eligible&(1<<c) != 0
 }
 
 // baselineAt is the published expectation at ts: level, the seasonal components in use and
 // the damped trend extrapolated from the last sample.
 func (m *Model) baselineAt(ts int64) float64 { return m.baselineFrom(m.last, ts) }
 
-// trendSum is the damped trend's contribution d nanoseconds after the last sample: the sum
-// over the h = d/step steps ahead of trend·φ^i, φ the damping per step.
-func (m *Model) trendSum(d int64) float64 {
-	if m.step == 0 || m.trend == 0 {
+// trendSum is the damped trend's contribution d nanoseconds after the last sample, per unit
+// of trend: the sum over the h = d/step steps ahead of φ^i, φ the damping per step.
+func (m *Model) trendSum(d int64) float64 { return trendFactor(d, m.step, m.spec.logDamping) }
+
+// trendFactor is trendSum for a step and log damping ld per day.
+func trendFactor(d, step int64, ld float64) float64 {
+	if step == 0 {
 		return 0
 	}
-	ld := m.spec.logDamping
 	if ld == 0 {
-		return m.trend * float64(d) / float64(m.step)
+		return float64(d) / float64(step)
 	}
-	phi := math.Exp(ld * float64(m.step) / float64(dayNS))
-	return m.trend * phi * -math.Expm1(ld*float64(d)/float64(dayNS)) / (1 - phi)
+	phi := math.Exp(ld * float64(step) / float64(dayNS))
+	return phi * -math.Expm1(ld*float64(d)/float64(dayNS)) / (1 - phi)
 }
 
-// scaleAt is the robust sigma of the residuals expected at ts, with floors.
+// scaleAt is the robust sigma of the residuals expected at ts, with floors: the global spread
+// times the learned factor of the time of day (or of week, with the weekly profile in use),
+// shrunk towards 1 by how many samples it rests on.
 func (m *Model) scaleAt(ts int64) float64 {
 	s := m.spread
-	if m.flags&flagDaily != 0 && m.last-m.first >= 3*dayNS && m.spread > 0 {
-		f := float64(m.slotSpread[hourOfDay(ts)]) / m.spread
-		s *= min(max(f, tuneSlotSpreadMin), tuneSlotSpreadMax)
+	if s > 0 {
+		age := m.last - m.first
+		var local float32
+		var perVisit float64
+		switch {
+		case isWeekly(m.cand) && age >= 2*weekNS:
+			local, perVisit = m.weekScale[weekScaleSlot(ts)], float64(weekScaleNS)
+		case m.cand != candNone && age >= 2*dayNS:
+			local, perVisit = m.dayScale[dayScaleSlot(ts)], float64(dayNS/dayScaleSlots)
+		}
+		if local > 0 && m.step > 0 {
+			f := math.Log(min(max(float64(local)/s, 1/tuneSlotScaleMax), tuneSlotScaleMax))
+			// Samples the slot's estimate rests on: per visit, times the visits in its memory.
+			n := perVisit / float64(m.step) * (2 - tuneScaleGamma) / tuneScaleGamma
+			s *= math.Exp(f * n / (n + tuneSlotScalePrior))
+		}
 	}
 	s *= sigmaPerMAD
 	return max(s, m.floor())
 }
 
-// evidence is the mean absolute error (around the slow level) of the components in use.
-func (m *Model) evidence() float32 {
-	switch m.levelIndex() {
-	case 2:
-		return m.errBoth
-	case 1:
-		return m.errDaily
-	}
-	return m.errNone
-}
-
 // floor keeps near-constant and near-zero series from firing on noise: a fraction of the
 // level, half the series' resolution, and a tiny absolute value.
 func (m *Model) floor() float64 {
-	f := max(tuneRelFloor*math.Abs(m.slow), tuneDispFloor*float64(m.evidence()))
+	f := max(tuneRelFloor*math.Abs(m.slows[m.cand]), tuneDispFloor*float64(m.errs[m.cand]))
 	if !math.IsInf(m.quantum, 1) {
 		f = max(f, tuneQuantumFloor*m.quantum)
 	}
@@ -364,9 +423,9 @@ const sigmaPerMAD = 1.2533141373155001
 func Sizeof() int { return int(sizeofModel) }
 
 // Interface guard for the size bound stated in the package docs.
-var _ = [1]struct{}{}[sizeofModel/4097] // fails to compile if a Model exceeds 4 KiB
+var _ = [1]struct{}{}[sizeofModel/8193] // fails to compile if a Model exceeds 8 KiB
 
 func (m *Model) String() string {
-	return fmt.Sprintf("anomaly.Model{n=%d level=%g spread=%g daily=%t weekly=%t trend=%t}",
-		m.n, m.levels[m.levelIndex()], m.spread, m.flags&flagDaily != 0, m.flags&flagWeekly != 0, m.flags&flagTrend != 0)
+	return fmt.Sprintf("anomaly.Model{n=%d baseline=%d level=%g spread=%g errors=%v trend=%t}",
+		m.n, m.cand, m.levels[m.cand], m.spread, m.errs, m.flags&flagTrend != 0)
 }

@@ -15,7 +15,8 @@ import (
 // snapshot taken under another sensitivity or valid range restores fine.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 2
+	snapshotVersion = 3
+	snapshotSize    = 8192
 )
 
 // fingerprint identifies the structural part of a Spec.
@@ -32,47 +33,84 @@ func (s *Spec) fingerprint() uint32 {
 	return crc32.ChecksumIEEE(b)
 }
 
+// fields visits every part of the model's state in snapshot order. Encoding, decoding and
+// validation all walk this one list, so they cannot disagree.
+func (m *Model) fields(f func(p any)) {
+	for _, p := range []any{
+		&m.step, &m.first, &m.last, &m.centred, &m.lastV,
+		&m.n, &m.nonFinite, &m.outOfOrder, &m.gaps, &m.shifts, &m.missed,
+		m.levels[:], m.slows[:], m.trends[:], m.trendTargets[:], m.slowsAtCentre[:], &m.spread, &m.quantum,
+		m.coarse[:], m.fine[:], m.weekly[:], m.smooth[:], m.dayScale[:], m.weekScale[:],
+		m.errs[:], &m.evN, &m.cand, &m.eligible, &m.errTrend, &m.errFlat, &m.flags,
+		&m.cusumPos, &m.cusumNeg, m.shiftSum[0][:], m.shiftSum[1][:], m.shiftN[:], &m.lastShift, &m.shiftAt,
+		&m.short, &m.patEP, &m.patPP, &m.patEE, &m.devRun, &m.zz, &m.zlag, &m.lastZ, &m.drift, &m.vol, m.repHits[0][:], m.repHits[1][:], m.repTrials[0][:], m.repTrials[1][:], &m.maxRun, &m.run, &m.held, &m.heldReason,
+		&m.vMin, &m.vMax,
+	} {
+		f(p)
+	}
+	for _, t := range []*tailFit{&m.tail, &m.pointTail, &m.driftTail, &m.volTail} {
+		f(&t.u)
+		f(&t.excess)
+		f(&t.excess2)
+	}
+	for i := range m.spec.horizons {
+		h := &m.horizons[i]
+		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
+			f(p)
+		}
+	}
+}
+
 // AppendBinary appends the model's snapshot to b (encoding.BinaryAppender).
 func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
 	b = binary.LittleEndian.AppendUint32(b, m.spec.fingerprint())
-	e := encoder{b}
-	e.i64(m.step, m.first, m.last, m.centred)
-	e.f64(m.lastV)
-	e.u32(m.n, m.nonFinite, m.outOfOrder, m.gaps, m.shifts)
-	e.f64(m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread, m.quantum)
-	e.f32(m.daily[:]...)
-	e.f32(m.weekly[:]...)
-	e.f32(m.slotSpread[:]...)
-	e.f32(m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat)
-	e.b = append(e.b, m.flags)
-	e.f32(m.cusumPos, m.cusumNeg)
-	e.f32(m.shiftSum[:]...)
-	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[0])
-	e.b = binary.LittleEndian.AppendUint16(e.b, m.shiftN[1])
-	e.f32(m.lastShift)
-	e.i64(m.shiftAt)
-	e.f32(m.short, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess)
-	e.f64(m.vMin, m.vMax)
-	e.b = append(e.b, byte(len(m.spec.horizons)))
-	for i := range m.spec.horizons {
-		h := &m.horizons[i]
-		e.i64(h.target[:]...)
-		e.f32(h.pred[:]...)
-		e.f32(h.trendPart[:]...)
-		e.i64(h.issued)
-		e.f32(h.mae)
-		e.b = binary.LittleEndian.AppendUint16(e.b, h.count)
-	}
-	b = e.b
+	b = append(b, byte(len(m.spec.horizons)))
+	le := binary.LittleEndian
+	m.fields(func(p any) {
+		switch p := p.(type) {
+		case *int64:
+			b = le.AppendUint64(b, uint64(*p))
+		case []int64:
+			for _, v := range p {
+				b = le.AppendUint64(b, uint64(v))
+			}
+		case *float64:
+			b = le.AppendUint64(b, math.Float64bits(*p))
+		case []float64:
+			for _, v := range p {
+				b = le.AppendUint64(b, math.Float64bits(v))
+			}
+		case *float32:
+			b = le.AppendUint32(b, math.Float32bits(*p))
+		case []float32:
+			for _, v := range p {
+				b = le.AppendUint32(b, math.Float32bits(v))
+			}
+		case *uint32:
+			b = le.AppendUint32(b, *p)
+		case *uint16:
+			b = le.AppendUint16(b, *p)
+		case []uint16:
+			for _, v := range p {
+				b = le.AppendUint16(b, v)
+			}
+		case *uint8:
+			b = append(b, *p)
+		case *int8:
+			b = append(b, uint8(*p))
+		default:
+			panic(fmt.Sprintf("anomaly: snapshot of %T", p))
+		}
+	})
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:])), nil
 }
 
 // MarshalBinary returns the model's snapshot (encoding.BinaryMarshaler).
 func (m *Model) MarshalBinary() ([]byte, error) {
-	return m.AppendBinary(make([]byte, 0, 1600))
+	return m.AppendBinary(make([]byte, 0, snapshotSize))
 }
 
 // Restore returns a model with the state of a snapshot taken by a model of a compatible Spec.
@@ -89,7 +127,7 @@ func (s *Spec) Restore(data []byte) (*Model, error) {
 // UnmarshalBinary replaces the model's state with a snapshot (encoding.BinaryUnmarshaler).
 // On error the model is left unchanged.
 func (m *Model) UnmarshalBinary(data []byte) error {
-	const head = len(snapshotMagic) + 1 + 4
+	const head = len(snapshotMagic) + 1 + 4 + 1
 	if len(data) < head+4 || string(data[:4]) != snapshotMagic {
 		return fmt.Errorf("%w: no Kizashi model snapshot header", ErrSnapshot)
 	}
@@ -103,36 +141,12 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	if fp := binary.LittleEndian.Uint32(data[5:9]); fp != m.spec.fingerprint() {
 		return fmt.Errorf("%w: taken with another step, seasonality or horizon configuration", ErrIncompatible)
 	}
-	d := decoder{b: body[head:]}
-	n := &Model{spec: m.spec}
-	d.i64(&n.step, &n.first, &n.last, &n.centred)
-	d.f64(&n.lastV)
-	d.u32(&n.n, &n.nonFinite, &n.outOfOrder, &n.gaps, &n.shifts)
-	d.f64(&n.levels[0], &n.levels[1], &n.levels[2], &n.trend, &n.slow, &n.slowAtCentre, &n.spread, &n.quantum)
-	d.f32s(n.daily[:])
-	d.f32s(n.weekly[:])
-	d.f32s(n.slotSpread[:])
-	d.f32(&n.errNone, &n.errDaily, &n.errBoth, &n.errTrend, &n.errFlat)
-	n.flags = d.u8()
-	d.f32(&n.cusumPos, &n.cusumNeg)
-	d.f32s(n.shiftSum[:])
-	n.shiftN[0], n.shiftN[1] = d.u16(), d.u16()
-	d.f32(&n.lastShift)
-	d.i64(&n.shiftAt)
-	d.f32(&n.short, &n.drift, &n.vol, &n.tail.u, &n.tail.excess, &n.driftTail.u, &n.driftTail.excess, &n.volTail.u, &n.volTail.excess)
-	d.f64(&n.vMin, &n.vMax)
-	if nh := int(d.u8()); nh != len(m.spec.horizons) {
+	if nh := int(data[9]); nh != len(m.spec.horizons) {
 		return fmt.Errorf("%w: %d horizons, want %d", ErrIncompatible, nh, len(m.spec.horizons))
 	}
-	for i := range m.spec.horizons {
-		h := &n.horizons[i]
-		d.i64(&h.target[0], &h.target[1])
-		d.f32s(h.pred[:])
-		d.f32s(h.trendPart[:])
-		d.i64(&h.issued)
-		d.f32(&h.mae)
-		h.count = d.u16()
-	}
+	d := decoder{b: body[head:]}
+	n := &Model{spec: m.spec}
+	n.fields(d.field)
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", ErrSnapshot, len(d.b))
 	}
@@ -150,66 +164,39 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 // passed the checksum by chance cannot poison the model with NaN or nonsense.
 func (m *Model) validate() error {
 	bad := func(what string) error { return fmt.Errorf("%w: invalid %s", ErrSnapshot, what) }
-	finite := func(vs ...float64) bool {
-		for _, v := range vs {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return false
+	finite := true
+	m.fields(func(p any) {
+		switch p := p.(type) {
+		case *float64:
+			finite = finite && !math.IsNaN(*p) && !math.IsInf(*p, 0)
+		case []float64:
+			for _, v := range p {
+				finite = finite && !math.IsNaN(v) && !math.IsInf(v, 0)
+			}
+		case *float32:
+			finite = finite && !math.IsNaN(float64(*p)) && !math.IsInf(float64(*p), 0)
+		case []float32:
+			for _, v := range p {
+				finite = finite && !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
 			}
 		}
-		return true
-	}
+	})
 	switch {
 	case m.step < 0 || m.last < m.first:
 		return bad("timestamps")
-	case !finite(m.lastV, m.levels[0], m.levels[1], m.levels[2], m.trend, m.slow, m.slowAtCentre, m.spread, m.vMin, m.vMax) || m.spread < 0:
-		return bad("level or spread")
 	case math.IsNaN(m.quantum) || m.quantum <= 0:
 		return bad("resolution")
-	case m.flags > flagDaily|flagWeekly|flagTrend:
+	case !finite:
+		return bad("non-finite state")
+	case m.spread < 0:
+		return bad("spread")
+	case m.flags > flagTrend || m.cand >= numCand || m.eligible >= 1<<numCand:
 		return bad("flags")
-	}
-	groups := [][]float32{m.daily[:], m.weekly[:], m.slotSpread[:], m.shiftSum[:],
-		{m.short, m.errNone, m.errDaily, m.errBoth, m.errTrend, m.errFlat, m.cusumPos, m.cusumNeg, m.lastShift, m.drift, m.vol, m.tail.u, m.tail.excess, m.driftTail.u, m.driftTail.excess, m.volTail.u, m.volTail.excess}}
-	for i := range m.spec.horizons {
-		groups = append(groups, m.horizons[i].pred[:], m.horizons[i].trendPart[:], []float32{m.horizons[i].mae})
-	}
-	for _, g := range groups {
-		for _, v := range g {
-			if !finite(float64(v)) {
-				return bad("profile")
-			}
-		}
 	}
 	return nil
 }
 
-type encoder struct{ b []byte }
-
-func (e *encoder) i64(vs ...int64) {
-	for _, v := range vs {
-		e.b = binary.LittleEndian.AppendUint64(e.b, uint64(v))
-	}
-}
-
-func (e *encoder) u32(vs ...uint32) {
-	for _, v := range vs {
-		e.b = binary.LittleEndian.AppendUint32(e.b, v)
-	}
-}
-
-func (e *encoder) f64(vs ...float64) {
-	for _, v := range vs {
-		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(v))
-	}
-}
-
-func (e *encoder) f32(vs ...float32) {
-	for _, v := range vs {
-		e.b = binary.LittleEndian.AppendUint32(e.b, math.Float32bits(v))
-	}
-}
-
-// decoder reads what encoder wrote; the first short read sets err and zeroes the rest.
+// decoder reads what AppendBinary wrote; the first short read sets err and zeroes the rest.
 type decoder struct {
 	b   []byte
 	err error
@@ -228,54 +215,52 @@ func (d *decoder) take(n int) []byte {
 	return p
 }
 
-func (d *decoder) i64(ps ...*int64) {
-	for _, p := range ps {
+func (d *decoder) field(p any) {
+	le := binary.LittleEndian
+	switch p := p.(type) {
+	case *int64:
 		if b := d.take(8); b != nil {
-			*p = int64(binary.LittleEndian.Uint64(b))
+			*p = int64(le.Uint64(b))
 		}
-	}
-}
-
-func (d *decoder) u32(ps ...*uint32) {
-	for _, p := range ps {
-		if b := d.take(4); b != nil {
-			*p = binary.LittleEndian.Uint32(b)
+	case []int64:
+		for i := range p {
+			d.field(&p[i])
 		}
-	}
-}
-
-func (d *decoder) f64(ps ...*float64) {
-	for _, p := range ps {
+	case *float64:
 		if b := d.take(8); b != nil {
-			*p = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			*p = math.Float64frombits(le.Uint64(b))
 		}
-	}
-}
-
-func (d *decoder) f32(ps ...*float32) {
-	for _, p := range ps {
+	case []float64:
+		for i := range p {
+			d.field(&p[i])
+		}
+	case *float32:
 		if b := d.take(4); b != nil {
-			*p = math.Float32frombits(binary.LittleEndian.Uint32(b))
+			*p = math.Float32frombits(le.Uint32(b))
+		}
+	case []float32:
+		for i := range p {
+			d.field(&p[i])
+		}
+	case *uint32:
+		if b := d.take(4); b != nil {
+			*p = le.Uint32(b)
+		}
+	case *uint16:
+		if b := d.take(2); b != nil {
+			*p = le.Uint16(b)
+		}
+	case []uint16:
+		for i := range p {
+			d.field(&p[i])
+		}
+	case *uint8:
+		if b := d.take(1); b != nil {
+			*p = b[0]
+		}
+	case *int8:
+		if b := d.take(1); b != nil {
+			*p = int8(b[0])
 		}
 	}
-}
-
-func (d *decoder) f32s(dst []float32) {
-	for i := range dst {
-		d.f32(&dst[i])
-	}
-}
-
-func (d *decoder) u16() uint16 {
-	if b := d.take(2); b != nil {
-		return binary.LittleEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (d *decoder) u8() uint8 {
-	if b := d.take(1); b != nil {
-		return b[0]
-	}
-	return 0
 }

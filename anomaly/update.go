@@ -11,33 +11,37 @@ const sizeofModel = unsafe.Sizeof(Model{})
 // (see BENCHMARKS.md); time constants are in wall time so irregular steps behave alike.
 const (
 	// Levels and profiles.
-	tuneLevelTau      = 3 * 3600e9      // fast level memory (ns)
-	tuneLevelAlphaMin = 0.02            // ... at least this much per sample
-	tuneSlowTau       = 2 * 24 * 3600e9 // memory of the slow level the profiles learn against (ns)
-	tuneDailyGamma    = 0.35            // share of the daily profile renewed per day
-	tuneWeeklyGamma   = 0.3             // share of the weekly profile renewed per week
-	tuneClip          = 3.0             // residuals are clipped at ± this many sigmas before learning
-	tuneRevertTau     = 12 * 3600e9     // ahead of the last sample the fast level reverts to the slow one (ns)
+	tuneLevelTau      = 3 * 3600e9       // fast level memory (ns)
+	tuneLevelAlphaMin = 0.02             // ... at least this much per sample
+	tuneSlowTau       = 2 * 24 * 3600e9  // memory of the slow level the daily profiles learn against (ns)
+	tuneWeeklySlowTau = 14 * 24 * 3600e9 // ... and the weekly one (ns)
+	tuneDailyGamma    = 0.35             // share of the daily profile renewed per day
+	tuneWeeklyGamma   = 0.3              // share of the weekly profile renewed per week
+	tuneClip          = 3.0              // residuals are clipped at ± this many sigmas before learning
+	tuneRevertTau     = 12 * 3600e9      // ahead of the last sample the fast level reverts to the slow one (ns)
 
 	// Which components are published: evidence from their errors.
-	tuneEvidenceSamples    = 500  // memory of the seasonal evidence (samples)
-	tuneSeasonOn           = 0.85 // a profile is used when it cuts the error to this share
-	tuneSeasonOff          = 0.95 // ... and dropped when it no longer cuts it below this
-	tuneTrendBeta          = 0.15 // share of the day's slope error the trend corrects
-	tuneTrendEvidenceAlpha = 0.1  // learning rate of the trend evidence
-	tuneTrendMinEvidence   = 6    // resolved longest-horizon forecasts before the trend is judged
-	tuneTrendOn            = 0.9  // the trend is published when it cuts the longest-horizon error to this share
-	tuneTrendOff           = 0.97 // ... and withdrawn when it no longer cuts it below this
+	tuneEvidenceTau        = 7 * 24 * 3600e9 // memory of the candidates' errors (ns)
+	tuneEvidenceMin        = 12 * 3600e9     // ... which must cover this much time before they are judged (ns)
+	tuneSwitchBetter       = 0.9             // a more complex baseline is published when its error is below this share
+	tuneSwitchSimpler      = 1.0             // ... a simpler one when its error is no higher
+	tuneAltErr             = 1.25            // the weekly baseline is a plausible alternative while its error is below this share
+	tuneTrendBeta          = 0.3             // share of the day's slope error the trend corrects
+	tuneTrendEvidenceAlpha = 0.1             // learning rate of the trend evidence
+	tuneTrendMinEvidence   = 6               // resolved longest-horizon forecasts before the trend is judged
+	tuneTrendOn            = 0.9             // the trend is published when it cuts the longest-horizon error to this share
+	tuneTrendOff           = 0.97            // ... and withdrawn when it no longer cuts it below this
 
 	// Residual spread and its floors.
-	tuneSpreadTau     = 96 * 3600e9 // residual spread memory (ns)
-	tuneSpreadMin     = 0.003       // ... at least this much per sample
-	tuneSpreadClip    = 20.0        // residuals are clipped at ± this many sigmas for the spread
-	tuneSlotSpreadMin = 0.7         // bounds of the per-hour spread factor
-	tuneSlotSpreadMax = 1.5         //
-	tuneRelFloor      = 1e-3        // scale floor relative to |level|
-	tuneDispFloor     = 0.3         // scale floor relative to the error of the model in use
-	tuneQuantumFloor  = 0.5         // scale floor in units of the series' resolution
+	tuneSpreadTau      = 96 * 3600e9 // residual spread memory (ns)
+	tuneSpreadMin      = 0.003       // ... at least this much per sample
+	tuneSpreadClip     = 20.0        // residuals are clipped at ± this many sigmas for the spread
+	tuneSlotScaleMax   = 20.0        // bounds of the per-slot spread factor (and its inverse)
+	tuneSlotScalePrior = 30.0        // the factor is shrunk towards 1 as if this many samples said so
+	tuneScaleGamma     = 0.3         // share of a slot's spread renewed per visit
+	tuneRelFloor       = 1e-3        // scale floor relative to |level|
+	tuneDispFloor      = 0.3         // scale floor relative to the error of the model in use
+	tuneQuantumFloor   = 0.5         // scale floor in units of the series' resolution
 
 	// Level shifts.
 	tuneCusumDrift  = 1.0        // CUSUM allowance (sigmas)
@@ -46,22 +50,31 @@ const (
 	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling the old level still counts as normal for the score (ns)
 
 	// Score.
-	tuneShortAlpha   = 0.3   // weight of the newest surprisal in the short window
-	tuneTailQ        = 0.9   // the tail fit starts at this quantile of the short window
-	tuneLongSamples  = 10000 // memory of the tail fit (samples)
-	tuneTailMin      = 0.05  // floor on the mean excess
-	tuneTailCap      = 30.0  // tail learning caps a value at u + this many mean excesses
-	tuneTailTeach    = 4.0   // values more surprising than this (-log10 p) teach the tail proportionally less
-	tuneScoreHalf    = 2.7   // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
-	tuneDriftAlpha   = 0.1   // weight of the newest residual in the drift window
-	tuneDriftWeight  = 1.5   // weight of the drift channel's surprisal in the sum
-	tuneVolAlpha     = 0.02  // weight of the newest |residual| in the spread window
-	tuneVolClip      = 6.0   // ... clipped at this many sigmas
-	tuneSumOffset    = 2.0   // surprisal taken off the channels' sum: they are not independent
-	tuneSpatialTol   = 0.05  // a value beyond the range seen by this share of it is a spatial anomaly
-	tuneSpatialZ     = 3.0   // ... when it is also this many sigmas off the baseline
-	tuneSpatialX     = 6.0   // ... and it counts as this much surprisal (-log10 p)
-	tuneSpatialSlope = 10.0  // ... plus this much per range beyond the tolerance
+	tuneShortAlpha     = 0.3      // weight of the newest surprisal in the short window
+	tuneTailQ          = 0.9      // the tail fit starts at this quantile of the short window
+	tuneLongSamples    = 10000    // memory of the tail fit (samples)
+	tuneTailMin        = 0.05     // floor on the mean excess
+	tuneTailMaxShape   = 0.5      // the fitted tail shape is at most this
+	tuneTailCap        = 30.0     // tail learning caps a value at u + this many mean excesses
+	tuneTailTeach      = 4.0      // values more surprising than this (-log10 p) teach the tail proportionally less
+	tuneScoreHalf      = 2.7      // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
+	tuneDriftAlpha     = 0.1      // weight of the newest residual in the drift window
+	tuneDriftWeight    = 1.5      // weight of the drift channel's surprisal in the sum
+	tuneVolAlpha       = 0.02     // weight of the newest |residual| in the spread window
+	tuneVolClip        = 6.0      // ... clipped at this many sigmas
+	tuneSumOffset      = 1.5      // surprisal taken off the channels' sum: they are not independent
+	tuneSpatialTol     = 0.05     // a value beyond the range seen by this share of it is a spatial anomaly
+	tuneSpatialZ       = 3.0      // ... when it is also this many sigmas off the baseline
+	tuneSpatialX       = 6.0      // ... and it counts as this much surprisal (-log10 p)
+	tuneSpatialSlope   = 10.0     // ... plus this much per range beyond the tolerance
+	tuneMaxRho         = 0.99     // the residuals' autocorrelation is taken as at most this
+	tuneStuckMinAge    = 5 * 60e9 // a run of identical values counts once it lasts this long (ns)
+	tuneShiftRun       = 3        // this many samples off the baseline on one side make a spike a level shift
+	tunePatternTau     = 3600e9   // memory of the fit of the residual on the pattern (ns)
+	tuneRepeatFloor    = 1e-3     // repeat probability assumed at least this
+	tuneRepeatLearnMax = 3        // runs longer than this do not teach the repeat rate
+	tuneHold           = 1.0      // evidence (-log10 p) lost per step at most
+	tuneHoldFrom       = 8.0      // ... from this much, only (an extreme sample: 10^-8)
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -77,24 +90,40 @@ func (m *Model) update(ts int64, v float64) Result {
 	if dt > 3*m.step {
 		m.gaps++
 	}
+	m.rates.update(dt, ts-m.first, m.step, m.spec.logDamping)
+	if m.step > 0 && dt > m.step*3/2 {
+		m.missed += float32(dt/m.step - 1) // steps without a sample
+	}
 	if d := math.Abs(v - m.lastV); d > 0 && d < m.quantum {
 		m.quantum = d
 	}
 
 	// What the model expected before seeing v.
-	ds, ws := dailySlot(ts), weeklySlot(ts)
-	d, w := at(m.daily[:], ds), at(m.weekly[:], ws)
+	prof := m.profiles(ts)
 	// The slow level always carries the damped trend (unless it is off), so that the evidence
 	// can tell whether publishing it helps; tr is the part published.
-	trS := 0.0
+	// The slow levels always carry their damped trends (unless off), so that the evidence can
+	// tell whether publishing it helps; tr is the part published.
+	var trS [numCand]float64
+	// The trends move to their daily targets gradually over the day, so that the baseline's
+	// slope does not jump at the daily re-centring.
+	if g := min(float64(dt)/float64(dayNS), 1); m.spec.cfg.Trend != Off {
+		for i := range m.trends {
+			m.trends[i] += g * (m.trendTargets[i] - m.trends[i])
+		}
+	}
 	if m.spec.cfg.Trend != Off {
-		trS = m.trendSum(dt)
+		f := m.rates.trend
+		for i := range trS {
+			trS[i] = m.trends[i] * f
+		}
 	}
 	tr := 0.0
 	if m.flags&flagTrend != 0 {
-		tr = trS
+		tr = trS[m.cand]
 	}
-	base := m.levels[m.levelIndex()] + tr + m.seasonal(d, w)
+	c := m.cand
+	base := m.levels[c] + tr + prof[c]
 	s := m.scaleAt(ts)
 	k := m.spec.k
 	res := Result{Baseline: m.out(base), Lower: m.out(base - k*s), Upper: m.out(base + k*s)}
@@ -113,160 +142,277 @@ func (m *Model) update(ts int64, v float64) Result {
 		}
 	}
 	m.vMin, m.vMax = min(m.vMin, v), max(m.vMax, v)
+	// A value that the weekly profile explains is not news while the weekly baseline is still
+	// a plausible alternative to the one published (the second weekend of a series, say).
+	zs := z
+	if w, ok := m.bestWeekly(); ok && !isWeekly(c) && m.errs[w] < tuneAltErr*m.errs[c] {
+		if zw := (v - m.levels[w] - tr - prof[w]) / s; math.Abs(zw) < math.Abs(zs) {
+			zs = zw
+		}
+	}
 	// Soon after a re-levelling, a sample back at the level from before it is the end of a
 	// burst, not news: it is scored against whichever of the two levels it is nearer.
-	zs := z
 	if m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge) {
-		if zb := (e + float64(m.lastShift)) / s; math.Abs(zb) < math.Abs(z) {
+		if zb := (e + float64(m.lastShift)) / s; math.Abs(zb) < math.Abs(zs) {
 			zs = zb
 		}
 	}
-	res.Score, res.Reason = m.score(zs, spatial, ready)
+	res.Score, res.Reason = m.score(zs, spatial, v, ready)
+	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
+	switch {
+	case zs > tuneClip:
+		m.devRun = max(m.devRun, 0) + 1
+	case zs < -tuneClip:
+		m.devRun = min(m.devRun, 0) - 1
+	default:
+		m.devRun = 0
+	}
+	m.devRun = min(max(m.devRun, -100), 100)
+	// Upwards, a burst of ten minutes is still a spike; downwards, a few samples are a drop.
+	upRun := int8(tuneShiftRun)
+	if m.step > 0 {
+		upRun = int8(min(max(int64(tuneShiftMinAge)/m.step, tuneShiftRun), 100))
+	}
+	if res.Reason == ReasonSpike && (m.devRun >= upRun || m.devRun <= -tuneShiftRun) {
+		res.Reason = ReasonLevelShift
+	}
+	if res.Reason == ReasonLevelShift || res.Reason == ReasonSpike {
+		// A deviation that follows the shape of the daily or weekly pattern (the pattern
+		// flattened, late, or its peak missing) is a change of the pattern.
+		if m.patternFollows() {
+			res.Reason = ReasonPatternChange
+		}
+	}
+	m.learnPatternFit(e, c, prof[c])
 
 	// Learning, with residuals clipped so that outliers do not move anything much.
 	lim := tuneClip * s
 	if m.n < 20 {
 		lim = math.Inf(1)
 	}
-	// The seasonal profiles learn against a slow level, so a fast level cannot soak up the
-	// pattern; they always learn (a component not in use yet is ready when the evidence turns
-	// it on). The evidence compares the errors around the slow level with no profile, the
-	// daily one and both. Three fast levels track the series with those removed; the one
-	// matching the components in use is published.
-	m.learnEvidence(v, d, w)
-	// The profiles' own residuals are clipped at their own scale: the published band may be
-	// narrow where the pattern has sharp edges still to learn.
-	ls := max(lim, tuneClip*sigmaPerMAD*float64(m.errBoth))
-	if ts-m.first < dayNS {
-		ls = math.Inf(1) // the first day is the pattern's first sight: nothing to be robust against yet
-	}
-	es := min(max(v-m.slow-trS-d-w, -ls), ls)
-	m.learnSpread(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s), dt)
-	// During the first day the slow level holds still, so the daily profile learns the day's
-	// shape undistorted; the profiles are then re-centred into it once a day.
-	if ts-m.first >= dayNS {
-		as := max(1-math.Exp(-float64(dt)/tuneSlowTau), 1e-4)
-		m.slow += trS + as*es
-	}
-	m.learnSeason(ts, ds, ws, es, dt)
+	// Each candidate's slow level and profile learn from the deviation of v from the other,
+	// clipped at the candidate's own scale (the published band may be narrow where a pattern
+	// has sharp edges still to learn); the first day is the daily pattern's first sight and the
+	// first week the weekly one's: their slow levels hold still meanwhile.
+	m.learnEvidence(ts, v, &trS, &prof)
+	m.learnScale(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s))
+	m.learnCandidates(ts, v, &trS, &prof, lim)
 	if ts-m.centred >= dayNS {
 		m.recentre(ts)
 	}
-	alpha := max(1-math.Exp(-float64(dt)/tuneLevelTau), tuneLevelAlphaMin)
-	for i, c := range [3]float64{0, d, d + w} {
-		m.levels[i] += tr + alpha*min(max(v-m.levels[i]-tr-c, -lim), lim)
+	alpha := m.rates.alpha
+	var resid [numCand]float64
+	for i := range m.levels {
+		r := v - m.levels[i] - tr - prof[i]
+		resid[i] = min(max(r, -tuneSpreadClip*s), tuneSpreadClip*s)
+		m.levels[i] += tr + alpha*min(max(r, -lim), lim)
 	}
-	m.levelShift(z, e, ready)
+	m.levelShift(z, &resid, ready)
 
 	m.learnHorizons(ts, v, ready)
 	m.last, m.lastV = ts, v
 	m.n++
-	m.updateFlags()
+	m.updateEligible()
+	m.choose()
 	return res
 }
 
-func (m *Model) learnSeason(ts int64, ds, ws slot, e float64, dt int64) {
-	// A profile renews the share g of itself per period whatever the step: a sample corrects
-	// the interpolated profile by 1-(1-g)^(min(dt,slot)/slot) of its residual, shared between
-	// the two neighbouring points as normalised LMS does. In the first periods g is 1/(periods
-	// seen+1), so a clean pattern is learned within a few periods; then the tuned rate.
-	age := float64(ts - m.first)
-	gd := min(max(tuneDailyGamma, 1/(math.Floor(age/float64(dayNS))+1)), 0.99)
-	nlms(m.daily[:], ds, -math.Expm1(math.Log1p(-gd)*float64(min(dt, dailySlotNS))/float64(dailySlotNS))*e)
-	// The weekly profile learns what the daily one leaves, from the second week on (in the
-	// first week the two cannot be told apart).
-	if age < float64(weekNS) {
-		return
-	}
-	gw := max(tuneWeeklyGamma, min(0.5, 1/math.Floor(age/float64(weekNS))))
-	nlms(m.weekly[:], ws, -math.Expm1(math.Log1p(-gw)*float64(min(dt, weeklySlotNS))/float64(weeklySlotNS))*e)
+// rateCache holds the learning rates that depend only on the interval dt between samples and
+// on how many days and weeks the model has seen (the share of a profile renewed per period is
+// faster in the first periods): with a regular step they are computed once a day, not at every
+// sample. It is derived state: not in snapshots.
+type rateCache struct {
+	dt, stepNS                                               int64
+	days, weeks                                              int64
+	alpha, slow, weeklySlow, spread, evidence, pattern       float64
+	trend, coarse, fine, weekly, smooth, dayScale, weekScale float64
 }
 
-// nlms moves the profile's linear interpolation at the slot by delta.
+func (c *rateCache) update(dt, age, step int64, ld float64) {
+	days, weeks := age/dayNS, age/weekNS
+	if c.dt == dt && c.days == days && c.weeks == weeks && c.stepNS == step {
+		return
+	}
+	c.dt, c.days, c.weeks, c.stepNS = dt, days, weeks, step
+	ew := func(tau float64) float64 { return -math.Expm1(-float64(dt) / tau) }
+	// A profile renews the share g of itself per period whatever the step: a sample corrects
+	// its point(s) by 1-(1-g)^(min(dt,slot)/slot) of the residual.
+	renew := func(g float64, slotNS int64) float64 {
+		return -math.Expm1(math.Log1p(-g) * float64(min(dt, slotNS)) / float64(slotNS))
+	}
+	gd := min(max(tuneDailyGamma, 1/float64(days+1)), 0.99)
+	gw := min(max(tuneWeeklyGamma, 1/float64(weeks+1)), 0.99)
+	gs := min(max(tuneScaleGamma, 1/float64(days+1)), 0.99)
+	gws := min(max(tuneScaleGamma, 1/float64(weeks+1)), 0.99)
+	c.alpha = max(ew(tuneLevelTau), tuneLevelAlphaMin)
+	c.slow = max(ew(tuneSlowTau), 1e-4)
+	c.weeklySlow = max(ew(tuneWeeklySlowTau), 1e-5)
+	c.spread = max(ew(tuneSpreadTau), tuneSpreadMin)
+	c.evidence = ew(tuneEvidenceTau)
+	c.pattern = ew(tunePatternTau)
+	c.coarse, c.fine = renew(gd, coarseSlotNS), renew(gd, fineSlotNS)
+	c.weekly, c.smooth = renew(gw, weeklySlotNS), renew(gw, smoothSlotNS)
+	c.dayScale, c.weekScale = renew(gs, dayNS/dayScaleSlots), renew(gws, weekScaleNS)
+	c.trend = trendFactor(dt, step, ld)
+}
+
+// learnCandidates moves each candidate's slow level and profile. A profile renews the share g
+// of itself per period whatever the step: a sample corrects its point(s) by
+// 1-(1-g)^(min(dt,slot)/slot) of the residual. In the first periods g is 1/(periods seen+1), so
+// a clean pattern is learned within a few periods; then the tuned rate.
+func (m *Model) learnCandidates(ts int64, v float64, trS, prof *[numCand]float64, lim float64) {
+	age := ts - m.first
+	rc := &m.rates
+	as, asw := rc.slow, rc.weeklySlow
+	for i := range m.slows {
+		m.slows[i] += trS[i]
+		dev := v - m.slows[i]
+		l := max(lim, tuneClip*sigmaPerMAD*float64(m.errs[i]))
+		firstSight := m.firstSight(i, age)
+		if firstSight {
+			l = math.Inf(1)
+		}
+		r := min(max(dev-prof[i], -l), l)
+		switch i {
+		case candCoarse:
+			nlms(m.coarse[:], coarseSlot(ts), rc.coarse*r)
+		case candFine:
+			m.fine[fineSlot(ts)] += float32(rc.fine * r)
+		case candWeekly:
+			m.weekly[weeklySlot(ts)] += float32(rc.weekly * r)
+		case candWeeklySmooth:
+			nlms(m.smooth[:], smoothSlot(ts), rc.smooth*r)
+		}
+		if !firstSight {
+			if isWeekly(uint8(i)) {
+				m.slows[i] += asw * r
+			} else {
+				m.slows[i] += as * r
+			}
+		}
+	}
+}
+
+// firstSight reports whether candidate i's profile is still seeing its first period (its
+// slow level holds still meanwhile).
+func (m *Model) firstSight(i int, age int64) bool {
+	return i != candNone && age < dayNS || isWeekly(uint8(i)) && age < weekNS
+}
+
+// nlms moves the profile's linear interpolation at the slot by delta, sharing it between the
+// two neighbouring points as normalised LMS does.
 func nlms(p []float32, s slot, delta float64) {
 	norm := (1-s.w)*(1-s.w) + s.w*s.w
 	p[s.i0] += float32(delta) * (1 - s.w) / norm
 	p[s.i1] += float32(delta) * s.w / norm
 }
 
-func (m *Model) learnSpread(ts int64, e float64, dt int64) {
-	a := float32(e)
-	if a < 0 {
-		a = -a
-	}
-	beta := max(1-math.Exp(-float64(dt)/tuneSpreadTau), tuneSpreadMin)
+// learnScale learns the spread of the published residual: globally, and per time of day and
+// of week (each renewing tuneScaleGamma of itself per visit, faster in the first visits).
+func (m *Model) learnScale(ts int64, e float64) {
+	a := math.Abs(e)
+	beta := m.rates.spread
 	if m.n < 30 {
 		beta = max(beta, 1/float64(m.n))
 	}
-	m.spread += beta * (float64(a) - m.spread)
-	h := hourOfDay(ts)
-	// Each hour slot sees 1/24 of the samples: learn it 24 times faster, at most 0.5.
-	bs := float32(min(beta*spreadSlots, 0.5))
-	if m.slotSpread[h] == 0 {
-		m.slotSpread[h] = float32(m.spread)
+	m.spread += beta * (a - m.spread)
+	learn := func(p *float32, r float64) {
+		if *p == 0 {
+			*p = float32(m.spread)
+		}
+		*p += float32(r * (a - float64(*p)))
 	}
-	m.slotSpread[h] += bs * (a - m.slotSpread[h])
+	learn(&m.dayScale[dayScaleSlot(ts)], m.rates.dayScale)
+	learn(&m.weekScale[weekScaleSlot(ts)], m.rates.weekScale)
 }
 
-// recentre moves the mean of each profile into the slow level (and the daily profile's mean
-// into the fast levels that include it), keeping the decomposition identifiable. O(slots),
-// once a day.
+// recentre moves the mean of each profile into its levels, keeping each candidate's
+// decomposition identifiable, and learns the trend. O(slots), once a day.
 func (m *Model) recentre(ts int64) {
-	var sd, sw float64
-	for _, x := range m.daily {
-		sd += float64(x)
-	}
-	for _, x := range m.weekly {
-		sw += float64(x)
-	}
-	md, mw := sd/dailySlots, sw/weeklySlots
-	// The damped trend is the slow level's, learned once a day from the slope the slow level
-	// actually took over the day (Holt at a daily scale): it does not chase the daily pattern
-	// or short excursions.
+	// Each damped trend is learned once a day from the slope its slow level actually took over
+	// the day (Holt at a daily scale): it does not chase the pattern or short excursions.
 	if m.spec.cfg.Trend != Off && m.step > 0 && ts-m.first >= 2*dayNS {
-		slope := (m.slow - m.slowAtCentre) / float64(ts-m.centred) * float64(m.step)
-		m.trend += tuneTrendBeta * (slope - m.trend)
+		for i := range m.trends {
+			if m.firstSight(i, ts-m.first-dayNS) {
+				continue
+			}
+			slope := (m.slows[i] - m.slowsAtCentre[i]) / float64(ts-m.centred) * float64(m.step)
+			m.trendTargets[i] += tuneTrendBeta * (slope - m.trendTargets[i])
+		}
 	}
-	for i := range m.daily {
-		m.daily[i] -= float32(md)
+	for i, p := range [][]float32{candCoarse: m.coarse[:], candFine: m.fine[:], candWeekly: m.weekly[:], candWeeklySmooth: m.smooth[:]} {
+		if p == nil || m.firstSight(i, ts-m.first) {
+			continue
+		}
+		var sum float64
+		for _, x := range p {
+			sum += float64(x)
+		}
+		mean := sum / float64(len(p))
+		for j := range p {
+			p[j] -= float32(mean)
+		}
+		m.levels[i] += mean
+		m.slows[i] += mean
 	}
-	for i := range m.weekly {
-		m.weekly[i] -= float32(mw)
-	}
-	m.slow += md + mw
-	m.levels[1] += md
-	m.levels[2] += md + mw
-	m.centred, m.slowAtCentre = ts, m.slow
+	m.centred, m.slowsAtCentre = ts, m.slows
 }
 
-// learnEvidence tracks the errors around the slow level of the three candidate models (no
-// profile, daily, daily and weekly). It starts once the profiles have seen a whole day.
-func (m *Model) learnEvidence(v, d, w float64) {
-	if m.last-m.first < dayNS {
+// learnEvidence tracks each candidate's error around its slow level (all over the same
+// span): how well its profile explains the series. The fast levels are left out: they would
+// credit any baseline with what they catch up within hours.
+func (m *Model) learnEvidence(ts int64, v float64, trS, prof *[numCand]float64) {
+	if ts-m.first < dayNS {
 		return
 	}
-	beta := float32(1) / tuneEvidenceSamples
-	if m.errNone == 0 {
-		beta = 1
+	m.evN++
+	beta := float32(max(m.rates.evidence, 1/float64(m.evN)))
+	for i := range m.errs {
+		e := float32(math.Abs(v - m.slows[i] - trS[i] - prof[i]))
+		m.errs[i] += beta * (e - m.errs[i])
 	}
-	e0 := float32(math.Abs(v - m.slow))
-	e1 := float32(math.Abs(v - m.slow - d))
-	e2 := float32(math.Abs(v - m.slow - d - w))
-	m.errNone += beta * (e0 - m.errNone)
-	m.errDaily += beta * (e1 - m.errDaily)
-	m.errBoth += beta * (e2 - m.errBoth)
 }
 
-func (m *Model) updateFlags() {
+// updateEligible admits a candidate once its profile has seen a whole period, and restarts
+// the evidence then so that every candidate is judged over the same span.
+func (m *Model) updateEligible() {
 	c := m.spec.cfg
 	span := m.last - m.first
-	if c.Daily == Auto && span >= 2*dayNS {
-		if m.flags&flagDaily == 0 && m.errDaily < tuneSeasonOn*m.errNone {
-			m.flags |= flagDaily
-			m.resetSpread(m.errDaily)
-		} else if m.flags&flagDaily != 0 && m.errDaily > tuneSeasonOff*m.errNone {
-			m.flags &^= flagDaily
-			m.resetSpread(m.errNone)
+	el := uint8(1 << candNone)
+	if c.Daily != Off && span >= dayNS {
+		el |= 1<<candCoarse | 1<<candFine
+		if c.Weekly != Off && span >= weekNS {
+			el |= 1<<candWeekly | 1<<candWeeklySmooth
+		}
+	}
+	if el != m.eligible {
+		m.eligible = el
+		m.evN = 0
+	}
+}
+
+// choose publishes the candidate with the lowest error, once the evidence covers enough time,
+// switching only for a clear improvement (simpler candidates win ties). Components the Config
+// forces on or off are respected. The trend is judged on the longest horizon's forecasts.
+func (m *Model) choose() {
+	c := m.spec.cfg
+	if m.step > 0 && int64(m.evN)*m.step >= int64(tuneEvidenceMin) {
+		best := m.cand
+		for i := range uint8(numCand) {
+			if m.eligible&(1<<i) == 0 || (c.Daily == On && i == candNone) || (c.Weekly == On && m.eligible&(1<<candWeekly) != 0 && !isWeekly(i)) {
+				continue
+			}
+			need := float32(tuneSwitchBetter) // a more complex baseline must be clearly better
+			if i < m.cand {
+				need = tuneSwitchSimpler
+			}
+			if m.errs[i] < need*m.errs[best] || (best == m.cand && !m.allowed(best)) {
+				best = i
+			}
+		}
+		if best != m.cand {
+			m.cand = best
+			m.spread = float64(m.errs[best])
 		}
 	}
 	if c.Trend == Auto && len(m.spec.horizons) > 0 && m.horizons[len(m.spec.horizons)-1].count >= tuneTrendMinEvidence {
@@ -276,46 +422,34 @@ func (m *Model) updateFlags() {
 			m.flags &^= flagTrend
 		}
 	}
-	if m.flags&flagDaily == 0 {
-		m.flags &^= flagWeekly // the weekly profile modulates the daily one
-	} else if c.Weekly == Auto && span >= 2*weekNS {
-		if m.flags&flagWeekly == 0 && m.errBoth < tuneSeasonOn*m.errDaily {
-			m.flags |= flagWeekly
-			m.resetSpread(m.errBoth)
-		} else if m.flags&flagWeekly != 0 && m.errBoth > tuneSeasonOff*m.errDaily {
-			m.flags &^= flagWeekly
-			m.resetSpread(m.errDaily)
-		}
-	}
 }
 
-// resetSpread restarts the residual spread from the evidence of the components now in use.
-func (m *Model) resetSpread(mad float32) {
-	m.spread = float64(mad)
-	for i := range m.slotSpread {
-		m.slotSpread[i] = 0
-	}
+// allowed reports whether the Config lets candidate i be published.
+func (m *Model) allowed(i uint8) bool {
+	c := m.spec.cfg
+	return m.eligible&(1<<i) != 0 && !(c.Daily == On && i == candNone)
 }
 
 // levelShift detects a lasting change of level (two-sided CUSUM on the standardised
 // residual) and re-levels the model to it instead of alarming for days.
-func (m *Model) levelShift(z, e float64, ready bool) {
+func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 	zc := float32(min(max(z, -6), 6))
 	m.cusumPos = max(0, m.cusumPos+zc-tuneCusumDrift)
 	m.cusumNeg = max(0, m.cusumNeg-zc-tuneCusumDrift)
-	// Mean residual since each side of the CUSUM last left zero: the size of the shift.
-	track := func(c float32, sum *float32, n *uint16) {
+	// Each candidate's mean residual since each side of the CUSUM last left zero: the size of
+	// the shift as that candidate sees it (nothing, for one whose profile explains the change).
+	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
 		if c == 0 {
-			*sum, *n = 0, 0
-			return
+			m.shiftSum[i], m.shiftN[i] = [numCand]float32{}, 0
+			continue
 		}
-		*sum += float32(e)
-		if *n < math.MaxUint16 {
-			*n++
+		for j := range res {
+			m.shiftSum[i][j] += float32(res[j])
+		}
+		if m.shiftN[i] < math.MaxUint16 {
+			m.shiftN[i]++
 		}
 	}
-	track(m.cusumPos, &m.shiftSum[0], &m.shiftN[0])
-	track(m.cusumNeg, &m.shiftSum[1], &m.shiftN[1])
 	if !ready {
 		return // while learning the first day the levels are expected to chase the pattern
 	}
@@ -327,58 +461,77 @@ func (m *Model) levelShift(z, e float64, ready bool) {
 	}
 	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
 		if c > tuneCusumLimit && m.shiftN[i] >= minN {
-			shift := float64(m.shiftSum[i] / float32(m.shiftN[i]))
 			for j := range m.levels {
-				m.levels[j] += shift
+				if m.firstSight(j, m.last-m.first) {
+					continue
+				}
+				m.levels[j] += float64(m.shiftSum[i][j] / float32(m.shiftN[i]))
 			}
-			m.slow += shift
+			m.lastShift, m.shiftAt = m.shiftSum[i][m.cand]/float32(m.shiftN[i]), m.last
 			m.cusumPos, m.cusumNeg = 0, 0
-			m.shiftSum, m.shiftN = [2]float32{}, [2]uint16{}
+			m.shiftSum, m.shiftN = [2][numCand]float32{}, [2]uint16{}
 			m.shifts++
-			m.lastShift, m.shiftAt = float32(shift), m.last
 			return
 		}
 	}
 }
 
-// score turns the standardised residual into a calibrated anomaly score. Three channels
-// each judge one view of the recent residuals against its own long-run distribution:
+// score turns the standardised residual into a calibrated anomaly score. Channels each judge
+// one view of the recent residuals against their own long-run distribution:
 //   - the surprisal of the residual (-log10 of its two-sided normal tail probability) averaged
 //     over a short exponential window, but no more than the newest sample's own: evidence
 //     builds over a few samples and falls as soon as the series is back to normal;
 //   - the mean signed residual over a longer window, for small sustained drifts a single
-//     residual does not show;
-//   - the mean |residual| over a longer still window, for changes of spread or spike density.
+//     residual does not show, standardised by its own observed spread (so that autocorrelated
+//     series, such as rates over overlapping windows, are not judged as independent noise) and
+//     judged separately upwards and downwards (counts and bounded series are skewed);
+//   - the mean |residual| over a longer still window, for changes of spread or spike density;
+//   - runs of identical values, against how often the series repeats itself: a stuck value;
+//   - a value beyond the whole range seen (see update).
 //
-// Each is judged by a streaming peaks-over-threshold tail (tailFit), and the -log10 tail
-// probabilities are combined as if independent (Fisher's method: the sum S of three has
-// P = 10^-S·(1+l+l²/2), l = S·ln 10), less an offset for their dependence. A spatial anomaly
-// (see update) counts on its own. The score is X/(X+tuneScoreHalf) with X the combined
-// -log10(p): graded at the top (no ties at 1), and the same threshold means about the same
-// rarity on every series (TestScoreCalibration).
-func (m *Model) score(z, spatial float64, ready bool) (float64, Reason) {
+// Each is judged by a streaming peaks-over-threshold tail (tailFit). The first three -log10
+// tail probabilities are combined as if independent (Fisher's method: the sum S of three has
+// P = 10^-S·(1+l+l²/2), l = S·ln 10), less an offset for their dependence; the others count on
+// their own. The evidence then decays by at most tuneHold per step, so that a single extreme
+// sample keeps the score up for the steps an alert's `for:` clause needs. The score is
+// X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
+// the same threshold means about the same rarity on every series (TestScoreCalibration).
+func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
 	// keeps its evidence, and once the series is back to normal this channel drops at once
 	// instead of decaying with the window.
 	X1 := min(m.tail.judge(m.short, m.n), m.tail.level(float32(sur)))
-	// The drift window's mean is standardised by its spread under independent residuals.
-	m.drift += tuneDriftAlpha * (float32(min(max(z, -tuneClip), tuneClip)) - m.drift)
-	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha))
+	// The tail of single samples' surprisal, to tell an extreme sample (see the hold below).
+	m.pointTail.judge(float32(sur), m.n)
+	// The drift window's mean is standardised by its spread under AR(1) residuals, with the
+	// residuals' lag-1 autocorrelation learned from the series (a rate over a window longer
+	// than the step, a random walk, a smooth series sampled fast): residuals that follow each
+	// other are not independent evidence.
+	zc := float32(min(max(z, -tuneClip), tuneClip))
+	a := float32(1 / min(float64(m.n), tuneLongSamples))
+	m.zz += a * (zc*zc - m.zz)
+	m.zlag += a * (zc*m.lastZ - m.zlag)
+	m.lastZ = zc
+	rho := 0.0
+	if m.zz > 0 {
+		rho = min(max(float64(m.zlag/m.zz), 0), tuneMaxRho)
+	}
+	m.drift += tuneDriftAlpha * (zc - m.drift)
+	b := (1 - tuneDriftAlpha) * rho
+	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha)*(1+b)/(1-b))
 	X2 := m.driftTail.judge(float32(min(log10Tail2(y), 50)), m.n)
 	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneVolClip)) - m.vol)
 	X3 := m.volTail.judge(m.vol, m.n)
+	X4 := m.stuck(v, ready)
 	if !ready {
+		m.held = 0
 		return 0, ReasonNone
 	}
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial)
-	s := X / (X + tuneScoreHalf)
-	if s < ReasonMinScore {
-		return s, ReasonNone
-	}
+	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial, X4)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
@@ -387,18 +540,137 @@ func (m *Model) score(z, spatial float64, ready bool) (float64, Reason) {
 	if X3 > top {
 		r, top = ReasonVarianceChange, X3
 	}
+	if X4 > top {
+		r, top = ReasonQuiet, X4
+	}
 	if spatial >= top {
 		r = ReasonBeyondRange
+	}
+	// The evidence of an extreme sample is held for a few steps, losing tuneHold per step.
+	// Extreme is judged with the tail's heavy-tail-aware fit, so that the outliers of
+	// heavy-tailed noise do not count as extreme.
+	if h := float64(m.held) - tuneHold; h > X {
+		X, r = h, Reason(m.heldReason)
+		m.held = float32(h)
+	} else {
+		m.held = 0
+	}
+	if max(m.pointTail.extreme(float32(sur)), spatial, X4) >= tuneHoldFrom {
+		m.held, m.heldReason = tuneHoldFrom, uint8(r)
+	}
+	s := X / (X + tuneScoreHalf)
+	if s < ReasonMinScore {
+		return s, ReasonNone
 	}
 	return s, r
 }
 
-// tailFit is a streaming peaks-over-threshold fit of a value's upper tail: its 90% quantile
-// u and the mean excess over u (an exponential tail, as in SPOT). Heavier tails are learned
-// through the mean excess, which recurring bursts raise.
-type tailFit struct{ u, excess float32 }
+// learnPatternFit tracks, over about the last hour, the regression of the published residual e
+// on the profile in use p (its mean is re-centred to zero daily): a residual that is minus the
+// pattern (the pattern flattened) or a shifted copy of it (late) correlates with it.
+func (m *Model) learnPatternFit(e float64, c uint8, p float64) {
+	if c == candNone {
+		m.patEP, m.patPP, m.patEE = 0, 0, 0
+		return
+	}
+	a := float32(m.rates.pattern)
+	m.patEP += a * (float32(e*p) - m.patEP)
+	m.patPP += a * (float32(p*p) - m.patPP)
+	m.patEE += a * (float32(e*e) - m.patEE)
+}
 
-// level is -log10 of the tail probability of x.
+// patternFollows reports whether the recent residuals follow the pattern's shape: they
+// explain at least half their own variance by a negative multiple of it, and the pattern
+// moved meanwhile by more than the residuals' noise.
+func (m *Model) patternFollows() bool {
+	if m.patPP <= 0 || m.patEE <= 0 {
+		return false
+	}
+	beta := m.patEP / m.patPP
+	return beta < 0 && m.patEP*m.patEP >= 0.5*m.patPP*m.patEE && float64(m.patPP) > m.spread*m.spread
+}
+
+// stuck judges the current run of identical values by how often the series repeats itself:
+// -log10 of the probability of a run at least this long, from how often a value repeated the
+// previous one after a change and how often a repeat went on (counts over the last
+// tuneLongSamples samples). They are kept separately for the
+// series' floor (its minimum: zero for counts) and for other values, so that a sparse series'
+// runs of zeros stay normal while a stuck non-zero value does not. While the model learns (not
+// ready), every run teaches, so a series that is constant from the start is normal; later a
+// run longer than any completed before teaches nothing, so a stuck series never learns that
+// being stuck is normal.
+func (m *Model) stuck(v float64, ready bool) float64 {
+	c := 0
+	if v <= m.vMin {
+		c = 1
+	}
+	rep := v == m.lastV
+	k := 0 // after a change
+	if m.run > 0 {
+		k = 1 // after a repeat
+	}
+	keep := float32(1 - 1/tuneLongSamples)
+	for i := range m.repTrials {
+		for j := range m.repTrials[i] {
+			m.repTrials[i][j] *= keep
+			m.repHits[i][j] *= keep
+		}
+	}
+	if !ready || m.run <= m.maxRun {
+		m.repTrials[c][k]++
+		if rep {
+			m.repHits[c][k]++
+		}
+	}
+	if !rep {
+		m.maxRun = max(m.maxRun, m.run)
+		m.run = 0
+		return 0
+	}
+	m.run = min(m.run+1, math.MaxUint16)
+	if m.vMin == m.vMax {
+		return 0 // a series that has only ever had one value is not stuck, it is constant
+	}
+	if m.step > 0 && int64(m.run)*m.step < int64(tuneStuckMinAge) {
+		return 0 // a value held for less than a few minutes is not stuck yet, however fast the step
+	}
+	// The chance of the first repeat, and of run-1 more in a row: Beta-binomial predictive
+	// probabilities, so that a chance learned from few runs is not taken as certain (a series
+	// constant since its start stays unremarkable).
+	// The continuation's prior is centred on the chance of a first repeat (with the weight
+	// of two observations): a series that hardly repeats is not assumed to stay stuck once it
+	// repeats.
+	h0, t0 := float64(m.repHits[c][0]), float64(m.repTrials[c][0])
+	h1, t1 := float64(m.repHits[c][1]), float64(m.repTrials[c][1])
+	p0 := (h0 + 1) / (t0 + 2)
+	a, b := 2*p0, 2*(1-p0)
+	more := float64(m.run - 1)
+	lg := func(x float64) float64 { y, _ := math.Lgamma(x); return y }
+	lp := math.Log(p0) + lg(h1+a+more) - lg(h1+a) - lg(t1+a+b+more) + lg(t1+a+b)
+	return min(-lp/math.Ln10, 1000)
+}
+
+// tailFit is a streaming peaks-over-threshold fit of a value's upper tail (as in SPOT): its
+// 90% quantile u, and a generalised Pareto distribution of the excesses over u fitted by the
+// method of moments (mean excess and mean squared excess). Light tails come out exponential
+// (shape 0: the surprisal of Gaussian noise), heavy ones (Student-t noise, bursts) with a
+// positive shape, so that the rarity of extreme values is not overstated.
+type tailFit struct{ u, excess, excess2 float32 }
+
+// shape and scale of the fitted generalised Pareto distribution.
+func (t *tailFit) gpd() (xi, sigma float64) {
+	m1, m2 := float64(t.excess), float64(t.excess2)
+	v := m2 - m1*m1
+	if v <= m1*m1 {
+		return 0, m1 // lighter than exponential: taken as exponential
+	}
+	r := m1 * m1 / v
+	xi = min(0.5*(1-r), tuneTailMaxShape)
+	return xi, 0.5 * m1 * (1 + r)
+}
+
+// level is -log10 of the tail probability of x under the exponential tail of the mean
+// excess: sensitive, and what the score uses.
 func (t *tailFit) level(x float32) float64 {
 	if x <= t.u {
 		return -math.Log10(1-tuneTailQ) * float64(x/t.u)
@@ -406,12 +678,21 @@ func (t *tailFit) level(x float32) float64 {
 	return -math.Log10(1-tuneTailQ) + float64(x-t.u)/float64(t.excess)/math.Ln10
 }
 
-// judge returns -log10 of the tail probability of x, p = 0.1·exp(-(x-u)/excess), and then
-// learns from x.
+// extreme is -log10 of the tail probability of x under the generalised Pareto fit: it does not
+// overstate the rarity of the outliers of heavy-tailed noise.
+func (t *tailFit) extreme(x float32) float64 {
+	xi, sigma := t.gpd()
+	if x <= t.u || xi < 1e-3 {
+		return t.level(x)
+	}
+	return -math.Log10(1-tuneTailQ) + math.Log10(1+xi*float64(x-t.u)/sigma)/xi
+}
+
+// judge returns -log10 of the tail probability of x, and then learns from x.
 func (t *tailFit) judge(x float32, n uint32) float64 {
 	if t.u == 0 && t.excess == 0 {
 		// Start from the values of Gaussian residuals.
-		t.u, t.excess = 1, 0.5
+		t.u, t.excess, t.excess2 = 1, 0.5, 0.5
 	}
 	X := t.level(x)
 	// Learn the tail from a capped value, so an incident does not teach the model that
@@ -424,12 +705,14 @@ func (t *tailFit) judge(x float32, n uint32) float64 {
 		// tail heavy, a single incident hardly moves it.
 		w := eta / (1 - tuneTailQ) * float32(min(1, tuneTailTeach/X))
 		t.excess += w * (ex - t.excess)
+		t.excess2 += w * (ex*ex - t.excess2)
 		t.u += tuneTailQ / (1 - tuneTailQ) * eta * t.excess
 	} else {
 		t.u -= eta * t.excess
 	}
 	t.u = max(t.u, 0.01)
 	t.excess = max(t.excess, tuneTailMin)
+	t.excess2 = max(t.excess2, t.excess*t.excess)
 	return X
 }
 

@@ -84,9 +84,9 @@
 //   - phase3h: the daily (and weekly) pattern arrives three hours late: the expected value at t
 //     is the normal one at t-3h.
 //   - vanish: no more samples. The engine cannot see it: the scorer asks the Detector what the
-//     exporter would publish at each missing step (Missing). The exporter publishes nothing
-//     about a vanished series today, so a model-driven Detector never detects it; rate(x[5m])
-//     and rate(x[10m]) fade over their window before they vanish, which a detector can see.
+//     exporter would publish at each missing step (Missing: the model's expectation and a score
+//     that grows with the steps missed, anomaly.Model.Missing). rate(x[5m]) and rate(x[10m])
+//     fade over their window before they vanish, which a detector can also see.
 //
 // Where a failure starts matters as much as what it is. All onsets are on a uniformly drawn
 // minute of the last week that satisfies the class's condition:

@@ -26,7 +26,9 @@ type NewDetector func(s *Series) Detector
 
 // ModelDetector is the exporter's behaviour over an anomaly.Model: every sample goes to
 // Update (a rejected sample yields the model's Result with a zero score, as the exporter
-// publishes it), and a vanished series publishes nothing (the exporter has no rule for it yet).
+// publishes it), and for a step without a sample it publishes what Model.Missing says (the
+// expectation, and a score with the reason vanished), as the exporter does until it drops the
+// series.
 type ModelDetector struct {
 	Model *anomaly.Model
 }
@@ -37,8 +39,8 @@ func (d *ModelDetector) Update(t time.Time, v float64) anomaly.Result {
 	return r
 }
 
-// Missing implements Detector: nothing is published for a series with no sample.
-func (d *ModelDetector) Missing(time.Time) (anomaly.Result, bool) { return anomaly.Result{}, false }
+// Missing implements Detector.
+func (d *ModelDetector) Missing(t time.Time) (anomaly.Result, bool) { return d.Model.Missing(t), true }
 
 // Models returns a NewDetector that makes a fresh model of spec per series.
 func Models(spec *anomaly.Spec) NewDetector {

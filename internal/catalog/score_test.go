@@ -194,8 +194,9 @@ func TestRunEngine(t *testing.T) {
 	// Rate5m has no stuck cell, Sparse no drop0.
 	require.Len(t, rep.Cells, 3*3-2)
 	for _, c := range rep.Cells {
-		if c.Failure == Vanish && c.Kind != Rate5m {
-			require.Zero(t, c.Detected, "the exporter publishes nothing about a vanished series")
+		if c.Failure == Vanish && c.Kind == Smooth {
+			require.Equal(t, c.Series, c.Detected, "a series that never missed a step is missed within steps")
+			require.Equal(t, map[string]int{"vanished": c.Series}, c.Reasons)
 		}
 	}
 	var b bytes.Buffer

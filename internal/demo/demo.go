@@ -679,7 +679,7 @@ into Prometheus, the exporter learned them). Then a bot storm triples acme's che
 sessions. The exporter's anomaly score jumps, the KizashiAnomaly rule fires after %s,
 Alertmanager routes it on tenant="acme" to the acme receiver, and kizashi-webhook opens a P2
 incident (service checkout has impact 1, severity warning urgency 2). The model learns the new
-level within a minute and the score falls; the alert keeps firing ten more minutes
+level after about ten minutes and the score falls; the alert keeps firing ten more minutes
 (keep_firing_for), then resolves, and the incident stays open (policy auto_resolve: note) for
 you to acknowledge and resolve on the service-desk page. acme's disk is forecast to fill up in
 a few days: kizashi_breach_eta_seconds{tenant="acme"}.

@@ -1,0 +1,152 @@
+package anomaly
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fires reports whether the shipped alert rule (score > 0.65 for 2 steps) fires in rs[from:to],
+// and at which index.
+func fires(rs []Result, from, to int) (int, bool) {
+	run := 0
+	for i := from; i < to && i < len(rs); i++ {
+		if rs[i].Ready && rs[i].Score > 0.65 {
+			run++
+			if run == 3 {
+				return i, true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return 0, false
+}
+
+// alerts counts the episodes of the alert rule in rs[from:to] (a new one at least ten steps
+// after the last one fired).
+func alerts(rs []Result, from, to int) int {
+	n := 0
+	for {
+		i, ok := fires(rs, from, to)
+		if !ok {
+			return n
+		}
+		n++
+		from = i + 10
+	}
+}
+
+// businessHours is on from 9 to 18 on weekdays, with 5% multiplicative noise.
+func businessHours(rng *rand.Rand) func(i int, t time.Time) float64 {
+	return func(_ int, t time.Time) float64 {
+		c := 20.0
+		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 9 && t.Hour() < 18 {
+			c = 400
+		}
+		return c * (1 + 0.05*rng.NormFloat64())
+	}
+}
+
+func TestSharpWeeklyPatternIsLearnedAndAHalvingIsCaught(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	f := businessHours(rng)
+	const week = 7 * 1440
+	// Four weeks at 1 minute; on the last Wednesday at 11:00 the value halves for an hour.
+	onset := 3*week + 2*1440 + 11*60
+	ts, vs := series(4*week, time.Minute, 0, func(i int, tt time.Time) float64 {
+		v := f(i, tt)
+		if i >= onset && i < onset+60 {
+			v /= 2
+		}
+		return v
+	})
+	m, rs := run(t, Config{}, ts, vs)
+	require.True(t, m.Readiness().Weekly, "the weekly pattern is in use")
+	// The catalogue's bar: at most 0.5 false alarms a week (an edge can still fire: the fast
+	// level learned on the busy hours carries their wander into the quiet ones).
+	require.LessOrEqual(t, alerts(rs, 2*week, onset), 1, "edges and weekends of weeks 3 and 4")
+	at, ok := fires(rs, onset, onset+60)
+	require.True(t, ok, "the halving is caught")
+	require.LessOrEqual(t, at-onset, 5, "within 5 steps")
+	require.Equal(t, ReasonLevelShift, rs[at].Reason)
+}
+
+func TestStuckValueIsNoticedAndConstantSeriesAreNot(t *testing.T) {
+	const at = 3000
+	ts, vs := series(at+200, time.Minute, 2, func(i int, _ time.Time) float64 { return 100 })
+	for i := at; i < len(vs); i++ {
+		vs[i] = vs[at-1] // the exporter hangs: the gauge keeps its last value
+	}
+	_, rs := run(t, Config{Daily: Off}, ts, vs)
+	i, ok := fires(rs, at, at+20)
+	require.True(t, ok, "a frozen noisy series is noticed")
+	require.Equal(t, ReasonQuiet, rs[i].Reason)
+	_, falseAlarm := fires(rs, 1500, at)
+	require.False(t, falseAlarm)
+
+	// A series that is mostly zero repeats its zeros all the time: no alarm.
+	rng := rand.New(rand.NewPCG(3, 5))
+	ts, vs = series(6000, time.Minute, 0, func(int, time.Time) float64 {
+		if rng.Float64() < 0.02 {
+			return 1
+		}
+		return 0
+	})
+	_, rs = run(t, Config{Daily: Off}, ts, vs)
+	_, falseAlarm = fires(rs, 1500, len(rs))
+	require.False(t, falseAlarm, "runs of zeros of a sparse series are normal")
+}
+
+func TestOneExtremeSampleKeepsTheScoreUpForAnAlert(t *testing.T) {
+	const at = 4000
+	ts, vs := series(at+50, time.Minute, 1, func(int, time.Time) float64 { return 50 })
+	vs[at] = 200
+	_, rs := run(t, Config{Daily: Off}, ts, vs)
+	i, ok := fires(rs, at, at+10)
+	require.True(t, ok, "a single sample 150 sigmas off fires the `for: 2m` rule")
+	require.Equal(t, ReasonBeyondRange, rs[i].Reason, "the reason of the sample is kept while its evidence is held")
+	require.Less(t, rs[at+5].Score, 0.65, "and the score falls a few steps later")
+}
+
+func TestHeavyTailedNoiseRarelyHoldsTheScore(t *testing.T) {
+	// Student-t noise with 3 degrees of freedom: large outliers are normal and must not be held
+	// as extreme samples.
+	rng := rand.New(rand.NewPCG(21, 22))
+	ts, vs := series(40000, time.Minute, 0, func(int, time.Time) float64 {
+		c := 0.0
+		for range 3 {
+			x := rng.NormFloat64()
+			c += x * x
+		}
+		return 100 + rng.NormFloat64()/math.Sqrt(c/3)
+	})
+	_, rs := run(t, Config{Daily: Off}, ts, vs)
+	// About three weeks of samples: at most one alert a week.
+	require.LessOrEqual(t, alerts(rs, 10000, len(rs)), 3)
+}
+
+func TestMissingSamplesScoreAsVanished(t *testing.T) {
+	ts, vs := series(3000, time.Minute, 1, func(int, time.Time) float64 { return 10 })
+	m, _ := run(t, Config{Daily: Off}, ts, vs)
+	last := ts[len(ts)-1]
+	require.Zero(t, m.Missing(last.Add(30*time.Second)).Score, "less than a step late")
+	r := m.Missing(last.Add(3 * time.Minute))
+	require.Greater(t, r.Score, 0.65, "two steps missed by a series that never missed one")
+	require.Equal(t, ReasonVanished, r.Reason)
+	require.InDelta(t, 10, r.Baseline, 1)
+
+	// A series that misses every other step scores a missing step low.
+	var gts []time.Time
+	var gvs []float64
+	for i := range ts {
+		if i%2 == 0 || i < 10 {
+			gts, gvs = append(gts, ts[i]), append(gvs, vs[i])
+		}
+	}
+	m, _ = run(t, Config{Daily: Off, Step: time.Minute}, gts, gvs)
+	require.Less(t, m.Missing(gts[len(gts)-1].Add(2*time.Minute)).Score, 0.5)
+}
