@@ -27,10 +27,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kizashi-dev/kizashi/dashboards"
-	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
+	"github.com/kizashi-dev/kizashi/webhook/app"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
@@ -541,7 +541,7 @@ queries:
     staleness_timeout: 3s
 `), 0o600))
 	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
-		return exporterapp.Run(ctx, exporterapp.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
+		return daemon.Run(ctx, daemon.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
 			DataDir: filepath.Join(dir, "data"), SnapshotInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	})
 	defer stop()
@@ -581,7 +581,7 @@ operators:
 `, filepath.Join(dir, "db.sqlite"), tenant, operator)), 0o600))
 	var skew atomicDuration
 	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
-		return webhookapp.Run(ctx, webhookapp.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
+		return app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: prometheus.NewRegistry(),
 			Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return time.Now().Add(skew.load()) }})
 	})
 	defer stop()

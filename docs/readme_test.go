@@ -99,7 +99,7 @@ var coverage = map[string]covered{
 	"bin/kizashi-exporter --config.file=exporter/examples/kizashi-exporter.yml --config.check": {run: true},
 	// The daemon itself: app.Run with the same options, against Debian's Prometheus; the
 	// flags are checked against its --help here.
-	"bin/kizashi-exporter --config.file=kizashi-exporter.yml --storage.path=/var/lib/kizashi-exporter":            {tests: []string{"exporter/app TestEndToEnd"}},
+	"bin/kizashi-exporter --config.file=kizashi-exporter.yml --storage.path=/var/lib/kizashi-exporter":            {tests: []string{"exporter/daemon TestEndToEnd"}},
 	"bin/kizashi-webhook --config.file=webhook/kizashi-webhook.example.yml --config.check":                        {run: true},
 	"bin/kizashi-webhook --config.file=kizashi-webhook.yml --web.listen-address=:9095":                            {tests: []string{"webhook/app TestServiceDeskPage", "webhook/app TestAlertmanagerFiringResolvedRepeat"}},
 	"promtool check rules dashboards/prometheus/kizashi-alerts.yml":                                               {run: true},
@@ -276,8 +276,8 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 
 	// The exporter's configuration keys in the README's table are the keys of its
-	// configuration (the yaml tags of exporter/config's Query).
-	src, err := os.ReadFile(filepath.Join(root, "exporter", "config", "config.go"))
+	// configuration (the yaml tags of exporter/queryconfig's Query).
+	src, err := os.ReadFile(filepath.Join(root, "exporter", "queryconfig", "config.go"))
 	require.NoError(t, err)
 	start := strings.Index(string(src), "type Query struct {")
 	require.Positive(t, start)
@@ -290,7 +290,7 @@ func TestReadmeSnippets(t *testing.T) {
 	for _, m := range keys {
 		for _, key := range m[1:] {
 			if key != "" {
-				require.Contains(t, query, "`yaml:\""+key+"\"`", "exporter/config's Query has the key %s", key)
+				require.Contains(t, query, "`yaml:\""+key+"\"`", "exporter/queryconfig's Query has the key %s", key)
 			}
 		}
 	}

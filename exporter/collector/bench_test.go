@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 type countingWriter struct{ n int64 }
@@ -28,12 +28,12 @@ func BenchmarkScrape100k(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	cfg := config.DefaultQuery
+	cfg := queryconfig.DefaultQuery
 	cfg.Name, cfg.Expr = "bench", "node_load1"
 	cfg.TrainingWindow = model.Duration(10 * time.Minute)
 	cfg.MaxSeries = n
 	cfg.Thresholds = []float64{1}
-	q, err := registry.New(cfg, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry()),
+	q, err := seriesset.New(cfg, seriesset.Options{Metrics: seriesset.NewMetrics(prometheus.NewRegistry()),
 		Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +47,7 @@ func BenchmarkScrape100k(b *testing.B) {
 	if _, err := q.Backfill(ctx, src); err != nil {
 		b.Fatal(err)
 	}
-	queries := []*registry.Query{q}
+	queries := []*seriesset.Query{q}
 	for _, gz := range []bool{false, true} {
 		b.Run(map[bool]string{false: "plain", true: "gzip"}[gz], func(b *testing.B) {
 			var size int64

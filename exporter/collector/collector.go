@@ -16,10 +16,10 @@
 //
 // A raw series' metric name (__name__) is published as the label kizashi_metric; raw labels
 // named kizashi_query, kizashi_metric, horizon or threshold become exported_<name>; label names
-// stay unique (see registry.Series.Labels). Two series whose published labels are equal (raw
+// stay unique (see seriesset.Series.Labels). Two series whose published labels are equal (raw
 // label sets that differ only in names that escape alike, such as service.name and
 // service_name for a scraper that wants underscores) would be one series to Prometheus: the
-// first modelled is written, the others are left out (registry.Series.Shadowed) and counted.
+// first modelled is written, the others are left out (seriesset.Series.Shadowed) and counted.
 package collector
 
 import (
@@ -40,20 +40,20 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 // family is one published metric: fn returns the value of a series (ok false: no sample).
 type family struct {
 	name, help string
 	// extra is the label added to the series (horizon, threshold), empty for none.
-	extra func(q *registry.Query) []string
-	value func(p *registry.Published, i int) (float64, bool)
+	extra func(q *seriesset.Query) []string
+	value func(p *seriesset.Published, i int) (float64, bool)
 }
 
-func one(*registry.Query) []string { return []string{""} }
+func one(*seriesset.Query) []string { return []string{""} }
 
-func horizons(q *registry.Query) []string {
+func horizons(q *seriesset.Query) []string {
 	c := q.Config()
 	out := make([]string, len(c.Horizons))
 	for i, h := range c.Horizons {
@@ -62,7 +62,7 @@ func horizons(q *registry.Query) []string {
 	return out
 }
 
-func thresholds(q *registry.Query) []string {
+func thresholds(q *seriesset.Query) []string {
 	c := q.Config()
 	out := make([]string, len(c.Thresholds))
 	for i, th := range c.Thresholds {
@@ -71,8 +71,8 @@ func thresholds(q *registry.Query) []string {
 	return out
 }
 
-func forecast(f func(p *registry.Published, i int) float64) func(p *registry.Published, i int) (float64, bool) {
-	return func(p *registry.Published, i int) (float64, bool) {
+func forecast(f func(p *seriesset.Published, i int) float64) func(p *seriesset.Published, i int) (float64, bool) {
+	return func(p *seriesset.Published, i int) (float64, bool) {
 		if i >= len(p.Forecasts) {
 			return 0, false
 		}
@@ -80,38 +80,38 @@ func forecast(f func(p *registry.Published, i int) float64) func(p *registry.Pub
 	}
 }
 
-func always(f func(p *registry.Published) float64) func(p *registry.Published, i int) (float64, bool) {
-	return func(p *registry.Published, _ int) (float64, bool) { return f(p), true }
+func always(f func(p *seriesset.Published) float64) func(p *seriesset.Published, i int) (float64, bool) {
+	return func(p *seriesset.Published, _ int) (float64, bool) { return f(p), true }
 }
 
 var families = []family{
 	{"kizashi_value", "The value of the series the model learned last (the query's result, so expressions without a metric name can be charted next to their band).", one,
-		always(func(p *registry.Published) float64 { return p.Value })},
+		always(func(p *seriesset.Published) float64 { return p.Value })},
 	{"kizashi_baseline", "Expected value of the series at its last sample.", one,
-		always(func(p *registry.Published) float64 { return p.Result.Baseline })},
+		always(func(p *seriesset.Published) float64 { return p.Result.Baseline })},
 	{"kizashi_lower", "Lower bound of the normal band at the last sample.", one,
-		always(func(p *registry.Published) float64 { return p.Result.Lower })},
+		always(func(p *seriesset.Published) float64 { return p.Result.Lower })},
 	{"kizashi_upper", "Upper bound of the normal band at the last sample.", one,
-		always(func(p *registry.Published) float64 { return p.Result.Upper })},
+		always(func(p *seriesset.Published) float64 { return p.Result.Upper })},
 	{"kizashi_anomaly_score", "Calibrated anomaly score in [0,1]; one threshold serves every series.", one,
-		always(func(p *registry.Published) float64 { return p.Result.Score })},
+		always(func(p *seriesset.Published) float64 { return p.Result.Score })},
 	{"kizashi_deviation", "Signed deviation of the last sample from the baseline, in robust standard deviations.", one,
-		always(func(p *registry.Published) float64 { return p.Result.Deviation })},
+		always(func(p *seriesset.Published) float64 { return p.Result.Deviation })},
 	{"kizashi_model_ready", "1 if the model has learned enough to be trusted, else 0.", one,
-		always(func(p *registry.Published) float64 {
+		always(func(p *seriesset.Published) float64 {
 			if p.Result.Ready {
 				return 1
 			}
 			return 0
 		})},
 	{"kizashi_forecast", "Point forecast of the series at the horizon after its last sample.", horizons,
-		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Value })},
+		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Value })},
 	{"kizashi_forecast_lower", "Lower bound of the 95% prediction interval at the horizon.", horizons,
-		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Lower })},
+		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Lower })},
 	{"kizashi_forecast_upper", "Upper bound of the 95% prediction interval at the horizon.", horizons,
-		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Upper })},
+		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Upper })},
 	{"kizashi_breach_eta_seconds", "Time from the last sample until the forecast crosses the threshold (absent: no crossing forecast within breach_within).", thresholds,
-		func(p *registry.Published, i int) (float64, bool) {
+		func(p *seriesset.Published, i int) (float64, bool) {
 			if i >= len(p.ETAs) || math.IsNaN(p.ETAs[i]) {
 				return 0, false
 			}
@@ -126,8 +126,8 @@ const batch = 512
 // WriteText writes the kizashi_* families of the queries in the text exposition format, with
 // label names spelled for scheme (see package exposition). It returns how many series were
 // left out because their published labels equal those of an earlier series
-// (registry.Series.Shadowed). Nothing is written to w while a query's lock is held.
-func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingScheme) (duplicates int, err error) {
+// (seriesset.Series.Shadowed). Nothing is written to w while a query's lock is held.
+func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingScheme) (duplicates int, err error) {
 	buf := make([]byte, 0, 64<<10)
 	flush := func() error {
 		_, err := w.Write(buf)
@@ -144,7 +144,7 @@ func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingSche
 		buf = append(buf, " gauge\n"...)
 		for _, q := range queries {
 			extras := f.extra(q)
-			err := q.Range(batch, func(s *registry.Series) {
+			err := q.Range(batch, func(s *seriesset.Series) {
 				if s.Shadowed(scheme) {
 					if fi == 0 {
 						duplicates++
@@ -186,7 +186,7 @@ func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingSche
 // (gzip when accepted).
 type Handler struct {
 	Gatherer prometheus.Gatherer
-	Queries  func() []*registry.Query
+	Queries  func() []*seriesset.Query
 	Logger   *slog.Logger
 	// Duration, if set, observes the time spent writing each scrape.
 	Duration prometheus.Observer

@@ -20,21 +20,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 var now = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 
-func newQuery(t testing.TB, name string, thresholds []float64, series []model.Metric, metrics *registry.Metrics) *registry.Query {
+func newQuery(t testing.TB, name string, thresholds []float64, series []model.Metric, metrics *seriesset.Metrics) *seriesset.Query {
 	t.Helper()
-	c := config.DefaultQuery
+	c := queryconfig.DefaultQuery
 	c.Name, c.Expr, c.Thresholds = name, "x", thresholds
 	c.TrainingWindow = model.Duration(2 * time.Hour)
 	c.WarmUp = model.Duration(time.Hour)
-	q, err := registry.New(c, registry.Options{Metrics: metrics, Now: func() time.Time { return now }})
+	q, err := seriesset.New(c, seriesset.Options{Metrics: metrics, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	src := fakesource.New(series, func(i int, t time.Time) float64 { return float64(i) + float64(t.Unix()%600)/10 })
 	_, err = q.Cycle(context.Background(), src, now)
@@ -44,7 +44,7 @@ func newQuery(t testing.TB, name string, thresholds []float64, series []model.Me
 	return q
 }
 
-func writeText(t testing.TB, queries []*registry.Query, scheme model.EscapingScheme) (string, int) {
+func writeText(t testing.TB, queries []*seriesset.Query, scheme model.EscapingScheme) (string, int) {
 	t.Helper()
 	var b bytes.Buffer
 	dups, err := collector.WriteText(&b, queries, scheme)
@@ -55,7 +55,7 @@ func writeText(t testing.TB, queries []*registry.Query, scheme model.EscapingSch
 var schemes = []model.EscapingScheme{model.NoEscaping, model.UnderscoreEscaping, model.DotsEscaping, model.ValueEncodingEscaping}
 
 func TestWriteText(t *testing.T) {
-	m := registry.NewMetrics(prometheus.NewRegistry())
+	m := seriesset.NewMetrics(prometheus.NewRegistry())
 	// Two queries with different label sets, a raw series with a reserved label name and a
 	// label value that needs escaping, and one without a metric name.
 	q1 := newQuery(t, "load", []float64{1000}, []model.Metric{
@@ -65,10 +65,10 @@ func TestWriteText(t *testing.T) {
 	q2 := newQuery(t, "rps", nil, []model.Metric{{"service": "api"}}, m)
 
 	// Legacy names are spelled alike for every scraper.
-	text, dups := writeText(t, []*registry.Query{q1, q2}, model.NoEscaping)
+	text, dups := writeText(t, []*seriesset.Query{q1, q2}, model.NoEscaping)
 	require.Zero(t, dups)
 	for _, scheme := range schemes[1:] {
-		other, _ := writeText(t, []*registry.Query{q1, q2}, scheme)
+		other, _ := writeText(t, []*seriesset.Query{q1, q2}, scheme)
 		require.Equal(t, text, other, scheme)
 	}
 
@@ -116,7 +116,7 @@ func TestLabelNamesAreWrittenSafely(t *testing.T) {
 		{"a\x00b", [...]string{"a\uFFFDb", "a_b", "a__b", "U__a_0_b"}},
 		{"サービス", [...]string{"サービス", "____", "________", "U___30b5__30fc__30d3__30b9_"}},
 	} {
-		m := registry.NewMetrics(prometheus.NewRegistry())
+		m := seriesset.NewMetrics(prometheus.NewRegistry())
 		values := []string{`v"}` + "\n" + `1`, "\xfe\xffbad", "a\x00b", ""}
 		var series []model.Metric
 		for i, v := range values {
@@ -125,7 +125,7 @@ func TestLabelNamesAreWrittenSafely(t *testing.T) {
 		q := newQuery(t, "load", []float64{1000}, series, m)
 		for _, scheme := range schemes {
 			t.Run(scheme.String()+"/"+tc.want[model.UnderscoreEscaping], func(t *testing.T) {
-				text, dups := writeText(t, []*registry.Query{q}, scheme)
+				text, dups := writeText(t, []*seriesset.Query{q}, scheme)
 				require.Zero(t, dups)
 				samples, err := parseBoth([]byte(text), scheme)
 				require.NoError(t, err, text)
@@ -159,7 +159,7 @@ func TestLabelNamesAreWrittenSafely(t *testing.T) {
 // others get exported_ prefixes), and two series whose published labels are equal for a
 // scraper are written once (the first), counted.
 func TestLabelNameCollisions(t *testing.T) {
-	m := registry.NewMetrics(prometheus.NewRegistry())
+	m := seriesset.NewMetrics(prometheus.NewRegistry())
 	q := newQuery(t, "load", nil, []model.Metric{
 		{"__name__": "up", "service.name": "a", "service_name": "b", "kizashi_query": "c", "exported_kizashi_query": "d"},
 	}, m)
@@ -174,7 +174,7 @@ func TestLabelNameCollisions(t *testing.T) {
 		{model.DotsEscaping, map[string]string{"service_dot_name": "a", "service_name": "b", "exported_kizashi_query": "d",
 			"exported_exported_kizashi_query": "c", "kizashi_metric": "up", "kizashi_query": "load"}},
 	} {
-		text, _ := writeText(t, []*registry.Query{q}, tc.scheme)
+		text, _ := writeText(t, []*seriesset.Query{q}, tc.scheme)
 		samples, err := parseBoth([]byte(text), tc.scheme)
 		require.NoError(t, err, text)
 		require.Equal(t, "kizashi_anomaly_score", samples[0].name)
@@ -191,7 +191,7 @@ func TestLabelNameCollisions(t *testing.T) {
 		scheme       model.EscapingScheme
 		series, dups int
 	}{{model.NoEscaping, 3, 0}, {model.UnderscoreEscaping, 2, 1}, {model.DotsEscaping, 3, 0}} {
-		text, dups := writeText(t, []*registry.Query{q}, tc.scheme)
+		text, dups := writeText(t, []*seriesset.Query{q}, tc.scheme)
 		require.Equal(t, tc.dups, dups, tc.scheme.String())
 		samples, err := parseBoth([]byte(text), tc.scheme)
 		require.NoError(t, err, text)
@@ -210,7 +210,7 @@ func TestLabelNameCollisions(t *testing.T) {
 
 func TestSelfMetricsLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := registry.NewMetrics(reg)
+	m := seriesset.NewMetrics(reg)
 	newQuery(t, "load", []float64{1}, []model.Metric{{"a": "b"}}, m)
 	problems, err := testutil.GatherAndLint(reg)
 	require.NoError(t, err)
@@ -231,10 +231,10 @@ const (
 
 func TestHandler(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := registry.NewMetrics(reg)
+	m := seriesset.NewMetrics(reg)
 	q := newQuery(t, "load", nil, []model.Metric{{"a": "b", "service.name": "api"}, {"a": "b", "service_name": "api"}}, m)
 	dups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total", Help: "x"}, []string{"escaping"})
-	h := &collector.Handler{Gatherer: reg, Queries: func() []*registry.Query { return []*registry.Query{q} },
+	h := &collector.Handler{Gatherer: reg, Queries: func() []*seriesset.Query { return []*seriesset.Query{q} },
 		Logger: slog.New(slog.DiscardHandler), Duplicates: dups}
 	for _, tc := range []struct {
 		name, accept, contentType, series string
@@ -295,13 +295,13 @@ func (w *stalledWriter) Write(p []byte) (int, error) {
 // TestStalledScraperDoesNotBlockCycle: a scraper that stops reading in the middle of
 // /metrics holds no lock: the live cycle (which takes the query's write lock) completes.
 func TestStalledScraperDoesNotBlockCycle(t *testing.T) {
-	m := registry.NewMetrics(prometheus.NewRegistry())
+	m := seriesset.NewMetrics(prometheus.NewRegistry())
 	series := fakesource.Many("node_load1", 3*512)
 	q := newQuery(t, "load", nil, series, m)
 	w := &stalledWriter{started: make(chan struct{}), release: make(chan struct{})}
 	written := make(chan error, 1)
 	go func() {
-		_, err := collector.WriteText(w, []*registry.Query{q}, model.UnderscoreEscaping)
+		_, err := collector.WriteText(w, []*seriesset.Query{q}, model.UnderscoreEscaping)
 		written <- err
 	}()
 	<-w.started // the scraper holds the writer inside its first Write

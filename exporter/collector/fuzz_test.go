@@ -11,10 +11,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 // FuzzExposition writes one series with two fuzzed labels and a fuzzed metric name for every
@@ -40,7 +40,7 @@ func FuzzExposition(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2], s[3], s[4])
 	}
-	cfg := config.DefaultQuery
+	cfg := queryconfig.DefaultQuery
 	cfg.Name, cfg.Expr = "q", "x"
 	cfg.TrainingWindow = model.Duration(10 * time.Minute)
 	ctx := context.Background()
@@ -49,7 +49,7 @@ func FuzzExposition(f *testing.F) {
 		if name != "" {
 			raw[model.MetricNameLabel] = model.LabelValue(name)
 		}
-		q, err := registry.New(cfg, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry()),
+		q, err := seriesset.New(cfg, seriesset.Options{Metrics: seriesset.NewMetrics(prometheus.NewRegistry()),
 			Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
@@ -61,8 +61,8 @@ func FuzzExposition(f *testing.F) {
 		if _, err := q.Backfill(ctx, src); err != nil {
 			t.Fatal(err)
 		}
-		var pub registry.Published
-		_ = q.Range(1, func(s *registry.Series) { pub = *s.Published() }, func() error { return nil })
+		var pub seriesset.Published
+		_ = q.Range(1, func(s *seriesset.Series) { pub = *s.Published() }, func() error { return nil })
 
 		// The label values a scrape must show: those of the raw labels that are labels
 		// (non-empty name and value), made valid UTF-8.
@@ -74,7 +74,7 @@ func FuzzExposition(f *testing.F) {
 		}
 		for _, scheme := range schemes {
 			var b strings.Builder
-			if _, err := collector.WriteText(&b, []*registry.Query{q}, scheme); err != nil {
+			if _, err := collector.WriteText(&b, []*seriesset.Query{q}, scheme); err != nil {
 				t.Fatal(err)
 			}
 			text := b.String()

@@ -17,7 +17,7 @@ import (
 	pconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 )
 
 // ErrTooLarge is returned (wrapped) for an answer over the source's max_response_size or
@@ -32,7 +32,7 @@ type Prometheus struct {
 }
 
 // New returns a reader for the configured source.
-func New(cfg config.Source) (*Prometheus, error) {
+func New(cfg queryconfig.Source) (*Prometheus, error) {
 	hc, err := pconfig.NewClientFromConfig(cfg.HTTPClientConfig, "kizashi_source")
 	if err != nil {
 		return nil, fmt.Errorf("source http client: %w", err)

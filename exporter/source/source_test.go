@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
@@ -42,7 +42,7 @@ func TestQueriesWithBasicAuth(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	cfg := config.DefaultSource
+	cfg := queryconfig.DefaultSource
 	cfg.URL = srv.URL
 	cfg.HTTPClientConfig.BasicAuth = &pconfig.BasicAuth{Username: "kizashi", Password: "secret"}
 	p, err := source.New(cfg)
@@ -86,7 +86,7 @@ func TestAnswerLimits(t *testing.T) {
 		_, _ = w.Write(*body.Load())
 	}))
 	defer srv.Close()
-	cfg := config.DefaultSource
+	cfg := queryconfig.DefaultSource
 	cfg.URL = srv.URL
 	cfg.MaxResponseSize = units.MiB
 	cfg.MaxSamplesPerQuery = 1000

@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 // chart is an inline SVG of a series: band (area), raw (line), baseline (line), forecast path
 // with its interval (dashed), and the anomaly score in a strip below. Everything in it is
 // numbers written by us, so it is safe as template.HTML.
-func chart(pts []registry.ChartPoint, path []anomaly.Forecast, last time.Time, w, h int, labelled bool) template.HTML {
+func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, w, h int, labelled bool) template.HTML {
 	if len(pts) == 0 && len(path) == 0 {
 		return template.HTML(fmt.Sprintf(`<svg class="chart empty" width="%d" height="%d" role="img" aria-label="no data yet"><text x="8" y="%d">no data yet</text></svg>`, w, h, h/2))
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 //go:embed templates/*.html
@@ -27,13 +27,13 @@ const SeriesPerQuery = 20
 
 // Pages serves / and /series.
 type Pages struct {
-	queries func() []*registry.Query
+	queries func() []*seriesset.Query
 	log     *slog.Logger
 	tmpl    *template.Template
 }
 
 // New returns the pages over the queries that queries returns.
-func New(queries func() []*registry.Query, logger *slog.Logger) *Pages {
+func New(queries func() []*seriesset.Query, logger *slog.Logger) *Pages {
 	funcs := template.FuncMap{
 		"chart":  chart,
 		"format": format,
@@ -63,9 +63,9 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type queryView struct {
 	Name, Expr string
 	Step       string
-	Status     registry.Status
+	Status     seriesset.Status
 	Total      int
-	Series     []registry.SeriesView
+	Series     []seriesset.SeriesView
 }
 
 func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
@@ -83,7 +83,7 @@ func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
 func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 	name, id := r.URL.Query().Get("query"), r.URL.Query().Get("id")
 	queries := p.queries() // one list: a reload may replace it between two calls
-	i := slices.IndexFunc(queries, func(q *registry.Query) bool { return q.Name() == name })
+	i := slices.IndexFunc(queries, func(q *seriesset.Query) bool { return q.Name() == name })
 	if i < 0 {
 		http.Error(w, "no such query", http.StatusNotFound)
 		return
@@ -105,7 +105,7 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 	p.render(w, "series.html", struct {
 		Query      string
 		Expr       string
-		Series     registry.SeriesView
+		Series     seriesset.SeriesView
 		Thresholds []thresholdView
 	}{c.Name, c.Expr, v, thresholds})
 }
@@ -126,7 +126,7 @@ func (p *Pages) render(w http.ResponseWriter, name string, data any) {
 }
 
 // sortViews orders series by descending anomaly score, then by labels.
-func sortViews(vs []registry.SeriesView) {
+func sortViews(vs []seriesset.SeriesView) {
 	sort.SliceStable(vs, func(i, j int) bool {
 		si, sj := vs[i].Published.Result.Score, vs[j].Published.Result.Score
 		if si != sj {

@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/dashboards"
-	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
-	webhookconfig "github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/config"
 )
 
 func checkWith(t *testing.T, tool string, args ...string) {
@@ -39,11 +39,11 @@ func TestConfigs(t *testing.T) {
 		tokens[tn] = token()
 		write("kizashi-"+tn+".token", tokens[tn])
 	}
-	wh, err := webhookconfig.Load(write("webhook.yml", webhookConfig(dir, tokens, token(), false)))
+	wh, err := config.Load(write("webhook.yml", webhookConfig(dir, tokens, token(), false)))
 	require.NoError(t, err)
 	require.Len(t, wh.Tenants, len(demoTenants))
 
-	require.NoError(t, exporterapp.CheckConfig(write("exporter.yml", exporterConfig("http://127.0.0.1:9090", Step, History))))
+	require.NoError(t, daemon.CheckConfig(write("exporter.yml", exporterConfig("http://127.0.0.1:9090", Step, History))))
 
 	amtool := testenv.Program(t, proc.Amtool)
 	for _, short := range []bool{false, true} {

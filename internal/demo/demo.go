@@ -34,10 +34,10 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
-	exporterapp "github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
-	webhookapp "github.com/kizashi-dev/kizashi/webhook/app"
+	"github.com/kizashi-dev/kizashi/webhook/app"
 )
 
 // Step is the demo's scrape interval and the exporter's step.
@@ -244,7 +244,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	p.step("Starting kizashi-webhook on %s ...", hostPort(s.WebhookURL))
 	logger := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s.goRun("kizashi-webhook", func(ctx context.Context) error {
-		return webhookapp.Run(ctx, webhookapp.Options{ConfigFile: whCfg, Listener: webhookL, Logger: logger.With("component", "webhook")})
+		return app.Run(ctx, app.Options{ConfigFile: whCfg, Listener: webhookL, Logger: logger.With("component", "webhook")})
 	})
 	if err := waitHTTP(ctx, s.WebhookURL+"/-/ready", 30*time.Second); err != nil {
 		return s, fmt.Errorf("kizashi-webhook: %w", err)
@@ -326,7 +326,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	}
 	p.step("Starting kizashi-exporter on %s: learning from the history ...", hostPort(s.ExporterURL))
 	s.goRun("kizashi-exporter", func(ctx context.Context) error {
-		return exporterapp.Run(ctx, exporterapp.Options{ConfigFile: exCfg, Listener: exporterL,
+		return daemon.Run(ctx, daemon.Options{ConfigFile: exCfg, Listener: exporterL,
 			DataDir: filepath.Join(exDir, "data"), Logger: logger.With("component", "exporter")})
 	})
 	if err := waitHTTP(ctx, s.ExporterURL+"/-/ready", 5*time.Minute); err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
@@ -65,7 +65,7 @@ queries:
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		done <- daemon.Run(ctx, daemon.Options{ConfigFile: cfg, Listener: l, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	t.Cleanup(func() {
 		cancel()

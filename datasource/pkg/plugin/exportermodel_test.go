@@ -14,7 +14,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/dashboards"
-	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/demo"
 )
 
@@ -22,9 +22,9 @@ import (
 // (its configuration, defaults applied by the exporter's own parser): started at start, it
 // backfills its training window before start at the query's step, then takes one sample per
 // step up to end. It returns what it published for every sample from start on.
-func exporterModel(t *testing.T, yaml string, value func(time.Time) float64, start, end time.Time) (map[time.Time]anomaly.Result, *anomaly.Model, *config.Query) {
+func exporterModel(t *testing.T, yaml string, value func(time.Time) float64, start, end time.Time) (map[time.Time]anomaly.Result, *anomaly.Model, *queryconfig.Query) {
 	t.Helper()
-	cfg, err := config.Parse([]byte("source: {url: http://prometheus:9090}\nqueries:\n" + yaml))
+	cfg, err := queryconfig.Parse([]byte("source: {url: http://prometheus:9090}\nqueries:\n" + yaml))
 	require.NoError(t, err)
 	q := &cfg.Queries[0]
 	ac, err := q.Anomaly()
@@ -153,7 +153,7 @@ func TestCapacityForecastMatchesTheExporter(t *testing.T) {
 	value := demoSeries(prom, expr, w, w.Series[4])
 	require.Equal(t, "acme", w.Series[4].Labels["tenant"])
 
-	// The exporter, started now, at the panel's step (see internal/demo/config.go, whose
+	// The exporter, started now, at the panel's step (see internal/demo/queryconfig.go, whose
 	// step is the demo's scrape interval).
 	_, m, q := exporterModel(t, `  - name: storage
     expr: demo_disk_used_bytes

@@ -8,8 +8,8 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 // serveCommand is the daemon, the default command: learn from a Prometheus-compatible API
@@ -28,18 +28,18 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 	)
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
 		if *check {
-			if err := app.CheckConfig(*configFile); err != nil {
+			if err := daemon.CheckConfig(*configFile); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(env.stderr, "%s: configuration is valid\n", *configFile)
 			return err
 		}
-		sh, err := registry.ParseShard(*shard)
+		sh, err := seriesset.ParseShard(*shard)
 		if err != nil {
 			return err
 		}
 		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
-		return app.Run(ctx, app.Options{
+		return daemon.Run(ctx, daemon.Options{
 			ConfigFile: *configFile, Web: webFlags, DataDir: *dataDir, SnapshotInterval: *interval,
 			Shard: sh, ChartSeries: *charts, ReloadOnSIGHUP: true, EnableLifecycle: *lifecycle, Logger: logger,
 		})

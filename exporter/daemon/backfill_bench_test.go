@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
@@ -22,7 +22,7 @@ import (
 // range queries still evaluate every minute), and reports the time split between waiting for
 // the range queries and updating the models.
 //
-//	go test ./exporter/app -run '^$' -bench Backfill10k7d -benchtime 1x -timeout 60m
+//	go test ./exporter/daemon -run '^$' -bench Backfill10k7d -benchtime 1x -timeout 60m
 func BenchmarkBackfill10k7d(b *testing.B) {
 	const (
 		series = 10_000
@@ -51,12 +51,12 @@ func BenchmarkBackfill10k7d(b *testing.B) {
 	})
 	b.Logf("loaded %d series x %d points into Prometheus in %s", series, points, time.Since(t0).Round(time.Second))
 
-	cfg := config.DefaultQuery
+	cfg := queryconfig.DefaultQuery
 	cfg.Name, cfg.Expr = "bench", "kizashi_bench_load"
 	cfg.Step = model.Duration(time.Minute)
 	cfg.TrainingWindow = model.Duration(window)
 	cfg.MaxSeries = series
-	srcCfg := config.DefaultSource
+	srcCfg := queryconfig.DefaultSource
 	srcCfg.URL = prom.URL()
 	srcCfg.QueryTimeout = model.Duration(5 * time.Minute)
 	src, err := source.New(srcCfg)
@@ -64,7 +64,7 @@ func BenchmarkBackfill10k7d(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		q, err := registry.New(cfg, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry()),
+		q, err := seriesset.New(cfg, seriesset.Options{Metrics: seriesset.NewMetrics(prometheus.NewRegistry()),
 			MaxSamplesPerQuery: srcCfg.MaxSamplesPerQuery, Now: func() time.Time { return end }})
 		if err != nil {
 			b.Fatal(err)

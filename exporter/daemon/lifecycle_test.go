@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 )
 
@@ -73,7 +73,7 @@ func TestReloadEndpoint(t *testing.T) {
 	src := fakesource.New(fakesource.Many("node_load1", 1), func(int, time.Time) float64 { return 1 })
 
 	t.Run("disabled", func(t *testing.T) {
-		ex := start(t, app.Options{ConfigFile: cfgPath, Source: src})
+		ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src})
 		code, body := post(t, ex.url+"/-/reload")
 		require.Equal(t, http.StatusForbidden, code)
 		require.Equal(t, "Lifecycle API is not enabled.\n", body)
@@ -86,7 +86,7 @@ func TestReloadEndpoint(t *testing.T) {
 	webPath := filepath.Join(dir, "web.yml")
 	writeConfig(t, webPath, "basic_auth_users:\n  prom: "+string(hash)+"\n")
 	var logs syncBuffer
-	ex := start(t, app.Options{ConfigFile: cfgPath, Source: src, EnableLifecycle: true,
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src, EnableLifecycle: true,
 		Web:    &web.FlagConfig{WebConfigFile: &webPath, WebListenAddresses: &[]string{}},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	reload := func(header map[string]string, user, pass string) (int, string) {
@@ -175,7 +175,7 @@ queries:
 `)
 	src := exprSource{fakesource.New(fakesource.Many("node_load1", 2), func(i int, _ time.Time) float64 { return float64(i) }),
 		map[string]bool{"node_load1 * 2": true}}
-	ex := start(t, app.Options{ConfigFile: cfgPath, Source: src})
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src})
 	var body string
 	waitFor(t, "ready", patience, func() bool {
 		var code int
@@ -205,8 +205,8 @@ func TestServerTimeouts(t *testing.T) {
 	cfgPath := filepath.Join(dir, "kizashi.yml")
 	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 0.5))
 	src := fakesource.New(fakesource.Many("node_load1", 1), func(int, time.Time) float64 { return 1 })
-	ex := start(t, app.Options{ConfigFile: cfgPath, Source: src,
-		Timeouts: app.Timeouts{ReadHeader: 200 * time.Millisecond, Idle: 200 * time.Millisecond}})
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src,
+		Timeouts: daemon.Timeouts{ReadHeader: 200 * time.Millisecond, Idle: 200 * time.Millisecond}})
 	addr := strings.TrimPrefix(ex.url, "http://")
 
 	closed := func(c net.Conn, r *bufio.Reader) {
@@ -244,7 +244,7 @@ func TestSnapshotMetrics(t *testing.T) {
 	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 0.5))
 	src := fakesource.New(fakesource.Many("node_load1", 1), func(int, time.Time) float64 { return 1 })
 
-	good := start(t, app.Options{ConfigFile: cfgPath, Source: src, DataDir: filepath.Join(dir, "data"),
+	good := start(t, daemon.Options{ConfigFile: cfgPath, Source: src, DataDir: filepath.Join(dir, "data"),
 		SnapshotInterval: 10 * time.Millisecond})
 	waitFor(t, "a snapshot", patience, func() bool {
 		_, m := get(t, good.url+"/metrics")
@@ -255,7 +255,7 @@ func TestSnapshotMetrics(t *testing.T) {
 	// The data directory's place is taken by a file: nothing can be written.
 	blocked := filepath.Join(dir, "blocked")
 	require.NoError(t, os.WriteFile(blocked, nil, 0o600))
-	bad := start(t, app.Options{ConfigFile: cfgPath, Source: src, DataDir: blocked, SnapshotInterval: 10 * time.Millisecond})
+	bad := start(t, daemon.Options{ConfigFile: cfgPath, Source: src, DataDir: blocked, SnapshotInterval: 10 * time.Millisecond})
 	waitFor(t, "failed snapshots", patience, func() bool {
 		_, m := get(t, bad.url+"/metrics")
 		return strings.Contains(m, `kizashi_exporter_snapshot_failures_total{query="load"} `) &&

@@ -1,4 +1,4 @@
-package registry_test
+package seriesset_test
 
 import (
 	"context"
@@ -12,14 +12,14 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
-func queryConfig(mod func(*config.Query)) config.Query {
-	q := config.DefaultQuery
+func queryConfig(mod func(*queryconfig.Query)) queryconfig.Query {
+	q := queryconfig.DefaultQuery
 	q.Name, q.Expr = "q", "up"
 	q.Step = model.Duration(time.Minute)
 	q.TrainingWindow = model.Duration(6 * time.Hour)
@@ -34,19 +34,19 @@ func queryConfig(mod func(*config.Query)) config.Query {
 }
 
 type env struct {
-	q   *registry.Query
-	m   *registry.Metrics
+	q   *seriesset.Query
+	m   *seriesset.Metrics
 	reg *prometheus.Registry
 	now time.Time
 }
 
-func newEnv(t *testing.T, cfg config.Query, opts registry.Options) *env {
+func newEnv(t *testing.T, cfg queryconfig.Query, opts seriesset.Options) *env {
 	t.Helper()
 	e := &env{reg: prometheus.NewRegistry(), now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
-	e.m = registry.NewMetrics(e.reg)
+	e.m = seriesset.NewMetrics(e.reg)
 	opts.Metrics = e.m
 	opts.Now = func() time.Time { return e.now }
-	q, err := registry.New(cfg, opts)
+	q, err := seriesset.New(cfg, opts)
 	require.NoError(t, err)
 	e.q = q
 	return e
@@ -59,15 +59,15 @@ func wave(i int, t time.Time) float64 {
 	return 100 + float64(i) + 10*math.Sin(float64(t.Unix())/3600)
 }
 
-func published(q *registry.Query) map[string]registry.Published {
-	out := map[string]registry.Published{}
-	_ = q.Range(2, func(s *registry.Series) { out[s.Labels(model.NoEscaping)] = *s.Published() }, func() error { return nil })
+func published(q *seriesset.Query) map[string]seriesset.Published {
+	out := map[string]seriesset.Published{}
+	_ = q.Range(2, func(s *seriesset.Series) { out[s.Labels(model.NoEscaping)] = *s.Published() }, func() error { return nil })
 	return out
 }
 
 func TestCycleBackfillAndPublish(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(nil), registry.Options{ChartSeries: 1})
+	e := newEnv(t, queryConfig(nil), seriesset.Options{ChartSeries: 1})
 	src := fakesource.New(fakesource.Many("load", 3), wave)
 
 	res, err := e.q.Cycle(ctx, src, e.now)
@@ -120,7 +120,7 @@ func TestCycleBackfillAndPublish(t *testing.T) {
 
 func TestAnomalyDrivesScore(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(nil), registry.Options{})
+	e := newEnv(t, queryConfig(nil), seriesset.Options{})
 	spike := false
 	src := fakesource.New(fakesource.Many("load", 1), func(i int, t time.Time) float64 {
 		if spike {
@@ -148,7 +148,7 @@ func TestAnomalyDrivesScore(t *testing.T) {
 
 func TestStalenessAndJoin(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	e := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), seriesset.Options{})
 	all := fakesource.Many("load", 3)
 	src := fakesource.New(all, wave)
 	_, err := e.q.Cycle(ctx, src, e.now)
@@ -182,7 +182,7 @@ func TestStalenessAndJoin(t *testing.T) {
 
 func TestMaxSeriesAndShards(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(func(q *config.Query) { q.MaxSeries = 10 }), registry.Options{})
+	e := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.MaxSeries = 10 }), seriesset.Options{})
 	src := fakesource.New(fakesource.Many("load", 25), wave)
 	res, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
@@ -195,7 +195,7 @@ func TestMaxSeriesAndShards(t *testing.T) {
 	series := fakesource.Many("load", 300)
 	seen := map[string]int{}
 	for i := range 3 {
-		se := newEnv(t, queryConfig(func(q *config.Query) { q.MaxSeries = 1000 }), registry.Options{Shard: registry.Shard{Index: uint64(i), Count: 3}})
+		se := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.MaxSeries = 1000 }), seriesset.Options{Shard: seriesset.Shard{Index: uint64(i), Count: 3}})
 		src := fakesource.New(series, wave)
 		res, err := se.q.Cycle(ctx, src, se.now)
 		require.NoError(t, err)
@@ -216,17 +216,17 @@ func TestMaxSeriesAndShards(t *testing.T) {
 func TestParseShard(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want registry.Shard
+		want seriesset.Shard
 		err  string
 	}{
-		{"0/1", registry.Shard{Index: 0, Count: 1}, ""},
-		{"2/3", registry.Shard{Index: 2, Count: 3}, ""},
-		{"3/3", registry.Shard{}, `shard "3/3": want i/n with 0 <= i < n`},
-		{"1", registry.Shard{}, `shard "1": want i/n`},
-		{"a/b", registry.Shard{}, `shard "a/b": want i/n with 0 <= i < n`},
+		{"0/1", seriesset.Shard{Index: 0, Count: 1}, ""},
+		{"2/3", seriesset.Shard{Index: 2, Count: 3}, ""},
+		{"3/3", seriesset.Shard{}, `shard "3/3": want i/n with 0 <= i < n`},
+		{"1", seriesset.Shard{}, `shard "1": want i/n`},
+		{"a/b", seriesset.Shard{}, `shard "a/b": want i/n with 0 <= i < n`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			s, err := registry.ParseShard(tc.in)
+			s, err := seriesset.ParseShard(tc.in)
 			if tc.err != "" {
 				require.EqualError(t, err, tc.err)
 				return
@@ -239,7 +239,7 @@ func TestParseShard(t *testing.T) {
 
 func TestSnapshotRestoreBackfillsOnlyTheGap(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(nil), registry.Options{})
+	e := newEnv(t, queryConfig(nil), seriesset.Options{})
 	src := fakesource.New(fakesource.Many("load", 4), wave)
 	_, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
@@ -259,7 +259,7 @@ func TestSnapshotRestoreBackfillsOnlyTheGap(t *testing.T) {
 	require.Len(t, snaps, 4)
 
 	// A restart 10 minutes later: restored models backfill 10 minutes, not 6 hours.
-	e2 := newEnv(t, queryConfig(nil), registry.Options{})
+	e2 := newEnv(t, queryConfig(nil), seriesset.Options{})
 	e2.now = e.now.Add(10 * time.Minute)
 	snaps[3].snap[10] ^= 0xff // corrupt one: it is retrained
 	for i, s := range snaps {
@@ -289,7 +289,7 @@ func TestSnapshotRestoreBackfillsOnlyTheGap(t *testing.T) {
 
 func TestBackfillChunksAndSourceErrors(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(nil), registry.Options{MaxSamplesPerQuery: 1000})
+	e := newEnv(t, queryConfig(nil), seriesset.Options{MaxSamplesPerQuery: 1000})
 	src := fakesource.New(fakesource.Many("load", 20), wave)
 	_, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
@@ -324,7 +324,7 @@ func TestBackfillChunksAndSourceErrors(t *testing.T) {
 // is published and the other shadowed; when the first goes stale, the other takes over.
 func TestShadowedSeries(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	e := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), seriesset.Options{})
 	dotted := model.Metric{"__name__": "up", "service.name": "api"}
 	plain := model.Metric{"__name__": "up", "service_name": "api"}
 	src := fakesource.New([]model.Metric{dotted, plain}, wave)
@@ -334,7 +334,7 @@ func TestShadowedSeries(t *testing.T) {
 	require.NoError(t, err)
 	shown := func(scheme model.EscapingScheme) []string {
 		var out []string
-		_ = e.q.Range(10, func(s *registry.Series) {
+		_ = e.q.Range(10, func(s *seriesset.Series) {
 			if !s.Shadowed(scheme) {
 				out = append(out, s.Labels(scheme))
 			}
@@ -363,7 +363,7 @@ func TestShadowedSeries(t *testing.T) {
 // a source that just came back drop nothing; absence counts only while the source answers.
 func TestOutageLongerThanStaleness(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), registry.Options{})
+	e := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.StalenessTimeout = model.Duration(3 * time.Minute) }), seriesset.Options{})
 	all := fakesource.Many("load", 3)
 	src := fakesource.New(all, wave)
 	_, err := e.q.Cycle(ctx, src, e.now)
@@ -455,27 +455,27 @@ func (s tooLarge) QueryRange(ctx context.Context, expr string, start, end time.T
 // resets it.
 func TestStatusAndTooLargeChunks(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, queryConfig(nil), registry.Options{})
+	e := newEnv(t, queryConfig(nil), seriesset.Options{})
 	src := tooLarge{fakesource.New(fakesource.Many("load", 2), wave), 100}
 	_, err := e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
-	require.Equal(t, registry.Status{}, e.q.Status())
+	require.Equal(t, seriesset.Status{}, e.q.Status())
 	require.False(t, e.q.Status().Usable())
 	bf, err := e.q.Backfill(ctx, src)
 	require.NoError(t, err)
 	require.Equal(t, 2*361, bf.Samples)
 	require.Equal(t, 2.0, testutil.ToFloat64(e.m.QueryErrors.WithLabelValues("q", "range", "too_large")), "361 -> 181 -> 91 points")
-	require.Equal(t, registry.Status{Ready: true}, e.q.Status())
+	require.Equal(t, seriesset.Status{Ready: true}, e.q.Status())
 	require.Equal(t, 1.0, testutil.ToFloat64(e.m.QueryReady.WithLabelValues("q")))
 
 	src.SetDown(true)
-	for i := 1; i <= registry.FailingAfter; i++ {
+	for i := 1; i <= seriesset.FailingAfter; i++ {
 		e.now = e.now.Add(time.Minute)
 		_, err := e.q.Cycle(ctx, src, e.now)
 		require.Error(t, err)
 		st := e.q.Status()
 		require.Equal(t, i, st.Failures)
-		require.Equal(t, i == registry.FailingAfter, st.Failing())
+		require.Equal(t, i == seriesset.FailingAfter, st.Failing())
 		require.Equal(t, "fake source down", st.LastError)
 	}
 	require.True(t, e.q.Status().Usable(), "ready, and failing")
@@ -483,13 +483,13 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 	e.now = e.now.Add(time.Minute)
 	_, err = e.q.Cycle(ctx, src, e.now)
 	require.NoError(t, err)
-	require.Equal(t, registry.Status{Ready: true}, e.q.Status())
+	require.Equal(t, seriesset.Status{Ready: true}, e.q.Status())
 
 	// A query that never gets its backfill done but fails persistently counts as usable.
-	e2 := newEnv(t, queryConfig(nil), registry.Options{})
+	e2 := newEnv(t, queryConfig(nil), seriesset.Options{})
 	down := fakesource.New(fakesource.Many("load", 2), wave)
 	down.SetDown(true)
-	for range registry.FailingAfter {
+	for range seriesset.FailingAfter {
 		_, _ = e2.q.Cycle(ctx, down, e2.now)
 	}
 	require.False(t, e2.q.Ready())

@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/state"
 )
 
 // runner drives one query: a live loop (one query per step, aligned to the step) and a
 // backfill loop for the series that join.
 type runner struct {
-	q      *registry.Query
+	q      *seriesset.Query
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -24,7 +24,7 @@ func (r *runner) stop() {
 	<-r.done
 }
 
-func (a *App) start(ctx context.Context, q *registry.Query, src registry.Source) *runner {
+func (a *App) start(ctx context.Context, q *seriesset.Query, src seriesset.Source) *runner {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &runner{q: q, cancel: cancel, done: make(chan struct{})}
 	kick := make(chan struct{}, 1)
@@ -119,7 +119,7 @@ func (a *App) saveAll() {
 }
 
 // save writes the snapshot file of q, if snapshots are enabled.
-func (a *App) save(q *registry.Query) {
+func (a *App) save(q *seriesset.Query) {
 	if a.opts.DataDir == "" {
 		return
 	}
@@ -135,7 +135,7 @@ func (a *App) save(q *registry.Query) {
 }
 
 // write writes the snapshot file of q and returns how many series it holds.
-func (a *App) write(q *registry.Query) (int, error) {
+func (a *App) write(q *seriesset.Query) (int, error) {
 	w, err := state.Create(a.opts.DataDir, q.Name())
 	if err != nil {
 		return 0, err
@@ -150,7 +150,7 @@ func (a *App) write(q *registry.Query) (int, error) {
 }
 
 // restore loads the snapshot file of q; damaged snapshots are logged and retrained.
-func (a *App) restore(q *registry.Query) {
+func (a *App) restore(q *seriesset.Query) {
 	if a.opts.DataDir == "" {
 		return
 	}

@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 )
 
@@ -26,7 +26,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	writeConfig(t, webPath, "basic_auth_users:\n  prom: "+string(hash)+"\n")
 
 	src := fakesource.New(fakesource.Many("node_load1", 1), func(i int, t time.Time) float64 { return 1 })
-	opts := app.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), Source: src, SnapshotInterval: time.Hour,
+	opts := daemon.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), Source: src, SnapshotInterval: time.Hour,
 		Web: &web.FlagConfig{WebConfigFile: &webPath, WebListenAddresses: &[]string{}}}
 	ex := start(t, opts)
 

@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
@@ -123,7 +123,7 @@ queries:
     thresholds: [100]
     min: 0
 `, prom.URL())), 0o600))
-	opts := app.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), SnapshotInterval: time.Hour,
+	opts := daemon.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), SnapshotInterval: time.Hour,
 		Logger: testLogger(t)}
 	ex := startAt(t, exporterAddr, opts)
 	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })

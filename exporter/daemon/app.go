@@ -2,7 +2,7 @@
 // snapshots, runs one live loop and one backfill loop per query, serves /metrics, the
 // landing page and the lifecycle endpoints, and reloads on SIGHUP and POST /-/reload.
 // Run is the whole program, so tests run it in-process.
-package app
+package daemon
 
 import (
 	"context"
@@ -28,9 +28,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/kizashi-dev/kizashi/exporter/collector"
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 	kweb "github.com/kizashi-dev/kizashi/exporter/web"
 )
@@ -39,7 +39,7 @@ import (
 type Options struct {
 	// ConfigFile is the YAML configuration (see package config).
 	ConfigFile string
-	// Web holds the listen addresses and --web.config.file (TLS, basic auth).
+	// Web holds the listen addresses and --web.queryconfig.file (TLS, basic auth).
 	Web *web.FlagConfig
 	// Listener, if set, is served instead of Web's listen addresses (tests).
 	Listener net.Listener
@@ -48,7 +48,7 @@ type Options struct {
 	// SnapshotInterval between periodic snapshots (default 5m).
 	SnapshotInterval time.Duration
 	// Shard selects the series this replica models (zero: all).
-	Shard registry.Shard
+	Shard seriesset.Shard
 	// ChartSeries is how many series per query keep a day of history for the web page's
 	// charts (default 50).
 	ChartSeries int
@@ -60,7 +60,7 @@ type Options struct {
 	Timeouts Timeouts
 	// Source, if set, replaces the Prometheus client built from the configuration (tests and
 	// benchmarks with an in-process source).
-	Source registry.Source
+	Source seriesset.Source
 	Logger *slog.Logger
 }
 
@@ -91,25 +91,25 @@ type App struct {
 	opts    Options
 	log     *slog.Logger
 	reg     *prometheus.Registry
-	metrics *registry.Metrics
+	metrics *seriesset.Metrics
 
 	reloadOK, reloadTime prometheus.Gauge
 	scrapeDuration       prometheus.Histogram
 	scrapeDuplicates     *prometheus.CounterVec
 
 	mu      sync.Mutex // serialises reloads
-	cfg     *config.Config
-	src     registry.Source
+	cfg     *queryconfig.Config
+	src     seriesset.Source
 	runners map[string]*runner
 
 	qmu     sync.RWMutex
-	queries []*registry.Query // sorted by name, for readers
+	queries []*seriesset.Query // sorted by name, for readers
 }
 
-// CheckConfig loads and validates a configuration file (--config.check): config.Load validates
+// CheckConfig loads and validates a configuration file (--queryconfig.check): queryconfig.Load validates
 // every query, source.New the HTTP client settings.
 func CheckConfig(path string) error {
-	c, err := config.Load(path)
+	c, err := queryconfig.Load(path)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func Run(ctx context.Context, opts Options) error {
 	a := &App{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), runners: map[string]*runner{}}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("kizashi_exporter"))
-	a.metrics = registry.NewMetrics(a.reg)
+	a.metrics = seriesset.NewMetrics(a.reg)
 	f := promauto.With(a.reg)
 	a.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_exporter_config_last_reload_successful",
 		Help: "1 if the last configuration reload succeeded."})
@@ -155,7 +155,7 @@ func Run(ctx context.Context, opts Options) error {
 		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
 	}
 
-	cfg, err := config.Load(opts.ConfigFile)
+	cfg, err := queryconfig.Load(opts.ConfigFile)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func Run(ctx context.Context, opts Options) error {
 // Reload loads the configuration file again; the running one is replaced only if the new
 // one is valid.
 func (a *App) Reload(ctx context.Context) error {
-	cfg, err := config.Load(a.opts.ConfigFile)
+	cfg, err := queryconfig.Load(a.opts.ConfigFile)
 	if err == nil {
 		err = a.apply(ctx, cfg)
 	}
@@ -259,7 +259,7 @@ func (a *App) Reload(ctx context.Context) error {
 
 // apply makes cfg the running configuration: unchanged queries keep running, changed ones
 // restart keeping their models when the expression is the same, removed ones stop.
-func (a *App) apply(ctx context.Context, cfg *config.Config) error {
+func (a *App) apply(ctx context.Context, cfg *queryconfig.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	src := a.src
@@ -274,12 +274,12 @@ func (a *App) apply(ctx context.Context, cfg *config.Config) error {
 		src = p
 	}
 	// Build every new query first, so that an invalid one changes nothing.
-	next := map[string]*registry.Query{}
+	next := map[string]*seriesset.Query{}
 	for _, qc := range cfg.Queries {
 		if r := a.runners[qc.Name]; r != nil && !sourceChanged && reflect.DeepEqual(r.q.Config(), qc) {
 			continue
 		}
-		q, err := registry.New(qc, registry.Options{Shard: a.opts.Shard, ChartSeries: a.opts.ChartSeries,
+		q, err := seriesset.New(qc, seriesset.Options{Shard: a.opts.Shard, ChartSeries: a.opts.ChartSeries,
 			MaxSamplesPerQuery: cfg.Source.MaxSamplesPerQuery, Metrics: a.metrics, Logger: a.log})
 		if err != nil {
 			return err
@@ -314,11 +314,11 @@ func (a *App) apply(ctx context.Context, cfg *config.Config) error {
 	}
 	a.cfg, a.src = cfg, src
 
-	qs := make([]*registry.Query, 0, len(a.runners))
+	qs := make([]*seriesset.Query, 0, len(a.runners))
 	for _, r := range a.runners {
 		qs = append(qs, r.q)
 	}
-	slices.SortFunc(qs, func(x, y *registry.Query) int { return strings.Compare(x.Name(), y.Name()) })
+	slices.SortFunc(qs, func(x, y *seriesset.Query) int { return strings.Compare(x.Name(), y.Name()) })
 	a.qmu.Lock()
 	a.queries = qs
 	a.qmu.Unlock()
@@ -326,7 +326,7 @@ func (a *App) apply(ctx context.Context, cfg *config.Config) error {
 }
 
 // transfer moves the models of a query whose settings changed to its replacement.
-func (a *App) transfer(from, to *registry.Query) {
+func (a *App) transfer(from, to *seriesset.Query) {
 	failed := 0
 	err := from.Snapshot(func(raw model.Metric, snap []byte) error {
 		if err := to.Restore(raw, snap); err != nil {
@@ -340,14 +340,14 @@ func (a *App) transfer(from, to *registry.Query) {
 }
 
 // Queries returns the running queries, sorted by name.
-func (a *App) Queries() []*registry.Query {
+func (a *App) Queries() []*seriesset.Query {
 	a.qmu.RLock()
 	defer a.qmu.RUnlock()
 	return a.queries
 }
 
 // Ready reports whether the exporter is ready: every query has either finished its first
-// backfill, or is failing (its last registry.FailingAfter queries to the source failed) and
+// backfill, or is failing (its last seriesset.FailingAfter queries to the source failed) and
 // is reported as such, so that one broken query does not keep the others from being served.
 // It also returns a line per query saying what it is doing (see readiness).
 func (a *App) Ready() (bool, []string) {
@@ -362,7 +362,7 @@ func (a *App) Ready() (bool, []string) {
 }
 
 // readiness says what a query is doing, and whether it counts as ready for /-/ready.
-func readiness(name string, s registry.Status) (string, bool) {
+func readiness(name string, s seriesset.Status) (string, bool) {
 	state := "backfilling"
 	if s.Ready {
 		state = "ready"
@@ -398,7 +398,7 @@ func (a *App) handler(ctx context.Context) http.Handler {
 		}
 	})
 	// As Prometheus: the lifecycle API is off unless --web.enable-lifecycle; it is served with
-	// the rest, behind --web.config.file's TLS and basic auth. Requests a browser sends from
+	// the rest, behind --web.queryconfig.file's TLS and basic auth. Requests a browser sends from
 	// another site (Sec-Fetch-Site, else Origin against Host) are refused, so that a page
 	// cannot make an operator's browser reload the exporter.
 	var reload http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -408,7 +408,7 @@ func (a *App) handler(ctx context.Context) http.Handler {
 		}
 		if err := a.Reload(ctx); err != nil {
 			a.log.Error("reload configuration", "err", err)
-			// Configuration errors name a line and a key, never a value (see config.Parse).
+			// Configuration errors name a line and a key, never a value (see queryconfig.Parse).
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}

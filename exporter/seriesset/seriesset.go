@@ -1,8 +1,8 @@
-// Package registry holds the models of the series of each configured query: it discovers
+// Package seriesset holds the models of the series of each configured query: it discovers
 // series from the query results, keeps one anomaly model per series, backfills new series from
 // history, drops stale ones, applies the per-query cardinality cap and the shard filter, and
 // keeps what the collector publishes.
-package registry
+package seriesset
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
@@ -74,7 +74,7 @@ type Options struct {
 
 // Query is the set of series models of one configured query.
 type Query struct {
-	cfg  config.Query
+	cfg  queryconfig.Query
 	spec *anomaly.Spec
 	opts Options
 	name string
@@ -158,7 +158,7 @@ func reason(err error) string {
 }
 
 // New returns an empty Query for cfg.
-func New(cfg config.Query, opts Options) (*Query, error) {
+func New(cfg queryconfig.Query, opts Options) (*Query, error) {
 	ac, err := cfg.Anomaly()
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", cfg.Name, err)
@@ -177,7 +177,7 @@ func New(cfg config.Query, opts Options) (*Query, error) {
 		opts.Now = time.Now
 	}
 	if opts.MaxSamplesPerQuery <= 0 {
-		opts.MaxSamplesPerQuery = config.DefaultSource.MaxSamplesPerQuery
+		opts.MaxSamplesPerQuery = queryconfig.DefaultSource.MaxSamplesPerQuery
 	}
 	q := &Query{cfg: cfg, spec: spec, opts: opts, name: cfg.Name,
 		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}, owners: map[string]*owners{}}
@@ -189,7 +189,7 @@ func New(cfg config.Query, opts Options) (*Query, error) {
 func (q *Query) Name() string { return q.name }
 
 // Config returns the query's configuration.
-func (q *Query) Config() config.Query { return q.cfg }
+func (q *Query) Config() queryconfig.Query { return q.cfg }
 
 // Ready reports whether the first backfill has finished.
 func (q *Query) Ready() bool { return q.backfilled.Load() }

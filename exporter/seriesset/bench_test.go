@@ -1,4 +1,4 @@
-package registry_test
+package seriesset_test
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
-	"github.com/kizashi-dev/kizashi/exporter/registry"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
 // benchSeries is the bar of BENCHMARKS.md: 100k modelled series.
@@ -43,13 +43,13 @@ func rssMiB(b *testing.B) float64 {
 // vector is built in-process): fingerprints, shard and cap checks, model updates, forecasts,
 // breach ETAs, staleness. It reports the RSS with the 100k models in memory.
 //
-//	go test ./exporter/registry -run '^$' -bench Cycle100k -benchtime 10x
+//	go test ./exporter/seriesset -run '^$' -bench Cycle100k -benchtime 10x
 func BenchmarkCycle100k(b *testing.B) {
 	for _, th := range []int{0, 1} {
 		b.Run("thresholds="+strconv.Itoa(th), func(b *testing.B) {
 			ctx := context.Background()
 			now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-			cfg := config.DefaultQuery
+			cfg := queryconfig.DefaultQuery
 			cfg.Name, cfg.Expr = "bench", "node_load1"
 			cfg.TrainingWindow = model.Duration(2 * time.Hour)
 			cfg.WarmUp = model.Duration(time.Hour)
@@ -57,7 +57,7 @@ func BenchmarkCycle100k(b *testing.B) {
 			if th > 0 {
 				cfg.Thresholds = []float64{1000}
 			}
-			q, err := registry.New(cfg, registry.Options{Metrics: registry.NewMetrics(prometheus.NewRegistry()),
+			q, err := seriesset.New(cfg, seriesset.Options{Metrics: seriesset.NewMetrics(prometheus.NewRegistry()),
 				ChartSeries: 50, Now: func() time.Time { return now }})
 			if err != nil {
 				b.Fatal(err)

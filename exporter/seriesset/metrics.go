@@ -1,4 +1,4 @@
-package registry
+package seriesset
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

@@ -1,4 +1,4 @@
-package config_test
+package queryconfig_test
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/config"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 )
 
 // TestLoadErrors: every error names the file, the line and the key (the query too), and
@@ -21,8 +21,8 @@ func TestLoadErrors(t *testing.T) {
 		file string
 		err  string
 	}{
-		{"unknown_key.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": field stepp not found in type config.plain"},
-		{"unknown_source_key.yml", "yaml: unmarshal errors:\n  line 3: source: field bearer not found in type config.plain"},
+		{"unknown_key.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": field stepp not found in type queryconfig.plain"},
+		{"unknown_source_key.yml", "yaml: unmarshal errors:\n  line 3: source: field bearer not found in type queryconfig.plain"},
 		{"no_url.yml", "line 1: source: url is required"},
 		{"bad_url.yml", `line 2: source: url "prometheus:9090": want http(s)://host[:port][/path]`},
 		{"url_with_password.yml", `line 2: source: url "ftp://kizashi:xxxxx@prometheus:9090": want http(s)://host[:port][/path]`},
@@ -51,17 +51,17 @@ func TestLoadErrors(t *testing.T) {
 		{"bad_duration.yml", `line 6: query "q": training_window: not a valid duration string: (value not shown)`},
 		{"bad_staleness.yml", `line 7: query "q": staleness_timeout: not a valid duration string: (value not shown)`},
 		{"bad_warm_up.yml", `line 6: query "q": warm_up: not a valid duration string: (value not shown)`},
-		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into config.plain"},
+		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into queryconfig.plain"},
 		{"empty.yml", "empty configuration"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)
-			_, err := config.Load(path)
+			_, err := queryconfig.Load(path)
 			require.EqualError(t, err, "parse config "+path+": "+tc.err)
 			require.NotContains(t, err.Error(), "s3cr3t")
 		})
 	}
-	_, err := config.Load("testdata/missing.yml")
+	_, err := queryconfig.Load("testdata/missing.yml")
 	require.EqualError(t, err, "read config: open testdata/missing.yml: no such file or directory")
 }
 
@@ -77,7 +77,7 @@ func TestEveryTestdataFileIsUsed(t *testing.T) {
 }
 
 func TestLoadGood(t *testing.T) {
-	c, err := config.Load(filepath.Join("testdata", "good.yml"))
+	c, err := queryconfig.Load(filepath.Join("testdata", "good.yml"))
 	require.NoError(t, err)
 	require.Equal(t, "http://127.0.0.1:9090", c.Source.URL)
 	require.Equal(t, model.Duration(10*time.Second), c.Source.QueryTimeout)
@@ -102,9 +102,9 @@ func TestLoadGood(t *testing.T) {
 	require.Nil(t, ac.Max)
 
 	d := c.Queries[1]
-	require.Equal(t, config.DefaultQuery.Step, d.Step)
-	require.Equal(t, config.DefaultQuery.TrainingWindow, d.TrainingWindow)
-	require.Equal(t, config.DefaultQuery.Horizons, d.Horizons)
+	require.Equal(t, queryconfig.DefaultQuery.Step, d.Step)
+	require.Equal(t, queryconfig.DefaultQuery.TrainingWindow, d.TrainingWindow)
+	require.Equal(t, queryconfig.DefaultQuery.Horizons, d.Horizons)
 	require.Equal(t, 0.5, d.Sensitivity)
 	require.Equal(t, 10_000, d.MaxSeries)
 	require.Equal(t, 24*time.Hour, d.BreachHorizon())
@@ -117,8 +117,8 @@ func TestLoadGood(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	c, err := config.Load("../examples/kizashi-exporter.yml")
+	c, err := queryconfig.Load("../examples/kizashi-exporter.yml")
 	require.NoError(t, err)
-	require.Equal(t, config.DefaultSource.MaxResponseSize, c.Source.MaxResponseSize)
+	require.Equal(t, queryconfig.DefaultSource.MaxResponseSize, c.Source.MaxResponseSize)
 	require.Len(t, c.Queries, 2)
 }

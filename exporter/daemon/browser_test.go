@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
@@ -45,7 +45,7 @@ queries:
 		}
 		return v
 	})
-	ex := start(t, app.Options{ConfigFile: cfgPath, Source: src})
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src})
 	waitFor(t, "ready", 30*time.Second, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
 
 	ctx := testenv.Browser(t)

@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/state"
 )
@@ -28,19 +28,19 @@ type running struct {
 	stop func()
 }
 
-func start(t *testing.T, opts app.Options) *running {
+func start(t *testing.T, opts daemon.Options) *running {
 	t.Helper()
 	return startAt(t, "127.0.0.1:0", opts)
 }
 
-func startAt(t *testing.T, addr string, opts app.Options) *running {
+func startAt(t *testing.T, addr string, opts daemon.Options) *running {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	opts.Listener = l
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, opts) }()
+	go func() { done <- daemon.Run(ctx, opts) }()
 	r := &running{url: "http://" + l.Addr().String()}
 	stopped := false
 	r.stop = func() {
@@ -123,7 +123,7 @@ func TestRunInProcess(t *testing.T) {
 	src := fakesource.New(fakesource.Many("node_load1", 3), func(i int, t time.Time) float64 {
 		return float64(10+i) + float64(t.Unix()%7)/10
 	})
-	opts := app.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), Source: src, SnapshotInterval: time.Hour,
+	opts := daemon.Options{ConfigFile: cfgPath, DataDir: filepath.Join(dir, "data"), Source: src, SnapshotInterval: time.Hour,
 		EnableLifecycle: true}
 	ex := start(t, opts)
 
@@ -211,9 +211,9 @@ func TestRunInProcess(t *testing.T) {
 }
 
 func TestCheckConfig(t *testing.T) {
-	require.NoError(t, app.CheckConfig("../config/testdata/good.yml"))
-	require.ErrorContains(t, app.CheckConfig("../config/testdata/unknown_key.yml"), `line 6: query "q": field stepp not found`)
-	require.ErrorContains(t, app.CheckConfig("../config/testdata/bad_promql.yml"), `line 5: query "q": expr: 1:16: parse error`)
+	require.NoError(t, daemon.CheckConfig("../queryconfig/testdata/good.yml"))
+	require.ErrorContains(t, daemon.CheckConfig("../queryconfig/testdata/unknown_key.yml"), `line 6: query "q": field stepp not found`)
+	require.ErrorContains(t, daemon.CheckConfig("../queryconfig/testdata/bad_promql.yml"), `line 5: query "q": expr: 1:16: parse error`)
 }
 
 // promtoolCheckMetrics runs Debian's promtool check metrics on an exposition.

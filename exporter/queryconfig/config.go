@@ -1,7 +1,7 @@
 // Package config holds kizashi-exporter's configuration file: where to read raw series from,
 // and which PromQL expressions to model. Decoding is strict: unknown keys are errors, reported
 // with their line numbers, and every value is validated before a configuration is used.
-package config
+package queryconfig
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package app_test
+package daemon_test
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/exporter/app"
+	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
@@ -55,7 +55,7 @@ queries:
 	prom := testenv.StartPrometheus(t, testenv.PromOptions{
 		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "kizashi-exporter", Targets: []string{addr}, HonorLabels: true}},
 	})
-	ex := startAt(t, addr, app.Options{ConfigFile: cfgPath, Source: src})
+	ex := startAt(t, addr, daemon.Options{ConfigFile: cfgPath, Source: src})
 
 	waitForQuery(t, prom, `count(kizashi_baseline{kizashi_query="otel"}) == 3`, patience)
 	// Several scrapes in a row succeeded.
@@ -135,7 +135,7 @@ queries:
     weekly: off
     staleness_timeout: %s
 `, proxy.URL, model.Duration(staleness))), 0o600))
-	ex := start(t, app.Options{ConfigFile: cfgPath, Logger: testLogger(t)})
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Logger: testLogger(t)})
 	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == http.StatusOK })
 	scrape := func() string { _, m := get(t, ex.url+"/metrics"); return m }
 	waitFor(t, "three series", patience, func() bool { return strings.Count(scrape(), "kizashi_baseline{") == 3 })
