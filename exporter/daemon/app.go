@@ -1,7 +1,7 @@
-// Package app is kizashi-exporter's daemon: it loads the configuration, restores model
+// Package daemon is kizashi-exporter's daemon: it loads the configuration, restores model
 // snapshots, runs one live loop and one backfill loop per query, serves /metrics, the
-// landing page and the lifecycle endpoints, and reloads on SIGHUP and POST /-/reload.
-// Run is the whole program, so tests run it in-process.
+// landing page and the lifecycle endpoints (internal/lifecycle), and reloads on SIGHUP (caught
+// by main) and POST /-/reload. Run is the whole program, so tests run it in-process.
 package daemon
 
 import (
@@ -12,17 +12,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -33,6 +30,7 @@ import (
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 	kweb "github.com/kizashi-dev/kizashi/exporter/web"
+	"github.com/kizashi-dev/kizashi/internal/lifecycle"
 )
 
 // Options are the program's settings that are not in the configuration file (flags).
@@ -52,8 +50,8 @@ type Options struct {
 	// ChartSeries is how many series per query keep a day of history for the web page's
 	// charts (default 50).
 	ChartSeries int
-	// ReloadOnSIGHUP reloads the configuration on SIGHUP (the daemon; not in tests).
-	ReloadOnSIGHUP bool
+	// Hangup reloads the configuration at each value (main hands SIGHUP over; nil: none).
+	Hangup <-chan os.Signal
 	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
 	EnableLifecycle bool
 	// Timeouts of the HTTP server (DefaultTimeouts for zero fields).
@@ -93,11 +91,11 @@ type App struct {
 	reg     *prometheus.Registry
 	metrics *seriesset.Metrics
 
-	reloadOK, reloadTime prometheus.Gauge
-	scrapeDuration       prometheus.Histogram
-	scrapeDuplicates     *prometheus.CounterVec
+	config           *lifecycle.Coordinator[*queryconfig.Config]
+	scrapeDuration   prometheus.Histogram
+	scrapeDuplicates *prometheus.CounterVec
 
-	mu      sync.Mutex // serialises reloads
+	mu      sync.Mutex // guards cfg, src and runners (reloads are serialised by config)
 	cfg     *queryconfig.Config
 	src     seriesset.Source
 	runners map[string]*runner
@@ -138,14 +136,10 @@ func Run(ctx context.Context, opts Options) error {
 		opts.Web = &web.FlagConfig{WebConfigFile: &empty, WebListenAddresses: &[]string{}}
 	}
 	a := &App{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), runners: map[string]*runner{}}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("kizashi_exporter"))
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lifecycle.RegisterBuildInfo(a.reg, "kizashi_exporter")
 	a.metrics = seriesset.NewMetrics(a.reg)
 	f := promauto.With(a.reg)
-	a.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_exporter_config_last_reload_successful",
-		Help: "1 if the last configuration reload succeeded."})
-	a.reloadTime = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_exporter_config_last_reload_success_timestamp_seconds",
-		Help: "Time of the last successful configuration reload."})
 	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
 		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
 	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
@@ -155,55 +149,24 @@ func Run(ctx context.Context, opts Options) error {
 		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
 	}
 
-	cfg, err := queryconfig.Load(opts.ConfigFile)
-	if err != nil {
-		return err
-	}
 	runCtx, stopRunners := context.WithCancel(context.Background())
 	defer stopRunners()
-	if err := a.apply(runCtx, cfg); err != nil {
+	a.config = lifecycle.NewCoordinator(a.reg, "kizashi_exporter", a.log, func() (*queryconfig.Config, error) {
+		return queryconfig.Load(opts.ConfigFile)
+	})
+	a.config.Subscribe(func(cfg *queryconfig.Config) error { return a.apply(runCtx, cfg) })
+	if err := a.config.Load(); err != nil {
 		return err
 	}
-	a.reloadOK.Set(1)
-	a.reloadTime.SetToCurrentTime()
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	bg, stopBG := context.WithCancel(ctx)
-	defer stopBG()
-	if opts.ReloadOnSIGHUP {
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		wg.Go(func() {
-			for {
-				select {
-				case <-bg.Done():
-					return
-				case <-hup:
-					if err := a.Reload(runCtx); err != nil {
-						a.log.Error("reload configuration", "err", err)
-					}
-				}
-			}
-		})
-	}
+	bg := lifecycle.NewGroup(ctx)
+	defer bg.Stop()
+	bg.Go(func(ctx context.Context) { a.config.Watch(ctx, opts.Hangup) })
 	if opts.DataDir != "" {
-		wg.Go(func() {
-			t := time.NewTicker(opts.SnapshotInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-bg.Done():
-					return
-				case <-t.C:
-					a.saveAll()
-				}
-			}
-		})
+		bg.Every(func() time.Duration { return opts.SnapshotInterval }, func(context.Context) { a.saveAll() })
 	}
 
-	srv := &http.Server{Handler: a.handler(runCtx), ReadHeaderTimeout: opts.Timeouts.ReadHeader,
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: opts.Timeouts.ReadHeader,
 		ReadTimeout: opts.Timeouts.Read, WriteTimeout: opts.Timeouts.Write, IdleTimeout: opts.Timeouts.Idle}
 	serveErr := make(chan error, 1)
 	go func() {
@@ -224,7 +187,7 @@ func Run(ctx context.Context, opts Options) error {
 			result = fmt.Errorf("serve: %w", err)
 		}
 	}
-	stopBG()
+	bg.Stop()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
@@ -238,23 +201,6 @@ func Run(ctx context.Context, opts Options) error {
 	a.saveAll()
 	a.log.Info("stopped")
 	return result
-}
-
-// Reload loads the configuration file again; the running one is replaced only if the new
-// one is valid.
-func (a *App) Reload(ctx context.Context) error {
-	cfg, err := queryconfig.Load(a.opts.ConfigFile)
-	if err == nil {
-		err = a.apply(ctx, cfg)
-	}
-	if err != nil {
-		a.reloadOK.Set(0)
-		return err
-	}
-	a.reloadOK.Set(1)
-	a.reloadTime.SetToCurrentTime()
-	a.log.Info("configuration reloaded", "queries", len(cfg.Queries))
-	return nil
 }
 
 // apply makes cfg the running configuration: unchanged queries keep running, changed ones
@@ -313,6 +259,7 @@ func (a *App) apply(ctx context.Context, cfg *queryconfig.Config) error {
 		a.runners[name] = a.start(ctx, q, src)
 	}
 	a.cfg, a.src = cfg, src
+	a.log.Debug("configuration applied", "queries", len(cfg.Queries))
 
 	qs := make([]*seriesset.Query, 0, len(a.runners))
 	for _, r := range a.runners {
@@ -376,51 +323,19 @@ func readiness(name string, s seriesset.Status) (string, bool) {
 	return name + ": " + state, s.Usable()
 }
 
-func (a *App) handler(ctx context.Context) http.Handler {
+func (a *App) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log,
 		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates})
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = fmt.Fprintln(w, "Healthy.")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/-/healthy", lifecycle.Healthy())
+	mux.Handle("/-/ready", lifecycle.Ready(func(context.Context) lifecycle.Readiness {
 		ready, lines := a.Ready()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if !ready {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintln(w, "Not ready: backfilling.")
-		} else {
-			_, _ = fmt.Fprintln(w, "Ready.")
-		}
-		for _, l := range lines {
-			_, _ = fmt.Fprintln(w, l)
-		}
-	})
+		return lifecycle.Readiness{Ready: ready, Reason: "backfilling", Lines: lines}
+	}))
 	// As Prometheus: the lifecycle API is off unless --web.enable-lifecycle; it is served with
-	// the rest, behind --web.queryconfig.file's TLS and basic auth. Requests a browser sends from
-	// another site (Sec-Fetch-Site, else Origin against Host) are refused, so that a page
-	// cannot make an operator's browser reload the exporter.
-	var reload http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.opts.EnableLifecycle {
-			http.Error(w, "Lifecycle API is not enabled.", http.StatusForbidden)
-			return
-		}
-		if err := a.Reload(ctx); err != nil {
-			a.log.Error("reload configuration", "err", err)
-			// Configuration errors name a line and a key, never a value (see queryconfig.Parse).
-			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
-			return
-		}
-		_, _ = fmt.Fprintln(w, "Reloaded.")
-	})
-	reload = http.NewCrossOriginProtection().Handler(reload)
-	mux.Handle("POST /-/reload", reload)
-	mux.Handle("PUT /-/reload", reload)
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", "POST, PUT")
-		http.Error(w, "Only POST or PUT requests allowed.", http.StatusMethodNotAllowed)
-	})
+	// the rest, behind --web.config.file's TLS and basic auth. Configuration errors name a line
+	// and a key, never a value (see queryconfig.Parse), so the answer shows them.
+	mux.Handle("/-/reload", a.config.ReloadHandler(a.opts.EnableLifecycle, true))
 	pages := kweb.New(a.Queries, a.log)
 	mux.Handle("/", pages)
 	return mux

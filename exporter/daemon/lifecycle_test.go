@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,4 +264,29 @@ func TestSnapshotMetrics(t *testing.T) {
 	})
 	_, m := get(t, bad.url+"/metrics")
 	require.NotContains(t, m, "kizashi_exporter_last_snapshot_success_timestamp_seconds{")
+}
+
+// TestReloadOnHangup: each value on Options.Hangup (main hands SIGHUP over) reloads the
+// configuration; a bad file sets the reload gauge to 0 and keeps the running queries.
+func TestReloadOnHangup(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "kizashi.yml")
+	writeConfig(t, cfgPath, fmt.Sprintf(configTmpl, 0.5))
+	src := fakesource.New(fakesource.Many("node_load1", 1), func(int, time.Time) float64 { return 1 })
+	hangup := make(chan os.Signal)
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Source: src, Hangup: hangup})
+	readyLines := func() string { _, body := get(t, ex.url+"/-/ready"); return body }
+	require.Contains(t, readyLines(), "load: ")
+
+	writeConfig(t, cfgPath, strings.Replace(fmt.Sprintf(configTmpl, 0.5), "name: load", "name: load2", 1))
+	hangup <- syscall.SIGHUP
+	waitFor(t, "the renamed query", patience, func() bool { return strings.Contains(readyLines(), "load2: ") })
+
+	writeConfig(t, cfgPath, "queries: [\n")
+	hangup <- syscall.SIGHUP
+	waitFor(t, "the failed reload", patience, func() bool {
+		_, m := get(t, ex.url+"/metrics")
+		return strings.Contains(m, "\nkizashi_exporter_config_last_reload_successful 0\n")
+	})
+	require.Contains(t, readyLines(), "load2: ", "a bad file changes nothing")
 }

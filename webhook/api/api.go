@@ -49,8 +49,6 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apitypes.IncidentsPath, a.authed(a.list))
 	mux.HandleFunc("GET "+apitypes.IncidentsPath+"/{id}", a.authed(a.get))
 	mux.HandleFunc("POST "+apitypes.IncidentsPath+"/{id}/{action}", a.authed(a.act))
-	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK\n") })
-	mux.HandleFunc("GET /-/ready", a.ready)
 	a.registerForwarding(mux)
 }
 
@@ -97,14 +95,6 @@ func (a *API) publicIDs(ids []int64) []int64 {
 		out[i] = a.IDs.Public(publicid.Incident, id)
 	}
 	return out
-}
-
-func (a *API) ready(w http.ResponseWriter, r *http.Request) {
-	if err := a.Service.Store.Ping(r.Context()); err != nil {
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = io.WriteString(w, "OK\n")
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -11,18 +11,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/kizashi-dev/kizashi/internal/lifecycle"
 	"github.com/kizashi-dev/kizashi/webhook/api"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
@@ -50,6 +47,8 @@ type Options struct {
 	Now   func() time.Time
 	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
 	EnableLifecycle bool
+	// Hangup reloads the configuration at each value (main hands SIGHUP over; nil: none).
+	Hangup <-chan os.Signal
 }
 
 // OpenStore opens the configured store.
@@ -70,21 +69,18 @@ func OpenStore(ctx context.Context, c config.Storage, m *service.Metrics) (store
 	}
 }
 
+// program is a running webhook. Its configuration is swapped whole at each reload (blackbox's
+// SafeConfig): readers take p.cfg.Load() once per use.
 type program struct {
-	opts       Options
-	logger     *slog.Logger
-	cfg        atomic.Pointer[config.Config]
-	reloadOK   prometheus.Gauge
-	reloadTime prometheus.Gauge
-	metrics    *service.Metrics
+	opts    Options
+	logger  *slog.Logger
+	cfg     atomic.Pointer[config.Config]
+	config  *lifecycle.Coordinator[*config.Config]
+	metrics *service.Metrics
 }
 
-func (p *program) reload() error {
-	c, err := config.Load(p.opts.ConfigFile)
-	if err != nil {
-		p.reloadOK.Set(0)
-		return err
-	}
+// use is the coordinator's subscriber: it makes c the running configuration.
+func (p *program) use(c *config.Config) error {
 	if old := p.cfg.Load(); old != nil && old.Storage != c.Storage {
 		p.logger.Warn("storage settings changed; they take effect after a restart")
 	}
@@ -92,8 +88,6 @@ func (p *program) reload() error {
 	if p.metrics != nil {
 		p.metrics.InitTenants(c.TenantNames())
 	}
-	p.reloadOK.Set(1)
-	p.reloadTime.SetToCurrentTime()
 	return nil
 }
 
@@ -107,11 +101,11 @@ func Run(ctx context.Context, o Options) error {
 		o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	reg := o.Registry
+	lifecycle.RegisterBuildInfo(reg, "kizashi_webhook")
 	p := &program{opts: o, logger: o.Logger}
-	f := promauto.With(reg)
-	p.reloadOK = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_webhook_config_last_reload_successful", Help: "Whether the last configuration reload succeeded."})
-	p.reloadTime = f.NewGauge(prometheus.GaugeOpts{Name: "kizashi_webhook_config_last_reload_success_timestamp_seconds", Help: "Time of the last successful configuration reload."})
-	if err := p.reload(); err != nil {
+	p.config = lifecycle.NewCoordinator(reg, "kizashi_webhook", o.Logger, func() (*config.Config, error) { return config.Load(o.ConfigFile) })
+	p.config.Subscribe(p.use)
+	if err := p.config.Load(); err != nil {
 		return err
 	}
 	cfg := p.cfg.Load()
@@ -157,41 +151,29 @@ func Run(ctx context.Context, o Options) error {
 	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
 	page.Register(mux)
 	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
-	mux.Handle("POST /-/reload", p.operational(access, ws, p.reloadHandler()))
+	mux.Handle("GET /-/healthy", lifecycle.Healthy())
+	mux.Handle("GET /-/ready", lifecycle.Ready(func(ctx context.Context) lifecycle.Readiness {
+		if err := st.Ping(ctx); err != nil {
+			return lifecycle.Readiness{Reason: "store unavailable"}
+		}
+		return lifecycle.Readiness{Ready: true}
+	}))
+	// Configuration errors may quote the file: the answer points to the log.
+	mux.Handle("/-/reload", p.operational(access, ws, p.config.ReloadHandler(o.EnableLifecycle, false)))
 	handler, err := ws.headers(mux)
 	if err != nil {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Background work (forwarders, reconciler, SIGHUP, sweeper) stops before the store
-	// closes: these defers run before the store's.
-	var bg sync.WaitGroup
-	defer func() {
-		cancel()
-		bg.Wait()
-	}()
-	page.Status = p.startForwarding(ctx, &bg, st, svc, reg, ids)
-	p.startRetention(ctx, &bg, svc)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	bg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := p.reload(); err != nil {
-					o.Logger.Error("reload config", "err", err)
-				} else {
-					o.Logger.Info("config reloaded")
-				}
-			}
-		}
-	})
-	bg.Go(func() { p.sweep(ctx, svc) })
+	// Background work (forwarders, reconciler, SIGHUP, sweeper, retention) is joined before
+	// the store closes: this defer runs before the store's.
+	bg := lifecycle.NewGroup(ctx)
+	defer bg.Stop()
+	ctx = bg.Context()
+	page.Status = p.startForwarding(bg, st, svc, reg, ids)
+	bg.Every(func() time.Duration { return time.Duration(p.cfg.Load().Retention.Interval) }, func(ctx context.Context) { p.retain(ctx, svc) })
+	bg.Go(func(ctx context.Context) { p.config.Watch(ctx, o.Hangup) })
+	bg.Every(func() time.Duration { return time.Duration(p.cfg.Load().Sweep.Interval) }, func(ctx context.Context) { p.sweep(ctx, svc) })
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	ls := []net.Listener{o.Listener}
@@ -226,19 +208,12 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
+// sweep runs one sweep of the incidents (auto-close, SLA timers).
 func (p *program) sweep(ctx context.Context, svc *service.Service) {
-	for {
-		interval := time.Duration(p.cfg.Load().Sweep.Interval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-		n, err := svc.Sweep(ctx, p.cfg.Load().MinCloseAfter())
-		if err != nil && ctx.Err() == nil {
-			p.logger.Error("sweep incidents", "err", err)
-		} else if n > 0 {
-			p.logger.Debug("swept incidents", "changed", n)
-		}
+	n, err := svc.Sweep(ctx, p.cfg.Load().MinCloseAfter())
+	if err != nil && ctx.Err() == nil {
+		p.logger.Error("sweep incidents", "err", err)
+	} else if n > 0 {
+		p.logger.Debug("swept incidents", "changed", n)
 	}
 }

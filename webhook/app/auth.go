@@ -70,20 +70,3 @@ func (p *program) operational(a *auth.Access, ws *webServer, h http.Handler) htt
 		h.ServeHTTP(w, r)
 	})
 }
-
-// reloadHandler is POST /-/reload: off unless --web.enable-lifecycle (as Prometheus), and its
-// errors are in the log only (they may quote the file).
-func (p *program) reloadHandler() http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		if !p.opts.EnableLifecycle {
-			http.Error(w, "Lifecycle API is not enabled (--web.enable-lifecycle).", http.StatusForbidden)
-			return
-		}
-		if err := p.reload(); err != nil {
-			p.logger.Error("reload config", "err", err)
-			http.Error(w, "reload failed: see the webhook's log", http.StatusInternalServerError)
-			return
-		}
-		p.logger.Info("config reloaded")
-	}
-}

@@ -11,10 +11,12 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -121,4 +123,62 @@ func TestReloadOverHTTP(t *testing.T) {
 		req.SetBasicAuth("ops", "ops-password")
 		require.Equal(t, 200, send(t, http.MethodPost, w.URL+"/-/reload", nil, "", map[string]string{"Authorization": req.Header.Get("Authorization")}).code)
 	})
+}
+
+// TestRunWaitsForAReload: a reload that SIGHUP started is finished before Run returns and
+// closes the store. The configuration file is a named pipe, so the reload blocks in reading
+// it until the test writes it.
+func TestRunWaitsForAReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kizashi-webhook.yml")
+	require.NoError(t, syscall.Mkfifo(cfg, 0o600))
+	content := []byte(configYAML("storage:\n  driver: sqlite\n  path: " + filepath.Join(dir, "k.db") + "\n"))
+	written := make(chan error, 1)
+	write := func() { written <- os.WriteFile(cfg, content, 0o600) } // blocks until a reader opens the pipe
+	go write()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hangup := make(chan os.Signal) // unbuffered: a send returns once the daemon took it
+	reg := prometheus.NewRegistry()
+	done, ready := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- app.Run(ctx, app.Options{ConfigFile: cfg, Listener: l, Registry: reg, Hangup: hangup,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func(string) { close(ready) }})
+	}()
+	require.NoError(t, <-written)
+	<-ready
+	hangup <- syscall.SIGHUP // the reload now waits for the pipe
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned (%v) and closed the store while a reload was in progress", err)
+	case <-time.After(time.Second): // a Run that does not wait returns at once
+	}
+	go write()
+	require.NoError(t, <-written)
+	require.NoError(t, <-done)
+	n, err := testutil.GatherAndCount(reg, "kizashi_webhook_config_last_reload_successful")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP kizashi_webhook_config_last_reload_successful 1 if the last configuration reload succeeded.
+# TYPE kizashi_webhook_config_last_reload_successful gauge
+kizashi_webhook_config_last_reload_successful 1
+`), "kizashi_webhook_config_last_reload_successful"), "the reload finished")
+}
+
+// TestLifecycleAnswers: the webhook answers /-/healthy and /-/ready as the exporter does
+// (Prometheus' texts) and publishes its build_info.
+func TestLifecycleAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	w := runWebhook(t, l, configYAML("storage: {driver: sqlite, path: "+filepath.Join(t.TempDir(), "k.db")+"}\n"))
+	require.Eventually(t, func() bool { return send(t, http.MethodGet, w.URL+"/-/ready", nil, "", nil).code == 200 }, time.Minute, 20*time.Millisecond)
+	require.Equal(t, "Ready.\n", send(t, http.MethodGet, w.URL+"/-/ready", nil, "", nil).body)
+	require.Equal(t, "Healthy.\n", send(t, http.MethodGet, w.URL+"/-/healthy", nil, "", nil).body)
+	metrics := send(t, http.MethodGet, w.URL+"/metrics", nil, "", nil).body
+	require.Contains(t, metrics, "kizashi_webhook_build_info{")
+	require.Contains(t, metrics, "kizashi_webhook_config_last_reload_success_timestamp_seconds ")
 }

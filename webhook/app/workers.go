@@ -2,10 +2,10 @@ package app
 
 import (
 	"context"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kizashi-dev/kizashi/internal/lifecycle"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/forward/integrations"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
@@ -15,9 +15,9 @@ import (
 )
 
 // startForwarding starts the outbox forwarders and the reconciler (when the
-// store supports them) in bg; they stop when ctx ends. It returns the
-// forwarders' status (nil without forwarders).
-func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st store.Store, svc *service.Service, reg prometheus.Registerer,
+// store supports them) in bg; they stop with it. It returns the forwarders'
+// status (nil without forwarders).
+func (p *program) startForwarding(bg *lifecycle.Group, st store.Store, svc *service.Service, reg prometheus.Registerer,
 	ids *publicid.Codec) func() []forward.TargetStatus {
 	var status func() []forward.TargetStatus
 	if fs, ok := st.(store.Forwarding); ok {
@@ -31,7 +31,7 @@ func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st st
 		})
 		status = f.Status
 		reg.MustRegister(forward.NewQueueCollector(fs, p.cfg.Load, p.opts.Now))
-		bg.Go(func() {
+		bg.Go(func(ctx context.Context) {
 			if err := f.Run(ctx); err != nil {
 				p.logger.Error("forwarder stopped", "err", err)
 			}
@@ -40,7 +40,7 @@ func (p *program) startForwarding(ctx context.Context, bg *sync.WaitGroup, st st
 	if rs, ok := st.(store.Reconciling); ok {
 		r := reconcile.New(reconcile.Options{Service: svc, Store: rs, Config: p.cfg.Load, Metrics: reconcile.NewMetrics(reg),
 			Logger: p.logger.With("component", "reconcile"), Now: p.opts.Now})
-		bg.Go(func() {
+		bg.Go(func(ctx context.Context) {
 			if err := r.Run(ctx); err != nil {
 				p.logger.Error("reconciler stopped", "err", err)
 			}

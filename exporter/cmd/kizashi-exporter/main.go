@@ -33,6 +33,8 @@ type environment struct {
 	stdout   io.Writer // --help and --version
 	stderr   io.Writer
 	terminal bool // stderr is a terminal
+	// hangup receives SIGHUP (the daemon reloads its configuration); nil in tests.
+	hangup <-chan os.Signal
 }
 
 func commands() []command {
@@ -46,7 +48,10 @@ func commands() []command {
 func main() {
 	cli.DefaultVersion(debug.ReadBuildInfo())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], environment{stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr)})
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], environment{stdout: os.Stdout, stderr: os.Stderr, terminal: isTerminal(os.Stderr), hangup: hangup})
+	signal.Stop(hangup)
 	stop()
 	os.Exit(code)
 }

@@ -41,7 +41,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
 		return daemon.Run(ctx, daemon.Options{
 			ConfigFile: *configFile, Web: webFlags, DataDir: *dataDir, SnapshotInterval: *interval,
-			Shard: sh, ChartSeries: *charts, ReloadOnSIGHUP: true, EnableLifecycle: *lifecycle, Logger: logger,
+			Shard: sh, ChartSeries: *charts, Hangup: env.hangup, EnableLifecycle: *lifecycle, Logger: logger,
 		})
 	}
 }

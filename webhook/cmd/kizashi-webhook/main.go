@@ -25,13 +25,17 @@ import (
 func main() {
 	cli.DefaultVersion(debug.ReadBuildInfo())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	// SIGHUP reloads the configuration (caught here and handed to the daemon, as Alertmanager does).
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, hangup)
+	signal.Stop(hangup)
 	stop()
 	os.Exit(code)
 }
 
 // run parses args, runs the chosen command and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, hangup <-chan os.Signal) int {
 	a := cli.New("kizashi-webhook", "Alertmanager webhook receiver that turns alerts into ITIL incidents per tenant.", stdout, stderr)
 	// --help and --version end the program after parsing, with their code, not inside it.
 	terminated, termCode := false, 0
@@ -90,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	logger.Info("starting kizashi-webhook", "version", version.Info())
-	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger, EnableLifecycle: *lifecycle}); err != nil {
+	if err := app.Run(ctx, app.Options{ConfigFile: *configFile, Web: webFlags, Logger: logger, EnableLifecycle: *lifecycle, Hangup: hangup}); err != nil {
 		logger.Error("kizashi-webhook stopped", "err", err)
 		return 1
 	}

@@ -47,7 +47,7 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr strings.Builder
-			code := run(context.Background(), tc.args, &stdout, &stderr)
+			code := run(context.Background(), tc.args, &stdout, &stderr, nil)
 			require.Equal(t, tc.wantCode, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 			for _, s := range tc.wantStdout {
 				require.Contains(t, stdout.String(), s)
