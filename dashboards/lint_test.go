@@ -28,6 +28,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/dashboards"
 	"github.com/kizashi-dev/kizashi/exporter/daemon"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/app"
@@ -224,18 +225,18 @@ func TestMetricNames(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	for _, m := range regexp.MustCompile(`kizashi_[a-z0-9_]*[a-z0-9]`).FindAllString(string(readme), -1) {
-		if m == "kizashi_query" || m == "kizashi_metric" {
+		if m == metricnames.LabelQuery || m == metricnames.LabelMetric {
 			continue
 		}
 		_, ok := known[m]
 		require.True(t, ok, "README.md names %s, which none of our programs exports", m)
 	}
 	// The dashboards and rules use the published series of every kind.
-	for _, n := range []string{"kizashi_anomaly_score", "kizashi_baseline", "kizashi_lower", "kizashi_upper",
-		"kizashi_forecast", "kizashi_forecast_lower", "kizashi_forecast_upper", "kizashi_breach_eta_seconds",
-		"kizashi_model_ready", "kizashi_deviation", "kizashi_webhook_incidents_open",
+	// (kizashi_value, the raw value again, is for the data source's charts of expressions.)
+	published := slices.DeleteFunc(metricnames.Names(), func(n string) bool { return n == metricnames.Value })
+	for _, n := range append(published, "kizashi_webhook_incidents_open",
 		"kizashi_webhook_time_to_acknowledge_seconds_sum", "kizashi_webhook_time_to_resolve_seconds_sum",
-		"kizashi_webhook_sla_breaches_total"} {
+		"kizashi_webhook_sla_breaches_total") {
 		require.True(t, used[n], "%s is used by a dashboard or a rule", n)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 )
 
 // root is the module's root, where the README's commands run.
@@ -293,5 +295,15 @@ func TestReadmeSnippets(t *testing.T) {
 				require.Contains(t, query, "`yaml:\""+key+"\"`", "exporter/queryconfig's Query has the key %s", key)
 			}
 		}
+	}
+}
+
+// TestReadmePublishedMetrics: README names every series the exporter publishes and the labels
+// it adds (the table is exporter/metricnames, which the collector writes from).
+func TestReadmePublishedMetrics(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	for _, n := range append(metricnames.Names(), metricnames.LabelQuery, metricnames.LabelMetric) {
+		require.Regexp(t, `\b`+n+`\b`, string(readme), "README.md names %s", n)
 	}
 }

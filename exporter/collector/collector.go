@@ -40,12 +40,14 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
-// family is one published metric: fn returns the value of a series (ok false: no sample).
+// family is one published metric (its name and help from metricnames.Families): value
+// returns the value of a series (ok false: no sample).
 type family struct {
-	name, help string
+	metricnames.Family
 	// extra is the label added to the series (horizon, threshold), empty for none.
 	extra func(q *seriesset.Query) []string
 	value func(p *seriesset.Published, i int) (float64, bool)
@@ -57,7 +59,7 @@ func horizons(q *seriesset.Query) []string {
 	c := q.Config()
 	out := make([]string, len(c.Horizons))
 	for i, h := range c.Horizons {
-		out[i] = `horizon="` + h.String() + `"`
+		out[i] = metricnames.LabelHorizon + `="` + h.String() + `"`
 	}
 	return out
 }
@@ -66,7 +68,7 @@ func thresholds(q *seriesset.Query) []string {
 	c := q.Config()
 	out := make([]string, len(c.Thresholds))
 	for i, th := range c.Thresholds {
-		out[i] = `threshold="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`
+		out[i] = metricnames.LabelThreshold + `="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`
 	}
 	return out
 }
@@ -84,40 +86,51 @@ func always(f func(p *seriesset.Published) float64) func(p *seriesset.Published,
 	return func(p *seriesset.Published, _ int) (float64, bool) { return f(p), true }
 }
 
-var families = []family{
-	{"kizashi_value", "The value of the series the model learned last (the query's result, so expressions without a metric name can be charted next to their band).", one,
-		always(func(p *seriesset.Published) float64 { return p.Value })},
-	{"kizashi_baseline", "Expected value of the series at its last sample.", one,
-		always(func(p *seriesset.Published) float64 { return p.Result.Baseline })},
-	{"kizashi_lower", "Lower bound of the normal band at the last sample.", one,
-		always(func(p *seriesset.Published) float64 { return p.Result.Lower })},
-	{"kizashi_upper", "Upper bound of the normal band at the last sample.", one,
-		always(func(p *seriesset.Published) float64 { return p.Result.Upper })},
-	{"kizashi_anomaly_score", "Calibrated anomaly score in [0,1]; one threshold serves every series.", one,
-		always(func(p *seriesset.Published) float64 { return p.Result.Score })},
-	{"kizashi_deviation", "Signed deviation of the last sample from the baseline, in robust standard deviations.", one,
-		always(func(p *seriesset.Published) float64 { return p.Result.Deviation })},
-	{"kizashi_model_ready", "1 if the model has learned enough to be trusted, else 0.", one,
-		always(func(p *seriesset.Published) float64 {
-			if p.Result.Ready {
-				return 1
-			}
-			return 0
-		})},
-	{"kizashi_forecast", "Point forecast of the series at the horizon after its last sample.", horizons,
-		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Value })},
-	{"kizashi_forecast_lower", "Lower bound of the 95% prediction interval at the horizon.", horizons,
-		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Lower })},
-	{"kizashi_forecast_upper", "Upper bound of the 95% prediction interval at the horizon.", horizons,
-		forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Upper })},
-	{"kizashi_breach_eta_seconds", "Time from the last sample until the forecast crosses the threshold (absent: no crossing forecast within breach_within).", thresholds,
-		func(p *seriesset.Published, i int) (float64, bool) {
-			if i >= len(p.ETAs) || math.IsNaN(p.ETAs[i]) {
-				return 0, false
-			}
-			return p.ETAs[i], true
-		}},
+// values are how each published family is computed, by name.
+var values = map[string]func(p *seriesset.Published, i int) (float64, bool){
+	metricnames.Value:        always(func(p *seriesset.Published) float64 { return p.Value }),
+	metricnames.Baseline:     always(func(p *seriesset.Published) float64 { return p.Result.Baseline }),
+	metricnames.Lower:        always(func(p *seriesset.Published) float64 { return p.Result.Lower }),
+	metricnames.Upper:        always(func(p *seriesset.Published) float64 { return p.Result.Upper }),
+	metricnames.AnomalyScore: always(func(p *seriesset.Published) float64 { return p.Result.Score }),
+	metricnames.Deviation:    always(func(p *seriesset.Published) float64 { return p.Result.Deviation }),
+	metricnames.ModelReady: always(func(p *seriesset.Published) float64 {
+		if p.Result.Ready {
+			return 1
+		}
+		return 0
+	}),
+	metricnames.Forecast:      forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Value }),
+	metricnames.ForecastLower: forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Lower }),
+	metricnames.ForecastUpper: forecast(func(p *seriesset.Published, i int) float64 { return p.Forecasts[i].Upper }),
+	metricnames.BreachETA: func(p *seriesset.Published, i int) (float64, bool) {
+		if i >= len(p.ETAs) || math.IsNaN(p.ETAs[i]) {
+			return 0, false
+		}
+		return p.ETAs[i], true
+	},
 }
+
+// families are metricnames.Families with their values; a family without a value panics at
+// start (a name added to the table and not here).
+var families = func() []family {
+	out := make([]family, len(metricnames.Families))
+	for i, f := range metricnames.Families {
+		v, ok := values[f.Name]
+		if !ok {
+			panic("collector: no value for " + f.Name)
+		}
+		extra := one
+		switch f.Label {
+		case metricnames.LabelHorizon:
+			extra = horizons
+		case metricnames.LabelThreshold:
+			extra = thresholds
+		}
+		out[i] = family{Family: f, extra: extra, value: v}
+	}
+	return out
+}()
 
 // batch is how many series are formatted per read lock of a query; the text is written to the
 // scraper after the lock is released, so memory is bounded by a batch (about 100 KiB).
@@ -136,11 +149,11 @@ func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingSch
 	}
 	for fi, f := range families {
 		buf = append(buf, "# HELP "...)
-		buf = append(buf, f.name...)
+		buf = append(buf, f.Name...)
 		buf = append(buf, ' ')
-		buf = append(buf, f.help...)
+		buf = append(buf, f.Help...)
 		buf = append(buf, "\n# TYPE "...)
-		buf = append(buf, f.name...)
+		buf = append(buf, f.Name...)
 		buf = append(buf, " gauge\n"...)
 		for _, q := range queries {
 			extras := f.extra(q)
@@ -158,7 +171,7 @@ func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingSch
 					if !ok {
 						continue
 					}
-					buf = append(buf, f.name...)
+					buf = append(buf, f.Name...)
 					buf = append(buf, '{')
 					buf = append(buf, labels...)
 					if extra != "" {
@@ -171,7 +184,7 @@ func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingSch
 				}
 			}, flush)
 			if err != nil {
-				return duplicates, fmt.Errorf("write %s: %w", f.name, err)
+				return duplicates, fmt.Errorf("write %s: %w", f.Name, err)
 			}
 		}
 	}

@@ -7,12 +7,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 )
 
 // reserved are the label names the exporter adds itself (kizashi_query, horizon, threshold)
 // or gives the raw metric name (kizashi_metric): a raw label of one of these names is
 // published as exported_<name>.
-var reserved = map[string]bool{"kizashi_query": true, "kizashi_metric": true, "horizon": true, "threshold": true}
+var reserved = map[string]bool{metricnames.LabelQuery: true, metricnames.LabelMetric: true, metricnames.LabelHorizon: true, metricnames.LabelThreshold: true}
 
 // labelTexts returns the published labels of a raw series in exposition syntax, without
 // braces, for each escaping scheme (see labelText). Most series have only legacy label names,
@@ -58,7 +59,7 @@ func labelText(raw model.Metric, query string, scheme model.EscapingScheme) stri
 	for n, v := range raw {
 		l := pubLabel{raw: string(n), value: exposition.Valid(string(v))}
 		if n == model.MetricNameLabel {
-			l.name, l.kept = "kizashi_metric", true
+			l.name, l.kept = metricnames.LabelMetric, true
 		} else {
 			l.name = exposition.Name(string(n), scheme)
 			l.kept = l.name == string(n)
@@ -80,7 +81,7 @@ func labelText(raw model.Metric, query string, scheme model.EscapingScheme) stri
 		return strings.Compare(a.raw, b.raw)
 	})
 	taken := func(name string, upTo int) bool {
-		if name == "kizashi_query" || name == "horizon" || name == "threshold" || name == model.MetricNameLabel {
+		if name == metricnames.LabelQuery || name == metricnames.LabelHorizon || name == metricnames.LabelThreshold || name == model.MetricNameLabel {
 			return true
 		}
 		for _, l := range labels[:upTo] {
@@ -101,7 +102,7 @@ func labelText(raw model.Metric, query string, scheme model.EscapingScheme) stri
 		b = exposition.AppendLabel(b, l.name, l.value)
 		b = append(b, ',')
 	}
-	b = exposition.AppendLabel(b, "kizashi_query", query)
+	b = exposition.AppendLabel(b, metricnames.LabelQuery, query)
 	return string(b)
 }
 

@@ -15,33 +15,34 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/datasource/pkg/models"
 	"github.com/kizashi-dev/kizashi/datasource/pkg/prom"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 )
 
 // Labels the exporter adds to every series it publishes: the query name, and the raw
 // series' metric name.
 const (
-	exportedQueryLabel  = "kizashi_query"
-	exportedMetricLabel = "kizashi_metric"
+	exportedQueryLabel  = metricnames.LabelQuery
+	exportedMetricLabel = metricnames.LabelMetric
 )
 
-// exportedMetrics are the exporter's metric names the exported query reads.
-const exportedMetrics = "kizashi_baseline|kizashi_lower|kizashi_upper|kizashi_anomaly_score|kizashi_deviation"
+// exportedFields maps the exporter's metric names the exported query reads to the frame
+// fields they fill.
+var exportedFields = map[string]string{
+	metricnames.Baseline:     models.FieldBaseline,
+	metricnames.Lower:        models.FieldLower,
+	metricnames.Upper:        models.FieldUpper,
+	metricnames.AnomalyScore: models.FieldScore,
+	metricnames.Deviation:    models.FieldDeviation,
+}
+
+// exportedMetrics are the exporter's metric names the exported query reads, as a regexp.
+var exportedMetrics = strings.Join([]string{metricnames.Baseline, metricnames.Lower, metricnames.Upper,
+	metricnames.AnomalyScore, metricnames.Deviation}, "|")
 
 // exportedField maps one of the exporter's metric names to the frame field it fills.
 func exportedField(metric string) (string, bool) {
-	switch metric {
-	case "kizashi_baseline":
-		return models.FieldBaseline, true
-	case "kizashi_lower":
-		return models.FieldLower, true
-	case "kizashi_upper":
-		return models.FieldUpper, true
-	case "kizashi_anomaly_score":
-		return models.FieldScore, true
-	case "kizashi_deviation":
-		return models.FieldDeviation, true
-	}
-	return "", false
+	f, ok := exportedFields[metric]
+	return f, ok
 }
 
 // rawIdentity returns the labels of the raw series an exported series was computed from: the
