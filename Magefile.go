@@ -5,10 +5,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +65,8 @@ func Deps() error {
 	return sh.RunV("sh", "-c", cmd)
 }
 
-// Lint runs gofmt, go vet and staticcheck over the module and the deploy/ module.
+// Lint runs gofmt, go vet (with and without the e2e tag) and staticcheck (with it, so that
+// the helpers of the e2e tests count as used) over the module and the deploy/ module.
 func Lint() error {
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
@@ -75,10 +78,13 @@ func Lint() error {
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}
+	if err := sh.RunV("go", "vet", "-tags", "e2e", "./..."); err != nil {
+		return err
+	}
 	if err := sh.RunV("go", "-C", "deploy", "vet", "./..."); err != nil {
 		return err
 	}
-	if err := sh.RunV("go", "tool", "staticcheck", "./..."); err != nil {
+	if err := sh.RunV("go", "tool", "staticcheck", "-tags", "e2e", "./..."); err != nil {
 		return err
 	}
 	// deploy/ is a module of its own: the same staticcheck binary, run there.
@@ -116,8 +122,15 @@ func Test() error {
 			}
 			return release.Build(ctx, release.Options{Root: ".", Dir: rel, Info: info, Out: io.Discard, BuildPluginBackend: pluginBackendFunc})
 		}},
-		{"go test ./... (a line per package as it finishes)", func() error {
+		{"go test ./... (the hermetic suite: no Debian program needed; a line per package as it finishes)", func() error {
 			return sh.RunWithV(env, "go", "test", "-count=1", "-timeout=25m", "./...")
+		}},
+		{"go test -tags e2e (the packages with e2e tests: real Prometheus, Alertmanager, PostgreSQL, Chromium)", func() error {
+			pkgs, err := e2ePackages()
+			if err != nil {
+				return err
+			}
+			return sh.RunWithV(env, "go", append([]string{"test", "-tags", "e2e", "-count=1", "-timeout=25m"}, pkgs...)...)
 		}},
 		{"go test ./... in deploy/ (Dockerfiles, systemd units, Kubernetes manifests)", func() error {
 			return sh.RunWithV(env, "go", "-C", "deploy", "test", "-count=1", "-timeout=15m", "./...")
@@ -135,6 +148,37 @@ func Test() error {
 	}
 	fmt.Printf("mage test: all passed in %s\n", time.Since(start).Round(time.Second))
 	return nil
+}
+
+// e2ePackages lists the packages ("./dir") that have test files built only with the e2e tag.
+// Their hermetic tests run again with them.
+func e2ePackages() ([]string, error) {
+	seen := map[string]bool{}
+	var pkgs []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "deploy" || strings.HasPrefix(d.Name(), ".") && path != ".") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if dir := filepath.Dir(path); bytes.HasPrefix(b, []byte("//go:build e2e\n")) && !seen[dir] {
+			seen[dir] = true
+			pkgs = append(pkgs, "./"+filepath.ToSlash(dir))
+		}
+		return nil
+	})
+	if err == nil && len(pkgs) == 0 {
+		err = errors.New("no e2e test files found")
+	}
+	return pkgs, err
 }
 
 // Build compiles the programs into bin/ (stamped with the version, revision and build date,
@@ -158,7 +202,7 @@ func Build() error {
 
 // Bench runs the Go benchmarks (-benchmem, 6 counts for benchstat) and writes bench.txt.
 func Bench() error {
-	out, err := sh.Output("go", "test", "-run=^$", "-bench=.", "-benchmem", "-count=6", "./...")
+	out, err := sh.Output("go", "test", "-tags", "e2e", "-run=^$", "-bench=.", "-benchmem", "-count=6", "./...")
 	fmt.Println(out)
 	if werr := os.WriteFile("bench.txt", []byte(out+"\n"), 0o644); werr != nil && err == nil {
 		err = werr
@@ -410,5 +454,5 @@ func Screenshots() error {
 		return err
 	}
 	return sh.RunWithV(map[string]string{"KIZASHI_SCREENSHOT_DIR": dir},
-		"go", "test", "-count=1", "-run", "^TestDemoShort$", "./internal/demo/")
+		"go", "test", "-tags", "e2e", "-count=1", "-run", "^TestDemoShort$", "./internal/demo/")
 }

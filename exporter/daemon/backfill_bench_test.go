@@ -1,3 +1,5 @@
+//go:build e2e
+
 package daemon_test
 
 import (
@@ -22,7 +24,7 @@ import (
 // range queries still evaluate every minute), and reports the time split between waiting for
 // the range queries and updating the models.
 //
-//	go test ./exporter/daemon -run '^$' -bench Backfill10k7d -benchtime 1x -timeout 60m
+//	go test -tags e2e ./exporter/daemon -run '^$' -bench Backfill10k7d -benchtime 1x -timeout 60m
 func BenchmarkBackfill10k7d(b *testing.B) {
 	const (
 		series = 10_000

@@ -1,20 +1,11 @@
 package catalog
 
 import (
-	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/kizashi-dev/kizashi/internal/proc"
-	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
 // small is a catalogue small enough for unit tests: 9 days, failures from day 2.
@@ -124,54 +115,6 @@ func TestRatesSelectsTheRange(t *testing.T) {
 		require.Less(t, len(got), len(evals), "the counter ended: so do its rates")
 		require.Greater(t, len(got), 40)
 	}
-}
-
-// The port against Debian's Prometheus (promtool test rules evaluates PromQL with the real
-// engine): a catalogue counter with restarts, rate over 1m, 5m and 10m at many steps.
-func TestRatesAgainstPrometheus(t *testing.T) {
-	promtool := testenv.Program(t, proc.Promtool)
-	_, g, _, err := build(small(), Case{Rate5m, None, 3}, "promtool")
-	require.NoError(t, err)
-	cg := g.(*counterGen)
-	cg.resetEvery = 20 * minute // several restarts in the sample
-	cg.offsetMS = 0             // promtool's input series start at 0 and step by the interval
-	samples, resets := scrape(cg, &plan{f: None}, 600_000, 0, 90)
-	require.Greater(t, resets, 2)
-	var vals []string
-	for i, x := range samples {
-		require.Equal(t, int64(i)*scrapeMS-660_000, x.T)
-		vals = append(vals, strconv.FormatFloat(x.F, 'g', -1, 64))
-	}
-	// promtool's series start at time 0: shift ours by 660 s. Evaluation times 7 s off the
-	// minute never fall on a scrape, so Prometheus 2.x's closed range selects what 3.x selects.
-	// y is x until it vanishes an hour in: its rates end with the half-interval extrapolation.
-	var b strings.Builder
-	fmt.Fprintf(&b, "evaluation_interval: 1m\ntests:\n  - interval: 15s\n    input_series:\n      - series: 'x'\n        values: '%s'\n      - series: 'y'\n        values: '%s'\n    promql_expr_test:\n",
-		strings.Join(vals, " "), strings.Join(vals[:(660+3600)/15], " "))
-	n := 0
-	for _, name := range []string{"x", "y"} {
-		ss := samples
-		if name == "y" {
-			ss = samples[:(660+3600)/15]
-		}
-		for _, rangeS := range []int64{60, 300, 600} {
-			for e := int64(660 + 607); e <= 660+89*60; e += 60 {
-				want, ok := extrapolatedRate(window(ss, (e-660)*1000, rangeS*1000), (e-660)*1000, rangeS*1000)
-				if !ok {
-					require.Equal(t, "y", name)
-					continue
-				}
-				fmt.Fprintf(&b, "      - expr: rate(%s[%dm])\n        eval_time: %ds\n        exp_samples:\n          - labels: '{}'\n            value: %s\n",
-					name, rangeS/60, e, strconv.FormatFloat(want, 'g', -1, 64))
-				n++
-			}
-		}
-	}
-	require.Greater(t, n, 400)
-	path := filepath.Join(t.TempDir(), "rate.test.yml")
-	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
-	out, err := exec.Command(promtool, "test", "rules", path).CombinedOutput()
-	require.NoError(t, err, "%s", out)
 }
 
 func window(samples []sample, evalMS, rangeMS int64) []sample {

@@ -1,10 +1,7 @@
 package catalog
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +10,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
-
-	"github.com/kizashi-dev/kizashi/internal/proc"
-	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
 // states evaluates a rule once a minute over holds ("1" holds, "0" not) and returns the states
@@ -99,70 +93,4 @@ func TestShippedRule(t *testing.T) {
 	d, err = model.ParseDuration(r.KeepFiringFor)
 	require.NoError(t, err)
 	require.Equal(t, ShippedRule.KeepFiringFor, time.Duration(d))
-}
-
-// The emulation against Debian's Prometheus: random scores and readiness (with stretches where
-// the series is gone), the shipped rule's expression, for: and keep_firing_for: evaluated by
-// promtool test rules, which must find exactly the alerts the emulation has firing at every
-// minute.
-func TestAlertAgainstPrometheus(t *testing.T) {
-	promtool := testenv.Program(t, proc.Promtool)
-	shipped := readShippedRule(t)
-	dir := t.TempDir()
-	rules := fmt.Sprintf("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: %s\n        for: %s\n        keep_firing_for: %s\n",
-		shipped.Expr, shipped.For, shipped.KeepFiringFor)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "rules.yml"), []byte(rules), 0o644))
-
-	const n, series = 180, 4
-	r := rand.New(rand.NewPCG(1, 2))
-	var input strings.Builder
-	firing := make([][]bool, series)
-	for s := range series {
-		var score, ready []string
-		a := NewAlert(ShippedRule)
-		hi := 0.3 + 0.15*float64(s) // the series differ in how often they hold
-		for i := range n {
-			v := r.Float64() * (0.65 + hi)
-			rd := r.Float64() > 0.05
-			gone := i >= 120 && i < 140 && s%2 == 0 // no sample: a stale series
-			switch {
-			case gone:
-				score, ready = append(score, "stale"), append(ready, "stale")
-			default:
-				score = append(score, fmt.Sprintf("%.3f", v))
-				ready = append(ready, map[bool]string{true: "1", false: "0"}[rd])
-			}
-			holds := !gone && rd && v > ShippedRule.Threshold
-			v3 := float64(int(v*1000+0.5)) / 1000 // what promtool reads
-			require.Equal(t, holds, !gone && rd && v3 > ShippedRule.Threshold, "a score on the threshold after rounding")
-			firing[s] = append(firing[s], a.Eval(time.Unix(int64(i)*60, 0), holds) == Firing)
-		}
-		fmt.Fprintf(&input, "      - series: 'kizashi_anomaly_score{s=\"%d\"}'\n        values: '%s'\n", s, strings.Join(score, " "))
-		fmt.Fprintf(&input, "      - series: 'kizashi_model_ready{s=\"%d\"}'\n        values: '%s'\n", s, strings.Join(ready, " "))
-	}
-	var tests strings.Builder
-	fired := 0
-	for i := range n {
-		fmt.Fprintf(&tests, "      - eval_time: %dm\n        alertname: A\n        exp_alerts:", i)
-		any := false
-		for s := range series {
-			if firing[s][i] {
-				fmt.Fprintf(&tests, "\n          - exp_labels: {s: \"%d\"}", s)
-				any = true
-				fired++
-			}
-		}
-		if !any {
-			tests.WriteString(" []")
-		}
-		tests.WriteString("\n")
-	}
-	require.Greater(t, fired, 50, "the test must exercise firing alerts")
-	test := fmt.Sprintf("rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n%s    alert_rule_test:\n%s",
-		input.String(), tests.String())
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.test.yml"), []byte(test), 0o644))
-	cmd := exec.Command(promtool, "test", "rules", "alerts.test.yml")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
 }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package app_test
 
 import (
@@ -19,7 +21,7 @@ import (
 // notifications/s; both with 10 alerts per notification. Each iteration is one
 // run of KIZASHI_BENCH_SECONDS (default 10) seconds; run with -benchtime=1x.
 //
-//	go test -run XXX -bench Webhook -benchtime 1x ./webhook/app/
+//	go test -tags e2e -run XXX -bench Webhook -benchtime 1x ./webhook/app/
 func BenchmarkWebhook(b *testing.B) {
 	secs := 10
 	if s := os.Getenv("KIZASHI_BENCH_SECONDS"); s != "" {

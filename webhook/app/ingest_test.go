@@ -15,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/bench"
 )
 
@@ -44,21 +43,25 @@ func TestStalledUploadIsRetried(t *testing.T) {
 	require.Empty(t, w.incidents(t, tokAcme))
 }
 
+// storage is a store the tests run against: its configuration section.
+type storage struct {
+	name    string
+	storage func(t *testing.T) string
+}
+
+// storages are the stores the tests that take any run against: SQLite, and PostgreSQL in the
+// e2e suite (storages_e2e_test.go).
+var storages = []storage{
+	{"sqlite", func(t *testing.T) string {
+		return "storage:\n  driver: sqlite\n  path: " + filepath.Join(t.TempDir(), "kizashi.db") + "\n"
+	}},
+}
+
 // TestQuotasHoldBackWithRetry fills each quota of a tenant: the next
 // notification is answered 503 with Retry-After (Alertmanager retries, never
 // drops it), another tenant is not held, and nothing held is stored.
 func TestQuotasHoldBackWithRetry(t *testing.T) {
-	for _, st := range []struct {
-		name    string
-		storage func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string {
-			return "storage:\n  driver: sqlite\n  path: " + filepath.Join(t.TempDir(), "kizashi.db") + "\n"
-		}},
-		{"postgres", func(t *testing.T) string {
-			return fmt.Sprintf("storage:\n  driver: postgres\n  dsn: %q\n", testenv.PostgresDSN(t))
-		}},
-	} {
+	for _, st := range storages {
 		t.Run(st.name, func(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)

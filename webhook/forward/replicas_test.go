@@ -1,3 +1,5 @@
+//go:build e2e
+
 package forward_test
 
 import (

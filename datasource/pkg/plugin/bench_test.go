@@ -1,3 +1,5 @@
+//go:build e2e
+
 package plugin
 
 import (
@@ -34,7 +36,7 @@ import (
 // Each anomaly sub-benchmark also reports peak-heap-MiB: the highest live heap during one
 // query above the heap before it.
 //
-//	go test -run='^$' -bench=BenchmarkAnomalyQuery -benchtime=10x ./datasource/pkg/plugin/
+//	go test -tags e2e -run='^$' -bench=BenchmarkAnomalyQuery -benchtime=10x ./datasource/pkg/plugin/
 func BenchmarkAnomalyQuery(b *testing.B) {
 	const (
 		nSeries = 50
