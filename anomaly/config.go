@@ -58,17 +58,38 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", uint8(m))
 }
 
-// ParseMode parses "auto", "on" or "off" (as in config files and flags).
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "", "auto":
-		return Auto, nil
-	case "off", "false":
-		return Off, nil
-	case "on", "true":
-		return On, nil
+// MarshalText writes the mode as configuration files spell it: auto, off or on
+// (encoding.TextMarshaler).
+func (m Mode) MarshalText() ([]byte, error) {
+	switch m {
+	case Auto, Off, On:
+		return []byte(m.String()), nil
 	}
-	return Auto, fmt.Errorf("unknown mode %q (want auto, on or off)", s)
+	return nil, fmt.Errorf("unknown mode %d", uint8(m))
+}
+
+// UnmarshalText parses "auto" (or empty), "on" (or "true") and "off" (or "false"): the one
+// spelling of the mode that the exporter's configuration, the backtest's settings and flags,
+// and the Grafana data source share (encoding.TextUnmarshaler).
+func (m *Mode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "", "auto":
+		*m = Auto
+	case "off", "false":
+		*m = Off
+	case "on", "true":
+		*m = On
+	default:
+		return fmt.Errorf("unknown mode %q (want auto, on or off)", b)
+	}
+	return nil
+}
+
+// ParseMode is UnmarshalText as a function.
+func ParseMode(s string) (Mode, error) {
+	var m Mode
+	err := m.UnmarshalText([]byte(s))
+	return m, err
 }
 
 // Config holds the settings of a model. The zero value is usable: defaults apply to every

@@ -1,6 +1,8 @@
 package anomaly
 
 import (
+	"encoding"
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -299,6 +301,26 @@ func TestParseMode(t *testing.T) {
 	}
 	_, err := ParseMode("sometimes")
 	require.Error(t, err)
+}
+
+// TestModeText: Mode is text for encoding/json, YAML and flags, and reads back what it writes.
+func TestModeText(t *testing.T) {
+	var _ encoding.TextMarshaler = Auto
+	var _ encoding.TextUnmarshaler = new(Mode)
+	for _, m := range []Mode{Auto, Off, On} {
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		require.Equal(t, `"`+m.String()+`"`, string(b))
+		var back Mode = 99
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, m, back)
+	}
+	_, err := Mode(7).MarshalText()
+	require.Error(t, err)
+	m := On
+	require.ErrorContains(t, m.UnmarshalText([]byte("sometimes")), `unknown mode "sometimes" (want auto, on or off)`)
+	require.Equal(t, On, m, "a bad text changes nothing")
+	require.ErrorContains(t, json.Unmarshal([]byte(`{"m":"maybe"}`), &struct{ M Mode }{}), "unknown mode")
 }
 
 func TestModelSizeBound(t *testing.T) {

@@ -51,11 +51,9 @@ func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode(&s); err != nil {
 		return err
 	}
-	v, err := anomaly.ParseMode(s)
-	if err != nil {
+	if err := (*anomaly.Mode)(m).UnmarshalText([]byte(s)); err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
-	*m = Mode(v)
 	return nil
 }
 
@@ -182,8 +180,9 @@ func (s Settings) Config() (anomaly.Config, error) {
 	return c, nil
 }
 
-// ParseMode parses auto, on or off.
+// ParseMode parses auto, on or off (anomaly.Mode's UnmarshalText).
 func ParseMode(s string) (Mode, error) {
-	m, err := anomaly.ParseMode(s)
+	var m anomaly.Mode
+	err := m.UnmarshalText([]byte(s))
 	return Mode(m), err
 }

@@ -261,15 +261,13 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 		Max:         q.Max,
 		WarmUp:      time.Duration(q.WarmUp),
 	}
-	var err error
-	if c.Daily, err = anomaly.ParseMode(q.Daily); err != nil {
-		return c, keyErrorf("daily", "daily: %w", err)
-	}
-	if c.Weekly, err = anomaly.ParseMode(q.Weekly); err != nil {
-		return c, keyErrorf("weekly", "weekly: %w", err)
-	}
-	if c.Trend, err = anomaly.ParseMode(q.Trend); err != nil {
-		return c, keyErrorf("trend", "trend: %w", err)
+	for _, m := range []struct {
+		key, text string
+		dst       *anomaly.Mode
+	}{{"daily", q.Daily, &c.Daily}, {"weekly", q.Weekly, &c.Weekly}, {"trend", q.Trend, &c.Trend}} {
+		if err := m.dst.UnmarshalText([]byte(m.text)); err != nil {
+			return c, keyErrorf(m.key, "%s: %w", m.key, err)
+		}
 	}
 	c.Horizons = make([]time.Duration, len(q.Horizons))
 	for i, h := range q.Horizons {

@@ -202,11 +202,9 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend 
 		if m.s == "" {
 			continue
 		}
-		mode, err := anomaly.ParseMode(m.s)
-		if err != nil {
+		if err := m.dst.UnmarshalText([]byte(m.s)); err != nil {
 			return def, fmt.Errorf("%s seasonality: %w", m.name, err)
 		}
-		*m.dst = mode
 	}
 	out.TrendSet = out.TrendSet || trend != ""
 	return out, nil
