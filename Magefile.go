@@ -65,8 +65,9 @@ func Deps() error {
 	return sh.RunV("sh", "-c", cmd)
 }
 
-// Lint runs gofmt, go vet (with and without the e2e tag) and staticcheck (with it, so that
-// the helpers of the e2e tests count as used) over the module and the deploy/ module.
+// Lint checks that go.mod is tidy and runs gofmt, go vet (with and without the e2e tag) and
+// staticcheck (with it, so that the helpers of the e2e tests count as used) over the module
+// and the deploy/ module.
 func Lint() error {
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
@@ -74,6 +75,14 @@ func Lint() error {
 	}
 	if out = strings.TrimSpace(out); out != "" {
 		return fmt.Errorf("files not gofmt-ed:\n%s", out)
+	}
+	// go.mod and go.sum as go mod tidy writes them: direct requirements in a block of their
+	// own, nothing missing or unused (here and in deploy/).
+	if err := sh.RunV("go", "mod", "tidy", "-diff"); err != nil {
+		return fmt.Errorf("go.mod is not tidy (run go mod tidy): %w", err)
+	}
+	if err := sh.RunV("go", "-C", "deploy", "mod", "tidy", "-diff"); err != nil {
+		return fmt.Errorf("deploy/go.mod is not tidy (run go mod tidy in deploy/): %w", err)
 	}
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err

@@ -131,7 +131,7 @@ func Read(dir, query string, fn func(raw model.Metric, snapshot []byte)) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("open state file: %w", err)
 	}
-	defer f.Close() //nolint:errcheck // read-only
+	defer f.Close() // read-only: Close has nothing to report
 	r := bufio.NewReaderSize(f, 256<<10)
 	head := make([]byte, len(magic))
 	if _, err := io.ReadFull(r, head); err != nil || string(head) != magic {

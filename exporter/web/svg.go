@@ -130,7 +130,7 @@ func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, 
 			template.HTMLEscapeString(time.Unix(0, t1).UTC().Format("2006-01-02 15:04 UTC")))
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // numbers and escaped text only
+	return template.HTML(b.String()) // numbers and escaped text only
 }
 
 func format(v float64) string {

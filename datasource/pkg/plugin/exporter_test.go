@@ -79,7 +79,7 @@ queries:
 		if err != nil {
 			return nil
 		}
-		defer resp.Body.Close() //nolint:errcheck // test read
+		defer resp.Body.Close() // read-only
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		fams, err := p.TextToMetricFamilies(resp.Body)
 		if err != nil {

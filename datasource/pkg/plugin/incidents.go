@@ -76,7 +76,7 @@ func (w *webhookClient) page(ctx context.Context, q url.Values) ([]apitypes.Inci
 	if err != nil {
 		return nil, "", backend.DownstreamError(fmt.Errorf("GET /api/v1/incidents: %w", err))
 	}
-	defer resp.Body.Close() //nolint:errcheck // read-only body
+	defer resp.Body.Close() // read-only: Close has nothing to report
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, "", backend.DownstreamError(fmt.Errorf("GET /api/v1/incidents: %s: %s", resp.Status, b))

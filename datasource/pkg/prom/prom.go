@@ -240,7 +240,7 @@ func (c *Client) postQueryRange(ctx context.Context, form url.Values, hint int) 
 	if err != nil {
 		return nil, nil, err
 	}
-	defer resp.Body.Close() //nolint:errcheck // read-only body, fully read
+	defer resp.Body.Close() // read-only and fully read: Close has nothing to report
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read answer: %w", err)
