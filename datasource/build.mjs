@@ -1,5 +1,7 @@
 // Bundles src/module.ts into dist/module.js as an AMD module (Grafana loads plugins with
-// SystemJS and provides react, @grafana/* and friends itself), and copies plugin.json and img/.
+// SystemJS and provides react, @grafana/* and friends itself), and copies plugin.json, img/,
+// and, as grafana-plugin-examples' builds do, the plugin's README.md, the CHANGELOG.md and the
+// LICENSE.
 import { build } from 'esbuild';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +78,11 @@ const pluginJSON = (await readFile(path.join(src, 'plugin.json'), 'utf8'))
   .replace('%TODAY%', new Date().toISOString().slice(0, 10));
 await writeFile(path.join(dist, 'plugin.json'), pluginJSON);
 await cp(path.join(src, 'img'), path.join(dist, 'img'), { recursive: true });
+for (const [name, from] of [
+  ['README.md', path.join(root, 'README.md')],
+  ['CHANGELOG.md', path.join(root, '..', 'CHANGELOG.md')],
+  ['LICENSE', path.join(root, '..', 'LICENSE')],
+]) {
+  await cp(from, path.join(dist, name));
+}
 console.log(`dist/module.js: ${amd.length} bytes, AMD dependencies: ${deps.join(', ')}`);

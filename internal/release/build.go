@@ -150,8 +150,9 @@ func checkPluginVersion(root, version string) error {
 	return nil
 }
 
-// buildPlugin builds the frontend and the backends into a staging directory and zips it with
-// the plugin's README, the CHANGELOG and the LICENSE under PluginID/.
+// buildPlugin builds the frontend (with the plugin's README, the CHANGELOG and the LICENSE:
+// see datasource/build.mjs) and the backends into a staging directory and zips it under
+// PluginID/.
 func buildPlugin(ctx context.Context, o Options) (string, error) {
 	staging, err := os.MkdirTemp("", "kizashi-plugin-")
 	if err != nil {
@@ -168,15 +169,6 @@ func buildPlugin(ctx context.Context, o Options) (string, error) {
 			return o.BuildPluginBackend(ctx, p, staging)
 		}); err != nil {
 			return "", err
-		}
-	}
-	for dst, src := range map[string]string{
-		"README.md":    filepath.Join(o.Root, "datasource", "README.md"),
-		"CHANGELOG.md": filepath.Join(o.Root, "CHANGELOG.md"),
-		"LICENSE":      filepath.Join(o.Root, "LICENSE"),
-	} {
-		if err := copyTo(src, filepath.Join(staging, dst), 0o644); err != nil {
-			return "", fmt.Errorf("plugin: %w", err)
 		}
 	}
 	var files []File

@@ -2,7 +2,7 @@ import React, { ChangeEvent } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { DataSourceHttpSettings, FieldSet, InlineField, Input, RadioButtonGroup, SecretInput } from '@grafana/ui';
 
-import { KizashiOptions, KizashiSecureJsonData, Mode } from './types';
+import { KizashiOptions, KizashiSecureJsonData, Mode } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<KizashiOptions, KizashiSecureJsonData>;
 

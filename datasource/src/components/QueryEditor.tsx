@@ -2,8 +2,8 @@ import React, { ChangeEvent, useEffect, useState } from 'react';
 import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, MultiSelect, RadioButtonGroup, Select, TextArea } from '@grafana/ui';
 
-import { DataSource } from './datasource';
-import { KizashiOptions, KizashiQuery, QueryType, queryTypes, SeriesField, seriesFields } from './types';
+import { DataSource } from '../datasource';
+import { KizashiOptions, KizashiQuery, QueryType, queryTypes, SeriesField, seriesFields } from '../types';
 
 type Props = QueryEditorProps<DataSource, KizashiQuery, KizashiOptions>;
 
