@@ -260,13 +260,13 @@ func EvalNAB(ctx context.Context, dataDir string) error {
 // EvalCatalog scores the engine on the failure catalogue (internal/catalog: synthetic series
 // with everyday failures, judged by the shipped alert rule) and prints what changed since the
 // last run: .eval/catalog.json, the one before kept as .eval/catalog.prev.json. For filters
-// and per-series detail run `go run ./internal/catalog/cmd/evalcatalog -h`.
+// and per-series detail run `go run ./cmd/evalcatalog -h`.
 func EvalCatalog() error {
 	if err := os.MkdirAll(".eval", 0o755); err != nil {
 		return err
 	}
 	cur, next := filepath.Join(".eval", "catalog.json"), filepath.Join(".eval", "catalog.next.json")
-	args := []string{"run", "./internal/catalog/cmd/evalcatalog", "-json", next}
+	args := []string{"run", "./cmd/evalcatalog", "-json", next}
 	if _, err := os.Stat(cur); err == nil {
 		args = append(args, "-compare", cur)
 	}
@@ -388,7 +388,7 @@ func BuildAll() error {
 // it exits once the incident has appeared.
 func Demo(ctx context.Context, short *bool) error {
 	bin := filepath.Join("bin", "kizashi-demo")
-	if err := buildWithProgress(ctx, bin, "./internal/demo/cmd"); err != nil {
+	if err := buildWithProgress(ctx, bin, "./demo/cmd"); err != nil {
 		return err
 	}
 	args := []string{}
@@ -463,5 +463,5 @@ func Screenshots() error {
 		return err
 	}
 	return sh.RunWithV(map[string]string{"KIZASHI_SCREENSHOT_DIR": dir},
-		"go", "test", "-tags", "e2e", "-count=1", "-run", "^TestDemoShort$", "./internal/demo/")
+		"go", "test", "-tags", "e2e", "-count=1", "-run", "^TestDemoShort$", "./demo/")
 }

@@ -92,9 +92,9 @@ type covered struct {
 }
 
 var coverage = map[string]covered{
-	"go tool mage demo":        {tests: []string{"internal/demo TestDemoShort", "internal/demo/cmd TestInterrupt"}},
+	"go tool mage demo":        {tests: []string{"demo TestDemoShort", "demo/cmd TestInterrupt"}},
 	"go tool mage test":        {ci: "go tool mage test"},
-	"go tool mage demo -short": {tests: []string{"internal/demo/cmd TestInterrupt"}},
+	"go tool mage demo -short": {tests: []string{"demo/cmd TestInterrupt"}},
 	"go tool mage build":       {run: true},
 	"bin/kizashi-exporter --config.file=exporter/examples/kizashi-exporter.yml --config.check": {run: true},
 	// The daemon itself: app.Run with the same options, against Debian's Prometheus; the
@@ -112,7 +112,7 @@ var coverage = map[string]covered{
 	"go tool mage lint":        {ci: "go tool mage test"}, // Test depends on Lint
 	"go tool mage bench":       {target: "bench"},
 	"go tool mage release":     {tests: []string{"internal/release TestRelease", "deploy TestDockerfiles"}, target: "release"},
-	"go tool mage screenshots": {tests: []string{"internal/demo TestDemoShort"}, target: "screenshots"},
+	"go tool mage screenshots": {tests: []string{"demo TestDemoShort"}, target: "screenshots"},
 	// The fuzz targets' seed corpora run with every go test.
 	"go test -run '^$' -fuzz FuzzRestore ./anomaly/":           {tests: []string{"anomaly FuzzRestore"}},
 	"go test -run '^$' -fuzz FuzzReadCSV ./exporter/backtest/": {tests: []string{"exporter/backtest FuzzReadCSV"}},

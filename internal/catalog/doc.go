@@ -4,7 +4,7 @@
 // engine and judged by the alert rule the project ships. It is designed from what operators
 // see in production, not from what the engine happens to catch, and it is not tuned to the
 // engine: a cell is only ever excluded because it is meaningless for the kind (Exclusions).
-// Run it with `go tool mage evalCatalog` or `go run ./internal/catalog/cmd/evalcatalog`.
+// Run it with `go tool mage evalCatalog` or `go run ./cmd/evalcatalog`.
 //
 // # Series
 //

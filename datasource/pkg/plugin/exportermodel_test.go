@@ -14,8 +14,8 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/dashboards"
+	"github.com/kizashi-dev/kizashi/demo"
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
-	"github.com/kizashi-dev/kizashi/internal/demo"
 )
 
 // exporterModel runs the engine as kizashi-exporter runs one series of the query in yaml
@@ -153,7 +153,7 @@ func TestCapacityForecastMatchesTheExporter(t *testing.T) {
 	value := demoSeries(prom, expr, w, w.Series[4])
 	require.Equal(t, "acme", w.Series[4].Labels["tenant"])
 
-	// The exporter, started now, at the panel's step (see internal/demo/queryconfig.go, whose
+	// The exporter, started now, at the panel's step (see demo/queryconfig.go, whose
 	// step is the demo's scrape interval).
 	_, m, q := exporterModel(t, `  - name: storage
     expr: demo_disk_used_bytes

@@ -1,5 +1,5 @@
 // Command demo runs the Kizashi demo (see package demo): `go tool mage demo`, or
-// `go run ./internal/demo/cmd [--short]`. Ctrl-C stops everything and cleans up.
+// `go run ./demo/cmd [--short]`. Ctrl-C stops everything and cleans up.
 package main
 
 import (
@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kizashi-dev/kizashi/internal/demo"
+	"github.com/kizashi-dev/kizashi/demo"
 )
 
 func main() {

@@ -3,7 +3,7 @@
 // through the engine as the exporter runs it and judged by the shipped alert rule. See package
 // internal/catalog for what the series and failures are.
 //
-//	go run ./internal/catalog/cmd/evalcatalog [-json out.json] [-compare old.json] [-v] ...
+//	go run ./cmd/evalcatalog [-json out.json] [-compare old.json] [-v] ...
 //
 // It prints markdown tables (detection per kind x failure, false alarms and score rarity per
 // kind, reasons per failure) ready to paste into BENCHMARKS.md.
