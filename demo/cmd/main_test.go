@@ -24,7 +24,7 @@ func TestInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the demo starts Prometheus and Alertmanager")
 	}
-	root, err := filepath.Abs("../../..")
+	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
 	cmd := exec.Command("go", "tool", "mage", "demo", "-short")
 	cmd.Dir = root
