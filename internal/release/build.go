@@ -29,6 +29,15 @@ type Options struct {
 	// BuildPluginBackend builds the plugin's backend for p into dir as <PluginExecutable>_<os>_<arch>
 	// (mage runs the plugin SDK's build, which only works from the module root).
 	BuildPluginBackend func(ctx context.Context, p Platform, dir string) error
+	// Scope is the platforms to build for; the zero Scope is FullScope.
+	Scope Scope
+}
+
+func (o Options) scope() Scope {
+	if o.Scope.Daemons == nil && o.Scope.Plugins == nil {
+		return FullScope()
+	}
+	return o.Scope
 }
 
 // Build builds the release into o.Dir and checks it with Verify:
@@ -51,7 +60,7 @@ func Build(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(o.Out, "release %s (revision %s, branch %s) into %s\n", info.Version, info.Revision, info.Branch, o.Dir)
 	var archives []string
-	for _, p := range DaemonPlatforms() {
+	for _, p := range o.scope().Daemons {
 		if err := os.MkdirAll(filepath.Join(o.Dir, p.dir()), 0o755); err != nil {
 			return fmt.Errorf("release: %w", err)
 		}
@@ -79,7 +88,7 @@ func Build(ctx context.Context, o Options) error {
 	if err := WriteChecksums(o.Dir, archives); err != nil {
 		return err
 	}
-	if err := step(o.Out, "checking the release", func() error { return Verify(o.Dir, info.Version) }); err != nil {
+	if err := step(o.Out, "checking the release", func() error { return Verify(o.Dir, info.Version, o.scope()) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Out, "release %s: %s\n", info.Version, strings.Join(append(archives, ChecksumsName), ", "))
@@ -164,7 +173,7 @@ func buildPlugin(ctx context.Context, o Options) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	for _, p := range PluginPlatforms() {
+	for _, p := range o.scope().Plugins {
 		if err := step(o.Out, "building the plugin's backend for "+p.String(), func() error {
 			return o.BuildPluginBackend(ctx, p, staging)
 		}); err != nil {

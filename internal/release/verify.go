@@ -26,14 +26,15 @@ import (
 // Verify checks a release directory built by Build for version: the checksums file lists
 // exactly the archives and their SHA-256; every daemon archive holds one directory with
 // exactly its files, the binary static for its platform and identical to the one in the
-// platform directory; the plugin zip is what Grafana installs (see verifyPluginZip).
-func Verify(dir, version string) error {
+// platform directory; the plugin zip is what Grafana installs (see verifyPluginZip). s says
+// which platforms the release has (FullScope for a release users get).
+func Verify(dir, version string, s Scope) error {
 	sums, err := readChecksums(filepath.Join(dir, ChecksumsName))
 	if err != nil {
 		return err
 	}
 	want := map[string]bool{PluginZipName(version): true}
-	for _, p := range DaemonPlatforms() {
+	for _, p := range s.Daemons {
 		for _, d := range Daemons() {
 			want[d.ArchiveName(version, p)] = true
 		}
@@ -50,7 +51,7 @@ func Verify(dir, version string) error {
 			errs = append(errs, fmt.Errorf("%s: SHA-256 %s, %s says %s", name, got, ChecksumsName, sum))
 		}
 	}
-	for _, p := range DaemonPlatforms() {
+	for _, p := range s.Daemons {
 		for _, d := range Daemons() {
 			if err := verifyDaemonArchive(dir, version, d, p); err != nil {
 				errs = append(errs, err)
@@ -60,7 +61,7 @@ func Verify(dir, version string) error {
 			errs = append(errs, fmt.Errorf("platform directory: %w", err))
 		}
 	}
-	if err := verifyPluginZip(filepath.Join(dir, PluginZipName(version)), version); err != nil {
+	if err := verifyPluginZip(filepath.Join(dir, PluginZipName(version)), version, s.Plugins); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -257,7 +258,7 @@ type pluginJSON struct {
 // top with the id, type datasource, the release's version and the backend executable,
 // module.js, README.md, LICENSE and a non-empty CHANGELOG.md, the logos, and a backend for
 // every platform Grafana runs on with permissions exactly 0755.
-func verifyPluginZip(p, version string) error {
+func verifyPluginZip(p, version string, plugins []Platform) error {
 	zr, err := zip.OpenReader(p)
 	if err != nil {
 		return fmt.Errorf("plugin zip: %w", err)
@@ -330,7 +331,7 @@ func verifyPluginZip(p, version string) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, pl := range PluginPlatforms() {
+	for _, pl := range plugins {
 		rel := pluginBackend(pl)
 		f, ok := files[rel]
 		if ok && f.Mode().Perm() != 0o755 {
