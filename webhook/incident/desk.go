@@ -89,16 +89,24 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 	}
 	switch a.Kind {
 	case ActAcknowledge:
-		if in.State != StateNew {
-			return res, fmt.Errorf("%w: acknowledge needs state new, is %s", ErrTransition, in.State)
+		// Acknowledgement is a fact about the incident (someone took it), not a
+		// state: an incident that reached In Progress or On Hold without a person
+		// (a reopen, a resume, a reconciled silence) is acknowledged in place.
+		if !in.AcknowledgedAt.IsZero() {
+			return res, fmt.Errorf("%w: already acknowledged at %s", ErrTransition, in.AcknowledgedAt.Format(time.RFC3339))
 		}
-		if err := move(StateInProgress, "acknowledged"); err != nil {
-			return res, err
+		switch in.State {
+		case StateNew:
+			if err := move(StateInProgress, "acknowledged"); err != nil {
+				return res, err
+			}
+		case StateInProgress, StateOnHold:
+			add(KindAcknowledged, "acknowledged")
+		default:
+			return res, fmt.Errorf("%w: acknowledge needs an open incident, is %s", ErrTransition, in.State)
 		}
-		if in.AcknowledgedAt.IsZero() {
-			in.AcknowledgedAt = now
-			res.Acknowledged = true
-		}
+		in.AcknowledgedAt = now
+		res.Acknowledged = true
 		if in.Assignee == "" {
 			in.Assignee = a.Actor
 		}

@@ -97,6 +97,9 @@ const (
 	KindFlapping     = "flapping"
 	KindSuppressed   = "suppressed"
 	KindLinked       = "linked"
+	// KindAcknowledged records an acknowledgement that changed no state (the
+	// incident was already In Progress or On Hold).
+	KindAcknowledged = "acknowledged"
 )
 
 // Actors that are not people.

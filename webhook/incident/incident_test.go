@@ -236,3 +236,37 @@ func TestSweep(t *testing.T) {
 	Sweep(in, p, t0.Add(30*time.Hour+p.CloseAfter))
 	require.Equal(t, StateClosed, in.State)
 }
+
+// An incident that reached In Progress or On Hold without a person is still
+// acknowledged (once), and its response clock stops.
+func TestAcknowledgeIsAFactNotAState(t *testing.T) {
+	p := DefaultPolicy()
+	for _, tc := range []struct {
+		name  string
+		setup []Action
+		want  State
+	}{
+		{"hold then resume from new", []Action{{Kind: ActHold, Actor: "x", Reason: "awaiting_caller"}, {Kind: ActResume, Actor: "x"}}, StateInProgress},
+		{"on hold from new", []Action{{Kind: ActHold, Actor: "x", Reason: "awaiting_vendor"}}, StateOnHold},
+		{"reopened", []Action{{Kind: ActResolve, Actor: "x", CloseCode: "solved_permanently", Text: "ok"}, {Kind: ActReopen, Actor: "x"}}, StateInProgress},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, _ := open(p, firing("1", crit))
+			for _, a := range tc.setup {
+				_, err := Do(in, p, a, t0.Add(time.Minute))
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.want, in.State)
+			require.True(t, in.AcknowledgedAt.IsZero())
+			res, err := Do(in, p, Action{Kind: ActAcknowledge, Actor: "bob"}, t0.Add(5*time.Minute))
+			require.NoError(t, err)
+			require.True(t, res.Acknowledged)
+			require.Equal(t, tc.want, in.State, "acknowledging changes no state here")
+			require.Equal(t, t0.Add(5*time.Minute), in.AcknowledgedAt)
+			_, ok := in.ResponseRemaining(t0.Add(time.Hour))
+			require.False(t, ok, "no response clock after the acknowledgement")
+			_, err = Do(in, p, Action{Kind: ActAcknowledge, Actor: "bob"}, t0.Add(6*time.Minute))
+			require.ErrorIs(t, err, ErrTransition, "acknowledged once")
+		})
+	}
+}
