@@ -32,6 +32,10 @@ type Input struct {
 	Truncated uint64
 	Dropped   int
 	Alerts    []Alert
+	// Repeat is set when the notification repeats one already applied: its
+	// alerts still fire, but the incident was resolved by a person while they
+	// fired. It reopens the incident without counting a flap.
+	Repeat bool
 
 	Current       *Incident
 	CurrentAlerts []Alert
@@ -71,6 +75,8 @@ const (
 	EventUpdated    = "updated"
 	EventSuppressed = "suppressed"
 	EventClosed     = "closed"
+	// EventSLABreach: the sweep recorded an SLA breach (forwarded at once).
+	EventSLABreach = "sla_breach"
 )
 
 // Apply decides what one notification does to one correlation key.
@@ -109,6 +115,13 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 	}
 
 	switch {
+	case upd.State == StateResolved && firing > 0 && in.Repeat:
+		upd.State = StateInProgress
+		upd.ReopenCount++
+		upd.ResolvedAt, upd.ResolvedBy, upd.CloseCode, upd.CloseNotes = time.Time{}, "", "", ""
+		upd.setSLA(p)
+		out.Entries = append(out.Entries, upd.entry(now, ActorAlertmanager, KindState, "resolved -> in_progress (resolved while its alerts still fire: Alertmanager repeated them)"))
+		out.Events = append(out.Events, EventReopened)
 	case upd.State == StateResolved && firing > 0:
 		flapping := upd.recordFlap(now, p)
 		if flapping && !cur.Flapping {

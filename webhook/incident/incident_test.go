@@ -270,3 +270,33 @@ func TestAcknowledgeIsAFactNotAState(t *testing.T) {
 		})
 	}
 }
+
+// A flapping incident kept open when its alerts resolved is resolved by the
+// sweep once no re-fire came for the flap window (no notification will come).
+func TestSweepResolvesQuietFlappingIncident(t *testing.T) {
+	p := DefaultPolicy()
+	p.FlapCycles, p.FlapWindow = 2, 10*time.Minute
+	cur, alerts := open(p, firing("1", crit))
+	now := t0
+	for i := 0; i < 2; i++ {
+		now = now.Add(time.Minute)
+		out := Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{resolved("1", crit)}})
+		cur, alerts = out.Update, mergeForTest(alerts, out.Alerts)
+		now = now.Add(time.Minute)
+		out = Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{firing("1", crit)}})
+		cur, alerts = out.Update, mergeForTest(alerts, out.Alerts)
+	}
+	require.True(t, cur.Flapping)
+	lastRefire := now
+	now = now.Add(30 * time.Second)
+	out := Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{resolved("1", crit)}})
+	cur = out.Update
+	require.Equal(t, StateInProgress, cur.State, "flapping: kept open")
+	Sweep(cur, p, lastRefire.Add(9*time.Minute))
+	require.Equal(t, StateInProgress, cur.State, "not quiet yet")
+	entries, _ := Sweep(cur, p, lastRefire.Add(11*time.Minute+30*time.Second))
+	require.Equal(t, StateResolved, cur.State, "quiet for longer than the window")
+	require.False(t, cur.Flapping)
+	require.Equal(t, lastRefire.Add(11*time.Minute+30*time.Second), cur.ResolvedAt)
+	require.NotEmpty(t, entries)
+}

@@ -75,6 +75,8 @@ func CorrelationKey(mode incident.Correlation, receiver, groupKey, fingerprint s
 type keyBatch struct {
 	key    string
 	alerts []incident.Alert
+	// repeat: a repeated notification (duplicate) applied again, see hiddenWhileFiring.
+	repeat bool
 }
 
 func batches(m *alertmsg.Message, mode incident.Correlation) []keyBatch {
@@ -164,7 +166,30 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 			if err := tx.RecordDuplicate(ctx, n.Key, now); err != nil {
 				return err
 			}
-			return tx.TouchIncidents(ctx, tenant, keys, now)
+			// A repeat says the alerts still fire. An incident a person resolved,
+			// closed or muted while they fired would otherwise stay hidden (a repeat
+			// changes nothing): the desk sees it again.
+			var touch []string
+			for _, b := range bs {
+				again, err := hiddenWhileFiring(ctx, tx, now, tenant, b)
+				if err != nil {
+					return err
+				}
+				if !again {
+					touch = append(touch, b.key)
+					continue
+				}
+				b.repeat = true
+				id, err := s.applyKey(ctx, tx, now, policy, tenant, m, b, &eff)
+				if err != nil {
+					return fmt.Errorf("apply %s: %w", b.key, err)
+				}
+				if id != 0 {
+					res.Incidents = append(res.Incidents, id)
+				}
+			}
+			res.Heartbeat = eff.heartbeat
+			return tx.TouchIncidents(ctx, tenant, touch, now)
 		}
 		for _, b := range bs {
 			id, err := s.applyKey(ctx, tx, now, policy, tenant, m, b, &eff)
@@ -199,6 +224,32 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 	return res, nil
 }
 
+// hiddenWhileFiring reports whether a repeated notification's firing alerts
+// belong to an incident that no longer shows them although they still fire by
+// our own record: resolved (by a person) while they fired, closed or canceled
+// while they fired, or canceled as a false positive whose mute has ended. A
+// late repeat of a notification that a resolve followed changes nothing (the
+// store's record of the alerts says they resolved), so resolves in flight
+// are not undone.
+func hiddenWhileFiring(ctx context.Context, tx store.Tx, now time.Time, tenant string, b keyBatch) (bool, error) {
+	if !slices.ContainsFunc(b.alerts, incident.Alert.Firing) {
+		return false, nil
+	}
+	cur, err := tx.OpenIncident(ctx, tenant, b.key)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil {
+		return cur.State == incident.StateResolved && cur.FiringAlerts > 0, nil
+	}
+	prev, err := tx.LatestIncident(ctx, tenant, b.key)
+	if err != nil || prev == nil {
+		return false, err
+	}
+	muted := prev.State == incident.StateCanceled && now.Before(prev.MuteUntil)
+	return prev.FiringAlerts > 0 && !muted, nil
+}
+
 // observeResolved records the time to resolve of an incident just resolved.
 func (s *Service) observeResolved(in *incident.Incident) {
 	if s.Metrics == nil {
@@ -220,7 +271,7 @@ func (s *Service) applyKey(ctx context.Context, tx store.Tx, now time.Time, p in
 	in := incident.Input{
 		Tenant: tenant, CorrelationKey: b.key, Receiver: m.ReceiverName(), GroupKey: m.GroupKey,
 		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(),
-		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts,
+		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts, Repeat: b.repeat,
 	}
 	cur, err := tx.OpenIncident(ctx, tenant, b.key)
 	if err != nil {
@@ -415,8 +466,9 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 		// on PostgreSQL): what it reports is reset on each run and counted after the commit.
 		var bs []breach
 		var did bool
+		var resolved *incident.Incident
 		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			bs, did = nil, false
+			bs, did, resolved = nil, false, nil
 			in, err := tx.Incident(ctx, c.Tenant, c.ID)
 			if err != nil {
 				return err
@@ -435,8 +487,20 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 			for _, k := range breaches {
 				bs = append(bs, breach{in.Tenant, in.Priority, k})
 			}
-			if in.State != before {
-				item, err := outboxItem(in, incident.EventClosed, now)
+			// Every change reaches the ticket systems now, SLA breaches included
+			// (they must not wait for the incident's next change).
+			{
+				event := incident.EventSLABreach
+				switch {
+				case in.State == incident.StateResolved && before != in.State:
+					event = incident.EventResolved
+					resolved = in
+				case in.State != before:
+					event = incident.EventClosed
+				case len(breaches) == 0:
+					event = incident.EventUpdated
+				}
+				item, err := outboxItem(in, event, now)
 				if err != nil {
 					return err
 				}
@@ -452,6 +516,9 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 		}
 		if did {
 			changed++
+		}
+		if resolved != nil {
+			s.observeResolved(resolved)
 		}
 		s.observeBreaches(bs)
 	}

@@ -135,7 +135,8 @@ type Store interface {
 	Journal(ctx context.Context, incidentID int64) ([]incident.Entry, error)
 	Outbox(ctx context.Context, afterID int64, limit int) ([]OutboxItem, error)
 	// SweepCandidates lists open incidents whose SLA due times passed without
-	// a recorded breach, and resolved incidents resolved before resolvedBefore.
+	// a recorded breach, resolved incidents resolved before resolvedBefore, and
+	// flapping open incidents whose alerts all resolved (quiet or not yet).
 	SweepCandidates(ctx context.Context, now, resolvedBefore time.Time, limit int) ([]*incident.Incident, error)
 	OpenCounts(ctx context.Context) ([]OpenCount, error)
 	Counts(ctx context.Context) (Counts, error)

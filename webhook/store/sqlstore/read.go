@@ -189,6 +189,7 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 			(acknowledged_at = 0 AND response_due > 0 AND response_due < ? AND response_breached_at = 0) OR
 			(resolve_due > 0 AND resolve_due < ? AND resolve_breached_at = 0)))
 		OR (state = 'resolved' AND resolved_at < ?)
+		OR (state IN ('new', 'in_progress', 'on_hold') AND flapping = 1 AND firing_alerts = 0)
 		ORDER BY id LIMIT ` + fmt.Sprint(limit)
 	rows, err := s.r.QueryContext(ctx, s.q(q), n, n, TS(resolvedBefore))
 	if err != nil {
