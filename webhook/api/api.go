@@ -49,6 +49,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apitypes.IncidentsPath, a.authed(a.list))
 	mux.HandleFunc("GET "+apitypes.IncidentsPath+"/{id}", a.authed(a.get))
 	mux.HandleFunc("POST "+apitypes.IncidentsPath+"/{id}/{action}", a.authed(a.act))
+	mux.HandleFunc("GET "+apitypes.KPIsPath, a.authed(a.kpis))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK\n") })
 	mux.HandleFunc("GET /-/ready", a.ready)
 	a.registerForwarding(mux)

@@ -213,3 +213,36 @@ type DeadLettersResponse struct {
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	Next        string       `json:"next,omitempty"`
 }
+
+// KPIsPath answers GET with a KPIsResponse: the key performance indicators of the incidents
+// created between ParamFrom and ParamTo (RFC 3339, either may be left out), of the caller's
+// tenant (operators: every tenant, or ParamTenant). The definitions are the webhook README's.
+const KPIsPath = "/api/v1/kpis"
+
+// KPI is one group's indicators (a tenant and priority, or the total: Tenant "" and Priority 0).
+// A mean or a percentage without anything to count is null.
+type KPI struct {
+	Tenant         string `json:"tenant,omitempty"`
+	Priority       int    `json:"priority,omitempty"`
+	Incidents      int    `json:"incidents"`
+	Open           int    `json:"open"`
+	Unacknowledged int    `json:"unacknowledged"`
+	// Responded counts incidents acknowledged, or ended without an acknowledgement.
+	Responded int      `json:"responded"`
+	MTTA      *float64 `json:"mtta_seconds"`
+	Resolved  int      `json:"resolved"`
+	MTTR      *float64 `json:"mttr_seconds"`
+
+	ResponseMet               int      `json:"response_met"`
+	ResponseBreached          int      `json:"response_breached"`
+	ResponseCompliancePercent *float64 `json:"response_compliance_percent"`
+	ResolveMet                int      `json:"resolve_met"`
+	ResolveBreached           int      `json:"resolve_breached"`
+	ResolveCompliancePercent  *float64 `json:"resolve_compliance_percent"`
+}
+
+// KPIsResponse is the body of GET KPIsPath.
+type KPIsResponse struct {
+	KPIs  []KPI `json:"kpis"`
+	Total KPI   `json:"total"`
+}

@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options) error {
 			o.Logger.Error("close store", "err", err)
 		}
 	}()
-	reg.MustRegister(service.NewOpenCollector(st))
+	reg.MustRegister(service.NewOpenCollector(st), service.NewKPICollector(st))
 	tokens, sessions, ids, err := secrets(ctx, st, p.cfg.Load)
 	if err != nil {
 		return err

@@ -157,7 +157,10 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 		}
 		upd.Flapping = false
 		resolve := p.AutoResolve == AutoResolveResolve || (p.AutoResolve == AutoResolveIfUntouched && !upd.Touched)
-		if !resolve || upd.State == StateOnHold && p.AutoResolve != AutoResolveResolve {
+		// An untouched incident On Hold was put there by reconciliation (a
+		// silence): its resolve resolves it as resolve_if_untouched says. One a
+		// person put on hold is touched.
+		if !resolve {
 			out.Entries = append(out.Entries, upd.entry(now, ActorAlertmanager, KindNote, "all alerts resolved; incident left open by auto-resolve policy "+string(p.AutoResolve)))
 			break
 		}

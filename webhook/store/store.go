@@ -105,7 +105,8 @@ type Filter struct {
 	ActiveFrom, ActiveTo time.Time
 }
 
-// OpenCount is the number of non-final incidents per tenant, priority, state.
+// OpenCount is the number of open incidents (New, In Progress, On Hold: not
+// Resolved) per tenant, priority, state.
 type OpenCount struct {
 	Tenant   string
 	Priority int
@@ -139,6 +140,9 @@ type Store interface {
 	// flapping open incidents whose alerts all resolved (quiet or not yet).
 	SweepCandidates(ctx context.Context, now, resolvedBefore time.Time, limit int) ([]*incident.Incident, error)
 	OpenCounts(ctx context.Context) ([]OpenCount, error)
+	// KPIIncidents lists the incidents created in [from, to) (zero bounds are
+	// open) of a tenant ("" = all), for the KPIs (incident.KPI).
+	KPIIncidents(ctx context.Context, tenant string, from, to time.Time) ([]*incident.Incident, error)
 	Counts(ctx context.Context) (Counts, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -205,7 +205,7 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 // OpenCounts implements store.Store.
 func (s *Store) OpenCounts(ctx context.Context) (_ []store.OpenCount, err error) {
 	defer s.timed("count")()
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant, priority, state, COUNT(*) FROM incidents WHERE state NOT IN ('closed', 'canceled') GROUP BY tenant, priority, state`)
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant, priority, state, COUNT(*) FROM incidents WHERE state IN ('new', 'in_progress', 'on_hold') GROUP BY tenant, priority, state`)
 	if err != nil {
 		return nil, fmt.Errorf("count open incidents: %w", err)
 	}
@@ -245,4 +245,29 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return c, fmt.Errorf("count rows: %w", err)
 	}
 	return c, nil
+}
+
+// KPIIncidents implements store.Store.
+func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.Time) ([]*incident.Incident, error) {
+	defer s.timed("kpi")()
+	q := `SELECT ` + IncidentColumns + ` FROM incidents WHERE 1 = 1`
+	var args []any
+	if tenant != "" {
+		q, args = q+` AND tenant = ?`, append(args, tenant)
+	}
+	if !from.IsZero() {
+		q, args = q+` AND created_at >= ?`, append(args, TS(from))
+	}
+	if !to.IsZero() {
+		q, args = q+` AND created_at < ?`, append(args, TS(to))
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(q+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("kpi incidents: %w", err)
+	}
+	out, err := scanIncidents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("kpi incidents: %w", err)
+	}
+	return out, nil
 }
