@@ -43,6 +43,13 @@ func (a *API) reader() *readmodel.Reader {
 	return &readmodel.Reader{Store: a.Service.Store, IDs: a.IDs, Logger: a.Logger}
 }
 
+// readerFor reads what p may see.
+func (a *API) readerFor(p auth.Principal) *readmodel.Reader {
+	rd := a.reader()
+	rd.Customer = !p.SeesInternal()
+	return rd
+}
+
 // Register adds the routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/alerts", a.receive)
@@ -129,7 +136,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
+	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -167,7 +174,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		a.storeError(w, err)
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
+	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return

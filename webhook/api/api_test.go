@@ -241,7 +241,8 @@ func TestTenantIsolationAndActions(t *testing.T) {
 		action, body string
 		code         int
 	}{
-		{"acknowledge", `{"user":"alice"}`, 200}, // user is ignored: the journal names the credential's owner
+		{"acknowledge", `{"user":"alice"}`, 400}, // no free-text user: the journal names who is authenticated
+		{"acknowledge", ``, 200},
 		{"acknowledge", ``, 409},
 		{"hold", `{"reason":"awaiting_vendor","text":"ticket 42"}`, 200},
 		{"resume", ``, 200},

@@ -182,9 +182,6 @@ type ActionRequest struct {
 	AssignmentGroup string `json:"assignment_group"`
 	Assignee        string `json:"assignee"`
 	FalsePositive   bool   `json:"false_positive"`
-	// User is accepted and ignored (it used to name the person in the journal, which anyone
-	// could spoof): the journal names the credential's owner.
-	User string `json:"user"`
 }
 
 // ExternalRef is an incident's ticket in one target (a forwarder of its tenant).

@@ -46,10 +46,12 @@ const (
 	ActClose       = "close"
 	ActCancel      = "cancel"
 	ActReopen      = "reopen"
+	// ActComment adds a comment the tenant's customers read (ActNote: an internal work note).
+	ActComment = "comment"
 )
 
 // Actions lists the action kinds.
-var Actions = []string{ActAcknowledge, ActAssign, ActNote, ActHold, ActResume, ActResolve, ActClose, ActCancel, ActReopen}
+var Actions = []string{ActAcknowledge, ActAssign, ActNote, ActComment, ActHold, ActResume, ActResolve, ActClose, ActCancel, ActReopen}
 
 // DeskResult is what an action changed.
 type DeskResult struct {
@@ -129,6 +131,11 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 			return res, fmt.Errorf("%w: note text required", ErrInvalid)
 		}
 		add(KindNote, a.Text)
+	case ActComment:
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: comment text required", ErrInvalid)
+		}
+		add(KindComment, a.Text)
 	case ActHold:
 		if !slices.Contains(HoldReasons, a.Reason) {
 			return res, fmt.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))

@@ -91,7 +91,11 @@ const (
 	KindState        = "state"
 	KindPriority     = "priority"
 	KindAssign       = "assign"
-	KindNote         = "note"
+	// KindNote is an internal work note: never shown to customers.
+	KindNote = "note"
+	// KindComment is a comment visible to the tenant's customers (ServiceNow's "additional
+	// comments").
+	KindComment      = "comment"
 	KindSLABreach    = "sla_breach"
 	KindMajor        = "major_proposed"
 	KindFlapping     = "flapping"
@@ -118,3 +122,14 @@ type Entry struct {
 	Kind       string
 	Message    string
 }
+
+// customerKinds are the journal kinds a customer reads: what happened to its incident and the
+// comments meant for it; never internal work notes, assignments, raw notifications or the
+// desk's bookkeeping.
+var customerKinds = map[string]bool{
+	KindCreated: true, KindState: true, KindPriority: true, KindSLABreach: true, KindComment: true,
+	KindAcknowledged: true, KindLinked: true, KindMajor: true,
+}
+
+// CustomerVisible reports whether a journal line of kind is shown to customers.
+func CustomerVisible(kind string) bool { return customerKinds[kind] }

@@ -40,6 +40,10 @@ type Caller struct {
 	Name     string
 	Tenant   string // "" only for operators acting across tenants
 	Operator bool
+	// ReadOnly callers (customers) change nothing: Act answers ErrForbidden.
+	ReadOnly bool
+	// Person is set for a named user (the journal names a person), not a credential.
+	Person bool
 }
 
 // Scope is the tenant filter for the caller: "" means all tenants.
@@ -398,6 +402,9 @@ var ErrForbidden = errors.New("forbidden")
 
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
+	if c.ReadOnly {
+		return nil, fmt.Errorf("%s incident %d: %w: read-only role", a.Kind, id, ErrForbidden)
+	}
 	now := s.now()
 	a = sanitizeAction(a)
 	a.Actor = sanitize.Text(c.Name, 0)
