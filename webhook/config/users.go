@@ -32,7 +32,7 @@ type User struct {
 	Name string `yaml:"name"`
 	Role string `yaml:"role"`
 	// Tenant is a customer's tenant (required for customers; not allowed for others).
-	Tenant string `yaml:"tenant"`
+	Tenant       string `yaml:"tenant"`
 	PasswordHash string `yaml:"password_hash"`
 	// OIDCSubject and Email match the OpenID Connect ID token ("sub", or "email" with
 	// "email_verified" true).

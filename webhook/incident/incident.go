@@ -95,12 +95,12 @@ const (
 	KindNote = "note"
 	// KindComment is a comment visible to the tenant's customers (ServiceNow's "additional
 	// comments").
-	KindComment      = "comment"
-	KindSLABreach    = "sla_breach"
-	KindMajor        = "major_proposed"
-	KindFlapping     = "flapping"
-	KindSuppressed   = "suppressed"
-	KindLinked       = "linked"
+	KindComment    = "comment"
+	KindSLABreach  = "sla_breach"
+	KindMajor      = "major_proposed"
+	KindFlapping   = "flapping"
+	KindSuppressed = "suppressed"
+	KindLinked     = "linked"
 	// KindAcknowledged records an acknowledgement that changed no state (the
 	// incident was already In Progress or On Hold).
 	KindAcknowledged = "acknowledged"
