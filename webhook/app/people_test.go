@@ -177,6 +177,14 @@ oidc:
 	}
 	code, _, _ = carol.do(http.MethodGet, origin+"/api/v1/deadletters", nil, nil)
 	require.Equal(t, http.StatusForbidden, code)
+	code, _ = carol.page("/forwarding")
+	require.Equal(t, http.StatusForbidden, code)
+	for _, action := range []string{"acknowledge", "note", "cancel"} {
+		code, _, _ = carol.do(http.MethodPost, fmt.Sprintf("%s/incidents/%d/act", origin, id),
+			strings.NewReader(url.Values{"csrf": {carol.csrf}, "action": {action}, "text": {"x"}}.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+		require.Equal(t, http.StatusForbidden, code, "page action %s", action)
+	}
 
 	// A person the configuration does not list gets no session, whatever the provider says.
 	op.QueueUser(&mockoidc.MockUser{Subject: "mallory", Email: "carol@acme.example", EmailVerified: false})
