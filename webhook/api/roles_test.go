@@ -43,8 +43,8 @@ users:
 
 	type who struct {
 		name, user, password, token string
-		customer, sendsAlerts   bool
-		tenant                  string // "" = every tenant
+		customer, sendsAlerts       bool
+		tenant                      string // "" = every tenant
 	}
 	people := []who{
 		{name: "admin user", user: "ada", password: "ada-password-01"},
