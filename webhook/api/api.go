@@ -57,6 +57,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apitypes.IncidentsPath+"/{id}", a.authed(a.get))
 	mux.HandleFunc("POST "+apitypes.IncidentsPath+"/{id}/{action}", a.authed(a.act))
 	mux.HandleFunc("GET "+apitypes.KPIsPath, a.authed(a.kpis))
+	mux.HandleFunc("POST "+apitypes.IncidentsPath, a.authed(a.create))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "OK\n") })
 	mux.HandleFunc("GET /-/ready", a.ready)
 	a.registerForwarding(mux)
@@ -156,13 +157,18 @@ func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 		return incident.Action{}, fmt.Errorf("decode action: %w", err)
 	}
 	return incident.Action{Kind: kind, Text: req.Text, Reason: req.Reason, CloseCode: req.CloseCode,
-		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive}, nil
+		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive,
+		Impact: req.Impact, Urgency: req.Urgency}, nil
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
+		return
+	}
+	if kind := r.PathValue("action"); kind == incident.RelLink || kind == incident.RelMerge {
+		a.relate(w, r, p, kind, id)
 		return
 	}
 	act, err := DecodeAction(r.PathValue("action"), r.Body)

@@ -68,8 +68,9 @@ users:
 		{"POST", apitypes.DeadLettersPath + "/1/retry", "", true},
 		{"POST", "/api/v1/alerts", string(payload("g2")), true},
 		{"POST", "/api/v1/watchdog", string(payload("wd")), true},
+		{"POST", apitypes.IncidentsPath, `{"tenant":"a","title":"phone call","channel":"phone","impact":2,"urgency":2}`, true},
 	}
-	for _, a := range []string{"acknowledge", "assign", "note", "comment", "hold", "resume", "resolve", "close", "cancel", "reopen"} {
+	for _, a := range []string{"acknowledge", "assign", "note", "comment", "priority", "hold", "resume", "resolve", "close", "cancel", "reopen", "link", "merge"} {
 		routes = append(routes, route{"POST", inc + "/" + a, `{"text":"x","assignee":"x","reason":"awaiting_caller","close_code":"solved_permanently"}`, true})
 	}
 	for _, p := range people {

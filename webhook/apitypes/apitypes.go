@@ -182,6 +182,12 @@ type ActionRequest struct {
 	AssignmentGroup string `json:"assignment_group"`
 	Assignee        string `json:"assignee"`
 	FalsePositive   bool   `json:"false_positive"`
+	// TargetID is the other incident of the link and merge actions (merge: this incident is a
+	// duplicate of the target, and is canceled).
+	TargetID int64 `json:"target_id,omitempty"`
+	// Impact and Urgency (1 high .. 3 low) of the priority action (Text is its reason).
+	Impact  int `json:"impact,omitempty"`
+	Urgency int `json:"urgency,omitempty"`
 }
 
 // ExternalRef is an incident's ticket in one target (a forwarder of its tenant).
@@ -242,4 +248,20 @@ type KPI struct {
 type KPIsResponse struct {
 	KPIs  []KPI `json:"kpis"`
 	Total KPI   `json:"total"`
+}
+
+// CreateIncidentRequest is the body of POST IncidentsPath: an incident a person reports by
+// hand (a phone call, an e-mail). Tenant is for operators (a tenant's credential opens it in
+// its own tenant). Channel: phone, email, chat, walk_in or self_service. Impact and urgency: 1
+// (high) .. 3 (low). The answer is 201 with the Detail.
+type CreateIncidentRequest struct {
+	Tenant          string `json:"tenant,omitempty"`
+	Title           string `json:"title"`
+	Description     string `json:"description,omitempty"`
+	Channel         string `json:"channel"`
+	Impact          int    `json:"impact"`
+	Urgency         int    `json:"urgency"`
+	CI              string `json:"ci,omitempty"`
+	Category        string `json:"category,omitempty"`
+	AssignmentGroup string `json:"assignment_group,omitempty"`
 }

@@ -156,3 +156,8 @@ func (c *Config) validateUsers(baseDir string) error {
 	}
 	return nil
 }
+
+// HasTenant reports whether a tenant of that name is configured.
+func (c *Config) HasTenant(name string) bool {
+	return slices.ContainsFunc(c.Tenants, func(t TenantConfig) bool { return t.Name == name })
+}

@@ -300,3 +300,28 @@ func TestSweepResolvesQuietFlappingIncident(t *testing.T) {
 	require.Equal(t, lastRefire.Add(11*time.Minute+30*time.Second), cur.ResolvedAt)
 	require.NotEmpty(t, entries)
 }
+
+func TestPriorityOverrideAndLateReopen(t *testing.T) {
+	p := DefaultPolicy()
+	in, _ := open(p, firing("1", crit))
+	require.Equal(t, 2, in.Priority)
+	_, err := Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 1, Urgency: 1}, t0.Add(time.Minute))
+	require.ErrorIs(t, err, ErrInvalid, "a reason is required")
+	_, err = Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 4, Urgency: 1, Text: "x"}, t0.Add(time.Minute))
+	require.ErrorIs(t, err, ErrInvalid)
+	res, err := Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 1, Urgency: 1, Text: "checkout down for all customers"}, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, in.Priority)
+	require.Equal(t, t0.Add(p.SLA[1].Resolve), in.ResolveDue, "the SLA follows the new priority")
+	last := res.Entries[len(res.Entries)-1]
+	require.Equal(t, KindPriority, last.Kind)
+	require.Equal(t, "bob", last.Actor)
+	require.Equal(t, "priority set P2 -> P1 (impact 1, urgency 1): checkout down for all customers", last.Message)
+
+	// A person reopens a resolved incident after the reopen window (until it closes).
+	_, err = Do(in, p, Action{Kind: ActResolve, Actor: "bob", CloseCode: "solved_permanently", Text: "ok"}, t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	_, err = Do(in, p, Action{Kind: ActReopen, Actor: "carl", Text: "customer says it is back"}, t0.Add(2*time.Minute+2*p.ReopenWindow))
+	require.NoError(t, err)
+	require.Equal(t, StateInProgress, in.State)
+}

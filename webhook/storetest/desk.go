@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -138,5 +139,56 @@ func runDesk(t *testing.T, open Opener) {
 			}
 		}
 		require.Equal(t, 1, breaches)
+	})
+
+	t.Run("manual incidents, priority override, link and merge", func(t *testing.T) {
+		e := newEnv(t, open)
+		ctx := context.Background()
+		name := func(id int64) string { return fmt.Sprintf("#%d", id) }
+		_, err := e.svc.CreateManual(ctx, service.Caller{Name: "cleo", Tenant: "acme", ReadOnly: true},
+			incident.Manual{Title: "x", Channel: "phone", Impact: 1, Urgency: 1})
+		require.ErrorIs(t, err, service.ErrForbidden)
+		_, err = e.svc.CreateManual(ctx, op, incident.Manual{Tenant: "acme", Title: "x", Channel: "fax", Impact: 1, Urgency: 1})
+		require.ErrorIs(t, err, incident.ErrInvalid)
+		call, err := e.svc.CreateManual(ctx, op, incident.Manual{Tenant: "acme", Title: "Checkout slow (customer call)",
+			Description: "caller: Sato, since 09:10", Channel: "phone", Impact: 2, Urgency: 2})
+		require.NoError(t, err)
+		require.Equal(t, incident.StateNew, call.State)
+		require.Equal(t, 3, call.Priority)
+		mail, err := e.svc.CreateManual(ctx, service.Caller{Name: "acme", Tenant: "acme"}, incident.Manual{Tenant: "globex",
+			Title: "Checkout slow (e-mail)", Channel: "email", Impact: 2, Urgency: 2})
+		require.NoError(t, err)
+		require.Equal(t, "acme", mail.Tenant, "a tenant's credential opens incidents in its own tenant only")
+		alerted := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("Slow", "web1"))).Incidents[0]
+
+		_, err = e.svc.Act(ctx, op, call.ID, incident.Action{Kind: incident.ActPriority, Impact: 1, Urgency: 2, Text: "all stores affected"})
+		require.NoError(t, err)
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelLink, call.ID, alerted, "same cause", name))
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "duplicate report", name))
+		err = e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "", name)
+		require.ErrorIs(t, err, incident.ErrTransition, "already merged")
+		err = e.svc.Relate(ctx, service.Caller{Name: "globex", Tenant: "globex"}, incident.RelLink, call.ID, alerted, "", name)
+		require.ErrorIs(t, err, store.ErrNotFound, "another tenant's incidents")
+
+		in, err := e.st.Incident(ctx, "acme", mail.ID)
+		require.NoError(t, err)
+		require.Equal(t, incident.StateCanceled, in.State)
+		require.Equal(t, "merged", in.CloseCode)
+		in, err = e.st.Incident(ctx, "acme", call.ID)
+		require.NoError(t, err)
+		require.Equal(t, 2, in.Priority)
+		j, err := e.st.Journal(ctx, call.ID)
+		require.NoError(t, err)
+		var lines []string
+		for _, l := range j {
+			require.NotEmpty(t, l.Actor)
+			lines = append(lines, l.Actor+" "+l.Kind+" "+l.Message)
+		}
+		require.Equal(t, []string{
+			"op created created by hand (phone): P3 (impact 2, urgency 2) — caller: Sato, since 09:10",
+			"op priority priority set P3 -> P2 (impact 1, urgency 2): all stores affected",
+			fmt.Sprintf("op linked linked to incident #%d — same cause", alerted),
+			fmt.Sprintf("op linked incident #%d merged into this one — duplicate report", mail.ID),
+		}, lines)
 	})
 }
