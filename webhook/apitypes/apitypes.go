@@ -153,11 +153,14 @@ type Alert struct {
 
 // Entry is one journal line.
 type Entry struct {
-	ID      int64     `json:"id"`
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Kind    string    `json:"kind"`
-	Message string    `json:"message"`
+	ID    int64     `json:"id"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	// ActorType is what Actor is: user (a named person), credential (the owner of a tenant's
+	// or operator's credential) or system (Alertmanager, the desk's rules, reconciliation).
+	ActorType string `json:"actor_type"`
+	Kind      string `json:"kind"`
+	Message   string `json:"message"`
 }
 
 // Detail is GET /api/v1/incidents/{id}, and the answer of an action.

@@ -149,6 +149,8 @@ oidc:
 	actors := map[string]string{}
 	for _, e := range d.Journal {
 		actors[e.Kind] = e.Actor
+		want := map[string]string{"alice": "user", "bob": "user", "alertmanager": "system"}[e.Actor]
+		require.Equal(t, want, e.ActorType, "%s %s", e.Actor, e.Kind)
 	}
 	require.Equal(t, "alice", actors["note"])
 	require.Equal(t, "bob", actors["comment"])

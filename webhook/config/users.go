@@ -92,6 +92,8 @@ func (c *Config) validateUsers(baseDir string) error {
 		switch {
 		case strings.TrimSpace(u.Name) == "" || strings.TrimSpace(u.Name) != u.Name || strings.ContainsAny(u.Name, ":\n"):
 			return keyErrorf(path+".name", "user name %q must be non-empty, without surrounding white space, ':' or newlines", u.Name)
+		case slices.Contains([]string{"alertmanager", "system", "reconciler"}, u.Name):
+			return keyErrorf(path+".name", "user name %q is reserved for the system's journal lines", u.Name)
 		case taken[u.Name] != "":
 			return keyErrorf(path+".name", "user name %q is already the name of %s", u.Name, taken[u.Name])
 		}

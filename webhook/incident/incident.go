@@ -119,8 +119,36 @@ type Entry struct {
 	IncidentID int64
 	At         time.Time
 	Actor      string
-	Kind       string
-	Message    string
+	// ActorType says what Actor is: ActorTypeUser, ActorTypeCredential or ActorTypeSystem
+	// ("" when written: ActorTypeOf(Actor)).
+	ActorType string
+	Kind      string
+	Message   string
+}
+
+// Actor types of the journal.
+const (
+	// ActorTypeUser: a named person (a configured user, logged in).
+	ActorTypeUser = "user"
+	// ActorTypeCredential: the owner of a tenant's or operator's credential (a token, a
+	// basic-auth user), and lines of earlier releases written by people.
+	ActorTypeCredential = "credential"
+	// ActorTypeSystem: Alertmanager, the desk's own rules, reconciliation.
+	ActorTypeSystem = "system"
+)
+
+// SystemActors are the actors that are not people; no user may take their names.
+var SystemActors = []string{ActorAlertmanager, ActorSystem, ActorReconciler}
+
+// ActorTypeOf is the type of an actor no caller named: system for SystemActors, else
+// credential.
+func ActorTypeOf(actor string) string {
+	for _, a := range SystemActors {
+		if a == actor {
+			return ActorTypeSystem
+		}
+	}
+	return ActorTypeCredential
 }
 
 // customerKinds are the journal kinds a customer reads: what happened to its incident and the

@@ -190,7 +190,7 @@ func (r *Reader) Detail(ctx context.Context, tenant string, id int64) (*apitypes
 			continue
 		}
 		d.Journal = append(d.Journal, apitypes.Entry{ID: r.IDs.Public(publicid.Journal, e.ID), At: e.At, Actor: e.Actor,
-			Kind: e.Kind, Message: e.Message})
+			ActorType: e.ActorType, Kind: e.Kind, Message: e.Message})
 	}
 	return d, nil
 }

@@ -44,6 +44,7 @@ func (s *Service) CreateManual(ctx context.Context, c Caller, m incident.Manual)
 			e.IncidentID = in.ID
 			es[i] = e
 		}
+		stamp(es, c)
 		return record(ctx, tx, in, es, incident.EventCreated, now)
 	})
 	if err != nil {

@@ -31,6 +31,7 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 		if err != nil {
 			return err
 		}
+		stamp(entries, c)
 		for i, in := range []*incident.Incident{src, dst} {
 			if err := tx.UpdateIncident(ctx, in); err != nil {
 				return err

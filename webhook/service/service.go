@@ -422,6 +422,7 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		if err != nil {
 			return err
 		}
+		stamp(res.Entries, c)
 		if err := tx.UpdateIncident(ctx, in); err != nil {
 			return err
 		}
@@ -447,6 +448,21 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		}
 	}
 	return updated, nil
+}
+
+// stamp marks the journal lines the caller wrote with what the caller is: a named user or a
+// credential's owner (the other lines are the system's).
+func stamp(entries []incident.Entry, c Caller) {
+	typ := incident.ActorTypeCredential
+	if c.Person {
+		typ = incident.ActorTypeUser
+	}
+	name := sanitize.Text(c.Name, 0)
+	for i := range entries {
+		if entries[i].Actor == name {
+			entries[i].ActorType = typ
+		}
+	}
 }
 
 // sanitizeAction repairs the texts of a desk action, from the REST API's body

@@ -117,7 +117,7 @@ func (s *Store) Alerts(ctx context.Context, incidentID int64) ([]incident.Alert,
 // Journal implements store.Store.
 func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Entry, err error) {
 	defer s.timed("journal")()
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, tenant, incident_id, at, actor, kind, message FROM journal WHERE incident_id = ? ORDER BY id`), incidentID)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, tenant, incident_id, at, actor, actor_type, kind, message FROM journal WHERE incident_id = ? ORDER BY id`), incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("list journal: %w", err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Ent
 			e  incident.Entry
 			at int64
 		)
-		if err := rows.Scan(&e.ID, &e.Tenant, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Message); err != nil {
+		if err := rows.Scan(&e.ID, &e.Tenant, &e.IncidentID, &at, &e.Actor, &e.ActorType, &e.Kind, &e.Message); err != nil {
 			return nil, fmt.Errorf("scan journal: %w", err)
 		}
 		e.At = FromTS(at)
