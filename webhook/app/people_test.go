@@ -144,6 +144,17 @@ oidc:
 	code, out = bob.act(id, "comment", map[string]string{"text": "We are replacing the disk."})
 	require.Equal(t, 200, code, out)
 
+	// Bob takes a phone call: an incident opened by hand on the page.
+	code, _ = bob.page("/incidents/new")
+	require.Equal(t, 200, code)
+	code, created, at := bob.do(http.MethodPost, origin+"/incidents/new", strings.NewReader(url.Values{"csrf": {bob.csrf},
+		"tenant": {"acme"}, "title": {"Shop down (phone call)"}, "channel": {"phone"}, "impact": {"1"}, "urgency": {"1"},
+		"description": {"Caller: Sato"}}.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+	require.Equal(t, 200, code)
+	require.Contains(t, at.Path, "/incidents/")
+	require.Contains(t, created, "Shop down (phone call)")
+	require.Contains(t, created, "created by hand (phone): P1")
+
 	// Every line of the journal names a person or the system.
 	_, d := bob.detail(id)
 	actors := map[string]string{}
@@ -180,6 +191,12 @@ oidc:
 	code, _, _ = carol.do(http.MethodGet, origin+"/api/v1/deadletters", nil, nil)
 	require.Equal(t, http.StatusForbidden, code)
 	code, _ = carol.page("/forwarding")
+	require.Equal(t, http.StatusForbidden, code)
+	code, _ = carol.page("/incidents/new")
+	require.Equal(t, http.StatusForbidden, code)
+	code, _, _ = carol.do(http.MethodPost, origin+"/incidents/new", strings.NewReader(url.Values{"csrf": {carol.csrf},
+		"tenant": {"acme"}, "title": {"x"}, "channel": {"phone"}, "impact": {"1"}, "urgency": {"1"}}.Encode()),
+		map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
 	require.Equal(t, http.StatusForbidden, code)
 	for _, action := range []string{"acknowledge", "note", "cancel"} {
 		code, _, _ = carol.do(http.MethodPost, fmt.Sprintf("%s/incidents/%d/act", origin, id),

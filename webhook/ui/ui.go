@@ -72,6 +72,8 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logout", u.logout)
 	mux.HandleFunc("GET /incidents", u.page(u.list))
 	mux.HandleFunc("GET /incidents/{id}", u.page(u.detail))
+	mux.HandleFunc("GET /incidents/new", u.page(u.newIncident))
+	mux.HandleFunc("POST /incidents/new", u.page(u.createIncident))
 	mux.HandleFunc("POST /incidents/{id}/act", u.page(u.act))
 	mux.HandleFunc("GET /forwarding", u.page(u.forwarding))
 }
