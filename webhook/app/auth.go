@@ -33,7 +33,7 @@ func secrets(ctx context.Context, st store.Store, cfg func() *config.Config) (au
 		return nil, nil, nil, nil, err
 	}
 	users := auth.NewUsers(cfg, secret)
-	return auth.Chain{users, auth.NewTokens(cfg, secret)}, auth.NewOIDC(cfg, users, secret, nil), auth.NewSessions(ss, secret), ids, nil
+	return auth.WithUsers(auth.NewTokens(cfg, secret), users), auth.NewOIDC(cfg, users, secret, nil), auth.NewSessions(ss, secret), ids, nil
 }
 
 // operational guards /metrics and /-/reload: the web config's basic_auth_users when it has

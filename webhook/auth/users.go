@@ -98,45 +98,30 @@ func (a *Users) Resolve(_ context.Context, ref string) (Principal, error) {
 	return Principal{}, ErrUnauthenticated
 }
 
-// Chain tries authenticators in order: the first that knows a credential (or a session
-// reference) answers. An error other than ErrUnauthenticated is returned when no authenticator
-// accepted the credential.
-type Chain []Authenticator
-
-var _ Authenticator = Chain(nil)
-
-// Authenticate implements Authenticator.
-func (ch Chain) Authenticate(ctx context.Context, c Credential) (Principal, string, error) {
-	var failed error
-	for _, a := range ch {
-		p, ref, err := a.Authenticate(ctx, c)
-		if err == nil {
-			return p, ref, nil
-		}
-		if !errors.Is(err, ErrUnauthenticated) && failed == nil {
-			failed = err
-		}
-	}
-	if failed != nil {
-		return Principal{}, "", failed
-	}
-	return Principal{}, "", ErrUnauthenticated
+// WithUsers authenticates the configuration's credentials (creds: Tokens) and its named
+// users: a credential is checked by creds first, so that Alertmanager's tokens and basic-auth
+// users cost what they cost without users (a user's bcrypt comparison runs only for names creds
+// does not know), and a session reference goes to the users when it is theirs.
+func WithUsers(creds Authenticator, users *Users) Authenticator {
+	return &withUsers{creds: creds, users: users}
 }
 
-// Resolve implements Authenticator.
-func (ch Chain) Resolve(ctx context.Context, ref string) (Principal, error) {
-	var failed error
-	for _, a := range ch {
-		p, err := a.Resolve(ctx, ref)
-		if err == nil {
-			return p, nil
-		}
-		if !errors.Is(err, ErrUnauthenticated) && failed == nil {
-			failed = err
-		}
+type withUsers struct {
+	creds Authenticator
+	users *Users
+}
+
+func (w *withUsers) Authenticate(ctx context.Context, c Credential) (Principal, string, error) {
+	p, ref, err := w.creds.Authenticate(ctx, c)
+	if err == nil || !errors.Is(err, ErrUnauthenticated) || c.Username == "" {
+		return p, ref, err
 	}
-	if failed != nil {
-		return Principal{}, failed
+	return w.users.Authenticate(ctx, c)
+}
+
+func (w *withUsers) Resolve(ctx context.Context, ref string) (Principal, error) {
+	if strings.HasPrefix(ref, "user:") {
+		return w.users.Resolve(ctx, ref)
 	}
-	return Principal{}, ErrUnauthenticated
+	return w.creds.Resolve(ctx, ref)
 }

@@ -67,7 +67,7 @@ func TestUsers(t *testing.T) {
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 
 	// Chained with the tokens, each credential finds its authenticator.
-	ch := auth.Chain{u, auth.NewTokens(func() *config.Config { return cfg }, []byte("secret"))}
+	ch := auth.WithUsers(auth.NewTokens(func() *config.Config { return cfg }, []byte("secret")), u)
 	p, _, err = ch.Authenticate(ctx, auth.Credential{Token: "acme-secret-token-0123456789"})
 	require.NoError(t, err)
 	require.Equal(t, auth.RoleTenant, p.Role)
@@ -76,6 +76,10 @@ func TestUsers(t *testing.T) {
 	require.Equal(t, "alice", p.Name)
 	_, _, err = ch.Authenticate(ctx, auth.Credential{Username: "alice", Password: "first-password-1"})
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
+	p, _, err = ch.Authenticate(ctx, auth.Credential{Username: "carol", Password: "second-password-2"})
+	require.NoError(t, err)
+	_, err = ch.Resolve(ctx, u.OIDCRef(&cfg.Users[0]))
+	require.ErrorIs(t, err, auth.ErrUnauthenticated, "no OpenID Connect configured: no such session")
 }
 
 func TestUsersConfigErrors(t *testing.T) {

@@ -247,10 +247,11 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	return c, nil
 }
 
-// KPIIncidents implements store.Store.
-func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.Time) ([]*incident.Incident, error) {
+// KPIIncidents implements store.Store: the incidents with the fields the KPIs read only.
+func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.Time) (_ []*incident.Incident, err error) {
 	defer s.timed("kpi")()
-	q := `SELECT ` + IncidentColumns + ` FROM incidents WHERE 1 = 1`
+	q := `SELECT id, tenant, priority, state, created_at, acknowledged_at, resolved_at, closed_at, paused_total,
+		response_due, resolve_due, response_breached_at, resolve_breached_at FROM incidents WHERE 1 = 1`
 	var args []any
 	if tenant != "" {
 		q, args = q+` AND tenant = ?`, append(args, tenant)
@@ -265,9 +266,32 @@ func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("kpi incidents: %w", err)
 	}
-	out, err := scanIncidents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("kpi incidents: %w", err)
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close rows: %w", cerr)
+		}
+	}()
+	var out []*incident.Incident
+	for rows.Next() {
+		var (
+			in                                         incident.Incident
+			state                                      string
+			created, acked, resolved, closed, paused   int64
+			respDue, resDue, respBreached, resBreached int64
+		)
+		if err := rows.Scan(&in.ID, &in.Tenant, &in.Priority, &state, &created, &acked, &resolved, &closed, &paused,
+			&respDue, &resDue, &respBreached, &resBreached); err != nil {
+			return nil, fmt.Errorf("scan kpi incident: %w", err)
+		}
+		in.State = incident.State(state)
+		in.CreatedAt, in.AcknowledgedAt, in.ResolvedAt, in.ClosedAt = FromTS(created), FromTS(acked), FromTS(resolved), FromTS(closed)
+		in.PausedTotal = time.Duration(paused)
+		in.ResponseDue, in.ResolveDue = FromTS(respDue), FromTS(resDue)
+		in.ResponseBreachedAt, in.ResolveBreachedAt = FromTS(respBreached), FromTS(resBreached)
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read kpi incidents: %w", err)
 	}
 	return out, nil
 }
