@@ -96,8 +96,12 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 		if prev != nil && prev.State == StateCanceled && now.Before(prev.MuteUntil) {
 			out.Update = prev.Clone()
 			out.Update.LastNotifiedAt = now
+			why := "canceled as false positive"
+			if prev.CloseCode == closeCodeMerged {
+				why = "merged into another incident"
+			}
 			out.Entries = append(out.Entries, prev.entry(now, ActorAlertmanager, KindSuppressed,
-				fmt.Sprintf("re-fire suppressed: canceled as false positive, muted until %s", prev.MuteUntil.Format(time.RFC3339))))
+				fmt.Sprintf("re-fire suppressed: %s, muted until %s", why, prev.MuteUntil.Format(time.RFC3339))))
 			out.Events = append(out.Events, EventSuppressed)
 			return out
 		}

@@ -15,9 +15,13 @@ const (
 	RelMerge = "merge"
 )
 
+// closeCodeMerged closes an incident merged into another.
+const closeCodeMerged = "merged"
+
 // Relate links or merges src and dst (mutating them) for actor; srcName and dstName are how
-// the journal names them (their public ids). Both must be the same tenant's.
-func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text string, now time.Time) ([]Entry, error) {
+// the journal names them (their public ids). Both must be the same tenant's. A merged
+// incident's alerts are muted for mute (as a false positive's): their repeats belong to dst.
+func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text string, mute time.Duration, now time.Time) ([]Entry, error) {
 	switch {
 	case strings.TrimSpace(actor) == "":
 		return nil, fmt.Errorf("%w: actor required", ErrInvalid)
@@ -44,8 +48,11 @@ func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text strin
 		from := src.State
 		src.State = StateCanceled
 		src.ClosedAt = now
-		src.CloseCode, src.CloseNotes = "merged", "merged into incident "+dstName+noteSuffix(text)
+		src.CloseCode, src.CloseNotes = closeCodeMerged, "merged into incident "+dstName+noteSuffix(text)
 		src.HoldSince, src.HoldReason = time.Time{}, ""
+		if mute > 0 {
+			src.MuteUntil = now.Add(mute)
+		}
 		out = append(out,
 			src.entry(now, actor, KindState, fmt.Sprintf("%s -> canceled: merged into incident %s%s", from, dstName, noteSuffix(text))),
 			dst.entry(now, actor, KindLinked, "incident "+srcName+" merged into this one"+noteSuffix(text)))

@@ -27,7 +27,8 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 		if err != nil {
 			return err
 		}
-		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), name(src.ID), name(dst.ID), text, now)
+		mute := s.Rules().Policy(src.Tenant).MuteWindow
+		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), name(src.ID), name(dst.ID), text, mute, now)
 		if err != nil {
 			return err
 		}

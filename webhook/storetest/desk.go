@@ -170,6 +170,14 @@ func runDesk(t *testing.T, open Opener) {
 		err = e.svc.Relate(ctx, service.Caller{Name: "globex", Tenant: "globex"}, incident.RelLink, call.ID, alerted, "", name)
 		require.ErrorIs(t, err, store.ErrNotFound, "another tenant's incidents")
 
+		// An alert's incident merged into the call: its repeats stay with the call.
+		dup := e.ingest("acme", testkit.Payload("r", "g2", "firing", t0, alert("Slow", "web2"))).Incidents[0]
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, dup, call.ID, "", name))
+		e.clock.Advance(time.Hour)
+		r := e.ingest("acme", testkit.Payload("r", "g2", "firing", t0, alert("Slow", "web2")))
+		require.True(t, r.Duplicate)
+		require.Len(t, e.list(store.Filter{Tenant: "acme", OpenOnly: true}), 2, "the call and the alerted incident")
+
 		in, err := e.st.Incident(ctx, "acme", mail.ID)
 		require.NoError(t, err)
 		require.Equal(t, incident.StateCanceled, in.State)
@@ -189,6 +197,7 @@ func runDesk(t *testing.T, open Opener) {
 			"op priority priority set P3 -> P2 (impact 1, urgency 2): all stores affected",
 			fmt.Sprintf("op linked linked to incident #%d — same cause", alerted),
 			fmt.Sprintf("op linked incident #%d merged into this one — duplicate report", mail.ID),
+			fmt.Sprintf("op linked incident #%d merged into this one", dup),
 		}, lines)
 	})
 }
