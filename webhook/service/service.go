@@ -228,13 +228,19 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 	return res, nil
 }
 
+// StillFiringGrace is how long after a person resolved, closed or canceled an
+// incident whose alerts fired a repeat of their notification is not yet taken
+// as proof that they still fire: Alertmanager's resolve may be on its way (its
+// default group_interval is 5m).
+const StillFiringGrace = 5 * time.Minute
+
 // hiddenWhileFiring reports whether a repeated notification's firing alerts
 // belong to an incident that no longer shows them although they still fire by
 // our own record: resolved (by a person) while they fired, closed or canceled
-// while they fired, or canceled as a false positive whose mute has ended. A
-// late repeat of a notification that a resolve followed changes nothing (the
-// store's record of the alerts says they resolved), so resolves in flight
-// are not undone.
+// while they fired, or canceled as a false positive whose mute has ended, at
+// least StillFiringGrace ago. A late repeat of a notification that a resolve
+// followed changes nothing (the store's record of the alerts says they
+// resolved), so resolves in flight are not undone.
 func hiddenWhileFiring(ctx context.Context, tx store.Tx, now time.Time, tenant string, b keyBatch) (bool, error) {
 	if !slices.ContainsFunc(b.alerts, incident.Alert.Firing) {
 		return false, nil
@@ -244,14 +250,14 @@ func hiddenWhileFiring(ctx context.Context, tx store.Tx, now time.Time, tenant s
 		return false, err
 	}
 	if cur != nil {
-		return cur.State == incident.StateResolved && cur.FiringAlerts > 0, nil
+		return cur.State == incident.StateResolved && cur.FiringAlerts > 0 && now.Sub(cur.ResolvedAt) >= StillFiringGrace, nil
 	}
 	prev, err := tx.LatestIncident(ctx, tenant, b.key)
 	if err != nil || prev == nil {
 		return false, err
 	}
 	muted := prev.State == incident.StateCanceled && now.Before(prev.MuteUntil)
-	return prev.FiringAlerts > 0 && !muted, nil
+	return prev.FiringAlerts > 0 && !muted && now.Sub(prev.ClosedAt) >= StillFiringGrace, nil
 }
 
 // observeResolved records the time to resolve of an incident just resolved.
