@@ -43,12 +43,21 @@ func (a *API) reader() *readmodel.Reader {
 	return &readmodel.Reader{Store: a.Service.Store, IDs: a.IDs, Logger: a.Logger}
 }
 
+// readerFor reads what p may see.
+func (a *API) readerFor(p auth.Principal) *readmodel.Reader {
+	rd := a.reader()
+	rd.Customer = !p.SeesInternal()
+	return rd
+}
+
 // Register adds the routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/alerts", a.receive)
 	mux.HandleFunc("GET "+apitypes.IncidentsPath, a.authed(a.list))
 	mux.HandleFunc("GET "+apitypes.IncidentsPath+"/{id}", a.authed(a.get))
 	mux.HandleFunc("POST "+apitypes.IncidentsPath+"/{id}/{action}", a.authed(a.act))
+	mux.HandleFunc("GET "+apitypes.KPIsPath, a.authed(a.kpis))
+	mux.HandleFunc("POST "+apitypes.IncidentsPath, a.authed(a.create))
 	a.registerForwarding(mux)
 }
 
@@ -118,7 +127,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
+	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return
@@ -138,13 +147,18 @@ func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 		return incident.Action{}, fmt.Errorf("decode action: %w", err)
 	}
 	return incident.Action{Kind: kind, Text: req.Text, Reason: req.Reason, CloseCode: req.CloseCode,
-		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive}, nil
+		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive,
+		Impact: req.Impact, Urgency: req.Urgency}, nil
 }
 
 func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid incident id")
+		return
+	}
+	if kind := r.PathValue("action"); kind == incident.RelLink || kind == incident.RelMerge {
+		a.relate(w, r, p, kind, id)
 		return
 	}
 	act, err := DecodeAction(r.PathValue("action"), r.Body)
@@ -156,7 +170,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		a.storeError(w, err)
 		return
 	}
-	d, err := a.reader().Detail(r.Context(), p.Scope(), id)
+	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
 		a.storeError(w, err)
 		return

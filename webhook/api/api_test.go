@@ -112,7 +112,7 @@ func newFixture(t *testing.T, wrap func(store.Store) store.Store, yaml ...string
 	m := service.NewMetrics(reg)
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := &service.Service{Store: use, Rules: func() service.Rules { return f.cfg.Load() }, Metrics: m}
-	f.access = &auth.Access{Authenticator: auth.NewTokens(f.cfg.Load, secret), Sessions: auth.NewSessions(st, secret),
+	f.access = &auth.Access{Authenticator: auth.WithUsers(auth.NewTokens(f.cfg.Load, secret), auth.NewUsers(f.cfg.Load, secret)), Sessions: auth.NewSessions(st, secret),
 		Guard: auth.NewGuard(reg, logger), Settings: func() *config.Server { return &f.cfg.Load().Server }}
 	a := &api.API{Service: svc, Access: f.access, MaxBodyBytes: func() int64 { return f.cfg.Load().Limits.MaxBodyBytes },
 		Logger: logger, IDs: ids}
@@ -241,7 +241,8 @@ func TestTenantIsolationAndActions(t *testing.T) {
 		action, body string
 		code         int
 	}{
-		{"acknowledge", `{"user":"alice"}`, 200}, // user is ignored: the journal names the credential's owner
+		{"acknowledge", `{"user":"alice"}`, 400}, // no free-text user: the journal names who is authenticated
+		{"acknowledge", ``, 200},
 		{"acknowledge", ``, 409},
 		{"hold", `{"reason":"awaiting_vendor","text":"ticket 42"}`, 200},
 		{"resume", ``, 200},

@@ -102,6 +102,23 @@ func (a *API) authed(h handler) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		// A read-only principal (a customer) changes nothing, on any route.
+		if p.ReadOnly() && !safe(r.Method) {
+			writeError(w, http.StatusForbidden, "read-only role: this changes nothing")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// staffOnly refuses customers what only the service provider's staff reads (the forwarding's
+// dead letters).
+func (a *API) staffOnly(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		if !p.SeesInternal() {
+			writeError(w, http.StatusForbidden, "not for customers")
+			return
+		}
 		h(w, r, p)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 func (a *API) registerForwarding(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/watchdog", a.watchdog)
-	mux.HandleFunc("GET "+apitypes.DeadLettersPath, a.authed(a.deadLetters))
+	mux.HandleFunc("GET "+apitypes.DeadLettersPath, a.authed(a.staffOnly(a.deadLetters)))
 	mux.HandleFunc("POST "+apitypes.DeadLettersPath+"/retry", a.authed(a.retryDeadLetters))
 	mux.HandleFunc("POST "+apitypes.DeadLettersPath+"/{id}/retry", a.authed(a.retryDeadLetters))
 }

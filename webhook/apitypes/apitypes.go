@@ -153,11 +153,14 @@ type Alert struct {
 
 // Entry is one journal line.
 type Entry struct {
-	ID      int64     `json:"id"`
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Kind    string    `json:"kind"`
-	Message string    `json:"message"`
+	ID    int64     `json:"id"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	// ActorType is what Actor is: user (a named person), credential (the owner of a tenant's
+	// or operator's credential) or system (Alertmanager, the desk's rules, reconciliation).
+	ActorType string `json:"actor_type"`
+	Kind      string `json:"kind"`
+	Message   string `json:"message"`
 }
 
 // Detail is GET /api/v1/incidents/{id}, and the answer of an action.
@@ -182,9 +185,12 @@ type ActionRequest struct {
 	AssignmentGroup string `json:"assignment_group"`
 	Assignee        string `json:"assignee"`
 	FalsePositive   bool   `json:"false_positive"`
-	// User is accepted and ignored (it used to name the person in the journal, which anyone
-	// could spoof): the journal names the credential's owner.
-	User string `json:"user"`
+	// TargetID is the other incident of the link and merge actions (merge: this incident is a
+	// duplicate of the target, and is canceled).
+	TargetID int64 `json:"target_id,omitempty"`
+	// Impact and Urgency (1 high .. 3 low) of the priority action (Text is its reason).
+	Impact  int `json:"impact,omitempty"`
+	Urgency int `json:"urgency,omitempty"`
 }
 
 // ExternalRef is an incident's ticket in one target (a forwarder of its tenant).
@@ -212,4 +218,53 @@ type DeadLetter struct {
 type DeadLettersResponse struct {
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	Next        string       `json:"next,omitempty"`
+}
+
+// KPIsPath answers GET with a KPIsResponse: the key performance indicators of the incidents
+// created between ParamFrom and ParamTo (RFC 3339, either may be left out), of the caller's
+// tenant (operators: every tenant, or ParamTenant). The definitions are the webhook README's.
+const KPIsPath = "/api/v1/kpis"
+
+// KPI is one group's indicators (a tenant and priority, or the total: Tenant "" and Priority 0).
+// A mean or a percentage without anything to count is null.
+type KPI struct {
+	Tenant         string `json:"tenant,omitempty"`
+	Priority       int    `json:"priority,omitempty"`
+	Incidents      int    `json:"incidents"`
+	Open           int    `json:"open"`
+	Unacknowledged int    `json:"unacknowledged"`
+	// Responded counts incidents acknowledged, or ended without an acknowledgement.
+	Responded int      `json:"responded"`
+	MTTA      *float64 `json:"mtta_seconds"`
+	Resolved  int      `json:"resolved"`
+	MTTR      *float64 `json:"mttr_seconds"`
+
+	ResponseMet               int      `json:"response_met"`
+	ResponseBreached          int      `json:"response_breached"`
+	ResponseCompliancePercent *float64 `json:"response_compliance_percent"`
+	ResolveMet                int      `json:"resolve_met"`
+	ResolveBreached           int      `json:"resolve_breached"`
+	ResolveCompliancePercent  *float64 `json:"resolve_compliance_percent"`
+}
+
+// KPIsResponse is the body of GET KPIsPath.
+type KPIsResponse struct {
+	KPIs  []KPI `json:"kpis"`
+	Total KPI   `json:"total"`
+}
+
+// CreateIncidentRequest is the body of POST IncidentsPath: an incident a person reports by
+// hand (a phone call, an e-mail). Tenant is for operators (a tenant's credential opens it in
+// its own tenant). Channel: phone, email, chat, walk_in or self_service. Impact and urgency: 1
+// (high) .. 3 (low). The answer is 201 with the Detail.
+type CreateIncidentRequest struct {
+	Tenant          string `json:"tenant,omitempty"`
+	Title           string `json:"title"`
+	Description     string `json:"description,omitempty"`
+	Channel         string `json:"channel"`
+	Impact          int    `json:"impact"`
+	Urgency         int    `json:"urgency"`
+	CI              string `json:"ci,omitempty"`
+	Category        string `json:"category,omitempty"`
+	AssignmentGroup string `json:"assignment_group,omitempty"`
 }

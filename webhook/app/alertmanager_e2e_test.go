@@ -260,3 +260,58 @@ tenants:
 	require.Contains(t, string(b), `kizashi_webhook_reconcile_actions_total{event="resolved",tenant="acme"} 1`)
 	require.Contains(t, string(b), `kizashi_webhook_watchdog_down{tenant="acme"} 0`)
 }
+
+// TestSilencePausesSLAAtOnce: with Debian's Alertmanager, a silence puts an incident notified
+// a moment ago On Hold at the next reconciliation (staleness 1h, repeat interval 1h: a one-hour
+// maintenance window pauses the SLA for that hour), and its end resumes it.
+func TestSilencePausesSLAAtOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	wURL := "http://" + l.Addr().String()
+	am := testenv.StartAlertmanager(t, testenv.AMOptions{Config: fmt.Sprintf(`route:
+  receiver: acme-ops
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: acme-ops
+    webhook_configs:
+      - url: %s/api/v1/alerts
+        http_config: {authorization: {credentials: %q}}
+`, wURL, tokAcme)})
+	w := runWebhook(t, l, fmt.Sprintf(`storage: {driver: sqlite, path: %q}
+reconcile: {interval: 200ms}
+tenants:
+  - name: acme
+    tokens: [%q]
+    alertmanager: {url: %q, staleness: 1h, startup_grace: 0s}
+`, filepath.Join(t.TempDir(), "k.db"), tokAcme, am.URL()))
+	ctx := context.Background()
+	maint := testenv.Alert{Labels: map[string]string{"alertname": "Maint", "instance": "db1"}, StartsAt: time.Now().Add(-time.Minute)}
+	require.NoError(t, am.PostAlerts(ctx, maint))
+	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 1 }, time.Minute, 100*time.Millisecond)
+	silenceID, err := am.CreateSilence(ctx, map[string]string{"alertname": "Maint"}, time.Hour)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return w.incidents(t, tokAcme)[0].State == "on_hold" }, time.Minute, 100*time.Millisecond)
+	in := w.incidents(t, tokAcme)[0]
+	require.True(t, in.SLAPaused)
+	require.Contains(t, journalText(w.detail(t, in.ID)), "silenced in Alertmanager (by "+silenceID+")")
+
+	req, err := http.NewRequest(http.MethodDelete, am.URL()+"/api/v2/silence/"+silenceID, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Eventually(t, func() bool { return w.incidents(t, tokAcme)[0].State == "in_progress" }, time.Minute, 100*time.Millisecond)
+
+	// In Progress without a person: still acknowledged (and its response clock stops).
+	req, err = http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", w.URL, in.ID), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tokAcme)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotNil(t, w.detail(t, in.ID).Incident.AcknowledgedAt)
+}

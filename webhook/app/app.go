@@ -121,12 +121,12 @@ func Run(ctx context.Context, o Options) error {
 			o.Logger.Error("close store", "err", err)
 		}
 	}()
-	reg.MustRegister(service.NewOpenCollector(st))
-	tokens, sessions, ids, err := secrets(ctx, st, p.cfg.Load)
+	reg.MustRegister(service.NewOpenCollector(st), service.NewKPICollector(st))
+	authn, sso, sessions, ids, err := secrets(ctx, st, p.cfg.Load)
 	if err != nil {
 		return err
 	}
-	access := &auth.Access{Authenticator: tokens, Sessions: sessions, Guard: auth.NewGuard(reg, o.Logger),
+	access := &auth.Access{Authenticator: authn, Sessions: sessions, Guard: auth.NewGuard(reg, o.Logger),
 		Settings: func() *config.Server { return &p.cfg.Load().Server }}
 	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now}
 	a := &api.API{
@@ -150,6 +150,7 @@ func Run(ctx context.Context, o Options) error {
 	a.Register(mux)
 	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
 	page.Register(mux)
+	page.RegisterOIDC(mux, sso)
 	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	mux.Handle("GET /-/healthy", lifecycle.Healthy())
 	mux.Handle("GET /-/ready", lifecycle.Ready(func(ctx context.Context) lifecycle.Readiness {

@@ -13,26 +13,27 @@ import (
 )
 
 // secrets reads the installation's secret from the store (created by the first replica) and
-// returns what is keyed by it: the authenticator of the configuration cfg returns, the page's
-// sessions and the public ids.
-func secrets(ctx context.Context, st store.Store, cfg func() *config.Config) (*auth.Tokens, *auth.Sessions, *publicid.Codec, error) {
+// returns what is keyed by it: the authenticator of the configuration cfg returns (named
+// users, then tokens), its OpenID Connect log-in, the page's sessions and the public ids.
+func secrets(ctx context.Context, st store.Store, cfg func() *config.Config) (auth.Authenticator, *auth.OIDC, *auth.Sessions, *publicid.Codec, error) {
 	ss, ok := st.(store.Sessions)
 	if !ok {
-		return nil, nil, nil, fmt.Errorf("store %T keeps no sessions", st)
+		return nil, nil, nil, nil, fmt.Errorf("store %T keeps no sessions", st)
 	}
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
-		return nil, nil, nil, fmt.Errorf("new secret: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("new secret: %w", err)
 	}
 	secret, err := ss.ServerSecret(ctx, fresh)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	ids, err := publicid.New(auth.DeriveKey(secret, "public ids"))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return auth.NewTokens(cfg, secret), auth.NewSessions(ss, secret), ids, nil
+	users := auth.NewUsers(cfg, secret)
+	return auth.WithUsers(auth.NewTokens(cfg, secret), users), auth.NewOIDC(cfg, users, secret, nil), auth.NewSessions(ss, secret), ids, nil
 }
 
 // operational guards /metrics and /-/reload: the web config's basic_auth_users when it has

@@ -34,6 +34,11 @@ const (
 	// RoleOperator is the service provider's operator: it reads and works on every tenant's
 	// incidents and sends no alerts.
 	RoleOperator Role = "operator"
+	// RoleAdmin is a named administrator: every tenant, every action.
+	RoleAdmin Role = "admin"
+	// RoleCustomer is a named person of one tenant's customer: it reads the tenant's incidents,
+	// their customer-visible comments and SLA status, and changes nothing.
+	RoleCustomer Role = "customer"
 )
 
 // Principal is an authenticated caller.
@@ -44,10 +49,20 @@ type Principal struct {
 	// Tenant is the principal's tenant; "" for a principal of every tenant (an operator).
 	Tenant string
 	Role   Role
+	// User is set for a named person (config.User), not a credential of a tenant or operator.
+	User bool
 }
 
 // AllTenants reports whether the principal sees every tenant's incidents.
-func (p Principal) AllTenants() bool { return p.Role == RoleOperator }
+func (p Principal) AllTenants() bool { return p.Role == RoleOperator || p.Role == RoleAdmin }
+
+// ReadOnly reports whether the principal may only read (a customer): every desk action,
+// injected alert, retry and mute is refused.
+func (p Principal) ReadOnly() bool { return p.Role == RoleCustomer }
+
+// SeesInternal reports whether the principal reads internal work notes (everyone but
+// customers).
+func (p Principal) SeesInternal() bool { return p.Role != RoleCustomer }
 
 // SendsAlerts reports whether the principal may post Alertmanager's notifications (to its
 // tenant).
@@ -58,7 +73,7 @@ func (p Principal) Scope() string { return p.Caller().Scope() }
 
 // Caller is the principal as the service layer knows who acts.
 func (p Principal) Caller() service.Caller {
-	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants()}
+	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants(), ReadOnly: p.ReadOnly(), Person: p.User}
 }
 
 // Credential is what a request presents.

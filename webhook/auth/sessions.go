@@ -54,19 +54,26 @@ func (s *Sessions) Open(ctx context.Context, a Authenticator, c Credential, now 
 	if err != nil {
 		return "", Principal{}, err
 	}
+	cookie, err := s.OpenRef(ctx, ref, now)
+	return cookie, p, err
+}
+
+// OpenRef opens a session for a credential already checked (an OpenID Connect log-in): ref is
+// its reference (see Authenticator).
+func (s *Sessions) OpenRef(ctx context.Context, ref string, now time.Time) (string, error) {
 	if ref == "" {
-		return "", Principal{}, fmt.Errorf("%w: the credential cannot open a session", ErrUnauthenticated)
+		return "", fmt.Errorf("%w: the credential cannot open a session", ErrUnauthenticated)
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return "", Principal{}, fmt.Errorf("new session: %w", err)
+		return "", fmt.Errorf("new session: %w", err)
 	}
 	cookie := base64.RawURLEncoding.EncodeToString(raw)
-	err = s.store.CreateSession(ctx, store.Session{ID: sessionID(cookie), Credential: ref, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)})
+	err := s.store.CreateSession(ctx, store.Session{ID: sessionID(cookie), Credential: ref, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)})
 	if err != nil {
-		return "", Principal{}, err
+		return "", err
 	}
-	return cookie, p, nil
+	return cookie, nil
 }
 
 // Principal returns the principal of a live session: false when the cookie is malformed, the

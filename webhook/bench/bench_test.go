@@ -28,6 +28,41 @@ func BenchmarkIngestSQLite(b *testing.B) {
 	b.Cleanup(func() { require.NoError(b, st.Close()) })
 	b.Run("realistic", func(b *testing.B) { benchIngest(b, st, false) })
 	b.Run("churn", func(b *testing.B) { benchIngest(b, st, true) })
+	b.Run("duplicates", func(b *testing.B) { benchDuplicates(b, st) })
+}
+
+// benchDuplicates repeats notifications already stored (Alertmanager's repeats and its HA
+// peers' copies): each is recognised and checked for alerts hidden while they fire.
+func benchDuplicates(b *testing.B, st store.Store) {
+	rules := testkit.StaticRules{P: incident.DefaultPolicy()}
+	svc := &service.Service{Store: st, Rules: func() service.Rules { return rules }}
+	var bodies [][]byte
+	for range 100 {
+		body := bench.Payload(seqs.Add(1), 1000, 10, false)
+		m, err := alertmsg.Parse(body)
+		require.NoError(b, err)
+		_, err = svc.Ingest(context.Background(), "bench", m, body)
+		require.NoError(b, err)
+		bodies = append(bodies, body)
+	}
+	var i atomic.Uint64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := bodies[i.Add(1)%uint64(len(bodies))]
+			m, err := alertmsg.Parse(body)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := svc.Ingest(context.Background(), "bench", m, body); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "notifications/s")
 }
 
 var seqs atomic.Uint64
@@ -70,6 +105,7 @@ func BenchmarkIngestPostgres(b *testing.B) {
 	b.Cleanup(func() { require.NoError(b, st.Close()) })
 	b.Run("realistic", func(b *testing.B) { benchIngest(b, st, false) })
 	b.Run("churn", func(b *testing.B) { benchIngest(b, st, true) })
+	b.Run("duplicates", func(b *testing.B) { benchDuplicates(b, st) })
 }
 
 func TestMain(m *testing.M) { testenv.Main(m) }

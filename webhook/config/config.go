@@ -35,6 +35,9 @@ type Config struct {
 	Defaults  PolicyConfig   `yaml:"policy"`
 	Tenants   []TenantConfig `yaml:"tenants"`
 	Operators []Operator     `yaml:"operators"`
+	// Users and OIDC: named people (see users.go).
+	Users []User `yaml:"users"`
+	OIDC  *OIDC  `yaml:"oidc"`
 	// Forwarding and Reconcile: see forward.go.
 	Forwarding Forwarding `yaml:"forwarding"`
 	Reconcile  Reconcile  `yaml:"reconcile"`

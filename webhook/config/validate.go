@@ -24,6 +24,7 @@ func (c *Config) validate(baseDir string) error {
 		func() error { return nest("policy", "policy", c.Defaults.validate()) },
 		c.validateTenants,
 		func() error { return c.validateCredentials(baseDir) },
+		func() error { return c.validateUsers(baseDir) },
 		func() error { return c.validateForwarding(baseDir) },
 	} {
 		if err := step(); err != nil {

@@ -32,6 +32,10 @@ type Input struct {
 	Truncated uint64
 	Dropped   int
 	Alerts    []Alert
+	// Repeat is set when the notification repeats one already applied: its
+	// alerts still fire, but the incident was resolved by a person while they
+	// fired. It reopens the incident without counting a flap.
+	Repeat bool
 
 	Current       *Incident
 	CurrentAlerts []Alert
@@ -71,6 +75,8 @@ const (
 	EventUpdated    = "updated"
 	EventSuppressed = "suppressed"
 	EventClosed     = "closed"
+	// EventSLABreach: the sweep recorded an SLA breach (forwarded at once).
+	EventSLABreach = "sla_breach"
 )
 
 // Apply decides what one notification does to one correlation key.
@@ -90,8 +96,12 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 		if prev != nil && prev.State == StateCanceled && now.Before(prev.MuteUntil) {
 			out.Update = prev.Clone()
 			out.Update.LastNotifiedAt = now
+			why := "canceled as false positive"
+			if prev.CloseCode == closeCodeMerged {
+				why = "merged into another incident"
+			}
 			out.Entries = append(out.Entries, prev.entry(now, ActorAlertmanager, KindSuppressed,
-				fmt.Sprintf("re-fire suppressed: canceled as false positive, muted until %s", prev.MuteUntil.Format(time.RFC3339))))
+				fmt.Sprintf("re-fire suppressed: %s, muted until %s", why, prev.MuteUntil.Format(time.RFC3339))))
 			out.Events = append(out.Events, EventSuppressed)
 			return out
 		}
@@ -109,6 +119,13 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 	}
 
 	switch {
+	case upd.State == StateResolved && firing > 0 && in.Repeat:
+		upd.State = StateInProgress
+		upd.ReopenCount++
+		upd.ResolvedAt, upd.ResolvedBy, upd.CloseCode, upd.CloseNotes = time.Time{}, "", "", ""
+		upd.setSLA(p)
+		out.Entries = append(out.Entries, upd.entry(now, ActorAlertmanager, KindState, "resolved -> in_progress (resolved while its alerts still fire: Alertmanager repeated them)"))
+		out.Events = append(out.Events, EventReopened)
 	case upd.State == StateResolved && firing > 0:
 		flapping := upd.recordFlap(now, p)
 		if flapping && !cur.Flapping {
@@ -144,7 +161,10 @@ func Apply(now time.Time, p Policy, in Input) Outcome {
 		}
 		upd.Flapping = false
 		resolve := p.AutoResolve == AutoResolveResolve || (p.AutoResolve == AutoResolveIfUntouched && !upd.Touched)
-		if !resolve || upd.State == StateOnHold && p.AutoResolve != AutoResolveResolve {
+		// An untouched incident On Hold was put there by reconciliation (a
+		// silence): its resolve resolves it as resolve_if_untouched says. One a
+		// person put on hold is touched.
+		if !resolve {
 			out.Entries = append(out.Entries, upd.entry(now, ActorAlertmanager, KindNote, "all alerts resolved; incident left open by auto-resolve policy "+string(p.AutoResolve)))
 			break
 		}

@@ -33,6 +33,8 @@ type Action struct {
 	AssignmentGroup string
 	Assignee        string
 	FalsePositive   bool
+	// Impact and Urgency (1 high .. 3 low) of a priority override.
+	Impact, Urgency int
 }
 
 // Action kinds.
@@ -46,10 +48,15 @@ const (
 	ActClose       = "close"
 	ActCancel      = "cancel"
 	ActReopen      = "reopen"
+	// ActComment adds a comment the tenant's customers read (ActNote: an internal work note).
+	ActComment = "comment"
+	// ActPriority overrides impact and urgency (hence the priority and the SLA due times),
+	// with a reason in Text.
+	ActPriority = "priority"
 )
 
 // Actions lists the action kinds.
-var Actions = []string{ActAcknowledge, ActAssign, ActNote, ActHold, ActResume, ActResolve, ActClose, ActCancel, ActReopen}
+var Actions = []string{ActAcknowledge, ActAssign, ActNote, ActComment, ActPriority, ActHold, ActResume, ActResolve, ActClose, ActCancel, ActReopen}
 
 // DeskResult is what an action changed.
 type DeskResult struct {
@@ -89,16 +96,24 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 	}
 	switch a.Kind {
 	case ActAcknowledge:
-		if in.State != StateNew {
-			return res, fmt.Errorf("%w: acknowledge needs state new, is %s", ErrTransition, in.State)
+		// Acknowledgement is a fact about the incident (someone took it), not a
+		// state: an incident that reached In Progress or On Hold without a person
+		// (a reopen, a resume, a reconciled silence) is acknowledged in place.
+		if !in.AcknowledgedAt.IsZero() {
+			return res, fmt.Errorf("%w: already acknowledged at %s", ErrTransition, in.AcknowledgedAt.Format(time.RFC3339))
 		}
-		if err := move(StateInProgress, "acknowledged"); err != nil {
-			return res, err
+		switch in.State {
+		case StateNew:
+			if err := move(StateInProgress, "acknowledged"); err != nil {
+				return res, err
+			}
+		case StateInProgress, StateOnHold:
+			add(KindAcknowledged, "acknowledged")
+		default:
+			return res, fmt.Errorf("%w: acknowledge needs an open incident, is %s", ErrTransition, in.State)
 		}
-		if in.AcknowledgedAt.IsZero() {
-			in.AcknowledgedAt = now
-			res.Acknowledged = true
-		}
+		in.AcknowledgedAt = now
+		res.Acknowledged = true
 		if in.Assignee == "" {
 			in.Assignee = a.Actor
 		}
@@ -121,6 +136,25 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 			return res, fmt.Errorf("%w: note text required", ErrInvalid)
 		}
 		add(KindNote, a.Text)
+	case ActComment:
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: comment text required", ErrInvalid)
+		}
+		add(KindComment, a.Text)
+	case ActPriority:
+		if in.State.Final() || in.State == StateResolved {
+			return res, fmt.Errorf("%w: incident is %s", ErrTransition, in.State)
+		}
+		if a.Impact < LevelHigh || a.Impact > LevelLow || a.Urgency < LevelHigh || a.Urgency > LevelLow {
+			return res, fmt.Errorf("%w: impact and urgency must be 1 (high), 2 (medium) or 3 (low)", ErrInvalid)
+		}
+		if strings.TrimSpace(a.Text) == "" {
+			return res, fmt.Errorf("%w: a reason is required to override the priority", ErrInvalid)
+		}
+		prio := p.Priority.Matrix[a.Impact-1][a.Urgency-1]
+		add(KindPriority, fmt.Sprintf("priority set P%d -> P%d (impact %d, urgency %d): %s", in.Priority, prio, a.Impact, a.Urgency, a.Text))
+		in.Impact, in.Urgency, in.Priority = a.Impact, a.Urgency, prio
+		in.setSLA(p)
 	case ActHold:
 		if !slices.Contains(HoldReasons, a.Reason) {
 			return res, fmt.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))
@@ -181,9 +215,8 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		if in.State != StateResolved {
 			return res, fmt.Errorf("%w: reopen needs state resolved, is %s (a closed incident is followed by a new one)", ErrTransition, in.State)
 		}
-		if p.ReopenWindow > 0 && now.Sub(in.ResolvedAt) > p.ReopenWindow {
-			return res, fmt.Errorf("%w: reopen window of %s has passed", ErrTransition, p.ReopenWindow)
-		}
+		// A person may reopen a resolved incident at any time until it closes: the reopen
+		// window only bounds automatic reopening by a re-fire.
 		if err := move(StateInProgress, "reopened"+noteSuffix(a.Text)); err != nil {
 			return res, err
 		}

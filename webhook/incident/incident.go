@@ -91,12 +91,19 @@ const (
 	KindState        = "state"
 	KindPriority     = "priority"
 	KindAssign       = "assign"
-	KindNote         = "note"
-	KindSLABreach    = "sla_breach"
-	KindMajor        = "major_proposed"
-	KindFlapping     = "flapping"
-	KindSuppressed   = "suppressed"
-	KindLinked       = "linked"
+	// KindNote is an internal work note: never shown to customers.
+	KindNote = "note"
+	// KindComment is a comment visible to the tenant's customers (ServiceNow's "additional
+	// comments").
+	KindComment    = "comment"
+	KindSLABreach  = "sla_breach"
+	KindMajor      = "major_proposed"
+	KindFlapping   = "flapping"
+	KindSuppressed = "suppressed"
+	KindLinked     = "linked"
+	// KindAcknowledged records an acknowledgement that changed no state (the
+	// incident was already In Progress or On Hold).
+	KindAcknowledged = "acknowledged"
 )
 
 // Actors that are not people.
@@ -112,6 +119,45 @@ type Entry struct {
 	IncidentID int64
 	At         time.Time
 	Actor      string
-	Kind       string
-	Message    string
+	// ActorType says what Actor is: ActorTypeUser, ActorTypeCredential or ActorTypeSystem
+	// ("" when written: ActorTypeOf(Actor)).
+	ActorType string
+	Kind      string
+	Message   string
 }
+
+// Actor types of the journal.
+const (
+	// ActorTypeUser: a named person (a configured user, logged in).
+	ActorTypeUser = "user"
+	// ActorTypeCredential: the owner of a tenant's or operator's credential (a token, a
+	// basic-auth user), and lines of earlier releases written by people.
+	ActorTypeCredential = "credential"
+	// ActorTypeSystem: Alertmanager, the desk's own rules, reconciliation.
+	ActorTypeSystem = "system"
+)
+
+// SystemActors are the actors that are not people; no user may take their names.
+var SystemActors = []string{ActorAlertmanager, ActorSystem, ActorReconciler}
+
+// ActorTypeOf is the type of an actor no caller named: system for SystemActors, else
+// credential.
+func ActorTypeOf(actor string) string {
+	for _, a := range SystemActors {
+		if a == actor {
+			return ActorTypeSystem
+		}
+	}
+	return ActorTypeCredential
+}
+
+// customerKinds are the journal kinds a customer reads: what happened to its incident and the
+// comments meant for it; never internal work notes, assignments, raw notifications or the
+// desk's bookkeeping.
+var customerKinds = map[string]bool{
+	KindCreated: true, KindState: true, KindPriority: true, KindSLABreach: true, KindComment: true,
+	KindAcknowledged: true, KindLinked: true, KindMajor: true,
+}
+
+// CustomerVisible reports whether a journal line of kind is shown to customers.
+func CustomerVisible(kind string) bool { return customerKinds[kind] }

@@ -236,3 +236,92 @@ func TestSweep(t *testing.T) {
 	Sweep(in, p, t0.Add(30*time.Hour+p.CloseAfter))
 	require.Equal(t, StateClosed, in.State)
 }
+
+// An incident that reached In Progress or On Hold without a person is still
+// acknowledged (once), and its response clock stops.
+func TestAcknowledgeIsAFactNotAState(t *testing.T) {
+	p := DefaultPolicy()
+	for _, tc := range []struct {
+		name  string
+		setup []Action
+		want  State
+	}{
+		{"hold then resume from new", []Action{{Kind: ActHold, Actor: "x", Reason: "awaiting_caller"}, {Kind: ActResume, Actor: "x"}}, StateInProgress},
+		{"on hold from new", []Action{{Kind: ActHold, Actor: "x", Reason: "awaiting_vendor"}}, StateOnHold},
+		{"reopened", []Action{{Kind: ActResolve, Actor: "x", CloseCode: "solved_permanently", Text: "ok"}, {Kind: ActReopen, Actor: "x"}}, StateInProgress},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, _ := open(p, firing("1", crit))
+			for _, a := range tc.setup {
+				_, err := Do(in, p, a, t0.Add(time.Minute))
+				require.NoError(t, err)
+			}
+			require.Equal(t, tc.want, in.State)
+			require.True(t, in.AcknowledgedAt.IsZero())
+			res, err := Do(in, p, Action{Kind: ActAcknowledge, Actor: "bob"}, t0.Add(5*time.Minute))
+			require.NoError(t, err)
+			require.True(t, res.Acknowledged)
+			require.Equal(t, tc.want, in.State, "acknowledging changes no state here")
+			require.Equal(t, t0.Add(5*time.Minute), in.AcknowledgedAt)
+			_, ok := in.ResponseRemaining(t0.Add(time.Hour))
+			require.False(t, ok, "no response clock after the acknowledgement")
+			_, err = Do(in, p, Action{Kind: ActAcknowledge, Actor: "bob"}, t0.Add(6*time.Minute))
+			require.ErrorIs(t, err, ErrTransition, "acknowledged once")
+		})
+	}
+}
+
+// A flapping incident kept open when its alerts resolved is resolved by the
+// sweep once no re-fire came for the flap window (no notification will come).
+func TestSweepResolvesQuietFlappingIncident(t *testing.T) {
+	p := DefaultPolicy()
+	p.FlapCycles, p.FlapWindow = 2, 10*time.Minute
+	cur, alerts := open(p, firing("1", crit))
+	now := t0
+	for i := 0; i < 2; i++ {
+		now = now.Add(time.Minute)
+		out := Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{resolved("1", crit)}})
+		cur, alerts = out.Update, mergeForTest(alerts, out.Alerts)
+		now = now.Add(time.Minute)
+		out = Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{firing("1", crit)}})
+		cur, alerts = out.Update, mergeForTest(alerts, out.Alerts)
+	}
+	require.True(t, cur.Flapping)
+	lastRefire := now
+	now = now.Add(30 * time.Second)
+	out := Apply(now, p, Input{Complete: true, Current: cur, CurrentAlerts: alerts, Alerts: []Alert{resolved("1", crit)}})
+	cur = out.Update
+	require.Equal(t, StateInProgress, cur.State, "flapping: kept open")
+	Sweep(cur, p, lastRefire.Add(9*time.Minute))
+	require.Equal(t, StateInProgress, cur.State, "not quiet yet")
+	entries, _ := Sweep(cur, p, lastRefire.Add(11*time.Minute+30*time.Second))
+	require.Equal(t, StateResolved, cur.State, "quiet for longer than the window")
+	require.False(t, cur.Flapping)
+	require.Equal(t, lastRefire.Add(11*time.Minute+30*time.Second), cur.ResolvedAt)
+	require.NotEmpty(t, entries)
+}
+
+func TestPriorityOverrideAndLateReopen(t *testing.T) {
+	p := DefaultPolicy()
+	in, _ := open(p, firing("1", crit))
+	require.Equal(t, 2, in.Priority)
+	_, err := Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 1, Urgency: 1}, t0.Add(time.Minute))
+	require.ErrorIs(t, err, ErrInvalid, "a reason is required")
+	_, err = Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 4, Urgency: 1, Text: "x"}, t0.Add(time.Minute))
+	require.ErrorIs(t, err, ErrInvalid)
+	res, err := Do(in, p, Action{Kind: ActPriority, Actor: "bob", Impact: 1, Urgency: 1, Text: "checkout down for all customers"}, t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, in.Priority)
+	require.Equal(t, t0.Add(p.SLA[1].Resolve), in.ResolveDue, "the SLA follows the new priority")
+	last := res.Entries[len(res.Entries)-1]
+	require.Equal(t, KindPriority, last.Kind)
+	require.Equal(t, "bob", last.Actor)
+	require.Equal(t, "priority set P2 -> P1 (impact 1, urgency 1): checkout down for all customers", last.Message)
+
+	// A person reopens a resolved incident after the reopen window (until it closes).
+	_, err = Do(in, p, Action{Kind: ActResolve, Actor: "bob", CloseCode: "solved_permanently", Text: "ok"}, t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	_, err = Do(in, p, Action{Kind: ActReopen, Actor: "carl", Text: "customer says it is back"}, t0.Add(2*time.Minute+2*p.ReopenWindow))
+	require.NoError(t, err)
+	require.Equal(t, StateInProgress, in.State)
+}

@@ -76,6 +76,7 @@ func (in *Incident) CheckSLA(now time.Time) ([]Entry, []string) {
 // the breaches (for metrics).
 func Sweep(in *Incident, p Policy, now time.Time) ([]Entry, []string) {
 	entries, breaches := in.CheckSLA(now)
+	entries = append(entries, in.quietFlapping(p, now)...)
 	if in.State == StateResolved && p.CloseAfter > 0 && now.Sub(in.ResolvedAt) >= p.CloseAfter {
 		in.State = StateClosed
 		in.ClosedAt = now
@@ -92,4 +93,26 @@ func Sweep(in *Incident, p Policy, now time.Time) ([]Entry, []string) {
 
 func (in *Incident) entry(now time.Time, actor, kind, msg string) Entry {
 	return Entry{Tenant: in.Tenant, IncidentID: in.ID, At: now, Actor: actor, Kind: kind, Message: msg}
+}
+
+// quietFlapping applies auto-resolve to a flapping incident kept open after
+// its alerts resolved, once no re-fire came for the flap window: no
+// notification will come to do it (its alerts are resolved).
+func (in *Incident) quietFlapping(p Policy, now time.Time) []Entry {
+	if !in.Flapping || in.FiringAlerts > 0 || !in.Open() || in.State == StateResolved || !in.flapQuiet(now, p) {
+		return nil
+	}
+	in.Flapping = false
+	resolve := p.AutoResolve == AutoResolveResolve || (p.AutoResolve == AutoResolveIfUntouched && !in.Touched)
+	if !resolve || in.State == StateOnHold && p.AutoResolve != AutoResolveResolve {
+		return []Entry{in.entry(now, ActorSystem, KindNote, fmt.Sprintf("no re-fire for %s: no longer flapping; incident left open by auto-resolve policy %s", p.FlapWindow, p.AutoResolve))}
+	}
+	from := in.State
+	in.resume(now, p)
+	in.State = StateResolved
+	in.ResolvedAt = now
+	in.ResolvedBy = ActorSystem
+	in.CloseCode = closeCodeAutoResolved
+	in.CloseNotes = "all alerts resolved; no re-fire within the flap window"
+	return []Entry{in.entry(now, ActorSystem, KindState, fmt.Sprintf("%s -> resolved (all alerts resolved, no re-fire for %s)", from, p.FlapWindow))}
 }

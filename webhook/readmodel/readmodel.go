@@ -22,6 +22,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
+	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -31,6 +32,9 @@ type Reader struct {
 	// IDs maps the store's ids to public ids (nil: shown as they are).
 	IDs    *publicid.Codec
 	Logger *slog.Logger
+	// Customer hides what customers do not read: internal work notes and the desk's
+	// bookkeeping in the journal (see incident.CustomerVisible).
+	Customer bool
 }
 
 // ParseFilter reads the list parameters of GET /api/v1/incidents (see apitypes.Param*). scope
@@ -182,8 +186,11 @@ func (r *Reader) Detail(ctx context.Context, tenant string, id int64) (*apitypes
 			Annotations: al.Annotations, StartsAt: tp(al.StartsAt), EndsAt: tp(al.EndsAt), GeneratorURL: al.GeneratorURL})
 	}
 	for _, e := range journal {
+		if r.Customer && !incident.CustomerVisible(e.Kind) {
+			continue
+		}
 		d.Journal = append(d.Journal, apitypes.Entry{ID: r.IDs.Public(publicid.Journal, e.ID), At: e.At, Actor: e.Actor,
-			Kind: e.Kind, Message: e.Message})
+			ActorType: e.ActorType, Kind: e.Kind, Message: e.Message})
 	}
 	return d, nil
 }
@@ -268,6 +275,8 @@ func Status(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, service.ErrForbidden):
+		return http.StatusForbidden
 	}
 	return http.StatusServiceUnavailable
 }

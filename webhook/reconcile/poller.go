@@ -1,13 +1,14 @@
 // Package reconcile keeps incidents honest when Alertmanager goes quiet.
 //
 // For each tenant with an alertmanager configured, open incidents with firing
-// alerts that had no notification for longer than the staleness (default
-// twice the repeat interval), and incidents on hold, are checked against
-// Alertmanager's API (GET /api/v2/alerts with active, silenced, inhibited
-// and unprocessed alerts): alerts that are silenced or inhibited put the
-// incident On Hold with a journal line (and resume it when they are active
-// again); alerts that are gone resolve it per the tenant's policy (their
-// resolve never came: silenced at the time, inhibited, lost receiver).
+// alerts are checked against Alertmanager's API (GET /api/v2/alerts with
+// active, silenced, inhibited and unprocessed alerts): alerts that are
+// silenced or inhibited put the incident On Hold with a journal line at the
+// next pass (and resume it when they are active again); alerts that are gone
+// from an incident that had no notification for longer than the staleness
+// (default twice the repeat interval: a resolve may be in flight before)
+// resolve it per the tenant's policy (their resolve never came: silenced at
+// the time, inhibited, lost receiver).
 //
 // For each tenant with a watchdog, a missing heartbeat (the always-firing
 // Watchdog alert, routed to /api/v1/watchdog) opens a "monitoring pipeline
@@ -169,7 +170,10 @@ func (r *Reconciler) tenant(ctx context.Context, cfg *config.Config, t *config.T
 	now := r.now()
 	am := t.Alertmanager
 	cutoff := now.Add(-am.EffectiveStaleness())
-	cands, err := r.o.Store.ReconcileCandidates(ctx, t.Name, cutoff, 500)
+	// Every open incident with firing alerts: a silence pauses the SLA at the
+	// next pass, not after the staleness; the staleness only guards taking
+	// alerts for gone (see service.ReconcileRequest).
+	cands, err := r.o.Store.ReconcileCandidates(ctx, t.Name, now.Add(time.Nanosecond), 500)
 	if err != nil {
 		return fmt.Errorf("tenant %s: %w", t.Name, err)
 	}
@@ -190,8 +194,15 @@ func (r *Reconciler) tenant(ctx context.Context, cfg *config.Config, t *config.T
 	// sent them again, absence proves nothing.
 	trustGone := !started.IsZero() && now.Sub(started) >= time.Duration(am.StartupGrace)
 	gone := cfg.GonePolicy(t.Name)
+	suppressed := false
+	for _, a := range alerts {
+		suppressed = suppressed || a.State == incident.AMSuppressed
+	}
 	var errs []error
 	for _, in := range cands {
+		if !suppressed && in.State != incident.StateOnHold && !in.LastNotifiedAt.Before(cutoff) {
+			continue // fresh, and nothing is silenced or inhibited: nothing to do
+		}
 		ev, err := r.o.Service.Reconcile(ctx, service.ReconcileRequest{Tenant: t.Name, IncidentID: in.ID, NotifiedBefore: cutoff,
 			InAlertmanager: alerts, IgnoreMissing: !trustGone, Gone: gone})
 		if err != nil {

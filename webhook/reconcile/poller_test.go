@@ -57,7 +57,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T, amURL, grace string) *env {
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`tenants:
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`policy: {auto_resolve: resolve_if_untouched}
+tenants:
   - name: acme
     tokens: ["acme-token-0123456789abcdef"]
     alertmanager: {url: %q, staleness: 1h, startup_grace: %s}
@@ -120,18 +121,54 @@ func TestStartupGrace(t *testing.T) {
 	require.Equal(t, incident.StateResolved, e.state(t, id))
 }
 
-func TestNotStaleNotAsked(t *testing.T) {
-	var asked int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked++
-		http.Error(w, "boom", 500)
-	}))
+// A silence pauses the SLA at the next pass, however recently Alertmanager
+// notified; an alert missing from Alertmanager is not taken for gone then (its
+// resolve may be in flight).
+func TestFreshIncidentHeldBySilenceNotResolvedWhenGone(t *testing.T) {
+	am := &fakeAM{}
+	srv := httptest.NewServer(am)
 	t.Cleanup(srv.Close)
 	e := newEnv(t, srv.URL, "0s")
-	e.fire(t)
-	e.clock.Advance(30 * time.Minute)
-	require.NoError(t, e.rec.RunOnce(context.Background()), "fresh incidents need no Alertmanager")
-	require.Zero(t, asked)
+	ctx := context.Background()
+	id := e.fire(t)
+	am.mu.Lock()
+	am.started = e.clock.Now().Add(-time.Hour)
+	am.mu.Unlock()
+	e.clock.Advance(time.Minute) // staleness is 1h
+	require.NoError(t, e.rec.RunOnce(ctx))
+	require.Equal(t, incident.StateNew, e.state(t, id), "gone from Alertmanager, but notified a minute ago")
+
+	in, err := e.st.Incident(ctx, "", id)
+	require.NoError(t, err)
+	alerts, err := e.st.Alerts(ctx, id)
+	require.NoError(t, err)
+	am.mu.Lock()
+	am.alerts = []map[string]any{amAlert(alerts[0].Fingerprint, "suppressed", []string{"maint-1"})}
+	am.mu.Unlock()
+	require.NoError(t, e.rec.RunOnce(ctx))
+	require.Equal(t, incident.StateOnHold, e.state(t, id), "the silence pauses the SLA at once")
+	held, err := e.st.Incident(ctx, "", id)
+	require.NoError(t, err)
+	require.Equal(t, "awaiting_change", held.HoldReason)
+	require.True(t, held.SLAPaused())
+	require.Equal(t, in.ResponseDue, held.ResponseDue)
+
+	// The resolve comes while it is held by the silence: resolved (it was no person's hold).
+	e.clock.Advance(time.Minute)
+	body := testkit.Payload("ops", `{}:{alertname="X"}`, "resolved", alerts[0].StartsAt, map[string]string{"alertname": "X", "instance": "a"})
+	m, err := alertmsg.Parse(body)
+	require.NoError(t, err)
+	_, err = e.svc.Ingest(ctx, "acme", m, body)
+	require.NoError(t, err)
+	require.Equal(t, incident.StateResolved, e.state(t, id))
+}
+
+func amAlert(fp, state string, silencedBy []string) map[string]any {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	return map[string]any{"fingerprint": fp, "labels": map[string]string{"alertname": "X", "instance": "a"},
+		"annotations": map[string]string{}, "startsAt": now, "endsAt": now, "updatedAt": now,
+		"receivers": []map[string]string{{"name": "ops"}},
+		"status":    map[string]any{"state": state, "silencedBy": silencedBy, "inhibitedBy": []string{}}}
 }
 
 func TestWatchdog(t *testing.T) {

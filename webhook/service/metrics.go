@@ -172,7 +172,7 @@ func NewOpenCollector(s store.Store) *OpenCollector {
 	return &OpenCollector{
 		Store: s,
 		desc: prometheus.NewDesc("kizashi_webhook_incidents_open",
-			"Incidents not closed or canceled, by tenant, priority and state.", []string{"tenant", "priority", "state"}, nil),
+			"Open incidents (new, in_progress, on_hold; not resolved, closed or canceled), by tenant, priority and state.", []string{"tenant", "priority", "state"}, nil),
 		up: prometheus.NewDesc("kizashi_webhook_store_up",
 			"1 if the store answered the last scrape.", nil, nil),
 	}
@@ -200,3 +200,62 @@ func (c *OpenCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func prio(p int) string { return "P" + strconv.Itoa(p) }
+
+// KPICollector exports the service desk's KPIs (incident.KPI) computed from
+// the store on each scrape, so they are the same on every replica and
+// survive restarts: sums and counts (divide them for the means) per tenant
+// and priority.
+type KPICollector struct {
+	Store store.Store
+
+	incidents, unacked, ttaSum, ttaCount, ttrSum, ttrCount, sla *prometheus.Desc
+}
+
+// NewKPICollector returns the collector.
+func NewKPICollector(s store.Store) *KPICollector {
+	l := []string{"tenant", "priority"}
+	d := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc("kizashi_webhook_kpi_"+name, help, append(append([]string(nil), l...), extra...), nil)
+	}
+	return &KPICollector{
+		Store:     s,
+		incidents: d("incidents", "Incidents in the store."),
+		unacked:   d("unacknowledged_incidents", "Open incidents nobody acknowledged yet."),
+		ttaSum:    d("time_to_acknowledge_seconds_sum", "Sum of the times from creation to the first response (acknowledgement, or the end of an incident nobody acknowledged)."),
+		ttaCount:  d("time_to_acknowledge_seconds_count", "Incidents with a first response (MTTA = sum / count)."),
+		ttrSum:    d("time_to_resolve_seconds_sum", "Sum of the times from creation to the last resolution, less time On Hold, once per incident."),
+		ttrCount:  d("time_to_resolve_seconds_count", "Resolved incidents (MTTR = sum / count)."),
+		sla:       d("sla_outcomes", "SLA targets met or breached (compliance = met / (met + breached)).", "target", "outcome"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *KPICollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.incidents, c.unacked, c.ttaSum, c.ttaCount, c.ttrSum, c.ttrCount, c.sla} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *KPICollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ins, err := c.Store.KPIIncidents(ctx, "", time.Time{}, time.Time{})
+	if err != nil {
+		return // kizashi_webhook_store_up says so
+	}
+	g := prometheus.GaugeValue
+	for _, k := range GroupKPIs(ins) {
+		t, p := k.Tenant, prio(k.Priority)
+		ch <- prometheus.MustNewConstMetric(c.incidents, g, float64(k.Incidents), t, p)
+		ch <- prometheus.MustNewConstMetric(c.unacked, g, float64(k.Unacknowledged), t, p)
+		ch <- prometheus.MustNewConstMetric(c.ttaSum, g, k.TimeToAcknowledge.Seconds(), t, p)
+		ch <- prometheus.MustNewConstMetric(c.ttaCount, g, float64(k.Responded), t, p)
+		ch <- prometheus.MustNewConstMetric(c.ttrSum, g, k.TimeToResolve.Seconds(), t, p)
+		ch <- prometheus.MustNewConstMetric(c.ttrCount, g, float64(k.Resolved), t, p)
+		ch <- prometheus.MustNewConstMetric(c.sla, g, float64(k.ResponseMet), t, p, incident.BreachResponse, "met")
+		ch <- prometheus.MustNewConstMetric(c.sla, g, float64(k.ResponseBreached), t, p, incident.BreachResponse, "breached")
+		ch <- prometheus.MustNewConstMetric(c.sla, g, float64(k.ResolveMet), t, p, incident.BreachResolve, "met")
+		ch <- prometheus.MustNewConstMetric(c.sla, g, float64(k.ResolveBreached), t, p, incident.BreachResolve, "breached")
+	}
+}

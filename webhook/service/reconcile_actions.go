@@ -16,7 +16,8 @@ type ReconcileRequest struct {
 	Tenant     string
 	IncidentID int64
 	// NotifiedBefore: a new or in-progress incident notified since then is
-	// left alone (Alertmanager spoke meanwhile).
+	// only checked for silences and inhibitions (Alertmanager spoke meanwhile:
+	// an alert it no longer has may have its resolve in flight).
 	NotifiedBefore time.Time
 	InAlertmanager map[string]incident.AMAlert
 	// IgnoreMissing: alerts Alertmanager lacks are not taken for gone (it
@@ -45,10 +46,14 @@ func (s *Service) Reconcile(ctx context.Context, r ReconcileRequest) (string, er
 		if err != nil {
 			return err
 		}
+		ignoreMissing := r.IgnoreMissing
 		switch in.State {
 		case incident.StateNew, incident.StateInProgress:
+			// Notified recently: an alert missing from Alertmanager may have its
+			// resolve in flight, so only silences and inhibitions count (they pause
+			// the SLA at once, whatever the repeat interval).
 			if !in.LastNotifiedAt.Before(r.NotifiedBefore) {
-				return nil
+				ignoreMissing = true
 			}
 		case incident.StateOnHold:
 		default:
@@ -59,7 +64,7 @@ func (s *Service) Reconcile(ctx context.Context, r ReconcileRequest) (string, er
 			return err
 		}
 		out := incident.Reconcile(in, s.Rules().Policy(in.Tenant), incident.ReconcileInput{
-			Alerts: alerts, InAlertmanager: r.InAlertmanager, HeldByReconciler: held, IgnoreMissing: r.IgnoreMissing, Gone: r.Gone}, now)
+			Alerts: alerts, InAlertmanager: r.InAlertmanager, HeldByReconciler: held, IgnoreMissing: ignoreMissing, Gone: r.Gone}, now)
 		if !out.Changed() {
 			return nil
 		}

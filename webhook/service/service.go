@@ -40,6 +40,10 @@ type Caller struct {
 	Name     string
 	Tenant   string // "" only for operators acting across tenants
 	Operator bool
+	// ReadOnly callers (customers) change nothing: Act answers ErrForbidden.
+	ReadOnly bool
+	// Person is set for a named user (the journal names a person), not a credential.
+	Person bool
 }
 
 // Scope is the tenant filter for the caller: "" means all tenants.
@@ -75,6 +79,8 @@ func CorrelationKey(mode incident.Correlation, receiver, groupKey, fingerprint s
 type keyBatch struct {
 	key    string
 	alerts []incident.Alert
+	// repeat: a repeated notification (duplicate) applied again, see hiddenWhileFiring.
+	repeat bool
 }
 
 func batches(m *alertmsg.Message, mode incident.Correlation) []keyBatch {
@@ -164,7 +170,30 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 			if err := tx.RecordDuplicate(ctx, n.Key, now); err != nil {
 				return err
 			}
-			return tx.TouchIncidents(ctx, tenant, keys, now)
+			// A repeat says the alerts still fire. An incident a person resolved,
+			// closed or muted while they fired would otherwise stay hidden (a repeat
+			// changes nothing): the desk sees it again.
+			var touch []string
+			for _, b := range bs {
+				again, err := hiddenWhileFiring(ctx, tx, now, tenant, b)
+				if err != nil {
+					return err
+				}
+				if !again {
+					touch = append(touch, b.key)
+					continue
+				}
+				b.repeat = true
+				id, err := s.applyKey(ctx, tx, now, policy, tenant, m, b, &eff)
+				if err != nil {
+					return fmt.Errorf("apply %s: %w", b.key, err)
+				}
+				if id != 0 {
+					res.Incidents = append(res.Incidents, id)
+				}
+			}
+			res.Heartbeat = eff.heartbeat
+			return tx.TouchIncidents(ctx, tenant, touch, now)
 		}
 		for _, b := range bs {
 			id, err := s.applyKey(ctx, tx, now, policy, tenant, m, b, &eff)
@@ -199,6 +228,38 @@ func (s *Service) Ingest(ctx context.Context, tenant string, m *alertmsg.Message
 	return res, nil
 }
 
+// StillFiringGrace is how long after a person resolved, closed or canceled an
+// incident whose alerts fired a repeat of their notification is not yet taken
+// as proof that they still fire: Alertmanager's resolve may be on its way (its
+// default group_interval is 5m).
+const StillFiringGrace = 5 * time.Minute
+
+// hiddenWhileFiring reports whether a repeated notification's firing alerts
+// belong to an incident that no longer shows them although they still fire by
+// our own record: resolved (by a person) while they fired, closed or canceled
+// while they fired, or canceled as a false positive whose mute has ended, at
+// least StillFiringGrace ago. A late repeat of a notification that a resolve
+// followed changes nothing (the store's record of the alerts says they
+// resolved), so resolves in flight are not undone.
+func hiddenWhileFiring(ctx context.Context, tx store.Tx, now time.Time, tenant string, b keyBatch) (bool, error) {
+	if !slices.ContainsFunc(b.alerts, incident.Alert.Firing) {
+		return false, nil
+	}
+	cur, err := tx.OpenIncident(ctx, tenant, b.key)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil {
+		return cur.State == incident.StateResolved && cur.FiringAlerts > 0 && now.Sub(cur.ResolvedAt) >= StillFiringGrace, nil
+	}
+	prev, err := tx.LatestIncident(ctx, tenant, b.key)
+	if err != nil || prev == nil {
+		return false, err
+	}
+	muted := prev.State == incident.StateCanceled && now.Before(prev.MuteUntil)
+	return prev.FiringAlerts > 0 && !muted && now.Sub(prev.ClosedAt) >= StillFiringGrace, nil
+}
+
 // observeResolved records the time to resolve of an incident just resolved.
 func (s *Service) observeResolved(in *incident.Incident) {
 	if s.Metrics == nil {
@@ -220,7 +281,7 @@ func (s *Service) applyKey(ctx context.Context, tx store.Tx, now time.Time, p in
 	in := incident.Input{
 		Tenant: tenant, CorrelationKey: b.key, Receiver: m.ReceiverName(), GroupKey: m.GroupKey,
 		GroupLabels: m.GroupLabels, Reason: m.NotificationReason, Complete: m.Complete(),
-		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts,
+		Truncated: m.TruncatedAlerts, Dropped: m.Dropped, Alerts: b.alerts, Repeat: b.repeat,
 	}
 	cur, err := tx.OpenIncident(ctx, tenant, b.key)
 	if err != nil {
@@ -347,6 +408,9 @@ var ErrForbidden = errors.New("forbidden")
 
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
+	if c.ReadOnly {
+		return nil, fmt.Errorf("%s incident %d: %w: read-only role", a.Kind, id, ErrForbidden)
+	}
 	now := s.now()
 	a = sanitizeAction(a)
 	a.Actor = sanitize.Text(c.Name, 0)
@@ -364,6 +428,7 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		if err != nil {
 			return err
 		}
+		stamp(res.Entries, c)
 		if err := tx.UpdateIncident(ctx, in); err != nil {
 			return err
 		}
@@ -391,6 +456,21 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 	return updated, nil
 }
 
+// stamp marks the journal lines the caller wrote with what the caller is: a named user or a
+// credential's owner (the other lines are the system's).
+func stamp(entries []incident.Entry, c Caller) {
+	typ := incident.ActorTypeCredential
+	if c.Person {
+		typ = incident.ActorTypeUser
+	}
+	name := sanitize.Text(c.Name, 0)
+	for i := range entries {
+		if entries[i].Actor == name {
+			entries[i].ActorType = typ
+		}
+	}
+}
+
 // sanitizeAction repairs the texts of a desk action, from the REST API's body
 // or the page's form, before they reach the journal (see package sanitize).
 // Lengths are the domain's to check (an over-long note is refused).
@@ -415,8 +495,9 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 		// on PostgreSQL): what it reports is reset on each run and counted after the commit.
 		var bs []breach
 		var did bool
+		var resolved *incident.Incident
 		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			bs, did = nil, false
+			bs, did, resolved = nil, false, nil
 			in, err := tx.Incident(ctx, c.Tenant, c.ID)
 			if err != nil {
 				return err
@@ -435,8 +516,20 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 			for _, k := range breaches {
 				bs = append(bs, breach{in.Tenant, in.Priority, k})
 			}
-			if in.State != before {
-				item, err := outboxItem(in, incident.EventClosed, now)
+			// Every change reaches the ticket systems now, SLA breaches included
+			// (they must not wait for the incident's next change).
+			{
+				event := incident.EventSLABreach
+				switch {
+				case in.State == incident.StateResolved && before != in.State:
+					event = incident.EventResolved
+					resolved = in
+				case in.State != before:
+					event = incident.EventClosed
+				case len(breaches) == 0:
+					event = incident.EventUpdated
+				}
+				item, err := outboxItem(in, event, now)
 				if err != nil {
 					return err
 				}
@@ -452,6 +545,9 @@ func (s *Service) Sweep(ctx context.Context, minCloseAfter time.Duration) (int, 
 		}
 		if did {
 			changed++
+		}
+		if resolved != nil {
+			s.observeResolved(resolved)
 		}
 		s.observeBreaches(bs)
 	}

@@ -132,3 +132,30 @@ func TestWatchdogReopenCountsTheIncidentsPriority(t *testing.T) {
 	require.Equal(t, 2.0, testutil.ToFloat64(m.IncidentsOpened.WithLabelValues("acme", "P3")))
 	require.Zero(t, testutil.ToFloat64(m.IncidentsOpened.WithLabelValues("acme", "P4")))
 }
+
+func TestKPICollectorReadsTheStore(t *testing.T) {
+	ctx := context.Background()
+	var rules atomic.Pointer[config.Config]
+	rules.Store(config1(t, p3))
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	svc, _ := newService(t, &rules, &now)
+	msg, err := alertmsg.Parse([]byte(`{"version":"4","status":"firing","receiver":"acme","groupKey":"g",
+		"alerts":[{"status":"firing","labels":{"alertname":"X"},"startsAt":"2026-11-24T11:59:00Z","fingerprint":"f1"}]}`))
+	require.NoError(t, err)
+	res, err := svc.Ingest(ctx, "acme", msg, nil)
+	require.NoError(t, err)
+	now = now.Add(2 * time.Minute)
+	_, err = svc.Act(ctx, service.Caller{Name: "op", Operator: true}, res.Incidents[0], incident.Action{Kind: incident.ActAcknowledge})
+	require.NoError(t, err)
+
+	// A collector over the same store, as another replica or a restarted process has.
+	c := service.NewKPICollector(svc.Store)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(`
+# HELP kizashi_webhook_kpi_time_to_acknowledge_seconds_sum Sum of the times from creation to the first response (acknowledgement, or the end of an incident nobody acknowledged).
+# TYPE kizashi_webhook_kpi_time_to_acknowledge_seconds_sum gauge
+kizashi_webhook_kpi_time_to_acknowledge_seconds_sum{priority="P3",tenant="acme"} 120
+# HELP kizashi_webhook_kpi_unacknowledged_incidents Open incidents nobody acknowledged yet.
+# TYPE kizashi_webhook_kpi_unacknowledged_incidents gauge
+kizashi_webhook_kpi_unacknowledged_incidents{priority="P3",tenant="acme"} 0
+`), "kizashi_webhook_kpi_time_to_acknowledge_seconds_sum", "kizashi_webhook_kpi_unacknowledged_incidents"))
+}

@@ -105,7 +105,8 @@ type Filter struct {
 	ActiveFrom, ActiveTo time.Time
 }
 
-// OpenCount is the number of non-final incidents per tenant, priority, state.
+// OpenCount is the number of open incidents (New, In Progress, On Hold: not
+// Resolved) per tenant, priority, state.
 type OpenCount struct {
 	Tenant   string
 	Priority int
@@ -135,9 +136,13 @@ type Store interface {
 	Journal(ctx context.Context, incidentID int64) ([]incident.Entry, error)
 	Outbox(ctx context.Context, afterID int64, limit int) ([]OutboxItem, error)
 	// SweepCandidates lists open incidents whose SLA due times passed without
-	// a recorded breach, and resolved incidents resolved before resolvedBefore.
+	// a recorded breach, resolved incidents resolved before resolvedBefore, and
+	// flapping open incidents whose alerts all resolved (quiet or not yet).
 	SweepCandidates(ctx context.Context, now, resolvedBefore time.Time, limit int) ([]*incident.Incident, error)
 	OpenCounts(ctx context.Context) ([]OpenCount, error)
+	// KPIIncidents lists the incidents created in [from, to) (zero bounds are
+	// open) of a tenant ("" = all), for the KPIs (incident.KPI).
+	KPIIncidents(ctx context.Context, tenant string, from, to time.Time) ([]*incident.Incident, error)
 	Counts(ctx context.Context) (Counts, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -82,6 +82,7 @@ func RunForkedMigrations(t *testing.T, fresh func(t *testing.T) Database) {
 DROP INDEX notifications_last_seen;
 DROP INDEX journal_kind_at;
 ALTER TABLE notifications DROP COLUMN body_encoding;
+ALTER TABLE journal DROP COLUMN actor_type;
 DELETE FROM schema_migrations WHERE version > 4`)
 		require.Equal(t, []int{1, 2, 3, 4}, versions(t, d.DB))
 
@@ -111,6 +112,7 @@ DELETE FROM schema_migrations WHERE version > 4`)
 		exec(t, d.DB, `
 DROP TABLE sessions;
 DROP TABLE secrets;
+ALTER TABLE journal DROP COLUMN actor_type;
 DELETE FROM schema_migrations WHERE version > 4`)
 
 		st = d.Open(t)
@@ -122,6 +124,30 @@ DELETE FROM schema_migrations WHERE version > 4`)
 		var enc string
 		require.NoError(t, d.DB.QueryRowContext(ctx, `SELECT body_encoding FROM notifications WHERE key = 'old'`).Scan(&enc))
 		require.Equal(t, "gzip", enc)
+	})
+
+	t.Run("journal lines of earlier releases get an actor type", func(t *testing.T) {
+		d := fresh(t)
+		require.NoError(t, d.Open(t).Close())
+		// Back to the schema before the actor types (migration 6 when written).
+		exec(t, d.DB, `
+ALTER TABLE journal DROP COLUMN actor_type;
+DELETE FROM schema_migrations WHERE version > 5`)
+		for _, actor := range []string{"alertmanager", "system", "reconciler", "acme", "typed by someone"} {
+			_, err := d.DB.ExecContext(ctx, sqlstore.Rebind(`INSERT INTO journal (tenant, incident_id, at, actor, kind, message)
+				VALUES ('acme', 1, 1, '`+actor+`', 'note', 'x')`))
+			require.NoError(t, err)
+		}
+		st := d.Open(t)
+		defer func() { require.NoError(t, st.Close()) }()
+		j, err := st.Journal(ctx, 1)
+		require.NoError(t, err)
+		types := map[string]string{}
+		for _, e := range j {
+			types[e.Actor] = e.ActorType
+		}
+		require.Equal(t, map[string]string{"alertmanager": "system", "system": "system", "reconciler": "system",
+			"acme": "credential", "typed by someone": "credential"}, types)
 	})
 
 	t.Run("the current schema opens again unchanged", func(t *testing.T) {

@@ -68,6 +68,7 @@ func alert(name, instance string) map[string]string {
 
 // Run runs the suite.
 func Run(t *testing.T, open Opener) {
+	runDesk(t, open)
 	t.Run("migrations are idempotent and journal starts empty", func(t *testing.T) {
 		e := newEnv(t, open)
 		c, err := e.st.Counts(context.Background())

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
+	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -27,6 +28,10 @@ type forwardingData struct {
 // forwarding shows the caller's targets: their state in this process (circuit breaker, pause)
 // and their queues in the store.
 func (u *UI) forwarding(w http.ResponseWriter, r *http.Request, v viewer) {
+	if !v.SeesInternal() {
+		u.fail(w, v, service.ErrForbidden) // the provider's delivery state is not the customer's
+		return
+	}
 	d := forwardingData{base: v.base()}
 	if u.Config == nil {
 		u.render(w, "forwarding.html", http.StatusOK, d)

@@ -72,6 +72,8 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logout", u.logout)
 	mux.HandleFunc("GET /incidents", u.page(u.list))
 	mux.HandleFunc("GET /incidents/{id}", u.page(u.detail))
+	mux.HandleFunc("GET /incidents/new", u.page(u.newIncident))
+	mux.HandleFunc("POST /incidents/new", u.page(u.createIncident))
 	mux.HandleFunc("POST /incidents/{id}/act", u.page(u.act))
 	mux.HandleFunc("GET /forwarding", u.page(u.forwarding))
 }
@@ -155,6 +157,7 @@ func (u *UI) fail(w http.ResponseWriter, v viewer, err error) {
 // the page never shows text from the URL).
 var loginErrors = map[string]string{
 	"expired": "Your session ended (log-out, expiry or a configuration change): log in again.",
+	"oidc":    "Single sign-on did not log you in (refused, expired, or you are not a configured user).",
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -180,12 +183,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	token := strings.TrimSpace(r.PostFormValue("token"))
-	cookie, _, err := u.Access.Sessions.Open(r.Context(), u.Access.Authenticator, auth.Credential{Token: token}, time.Now())
+	cred := auth.Credential{Token: strings.TrimSpace(r.PostFormValue("token"))}
+	if name := r.PostFormValue("username"); name != "" {
+		cred = auth.Credential{Username: name, Password: r.PostFormValue("password")}
+	}
+	cookie, _, err := u.Access.Sessions.Open(r.Context(), u.Access.Authenticator, cred, time.Now())
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		u.Access.Failed(r, auth.FailLogin)
-		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown token"})
+		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown user, password or token"})
 		return
 	case err != nil:
 		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.reader().Unavailable(err)})
@@ -310,7 +316,9 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 }
 
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int64, b base, code int) {
-	d, err := u.reader().Detail(r.Context(), v.Scope(), id)
+	rd := u.reader()
+	rd.Customer = !v.SeesInternal() // customers never read internal work notes
+	d, err := rd.Detail(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)
 		return

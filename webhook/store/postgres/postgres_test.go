@@ -54,3 +54,14 @@ func TestMigrationsTwice(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 }
+
+func TestKPIs(t *testing.T) {
+	storetest.RunKPIs(t, func(t *testing.T) storetest.Database {
+		dsn := testenv.PostgresDSN(t)
+		return storetest.Database{Open: func(t *testing.T) store.Store {
+			s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+			require.NoError(t, err)
+			return s
+		}}
+	})
+}

@@ -57,3 +57,14 @@ func TestReopenKeepsData(t *testing.T) {
 	require.Equal(t, int64(1), c.Notifications)
 	require.NoError(t, s.Close())
 }
+
+func TestKPIs(t *testing.T) {
+	storetest.RunKPIs(t, func(t *testing.T) storetest.Database {
+		path := filepath.Join(t.TempDir(), "k.db")
+		return storetest.Database{Open: func(t *testing.T) store.Store {
+			s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+			require.NoError(t, err)
+			return s
+		}}
+	})
+}

@@ -117,7 +117,7 @@ func (s *Store) Alerts(ctx context.Context, incidentID int64) ([]incident.Alert,
 // Journal implements store.Store.
 func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Entry, err error) {
 	defer s.timed("journal")()
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, tenant, incident_id, at, actor, kind, message FROM journal WHERE incident_id = ? ORDER BY id`), incidentID)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id, tenant, incident_id, at, actor, actor_type, kind, message FROM journal WHERE incident_id = ? ORDER BY id`), incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("list journal: %w", err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Ent
 			e  incident.Entry
 			at int64
 		)
-		if err := rows.Scan(&e.ID, &e.Tenant, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Message); err != nil {
+		if err := rows.Scan(&e.ID, &e.Tenant, &e.IncidentID, &at, &e.Actor, &e.ActorType, &e.Kind, &e.Message); err != nil {
 			return nil, fmt.Errorf("scan journal: %w", err)
 		}
 		e.At = FromTS(at)
@@ -189,6 +189,7 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 			(acknowledged_at = 0 AND response_due > 0 AND response_due < ? AND response_breached_at = 0) OR
 			(resolve_due > 0 AND resolve_due < ? AND resolve_breached_at = 0)))
 		OR (state = 'resolved' AND resolved_at < ?)
+		OR (state IN ('new', 'in_progress', 'on_hold') AND flapping = 1 AND firing_alerts = 0)
 		ORDER BY id LIMIT ` + fmt.Sprint(limit)
 	rows, err := s.r.QueryContext(ctx, s.q(q), n, n, TS(resolvedBefore))
 	if err != nil {
@@ -204,7 +205,7 @@ func (s *Store) SweepCandidates(ctx context.Context, now, resolvedBefore time.Ti
 // OpenCounts implements store.Store.
 func (s *Store) OpenCounts(ctx context.Context) (_ []store.OpenCount, err error) {
 	defer s.timed("count")()
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant, priority, state, COUNT(*) FROM incidents WHERE state NOT IN ('closed', 'canceled') GROUP BY tenant, priority, state`)
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant, priority, state, COUNT(*) FROM incidents WHERE state IN ('new', 'in_progress', 'on_hold') GROUP BY tenant, priority, state`)
 	if err != nil {
 		return nil, fmt.Errorf("count open incidents: %w", err)
 	}
@@ -244,4 +245,53 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return c, fmt.Errorf("count rows: %w", err)
 	}
 	return c, nil
+}
+
+// KPIIncidents implements store.Store: the incidents with the fields the KPIs read only.
+func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.Time) (_ []*incident.Incident, err error) {
+	defer s.timed("kpi")()
+	q := `SELECT id, tenant, priority, state, created_at, acknowledged_at, resolved_at, closed_at, paused_total,
+		response_due, resolve_due, response_breached_at, resolve_breached_at FROM incidents WHERE 1 = 1`
+	var args []any
+	if tenant != "" {
+		q, args = q+` AND tenant = ?`, append(args, tenant)
+	}
+	if !from.IsZero() {
+		q, args = q+` AND created_at >= ?`, append(args, TS(from))
+	}
+	if !to.IsZero() {
+		q, args = q+` AND created_at < ?`, append(args, TS(to))
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(q+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("kpi incidents: %w", err)
+	}
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close rows: %w", cerr)
+		}
+	}()
+	var out []*incident.Incident
+	for rows.Next() {
+		var (
+			in                                         incident.Incident
+			state                                      string
+			created, acked, resolved, closed, paused   int64
+			respDue, resDue, respBreached, resBreached int64
+		)
+		if err := rows.Scan(&in.ID, &in.Tenant, &in.Priority, &state, &created, &acked, &resolved, &closed, &paused,
+			&respDue, &resDue, &respBreached, &resBreached); err != nil {
+			return nil, fmt.Errorf("scan kpi incident: %w", err)
+		}
+		in.State = incident.State(state)
+		in.CreatedAt, in.AcknowledgedAt, in.ResolvedAt, in.ClosedAt = FromTS(created), FromTS(acked), FromTS(resolved), FromTS(closed)
+		in.PausedTotal = time.Duration(paused)
+		in.ResponseDue, in.ResolveDue = FromTS(respDue), FromTS(resDue)
+		in.ResponseBreachedAt, in.ResolveBreachedAt = FromTS(respBreached), FromTS(resBreached)
+		out = append(out, &in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read kpi incidents: %w", err)
+	}
+	return out, nil
 }

@@ -139,6 +139,14 @@ CREATE INDEX journal_kind_at ON journal (kind, at);
 	// 5: the service-desk page's sessions and the installation's secret (session.go). It
 	// was numbered 4 while it was developed next to the migration above: see forkAt4.
 	sessionMigration,
+	// 6 (desk-people): what a journal line's actor is — a named user, a credential's owner or
+	// the system. Earlier lines are the system's when written by Alertmanager, the desk's rules
+	// or reconciliation; the rest were written by a credential's holder (its owner's name, or,
+	// in early releases, the free text the caller sent), and keep their text.
+	`
+ALTER TABLE journal ADD COLUMN actor_type TEXT NOT NULL DEFAULT 'credential';
+UPDATE journal SET actor_type = 'system' WHERE actor IN ('alertmanager', 'system', 'reconciler');
+`,
 }
 
 func expand(sql string, d *Dialect) string {

@@ -28,7 +28,7 @@ var (
 	// Alert storms insert many rows per statement: one round through the
 	// driver per alertChunk rows instead of per row.
 	qUpsertAlertChunk = upsertAlerts(alertChunk)
-	qJournal          = `INSERT INTO journal (tenant, incident_id, at, actor, kind, message) VALUES (?, ?, ?, ?, ?, ?)`
+	qJournal          = `INSERT INTO journal (tenant, incident_id, at, actor, actor_type, kind, message) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qOutbox           = `INSERT INTO outbox (tenant, incident_id, event, payload, created_at) VALUES (?, ?, ?, ?, ?)`
 )
 
@@ -255,7 +255,11 @@ func (t *tx) UpsertAlerts(ctx context.Context, incidentID int64, alerts []incide
 
 func (t *tx) AppendJournal(ctx context.Context, entries []incident.Entry) error {
 	for _, e := range entries {
-		if _, err := t.exec(ctx, qJournal, e.Tenant, e.IncidentID, TS(e.At), e.Actor, e.Kind, e.Message); err != nil {
+		typ := e.ActorType
+		if typ == "" {
+			typ = incident.ActorTypeOf(e.Actor)
+		}
+		if _, err := t.exec(ctx, qJournal, e.Tenant, e.IncidentID, TS(e.At), e.Actor, typ, e.Kind, e.Message); err != nil {
 			return fmt.Errorf("append journal: %w", err)
 		}
 	}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
+	"github.com/kizashi-dev/kizashi/webhook/store"
+)
+
+// Relate links or merges (incident.RelLink, incident.RelMerge) incident id with target, both
+// in the caller's scope, in one transaction (journal and outbox of both). name gives the
+// journal's name of an incident (its public id).
+func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target int64, text string, name func(int64) string) error {
+	if c.ReadOnly {
+		return fmt.Errorf("%s incident %d: %w: read-only role", kind, id, ErrForbidden)
+	}
+	now := s.now()
+	text = sanitize.Text(text, 0)
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		src, err := tx.Incident(ctx, c.Scope(), id)
+		if err != nil {
+			return err
+		}
+		dst, err := tx.Incident(ctx, c.Scope(), target)
+		if err != nil {
+			return err
+		}
+		mute := s.Rules().Policy(src.Tenant).MuteWindow
+		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), name(src.ID), name(dst.ID), text, mute, now)
+		if err != nil {
+			return err
+		}
+		stamp(entries, c)
+		for i, in := range []*incident.Incident{src, dst} {
+			if err := tx.UpdateIncident(ctx, in); err != nil {
+				return err
+			}
+			event := incident.EventUpdated
+			if i == 0 && kind == incident.RelMerge {
+				event = incident.EventClosed
+			}
+			if err := record(ctx, tx, in, entries[i:i+1], event, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s incident %d: %w", kind, id, err)
+	}
+	return nil
+}
