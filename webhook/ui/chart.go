@@ -245,7 +245,9 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	return b.String()
 }
 
-func point(x, y float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + "," + strconv.FormatFloat(y, 'f', 1, 64) }
+func point(x, y float64) string {
+	return strconv.FormatFloat(x, 'f', 1, 64) + "," + strconv.FormatFloat(y, 'f', 1, 64)
+}
 
 // polyline draws a series; NaN and infinite samples break the line.
 func polyline(class string, ps []model.SamplePair, x func(time.Time) float64, y func(float64) float64, attrs string) string {

@@ -99,8 +99,10 @@ func created(in apitypes.Incident) time.Time {
 // readAll reads every incident of the filter, up to queueCap; cut reports that there were more.
 func (u *UI) readAll(ctx context.Context, f store.Filter) (all []apitypes.Incident, cut bool, err error) {
 	f.Limit = 500
+	rd, now := u.reader(), time.Now()
+	rd.Now = func() time.Time { return now } // one clock for every page: their SLA times compare
 	for {
-		page, next, err := u.reader().List(ctx, f)
+		page, next, err := rd.List(ctx, f)
 		if err != nil {
 			return nil, false, err
 		}
