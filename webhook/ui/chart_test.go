@@ -1,0 +1,188 @@
+package ui_test
+
+import (
+	"encoding/xml"
+	"iter"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/testenv"
+)
+
+// svgDoc is what the tests read of a chart.
+type svgDoc struct {
+	Polylines []struct {
+		Class  string `xml:"class,attr"`
+		Points string `xml:"points,attr"`
+	} `xml:"polyline"`
+	Polygons []struct {
+		Class  string `xml:"class,attr"`
+		Points string `xml:"points,attr"`
+	} `xml:"polygon"`
+	Lines []struct {
+		Class string  `xml:"class,attr"`
+		X1    float64 `xml:"x1,attr"`
+	} `xml:"line"`
+	Texts []struct {
+		Class string `xml:"class,attr"`
+		Text  string `xml:",chardata"`
+	} `xml:"text"`
+}
+
+func parseSVG(t *testing.T, body string) svgDoc {
+	t.Helper()
+	var d svgDoc
+	require.NoError(t, xml.Unmarshal([]byte(body), &d), body)
+	return d
+}
+
+type pt struct{ x, y float64 }
+
+func points(t *testing.T, s string) []pt {
+	t.Helper()
+	var out []pt
+	for _, p := range strings.Fields(s) {
+		x, y, ok := strings.Cut(p, ",")
+		require.True(t, ok, p)
+		xf, err := strconv.ParseFloat(x, 64)
+		require.NoError(t, err)
+		yf, err := strconv.ParseFloat(y, 64)
+		require.NoError(t, err)
+		out = append(out, pt{xf, yf})
+	}
+	return out
+}
+
+func concat(seqs ...iter.Seq[testenv.Sample]) iter.Seq[testenv.Sample] {
+	return func(yield func(testenv.Sample) bool) {
+		for _, s := range seqs {
+			for v := range s {
+				if !yield(v) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// TestAnomalyChart: the incident an anomaly alert opened shows the series around the alert's
+// start, read from a real Prometheus (query_range of the exporter's series for the alert's
+// labels): the value with its band, the score, a line at the start and the engine's reason.
+func TestAnomalyChart(t *testing.T) {
+	start := time.Now().Add(-48 * time.Hour).Truncate(time.Hour) // history, loaded in blocks
+	alertAt := start.Add(2 * time.Hour)
+	series := map[string]string{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "job": "shop", "instance": "shop-1", "tenant": "acme"}
+	otherInstance := map[string]string{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "job": "shop", "instance": "shop-2", "tenant": "acme"}
+	spike := func(tm time.Time) bool { return !tm.Before(alertAt) && tm.Before(alertAt.Add(10*time.Minute)) }
+	value := func(_ int, tm time.Time) float64 {
+		if spike(tm) {
+			return 300
+		}
+		return 100 + 5*math.Sin(float64(tm.Unix())/600)
+	}
+	score := func(_ int, tm time.Time) float64 {
+		if spike(tm) {
+			return 0.97
+		}
+		return 0.1
+	}
+	n := 4 * 60
+	prom := testenv.StartPrometheus(t, testenv.PromOptions{HistorySamples: concat(
+		testenv.Series("kizashi_value", series, start, time.Minute, n, value),
+		testenv.Series("kizashi_lower", series, start, time.Minute, n, func(int, time.Time) float64 { return 90 }),
+		testenv.Series("kizashi_upper", series, start, time.Minute, n, func(int, time.Time) float64 { return 110 }),
+		testenv.Series("kizashi_anomaly_score", series, start, time.Minute, n, score),
+		testenv.Series("kizashi_value", otherInstance, start, time.Minute, n, func(int, time.Time) float64 { return 50000 }),
+	)})
+
+	d := newDesk(t, "page:\n  prometheus_url: "+prom.URL()+"\n  chart_window: 1h\n")
+	labels := map[string]string{"alertname": "KizashiAnomaly", "severity": "warning", "category": "anomaly"}
+	for k, v := range series {
+		labels[k] = v
+	}
+	id := d.ingest("acme", "anomaly", alertAt, labels, map[string]string{"reason": "level shift up: 300 against a band of 90-110",
+		"summary": "Unusual behaviour"})
+	cookie, _ := d.session(tok)
+	path := "/incidents/" + strconv.FormatInt(id, 10)
+	page := d.do(cookie, http.MethodGet, path, nil, nil).body
+	require.Contains(t, page, `<b id="reason">level shift up: 300 against a band of 90-110</b>`)
+	require.Contains(t, page, `<img id="chart" src="`+path+`/chart.svg"`)
+
+	ans := d.do(cookie, http.MethodGet, path+"/chart.svg", nil, nil)
+	require.Equal(t, http.StatusOK, ans.code)
+	require.Equal(t, "image/svg+xml", ans.header.Get("Content-Type"))
+	svg := parseSVG(t, ans.body)
+	lines := map[string][]pt{}
+	for _, p := range svg.Polylines {
+		lines[p.Class] = append(lines[p.Class], points(t, p.Points)...)
+	}
+	require.Greater(t, len(lines["value"]), 100, "the window's samples")
+	require.Greater(t, len(lines["score"]), 100)
+	require.Len(t, svg.Polygons, 1, "the band")
+	require.Len(t, svg.Lines, 1)
+	startX := svg.Lines[0].X1
+	require.InDelta(t, 380, startX, 1, "the start in the middle of [start-1h, start+1h]")
+	// The highest value (smallest y) is the spike, just after the start; the other instance's
+	// 50,000 is not on the chart.
+	top := lines["value"][0]
+	for _, p := range lines["value"] {
+		if p.y < top.y {
+			top = p
+		}
+	}
+	require.GreaterOrEqual(t, top.x, startX-1)
+	require.Less(t, top.x, startX+60, "within the spike's 10 minutes (of 120 across 640 px)")
+	var texts []string
+	for _, tx := range svg.Texts {
+		texts = append(texts, tx.Text)
+	}
+	require.Contains(t, texts, "Anomaly around the start — level shift up: 300 against a band of 90-110")
+	require.NotContains(t, strings.Join(texts, " "), "5e+04")
+	require.NotContains(t, strings.Join(texts, " "), "50000")
+
+	// In Japanese and in the user's zone.
+	ja := d.do(cookie, http.MethodGet, path+"/chart.svg", nil, map[string]string{"Accept-Language": "ja"},
+		&http.Cookie{Name: "kizashi_tz", Value: "Asia/Tokyo"}).body
+	require.Contains(t, ja, "開始 "+alertAt.In(mustZone(t, "Asia/Tokyo")).Format("2006-01-02 15:04:05"))
+
+	// Prometheus gone: the chart says so.
+	prom.Stop(t)
+	ans = d.do(cookie, http.MethodGet, path+"/chart.svg", nil, nil)
+	require.Equal(t, http.StatusOK, ans.code)
+	require.Contains(t, ans.body, "Prometheus could not be queried")
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	z, err := time.LoadLocation(name)
+	require.NoError(t, err)
+	return z
+}
+
+// TestAnomalyChartWithoutPrometheus: without page.prometheus_url the incident says that the
+// chart cannot be drawn; an incident of another alert has no anomaly section.
+func TestAnomalyChartWithoutPrometheus(t *testing.T) {
+	d := newDesk(t, "")
+	id := d.ingest("acme", "anomaly", time.Now(), map[string]string{"alertname": "KizashiAnomaly", "kizashi_query": "q", "instance": "a"},
+		map[string]string{"reason": "spike"})
+	plain := d.ingest("acme", "disk", time.Now(), map[string]string{"alertname": "DiskFull"}, nil)
+	cookie, _ := d.session(tok)
+	path := "/incidents/" + strconv.FormatInt(id, 10)
+	page := d.do(cookie, http.MethodGet, path, nil, nil).body
+	require.Contains(t, page, `<p id="no-chart" class="muted">No Prometheus is configured (page.prometheus_url)`)
+	require.Contains(t, page, `<b id="reason">spike</b>`)
+	require.NotContains(t, page, `<img id="chart"`)
+	require.Contains(t, d.do(cookie, http.MethodGet, path+"/chart.svg", nil, nil).body, "No Prometheus is configured")
+	page = d.do(cookie, http.MethodGet, "/incidents/"+strconv.FormatInt(plain, 10), nil, nil).body
+	require.NotContains(t, page, `id="anomaly"`)
+	require.Contains(t, d.do(cookie, http.MethodGet, "/incidents/"+strconv.FormatInt(plain, 10)+"/chart.svg", nil, nil).body, "not opened by an anomaly alert")
+	// Another tenant's chart: not found.
+	gcookie, _ := d.session(tokGlobx)
+	require.Equal(t, http.StatusNotFound, d.do(gcookie, http.MethodGet, path+"/chart.svg", nil, nil).code)
+}
