@@ -69,7 +69,7 @@ func (u *UI) chartInfo(d *apitypes.Detail) *chartInfo {
 func seriesSelector(labels map[string]string) string {
 	names := make([]string, 0, len(labels))
 	for k := range labels {
-		if !slices.Contains(ruleLabels, k) && model.LabelName(k).IsValidLegacy() && k != model.MetricNameLabel {
+		if !slices.Contains(ruleLabels, k) && model.LegacyValidation.IsValidLabelName(k) && k != model.MetricNameLabel {
 			names = append(names, k)
 		}
 	}
