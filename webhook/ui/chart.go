@@ -161,7 +161,7 @@ func (u *UI) queryChart(ctx context.Context, addr, selector string, from, to tim
 func messageSVG(msg string) string {
 	return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="60" viewBox="0 0 720 60" role="img">` +
 		`<rect width="720" height="60" fill="#fff" stroke="#dde"/>` +
-		`<text x="12" y="34" font-family="sans-serif" font-size="13" fill="#667">` + html.EscapeString(msg) + `</text></svg>`
+		`<text x="12" y="34" font-family="sans-serif" font-size="13" fill="#667">` + svgText(msg) + `</text></svg>`
 }
 
 // Layout of the chart (pixels).
@@ -196,12 +196,13 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	if math.IsInf(lo, 0) {
 		lo, hi = 0, 1
 	}
-	if hi == lo {
-		lo, hi = lo-1, hi+1
+	// Scaled by halves, so that values near ±MaxFloat64 do not overflow the span.
+	lo2, span2 := lo/2, hi/2-lo/2
+	if !(span2 > 0) || math.IsInf(span2, 0) {
+		lo2, span2 = lo/2-0.5, 1
 	}
-	pad := (hi - lo) * 0.05
-	lo, hi = lo-pad, hi+pad
-	yv := func(f float64) float64 { return valueB - (f-lo)/(hi-lo)*(valueB-valueT) }
+	lo2, span2 = lo2-span2*0.05, span2*1.1
+	yv := func(f float64) float64 { return valueB - (f/2-lo2)/span2*(valueB-valueT) }
 	ys := func(f float64) float64 { return scoreB - math.Max(0, math.Min(1, f))*(scoreB-scoreT) }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img">`, chartW, chartH, chartW, chartH)
@@ -210,7 +211,7 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	if reason != "" {
 		title += " — " + reason
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="20" %s font-size="13" fill="#1d232a" class="reason">%s</text>`, plotL, chartFontFamily, html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="%d" y="20" %s font-size="13" fill="#1d232a" class="reason">%s</text>`, plotL, chartFontFamily, svgText(title))
 	// Band: the upper bound left to right, then the lower bound back.
 	if up, low := s["kizashi_upper"], s["kizashi_lower"]; len(up) > 0 && len(low) > 0 {
 		var pts []string
@@ -228,10 +229,14 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#bbc"/>`, plotL, valueT, plotR-plotL, valueB-valueT)
 	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#bbc"/>`, plotL, scoreT, plotR-plotL, scoreB-scoreT)
 	label := func(xp, yp float64, anchor, text string) {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" %s %s %s>%s</text>`, xp, yp, anchor, chartFontFamily, chartFontSizeSm, chartTextColour, html.EscapeString(text))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" %s %s %s>%s</text>`, xp, yp, anchor, chartFontFamily, chartFontSizeSm, chartTextColour, svgText(text))
 	}
-	label(plotL-4, valueT+10, "end", formatValue(hi))
-	label(plotL-4, valueB, "end", formatValue(lo))
+	top, bottom := (lo2+span2)*2, lo2*2
+	if math.IsInf(top, 0) || math.IsInf(bottom, 0) {
+		top, bottom = hi, lo
+	}
+	label(plotL-4, valueT+10, "end", formatValue(top))
+	label(plotL-4, valueB, "end", formatValue(bottom))
 	label(plotL-4, scoreT+10, "end", "1")
 	label(plotL-4, scoreB, "end", "0")
 	label(plotL+4, valueT+14, "start", l.T("value and normal band"))
@@ -243,6 +248,21 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	label(sx, scoreB+28, "middle", l.T("start %s", l.Time(start)))
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// svgText is text for the SVG: escaped, without the characters XML 1.0 does not allow (a
+// control character in an alert's annotation would make the whole chart unreadable).
+func svgText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF, r >= 0xD800 && r <= 0xDFFF:
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return html.EscapeString(s)
 }
 
 func point(x, y float64) string {
