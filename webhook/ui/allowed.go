@@ -8,6 +8,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
@@ -55,7 +56,9 @@ func (u *UI) allowed(ctx context.Context, v viewer, id int64) (map[string]bool, 
 
 // jobRow is the delivery of an incident to one target, as its page shows it.
 type jobRow struct {
-	Target string
+	// DeadLetter is the public id of a dead letter (0: not dead).
+	DeadLetter int64
+	Target     string
 	// State: "delivered", "pending" or "dead letter".
 	State     string
 	Ticket    *store.ExternalRef
@@ -82,6 +85,7 @@ func (u *UI) incidentJobs(ctx context.Context, v viewer, id int64) ([]jobRow, er
 		switch {
 		case !j.DeadAt.IsZero():
 			row.State, row.At = "dead letter", tp(j.DeadAt)
+			row.DeadLetter = u.IDs.Public(publicid.DeadLetter, j.ID)
 		case j.Pending():
 			row.State, row.At = "pending", tp(j.NextAttemptAt)
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -111,8 +112,30 @@ func TestForwardingOnTheIncident(t *testing.T) {
 	page = d.do(cookie, http.MethodGet, "/incidents/"+strconv.FormatInt(other, 10), nil, map[string]string{"Accept-Language": "ja"}).body
 	require.Regexp(t, `<td>acme/hook</td><td class="state">未配送</td>`, page, "the other incident is still pending")
 	// Another tenant does not see acme's deliveries (nor the incident).
-	gcookie, _ := d.session(tokGlobx)
+	gcookie, gcsrf := d.session(tokGlobx)
 	require.Equal(t, http.StatusNotFound, d.do(gcookie, http.MethodGet, "/incidents/"+strconv.FormatInt(id, 10), nil, nil).code)
+
+	// The dead letter is retried from the incident: due again, pending.
+	page = d.do(cookie, http.MethodGet, "/incidents/"+strconv.FormatInt(id, 10), nil, nil).body
+	m := regexp.MustCompile(`name="dead_letter" value="(\d+)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, page)
+	cookie2, csrf2 := d.session(tok)
+	retry := func(cookie, csrf string, incident int64) answer {
+		return d.do(cookie, http.MethodPost, "/incidents/"+strconv.FormatInt(incident, 10)+"/retry", url.Values{"csrf": {csrf}, "dead_letter": {m[1]}}, nil)
+	}
+	require.Equal(t, http.StatusNotFound, retry(cookie2, csrf2, other).code, "a dead letter of another incident")
+	require.Equal(t, http.StatusNotFound, retry(gcookie, gcsrf, id).code, "another tenant's")
+	require.Equal(t, http.StatusForbidden, d.do(cookie2, http.MethodPost, "/incidents/"+strconv.FormatInt(id, 10)+"/retry", url.Values{"dead_letter": {m[1]}}, nil).code, "no CSRF token")
+	ans := retry(cookie2, csrf2, id)
+	require.Equal(t, http.StatusOK, ans.code, ans.body)
+	require.Contains(t, ans.body, "The dead letter is due again.")
+	require.Regexp(t, `<td>acme/hook</td><td class="state">pending</td>`, ans.body)
+	require.Contains(t, retry(cookie2, csrf2, id).body, "Not a dead letter (any more).")
+	jobs, err := d.st.IncidentJobs(ctx, "acme", id)
+	require.NoError(t, err)
+	for _, j := range jobs {
+		require.True(t, j.DeadAt.IsZero(), j.Target)
+	}
 }
 
 // TestLanguageAndTimeZone: the browser's language picks the page's; a choice on the

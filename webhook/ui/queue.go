@@ -33,6 +33,7 @@ func (u *UI) registerShift(mux *http.ServeMux) {
 	mux.HandleFunc("GET /incidents.csv", u.page(u.exportCSV))
 	mux.HandleFunc("POST /incidents/bulk", u.page(u.bulk))
 	mux.HandleFunc("GET /incidents/{id}/chart.svg", u.page(u.chart))
+	mux.HandleFunc("POST /incidents/{id}/retry", u.page(u.retryDeadLetter))
 	mux.HandleFunc("GET /preferences", u.page(u.preferences))
 	mux.HandleFunc("POST /preferences", u.page(u.savePreferences))
 }
