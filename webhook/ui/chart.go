@@ -127,7 +127,34 @@ func (u *UI) chart(w http.ResponseWriter, r *http.Request, v viewer) {
 			v.L.Time(from), v.L.Time(to)))))
 		return
 	}
+	// Where the series began after the window's start (a series the exporter has modelled for
+	// less than the window), the chart starts with its data, read again at a finer step.
+	if first := firstSample(series); first.After(from.Add(to.Sub(from)/4)) {
+		nf := first
+		if start.Before(nf) {
+			nf = start
+		}
+		nf = nf.Add(-to.Sub(nf) / 20)
+		if to.Sub(nf) >= 10*time.Second {
+			if again, err := u.queryChart(r.Context(), cfg.PrometheusURL, seriesSelector(a.Labels), nf, to); err == nil {
+				series, from = again, nf
+			}
+		}
+	}
 	_, _ = w.Write([]byte(chartSVG(v.L, series, from, to, start, a.Annotations["reason"])))
+}
+
+// firstSample is the time of the earliest sample of the series (zero: none).
+func firstSample(s map[string][]model.SamplePair) time.Time {
+	var first time.Time
+	for _, ps := range s {
+		if len(ps) > 0 {
+			if t := ps[0].Timestamp.Time(); first.IsZero() || t.Before(first) {
+				first = t
+			}
+		}
+	}
+	return first
 }
 
 // queryChart reads the chart's series (by metric name) from Prometheus.
@@ -245,7 +272,14 @@ func chartSVG(l *Locale, s map[string][]model.SamplePair, from, to, start time.T
 	label(plotR, scoreB+16, "end", l.Time(to))
 	sx := x(start)
 	fmt.Fprintf(&b, `<line class="start" x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d35400" stroke-dasharray="4 3"/>`, sx, valueT, sx, scoreB)
-	label(sx, scoreB+28, "middle", l.T("start %s", l.Time(start)))
+	anchor := "middle"
+	switch {
+	case sx > plotR-110:
+		anchor = "end"
+	case sx < plotL+110:
+		anchor = "start"
+	}
+	label(sx, scoreB+28, anchor, l.T("start %s", l.Time(start)))
 	b.WriteString(`</svg>`)
 	return b.String()
 }

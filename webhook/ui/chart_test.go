@@ -79,6 +79,7 @@ func TestAnomalyChart(t *testing.T) {
 	alertAt := start.Add(2 * time.Hour)
 	series := map[string]string{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "job": "shop", "instance": "shop-1", "tenant": "acme"}
 	otherInstance := map[string]string{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "job": "shop", "instance": "shop-2", "tenant": "acme"}
+	young := map[string]string{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "job": "shop", "instance": "shop-3", "tenant": "acme"}
 	spike := func(tm time.Time) bool { return !tm.Before(alertAt) && tm.Before(alertAt.Add(10*time.Minute)) }
 	value := func(_ int, tm time.Time) float64 {
 		if spike(tm) {
@@ -99,6 +100,9 @@ func TestAnomalyChart(t *testing.T) {
 		testenv.Series("kizashi_upper", series, start, time.Minute, n, func(int, time.Time) float64 { return 110 }),
 		testenv.Series("kizashi_anomaly_score", series, start, time.Minute, n, score),
 		testenv.Series("kizashi_value", otherInstance, start, time.Minute, n, func(int, time.Time) float64 { return 50000 }),
+		// A series modelled since 5 minutes before its alert.
+		testenv.Series("kizashi_value", young, alertAt.Add(-5*time.Minute), 15*time.Second, 60, value),
+		testenv.Series("kizashi_anomaly_score", young, alertAt.Add(-5*time.Minute), 15*time.Second, 60, score),
 	)})
 
 	d := newDesk(t, "page:\n  prometheus_url: "+prom.URL()+"\n  chart_window: 1h\n")
@@ -150,6 +154,27 @@ func TestAnomalyChart(t *testing.T) {
 	ja := d.do(cookie, http.MethodGet, path+"/chart.svg", nil, map[string]string{"Accept-Language": "ja"},
 		&http.Cookie{Name: "kizashi_tz", Value: "Asia/Tokyo"}).body
 	require.Contains(t, ja, "開始 "+alertAt.In(mustZone(t, "Asia/Tokyo")).Format("2006-01-02 15:04:05"))
+
+	// A young series: the chart starts with its data (read again at a finer step), not an hour
+	// before the alert.
+	yl := map[string]string{"alertname": "KizashiAnomaly", "severity": "warning"}
+	for k, v := range young {
+		yl[k] = v
+	}
+	yid := d.ingest("acme", "young", alertAt, yl, nil)
+	ysvg := parseSVG(t, d.do(cookie, http.MethodGet, "/incidents/"+strconv.FormatInt(yid, 10)+"/chart.svg", nil, nil).body)
+	var yvalue []pt
+	for _, p := range ysvg.Polylines {
+		if p.Class == "value" {
+			yvalue = append(yvalue, points(t, p.Points)...)
+		}
+	}
+	require.NotEmpty(t, yvalue)
+	require.Less(t, yvalue[0].x, 100.0, "the first sample near the left edge")
+	require.Greater(t, len(yvalue), 50, "a finer step for the shorter range")
+	require.Len(t, ysvg.Lines, 1)
+	require.Greater(t, ysvg.Lines[0].X1, 100.0)
+	require.Less(t, ysvg.Lines[0].X1, 300.0, "5 of the 5+(up to 60) minutes shown")
 
 	// Prometheus gone: the chart says so.
 	prom.Stop(t)

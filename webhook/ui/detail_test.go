@@ -172,7 +172,7 @@ func TestLanguageAndTimeZone(t *testing.T) {
 	require.Contains(t, page, `<dd id="created">2026-12-05 09:30:00</dd>`)
 	require.Contains(t, page, `Asia/Tokyo</span>`)
 	list := d.do(cookie, http.MethodGet, "/incidents", nil, nil, prefs...).body
-	require.Contains(t, list, "<td>2026-12-05 09:30:00</td>")
+	require.Contains(t, list, `<td class="t">2026-12-05 09:30:00</td>`)
 
 	// A time zone that does not exist (or the server's own) is refused, and nothing is set.
 	for _, z := range []string{"Mars/Olympus", "Local", "", "../../etc/passwd"} {
