@@ -129,7 +129,7 @@ func (u *UI) chart(w http.ResponseWriter, r *http.Request, v viewer) {
 	}
 	// Where the series began after the window's start (a series the exporter has modelled for
 	// less than the window), the chart starts with its data, read again at a finer step.
-	if first := firstSample(series); first.After(from.Add(to.Sub(from)/4)) {
+	if first := firstSample(series); first.After(from.Add(to.Sub(from) / 4)) {
 		nf := first
 		if start.Before(nf) {
 			nf = start
