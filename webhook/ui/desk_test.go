@@ -34,7 +34,7 @@ const (
 // desk is the page on a real SQLite store, with a tenant (acme), another tenant (globex) and
 // two operators (noc, noc2).
 type desk struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	svc    *service.Service
 	st     *sqlstore.Store
@@ -44,7 +44,7 @@ type desk struct {
 	ui     *ui.UI
 }
 
-func newDesk(t *testing.T, extra string) *desk {
+func newDesk(t testing.TB, extra string) *desk {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
