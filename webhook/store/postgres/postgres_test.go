@@ -52,3 +52,5 @@ func TestMigrationsTwice(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 }
+
+func TestIncidentJobs(t *testing.T) { storetest.RunIncidentJobs(t, open) }

@@ -57,3 +57,5 @@ func TestReopenKeepsData(t *testing.T) {
 	require.Equal(t, int64(1), c.Notifications)
 	require.NoError(t, s.Close())
 }
+
+func TestIncidentJobs(t *testing.T) { storetest.RunIncidentJobs(t, open) }
