@@ -329,5 +329,13 @@ operators:
 	require.Contains(t, csv, "KizashiAnomaly on shop-1")
 	require.Contains(t, csv, ",Resolved,")
 	require.NotContains(t, csv, "GlobexSecret")
+
+	// The session ends elsewhere (here: a log-out from the same browser, behind the page's
+	// back): the next refresh says so and refreshing stops.
+	b.eval(`(function(){var f=new FormData();f.append("csrf",document.querySelector('form[action="/logout"] input[name="csrf"]').value);` +
+		`fetch("/logout",{method:"POST",body:new URLSearchParams(f),credentials:"same-origin"});return true})()`)
+	b.until(`!document.getElementById("live-notice").hidden`)
+	require.Equal(t, "Your session ended: log in again.", b.text("#live-notice"))
+	require.True(t, b.eval(`!!document.querySelector("#queue tr[data-id]")`), "the page stays as it was")
 	require.Empty(t, testenv.BrowserErrors(t, b.ctx))
 }
