@@ -11,7 +11,7 @@ import (
 )
 
 // retryDeadLetter makes one of the incident's dead letters due again (as
-// POST /api/v1/deadletters/{id}/retry does) and shows the incident.
+// POST /api/v1/deadletters/{id}/retry does) and goes back to the incident.
 func (u *UI) retryDeadLetter(w http.ResponseWriter, r *http.Request, v viewer) {
 	id, ok := u.reader().IncidentID(r.PathValue("id"))
 	if !ok {
@@ -50,11 +50,5 @@ func (u *UI) retryDeadLetter(w http.ResponseWriter, r *http.Request, v viewer) {
 		u.fail(w, v, err)
 		return
 	}
-	b := v.base()
-	if retried == 0 {
-		b.Error = v.L.T("Not a dead letter (any more).")
-	} else {
-		b.Notice = v.L.T("The dead letter is due again.")
-	}
-	u.showDetail(w, r, v, id, b, http.StatusOK)
+	http.Redirect(w, r, "/incidents/"+r.PathValue("id")+"?retried="+strconv.Itoa(min(retried, 1)), http.StatusSeeOther)
 }

@@ -68,6 +68,7 @@ func TestActionsFollowTheState(t *testing.T) {
 	ans := d.do(cookie, http.MethodPost, path+"/act", url.Values{"csrf": {csrf}, "action": {"acknowledge"}}, nil)
 	require.Equal(t, http.StatusConflict, ans.code)
 	require.Contains(t, ans.body, "The incident&#39;s state does not allow this action")
+	require.Contains(t, ans.body, `data-refresh-url="`+path+`"`, "the page shown at .../act refreshes from the incident's address")
 	ans = d.do(cookie, http.MethodPost, path+"/act", url.Values{"csrf": {csrf}, "action": {"acknowledge"}},
 		map[string]string{"Accept-Language": "ja"})
 	require.Contains(t, ans.body, "インシデントの状態ではこの操作はできません")
@@ -127,10 +128,12 @@ func TestForwardingOnTheIncident(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, retry(gcookie, gcsrf, id).code, "another tenant's")
 	require.Equal(t, http.StatusForbidden, d.do(cookie2, http.MethodPost, "/incidents/"+strconv.FormatInt(id, 10)+"/retry", url.Values{"dead_letter": {m[1]}}, nil).code, "no CSRF token")
 	ans := retry(cookie2, csrf2, id)
-	require.Equal(t, http.StatusOK, ans.code, ans.body)
+	require.Equal(t, http.StatusSeeOther, ans.code, ans.body)
+	ans = d.do(cookie2, http.MethodGet, ans.location, nil, nil)
 	require.Contains(t, ans.body, "The dead letter is due again.")
 	require.Regexp(t, `<td>acme/hook</td><td class="state">pending</td>`, ans.body)
-	require.Contains(t, retry(cookie2, csrf2, id).body, "Not a dead letter (any more).")
+	ans = retry(cookie2, csrf2, id)
+	require.Contains(t, d.do(cookie2, http.MethodGet, ans.location, nil, nil).body, "Not a dead letter (any more).")
 	jobs, err := d.st.IncidentJobs(ctx, "acme", id)
 	require.NoError(t, err)
 	for _, j := range jobs {

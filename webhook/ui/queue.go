@@ -152,7 +152,7 @@ func (u *UI) queue(ctx context.Context, q url.Values, v viewer) (ins []apitypes.
 func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
 	q := r.URL.Query()
 	d := listData{base: v.base(), Query: q, Sort: sortSLA, CanAct: mayAct(v.Principal)}
-	d.Title, d.Refresh = v.L.T("Incidents"), u.refreshSeconds()
+	d.Title, d.Refresh, d.RefreshURL = v.L.T("Incidents"), u.refreshSeconds(), r.URL.RequestURI()
 	if q.Get("sort") == sortCreated {
 		d.Sort = sortCreated
 	}

@@ -121,8 +121,10 @@ type base struct {
 	L *Locale
 	// Title is the page's title (translated).
 	Title string
-	// Refresh is the seconds between refreshes of the page's live parts (0: none).
-	Refresh   int
+	// Refresh is the seconds between refreshes of the page's live parts (0: none), from
+	// RefreshURL (the page's own address, also after a form posted elsewhere showed it).
+	Refresh    int
+	RefreshURL string
 	Principal auth.Principal
 	// CSRF is the session's CSRF token: every form posts it.
 	CSRF   string
@@ -300,6 +302,12 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 	if done := r.URL.Query().Get("done"); slices.Contains(incident.Actions, done) {
 		b.Notice = v.L.T("%s done", v.L.T(done))
 	}
+	switch r.URL.Query().Get("retried") {
+	case "1":
+		b.Notice = v.L.T("The dead letter is due again.")
+	case "0":
+		b.Error = v.L.T("Not a dead letter (any more).")
+	}
 	u.showDetail(w, r, v, id, b, http.StatusOK)
 }
 
@@ -311,7 +319,7 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int
 	}
 	dd := detailData{base: b, Detail: d, CanAct: mayAct(v.Principal)}
 	dd.Title = v.L.T("Incident") + " #" + strconv.FormatInt(d.Incident.ID, 10)
-	dd.Refresh = u.refreshSeconds()
+	dd.Refresh, dd.RefreshURL = u.refreshSeconds(), "/incidents/"+strconv.FormatInt(d.Incident.ID, 10)
 	if dd.CanAct {
 		if dd.Allowed, err = u.allowed(r.Context(), v, id); err != nil {
 			u.fail(w, v, err)

@@ -74,7 +74,7 @@
   function refresh() {
     if (busy || stopped || document.hidden) { return; }
     busy = true;
-    fetch(location.href, { credentials: "same-origin", headers: { "X-Kizashi-Refresh": "1" } })
+    fetch(body.dataset.refreshUrl || location.href, { credentials: "same-origin", headers: { "X-Kizashi-Refresh": "1" } })
       .then(function (res) {
         if (res.redirected && new URL(res.url).pathname === "/login") {
           stopped = true; notice(body.dataset.expired); return null;
