@@ -32,7 +32,7 @@ func (u *UI) retryDeadLetter(w http.ResponseWriter, r *http.Request, v viewer) {
 		job, ok = u.IDs.Private(publicid.DeadLetter, n)
 	}
 	if err != nil || !ok {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		http.Error(w, u.locale(r).T("bad form"), http.StatusBadRequest)
 		return
 	}
 	// Only a job of this incident, in the caller's scope.

@@ -184,8 +184,10 @@ func TestLanguageAndTimeZone(t *testing.T) {
 		require.Empty(t, ans.header.Values("Set-Cookie"))
 	}
 	require.Contains(t, ans.body, "Unknown time zone &#34;../../etc/passwd&#34;")
-	// Without the CSRF token: refused.
-	require.Equal(t, http.StatusForbidden, d.do(cookie, http.MethodPost, "/preferences", url.Values{"lang": {"ja"}, "zone": {"UTC"}}, nil).code)
+	// Without the CSRF token: refused, in the user's language.
+	ans = d.do(cookie, http.MethodPost, "/preferences", url.Values{"lang": {"ja"}, "zone": {"UTC"}}, map[string]string{"Accept-Language": "ja"})
+	require.Equal(t, http.StatusForbidden, ans.code)
+	require.Contains(t, ans.body, "CSRF トークンがないか正しくありません")
 	// A forged language cookie is ignored.
 	page = d.do(cookie, http.MethodGet, path, nil, map[string]string{"Accept-Language": "ja"}, &http.Cookie{Name: "kizashi_lang", Value: "<script>"}).body
 	require.Contains(t, page, `<html lang="ja">`)

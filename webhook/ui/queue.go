@@ -290,7 +290,7 @@ var bulkActions = []string{incident.ActAcknowledge, incident.ActAssign, incident
 // and shows what each did.
 func (u *UI) bulk(w http.ResponseWriter, r *http.Request, v viewer) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		http.Error(w, u.locale(r).T("bad form"), http.StatusBadRequest)
 		return
 	}
 	if !mayAct(v.Principal) {

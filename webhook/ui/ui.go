@@ -186,7 +186,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 func (u *UI) crossSite(w http.ResponseWriter, r *http.Request) bool {
 	if err := auth.CrossOrigin().Check(r); err != nil {
 		u.Access.Failed(r, auth.FailCSRF)
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		http.Error(w, u.locale(r).T("cross-site request refused"), http.StatusForbidden)
 		return true
 	}
 	return false
@@ -228,7 +228,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(auth.SessionCookie); err == nil {
 		_, live, err := u.Access.Sessions.Principal(r.Context(), u.Access.Authenticator, c.Value, time.Now())
 		if err == nil && live && !u.Access.Sessions.ValidCSRF(c.Value, r.PostFormValue("csrf")) {
-			http.Error(w, "cross-site request refused", http.StatusForbidden)
+			http.Error(w, u.locale(r).T("cross-site request refused"), http.StatusForbidden)
 			return
 		}
 		if err == nil {
@@ -271,7 +271,7 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if !u.Access.Sessions.ValidCSRF(cookie, r.PostFormValue("csrf")) {
 				u.Access.Failed(r, auth.FailCSRF)
-				http.Error(w, "missing or wrong CSRF token: reload the page", http.StatusForbidden)
+				http.Error(w, u.locale(r).T("missing or wrong CSRF token: reload the page"), http.StatusForbidden)
 				return
 			}
 		}
@@ -350,7 +350,7 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		http.Error(w, u.locale(r).T("bad form"), http.StatusBadRequest)
 		return
 	}
 	if !mayAct(v.Principal) {
