@@ -125,7 +125,7 @@ type base struct {
 	// RefreshURL (the page's own address, also after a form posted elsewhere showed it).
 	Refresh    int
 	RefreshURL string
-	Principal auth.Principal
+	Principal  auth.Principal
 	// CSRF is the session's CSRF token: every form posts it.
 	CSRF   string
 	Error  string
