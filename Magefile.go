@@ -454,7 +454,8 @@ func buildWithProgress(ctx context.Context, out, pkg string) error {
 }
 
 // Screenshots runs the demo's test, which looks at the exporter's page and the service desk in
-// headless Chromium, and saves its screenshots in docs/ (the README's).
+// headless Chromium, and the service desk's shift test (webhook/app TestShift: the queue and an
+// anomaly incident in Japanese), and saves their screenshots in docs/ (the README's).
 func Screenshots() error {
 	mg.Deps(Deps)
 	dir, err := filepath.Abs("docs")
@@ -464,6 +465,9 @@ func Screenshots() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return sh.RunWithV(map[string]string{"KIZASHI_SCREENSHOT_DIR": dir},
-		"go", "test", "-tags", "e2e", "-count=1", "-run", "^TestDemoShort$", "./demo/")
+	env := map[string]string{"KIZASHI_SCREENSHOT_DIR": dir}
+	if err := sh.RunWithV(env, "go", "test", "-tags", "e2e", "-count=1", "-run", "^TestDemoShort$", "./demo/"); err != nil {
+		return err
+	}
+	return sh.RunWithV(env, "go", "test", "-tags", "e2e", "-count=1", "-run", "^TestShift$", "./webhook/app/")
 }

@@ -25,7 +25,7 @@ const maxScreenshotBytes = 300 << 10
 // checkPages looks at the running demo as a newcomer does, in headless Chromium: the
 // exporter's page lists acme's checkout sessions first (the highest score) with their charts;
 // the service desk shows the incident after logging in with the operator token, and the
-// incident can be acknowledged. It saves the README's screenshots: exporter.png,
+// incident can be acknowledged, with its anomaly chart from Prometheus. It saves the README's screenshots: exporter.png,
 // service-desk.png and incident.png.
 func checkPages(ctx context.Context, t *testing.T, s *Stack) {
 	dir := os.Getenv(ScreenshotDirEnv)
@@ -75,7 +75,13 @@ func checkPages(ctx context.Context, t *testing.T, s *Stack) {
 	do(chromedp.Click(chromedp.ID("acknowledge")), chromedp.WaitVisible(chromedp.CSS(".notice")))
 	require.Contains(t, text("#state"), "In Progress")
 	require.Contains(t, text("#journal"), "acknowledged")
-	screenshot(t, b, filepath.Join(dir, "incident.png"), 1280, 800)
+	// The anomaly's chart, from the demo's Prometheus.
+	tctx, cancel := context.WithTimeout(b, time.Minute)
+	defer cancel()
+	_, err := chromedp.Run(tctx, chromedp.Poll[bool](`(function(){var c=document.getElementById("chart");return !!c && c.complete && c.naturalWidth===720})()`,
+		chromedp.WithPollingTimeout(time.Minute)))
+	require.NoError(t, err, "the anomaly chart loads")
+	screenshot(t, b, filepath.Join(dir, "incident.png"), 1280, 1000)
 	require.Empty(t, testenv.BrowserErrors(t, b))
 }
 

@@ -18,10 +18,11 @@ import (
 var demoTenants = []string{"platform", "acme", "globex"}
 
 // webhookConfig is kizashi-webhook's configuration for the demo: SQLite in dir, one tenant per
-// Alertmanager receiver, an operator for the service-desk page, and a policy that keeps the
-// incident open when its alert resolves (a journal line says so), so that you can acknowledge
-// and resolve it yourself.
-func webhookConfig(dir string, tokens map[string]string, operator string, short bool) string {
+// Alertmanager receiver, an operator for the service-desk page (which charts an anomaly
+// incident from the demo's Prometheus at promURL), and a policy that keeps the incident open
+// when its alert resolves (a journal line says so), so that you can acknowledge and resolve it
+// yourself.
+func webhookConfig(dir string, tokens map[string]string, operator, promURL string, short bool) string {
 	sweep := "10s"
 	if short {
 		sweep = "1s"
@@ -32,6 +33,8 @@ func webhookConfig(dir string, tokens map[string]string, operator string, short 
   path: %q
 sweep:
   interval: %s
+page:
+  prometheus_url: %s
 policy:
   auto_resolve: note
   priority:
@@ -43,7 +46,7 @@ policy:
     ci: '{{ with .Labels.service }}{{ . }}{{ else }}{{ .Labels.instance }}{{ end }}'
     assignment_group: '{{ with .Labels.tenant }}{{ . }}-ops{{ else }}noc{{ end }}'
 tenants:
-`, filepath.Join(dir, "kizashi-webhook.db"), sweep)
+`, filepath.Join(dir, "kizashi-webhook.db"), sweep, promURL)
 	for _, t := range demoTenants {
 		fmt.Fprintf(&b, "  - name: %s\n    tokens: [%q]\n", t, tokens[t])
 	}

@@ -41,9 +41,10 @@ func TestConfigs(t *testing.T) {
 		tokens[tn] = token()
 		write("kizashi-"+tn+".token", tokens[tn])
 	}
-	wh, err := config.Load(write("webhook.yml", webhookConfig(dir, tokens, token(), false)))
+	wh, err := config.Load(write("webhook.yml", webhookConfig(dir, tokens, token(), "http://127.0.0.1:9090", false)))
 	require.NoError(t, err)
 	require.Len(t, wh.Tenants, len(demoTenants))
+	require.Equal(t, "http://127.0.0.1:9090", wh.Page.PrometheusURL, "the page charts anomalies from the demo's Prometheus")
 
 	require.NoError(t, daemon.CheckConfig(write("exporter.yml", exporterConfig("http://127.0.0.1:9090", Step, History))))
 

@@ -238,7 +238,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		}
 	}
 	whCfg := filepath.Join(whDir, "kizashi-webhook.yml")
-	if err := writeFile(whCfg, webhookConfig(whDir, s.TenantTokens, s.OperatorToken, o.Short), 0o600); err != nil {
+	if err := writeFile(whCfg, webhookConfig(whDir, s.TenantTokens, s.OperatorToken, s.PrometheusURL, o.Short), 0o600); err != nil {
 		return s, err
 	}
 	p.step("Starting kizashi-webhook on %s ...", hostPort(s.WebhookURL))

@@ -23,21 +23,21 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 
-// browser is a person's user agent: a cookie jar, following redirects.
-type browser struct {
+// userAgent is a person's user agent: a cookie jar, following redirects.
+type userAgent struct {
 	t      *testing.T
 	c      *http.Client
 	origin string
 	csrf   string
 }
 
-func newBrowser(t *testing.T, origin string) *browser {
+func newBrowser(t *testing.T, origin string) *userAgent {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: time.Minute}, origin: origin}
+	return &userAgent{t: t, c: &http.Client{Jar: jar, Timeout: time.Minute}, origin: origin}
 }
 
-func (b *browser) do(method, u string, body io.Reader, header map[string]string) (int, string, *url.URL) {
+func (b *userAgent) do(method, u string, body io.Reader, header map[string]string) (int, string, *url.URL) {
 	b.t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	require.NoError(b.t, err)
@@ -55,7 +55,7 @@ func (b *browser) do(method, u string, body io.Reader, header map[string]string)
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // page reads a page of the desk and keeps its CSRF token.
-func (b *browser) page(path string) (int, string) {
+func (b *userAgent) page(path string) (int, string) {
 	code, body, _ := b.do(http.MethodGet, b.origin+path, nil, nil)
 	if m := csrfField.FindStringSubmatch(body); m != nil {
 		b.csrf = m[1]
@@ -64,7 +64,7 @@ func (b *browser) page(path string) (int, string) {
 }
 
 // act calls the REST API with the page's session (and its CSRF token).
-func (b *browser) act(id int64, action string, body any) (int, string) {
+func (b *userAgent) act(id int64, action string, body any) (int, string) {
 	raw, err := json.Marshal(body)
 	require.NoError(b.t, err)
 	code, out, _ := b.do(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/%s", b.origin, id, action), bytes.NewReader(raw),
@@ -72,7 +72,7 @@ func (b *browser) act(id int64, action string, body any) (int, string) {
 	return code, out
 }
 
-func (b *browser) detail(id int64) (int, apitypes.Detail) {
+func (b *userAgent) detail(id int64) (int, apitypes.Detail) {
 	code, body, _ := b.do(http.MethodGet, fmt.Sprintf("%s/api/v1/incidents/%d", b.origin, id), nil, nil)
 	var d apitypes.Detail
 	if code == 200 {
@@ -145,8 +145,9 @@ oidc:
 	require.Equal(t, 200, code, out)
 
 	// Bob takes a phone call: an incident opened by hand on the page.
-	code, _ = bob.page("/incidents/new")
+	code, form := bob.page("/incidents/new")
 	require.Equal(t, 200, code)
+	require.Contains(t, form, `<button id="create" type="submit">Open incident</button></form></main>`, "the whole form renders")
 	code, created, at := bob.do(http.MethodPost, origin+"/incidents/new", strings.NewReader(url.Values{"csrf": {bob.csrf},
 		"tenant": {"acme"}, "title": {"Shop down (phone call)"}, "channel": {"phone"}, "impact": {"1"}, "urgency": {"1"},
 		"description": {"Caller: Sato"}}.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})

@@ -43,6 +43,8 @@ type Config struct {
 	Reconcile  Reconcile  `yaml:"reconcile"`
 	// Server: see server.go.
 	Server Server `yaml:"server"`
+	// Page: see page.go.
+	Page Page `yaml:"page"`
 
 	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
 	// from the validated configuration.
@@ -221,7 +223,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 func defaultConfig() Config {
 	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, root: &yaml.Node{Kind: yaml.MappingNode}}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Page: DefaultPage, root: &yaml.Node{Kind: yaml.MappingNode}}
 }
 
 // nodeOf takes the node it is decoded from.

@@ -35,6 +35,16 @@ type Reader struct {
 	// Customer hides what customers do not read: internal work notes and the desk's
 	// bookkeeping in the journal (see incident.CustomerVisible).
 	Customer bool
+	// Now is the time the SLA clocks are read at (nil: time.Now), so that several pages read
+	// for one answer agree.
+	Now func() time.Time
+}
+
+func (r *Reader) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // ParseFilter reads the list parameters of GET /api/v1/incidents (see apitypes.Param*). scope
@@ -134,7 +144,7 @@ func (r *Reader) List(ctx context.Context, f store.Filter) ([]apitypes.Incident,
 	if err != nil {
 		return nil, "", err
 	}
-	now := time.Now()
+	now := r.now()
 	out := make([]apitypes.Incident, 0, len(ins))
 	for _, in := range ins {
 		out = append(out, FromIncident(in, now))
@@ -173,7 +183,7 @@ func (r *Reader) Detail(ctx context.Context, tenant string, id int64) (*apitypes
 		return nil, err
 	}
 	incident.SortAlerts(alerts)
-	d := &apitypes.Detail{Incident: FromIncident(in, time.Now()), Alerts: make([]apitypes.Alert, 0, len(alerts)),
+	d := &apitypes.Detail{Incident: FromIncident(in, r.now()), Alerts: make([]apitypes.Alert, 0, len(alerts)),
 		Journal: make([]apitypes.Entry, 0, len(journal))}
 	refs := []apitypes.Incident{d.Incident}
 	if err := attachRefs(ctx, st, refs); err != nil {

@@ -12,13 +12,14 @@ import (
 
 // newData is the form of an incident opened by hand.
 type newData struct {
-	base     base
+	base
 	Operator bool
 	Tenants  []string
 	Channels []string
 }
 
 func (u *UI) newForm(w http.ResponseWriter, code int, v viewer, b base) {
+	b.Title = b.L.T("New incident")
 	d := newData{base: b, Operator: v.AllTenants(), Channels: incident.Channels}
 	if u.Config != nil {
 		for _, t := range u.Config().Tenants {

@@ -47,7 +47,10 @@ type UI struct {
 	// this process (nil: no forwarders run here).
 	Config func() *config.Config
 	Status func() []forward.TargetStatus
-	tmpl   *template.Template
+	// Prometheus, when set, is the client of the anomaly charts instead of one for
+	// page.prometheus_url (tests).
+	Prometheus *http.Client
+	tmpl       *template.Template
 }
 
 // reader reads what the page shows (the same as the API).
@@ -76,6 +79,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /incidents/new", u.page(u.createIncident))
 	mux.HandleFunc("POST /incidents/{id}/act", u.page(u.act))
 	mux.HandleFunc("GET /forwarding", u.page(u.forwarding))
+	u.registerShift(mux)
 }
 
 var funcs = template.FuncMap{
@@ -115,7 +119,15 @@ var funcs = template.FuncMap{
 }
 
 type base struct {
-	Principal auth.Principal
+	// L is the user's language and time zone.
+	L *Locale
+	// Title is the page's title (translated).
+	Title string
+	// Refresh is the seconds between refreshes of the page's live parts (0: none), from
+	// RefreshURL (the page's own address, also after a form posted elsewhere showed it).
+	Refresh    int
+	RefreshURL string
+	Principal  auth.Principal
 	// CSRF is the session's CSRF token: every form posts it.
 	CSRF   string
 	Error  string
@@ -126,9 +138,10 @@ type base struct {
 type viewer struct {
 	auth.Principal
 	CSRF string
+	L    *Locale
 }
 
-func (v viewer) base() base { return base{Principal: v.Principal, CSRF: v.CSRF} }
+func (v viewer) base() base { return base{Principal: v.Principal, CSRF: v.CSRF, L: v.L} }
 
 func (u *UI) render(w http.ResponseWriter, name string, code int, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -146,9 +159,13 @@ func (u *UI) render(w http.ResponseWriter, name string, code int, data any) {
 func (u *UI) fail(w http.ResponseWriter, v viewer, err error) {
 	code := readmodel.Status(err)
 	b := v.base()
-	b.Error = http.StatusText(code)
+	b.Error = v.L.T(http.StatusText(code))
+	if errors.Is(err, errReadOnly) {
+		code = http.StatusForbidden
+		b.Error = actionError(v.L, err)
+	}
 	if code == http.StatusServiceUnavailable {
-		b.Error = u.reader().Unavailable(err)
+		b.Error = u.unavailable(v.L, err)
 	}
 	u.render(w, "error.html", code, b)
 }
@@ -161,13 +178,18 @@ var loginErrors = map[string]string{
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
-	u.render(w, "login.html", http.StatusOK, base{Error: loginErrors[r.URL.Query().Get("error")]})
+	l := u.locale(r)
+	msg := loginErrors[r.URL.Query().Get("error")]
+	if msg != "" {
+		msg = l.T(msg)
+	}
+	u.render(w, "login.html", http.StatusOK, base{Error: msg, L: l})
 }
 
 func (u *UI) crossSite(w http.ResponseWriter, r *http.Request) bool {
 	if err := auth.CrossOrigin().Check(r); err != nil {
 		u.Access.Failed(r, auth.FailCSRF)
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		http.Error(w, u.locale(r).T("cross-site request refused"), http.StatusForbidden)
 		return true
 	}
 	return false
@@ -179,7 +201,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if t, d := u.Access.Throttled(r); t {
 		w.Header().Set("Retry-After", auth.RetryAfter(d))
-		u.render(w, "login.html", http.StatusTooManyRequests, base{Error: "Too many failed log-ins from your address: try again later."})
+		u.render(w, "login.html", http.StatusTooManyRequests, base{Error: u.locale(r).T("Too many failed log-ins from your address: try again later."), L: u.locale(r)})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
@@ -191,10 +213,10 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		u.Access.Failed(r, auth.FailLogin)
-		u.render(w, "login.html", http.StatusUnauthorized, base{Error: "unknown user, password or token"})
+		u.render(w, "login.html", http.StatusUnauthorized, base{Error: u.locale(r).T("unknown user, password or token"), L: u.locale(r)})
 		return
 	case err != nil:
-		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.reader().Unavailable(err)})
+		u.render(w, "login.html", http.StatusServiceUnavailable, base{Error: u.unavailable(u.locale(r), err), L: u.locale(r)})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: auth.SessionCookie, Value: cookie, Path: "/", MaxAge: int(auth.SessionTTL.Seconds()),
@@ -212,7 +234,7 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(auth.SessionCookie); err == nil {
 		_, live, err := u.Access.Sessions.Principal(r.Context(), u.Access.Authenticator, c.Value, time.Now())
 		if err == nil && live && !u.Access.Sessions.ValidCSRF(c.Value, r.PostFormValue("csrf")) {
-			http.Error(w, "cross-site request refused", http.StatusForbidden)
+			http.Error(w, u.locale(r).T("cross-site request refused"), http.StatusForbidden)
 			return
 		}
 		if err == nil {
@@ -255,51 +277,25 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if !u.Access.Sessions.ValidCSRF(cookie, r.PostFormValue("csrf")) {
 				u.Access.Failed(r, auth.FailCSRF)
-				http.Error(w, "missing or wrong CSRF token: reload the page", http.StatusForbidden)
+				http.Error(w, u.locale(r).T("missing or wrong CSRF token: reload the page"), http.StatusForbidden)
 				return
 			}
 		}
-		h(w, r, viewer{Principal: p, CSRF: u.Access.Sessions.CSRFToken(cookie)})
+		h(w, r, viewer{Principal: p, CSRF: u.Access.Sessions.CSRFToken(cookie), L: u.locale(r)})
 	}
-}
-
-type listData struct {
-	base
-	Incidents []apitypes.Incident
-	Query     url.Values
-	NextQuery string
-}
-
-func (u *UI) list(w http.ResponseWriter, r *http.Request, v viewer) {
-	q := r.URL.Query()
-	f, err := u.reader().ParseFilter(q, v.Scope())
-	d := listData{base: v.base(), Query: q}
-	if err != nil {
-		d.Error = err.Error()
-		u.render(w, "list.html", http.StatusBadRequest, d)
-		return
-	}
-	var next string
-	d.Incidents, next, err = u.reader().List(r.Context(), f)
-	if err != nil {
-		d.Error = u.reader().Unavailable(err)
-		u.render(w, "list.html", http.StatusServiceUnavailable, d)
-		return
-	}
-	if next != "" {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("before", next)
-		d.NextQuery = nq.Encode()
-	}
-	u.render(w, "list.html", http.StatusOK, d)
 }
 
 type detailData struct {
 	base
 	*apitypes.Detail
+	// CanAct: the principal may work on incidents; Allowed: the actions the incident's state
+	// allows (incident.Do decides).
+	CanAct  bool
+	Allowed map[string]bool
+	// Forwarding is the incident's delivery to each target.
+	Forwarding []jobRow
+	// Chart is the anomaly that opened the incident (nil: not an anomaly alert).
+	Chart *chartInfo
 }
 
 func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -310,7 +306,13 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 	}
 	b := v.base()
 	if done := r.URL.Query().Get("done"); slices.Contains(incident.Actions, done) {
-		b.Notice = done + " done"
+		b.Notice = v.L.T("%s done", v.L.T(done))
+	}
+	switch r.URL.Query().Get("retried") {
+	case "1":
+		b.Notice = v.L.T("The dead letter is due again.")
+	case "0":
+		b.Error = v.L.T("Not a dead letter (any more).")
 	}
 	u.showDetail(w, r, v, id, b, http.StatusOK)
 }
@@ -323,7 +325,30 @@ func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int
 		u.fail(w, v, err)
 		return
 	}
-	u.render(w, "detail.html", code, detailData{base: b, Detail: d})
+	dd := detailData{base: b, Detail: d, CanAct: mayAct(v.Principal)}
+	dd.Title = v.L.T("Incident") + " #" + strconv.FormatInt(d.Incident.ID, 10)
+	dd.Refresh, dd.RefreshURL = u.refreshSeconds(), "/incidents/"+strconv.FormatInt(d.Incident.ID, 10)
+	if dd.CanAct {
+		if dd.Allowed, err = u.allowed(r.Context(), v, id); err != nil {
+			u.fail(w, v, err)
+			return
+		}
+	}
+	if dd.Forwarding, err = u.incidentJobs(r.Context(), v, id); err != nil {
+		u.fail(w, v, err)
+		return
+	}
+	dd.Chart = u.chartInfo(d)
+	u.render(w, "detail.html", code, dd)
+}
+
+// formAction is the desk action a page's form posts.
+func formAction(r *http.Request) incident.Action {
+	return incident.Action{
+		Kind: r.PostFormValue("action"), Text: r.PostFormValue("text"), Reason: r.PostFormValue("reason"),
+		CloseCode: r.PostFormValue("close_code"), AssignmentGroup: r.PostFormValue("assignment_group"),
+		Assignee: r.PostFormValue("assignee"), FalsePositive: r.PostFormValue("false_positive") == "on",
+	}
 }
 
 func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -333,14 +358,14 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "bad form", http.StatusBadRequest)
+		http.Error(w, u.locale(r).T("bad form"), http.StatusBadRequest)
 		return
 	}
-	a := incident.Action{
-		Kind: r.PostFormValue("action"), Text: r.PostFormValue("text"), Reason: r.PostFormValue("reason"),
-		CloseCode: r.PostFormValue("close_code"), AssignmentGroup: r.PostFormValue("assignment_group"),
-		Assignee: r.PostFormValue("assignee"), FalsePositive: r.PostFormValue("false_positive") == "on",
+	if !mayAct(v.Principal) {
+		u.fail(w, v, errReadOnly)
+		return
 	}
+	a := formAction(r)
 	if _, err := u.Service.Act(r.Context(), v.Caller(), id, a); err != nil {
 		code := readmodel.Status(err)
 		if code == http.StatusNotFound || code == http.StatusServiceUnavailable {
@@ -349,9 +374,17 @@ func (u *UI) act(w http.ResponseWriter, r *http.Request, v viewer) {
 		}
 		// A refused action (invalid input, a transition not allowed): the page again, with why.
 		b := v.base()
-		b.Error = err.Error()
+		b.Error = actionError(v.L, err)
 		u.showDetail(w, r, v, id, b, code)
 		return
 	}
 	http.Redirect(w, r, "/incidents/"+r.PathValue("id")+"?done="+url.QueryEscape(a.Kind), http.StatusSeeOther)
+}
+
+// unavailable logs a store failure and returns the user's message with the request id of the
+// log line.
+func (u *UI) unavailable(l *Locale, err error) string {
+	msg := u.reader().Unavailable(err)
+	id := strings.TrimSuffix(strings.TrimPrefix(msg, "store unavailable (request id "), ")")
+	return l.T("store unavailable (request id %s)", id)
 }

@@ -65,3 +65,5 @@ func TestKPIs(t *testing.T) {
 		}}
 	})
 }
+
+func TestIncidentJobs(t *testing.T) { storetest.RunIncidentJobs(t, open) }

@@ -68,3 +68,5 @@ func TestKPIs(t *testing.T) {
 		}}
 	})
 }
+
+func TestIncidentJobs(t *testing.T) { storetest.RunIncidentJobs(t, open) }
