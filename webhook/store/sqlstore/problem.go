@@ -14,9 +14,11 @@ import (
 
 // problemMigration adds problem management (issue 15): problems and the incidents they link,
 // the problem journal, suppressed keys, major incidents and their customer updates, the
-// detector's cursor, and an index for the audit-trail export of the journal by tenant.
+// detector's cursor, and an index for the audit-trail export of the journal by tenant. It
+// creates only what does not exist, so that it may be renumbered when branches merge (and the
+// forked-migration tests, which replay earlier versions on a current schema, pass).
 const problemMigration = `
-CREATE TABLE problems (
+CREATE TABLE IF NOT EXISTS problems (
 	id          {{ID}},
 	tenant      TEXT NOT NULL,
 	title       TEXT NOT NULL,
@@ -33,19 +35,19 @@ CREATE TABLE problems (
 	resolved_at BIGINT NOT NULL,
 	closed_at   BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX problems_open_subject ON problems (tenant, scope, subject) WHERE state <> 'closed' AND scope <> '';
-CREATE INDEX problems_tenant_created ON problems (tenant, created_at);
+CREATE UNIQUE INDEX IF NOT EXISTS problems_open_subject ON problems (tenant, scope, subject) WHERE state <> 'closed' AND scope <> '';
+CREATE INDEX IF NOT EXISTS problems_tenant_created ON problems (tenant, created_at);
 
-CREATE TABLE problem_incidents (
+CREATE TABLE IF NOT EXISTS problem_incidents (
 	problem_id  BIGINT NOT NULL,
 	incident_id BIGINT NOT NULL,
 	tenant      TEXT NOT NULL,
 	linked_at   BIGINT NOT NULL,
 	PRIMARY KEY (problem_id, incident_id)
 );
-CREATE INDEX problem_incidents_incident ON problem_incidents (incident_id);
+CREATE INDEX IF NOT EXISTS problem_incidents_incident ON problem_incidents (incident_id);
 
-CREATE TABLE problem_journal (
+CREATE TABLE IF NOT EXISTS problem_journal (
 	id         {{ID}},
 	tenant     TEXT NOT NULL,
 	problem_id BIGINT NOT NULL,
@@ -55,9 +57,9 @@ CREATE TABLE problem_journal (
 	kind       TEXT NOT NULL,
 	message    TEXT NOT NULL
 );
-CREATE INDEX problem_journal_problem ON problem_journal (tenant, problem_id, id);
+CREATE INDEX IF NOT EXISTS problem_journal_problem ON problem_journal (tenant, problem_id, id);
 
-CREATE TABLE suppressions (
+CREATE TABLE IF NOT EXISTS suppressions (
 	tenant     TEXT NOT NULL,
 	key        TEXT NOT NULL,
 	until      BIGINT NOT NULL,
@@ -67,7 +69,7 @@ CREATE TABLE suppressions (
 	PRIMARY KEY (tenant, key)
 );
 
-CREATE TABLE major_incidents (
+CREATE TABLE IF NOT EXISTS major_incidents (
 	incident_id     BIGINT PRIMARY KEY,
 	tenant          TEXT NOT NULL,
 	declared_at     BIGINT NOT NULL,
@@ -82,9 +84,9 @@ CREATE TABLE major_incidents (
 	review_at       BIGINT NOT NULL,
 	problem_id      BIGINT NOT NULL
 );
-CREATE INDEX major_incidents_tenant ON major_incidents (tenant, declared_at);
+CREATE INDEX IF NOT EXISTS major_incidents_tenant ON major_incidents (tenant, declared_at);
 
-CREATE TABLE major_updates (
+CREATE TABLE IF NOT EXISTS major_updates (
 	id          {{ID}},
 	tenant      TEXT NOT NULL,
 	incident_id BIGINT NOT NULL,
@@ -92,16 +94,16 @@ CREATE TABLE major_updates (
 	actor       TEXT NOT NULL,
 	message     TEXT NOT NULL
 );
-CREATE INDEX major_updates_incident ON major_updates (incident_id, id);
+CREATE INDEX IF NOT EXISTS major_updates_incident ON major_updates (incident_id, id);
 
-CREATE TABLE cursors (
+CREATE TABLE IF NOT EXISTS cursors (
 	name  TEXT PRIMARY KEY,
 	value BIGINT NOT NULL
 );
 
-CREATE INDEX incidents_tenant_ci ON incidents (tenant, ci, created_at);
-CREATE INDEX incidents_tenant_key_created ON incidents (tenant, correlation_key, created_at);
-CREATE INDEX journal_tenant_id ON journal (tenant, id);
+CREATE INDEX IF NOT EXISTS incidents_tenant_ci ON incidents (tenant, ci, created_at);
+CREATE INDEX IF NOT EXISTS incidents_tenant_key_created ON incidents (tenant, correlation_key, created_at);
+CREATE INDEX IF NOT EXISTS journal_tenant_id ON journal (tenant, id);
 `
 
 var _ store.Problems = (*Store)(nil)
