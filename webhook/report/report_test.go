@@ -87,7 +87,9 @@ func (m *month) act(tenant, name, kind string) {
 	require.NoError(m.t, err)
 }
 
-func d(day, hour, minute int) time.Time { return time.Date(2026, 11, day, hour, minute, 0, 0, time.UTC) }
+func d(day, hour, minute int) time.Time {
+	return time.Date(2026, 11, day, hour, minute, 0, 0, time.UTC)
+}
 
 func script(t *testing.T, st store.Store) *month {
 	clock := testkit.NewClock(time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC))
