@@ -40,6 +40,8 @@ type Config struct {
 	Reconcile  Reconcile  `yaml:"reconcile"`
 	// Server: see server.go.
 	Server Server `yaml:"server"`
+	// Problems: see problems.go.
+	Problems Problems `yaml:"problems"`
 
 	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
 	// from the validated configuration.
@@ -218,7 +220,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 func defaultConfig() Config {
 	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, root: &yaml.Node{Kind: yaml.MappingNode}}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Problems: DefaultProblems, root: &yaml.Node{Kind: yaml.MappingNode}}
 }
 
 // nodeOf takes the node it is decoded from.

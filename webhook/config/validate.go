@@ -21,6 +21,7 @@ func (c *Config) validate(baseDir string) error {
 		c.Retention.validate,
 		c.validateSweep,
 		c.Server.validate,
+		c.Problems.validate,
 		func() error { return nest("policy", "policy", c.Defaults.validate()) },
 		c.validateTenants,
 		func() error { return c.validateCredentials(baseDir) },
