@@ -174,6 +174,10 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	page.Status = p.startForwarding(ctx, &bg, st, svc, reg, ids)
 	p.startRetention(ctx, &bg, svc)
+	// Problem management, major incidents, reports and exports (issue 15): problems.go.
+	if err := p.startProblems(ctx, &bg, mux, st, a, ids); err != nil {
+		return err
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

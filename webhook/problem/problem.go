@@ -252,22 +252,6 @@ func (d *Desk) proposeFlapping(ctx context.Context, in *incident.Incident, res *
 	return nil
 }
 
-// Run sweeps every interval until ctx ends; errors go to onErr.
-func (d *Desk) Run(ctx context.Context, every time.Duration, onErr func(error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := d.Sweep(ctx); err != nil && ctx.Err() == nil && onErr != nil {
-			onErr(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // Create is a problem created by hand, linking incidents of the tenant (by store id).
 type Create struct {
 	Tenant, Actor string

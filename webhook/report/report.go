@@ -38,7 +38,7 @@ type Options struct {
 	From, To time.Time
 	// Location is the tenant's time zone: days of the daily chart and the times shown
 	// (nil: UTC).
-	Location *time.Location
+	Location *time.Location `json:"-"`
 	// OutagePriority: incidents of this priority or higher (a smaller number) are downtime
 	// of their service (0: 2).
 	OutagePriority int
@@ -125,7 +125,7 @@ type Availability struct {
 type Report struct {
 	Tenant   string
 	From, To time.Time
-	Location *time.Location
+	Location *time.Location `json:"-"`
 
 	Incidents int
 	Canceled  int
