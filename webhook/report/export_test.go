@@ -118,3 +118,27 @@ func FuzzSafeCell(f *testing.F) {
 		require.Equal(t, []string{safe, "x"}, got)
 	})
 }
+
+// TestHTMLEscapes renders labels, titles and keys an attacker controls (they come from alerts)
+// in tables and charts: none of them becomes markup.
+func TestHTMLEscapes(t *testing.T) {
+	evil := `<script>alert(1)</script>"'&`
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	r := &report.Report{Tenant: evil, From: from, To: from.AddDate(0, 1, 0), OutagePriority: 2,
+		SLA:          []report.SLARow{{Priority: 1, Incidents: 1, ResponseMet: 1}},
+		ByPriority:   []report.Count{{Label: "P1", N: 1}},
+		ByService:    []report.Count{{Label: evil, N: 1}},
+		ByCategory:   []report.Count{{Label: evil, N: 1}},
+		Daily:        []report.Count{{Label: "2026-11-01", N: 1}},
+		TopKeys:      []report.KeyCount{{Key: evil, Title: evil, N: 2}},
+		Problems:     []report.ProblemRow{{ID: 1, Title: evil}},
+		Majors:       []report.MajorRow{{IncidentID: 1, Title: evil, Coordinator: evil}},
+		Availability: []report.Availability{{Service: evil, Ratio: 0.5}},
+	}
+	for _, lang := range report.Languages {
+		var b bytes.Buffer
+		require.NoError(t, report.HTML(&b, r, lang, from))
+		require.NotContains(t, b.String(), "<script")
+		require.Contains(t, b.String(), "&lt;script&gt;")
+	}
+}

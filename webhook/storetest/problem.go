@@ -292,6 +292,16 @@ func RunProblems(t *testing.T, open Opener) {
 		require.Equal(t, 1, kinds[store.KindMajorDeclared])
 		require.Equal(t, 1, kinds[store.KindCustomerUpdate])
 		require.Equal(t, 1, kinds[store.KindMajor])
+		// Each of those lines queued the incident for its tickets.
+		ob, err := e.st.Outbox(ctx, 0, 100)
+		require.NoError(t, err)
+		updated := 0
+		for _, o := range ob {
+			if o.IncidentID == id && o.Event == incident.EventUpdated {
+				updated++
+			}
+		}
+		require.Equal(t, 3, updated, "declared, customer update, review")
 		ms, err := e.desk.Problems.ListMajors(ctx, "acme", time.Time{}, time.Time{}, time.Time{})
 		require.NoError(t, err)
 		require.Len(t, ms, 1)

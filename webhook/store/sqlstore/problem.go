@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,6 +141,21 @@ func (t *tx) problemEntry(ctx context.Context, e store.ProblemEntry) error {
 	_, err := t.exec(ctx, `INSERT INTO problem_journal (tenant, problem_id, subject, at, actor, kind, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.Tenant, e.ProblemID, e.Subject, TS(e.At), e.Actor, e.Kind, e.Message)
 	return err
+}
+
+// journalOnIncident appends e to an incident's journal and queues an outbox item ("updated"),
+// so that the forwarders bring the incident's tickets the new line, as every other change of
+// an incident does.
+func (t *tx) journalOnIncident(ctx context.Context, e incident.Entry) error {
+	if err := t.AppendJournal(ctx, []incident.Entry{e}); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(map[string]any{"event": incident.EventUpdated, "incident_id": e.IncidentID, "tenant": e.Tenant,
+		"kind": e.Kind, "at": e.At.Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	return t.Enqueue(ctx, []store.OutboxItem{{Tenant: e.Tenant, IncidentID: e.IncidentID, Event: incident.EventUpdated, Payload: payload, CreatedAt: e.At}})
 }
 
 func (t *tx) link(ctx context.Context, tenant string, problemID, incidentID int64, at time.Time) (bool, error) {
@@ -295,7 +311,7 @@ func (s *Store) LinkIncident(ctx context.Context, tenant string, problemID, inci
 		if err != nil || !linked || note == nil {
 			return err
 		}
-		return t.AppendJournal(ctx, []incident.Entry{*note})
+		return t.journalOnIncident(ctx, *note)
 	})
 	if err != nil {
 		return false, fmt.Errorf("link incident: %w", err)
@@ -493,7 +509,7 @@ func (s *Store) DeclareMajor(ctx context.Context, m store.MajorIncident, e incid
 			}
 			return err
 		}
-		return t.AppendJournal(ctx, []incident.Entry{e})
+		return t.journalOnIncident(ctx, e)
 	})
 	if errors.Is(err, store.ErrExists) {
 		return err
@@ -521,7 +537,7 @@ func (s *Store) UpdateMajor(ctx context.Context, m store.MajorIncident, e incide
 			}
 			return err
 		}
-		return t.AppendJournal(ctx, []incident.Entry{e})
+		return t.journalOnIncident(ctx, e)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return err
@@ -612,8 +628,8 @@ func (s *Store) AddMajorUpdate(ctx context.Context, u *store.MajorUpdate, next t
 			u.Tenant, u.IncidentID, TS(u.At), u.Actor, u.Message).Scan(&id); err != nil {
 			return err
 		}
-		return t.AppendJournal(ctx, []incident.Entry{{Tenant: u.Tenant, IncidentID: u.IncidentID, At: u.At, Actor: u.Actor,
-			Kind: store.KindCustomerUpdate, Message: u.Message}})
+		return t.journalOnIncident(ctx, incident.Entry{Tenant: u.Tenant, IncidentID: u.IncidentID, At: u.At, Actor: u.Actor,
+			Kind: store.KindCustomerUpdate, Message: u.Message})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return err
