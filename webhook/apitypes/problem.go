@@ -17,7 +17,7 @@ const (
 	// (MajorReview); POST {incident id}/change changes the coordinator or cadence or ends it.
 	MajorIncidentsPath = "/api/v1/major-incidents"
 	// ReportPath: GET ?from=&to= (RFC 3339) or ?month=2026-11, &lang=ja|en, &format=html|pdf|json,
-	// &tz=Asia/Tokyo; the tenant's service report.
+	// &tz=Asia/Tokyo; the tenant's service report (HTML, PDF, or Report as JSON).
 	ReportPath = "/api/v1/report"
 	// ExportPath: GET {incidents|journal}?from=&to=&format=csv|json: the audit trail of a
 	// range, streamed.
@@ -166,4 +166,87 @@ type JournalLine struct {
 	Actor      string    `json:"actor"`
 	Kind       string    `json:"kind"`
 	Message    string    `json:"message"`
+}
+
+// Report is GET /api/v1/report?format=json: the figures of the service report. Ratios are
+// 0..1 and null when nothing was measured; durations are seconds.
+type Report struct {
+	Tenant         string               `json:"tenant"`
+	From           time.Time            `json:"from"`
+	To             time.Time            `json:"to"`
+	Incidents      int                  `json:"incidents"`
+	Canceled       int                  `json:"canceled"`
+	SLA            []ReportSLA          `json:"sla"`
+	Acknowledged   int                  `json:"acknowledged"`
+	Resolved       int                  `json:"resolved"`
+	MTTASeconds    float64              `json:"mtta_seconds"`
+	MTTRSeconds    float64              `json:"mttr_seconds"`
+	ByPriority     []ReportCount        `json:"by_priority"`
+	ByService      []ReportCount        `json:"by_service"`
+	ByCategory     []ReportCount        `json:"by_category"`
+	Daily          []ReportCount        `json:"daily"`
+	TopKeys        []ReportKey          `json:"top_keys"`
+	ProblemsOpened int                  `json:"problems_opened"`
+	ProblemsClosed int                  `json:"problems_closed"`
+	Problems       []ReportProblem      `json:"problems"`
+	Majors         []ReportMajor        `json:"major_incidents"`
+	Availability   []ReportAvailability `json:"availability"`
+	OutagePriority int                  `json:"outage_priority"`
+}
+
+// ReportSLA is the SLA compliance of one priority.
+type ReportSLA struct {
+	Priority             int      `json:"priority"`
+	Incidents            int      `json:"incidents"`
+	ResponseMet          int      `json:"response_met"`
+	ResponseBreached     int      `json:"response_breached"`
+	ResponsePending      int      `json:"response_pending"`
+	ResponseCompliance   *float64 `json:"response_compliance"`
+	ResolutionMet        int      `json:"resolution_met"`
+	ResolutionBreached   int      `json:"resolution_breached"`
+	ResolutionPending    int      `json:"resolution_pending"`
+	ResolutionCompliance *float64 `json:"resolution_compliance"`
+}
+
+// ReportCount is one bar of a chart.
+type ReportCount struct {
+	Label string `json:"label"`
+	Count int    `json:"count"`
+}
+
+// ReportKey is a recurring correlation key.
+type ReportKey struct {
+	Key   string `json:"correlation_key"`
+	Title string `json:"title"`
+	Count int    `json:"count"`
+}
+
+// ReportProblem is a problem opened or closed in the range.
+type ReportProblem struct {
+	ID         int64      `json:"id"`
+	Title      string     `json:"title"`
+	State      string     `json:"state"`
+	KnownError bool       `json:"known_error"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ClosedAt   *time.Time `json:"closed_at"`
+	Incidents  int        `json:"incidents"`
+}
+
+// ReportMajor is a major incident declared in the range.
+type ReportMajor struct {
+	IncidentID  int64     `json:"incident_id"`
+	Title       string    `json:"title"`
+	Priority    int       `json:"priority"`
+	DeclaredAt  time.Time `json:"declared_at"`
+	Coordinator string    `json:"coordinator"`
+	Updates     int       `json:"customer_updates"`
+	Reviewed    bool      `json:"reviewed"`
+	ProblemID   int64     `json:"problem_id,omitempty"`
+}
+
+// ReportAvailability is a service's availability over the range.
+type ReportAvailability struct {
+	Service         string  `json:"service"`
+	DowntimeSeconds float64 `json:"downtime_seconds"`
+	Availability    float64 `json:"availability"`
 }

@@ -163,7 +163,9 @@ func (d *Desk) examine(ctx context.Context, in *incident.Incident, res *SweepRes
 			}
 			continue
 		}
-		if set.Recurrences < 2 {
+		// Incidents older than the window (a database that had incidents before the detector
+		// ran) are linked, but propose nothing: that recurrence is history.
+		if set.Recurrences < 2 || d.now().Sub(in.CreatedAt) > set.Window {
 			continue
 		}
 		if sub.scope == store.ScopeKey {
@@ -209,7 +211,8 @@ func (d *Desk) examine(ctx context.Context, in *incident.Incident, res *SweepRes
 // link links in to p; a known error's workaround goes to the incident's journal.
 func (d *Desk) link(ctx context.Context, p *store.Problem, in *incident.Incident, res *SweepResult) error {
 	var note *incident.Entry
-	if p.KnownError && p.State != store.ProblemClosed {
+	// Only an incident still open gets the workaround (an incident already over needs none).
+	if p.KnownError && p.State != store.ProblemClosed && in.Open() {
 		note = &incident.Entry{Tenant: in.Tenant, IncidentID: in.ID, At: d.now(), Actor: incident.ActorSystem, Kind: store.KindKnownError,
 			Message: sanitize.Text(fmt.Sprintf("known error (problem %d: %s); workaround: %s", p.ID, p.Title, p.Workaround), maxText)}
 	}

@@ -565,7 +565,7 @@ func (h *Handlers) report(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return
 	}
 	if format == "json" {
-		writeJSON(w, http.StatusOK, rep)
+		writeJSON(w, http.StatusOK, wireReport(rep))
 		return
 	}
 	var page bytes.Buffer

@@ -119,6 +119,18 @@ func RunProblems(t *testing.T, open Opener) {
 		require.Equal(t, 1, e.sweep().Proposed, "with D=5h the last three count")
 	})
 
+	t.Run("recurrences the detector first sees after the window propose nothing", func(t *testing.T) {
+		e := newProblemEnv(t, open)
+		e.set.Window = 24 * time.Hour
+		for range 3 {
+			e.recur("acme", `{}:{alertname="Past"}`, alert("Past", "a"))
+		}
+		e.clock.Advance(48 * time.Hour)
+		r := e.sweep()
+		require.Equal(t, 3, r.Examined)
+		require.Zero(t, r.Proposed, "history, not a recurrence now")
+	})
+
 	t.Run("by CI: different keys of the same service", func(t *testing.T) {
 		e := newProblemEnv(t, open)
 		e.set.ByCI = true
