@@ -33,11 +33,16 @@ import (
 var Default = Build
 
 // testPrograms are the real components the integration tests start on loopback, python3 for
-// the eval targets' reference scorers, and systemd's tools for the units' test (they work
-// without systemd running).
+// the eval targets' reference scorers, systemd's tools for the units' test (they work
+// without systemd running) and poppler's, which read the service report's PDF back.
 var testPrograms = []proc.Binary{proc.Prometheus, proc.Promtool, proc.Alertmanager, proc.Amtool,
 	{Names: []string{"chromium"}, Package: "chromium"}, {Names: []string{"python3"}, Package: "python3"},
-	{Names: []string{"systemd-analyze"}, Package: "systemd"}, {Names: []string{"systemd-sysusers"}, Package: "systemd"}}
+	{Names: []string{"systemd-analyze"}, Package: "systemd"}, {Names: []string{"systemd-sysusers"}, Package: "systemd"},
+	{Names: []string{"pdftotext"}, Package: "poppler-utils"}, {Names: []string{"pdfinfo"}, Package: "poppler-utils"}}
+
+// fontPackages are fonts the service report's PDF needs to print Japanese (Chromium's own
+// recommendations are not installed with --no-install-recommends).
+var fontPackages = []struct{ dir, pkg string }{{"/usr/share/fonts/opentype/ipafont-gothic", "fonts-ipafont-gothic"}}
 
 // postgresInitdb is where Debian's postgresql package puts initdb (any version will do).
 func postgresInitdb() string {
@@ -53,6 +58,11 @@ func Deps() error {
 	missing := proc.MissingPackages(testPrograms...)
 	if postgresInitdb() == "" {
 		missing = append(missing, "postgresql")
+	}
+	for _, f := range fontPackages {
+		if _, err := os.Stat(f.dir); err != nil {
+			missing = append(missing, f.pkg)
+		}
 	}
 	if len(missing) == 0 {
 		return nil

@@ -175,6 +175,10 @@ func Run(ctx context.Context, o Options) error {
 	bg.Every(func() time.Duration { return time.Duration(p.cfg.Load().Retention.Interval) }, func(ctx context.Context) { p.retain(ctx, svc) })
 	bg.Go(func(ctx context.Context) { p.config.Watch(ctx, o.Hangup) })
 	bg.Every(func() time.Duration { return time.Duration(p.cfg.Load().Sweep.Interval) }, func(ctx context.Context) { p.sweep(ctx, svc) })
+	// Problem management, major incidents, reports and exports: problems.go.
+	if err := p.startProblems(bg, mux, st, a, ids); err != nil {
+		return err
+	}
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	ls := []net.Listener{o.Listener}

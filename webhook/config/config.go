@@ -45,6 +45,8 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// Page: see page.go.
 	Page Page `yaml:"page"`
+	// Problems: see problems.go.
+	Problems Problems `yaml:"problems"`
 
 	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
 	// from the validated configuration.
@@ -223,7 +225,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 func defaultConfig() Config {
 	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Page: DefaultPage, root: &yaml.Node{Kind: yaml.MappingNode}}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Page: DefaultPage, Problems: DefaultProblems, root: &yaml.Node{Kind: yaml.MappingNode}}
 }
 
 // nodeOf takes the node it is decoded from.

@@ -22,6 +22,7 @@ func (c *Config) validate(baseDir string) error {
 		c.validateSweep,
 		c.Server.validate,
 		c.Page.validate,
+		c.Problems.validate,
 		func() error { return nest("policy", "policy", c.Defaults.validate()) },
 		c.validateTenants,
 		func() error { return c.validateCredentials(baseDir) },

@@ -26,6 +26,8 @@ func TestForwarding(t *testing.T) { storetest.RunForwarding(t, open) }
 
 func TestSessions(t *testing.T) { storetest.RunSessions(t, open) }
 
+func TestProblems(t *testing.T) { storetest.RunProblems(t, open) }
+
 func TestForkedMigrations(t *testing.T) {
 	storetest.RunForkedMigrations(t, func(t *testing.T) storetest.Database {
 		path := filepath.Join(t.TempDir(), "k.db")

@@ -147,6 +147,8 @@ CREATE INDEX journal_kind_at ON journal (kind, at);
 ALTER TABLE journal ADD COLUMN actor_type TEXT NOT NULL DEFAULT 'credential';
 UPDATE journal SET actor_type = 'system' WHERE actor IN ('alertmanager', 'system', 'reconciler');
 `,
+	// 7: problem management and major incidents (issue 15, problem.go).
+	problemMigration,
 }
 
 func expand(sql string, d *Dialect) string {
