@@ -139,6 +139,8 @@ CREATE INDEX journal_kind_at ON journal (kind, at);
 	// 5: the service-desk page's sessions and the installation's secret (session.go). It
 	// was numbered 4 while it was developed next to the migration above: see forkAt4.
 	sessionMigration,
+	// 6: escalation steps (escalation.go).
+	escalationMigration,
 }
 
 func expand(sql string, d *Dialect) string {
