@@ -40,6 +40,8 @@ type Config struct {
 	Reconcile  Reconcile  `yaml:"reconcile"`
 	// Server: see server.go.
 	Server Server `yaml:"server"`
+	// Notify: see notify.go.
+	Notify Notify `yaml:"notify"`
 
 	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
 	// from the validated configuration.
@@ -48,6 +50,7 @@ type Config struct {
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
 	closeMin time.Duration
+	notify   *compiledNotify
 }
 
 // Storage selects the store.
@@ -126,6 +129,8 @@ type PolicyConfig struct {
 	SLA               map[string]SLAConfig `yaml:"sla"`
 	Templates         TemplatesConfig      `yaml:"templates"`
 	MajorIncident     MajorConfig          `yaml:"major_incident"`
+	// SLACalendars names a business-hours calendar per priority (P3: office); others are 24x7.
+	SLACalendars map[string]string `yaml:"sla_calendars"`
 }
 
 // Route sets the correlation of one Alertmanager receiver.
@@ -156,6 +161,8 @@ type TenantConfig struct {
 	Watchdog     *WatchdogConfig     `yaml:"watchdog"`
 	// Limits: see limits.go.
 	Limits TenantLimits `yaml:"limits"`
+	// Notify: see notify.go.
+	Notify TenantNotify `yaml:"notify"`
 }
 
 // Operator may see and act on all tenants' incidents (not send alerts).
@@ -218,7 +225,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 func defaultConfig() Config {
 	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, root: &yaml.Node{Kind: yaml.MappingNode}}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Notify: DefaultNotify, root: &yaml.Node{Kind: yaml.MappingNode}}
 }
 
 // nodeOf takes the node it is decoded from.
@@ -327,6 +334,7 @@ func (p PolicyConfig) clone() PolicyConfig {
 	out.Priority.ImpactLabels = slices.Clone(p.Priority.ImpactLabels)
 	out.Priority.Services = maps.Clone(p.Priority.Services)
 	out.SLA = maps.Clone(p.SLA)
+	out.SLACalendars = maps.Clone(p.SLACalendars)
 	return out
 }
 
@@ -356,6 +364,7 @@ func (c *Config) index() {
 		t := &c.Tenants[i]
 		c.tenants[t.Name] = t
 		p, _ := t.Policy.compile()
+		p.SLAClocks = c.slaClocks(t.Name, t.Policy)
 		c.policies[t.Name] = p
 		if c.closeMin == 0 || p.CloseAfter < c.closeMin {
 			c.closeMin = p.CloseAfter

@@ -25,6 +25,7 @@ func (c *Config) validate(baseDir string) error {
 		c.validateTenants,
 		func() error { return c.validateCredentials(baseDir) },
 		func() error { return c.validateForwarding(baseDir) },
+		func() error { return c.validateNotify(baseDir) },
 	} {
 		if err := step(); err != nil {
 			return err
