@@ -154,6 +154,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
+	(&api.OnCall{API: a, Config: p.cfg.Load, Now: o.Now}).Register(mux) // on-call schedules (api/oncall.go)
 	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
 	page.Register(mux)
 	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
@@ -173,6 +174,7 @@ func Run(ctx context.Context, o Options) error {
 		bg.Wait()
 	}()
 	page.Status = p.startForwarding(ctx, &bg, st, svc, reg, ids)
+	p.startEscalation(ctx, &bg, st, ids) // escalation.go
 	p.startRetention(ctx, &bg, svc)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -108,13 +108,15 @@ func TestValidate(t *testing.T) {
 	utc := time.UTC
 	good := oncall.Schedule{Name: "x", Location: utc, Members: []string{"a"}, Period: oncall.Daily, Start: time.Unix(0, 0)}
 	for name, mut := range map[string]func(*oncall.Schedule){
-		"name":     func(s *oncall.Schedule) { s.Name = "" },
-		"zone":     func(s *oncall.Schedule) { s.Location = nil },
-		"members":  func(s *oncall.Schedule) { s.Members = nil },
-		"period":   func(s *oncall.Schedule) { s.Period = "monthly" },
-		"handoff":  func(s *oncall.Schedule) { s.Handoff = 24 * time.Hour },
-		"start":    func(s *oncall.Schedule) { s.Start = time.Time{} },
-		"override": func(s *oncall.Schedule) { s.Overrides = []oncall.Override{{Contact: "a", From: time.Unix(10, 0), To: time.Unix(5, 0)}} },
+		"name":    func(s *oncall.Schedule) { s.Name = "" },
+		"zone":    func(s *oncall.Schedule) { s.Location = nil },
+		"members": func(s *oncall.Schedule) { s.Members = nil },
+		"period":  func(s *oncall.Schedule) { s.Period = "monthly" },
+		"handoff": func(s *oncall.Schedule) { s.Handoff = 24 * time.Hour },
+		"start":   func(s *oncall.Schedule) { s.Start = time.Time{} },
+		"override": func(s *oncall.Schedule) {
+			s.Overrides = []oncall.Override{{Contact: "a", From: time.Unix(10, 0), To: time.Unix(5, 0)}}
+		},
 	} {
 		s := good
 		mut(&s)

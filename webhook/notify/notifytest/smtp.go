@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -42,6 +43,8 @@ type SMTP struct {
 	Username  string
 	Password  string
 	ClientTLS *tls.Config // trusts the server's certificate
+	// CAPEM is the server's (self-signed) certificate in PEM, for a ca_file.
+	CAPEM []byte
 
 	mu      sync.Mutex
 	mails   []Mail
@@ -55,7 +58,7 @@ type SMTP struct {
 func StartSMTP(t testing.TB) *SMTP {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	s := &SMTP{Host: "127.0.0.1", Username: "kizashi@example.net", Password: "Sm7p-pass-9f3e1a", arrived: make(chan struct{}, 1024),
+	s := &SMTP{CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), Host: "127.0.0.1", Username: "kizashi@example.net", Password: "Sm7p-pass-9f3e1a", arrived: make(chan struct{}, 1024),
 		ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, conn: c}, nil }))
 	srv.Domain = "localhost"
