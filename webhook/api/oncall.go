@@ -3,13 +3,13 @@ package api
 import (
 	"bytes"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
+	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
 )
 
 // OnCall serves who is on call (see apitypes.OnCallPath), with the API's authentication: a
@@ -35,35 +35,6 @@ func (o *OnCall) now() time.Time {
 	return time.Now()
 }
 
-func shiftOf(tp *config.TenantPeople, s oncall.Shift) apitypes.Shift {
-	c := tp.Contacts[s.Contact]
-	return apitypes.Shift{Contact: s.Contact, DisplayName: c.DisplayName, User: c.User, Start: s.Start.UTC(), End: s.End.UTC(), Override: s.Override}
-}
-
-// OnCallNow lists who is on call at now in the schedules of the tenants (sorted by tenant and
-// schedule); the service-desk page shows the same.
-func OnCallNow(c *config.Config, tenants []string, now time.Time) []apitypes.Schedule {
-	var out []apitypes.Schedule
-	for _, t := range tenants {
-		tp := c.People(t)
-		if tp == nil {
-			continue
-		}
-		names := make([]string, 0, len(tp.Schedules))
-		for n := range tp.Schedules {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			s := tp.Schedules[n]
-			cur := s.At(now)
-			out = append(out, apitypes.Schedule{Tenant: t, Name: n, TimeZone: s.Location.String(), Handoff: s.Period,
-				Now: shiftOf(tp, cur), Next: shiftOf(tp, s.At(cur.End))})
-		}
-	}
-	return out
-}
-
 func (o *OnCall) tenants(p auth.Principal, r *http.Request) []string {
 	if !p.AllTenants() {
 		return []string{p.Tenant}
@@ -76,7 +47,7 @@ func (o *OnCall) tenants(p auth.Principal, r *http.Request) []string {
 
 func (o *OnCall) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	now := o.now()
-	writeJSON(w, http.StatusOK, apitypes.OnCallResponse{At: now.UTC(), Schedules: OnCallNow(o.Config(), o.tenants(p, r), now)})
+	writeJSON(w, http.StatusOK, apitypes.OnCallResponse{At: now.UTC(), Schedules: oncallview.Now(o.Config(), o.tenants(p, r), now)})
 }
 
 // schedule finds the requested schedule of the caller's tenant (or the operator's tenant=).
@@ -123,7 +94,7 @@ func (o *OnCall) shifts(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	resp := apitypes.ShiftsResponse{Tenant: tenant, Schedule: s.Name, From: from.UTC(), To: to.UTC(), Shifts: []apitypes.Shift{}}
 	for _, sh := range s.Shifts(from, to) {
-		resp.Shifts = append(resp.Shifts, shiftOf(tp, sh))
+		resp.Shifts = append(resp.Shifts, oncallview.ShiftOf(tp, sh))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -155,7 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	mux := http.NewServeMux()
 	a.Register(mux)
 	(&api.OnCall{API: a, Config: p.cfg.Load, Now: o.Now}).Register(mux) // on-call schedules (api/oncall.go)
-	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
+	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load, Now: o.Now}
 	page.Register(mux)
 	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	mux.Handle("POST /-/reload", p.operational(access, ws, p.reloadHandler()))

@@ -129,6 +129,18 @@ operators:
 	require.Equal(t, 200, w.get(t, tokNOC, apitypes.OnCallPath+"/dba/shifts?tenant=acme", nil))
 	require.Equal(t, 400, w.get(t, tokAcme, apitypes.OnCallPath+"/dba/shifts?from=yesterday", nil))
 
+	// The page shows the same, and links the export (which the page's session may fetch).
+	session := pageSession(t, w.URL, tokAcme)
+	page := send(t, http.MethodGet, w.URL+"/oncall", session, "", nil)
+	require.Equal(t, 200, page.code)
+	require.Contains(t, page.body, `<tr data-schedule="acme/dba">`)
+	require.Contains(t, page.body, `<td class="now">山田花子</td>`)
+	require.Contains(t, page.body, `href="/api/v1/oncall/dba/calendar.ics?tenant=acme"`)
+	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/oncall/dba/calendar.ics?tenant=acme", session, "", nil).code)
+	other := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, tokGlobex), "", nil)
+	require.Contains(t, other.body, "No on-call schedules.")
+	require.NotContains(t, other.body, "山田花子")
+
 	req, err = http.NewRequest(http.MethodGet, w.URL+apitypes.OnCallPath+"/dba/calendar.ics", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+tokAcme)

@@ -47,7 +47,9 @@ type UI struct {
 	// this process (nil: no forwarders run here).
 	Config func() *config.Config
 	Status func() []forward.TargetStatus
-	tmpl   *template.Template
+	// Now is the on-call page's clock (nil: time.Now).
+	Now  func() time.Time
+	tmpl *template.Template
 }
 
 // reader reads what the page shows (the same as the API).
@@ -74,6 +76,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /incidents/{id}", u.page(u.detail))
 	mux.HandleFunc("POST /incidents/{id}/act", u.page(u.act))
 	mux.HandleFunc("GET /forwarding", u.page(u.forwarding))
+	mux.HandleFunc("GET /oncall", u.page(u.oncall)) // oncall.go
 }
 
 var funcs = template.FuncMap{
@@ -84,6 +87,7 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
+	"tsv":     func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"remaining": func(s *float64) string {
 		if s == nil {
