@@ -174,7 +174,7 @@ func Run(ctx context.Context, o Options) error {
 		bg.Wait()
 	}()
 	page.Status = p.startForwarding(ctx, &bg, st, svc, reg, ids)
-	p.startEscalation(ctx, &bg, st, ids) // escalation.go
+	p.startEscalation(ctx, &bg, st, ids, reg) // escalation.go
 	p.startRetention(ctx, &bg, svc)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/escalation"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
@@ -24,7 +26,7 @@ import (
 
 // startEscalation runs the escalation policies (when the store keeps escalation steps) in bg
 // until ctx ends. The engine's configuration is rebuilt when the configuration is reloaded.
-func (p *program) startEscalation(ctx context.Context, bg *sync.WaitGroup, st store.Store, ids *publicid.Codec) {
+func (p *program) startEscalation(ctx context.Context, bg *sync.WaitGroup, st store.Store, ids *publicid.Codec, reg prometheus.Registerer) {
 	es, ok := st.(escalation.Store)
 	if !ok {
 		return
@@ -49,7 +51,7 @@ func (p *program) startEscalation(ctx context.Context, bg *sync.WaitGroup, st st
 		}
 		return built
 	}
-	e := &escalation.Engine{Store: es, Config: current, Now: p.opts.Now, IDs: ids, Log: p.logger.With("component", "escalation"),
+	e := &escalation.Engine{Store: es, Config: current, Now: p.opts.Now, IDs: ids, Log: p.logger.With("component", "escalation"), Metrics: escalation.NewMetrics(reg),
 		Owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
 	bg.Go(func() { e.Run(ctx, time.Duration(p.cfg.Load().Notify.Interval)) })
 }

@@ -110,6 +110,10 @@ operators:
 	}, time.Minute, 20*time.Millisecond, "the escalation stops on the acknowledgement")
 	require.Len(t, smtpSrv.Mails(), 1)
 	require.Len(t, hook.Bodies(), 1)
+	require.Equal(t, 1.0, metric(t, w.URL, `kizashi_webhook_escalation_deliveries_total{channel="mail",result="sent",tenant="acme"}`))
+	require.Equal(t, 1.0, metric(t, w.URL, `kizashi_webhook_escalation_deliveries_total{channel="ops-slack",result="sent",tenant="acme"}`))
+	require.Equal(t, 2.0, metric(t, w.URL, `kizashi_webhook_escalation_steps_total{outcome="notified",tenant="acme"}`))
+	require.Equal(t, 1.0, metric(t, w.URL, `kizashi_webhook_escalation_steps_total{outcome="stopped",tenant="acme"}`))
 
 	// Who is on call.
 	var oc apitypes.OnCallResponse

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/mail"
 	"os"
 	"slices"
 	"strings"
@@ -215,6 +216,8 @@ func (c *Config) validateNotify(baseDir string) error {
 			return keyErrorf("notify.smtp.host", "is required")
 		case s.From == "":
 			return keyErrorf("notify.smtp.from", "is required")
+		case !validAddress(s.From):
+			return keyErrorf("notify.smtp.from", "%q is not an email address", s.From)
 		case s.TLS != "" && s.TLS != "starttls" && s.TLS != "tls" && s.TLS != "none":
 			return keyErrorf("notify.smtp.tls", "must be starttls, tls or none, not %q", s.TLS)
 		case s.Username != "" && s.TLS == "none":
@@ -313,6 +316,15 @@ func compileTenantNotify(pre string, tn TenantNotify, global map[string]*bizhour
 			ch.URLFile = resolve(baseDir, ch.URLFile)
 			ch.SecretFile = resolve(baseDir, ch.SecretFile)
 			ch.RoutingKeyFile = resolve(baseDir, ch.RoutingKeyFile)
+			// Checked now, read again at each message (a changed file needs no reload).
+			for key, f := range map[string]string{"url_file": ch.URLFile, "secret_file": ch.SecretFile, "routing_key_file": ch.RoutingKeyFile} {
+				if f == "" {
+					continue
+				}
+				if _, err := os.ReadFile(f); err != nil {
+					return nil, keyErrorf(p+"."+key, "%v", err)
+				}
+			}
 		default:
 			return nil, keyErrorf(p+".type", "must be email, slack, teams, webhook or pagerduty, not %q", ch.Type)
 		}
@@ -325,6 +337,9 @@ func compileTenantNotify(pre string, tn TenantNotify, global map[string]*bizhour
 		}
 		if _, dup := tp.Contacts[cc.Name]; dup {
 			return nil, keyErrorf(p+".name", "duplicate contact %q", cc.Name)
+		}
+		if cc.Email != "" && !validAddress(cc.Email) {
+			return nil, keyErrorf(p+".email", "%q is not an email address", cc.Email)
 		}
 		lang := cc.Lang
 		if lang == "" {
@@ -454,4 +469,10 @@ func (c *Config) slaClocks(tenant string, p PolicyConfig) map[int]incident.SLACl
 		}
 	}
 	return out
+}
+
+// validAddress reports whether s is one bare email address (no display name).
+func validAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
 }

@@ -102,6 +102,9 @@ func TestNotifyErrors(t *testing.T) {
 		{`hours: ["mon-fri 09:00-18:00"]`, `hours: ["weekdays 9-6"]`, `notify.calendars[0].hours`},
 		{"holidays_file: jp-holidays.txt", "holidays_file: missing.txt", `notify.calendars[0].holidays_file`},
 		{"{name: ops-slack, type: slack, url_file: slack.url}", "{name: ops-slack, type: sms}", `must be email, slack, teams, webhook or pagerduty, not "sms"`},
+		{"email: hanako@acme.example", "email: hanako at acme", `tenants[0].notify.contacts[0].email: "hanako at acme" is not an email address`},
+		{"from: desk@kizashi.example", "from: desk", `notify.smtp.from: "desk" is not an email address`},
+		{"url_file: slack.url", "url_file: gone.url", `tenants[0].notify.channels[1].url_file: open`},
 		{"port: 587, username: desk,", "port: 587, tls: none, username: desk,", "notify.smtp.username: SMTP AUTH needs tls"},
 	} {
 		y := strings.Replace(notifyYAML, tc.old, tc.new, 1)

@@ -96,8 +96,9 @@ type Engine struct {
 	// 5); then the escalation goes on without them.
 	MaxAttempts int
 	// IDs maps incident ids to public ids (nil: identity).
-	IDs *publicid.Codec
-	Log *slog.Logger
+	IDs     *publicid.Codec
+	Log     *slog.Logger
+	Metrics *Metrics // nil: not counted
 }
 
 func (e *Engine) defaults() {
@@ -182,7 +183,10 @@ func (e *Engine) stop(ctx context.Context, st store.EscalationStep, tenant, why 
 	if tenant == "" {
 		j = nil
 	}
-	_, err := e.Store.FinishStep(ctx, st.ID, e.Owner, store.StepStopped, now, nil, j)
+	ok, err := e.Store.FinishStep(ctx, st.ID, e.Owner, store.StepStopped, now, nil, j)
+	if ok {
+		e.Metrics.step(st.Tenant, store.StepStopped)
+	}
 	return err
 }
 
@@ -267,6 +271,7 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 			}
 			if err := ch.Send(ctx, c, msg); err != nil {
 				e.Log.Warn("escalation delivery failed", "tenant", in.Tenant, "incident", in.ID, "to", key, "err", err)
+				e.Metrics.delivery(in.Tenant, chName, "failed")
 				var fe *forward.Error
 				if errors.As(err, &fe) && fe.Kind == forward.Permanent {
 					problems = append(problems, key+": "+err.Error())
@@ -275,6 +280,7 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 				}
 				continue
 			}
+			e.Metrics.delivery(in.Tenant, chName, "sent")
 			if err := e.Store.MarkDelivered(ctx, st.ID, e.Owner, key); err != nil {
 				return err
 			}
@@ -315,7 +321,9 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if ok {
+		e.Metrics.step(in.Tenant, store.StepNotified)
+	} else {
 		e.Log.Warn("escalation step lease lost", "tenant", in.Tenant, "incident", in.ID, "step", st.Seq)
 	}
 	return nil
