@@ -96,7 +96,7 @@ func EscalationConfig(c *config.Config) (*escalation.Config, error) {
 		for _, pc := range tp.Policies {
 			pol := escalation.Policy{Name: pc.Name, Priorities: pc.Priorities, Repeat: pc.Repeat}
 			for _, l := range pc.Levels {
-				pol.Levels = append(pol.Levels, escalation.Level{Schedules: l.Schedules, Contacts: l.Contacts, After: time.Duration(l.After)})
+				pol.Levels = append(pol.Levels, escalation.Level{Schedules: l.Schedules, Contacts: l.Contacts, AssignmentGroup: l.AssignmentGroup, After: time.Duration(l.After)})
 			}
 			t.Policies = append(t.Policies, pol)
 		}

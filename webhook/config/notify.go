@@ -130,9 +130,12 @@ type EscalationPolicyConfig struct {
 
 // EscalationLevel is one level: who, and how long to wait for an acknowledgement.
 type EscalationLevel struct {
-	Schedules []string       `yaml:"schedules"`
-	Contacts  []string       `yaml:"contacts"`
-	After     model.Duration `yaml:"after"`
+	Schedules []string `yaml:"schedules"`
+	Contacts  []string `yaml:"contacts"`
+	// AssignmentGroup: the on-call person of the schedule named like the incident's
+	// assignment group.
+	AssignmentGroup bool           `yaml:"assignment_group"`
+	After           model.Duration `yaml:"after"`
 }
 
 // TenantPeople is a tenant's compiled notify section.
@@ -430,8 +433,8 @@ func compileTenantNotify(pre string, tn TenantNotify, global map[string]*bizhour
 		}
 		for k, l := range ep.Levels {
 			lp := fmt.Sprintf("%s.levels[%d]", p, k)
-			if len(l.Schedules)+len(l.Contacts) == 0 {
-				return nil, keyErrorf(lp, "names no schedule and no contact")
+			if len(l.Schedules)+len(l.Contacts) == 0 && !l.AssignmentGroup {
+				return nil, keyErrorf(lp, "names no schedule, no contact and not the assignment group")
 			}
 			for _, s := range l.Schedules {
 				if tp.Schedules[s] == nil {

@@ -45,6 +45,9 @@ type Level struct {
 	Schedules []string
 	// Contacts are notified by name.
 	Contacts []string
+	// AssignmentGroup notifies the on-call person of the schedule named like
+	// the incident's assignment group (the on-call of the group).
+	AssignmentGroup bool
 	// After is the wait for an acknowledgement before the next level.
 	After time.Duration
 }
@@ -191,13 +194,21 @@ func (e *Engine) stop(ctx context.Context, st store.EscalationStep, tenant, why 
 }
 
 // recipients resolves a level's people now, in order, without repeats.
-func recipients(t *Tenant, l Level, now time.Time) (names []string, problems []string) {
+func recipients(t *Tenant, l Level, group string, now time.Time) (names []string, problems []string) {
 	add := func(n string) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
-	for _, s := range l.Schedules {
+	schedules := l.Schedules
+	if l.AssignmentGroup {
+		if group == "" {
+			problems = append(problems, "no assignment group")
+		} else {
+			schedules = append(slices.Clone(schedules), group)
+		}
+	}
+	for _, s := range schedules {
 		sch := t.Schedules[s]
 		if sch == nil {
 			problems = append(problems, "unknown schedule "+s)
@@ -240,7 +251,7 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 	}
 	now := e.Now()
 	level := pol.Levels[st.Level]
-	names, problems := recipients(t, level, now)
+	names, problems := recipients(t, level, in.AssignmentGroup, now)
 	msg := notify.Message{Tenant: in.Tenant, IncidentID: e.publicID(in.ID), Title: in.Title, Priority: in.Priority, State: string(in.State),
 		CI: in.CI, CreatedAt: in.CreatedAt, Level: st.Level + 1, Round: st.Round,
 		DedupKey: forward.CorrelationID("kizashi", in.Tenant, in.ID)}

@@ -239,3 +239,48 @@ func TestFailedDeliveriesAreRetriedAlone(t *testing.T) {
 	require.Contains(t, last, "failed: unknown contact ghost")
 	require.Contains(t, last, "last level of the last round")
 }
+
+func TestOnCallOfTheAssignmentGroup(t *testing.T) {
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
+	hook := notifytest.StartSlack(t)
+	cfg := &escalation.Config{Tenants: map[string]*escalation.Tenant{"acme": {
+		Channels: map[string]notify.Channel{"slack": slack.New(http.DefaultClient, hook.URL, "")},
+		Contacts: map[string]notify.Contact{
+			"ann": {Name: "ann", Slack: "U0ANN", Channels: []string{"slack"}},
+			"ben": {Name: "ben", Slack: "U0BEN", Channels: []string{"slack"}},
+		},
+		Schedules: map[string]*oncall.Schedule{
+			"dba": {Name: "dba", Location: time.UTC, Members: []string{"ann"}, Period: oncall.Daily, Start: time.Unix(0, 0)},
+			"net": {Name: "net", Location: time.UTC, Members: []string{"ben"}, Period: oncall.Daily, Start: time.Unix(0, 0)},
+		},
+		Policies: []escalation.Policy{{Name: "p1", Priorities: []int{1}, Levels: []escalation.Level{{AssignmentGroup: true, After: time.Hour}}}},
+	}}}
+	st := sqliteOpener(t)(t)
+	t.Cleanup(func() { _ = st.Close() })
+	rules := testkit.StaticRules{P: incident.DefaultPolicy()}
+	rules.P.Priority.Services = map[string]int{"shop": 1}
+	svc := &service.Service{Store: st, Rules: func() service.Rules { return rules }, Now: clock.Now}
+	for _, a := range []map[string]string{
+		{"alertname": "A", "severity": "critical", "service": "shop", "team": "dba"},
+		{"alertname": "B", "severity": "critical", "service": "shop"},
+	} {
+		body := testkit.Payload("r", `{}:{alertname="`+a["alertname"]+`"}`, "firing", clock.Now(), a)
+		m, err := alertmsg.Parse(body)
+		require.NoError(t, err)
+		_, err = svc.Ingest(ctx, "acme", m, body)
+		require.NoError(t, err)
+	}
+	e := &escalation.Engine{Store: st, Config: func() *escalation.Config { return cfg }, Now: clock.Now, Owner: "a"}
+	_, err := e.Tick(ctx)
+	require.NoError(t, err)
+	bodies := hook.Bodies()
+	require.Len(t, bodies, 1)
+	require.Contains(t, bodies[0]["text"], "<@U0ANN>", "the on-call of the incident's group (dba)")
+	ins, err := st.ListIncidents(ctx, store.Filter{Search: "B"})
+	require.NoError(t, err)
+	require.Len(t, ins, 1)
+	j, err := st.Journal(ctx, ins[0].ID)
+	require.NoError(t, err)
+	require.Contains(t, j[len(j)-1].Message, "nobody notified; failed: no assignment group")
+}

@@ -122,3 +122,27 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A title is text from an alert: line breaks in it must not become headers or recipients.
+func TestHeaderInjection(t *testing.T) {
+	srv := notifytest.StartSMTP(t)
+	ch, err := email.New(email.Config{Host: srv.Host, Port: srv.Port, TLSConfig: srv.ClientTLS, Username: srv.Username, Password: srv.Password, From: "desk@kizashi.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msg()
+	m.Title = "Disk\r\nBcc: evil@attacker.example\r\n\r\nbody"
+	if err := ch.Send(context.Background(), notify.Contact{Name: "bob", Email: "bob@acme.example"}, m); err != nil {
+		t.Fatal(err)
+	}
+	mails := srv.Mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails", len(mails))
+	}
+	if len(mails[0].To) != 1 || mails[0].To[0] != "bob@acme.example" {
+		t.Errorf("recipients %v", mails[0].To)
+	}
+	if h := mails[0].Msg.Header; h.Get("Bcc") != "" || len(h["Subject"]) != 1 {
+		t.Errorf("headers %v", h)
+	}
+}
