@@ -148,7 +148,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
-	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load}
+	(&api.OnCall{API: a, Config: p.cfg.Load, Now: o.Now}).Register(mux) // on-call schedules (api/oncall.go)
+	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load, Now: o.Now}
 	page.Register(mux)
 	page.RegisterOIDC(mux, sso)
 	mux.Handle("GET /metrics", p.operational(access, ws, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
@@ -179,6 +180,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := p.startProblems(bg, mux, st, a, ids); err != nil {
 		return err
 	}
+	p.startEscalation(bg, st, ids, reg) // escalation.go
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	ls := []net.Listener{o.Listener}

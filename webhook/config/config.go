@@ -47,6 +47,8 @@ type Config struct {
 	Page Page `yaml:"page"`
 	// Problems: see problems.go.
 	Problems Problems `yaml:"problems"`
+	// Notify: see notify.go.
+	Notify Notify `yaml:"notify"`
 
 	// root is the file's node tree (lines of errors, tenants' overrides); the rest is indexed
 	// from the validated configuration.
@@ -55,6 +57,7 @@ type Config struct {
 	targets  map[string][]Target
 	tenants  map[string]*TenantConfig
 	closeMin time.Duration
+	notify   *compiledNotify
 }
 
 // Storage selects the store.
@@ -133,6 +136,8 @@ type PolicyConfig struct {
 	SLA               map[string]SLAConfig `yaml:"sla"`
 	Templates         TemplatesConfig      `yaml:"templates"`
 	MajorIncident     MajorConfig          `yaml:"major_incident"`
+	// SLACalendars names a business-hours calendar per priority (P3: office); others are 24x7.
+	SLACalendars map[string]string `yaml:"sla_calendars"`
 }
 
 // Route sets the correlation of one Alertmanager receiver.
@@ -163,6 +168,8 @@ type TenantConfig struct {
 	Watchdog     *WatchdogConfig     `yaml:"watchdog"`
 	// Limits: see limits.go.
 	Limits TenantLimits `yaml:"limits"`
+	// Notify: see notify.go.
+	Notify TenantNotify `yaml:"notify"`
 }
 
 // Operator may see and act on all tenants' incidents (not send alerts).
@@ -225,7 +232,7 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 
 func defaultConfig() Config {
 	return Config{Storage: DefaultStorage, Limits: DefaultLimits, Retention: DefaultRetention, Sweep: DefaultSweep, Defaults: DefaultPolicyConfig(),
-		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Page: DefaultPage, Problems: DefaultProblems, root: &yaml.Node{Kind: yaml.MappingNode}}
+		Forwarding: DefaultForwarding, Reconcile: DefaultReconcile, Server: DefaultServer, Page: DefaultPage, Problems: DefaultProblems, Notify: DefaultNotify, root: &yaml.Node{Kind: yaml.MappingNode}}
 }
 
 // nodeOf takes the node it is decoded from.
@@ -334,6 +341,7 @@ func (p PolicyConfig) clone() PolicyConfig {
 	out.Priority.ImpactLabels = slices.Clone(p.Priority.ImpactLabels)
 	out.Priority.Services = maps.Clone(p.Priority.Services)
 	out.SLA = maps.Clone(p.SLA)
+	out.SLACalendars = maps.Clone(p.SLACalendars)
 	return out
 }
 
@@ -363,6 +371,7 @@ func (c *Config) index() {
 		t := &c.Tenants[i]
 		c.tenants[t.Name] = t
 		p, _ := t.Policy.compile()
+		p.SLAClocks = c.slaClocks(t.Name, t.Policy)
 		c.policies[t.Name] = p
 		if c.closeMin == 0 || p.CloseAfter < c.closeMin {
 			c.closeMin = p.CloseAfter

@@ -28,6 +28,7 @@ func (c *Config) validate(baseDir string) error {
 		func() error { return c.validateCredentials(baseDir) },
 		func() error { return c.validateUsers(baseDir) },
 		func() error { return c.validateForwarding(baseDir) },
+		func() error { return c.validateNotify(baseDir) },
 	} {
 		if err := step(); err != nil {
 			return err

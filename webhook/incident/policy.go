@@ -115,8 +115,10 @@ type Policy struct {
 	AutoResolve  AutoResolve
 	Priority     PriorityPolicy
 	SLA          map[int]SLATarget
-	Templates    Templates
-	Major        MajorRule
+	// SLAClocks counts a priority's SLA targets in business hours (none: 24x7).
+	SLAClocks map[int]SLAClock
+	Templates Templates
+	Major     MajorRule
 }
 
 // DefaultPolicy returns the built-in policy.

@@ -13,6 +13,12 @@ func (in *Incident) setSLA(p Policy) {
 		in.ResponseDue, in.ResolveDue = time.Time{}, time.Time{}
 		return
 	}
+	if c := p.SLAClocks[in.Priority]; c != nil {
+		// A business-hours clock (slaclock.go): the targets count open hours only.
+		in.ResponseDue = c.Add(in.CreatedAt, t.Response+in.PausedTotal)
+		in.ResolveDue = c.Add(in.CreatedAt, t.Resolve+in.PausedTotal)
+		return
+	}
 	in.ResponseDue = in.CreatedAt.Add(t.Response + in.PausedTotal)
 	in.ResolveDue = in.CreatedAt.Add(t.Resolve + in.PausedTotal)
 }

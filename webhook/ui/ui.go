@@ -50,7 +50,9 @@ type UI struct {
 	// Prometheus, when set, is the client of the anomaly charts instead of one for
 	// page.prometheus_url (tests).
 	Prometheus *http.Client
-	tmpl       *template.Template
+	// Now is the on-call page's clock (nil: time.Now).
+	Now  func() time.Time
+	tmpl *template.Template
 }
 
 // reader reads what the page shows (the same as the API).
@@ -80,6 +82,7 @@ func (u *UI) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /incidents/{id}/act", u.page(u.act))
 	mux.HandleFunc("GET /forwarding", u.page(u.forwarding))
 	u.registerShift(mux)
+	mux.HandleFunc("GET /oncall", u.page(u.oncall)) // oncall.go
 }
 
 var funcs = template.FuncMap{
@@ -90,6 +93,7 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
+	"tsv":     func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"remaining": func(s *float64) string {
 		if s == nil {

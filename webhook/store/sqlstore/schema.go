@@ -149,6 +149,8 @@ UPDATE journal SET actor_type = 'system' WHERE actor IN ('alertmanager', 'system
 `,
 	// 7: problem management and major incidents (issue 15, problem.go).
 	problemMigration,
+	// 8: escalation steps (escalation.go).
+	escalationMigration,
 }
 
 func expand(sql string, d *Dialect) string {

@@ -1,0 +1,151 @@
+// Package email sends notifications by SMTP through github.com/wneessen/go-mail:
+// STARTTLS is mandatory unless the configuration says otherwise (implicit TLS
+// on 465, or none on a trusted relay), and SMTP AUTH (PLAIN, LOGIN, ...) is
+// used when a user name is set. The password is read from its file at each
+// message, so a changed file needs no reload.
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/kizashi-dev/kizashi/webhook/notify"
+)
+
+// TLS modes.
+const (
+	TLSStartTLS = "starttls" // STARTTLS, required (default)
+	TLSImplicit = "tls"      // TLS from the first byte (port 465)
+	TLSNone     = "none"     // plain text: only to a relay on a trusted network
+)
+
+// Config is an SMTP relay.
+type Config struct {
+	Host string
+	Port int
+	// TLS is one of the TLS modes ("" = starttls).
+	TLS string
+	// TLSConfig verifies the server (nil: the system's roots, ServerName Host).
+	TLSConfig    *tls.Config
+	Username     string
+	Password     string
+	PasswordFile string
+	// Auth is the SASL mechanism ("" = PLAIN when a user name is set).
+	Auth    string
+	From    string
+	HELO    string
+	Timeout time.Duration
+}
+
+// Channel implements notify.Channel.
+type Channel struct {
+	cfg Config
+}
+
+// New checks cfg and returns the channel.
+func New(cfg Config) (*Channel, error) {
+	if cfg.Host == "" {
+		return nil, fmt.Errorf("email: host is required")
+	}
+	if cfg.From == "" {
+		return nil, fmt.Errorf("email: from is required")
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSStartTLS
+	case TLSStartTLS, TLSImplicit, TLSNone:
+	default:
+		return nil, fmt.Errorf("email: tls must be starttls, tls or none, not %q", cfg.TLS)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = map[string]int{TLSStartTLS: 587, TLSImplicit: 465, TLSNone: 25}[cfg.TLS]
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Username != "" && cfg.TLS == TLSNone {
+		return nil, fmt.Errorf("email: a user name (SMTP AUTH) needs tls starttls or tls: the password would cross the network in clear text")
+	}
+	m := mail.NewMsg()
+	if err := m.From(cfg.From); err != nil {
+		return nil, fmt.Errorf("email: from: %w", err)
+	}
+	return &Channel{cfg: cfg}, nil
+}
+
+func (c *Channel) options() ([]mail.Option, error) {
+	cfg := c.cfg
+	opts := []mail.Option{mail.WithPort(cfg.Port), mail.WithTimeout(cfg.Timeout)}
+	tc := cfg.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
+	}
+	switch cfg.TLS {
+	case TLSStartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory), mail.WithTLSConfig(tc))
+	case TLSImplicit:
+		opts = append(opts, mail.WithSSL(), mail.WithTLSConfig(tc))
+	case TLSNone:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	if cfg.HELO != "" {
+		opts = append(opts, mail.WithHELO(cfg.HELO))
+	}
+	if cfg.Username != "" {
+		pw := cfg.Password
+		if cfg.PasswordFile != "" {
+			b, err := os.ReadFile(cfg.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("email: read password_file: %w", err)
+			}
+			pw = strings.TrimSpace(string(b))
+		}
+		auth := mail.SMTPAuthType(strings.ToUpper(cfg.Auth))
+		if cfg.Auth == "" {
+			auth = mail.SMTPAuthPlain
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(cfg.Username), mail.WithPassword(pw))
+	}
+	return opts, nil
+}
+
+// Send implements notify.Channel.
+func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message) error {
+	if to.Email == "" {
+		return fmt.Errorf("email: contact %s has no email address", to.Name)
+	}
+	t := notify.Render(to, m)
+	msg := mail.NewMsg()
+	if err := msg.From(c.cfg.From); err != nil {
+		return fmt.Errorf("email: from: %w", err)
+	}
+	if err := msg.To(to.Email); err != nil {
+		return fmt.Errorf("email: to %s: %w", to.Name, err)
+	}
+	msg.SetCharset(mail.CharsetUTF8)
+	msg.Subject(t.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	if to.Lang != "" {
+		msg.SetGenHeader(mail.HeaderContentLang, to.Lang)
+	}
+	msg.SetBodyString(mail.TypeTextPlain, t.Body)
+	opts, err := c.options()
+	if err != nil {
+		return err
+	}
+	client, err := mail.NewClient(c.cfg.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("email to %s via %s:%d: %w", to.Name, c.cfg.Host, c.cfg.Port, err)
+	}
+	return nil
+}

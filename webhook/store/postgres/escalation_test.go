@@ -1,0 +1,11 @@
+//go:build e2e
+
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/kizashi-dev/kizashi/webhook/storetest"
+)
+
+func TestEscalations(t *testing.T) { storetest.RunEscalations(t, open) }

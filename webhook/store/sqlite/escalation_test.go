@@ -1,0 +1,9 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/kizashi-dev/kizashi/webhook/storetest"
+)
+
+func TestEscalations(t *testing.T) { storetest.RunEscalations(t, open) }
