@@ -39,37 +39,56 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
 )
 
-// family is one published metric: fn returns the value of a series (ok false: no sample).
+// family is one published metric: value returns the value of a series for its i-th extra
+// label (ok false: no sample).
 type family struct {
 	name, help string
-	// extra is the label added to the series (horizon, threshold), empty for none.
-	extra func(q *registry.Query) []string
+	// extra returns the labels added to the series (horizon, threshold, reason), with the
+	// index value receives for each; nil: one sample without an extra label.
+	extra func(q *registry.Query, horizons []int) []extra
 	value func(p *registry.Published, i int) (float64, bool)
 }
 
-func one(*registry.Query) []string { return []string{""} }
+// extra is a label added to a family's series and the index its value is read with.
+type extra struct {
+	label string
+	i     int
+}
 
-func horizons(q *registry.Query) []string {
+func horizonLabels(q *registry.Query, sel []int) []extra {
 	c := q.Config()
-	out := make([]string, len(c.Horizons))
-	for i, h := range c.Horizons {
-		out[i] = `horizon="` + h.String() + `"`
+	out := make([]extra, 0, len(sel))
+	for _, i := range sel {
+		out = append(out, extra{`horizon="` + c.Horizons[i].String() + `"`, i})
 	}
 	return out
 }
 
-func thresholds(q *registry.Query) []string {
+func thresholdLabels(q *registry.Query, _ []int) []extra {
 	c := q.Config()
-	out := make([]string, len(c.Thresholds))
+	out := make([]extra, len(c.Thresholds))
 	for i, th := range c.Thresholds {
-		out[i] = `threshold="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`
+		out[i] = extra{`threshold="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`, i}
 	}
 	return out
 }
+
+// reasonLabels are the reasons other than none: kizashi_anomaly_reason{reason} is written
+// for the series' reason only, and not at all while it is none.
+var reasonLabels = func() []extra {
+	var out []extra
+	for _, r := range anomaly.Reasons()[1:] {
+		out = append(out, extra{`reason="` + r.String() + `"`, int(r)})
+	}
+	return out
+}()
+
+func reasons(*registry.Query, []int) []extra { return reasonLabels }
 
 func forecast(f func(p *registry.Published, i int) float64) func(p *registry.Published, i int) (float64, bool) {
 	return func(p *registry.Published, i int) (float64, bool) {
@@ -84,39 +103,58 @@ func always(f func(p *registry.Published) float64) func(p *registry.Published, i
 	return func(p *registry.Published, _ int) (float64, bool) { return f(p), true }
 }
 
+// families are the published families, in the order of config.Families (their names without
+// the kizashi_ prefix).
 var families = []family{
-	{"kizashi_value", "The value of the series the model learned last (the query's result, so expressions without a metric name can be charted next to their band).", one,
+	{"kizashi_value", "The value of the series the model learned last (the query's result, so expressions without a metric name can be charted next to their band).", nil,
 		always(func(p *registry.Published) float64 { return p.Value })},
-	{"kizashi_baseline", "Expected value of the series at its last sample.", one,
+	{"kizashi_baseline", "Expected value of the series at its last sample.", nil,
 		always(func(p *registry.Published) float64 { return p.Result.Baseline })},
-	{"kizashi_lower", "Lower bound of the normal band at the last sample.", one,
+	{"kizashi_lower", "Lower bound of the normal band at the last sample.", nil,
 		always(func(p *registry.Published) float64 { return p.Result.Lower })},
-	{"kizashi_upper", "Upper bound of the normal band at the last sample.", one,
+	{"kizashi_upper", "Upper bound of the normal band at the last sample.", nil,
 		always(func(p *registry.Published) float64 { return p.Result.Upper })},
-	{"kizashi_anomaly_score", "Calibrated anomaly score in [0,1]; one threshold serves every series.", one,
+	{"kizashi_anomaly_score", "Calibrated anomaly score in [0,1]; one threshold serves every series (0 until the model is ready).", nil,
 		always(func(p *registry.Published) float64 { return p.Result.Score })},
-	{"kizashi_deviation", "Signed deviation of the last sample from the baseline, in robust standard deviations.", one,
+	{"kizashi_anomaly_reason", "1 for the kind of evidence behind an anomaly score of at least 0.5 (reason: spike, level_shift, pattern_change, variance_change, quiet, beyond_range, vanished); absent below 0.5.", reasons,
+		func(p *registry.Published, i int) (float64, bool) { return 1, int(p.Result.Reason) == i }},
+	{"kizashi_deviation", "Signed deviation of the last sample from the baseline, in robust standard deviations.", nil,
 		always(func(p *registry.Published) float64 { return p.Result.Deviation })},
-	{"kizashi_model_ready", "1 if the model has learned enough to be trusted, else 0.", one,
+	{"kizashi_model_ready", "1 if the model has learned enough to be trusted, else 0.", nil,
 		always(func(p *registry.Published) float64 {
 			if p.Result.Ready {
 				return 1
 			}
 			return 0
 		})},
-	{"kizashi_forecast", "Point forecast of the series at the horizon after its last sample.", horizons,
+	{"kizashi_forecast", "Point forecast of the series at the horizon after its last sample.", horizonLabels,
 		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Value })},
-	{"kizashi_forecast_lower", "Lower bound of the 95% prediction interval at the horizon.", horizons,
+	{"kizashi_forecast_lower", "Lower bound of the 95% prediction interval at the horizon.", horizonLabels,
 		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Lower })},
-	{"kizashi_forecast_upper", "Upper bound of the 95% prediction interval at the horizon.", horizons,
+	{"kizashi_forecast_upper", "Upper bound of the 95% prediction interval at the horizon.", horizonLabels,
 		forecast(func(p *registry.Published, i int) float64 { return p.Forecasts[i].Upper })},
-	{"kizashi_breach_eta_seconds", "Time from the last sample until the forecast crosses the threshold (absent: no crossing forecast within breach_within).", thresholds,
+	{"kizashi_breach_eta_seconds", "Time from the last sample until the forecast crosses the threshold (absent: no crossing forecast within breach_within).", thresholdLabels,
 		func(p *registry.Published, i int) (float64, bool) {
 			if i >= len(p.ETAs) || math.IsNaN(p.ETAs[i]) {
 				return 0, false
 			}
 			return p.ETAs[i], true
 		}},
+}
+
+var noExtra = []extra{{}}
+
+// plan returns the extra labels of family f for query q, nil if q does not publish f.
+func plan(f *family, q *registry.Query) []extra {
+	c := q.Config()
+	ok, horizons := c.Publishes(strings.TrimPrefix(f.name, "kizashi_"))
+	if !ok {
+		return nil
+	}
+	if f.extra == nil {
+		return noExtra
+	}
+	return f.extra(q, horizons)
 }
 
 // batch is how many series are formatted per read lock of a query; the text is written to the
@@ -129,6 +167,7 @@ const batch = 512
 // (registry.Series.Shadowed). Nothing is written to w while a query's lock is held.
 func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingScheme) (duplicates int, err error) {
 	buf := make([]byte, 0, 64<<10)
+	counted := make([]bool, len(queries))
 	flush := func() error {
 		_, err := w.Write(buf)
 		buf = buf[:0]
@@ -142,28 +181,33 @@ func WriteText(w io.Writer, queries []*registry.Query, scheme model.EscapingSche
 		buf = append(buf, "\n# TYPE "...)
 		buf = append(buf, f.name...)
 		buf = append(buf, " gauge\n"...)
-		for _, q := range queries {
-			extras := f.extra(q)
+		for qi, q := range queries {
+			extras := plan(&families[fi], q)
+			if len(extras) == 0 {
+				continue
+			}
+			first := !counted[qi] // duplicates are counted in the query's first family
+			counted[qi] = true
 			err := q.Range(batch, func(s *registry.Series) {
 				if s.Shadowed(scheme) {
-					if fi == 0 {
+					if first {
 						duplicates++
 					}
 					return
 				}
 				labels := s.Labels(scheme)
 				p := s.Published()
-				for i, extra := range extras {
-					v, ok := f.value(p, i)
+				for _, x := range extras {
+					v, ok := f.value(p, x.i)
 					if !ok {
 						continue
 					}
 					buf = append(buf, f.name...)
 					buf = append(buf, '{')
 					buf = append(buf, labels...)
-					if extra != "" {
+					if x.label != "" {
 						buf = append(buf, ',')
-						buf = append(buf, extra...)
+						buf = append(buf, x.label...)
 					}
 					buf = append(buf, "} "...)
 					buf = exposition.AppendFloat(buf, v)

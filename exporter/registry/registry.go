@@ -310,6 +310,9 @@ func (q *Query) refresh(s *Series) {
 // CycleResult says what one live cycle did.
 type CycleResult struct {
 	Updated, New, Dropped, OverLimit, OtherShards int
+	// Vanished: series absent from the answer whose absence scores at least
+	// anomaly.ReasonMinScore (reason vanished) until they are dropped.
+	Vanished int
 	// CatchingUp: series that wait for a backfill of the steps missed since the last
 	// successful cycle.
 	CatchingUp           int
@@ -392,6 +395,7 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 		q.refresh(s)
 		res.Updated++
 	}
+	res.Vanished = q.vanished(t)
 	res.Dropped = q.dropStale(t)
 	q.overLimit = res.OverLimit
 	q.mu.Unlock()
@@ -414,6 +418,25 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 // tests).
 func (q *Query) ApplyVector(vec model.Vector, t time.Time) CycleResult {
 	return q.apply(vec, t, CycleResult{})
+}
+
+// vanished publishes, for every series the answer at t did not return (and that is not
+// waiting for a backfill), what its model makes of the absence (anomaly.Model.Missing): a
+// score that grows with the steps missed, with the reason vanished, from the first missing
+// step until the series is dropped. q.mu held for writing. It returns how many such series
+// score at least anomaly.ReasonMinScore.
+func (q *Query) vanished(t time.Time) int {
+	n := 0
+	for _, s := range q.list {
+		if s.joining || s.seen.Equal(t) || s.pub.Time.IsZero() {
+			continue
+		}
+		s.pub.Result = s.model.Missing(t)
+		if s.pub.Result.Reason == anomaly.ReasonVanished {
+			n++
+		}
+	}
+	return n
 }
 
 // dropStale removes the series not seen for the staleness timeout; q.mu held for writing.

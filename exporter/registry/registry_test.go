@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/config"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/registry"
@@ -495,4 +496,52 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 	require.False(t, e2.q.Ready())
 	require.True(t, e2.q.Status().Usable())
 	require.Zero(t, testutil.ToFloat64(e2.m.QueryReady.WithLabelValues("q")))
+}
+
+// A series that stops reporting while the others go on is an anomaly of its own: its score
+// rises to the alert threshold within a few steps, with the reason vanished, until it is dropped.
+func TestVanishedSeriesScores(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *config.Query) { q.StalenessTimeout = model.Duration(10 * time.Minute) }), registry.Options{})
+	series := fakesource.Many("load", 3)
+	src := fakesource.New(series, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	for range 5 {
+		e.now = e.now.Add(time.Minute)
+		_, err = e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+	}
+
+	src.SetSeries([]model.Metric{series[0], series[2]})
+	var scores []float64
+	for i := range 12 {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		pub := published(e.q)
+		if res.Dropped > 0 {
+			require.Len(t, pub, 2, "dropped at step %d", i)
+			break
+		}
+		require.Len(t, pub, 3)
+		for l, p := range pub {
+			if l == `instance="host-1",job="bench",kizashi_metric="load",kizashi_query="q"` {
+				scores = append(scores, p.Result.Score)
+				if p.Result.Score >= anomaly.ReasonMinScore {
+					require.Equal(t, anomaly.ReasonVanished, p.Result.Reason)
+				}
+			} else {
+				require.Less(t, p.Result.Score, 0.5, "%s", l)
+				require.NotEqual(t, anomaly.ReasonVanished, p.Result.Reason)
+			}
+		}
+	}
+	require.Len(t, scores, 10, "published while absent, until the staleness timeout: %v", scores)
+	require.Greater(t, scores[2], 0.65, "the alert threshold within three steps: %v", scores)
+	for i := 1; i < len(scores); i++ {
+		require.GreaterOrEqual(t, scores[i], scores[i-1], "grows with the steps missed: %v", scores)
+	}
 }
