@@ -472,19 +472,23 @@ func (q *Query) dropStale(now time.Time) int {
 func (q *Query) updateGauges() {
 	q.mu.RLock()
 	n, over := len(q.series), q.overLimit
-	joining := 0
+	joining, ready := 0, 0
 	for _, s := range q.list {
 		if s.joining {
 			joining++
 		}
+		if s.pub.Result.Ready { // what is published: a series catching up keeps it
+			ready++
+		}
 	}
 	q.mu.RUnlock()
 	m := q.opts.Metrics
-	ready := 0.0
+	queryReady := 0.0
 	if q.backfilled.Load() {
-		ready = 1
+		queryReady = 1
 	}
-	m.QueryReady.WithLabelValues(q.name).Set(ready)
+	m.QueryReady.WithLabelValues(q.name).Set(queryReady)
+	m.SeriesReady.WithLabelValues(q.name).Set(float64(ready))
 	m.Series.WithLabelValues(q.name).Set(float64(n))
 	m.SeriesBackfilling.WithLabelValues(q.name).Set(float64(joining))
 	m.SeriesOverLimit.WithLabelValues(q.name).Set(float64(over))

@@ -20,11 +20,7 @@ import (
 // and why.
 var emptyInTheDemo = map[string]string{
 	`anomaly-overview.json panel "Value, band and forecast" target E`: "the exporter's first forecasts are younger than their horizon",
-	`anomaly-overview.json panel "Value, band and forecast" target F`: "the exporter's first forecasts are younger than their horizon",
-	`anomaly-overview.json panel "Value, band and forecast" target G`: "the exporter's first forecasts are younger than their horizon",
 	`capacity-forecast.json panel "Forecast vs actual" target B`:      "the exporter's first forecasts are younger than their horizon",
-	`capacity-forecast.json panel "Forecast vs actual" target C`:      "the exporter's first forecasts are younger than their horizon",
-	`capacity-forecast.json panel "Forecast vs actual" target D`:      "the exporter's first forecasts are younger than their horizon",
 	`service-desk.json panel "MTTR" target A`:                         "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR by priority" target B`:    "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR" target B`:                "no incident resolved yet",
@@ -90,7 +86,7 @@ func checkDashboardQueries(ctx context.Context, t *testing.T, s *Stack) {
 // seriesVariables returns the dashboard variables for one series of a query: its label set as
 // Grafana's query_result() variable with the dashboards' regex gives it.
 func seriesVariables(ctx context.Context, t *testing.T, s *Stack, query, metric, matchers string, common map[string]string) map[string]string {
-	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_model_ready{kizashi_query=%q,%s}`, query, matchers))
+	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_anomaly_score{kizashi_query=%q,%s}`, query, matchers))
 	require.NoError(t, err)
 	require.Len(t, vec, 1)
 	var pairs []string
