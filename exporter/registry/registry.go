@@ -6,9 +6,12 @@ package registry
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +32,19 @@ type Source interface {
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error)
 }
 
-// Shard selects the series one replica models: those whose label-set fingerprint modulo Count
-// is Index (as Prometheus' hashmod relabelling does). The zero value models everything.
-type Shard struct{ Index, Count uint64 }
+// Shard selects the series one replica models: those whose hash modulo Count is Index,
+// exactly as Prometheus' hashmod relabelling computes it (the last 8 bytes of the MD5 of the
+// values of the source labels joined by ";", big-endian, modulo Count). The source labels are
+// By, or when By is empty every label of the series (its metric name included, as __name__),
+// in the order of their names: a relabel rule with the same source_labels, separator ";" and
+// modulus Count puts a series in the same shard. The zero value models everything.
+//
+// PromQL has no hash function, so the shard cannot be pushed into the query: every shard
+// runs the whole query (and backfill) and keeps its share; see Owns.
+type Shard struct {
+	Index, Count uint64
+	By           []model.LabelName
+}
 
 // ParseShard parses "i/n" with 0 <= i < n.
 func ParseShard(s string) (Shard, error) {
@@ -47,14 +60,41 @@ func ParseShard(s string) (Shard, error) {
 	return Shard{Index: i, Count: n}, nil
 }
 
-// Owns reports whether the series with fingerprint fp belongs to the shard.
-func (s Shard) Owns(fp model.Fingerprint) bool {
-	return s.Count <= 1 || uint64(fp)%s.Count == s.Index
+// Owns reports whether the series with labels m belongs to the shard.
+func (s Shard) Owns(m model.Metric) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	return s.Hash(m)%s.Count == s.Index
+}
+
+// Hash returns the series' hash as Prometheus' hashmod computes it (see Shard).
+func (s Shard) Hash(m model.Metric) uint64 {
+	names := s.By
+	if len(names) == 0 {
+		names = make([]model.LabelName, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+	}
+	h := md5.New()
+	for i, n := range names {
+		if i > 0 {
+			h.Write([]byte{';'})
+		}
+		h.Write([]byte(m[n]))
+	}
+	var sum [md5.Size]byte
+	return binary.BigEndian.Uint64(h.Sum(sum[:0])[8:])
 }
 
 func (s Shard) String() string {
 	if s.Count <= 1 {
 		return "0/1"
+	}
+	if len(s.By) > 0 {
+		return fmt.Sprintf("%d/%d by %v", s.Index, s.Count, s.By)
 	}
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
@@ -366,12 +406,12 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 	}
 	for _, smp := range vec {
 		fp := smp.Metric.Fingerprint()
-		if !q.opts.Shard.Owns(fp) {
-			res.OtherShards++
-			continue
-		}
 		s := q.series[fp]
 		if s == nil {
+			if !q.opts.Shard.Owns(smp.Metric) {
+				res.OtherShards++
+				continue
+			}
 			if len(q.series) >= q.cfg.MaxSeries {
 				res.OverLimit++
 				continue

@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
@@ -544,4 +549,56 @@ func TestVanishedSeriesScores(t *testing.T) {
 	for i := 1; i < len(scores); i++ {
 		require.GreaterOrEqual(t, scores[i], scores[i-1], "grows with the steps missed: %v", scores)
 	}
+}
+
+// TestShardAgreesWithHashmod: a series is in the shard Prometheus' own hashmod relabelling
+// puts it in, with source_labels the shard's labels (all the series' labels in name order by
+// default), separator ";" and modulus the shard count.
+func TestShardAgreesWithHashmod(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, by := range [][]model.LabelName{nil, {"instance"}, {"job", "instance"}} {
+		for _, n := range []uint64{2, 3, 7} {
+			counts := make([]int, n)
+			for k := range 500 {
+				m := model.Metric{"__name__": model.LabelValue(fmt.Sprintf("m%d", r.IntN(5))), "job": model.LabelValue(fmt.Sprintf("j%d", r.IntN(3))),
+					"instance": model.LabelValue(fmt.Sprintf("host-%d:%d", k, r.IntN(9999)))}
+				if k%3 == 0 {
+					m["zone"] = "eu-1"
+				}
+				source := by
+				if source == nil {
+					for l := range m {
+						source = append(source, l)
+					}
+					slices.Sort(source)
+				}
+				cfg := &relabel.Config{Action: relabel.HashMod, SourceLabels: source, Separator: ";", Modulus: n,
+					TargetLabel: "__tmp_shard", Regex: relabel.MustNewRegexp("(.*)"), Replacement: "$1"}
+				lb := labels.NewBuilder(labels.FromMap(metricMap(m)))
+				require.True(t, relabel.ProcessBuilder(lb, cfg))
+				want, err := strconv.ParseUint(lb.Get("__tmp_shard"), 10, 64)
+				require.NoError(t, err)
+				owners := 0
+				for i := range n {
+					if (registry.Shard{Index: i, Count: n, By: by}).Owns(m) {
+						owners++
+						require.Equal(t, want, i, "%v by %v", m, by)
+					}
+				}
+				require.Equal(t, 1, owners)
+				counts[want]++
+			}
+			for i, c := range counts {
+				require.Greater(t, c, 500/int(n)/2, "shard %d of %d by %v: %v", i, n, by, counts)
+			}
+		}
+	}
+}
+
+func metricMap(m model.Metric) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string(k)] = string(v)
+	}
+	return out
 }
