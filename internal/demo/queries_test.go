@@ -38,9 +38,9 @@ func checkDashboardQueries(ctx context.Context, t *testing.T, s *Stack) {
 		`sum(increase(kizashi_webhook_time_to_acknowledge_seconds_count{tenant="acme"}[10m])) > 0`} {
 		require.NoError(t, s.waitQuery(ctx, q, 30*time.Second))
 	}
-	common := map[string]string{"horizon": "1h", "threshold": ".+", "tenant": ".*", "window": "1h",
+	common := map[string]string{"horizon": "1d", "threshold": ".+", "tenant": ".*", "window": "1h",
 		"__range": "10m", "__rate_interval": "20s", "__interval": "5s"}
-	// Per dashboard: the query and the series a user would pick (the faulty series' sessions,
+	// Per dashboard: the query and the series a user would pick (horizon: the longest, the one published by default; the faulty series' sessions,
 	// acme's storage).
 	vars := map[string]map[string]string{
 		"anomaly-overview.json":  seriesVariables(ctx, t, s, "sessions", SessionsMetric, `tenant="acme",service="checkout"`, common),
