@@ -157,10 +157,8 @@ func TestCapacityDashboardOpensOnABreachForecast(t *testing.T) {
 		{"kizashi_query": "storage", "kizashi_metric": "demo_disk_used_bytes", "tenant": "acme", "volume": "orders"},
 		{"kizashi_query": "storage", "kizashi_metric": "demo_disk_used_bytes", "tenant": "globex", "volume": "orders"},
 	} {
-		add("kizashi_model_ready", with(s), 1)
-		for _, h := range []string{"1h", "6h", "1d"} {
-			add("kizashi_forecast", with(s, "horizon", h), 1)
-		}
+		add("kizashi_anomaly_score", with(s), 0.1)
+		add("kizashi_forecast", with(s, "horizon", "1d"), 1)
 		if s["kizashi_query"] == "storage" {
 			add("kizashi_breach_eta_seconds", with(s, "threshold", "1e+11"), 3.2e5)
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/dashboards"
 	"github.com/kizashi-dev/kizashi/exporter/metricnames"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
@@ -73,9 +73,12 @@ func TestMetricNames(t *testing.T) {
 		_, ok := known[m]
 		require.True(t, ok, "README.md names %s, which none of our programs exports", m)
 	}
-	// The dashboards and rules use the published series of every kind.
-	// (kizashi_value, the raw value again, is for the data source's charts of expressions.)
-	published := slices.DeleteFunc(metricnames.Names(), func(n string) bool { return n == metricnames.Value })
+	// The dashboards and rules use every kind of series the exporter publishes by default
+	// (the others are for the data source's charts and users' own rules).
+	var published []string
+	for _, f := range queryconfig.DefaultPublish {
+		published = append(published, "kizashi_"+f)
+	}
 	for _, n := range append(published, "kizashi_webhook_incidents_open",
 		"kizashi_webhook_time_to_acknowledge_seconds_sum", "kizashi_webhook_time_to_resolve_seconds_sum",
 		"kizashi_webhook_sla_breaches_total") {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/dashboards"
 	"github.com/kizashi-dev/kizashi/exporter/daemon"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/app"
@@ -178,11 +179,38 @@ func TestDashboards(t *testing.T) {
 	}
 }
 
+// TestDefaultPublished: the dashboards and the rules read only the kizashi_* series the
+// exporter publishes by default (config.DefaultPublish), so that they work without publish:.
+func TestDefaultPublished(t *testing.T) {
+	qs, err := dashboards.Queries()
+	require.NoError(t, err)
+	exprs := map[string]string{}
+	for _, q := range qs {
+		exprs[q.Dashboard+" "+q.Where] = q.Expr
+	}
+	for _, r := range rules(t) {
+		exprs["rule "+r.Alert+r.Record] = r.Expr
+	}
+	families := 0
+	for where, expr := range exprs {
+		for _, n := range dashboards.MetricNames(expr) {
+			f, ok := strings.CutPrefix(n, "kizashi_")
+			if !ok || !slices.Contains(queryconfig.Families, f) {
+				continue
+			}
+			families++
+			require.Contains(t, queryconfig.DefaultPublish, f, "%s reads %s, which the exporter does not publish by default", where, n)
+		}
+	}
+	require.Greater(t, families, 10)
+}
+
 // TestMetricNamesParser pins the metric-name extraction the checks rely on.
 func TestMetricNamesParser(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`sum by (tenant, priority) (kizashi_webhook_incidents_open{tenant=~"$tenant"})`:                                                                {"kizashi_webhook_incidents_open"},
 		`kizashi_anomaly_score > 0.65 and kizashi_model_ready == 1`:                                                                                    {"kizashi_anomaly_score", "kizashi_model_ready"},
+		`kizashi_anomaly_score > 0.65 unless ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`:                                               {"kizashi_anomaly_score", "kizashi_anomaly_reason"},
 		`topk(10, max_over_time(x[$__range])) or vector(0)`:                                                                                            {"x"},
 		`{__name__!="", __name__=~"${metric:regex}", kizashi_query=""} and ignoring(kizashi_metric, kizashi_query) kizashi_model_ready{${series:raw}}`: {"kizashi_model_ready"},
 		`{__name__="a:b:rate5m", job="x"} offset $horizon`:                                                                                             {"a:b:rate5m"},
@@ -385,6 +413,7 @@ queries:
     horizons: [1m, 5m]
     thresholds: [1]
     staleness_timeout: 3s
+    publish: [all]
 `), 0o600))
 	base, stop := runInProcess(t, func(ctx context.Context, l net.Listener) error {
 		return daemon.Run(ctx, daemon.Options{ConfigFile: cfg, Listener: l, Source: &lintSource{},
@@ -394,8 +423,14 @@ queries:
 	url := base + "/metrics"
 	var got []string
 	require.Eventually(t, func() bool {
-		got = scrape(t, url, nil)
-		for _, n := range []string{"kizashi_breach_eta_seconds", "kizashi_exporter_query_errors_total",
+		// The union of the scrapes: kizashi_anomaly_reason is there while instance b, gone
+		// from the answers, is scored as vanished, until it is dropped.
+		for _, n := range scrape(t, url, nil) {
+			if !slices.Contains(got, n) {
+				got = append(got, n)
+			}
+		}
+		for _, n := range []string{"kizashi_breach_eta_seconds", "kizashi_anomaly_reason", "kizashi_exporter_query_errors_total",
 			"kizashi_exporter_cycle_model_duration_seconds", "kizashi_exporter_rejected_samples_total",
 			"kizashi_exporter_series_dropped_total", "kizashi_exporter_last_snapshot_success_timestamp_seconds"} {
 			if !slices.Contains(got, n) {

@@ -334,7 +334,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	}
 	p.done()
 	p.step("Waiting for Prometheus to scrape the models (all %d ready) ...", len(s.Workload.Series))
-	want := fmt.Sprintf(`count(kizashi_model_ready == 1) == %d`, len(s.Workload.Series))
+	want := fmt.Sprintf(`sum(kizashi_exporter_series_ready) == %d`, len(s.Workload.Series))
 	if err := s.waitQuery(ctx, want, 2*time.Minute); err != nil {
 		return s, err
 	}

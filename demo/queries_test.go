@@ -20,11 +20,7 @@ import (
 // and why.
 var emptyInTheDemo = map[string]string{
 	`anomaly-overview.json panel "Value, band and forecast" target E`: "the exporter's first forecasts are younger than their horizon",
-	`anomaly-overview.json panel "Value, band and forecast" target F`: "the exporter's first forecasts are younger than their horizon",
-	`anomaly-overview.json panel "Value, band and forecast" target G`: "the exporter's first forecasts are younger than their horizon",
 	`capacity-forecast.json panel "Forecast vs actual" target B`:      "the exporter's first forecasts are younger than their horizon",
-	`capacity-forecast.json panel "Forecast vs actual" target C`:      "the exporter's first forecasts are younger than their horizon",
-	`capacity-forecast.json panel "Forecast vs actual" target D`:      "the exporter's first forecasts are younger than their horizon",
 	`service-desk.json panel "MTTR" target A`:                         "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR by priority" target B`:    "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR" target B`:                "no incident resolved yet",
@@ -42,9 +38,9 @@ func checkDashboardQueries(ctx context.Context, t *testing.T, s *Stack) {
 		`sum(increase(kizashi_webhook_time_to_acknowledge_seconds_count{tenant="acme"}[10m])) > 0`} {
 		require.NoError(t, s.waitQuery(ctx, q, 30*time.Second))
 	}
-	common := map[string]string{"horizon": "1h", "threshold": ".+", "tenant": ".*", "window": "1h",
+	common := map[string]string{"horizon": "1d", "threshold": ".+", "tenant": ".*", "window": "1h",
 		"__range": "10m", "__rate_interval": "20s", "__interval": "5s"}
-	// Per dashboard: the query and the series a user would pick (the faulty series' sessions,
+	// Per dashboard: the query and the series a user would pick (horizon: the longest, the one published by default; the faulty series' sessions,
 	// acme's storage).
 	vars := map[string]map[string]string{
 		"anomaly-overview.json":  seriesVariables(ctx, t, s, "sessions", SessionsMetric, `tenant="acme",service="checkout"`, common),
@@ -90,7 +86,7 @@ func checkDashboardQueries(ctx context.Context, t *testing.T, s *Stack) {
 // seriesVariables returns the dashboard variables for one series of a query: its label set as
 // Grafana's query_result() variable with the dashboards' regex gives it.
 func seriesVariables(ctx context.Context, t *testing.T, s *Stack, query, metric, matchers string, common map[string]string) map[string]string {
-	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_model_ready{kizashi_query=%q,%s}`, query, matchers))
+	vec, err := s.query(ctx, fmt.Sprintf(`kizashi_anomaly_score{kizashi_query=%q,%s}`, query, matchers))
 	require.NoError(t, err)
 	require.Len(t, vec, 1)
 	var pairs []string

@@ -87,7 +87,8 @@ func (e *FailedError) Error() string {
 }
 
 // Run replays every input file through a fresh model and writes one output row per input
-// row: `timestamp,value,baseline,lower,upper,anomaly_score,deviation` (+ forecast_<h>).
+// row: `timestamp,value,baseline,lower,upper,anomaly_score,deviation,reason` (+ forecast_<h>;
+// reason is empty below a score of 0.5, see anomaly.Reason).
 //
 // A file that cannot be read or parsed (no header, a bad timestamp or value, a non-finite
 // value) gets no output and is reported with its path and line; the other files still
@@ -243,7 +244,7 @@ func replayFile(ctx context.Context, spec *anomaly.Spec, emitForecasts bool, j j
 // OutputHeader returns the header of backtest output for the given forecast horizons
 // (none when forecasts are not emitted).
 func OutputHeader(horizons []time.Duration) []string {
-	h := []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation"}
+	h := []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation", "reason"}
 	for _, d := range horizons {
 		h = append(h, "forecast_"+formatDuration(d))
 	}
@@ -308,6 +309,10 @@ func replay(ctx context.Context, spec *anomaly.Spec, emitForecasts bool, rd *Rea
 		for _, v := range [...]float64{row.Value, res.Baseline, res.Lower, res.Upper, res.Score, res.Deviation} {
 			b = append(b, ',')
 			b = appendFloat(b, v)
+		}
+		b = append(b, ',')
+		if res.Reason != anomaly.ReasonNone { // empty below anomaly.ReasonMinScore
+			b = append(b, res.Reason.String()...)
 		}
 		if len(horizons) > 0 {
 			ts := row.Time.UnixNano()

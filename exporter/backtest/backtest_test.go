@@ -83,10 +83,10 @@ func TestRunTree(t *testing.T) {
 	}
 
 	good := readOutput(t, filepath.Join(out, "a", "good.csv"))
-	require.Equal(t, []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation"}, good[0])
+	require.Equal(t, []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation", "reason"}, good[0])
 	require.Len(t, good, 4)
 	// One sample gives no band: lower and upper are empty.
-	require.Equal(t, []string{"2014-04-01 00:00:00", "20", "20", "", "", "0", "0"}, good[1])
+	require.Equal(t, []string{"2014-04-01 00:00:00", "20", "20", "", "", "0", "0", ""}, good[1])
 	require.Equal(t, "2014-04-01 00:05:00", good[2][0])
 	require.Equal(t, "21.5", good[2][1])
 
@@ -106,7 +106,7 @@ func TestRunTree(t *testing.T) {
 	big := readOutput(t, filepath.Join(out, "big", "series.csv"))
 	require.Len(t, big, 3001)
 	for i, rec := range big[1:] {
-		for j, f := range rec[1:] {
+		for j, f := range rec[1:7] {
 			if i == 0 && (j == 2 || j == 3) {
 				require.Empty(t, f, "no band from one sample")
 				continue
@@ -117,6 +117,14 @@ func TestRunTree(t *testing.T) {
 		}
 		s, _ := strconv.ParseFloat(rec[5], 64)
 		require.True(t, s >= 0 && s <= 1, "score %g", s)
+		// The reason: empty below 0.5, a reason's name from it.
+		if s < anomaly.ReasonMinScore {
+			require.Empty(t, rec[7])
+		} else {
+			_, err := anomaly.ParseReason(rec[7])
+			require.NoError(t, err)
+			require.NotEqual(t, "none", rec[7])
+		}
 	}
 	spike, _ := strconv.ParseFloat(big[1+2250][5], 64)
 	require.Greater(t, spike, 0.5, "the spike scores high")
@@ -175,18 +183,18 @@ func TestRunEmitForecasts(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, progress.String(), "files 1/1  rows 600  ")
 	recs := readOutput(t, out)
-	require.Equal(t, []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation",
+	require.Equal(t, []string{"timestamp", "value", "baseline", "lower", "upper", "anomaly_score", "deviation", "reason",
 		"forecast_5m", "forecast_1h"}, recs[0])
-	require.Empty(t, recs[1][7], "no forecast before the first sample")
-	require.NotEmpty(t, recs[2][7], "the 5m forecast made at the first sample")
-	require.Empty(t, recs[12][8], "11 samples in: no 1h forecast due yet")
-	require.NotEmpty(t, recs[13][8], "12 samples in: the 1h forecast made at the first sample")
+	require.Empty(t, recs[1][8], "no forecast before the first sample")
+	require.NotEmpty(t, recs[2][8], "the 5m forecast made at the first sample")
+	require.Empty(t, recs[12][9], "11 samples in: no 1h forecast due yet")
+	require.NotEmpty(t, recs[13][9], "12 samples in: the 1h forecast made at the first sample")
 	// On a regular series, forecast_5m is the one-step forecast: the model's baseline for the row.
-	require.Equal(t, recs[400][2], recs[400][7])
+	require.Equal(t, recs[400][2], recs[400][8])
 }
 
 func TestOutputHeader(t *testing.T) {
-	require.Equal(t, "timestamp,value,baseline,lower,upper,anomaly_score,deviation,forecast_30m,forecast_1h,forecast_1h30m,forecast_1d,forecast_1h0m30s",
+	require.Equal(t, "timestamp,value,baseline,lower,upper,anomaly_score,deviation,reason,forecast_30m,forecast_1h,forecast_1h30m,forecast_1d,forecast_1h0m30s",
 		strings.Join(OutputHeader([]time.Duration{30 * time.Minute, time.Hour, 90 * time.Minute, 24 * time.Hour, time.Hour + 30*time.Second}), ","))
 }
 
@@ -204,4 +212,30 @@ func BenchmarkBacktest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestReasonColumn: a spike in a regular series is written with its reason.
+func TestReasonColumn(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "s.csv")
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3000 {
+		v := 100 + 5*math.Sin(float64(i)/7) + float64(i%5)
+		if i == 2500 {
+			v = 400
+		}
+		fmt.Fprintf(&b, "%s,%g\n", start.Add(time.Duration(i)*5*time.Minute).Format(time.RFC3339), v)
+	}
+	require.NoError(t, os.WriteFile(in, []byte(b.String()), 0o644))
+	out := filepath.Join(dir, "o.csv")
+	_, err := Run(context.Background(), Options{Input: in, Output: out, Config: anomaly.Config{}})
+	require.NoError(t, err)
+	recs := readOutput(t, out)
+	require.Equal(t, "reason", recs[0][7])
+	s, err := strconv.ParseFloat(recs[2501][5], 64)
+	require.NoError(t, err)
+	require.Greater(t, s, 0.65)
+	require.Contains(t, []string{"spike", "beyond_range"}, recs[2501][7])
 }

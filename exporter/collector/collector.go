@@ -39,39 +39,57 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
 	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
-// family is one published metric (its name and help from metricnames.Families): value
-// returns the value of a series (ok false: no sample).
+// family is one published metric: value returns the value of a series for its i-th extra
+// label (ok false: no sample).
 type family struct {
 	metricnames.Family
-	// extra is the label added to the series (horizon, threshold), empty for none.
-	extra func(q *seriesset.Query) []string
+	// extra returns the labels added to the series (horizon, threshold, reason), with the
+	// index value receives for each; nil: one sample without an extra label.
+	extra func(q *seriesset.Query, horizons []int) []extra
 	value func(p *seriesset.Published, i int) (float64, bool)
 }
 
-func one(*seriesset.Query) []string { return []string{""} }
+// extra is a label added to a family's series and the index its value is read with.
+type extra struct {
+	label string
+	i     int
+}
 
-func horizons(q *seriesset.Query) []string {
+func horizonLabels(q *seriesset.Query, sel []int) []extra {
 	c := q.Config()
-	out := make([]string, len(c.Horizons))
-	for i, h := range c.Horizons {
-		out[i] = metricnames.LabelHorizon + `="` + h.String() + `"`
+	out := make([]extra, 0, len(sel))
+	for _, i := range sel {
+		out = append(out, extra{metricnames.LabelHorizon + `="` + c.Horizons[i].String() + `"`, i})
 	}
 	return out
 }
 
-func thresholds(q *seriesset.Query) []string {
+func thresholdLabels(q *seriesset.Query, _ []int) []extra {
 	c := q.Config()
-	out := make([]string, len(c.Thresholds))
+	out := make([]extra, len(c.Thresholds))
 	for i, th := range c.Thresholds {
-		out[i] = metricnames.LabelThreshold + `="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`
+		out[i] = extra{metricnames.LabelThreshold + `="` + strconv.FormatFloat(th, 'g', -1, 64) + `"`, i}
 	}
 	return out
 }
+
+// reasonLabels are the reasons other than none: kizashi_anomaly_reason{reason} is written
+// for the series' reason only, and not at all while it is none.
+var reasonLabels = func() []extra {
+	var out []extra
+	for _, r := range anomaly.Reasons()[1:] {
+		out = append(out, extra{metricnames.LabelReason + `="` + r.String() + `"`, int(r)})
+	}
+	return out
+}()
+
+func reasons(*seriesset.Query, []int) []extra { return reasonLabels }
 
 func forecast(f func(p *seriesset.Published, i int) float64) func(p *seriesset.Published, i int) (float64, bool) {
 	return func(p *seriesset.Published, i int) (float64, bool) {
@@ -88,12 +106,13 @@ func always(f func(p *seriesset.Published) float64) func(p *seriesset.Published,
 
 // values are how each published family is computed, by name.
 var values = map[string]func(p *seriesset.Published, i int) (float64, bool){
-	metricnames.Value:        always(func(p *seriesset.Published) float64 { return p.Value }),
-	metricnames.Baseline:     always(func(p *seriesset.Published) float64 { return p.Result.Baseline }),
-	metricnames.Lower:        always(func(p *seriesset.Published) float64 { return p.Result.Lower }),
-	metricnames.Upper:        always(func(p *seriesset.Published) float64 { return p.Result.Upper }),
-	metricnames.AnomalyScore: always(func(p *seriesset.Published) float64 { return p.Result.Score }),
-	metricnames.Deviation:    always(func(p *seriesset.Published) float64 { return p.Result.Deviation }),
+	metricnames.Value:         always(func(p *seriesset.Published) float64 { return p.Value }),
+	metricnames.Baseline:      always(func(p *seriesset.Published) float64 { return p.Result.Baseline }),
+	metricnames.Lower:         always(func(p *seriesset.Published) float64 { return p.Result.Lower }),
+	metricnames.Upper:         always(func(p *seriesset.Published) float64 { return p.Result.Upper }),
+	metricnames.AnomalyScore:  always(func(p *seriesset.Published) float64 { return p.Result.Score }),
+	metricnames.AnomalyReason: func(p *seriesset.Published, i int) (float64, bool) { return 1, int(p.Result.Reason) == i },
+	metricnames.Deviation:     always(func(p *seriesset.Published) float64 { return p.Result.Deviation }),
 	metricnames.ModelReady: always(func(p *seriesset.Published) float64 {
 		if p.Result.Ready {
 			return 1
@@ -111,8 +130,8 @@ var values = map[string]func(p *seriesset.Published, i int) (float64, bool){
 	},
 }
 
-// families are metricnames.Families with their values; a family without a value panics at
-// start (a name added to the table and not here).
+// families are metricnames.Families with their values and extra labels; a family without a
+// value panics at start (a name added to the table and not here).
 var families = func() []family {
 	out := make([]family, len(metricnames.Families))
 	for i, f := range metricnames.Families {
@@ -120,17 +139,34 @@ var families = func() []family {
 		if !ok {
 			panic("collector: no value for " + f.Name)
 		}
-		extra := one
+		var extra func(q *seriesset.Query, horizons []int) []extra
 		switch f.Label {
 		case metricnames.LabelHorizon:
-			extra = horizons
+			extra = horizonLabels
 		case metricnames.LabelThreshold:
-			extra = thresholds
+			extra = thresholdLabels
+		case metricnames.LabelReason:
+			extra = reasons
 		}
 		out[i] = family{Family: f, extra: extra, value: v}
 	}
 	return out
 }()
+
+var noExtra = []extra{{}}
+
+// plan returns the extra labels of family f for query q, nil if q does not publish f.
+func plan(f *family, q *seriesset.Query) []extra {
+	c := q.Config()
+	ok, horizons := c.Publishes(strings.TrimPrefix(f.Name, "kizashi_"))
+	if !ok {
+		return nil
+	}
+	if f.extra == nil {
+		return noExtra
+	}
+	return f.extra(q, horizons)
+}
 
 // batch is how many series are formatted per read lock of a query; the text is written to the
 // scraper after the lock is released, so memory is bounded by a batch (about 100 KiB).
@@ -142,6 +178,7 @@ const batch = 512
 // (seriesset.Series.Shadowed). Nothing is written to w while a query's lock is held.
 func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingScheme) (duplicates int, err error) {
 	buf := make([]byte, 0, 64<<10)
+	counted := make([]bool, len(queries))
 	flush := func() error {
 		_, err := w.Write(buf)
 		buf = buf[:0]
@@ -155,28 +192,33 @@ func WriteText(w io.Writer, queries []*seriesset.Query, scheme model.EscapingSch
 		buf = append(buf, "\n# TYPE "...)
 		buf = append(buf, f.Name...)
 		buf = append(buf, " gauge\n"...)
-		for _, q := range queries {
-			extras := f.extra(q)
+		for qi, q := range queries {
+			extras := plan(&families[fi], q)
+			if len(extras) == 0 {
+				continue
+			}
+			first := !counted[qi] // duplicates are counted in the query's first family
+			counted[qi] = true
 			err := q.Range(batch, func(s *seriesset.Series) {
 				if s.Shadowed(scheme) {
-					if fi == 0 {
+					if first {
 						duplicates++
 					}
 					return
 				}
 				labels := s.Labels(scheme)
 				p := s.Published()
-				for i, extra := range extras {
-					v, ok := f.value(p, i)
+				for _, x := range extras {
+					v, ok := f.value(p, x.i)
 					if !ok {
 						continue
 					}
 					buf = append(buf, f.Name...)
 					buf = append(buf, '{')
 					buf = append(buf, labels...)
-					if extra != "" {
+					if x.label != "" {
 						buf = append(buf, ',')
-						buf = append(buf, extra...)
+						buf = append(buf, x.label...)
 					}
 					buf = append(buf, "} "...)
 					buf = exposition.AppendFloat(buf, v)

@@ -32,6 +32,7 @@ func newQuery(t testing.TB, name string, thresholds []float64, series []model.Me
 	t.Helper()
 	c := queryconfig.DefaultQuery
 	c.Name, c.Expr, c.Thresholds = name, "x", thresholds
+	c.Publish = []string{"all"}
 	c.TrainingWindow = model.Duration(2 * time.Hour)
 	c.WarmUp = model.Duration(time.Hour)
 	q, err := seriesset.New(c, seriesset.Options{Metrics: metrics, Now: func() time.Time { return now }})
@@ -320,4 +321,68 @@ func TestStalledScraperDoesNotBlockCycle(t *testing.T) {
 	}
 	close(w.release)
 	require.NoError(t, <-written)
+}
+
+// Without publish, a query publishes at most 6 series per input with one threshold: the
+// score, the reason (only while the score is at least 0.5), the band, the forecast at the
+// longest horizon and the breach ETA (only while a crossing is forecast). A series that
+// vanished is published with the reason vanished.
+func TestDefaultPublishAndReason(t *testing.T) {
+	ctx := context.Background()
+	m := seriesset.NewMetrics(prometheus.NewRegistry())
+	c := queryconfig.DefaultQuery
+	c.Name, c.Expr, c.Thresholds = "disk", "x", []float64{0}
+	c.TrainingWindow = model.Duration(2 * time.Hour)
+	c.WarmUp = model.Duration(time.Hour)
+	q, err := seriesset.New(c, seriesset.Options{Metrics: m, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	series := []model.Metric{{"__name__": "used", "instance": "a"}, {"__name__": "used", "instance": "b", "reason": "x"}}
+	src := fakesource.New(series, func(i int, t time.Time) float64 { return float64(i) + float64(t.Unix()%600)/10 })
+	_, err = q.Cycle(ctx, src, now)
+	require.NoError(t, err)
+	_, err = q.Backfill(ctx, src)
+	require.NoError(t, err)
+
+	count := func(text string) map[string]int {
+		out := map[string]int{}
+		for _, line := range strings.Split(text, "\n") {
+			if line != "" && !strings.HasPrefix(line, "#") {
+				name, _, _ := strings.Cut(line, "{")
+				out[name]++
+			}
+		}
+		return out
+	}
+	text, _ := writeText(t, []*seriesset.Query{q}, model.NoEscaping)
+	got := count(text)
+	want := map[string]int{"kizashi_anomaly_score": 2, "kizashi_lower": 2, "kizashi_upper": 2, "kizashi_forecast": 2}
+	eta := got["kizashi_breach_eta_seconds"]
+	delete(got, "kizashi_breach_eta_seconds")
+	require.Equal(t, want, got, text)
+	require.LessOrEqual(t, eta, 2)
+	require.Contains(t, text, `kizashi_forecast{instance="a",kizashi_metric="used",kizashi_query="disk",horizon="1d"} `)
+	require.NotContains(t, text, `horizon="1h"`)
+
+	// b vanishes: within three steps it is an anomaly with the reason vanished.
+	src.SetSeries(series[:1])
+	t0 := now
+	for i := range 3 {
+		_, err = q.Cycle(ctx, src, t0.Add(time.Duration(i+1)*time.Minute))
+		require.NoError(t, err)
+	}
+	text, _ = writeText(t, []*seriesset.Query{q}, model.NoEscaping)
+	require.Contains(t, text, `kizashi_anomaly_reason{exported_reason="x",instance="b",kizashi_metric="used",kizashi_query="disk",reason="vanished"} 1`+"\n", text)
+	require.Equal(t, 1, count(text)["kizashi_anomaly_reason"], text)
+
+	// publish selects families, and horizons of the forecast families.
+	c.Publish = []string{"model_ready", "forecast_upper:6h", "forecast_upper:1h"}
+	q2, err := seriesset.New(c, seriesset.Options{Metrics: m, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	_, err = q2.Cycle(ctx, src, now)
+	require.NoError(t, err)
+	_, err = q2.Backfill(ctx, src)
+	require.NoError(t, err)
+	text, _ = writeText(t, []*seriesset.Query{q2}, model.NoEscaping)
+	require.Equal(t, map[string]int{"kizashi_model_ready": 1, "kizashi_forecast_upper": 2}, count(text), text)
+	require.Contains(t, text, `horizon="6h"`)
 }

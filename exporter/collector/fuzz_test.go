@@ -42,6 +42,7 @@ func FuzzExposition(f *testing.F) {
 	}
 	cfg := queryconfig.DefaultQuery
 	cfg.Name, cfg.Expr = "q", "x"
+	cfg.Publish = []string{"all"}
 	cfg.TrainingWindow = model.Duration(10 * time.Minute)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, name string) {

@@ -85,6 +85,7 @@ queries:
     horizons: [30s, 2m]
     thresholds: [12.1]
     sensitivity: %g
+    publish: [all]
 `
 
 func writeConfig(t *testing.T, path, text string) {

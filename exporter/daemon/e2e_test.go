@@ -21,15 +21,19 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
-// e2eRules fire on the anomaly score, as the shipped rules do.
-const e2eRules = `groups:
-  - name: kizashi
-    rules:
-      - alert: KizashiAnomaly
-        expr: kizashi_anomaly_score > 0.65
-        labels:
-          severity: warning
-`
+// shippedRules returns the shipped alerting rules (dashboards/prometheus/kizashi-alerts.yml)
+// with the for: of the anomaly rules scaled to the test's 2s step.
+func shippedRules(t *testing.T) string {
+	b, err := os.ReadFile(filepath.Join("..", "..", "dashboards", "prometheus", "kizashi-alerts.yml"))
+	require.NoError(t, err)
+	s := string(b)
+	for _, r := range [][2]string{{"for: 2m\n        keep_firing_for: 10m", "for: 4s\n        keep_firing_for: 10m"},
+		{"for: 1m\n        keep_firing_for: 10m", "for: 2s\n        keep_firing_for: 10m"}} {
+		require.Contains(t, s, r[0])
+		s = strings.ReplaceAll(s, r[0], r[1])
+	}
+	return s
+}
 
 // noise is a deterministic wobble of a few percent.
 func noise(host int, t time.Time) float64 {
@@ -105,7 +109,7 @@ func TestEndToEnd(t *testing.T) {
 			{JobName: "node", Targets: []string{target.Addr()}},
 			{JobName: "kizashi", Targets: []string{exporterAddr}, HonorLabels: true},
 		},
-		Rules: map[string]string{"kizashi.yml": e2eRules},
+		Rules: map[string]string{"kizashi.yml": shippedRules(t)},
 	})
 
 	dir := t.TempDir()
@@ -130,12 +134,14 @@ queries:
 	ex := startAt(t, exporterAddr, opts)
 	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
 
-	// Baselines exist for every raw series, with the same labels (honor_labels keeps them).
-	waitForQuery(t, prom, `count(kizashi_baseline{kizashi_query="load"}) == 3`, patience)
-	requireEmpty(t, prom, `kizashi_e2e_load unless on(host, instance, job) kizashi_baseline`)
-	requireEmpty(t, prom, `kizashi_baseline unless ignoring(kizashi_metric, kizashi_query) kizashi_e2e_load`)
-	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, patience)
+	// Bands exist for every raw series, with the same labels (honor_labels keeps them); what
+	// is published by default: score, band, the forecast at the longest horizon.
+	waitForQuery(t, prom, `count(kizashi_upper{kizashi_query="load"}) == 3`, patience)
+	requireEmpty(t, prom, `kizashi_e2e_load unless on(host, instance, job) kizashi_lower`)
+	requireEmpty(t, prom, `kizashi_lower unless ignoring(kizashi_metric, kizashi_query) kizashi_e2e_load`)
+	waitForQuery(t, prom, `kizashi_exporter_series_ready{query="load"} == 3`, patience)
 	waitForQuery(t, prom, `count(kizashi_forecast{horizon="10m"}) == 3`, patience)
+	requireEmpty(t, prom, `kizashi_forecast{horizon="1m"} or kizashi_baseline or kizashi_model_ready or kizashi_deviation`)
 	waitForQuery(t, prom, `kizashi_exporter_backfill_progress_ratio{query="load"} == 1`, patience)
 
 	// An anomaly in the live data: the score passes the alert threshold within a few steps,
@@ -150,8 +156,25 @@ queries:
 	require.Len(t, vec, 1)
 	require.Equal(t, model.LabelValue("a"), vec[0].Metric["host"])
 	waitForQuery(t, prom, `ALERTS{alertname="KizashiAnomaly",alertstate="firing",host="a",kizashi_query="load"}`, patience)
+	// The alert says why, from kizashi_anomaly_reason.
+	reason := alertAnnotation(t, prom, "KizashiAnomaly", "a", "reason")
+	require.NotContains(t, []string{"", "none", "vanished"}, reason)
 	mu.Lock()
 	delete(spike, "a")
+	mu.Unlock()
+
+	// Host c vanishes (its series is gone from the target): an anomaly of its own, reason
+	// vanished, KizashiSeriesVanished and not KizashiAnomaly.
+	mu.Lock()
+	hosts = hosts[:2]
+	target.Delete("kizashi_e2e_load", map[string]string{"host": "c"})
+	mu.Unlock()
+	waitForQuery(t, prom, `kizashi_anomaly_reason{host="c",reason="vanished"} == 1`, patience)
+	waitForQuery(t, prom, `ALERTS{alertname="KizashiSeriesVanished",alertstate="firing",host="c",kizashi_query="load"}`, patience)
+	require.Equal(t, "vanished", alertAnnotation(t, prom, "KizashiSeriesVanished", "c", "reason"))
+	requireEmpty(t, prom, `ALERTS{alertname="KizashiAnomaly",host="c"}`)
+	mu.Lock()
+	hosts = append(hosts, "c")
 	mu.Unlock()
 
 	// Prometheus dies: the exporter keeps serving the last values and says the source is down.
@@ -161,7 +184,7 @@ queries:
 		_, metrics = get(t, ex.url+"/metrics")
 		return strings.Contains(metrics, `kizashi_exporter_source_up{query="load"} 0`)
 	})
-	require.Equal(t, 3, strings.Count(metrics, "kizashi_baseline{"))
+	require.Equal(t, 3, strings.Count(metrics, "kizashi_lower{"))
 	code, _ := get(t, ex.url+"/-/healthy")
 	require.Equal(t, 200, code)
 	prom.Restart(t)
@@ -180,21 +203,25 @@ queries:
 	ex = startAt(t, exporterAddr, opts)
 	waitFor(t, "exporter ready after restart", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == 200 })
 	_, metrics = get(t, ex.url+"/metrics")
-	require.Equal(t, 3, strings.Count(metrics, "kizashi_model_ready{"), metrics)
-	require.Equal(t, 3, countReady(metrics), "ready at once: restored, not retrained")
+	require.Equal(t, 3, strings.Count(metrics, "kizashi_lower{"), metrics)
+	require.Equal(t, 3.0, metricValue(t, metrics, `kizashi_exporter_series_ready{query="load"}`), "ready at once: restored, not retrained")
 	samples := metricValue(t, metrics, `kizashi_exporter_backfill_samples_total{query="load"}`)
 	require.Less(t, samples, 3*60.0, "a gap of a few seconds, not the 3h training window (%g samples)", samples)
-	waitForQuery(t, prom, `count(kizashi_model_ready == 1) == 3`, patience)
+	waitForQuery(t, prom, `kizashi_exporter_series_ready{query="load"} == 3`, patience)
 }
 
-func countReady(metrics string) int {
-	n := 0
-	for _, line := range strings.Split(metrics, "\n") {
-		if strings.HasPrefix(line, "kizashi_model_ready{") && strings.HasSuffix(line, "} 1") {
-			n++
+// alertAnnotation returns an annotation of the active alert of the rule for host h.
+func alertAnnotation(t *testing.T, prom *testenv.Prometheus, rule, h, name string) string {
+	t.Helper()
+	res, err := prom.API().Alerts(context.Background())
+	require.NoError(t, err)
+	for _, a := range res.Alerts {
+		if string(a.Labels["alertname"]) == rule && string(a.Labels["host"]) == h {
+			return string(a.Annotations[model.LabelName(name)])
 		}
 	}
-	return n
+	t.Fatalf("no %s alert for host %s: %+v", rule, h, res.Alerts)
+	return ""
 }
 
 func metricValue(t *testing.T, metrics, series string) float64 {

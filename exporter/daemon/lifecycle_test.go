@@ -169,6 +169,7 @@ queries:
     expr: node_load1
     step: 1s
     training_window: 1m
+    publish: [all]
   - name: broken
     expr: node_load1 * 2
     step: 1s

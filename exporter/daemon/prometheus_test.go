@@ -52,6 +52,7 @@ queries:
     training_window: 1m
     daily: off
     weekly: off
+    publish: [all]
 `)
 	addr := testenv.FreeAddr(t)
 	prom := testenv.StartPrometheus(t, testenv.PromOptions{
@@ -136,6 +137,7 @@ queries:
     daily: off
     weekly: off
     staleness_timeout: %s
+    publish: [all]
 `, proxy.URL, model.Duration(staleness))), 0o600))
 	ex := start(t, daemon.Options{ConfigFile: cfgPath, Logger: testLogger(t)})
 	waitFor(t, "exporter ready", patience, func() bool { c, _ := get(t, ex.url+"/-/ready"); return c == http.StatusOK })

@@ -15,6 +15,8 @@ const (
 	LabelHorizon = "horizon"
 	// LabelThreshold is the threshold a breach ETA is about.
 	LabelThreshold = "threshold"
+	// LabelReason is the kind of evidence behind an anomaly score (anomaly.Reason).
+	LabelReason = "reason"
 )
 
 // The published metric names.
@@ -24,6 +26,7 @@ const (
 	Lower         = "kizashi_lower"
 	Upper         = "kizashi_upper"
 	AnomalyScore  = "kizashi_anomaly_score"
+	AnomalyReason = "kizashi_anomaly_reason"
 	Deviation     = "kizashi_deviation"
 	ModelReady    = "kizashi_model_ready"
 	Forecast      = "kizashi_forecast"
@@ -37,7 +40,7 @@ const (
 // threshold).
 type Family struct {
 	Name, Help string
-	// Label is LabelHorizon, LabelThreshold or empty.
+	// Label is LabelHorizon, LabelThreshold, LabelReason or empty.
 	Label string
 }
 
@@ -47,7 +50,8 @@ var Families = []Family{
 	{Baseline, "Expected value of the series at its last sample.", ""},
 	{Lower, "Lower bound of the normal band at the last sample.", ""},
 	{Upper, "Upper bound of the normal band at the last sample.", ""},
-	{AnomalyScore, "Calibrated anomaly score in [0,1]; one threshold serves every series.", ""},
+	{AnomalyScore, "Calibrated anomaly score in [0,1]; one threshold serves every series (0 until the model is ready).", ""},
+	{AnomalyReason, "1 for the kind of evidence behind an anomaly score of at least 0.5 (reason: spike, level_shift, pattern_change, variance_change, quiet, beyond_range, vanished); absent below 0.5.", LabelReason},
 	{Deviation, "Signed deviation of the last sample from the baseline, in robust standard deviations.", ""},
 	{ModelReady, "1 if the model has learned enough to be trusted, else 0.", ""},
 	{Forecast, "Point forecast of the series at the horizon after its last sample.", LabelHorizon},

@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 )
 
 // Defaults applied to fields left out of the file.
@@ -108,6 +109,97 @@ type Query struct {
 	// StalenessTimeout: a series absent from the results this long is dropped.
 	// Default: 5 steps, at least 5 minutes.
 	StalenessTimeout model.Duration `yaml:"staleness_timeout"`
+	// Publish selects the kizashi_* families published for the query's series (Families):
+	// a name, or for the forecast families name:horizon (one of Horizons), or all. Default
+	// (nil): DefaultPublish, forecasts at the longest horizon only.
+	Publish []string `yaml:"publish"`
+}
+
+// Families are the names of the published families (kizashi_<name>) that publish accepts,
+// in the order they are written: metricnames.Families without the kizashi_ prefix.
+var Families = func() []string {
+	var out []string
+	for _, n := range metricnames.Names() {
+		out = append(out, strings.TrimPrefix(n, "kizashi_"))
+	}
+	return out
+}()
+
+// DefaultPublish is what is published when publish is not set: at most 6 series per input
+// with one threshold (kizashi_anomaly_reason only while the score is at least 0.5,
+// kizashi_breach_eta_seconds only for queries with thresholds and while a crossing is
+// forecast); kizashi_forecast at the longest horizon only. It is what the shipped rules and
+// dashboards read.
+var DefaultPublish = []string{"anomaly_score", "anomaly_reason", "lower", "upper", "forecast", "breach_eta_seconds"}
+
+// forecastFamily reports whether a family is published per horizon.
+func forecastFamily(f string) bool { return strings.HasPrefix(f, "forecast") }
+
+// Publishes reports whether the family f (one of Families) is published, and for the
+// forecast families at which horizons (indexes into Horizons).
+func (q *Query) Publishes(f string) (ok bool, horizons []int) {
+	sel := q.Publish
+	if sel == nil {
+		if !slices.Contains(DefaultPublish, f) {
+			return false, nil
+		}
+		if forecastFamily(f) {
+			if len(q.Horizons) == 0 {
+				return true, nil
+			}
+			return true, []int{len(q.Horizons) - 1}
+		}
+		return true, nil
+	}
+	for _, e := range sel {
+		name, h, hasH := strings.Cut(e, ":")
+		if name != f && name != "all" {
+			continue
+		}
+		ok = true
+		if !forecastFamily(f) {
+			return true, nil
+		}
+		if !hasH {
+			horizons = horizons[:0]
+			for i := range q.Horizons {
+				horizons = append(horizons, i)
+			}
+			return true, horizons
+		}
+		d, _ := model.ParseDuration(h)
+		for i, hh := range q.Horizons {
+			if hh == d && !slices.Contains(horizons, i) {
+				horizons = append(horizons, i)
+			}
+		}
+	}
+	slices.Sort(horizons)
+	return ok, horizons
+}
+
+func (q *Query) validatePublish() error {
+	// The entries are not shown: a secret written under the wrong key would be.
+	for i, e := range q.Publish {
+		name, h, hasH := strings.Cut(e, ":")
+		if name == "all" && !hasH {
+			continue
+		}
+		if !slices.Contains(Families, name) {
+			return keyErrorf("publish", "publish[%d]: unknown family (value not shown); want all or one of %s", i, strings.Join(Families, ", "))
+		}
+		if !hasH {
+			continue
+		}
+		if !forecastFamily(name) {
+			return keyErrorf("publish", "publish[%d]: only forecast, forecast_lower and forecast_upper take a horizon", i)
+		}
+		d, err := model.ParseDuration(h)
+		if err != nil || !slices.Contains(q.Horizons, d) {
+			return keyErrorf("publish", "publish[%d]: the horizon is not one of horizons", i)
+		}
+	}
+	return nil
 }
 
 // UnmarshalYAML applies DefaultSource, then validates.
@@ -225,6 +317,9 @@ func (q *Query) validate() error {
 	}
 	if len(q.Thresholds) > 8 {
 		return keyErrorf("thresholds", "%d thresholds: at most 8", len(q.Thresholds))
+	}
+	if err := q.validatePublish(); err != nil {
+		return err
 	}
 	ac, err := q.Anomaly()
 	if err != nil {

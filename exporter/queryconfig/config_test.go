@@ -53,6 +53,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad_warm_up.yml", `line 6: query "q": warm_up: not a valid duration string: (value not shown)`},
 		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into queryconfig.plain"},
 		{"empty.yml", "empty configuration"},
+		{"bad_publish.yml", `line 6: query "q": publish[1]: unknown family (value not shown); want all or one of value, baseline, lower, upper, anomaly_score, anomaly_reason, deviation, model_ready, forecast, forecast_lower, forecast_upper, breach_eta_seconds`},
+		{"bad_publish_horizon.yml", `line 6: query "q": publish[0]: the horizon is not one of horizons`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)

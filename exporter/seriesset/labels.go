@@ -10,10 +10,11 @@ import (
 	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 )
 
-// reserved are the label names the exporter adds itself (kizashi_query, horizon, threshold)
+// reserved are the label names the exporter adds itself (kizashi_query, horizon, threshold,
+// reason)
 // or gives the raw metric name (kizashi_metric): a raw label of one of these names is
 // published as exported_<name>.
-var reserved = map[string]bool{metricnames.LabelQuery: true, metricnames.LabelMetric: true, metricnames.LabelHorizon: true, metricnames.LabelThreshold: true}
+var reserved = map[string]bool{metricnames.LabelQuery: true, metricnames.LabelMetric: true, metricnames.LabelHorizon: true, metricnames.LabelThreshold: true, metricnames.LabelReason: true}
 
 // labelTexts returns the published labels of a raw series in exposition syntax, without
 // braces, for each escaping scheme (see labelText). Most series have only legacy label names,

@@ -13,6 +13,7 @@ type Metrics struct {
 	QueryReady           *prometheus.GaugeVec
 	Series               *prometheus.GaugeVec
 	SeriesBackfilling    *prometheus.GaugeVec
+	SeriesReady          *prometheus.GaugeVec
 	SeriesOverLimit      *prometheus.GaugeVec
 	SeriesDropped        *prometheus.CounterVec
 	CycleDuration        *prometheus.HistogramVec
@@ -46,6 +47,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Series modelled, by query (including those being backfilled)."}, []string{"query"}),
 		SeriesBackfilling: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "series_backfilling",
 			Help: "Series waiting for or in backfill, by query."}, []string{"query"}),
+		SeriesReady: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "series_ready",
+			Help: "Series whose model is ready (has learned enough to be trusted), by query."}, []string{"query"}),
 		SeriesOverLimit: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "series_over_limit",
 			Help: "Series of this shard returned by the last query but not modelled because of max_series."}, []string{"query"}),
 		SeriesDropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "series_dropped_total",
@@ -78,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) forget(query string) {
 	for _, v := range []interface {
 		DeletePartialMatch(prometheus.Labels) int
-	}{m.QueryDuration, m.QueryErrors, m.SourceUp, m.QueryReady, m.Series, m.SeriesBackfilling, m.SeriesOverLimit,
+	}{m.QueryDuration, m.QueryErrors, m.SourceUp, m.QueryReady, m.Series, m.SeriesBackfilling, m.SeriesReady, m.SeriesOverLimit,
 		m.SeriesDropped, m.CycleDuration, m.LastUpdate, m.BackfillProgress, m.BackfillSamples, m.BackfillQuerySeconds,
 		m.BackfillModelSeconds, m.RejectedSamples, m.RestoreFailures, m.SnapshotTime, m.SnapshotFailures} {
 		v.DeletePartialMatch(prometheus.Labels{"query": query})

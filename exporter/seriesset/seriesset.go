@@ -6,9 +6,12 @@ package seriesset
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +32,19 @@ type Source interface {
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error)
 }
 
-// Shard selects the series one replica models: those whose label-set fingerprint modulo Count
-// is Index (as Prometheus' hashmod relabelling does). The zero value models everything.
-type Shard struct{ Index, Count uint64 }
+// Shard selects the series one replica models: those whose hash modulo Count is Index,
+// exactly as Prometheus' hashmod relabelling computes it (the last 8 bytes of the MD5 of the
+// values of the source labels joined by ";", big-endian, modulo Count). The source labels are
+// By, or when By is empty every label of the series (its metric name included, as __name__),
+// in the order of their names: a relabel rule with the same source_labels, separator ";" and
+// modulus Count puts a series in the same shard. The zero value models everything.
+//
+// PromQL has no hash function, so the shard cannot be pushed into the query: every shard
+// runs the whole query (and backfill) and keeps its share; see Owns.
+type Shard struct {
+	Index, Count uint64
+	By           []model.LabelName
+}
 
 // ParseShard parses "i/n" with 0 <= i < n.
 func ParseShard(s string) (Shard, error) {
@@ -47,14 +60,41 @@ func ParseShard(s string) (Shard, error) {
 	return Shard{Index: i, Count: n}, nil
 }
 
-// Owns reports whether the series with fingerprint fp belongs to the shard.
-func (s Shard) Owns(fp model.Fingerprint) bool {
-	return s.Count <= 1 || uint64(fp)%s.Count == s.Index
+// Owns reports whether the series with labels m belongs to the shard.
+func (s Shard) Owns(m model.Metric) bool {
+	if s.Count <= 1 {
+		return true
+	}
+	return s.Hash(m)%s.Count == s.Index
+}
+
+// Hash returns the series' hash as Prometheus' hashmod computes it (see Shard).
+func (s Shard) Hash(m model.Metric) uint64 {
+	names := s.By
+	if len(names) == 0 {
+		names = make([]model.LabelName, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+	}
+	h := md5.New()
+	for i, n := range names {
+		if i > 0 {
+			h.Write([]byte{';'})
+		}
+		h.Write([]byte(m[n]))
+	}
+	var sum [md5.Size]byte
+	return binary.BigEndian.Uint64(h.Sum(sum[:0])[8:])
 }
 
 func (s Shard) String() string {
 	if s.Count <= 1 {
 		return "0/1"
+	}
+	if len(s.By) > 0 {
+		return fmt.Sprintf("%d/%d by %v", s.Index, s.Count, s.By)
 	}
 	return fmt.Sprintf("%d/%d", s.Index, s.Count)
 }
@@ -310,6 +350,9 @@ func (q *Query) refresh(s *Series) {
 // CycleResult says what one live cycle did.
 type CycleResult struct {
 	Updated, New, Dropped, OverLimit, OtherShards int
+	// Vanished: series absent from the answer whose absence scores at least
+	// anomaly.ReasonMinScore (reason vanished) until they are dropped.
+	Vanished int
 	// CatchingUp: series that wait for a backfill of the steps missed since the last
 	// successful cycle.
 	CatchingUp           int
@@ -363,12 +406,12 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 	}
 	for _, smp := range vec {
 		fp := smp.Metric.Fingerprint()
-		if !q.opts.Shard.Owns(fp) {
-			res.OtherShards++
-			continue
-		}
 		s := q.series[fp]
 		if s == nil {
+			if !q.opts.Shard.Owns(smp.Metric) {
+				res.OtherShards++
+				continue
+			}
 			if len(q.series) >= q.cfg.MaxSeries {
 				res.OverLimit++
 				continue
@@ -392,6 +435,7 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 		q.refresh(s)
 		res.Updated++
 	}
+	res.Vanished = q.vanished(t)
 	res.Dropped = q.dropStale(t)
 	q.overLimit = res.OverLimit
 	q.mu.Unlock()
@@ -414,6 +458,25 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 // tests).
 func (q *Query) ApplyVector(vec model.Vector, t time.Time) CycleResult {
 	return q.apply(vec, t, CycleResult{})
+}
+
+// vanished publishes, for every series the answer at t did not return (and that is not
+// waiting for a backfill), what its model makes of the absence (anomaly.Model.Missing): a
+// score that grows with the steps missed, with the reason vanished, from the first missing
+// step until the series is dropped. q.mu held for writing. It returns how many such series
+// score at least anomaly.ReasonMinScore.
+func (q *Query) vanished(t time.Time) int {
+	n := 0
+	for _, s := range q.list {
+		if s.joining || s.seen.Equal(t) || s.pub.Time.IsZero() {
+			continue
+		}
+		s.pub.Result = s.model.Missing(t)
+		if s.pub.Result.Reason == anomaly.ReasonVanished {
+			n++
+		}
+	}
+	return n
 }
 
 // dropStale removes the series not seen for the staleness timeout; q.mu held for writing.
@@ -449,19 +512,23 @@ func (q *Query) dropStale(now time.Time) int {
 func (q *Query) updateGauges() {
 	q.mu.RLock()
 	n, over := len(q.series), q.overLimit
-	joining := 0
+	joining, ready := 0, 0
 	for _, s := range q.list {
 		if s.joining {
 			joining++
 		}
+		if s.pub.Result.Ready { // what is published: a series catching up keeps it
+			ready++
+		}
 	}
 	q.mu.RUnlock()
 	m := q.opts.Metrics
-	ready := 0.0
+	queryReady := 0.0
 	if q.backfilled.Load() {
-		ready = 1
+		queryReady = 1
 	}
-	m.QueryReady.WithLabelValues(q.name).Set(ready)
+	m.QueryReady.WithLabelValues(q.name).Set(queryReady)
+	m.SeriesReady.WithLabelValues(q.name).Set(float64(ready))
 	m.Series.WithLabelValues(q.name).Set(float64(n))
 	m.SeriesBackfilling.WithLabelValues(q.name).Set(float64(joining))
 	m.SeriesOverLimit.WithLabelValues(q.name).Set(float64(over))

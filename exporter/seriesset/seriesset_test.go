@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
@@ -495,4 +501,104 @@ func TestStatusAndTooLargeChunks(t *testing.T) {
 	require.False(t, e2.q.Ready())
 	require.True(t, e2.q.Status().Usable())
 	require.Zero(t, testutil.ToFloat64(e2.m.QueryReady.WithLabelValues("q")))
+}
+
+// A series that stops reporting while the others go on is an anomaly of its own: its score
+// rises to the alert threshold within a few steps, with the reason vanished, until it is dropped.
+func TestVanishedSeriesScores(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.StalenessTimeout = model.Duration(10 * time.Minute) }), seriesset.Options{})
+	series := fakesource.Many("load", 3)
+	src := fakesource.New(series, wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	for range 5 {
+		e.now = e.now.Add(time.Minute)
+		_, err = e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+	}
+
+	src.SetSeries([]model.Metric{series[0], series[2]})
+	var scores []float64
+	for i := range 12 {
+		e.now = e.now.Add(time.Minute)
+		res, err := e.q.Cycle(ctx, src, e.now)
+		require.NoError(t, err)
+		pub := published(e.q)
+		if res.Dropped > 0 {
+			require.Len(t, pub, 2, "dropped at step %d", i)
+			break
+		}
+		require.Len(t, pub, 3)
+		for l, p := range pub {
+			if l == `instance="host-1",job="bench",kizashi_metric="load",kizashi_query="q"` {
+				scores = append(scores, p.Result.Score)
+				if p.Result.Score >= anomaly.ReasonMinScore {
+					require.Equal(t, anomaly.ReasonVanished, p.Result.Reason)
+				}
+			} else {
+				require.Less(t, p.Result.Score, 0.5, "%s", l)
+				require.NotEqual(t, anomaly.ReasonVanished, p.Result.Reason)
+			}
+		}
+	}
+	require.Len(t, scores, 10, "published while absent, until the staleness timeout: %v", scores)
+	require.Greater(t, scores[2], 0.65, "the alert threshold within three steps: %v", scores)
+	for i := 1; i < len(scores); i++ {
+		require.GreaterOrEqual(t, scores[i], scores[i-1], "grows with the steps missed: %v", scores)
+	}
+}
+
+// TestShardAgreesWithHashmod: a series is in the shard Prometheus' own hashmod relabelling
+// puts it in, with source_labels the shard's labels (all the series' labels in name order by
+// default), separator ";" and modulus the shard count.
+func TestShardAgreesWithHashmod(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, by := range [][]model.LabelName{nil, {"instance"}, {"job", "instance"}} {
+		for _, n := range []uint64{2, 3, 7} {
+			counts := make([]int, n)
+			for k := range 500 {
+				m := model.Metric{"__name__": model.LabelValue(fmt.Sprintf("m%d", r.IntN(5))), "job": model.LabelValue(fmt.Sprintf("j%d", r.IntN(3))),
+					"instance": model.LabelValue(fmt.Sprintf("host-%d:%d", k, r.IntN(9999)))}
+				if k%3 == 0 {
+					m["zone"] = "eu-1"
+				}
+				source := by
+				if source == nil {
+					for l := range m {
+						source = append(source, l)
+					}
+					slices.Sort(source)
+				}
+				cfg := &relabel.Config{Action: relabel.HashMod, SourceLabels: source, Separator: ";", Modulus: n,
+					TargetLabel: "__tmp_shard", Regex: relabel.MustNewRegexp("(.*)"), Replacement: "$1"}
+				lb := labels.NewBuilder(labels.FromMap(metricMap(m)))
+				require.True(t, relabel.ProcessBuilder(lb, cfg))
+				want, err := strconv.ParseUint(lb.Get("__tmp_shard"), 10, 64)
+				require.NoError(t, err)
+				owners := 0
+				for i := range n {
+					if (seriesset.Shard{Index: i, Count: n, By: by}).Owns(m) {
+						owners++
+						require.Equal(t, want, i, "%v by %v", m, by)
+					}
+				}
+				require.Equal(t, 1, owners)
+				counts[want]++
+			}
+			for i, c := range counts {
+				require.Greater(t, c, 500/int(n)/2, "shard %d of %d by %v: %v", i, n, by, counts)
+			}
+		}
+	}
+}
+
+func metricMap(m model.Metric) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[string(k)] = string(v)
+	}
+	return out
 }

@@ -46,7 +46,7 @@ func (q *Query) Snapshot(fn func(raw model.Metric, snap []byte) error) error {
 // from scratch when the live cycle finds it.
 func (q *Query) Restore(raw model.Metric, snap []byte) error {
 	fp := raw.Fingerprint()
-	if !q.opts.Shard.Owns(fp) {
+	if !q.opts.Shard.Owns(raw) {
 		return nil
 	}
 	m, err := q.spec.Restore(snap)

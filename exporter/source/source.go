@@ -26,6 +26,7 @@ var ErrTooLarge = errors.New("answer too large")
 
 // Prometheus queries one Prometheus-compatible API.
 type Prometheus struct {
+	client     api.Client
 	api        v1.API
 	timeout    time.Duration
 	maxSamples int
@@ -42,7 +43,7 @@ func New(cfg queryconfig.Source) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source client: %w", err)
 	}
-	return &Prometheus{api: v1.NewAPI(c), timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
+	return &Prometheus{client: c, api: v1.NewAPI(c), timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
 }
 
 // limitTransport fails the reading of a response body (decompressed) after max bytes, so
@@ -99,21 +100,11 @@ func (p *Prometheus) checkSamples(n int) error {
 func (p *Prometheus) Query(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	v, _, _, err := p.api.Query(ctx, expr, t, v1.WithTimeout(p.timeout))
+	v, err := p.instant(ctx, expr, t)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)
 	}
-	switch v := v.(type) {
-	case model.Vector:
-		if err := p.checkSamples(len(v)); err != nil {
-			return nil, fmt.Errorf("query %q: %w", expr, err)
-		}
-		return v, nil
-	case *model.Scalar:
-		return model.Vector{{Metric: model.Metric{}, Value: v.Value, Timestamp: v.Timestamp}}, nil
-	default:
-		return nil, fmt.Errorf("query %q: got %s, want vector", expr, v.Type())
-	}
+	return v, nil
 }
 
 // QueryRange evaluates expr over [start, end] every step.

@@ -109,7 +109,7 @@
 // Each series is driven through a Detector (ModelDetector: a fresh anomaly.Model of the
 // configuration under test, as the exporter runs it) and its results through the shipped
 // alert rule (ShippedRule, TestShippedRule keeps it equal to dashboards/prometheus/
-// kizashi-alerts.yml): `kizashi_anomaly_score > 0.65 and kizashi_model_ready == 1`, for: 2m,
+// kizashi-alerts.yml): `kizashi_anomaly_score > 0.65` (0 until the model is ready), for: 2m,
 // keep_firing_for: 10m, evaluated once per step, with Prometheus' state machine (Alert;
 // TestAlertAgainstPrometheus checks it against Debian's Prometheus). A failure is detected
 // when the alert fires with its expression holding at an evaluation within Judge of the onset

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Rule is an alerting rule on the exporter's series, `kizashi_anomaly_score > Threshold and
-// kizashi_model_ready == 1` with for: and keep_firing_for:, evaluated every Interval.
+// Rule is an alerting rule on the exporter's series, `kizashi_anomaly_score > Threshold`
+// (the score is 0 until the model is ready; series that vanished are left to another rule)
+// with for: and keep_firing_for:, evaluated every Interval.
 type Rule struct {
 	Threshold     float64
 	For           time.Duration
@@ -20,7 +21,7 @@ var ShippedRule = Rule{Threshold: 0.65, For: 2 * time.Minute, KeepFiringFor: 10 
 
 // Expr is the rule's PromQL expression.
 func (r Rule) Expr() string {
-	return fmt.Sprintf("kizashi_anomaly_score > %g and kizashi_model_ready == 1", r.Threshold)
+	return fmt.Sprintf(`kizashi_anomaly_score > %g unless ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
 }
 
 // AlertState is the state of one alert instance.

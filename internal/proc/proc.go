@@ -229,6 +229,16 @@ func (p *Process) current() (*exec.Cmd, chan struct{}, error) {
 	return p.cmd, p.done, p.waitErr
 }
 
+// Pid returns the process id of the running process, 0 if it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || isClosed(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Exited reports whether the last started command has exited (or none was started).
 func (p *Process) Exited() bool {
 	_, done, _ := p.current()

@@ -149,6 +149,10 @@ func (p *Prometheus) start(t testing.TB) {
 	}
 }
 
+// Pid returns the Prometheus server's process id (0 when it is not running): for measuring
+// its CPU time and memory in /proc.
+func (p *Prometheus) Pid() int { return p.proc.Pid() }
+
 // URL returns the base URL, "http://127.0.0.1:<port>".
 func (p *Prometheus) URL() string { return "http://" + p.addr }
 

@@ -61,6 +61,7 @@ queries:
     step: 1m
     sensitivity: 0.6
     staleness_timeout: 1h
+    publish: [all]
 `, prom.URL())), 0o600))
 	l, err := net.Listen("tcp", exporterAddr)
 	require.NoError(t, err)

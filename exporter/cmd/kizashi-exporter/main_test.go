@@ -59,6 +59,8 @@ func TestRun(t *testing.T) {
 			wantCode: 2, wantOut: []string{"enum value must be one of auto,on,off"}},
 		{name: "bad horizons", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o4"), "--horizons", "1h,x"},
 			wantCode: 1, wantOut: []string{`--horizons: duration \"x\"`}},
+		{name: "bad shard label", args: []string{"serve", "--shard=0/2", "--shard.by=", "--config.file", "../../examples/kizashi-exporter.yml"},
+			wantCode: 1, wantOut: []string{"--shard.by", "not a label name"}},
 		{name: "serve help", args: []string{"serve", "--help"}, wantStdout: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check"}},
 		{name: "config check", args: []string{"serve", "--config.file", "../../examples/kizashi-exporter.yml", "--config.check"},
 			wantOut: []string{"kizashi-exporter.yml: configuration is valid"}},
@@ -87,7 +89,7 @@ func TestRun(t *testing.T) {
 	}
 	data, err := os.ReadFile(filepath.Join(dir, "one.csv"))
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(string(data), "timestamp,value,baseline,lower,upper,anomaly_score,deviation,forecast_5m,forecast_1h\n"))
+	require.True(t, strings.HasPrefix(string(data), "timestamp,value,baseline,lower,upper,anomaly_score,deviation,reason,forecast_5m,forecast_1h\n"))
 }
 
 // stampVersion sets the build information as the release's -ldflags -X do, for the test.

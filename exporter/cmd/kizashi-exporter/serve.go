@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/kizashi-dev/kizashi/exporter/daemon"
@@ -21,7 +22,8 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		check      = cmd.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		dataDir    = cmd.Flag("storage.path", "Directory for model snapshots; empty disables them.").Default("data").String()
 		interval   = cmd.Flag("storage.snapshot-interval", "Interval between model snapshots (also written on shutdown).").Default("5m").Duration()
-		shard      = cmd.Flag("shard", "Model only the series whose label hash falls in shard i of n (i/n), as Prometheus' hashmod does.").Default("0/1").String()
+		shard      = cmd.Flag("shard", "Model only the series of shard i of n (i/n): those Prometheus' hashmod relabelling, modulus n, puts in i, its source_labels --shard.by. Every shard runs the whole query.").Default("0/1").String()
+		shardBy    = cmd.Flag("shard.by", "Label the shard is computed from (repeatable, in hashmod's source_labels order); default every label of the series, in name order.").Strings()
 		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
 		lifecycle  = cmd.Flag("web.enable-lifecycle", "Enable configuration reloads through POST /-/reload (behind --web.config.file's auth).").Bool()
 		webFlags   = kingpinflag.AddFlags(cmd, ":9742")
@@ -37,6 +39,12 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		sh, err := seriesset.ParseShard(*shard)
 		if err != nil {
 			return err
+		}
+		for _, l := range *shardBy {
+			if !model.UTF8Validation.IsValidLabelName(l) {
+				return fmt.Errorf("--shard.by %q: not a label name", l)
+			}
+			sh.By = append(sh.By, model.LabelName(l))
 		}
 		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
 		return daemon.Run(ctx, daemon.Options{
