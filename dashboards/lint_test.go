@@ -180,7 +180,7 @@ func TestDashboards(t *testing.T) {
 }
 
 // TestDefaultPublished: the dashboards and the rules read only the kizashi_* series the
-// exporter publishes by default (config.DefaultPublish), so that they work without publish:.
+// exporter publishes by default (queryconfig.DefaultPublish), so that they work without publish:.
 func TestDefaultPublished(t *testing.T) {
 	qs, err := dashboards.Queries()
 	require.NoError(t, err)

@@ -1,10 +1,11 @@
-// Package collector publishes the models' results on /metrics: kizashi_value, _baseline, _lower,
-// _upper, _anomaly_score, _deviation, _model_ready, _forecast{horizon} (+ _lower/_upper) and
-// _breach_eta_seconds{threshold}, each with the raw series' labels plus kizashi_query, next to
-// the exporter's own kizashi_exporter_* metrics.
+// Package collector publishes the models' results on /metrics: the families of
+// metricnames.Families a query selects (queryconfig.Query.Publish; by default kizashi_anomaly_score,
+// _anomaly_reason{reason} while the score is at least 0.5, _lower, _upper, _forecast{horizon}
+// at the longest horizon and _breach_eta_seconds{threshold}), each with the raw series' labels
+// plus kizashi_query, next to the exporter's own kizashi_exporter_* metrics.
 //
 // Like node_exporter, the series are built per scrape from the current state, never kept in
-// metric vectors. They are written in the text exposition format directly from the registry's
+// metric vectors. They are written in the text exposition format directly from the series set's
 // precomputed label strings rather than through prometheus.NewDesc / MustNewConstMetric: with
 // 100k series and about 15 samples each, client_golang's Gather (a dto.Metric per sample,
 // sorting and consistency checks) would take most of the scrape budget and hundreds of MiB.
