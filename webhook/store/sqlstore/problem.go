@@ -199,11 +199,8 @@ func (s *Store) CreateProblem(ctx context.Context, p *store.Problem, incidents [
 		e.ProblemID = id
 		return t.problemEntry(ctx, e)
 	})
-	if errors.Is(err, store.ErrExists) {
-		return err
-	}
 	if err != nil {
-		return fmt.Errorf("create problem: %w", err)
+		return storeErr(err, "create problem")
 	}
 	p.ID = id
 	return nil
@@ -222,22 +219,13 @@ func (s *Store) UpdateProblem(ctx context.Context, p *store.Problem, e store.Pro
 			}
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
+		if err := affected(res, store.ErrNotFound); err != nil {
 			return err
 		}
 		e.ProblemID = p.ID
 		return t.problemEntry(ctx, e)
 	})
-	if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("update problem: %w", err)
-	}
-	return nil
+	return storeErr(err, "update problem")
 }
 
 // Problem implements store.Problems.
@@ -503,21 +491,12 @@ func (s *Store) DeclareMajor(ctx context.Context, m store.MajorIncident, e incid
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrExists
-			}
+		if err := affected(res, store.ErrExists); err != nil {
 			return err
 		}
 		return t.journalOnIncident(ctx, e)
 	})
-	if errors.Is(err, store.ErrExists) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("declare major incident: %w", err)
-	}
-	return nil
+	return storeErr(err, "declare major incident")
 }
 
 // UpdateMajor implements store.Problems.
@@ -531,21 +510,12 @@ func (s *Store) UpdateMajor(ctx context.Context, m store.MajorIncident, e incide
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
+		if err := affected(res, store.ErrNotFound); err != nil {
 			return err
 		}
 		return t.journalOnIncident(ctx, e)
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("update major incident: %w", err)
-	}
-	return nil
+	return storeErr(err, "update major incident")
 }
 
 func (s *Store) majors(ctx context.Context, q string, args ...any) ([]store.MajorIncident, error) {
@@ -618,10 +588,7 @@ func (s *Store) AddMajorUpdate(ctx context.Context, u *store.MajorUpdate, next t
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
+		if err := affected(res, store.ErrNotFound); err != nil {
 			return err
 		}
 		if err := t.queryRow(ctx, `INSERT INTO major_updates (tenant, incident_id, at, actor, message) VALUES (?, ?, ?, ?, ?) RETURNING id`,
@@ -631,11 +598,8 @@ func (s *Store) AddMajorUpdate(ctx context.Context, u *store.MajorUpdate, next t
 		return t.journalOnIncident(ctx, incident.Entry{Tenant: u.Tenant, IncidentID: u.IncidentID, At: u.At, Actor: u.Actor,
 			Kind: store.KindCustomerUpdate, Message: u.Message})
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return err
-	}
 	if err != nil {
-		return fmt.Errorf("major incident update: %w", err)
+		return storeErr(err, "major incident update")
 	}
 	u.ID = id
 	return nil
@@ -698,4 +662,23 @@ func (s *Store) JournalRange(ctx context.Context, tenant string, from, to time.T
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// affected is nil when res changed a row, else none (store.ErrNotFound, store.ErrExists) or
+// the driver's error.
+func affected(res sql.Result, none error) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = none
+	}
+	return err
+}
+
+// storeErr returns the store's sentinel errors (store.ErrExists, store.ErrNotFound) as they
+// are, and any other error with what was being done.
+func storeErr(err error, what string) error {
+	if err == nil || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
