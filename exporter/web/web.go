@@ -1,7 +1,7 @@
 // Package web serves kizashi-exporter's pages: a landing page listing the queries and their
 // series with small server-rendered SVG charts (raw, band, forecast, score) of the last day,
 // and a page per series. No JavaScript: the charts are inline SVG written by the server, and
-// the pages reload themselves every step (at least 15 s). Values are shown with SI prefixes.
+// the pages reload themselves every step (at least every minute). Values are shown with SI prefixes.
 package web
 
 import (
@@ -77,13 +77,13 @@ type head struct {
 }
 
 // refresh is how often a page of these queries reloads itself: the shortest step, between
-// 15 seconds and 5 minutes (nothing changes between two steps).
+// a minute and 5 minutes (nothing changes between two steps; a reader has a minute at least).
 func refresh(queries []*seriesset.Query) int {
 	r := 5 * time.Minute
 	for _, q := range queries {
 		r = min(r, time.Duration(q.Config().Step))
 	}
-	return int(max(r, 15*time.Second) / time.Second)
+	return int(max(r, time.Minute) / time.Second)
 }
 
 type queryView struct {
