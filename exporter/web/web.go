@@ -1,7 +1,7 @@
 // Package web serves kizashi-exporter's pages: a landing page listing the queries and their
 // series with small server-rendered SVG charts (raw, band, forecast, score) of the last day,
 // and a page per series. No JavaScript: the charts are inline SVG written by the server, and
-// the pages reload themselves every step (at least every minute). Values are shown with SI prefixes.
+// the pages reload themselves every step (every step, at most once a minute). Values are shown with SI prefixes.
 package web
 
 import (
