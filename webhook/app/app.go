@@ -181,6 +181,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	p.startEscalation(bg, st, ids, reg) // escalation.go
+	// Reminders of customer updates and the monthly report mails: deliveries.go.
+	if err := p.startDeliveries(bg, st, ids, reg); err != nil {
+		return err
+	}
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	ls := []net.Listener{o.Listener}

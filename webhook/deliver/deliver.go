@@ -8,7 +8,6 @@
 package deliver
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -98,20 +97,4 @@ func backoff(attempts int) time.Duration {
 func permanent(err error) bool {
 	var fe *forward.Error
 	return errors.As(err, &fe) && fe.Kind == forward.Permanent
-}
-
-// run ticks every interval until ctx ends.
-func run(ctx context.Context, interval time.Duration, log func() *slog.Logger, tick func(context.Context) (int, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := tick(ctx); err != nil && ctx.Err() == nil {
-			log().Error("scheduled delivery", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

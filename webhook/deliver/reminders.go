@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -46,11 +45,6 @@ type Reminders struct {
 	Config   func() *ReminderConfig
 	// IDs maps incident ids to public ids (nil: identity).
 	IDs *publicid.Codec
-}
-
-// Run ticks every interval until ctx ends.
-func (e *Reminders) Run(ctx context.Context, interval time.Duration) {
-	run(ctx, interval, func() *slog.Logger { e.defaults(); return e.Log }, e.Tick)
 }
 
 // ReminderKey is the key of the reminder of m's update due now.

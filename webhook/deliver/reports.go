@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -60,11 +59,6 @@ type Reports struct {
 	// Mailer is nil when no SMTP relay is configured: nothing is sent.
 	Mailer  Mailer
 	Printer PDFPrinter
-}
-
-// Run ticks every interval until ctx ends.
-func (e *Reports) Run(ctx context.Context, interval time.Duration) {
-	run(ctx, interval, func() *slog.Logger { e.defaults(); return e.Log }, e.Tick)
 }
 
 // Due returns the month whose report t sends by now ("2026-11"), the sending time and the
