@@ -241,7 +241,9 @@ func monthlyReport(t *testing.T, open Opener) {
 		"acme": {Recipients: []string{"cio@acme.example", "ops@acme.example"}, Lang: "ja", Location: tokyo, Day: 1, At: 9 * time.Hour, Format: deliver.FormatPDF},
 	}}
 	replica := func(st Store, owner string, p deliver.PDFPrinter) *deliver.Reports {
-		e := &deliver.Reports{Compute: func(ctx context.Context, o report.Options) (*report.Report, error) { return report.Compute(ctx, st, st, o) },
+		e := &deliver.Reports{Compute: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Compute(ctx, st, st, o)
+		},
 			Config: func() *deliver.ReportConfig { return cfg }, Mailer: mailer(t, srv), Printer: p}
 		e.Store, e.Now, e.Owner = st, clock.Now, owner
 		return e
