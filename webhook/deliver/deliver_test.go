@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
 	"github.com/kizashi-dev/kizashi/webhook/deliver"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
@@ -23,6 +24,8 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/store/sqlite"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Store is what the tests need of a store.
 type Store interface {
