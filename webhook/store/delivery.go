@@ -75,8 +75,9 @@ type OnCallOverride struct {
 type OnCallOverrides interface {
 	// AddOverride stores o and sets its ID.
 	AddOverride(ctx context.Context, o *OnCallOverride) error
-	// DeleteOverride deletes an override of tenant (ErrNotFound when there is none).
-	DeleteOverride(ctx context.Context, tenant string, id int64) (*OnCallOverride, error)
+	// DeleteOverride deletes an override of tenant (ErrNotFound when there is none): the row
+	// is kept, marked deleted by actor at at, as the audit trail.
+	DeleteOverride(ctx context.Context, tenant string, id int64, actor string, at time.Time) (*OnCallOverride, error)
 	// Overrides lists the overrides of tenant ("" every tenant) that end after since, by
 	// start.
 	Overrides(ctx context.Context, tenant string, since time.Time) ([]OnCallOverride, error)

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS oncall_overrides (
 	ends_at    BIGINT NOT NULL,
 	reason     TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL,
-	created_at BIGINT NOT NULL
+	created_at BIGINT NOT NULL,
+	deleted_by TEXT NOT NULL DEFAULT '',
+	deleted_at BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS oncall_overrides_tenant ON oncall_overrides (tenant, ends_at);
 `
@@ -237,18 +239,19 @@ func scanOverride(row interface{ Scan(...any) error }) (store.OnCallOverride, er
 	return o, err
 }
 
-// DeleteOverride implements store.OnCallOverrides.
-func (s *Store) DeleteOverride(ctx context.Context, tenant string, id int64) (*store.OnCallOverride, error) {
+// DeleteOverride implements store.OnCallOverrides: the row stays, marked deleted by actor.
+func (s *Store) DeleteOverride(ctx context.Context, tenant string, id int64, actor string, at time.Time) (*store.OnCallOverride, error) {
 	var out *store.OnCallOverride
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		o, err := scanOverride(t.queryRow(ctx, `SELECT `+overrideColumns+` FROM oncall_overrides WHERE tenant = ? AND id = ?`, tenant, id))
+		o, err := scanOverride(t.queryRow(ctx, `SELECT `+overrideColumns+` FROM oncall_overrides WHERE tenant = ? AND id = ? AND deleted_at = 0`, tenant, id))
 		if err == sql.ErrNoRows {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(ctx, `DELETE FROM oncall_overrides WHERE tenant = ? AND id = ?`, tenant, id)
+		res, err := t.exec(ctx, `UPDATE oncall_overrides SET deleted_by = ?, deleted_at = ? WHERE tenant = ? AND id = ? AND deleted_at = 0`,
+			sanitize.Text(actor, sanitize.MaxName), TS(at), tenant, id)
 		if err != nil {
 			return err
 		}
@@ -260,7 +263,7 @@ func (s *Store) DeleteOverride(ctx context.Context, tenant string, id int64) (*s
 
 // Overrides implements store.OnCallOverrides.
 func (s *Store) Overrides(ctx context.Context, tenant string, since time.Time) (_ []store.OnCallOverride, err error) {
-	q, args := `SELECT `+overrideColumns+` FROM oncall_overrides WHERE ends_at > ?`, []any{TS(since)}
+	q, args := `SELECT `+overrideColumns+` FROM oncall_overrides WHERE deleted_at = 0 AND ends_at > ?`, []any{TS(since)}
 	if tenant != "" {
 		q, args = q+` AND tenant = ?`, append(args, tenant)
 	}
