@@ -32,6 +32,7 @@ type Store interface {
 	store.Store
 	store.Delivering
 	store.Problems
+	store.OnCallOverrides
 }
 
 // Opener opens the same database again each call (a restart or another replica).
@@ -119,6 +120,7 @@ func reminders(t *testing.T, open Opener) {
 		Contacts: map[string]notify.Contact{
 			"hanako": {Name: "hanako", User: "hanako.yamada", Email: "hanako@acme.example", Lang: notify.LangJA, Location: tokyo, Channels: []string{"mail"}},
 			"taro":   {Name: "taro", Email: "taro@acme.example", Channels: []string{"mail"}},
+			"jiro":   {Name: "jiro", Email: "jiro@acme.example", Channels: []string{"mail"}},
 		},
 		Schedules: map[string]*oncall.Schedule{
 			"ops": {Name: "ops", Location: tokyo, Members: []string{"taro"}, Period: oncall.Weekly, Handoff: 9 * time.Hour, Start: time.Date(2026, 11, 30, 0, 0, 0, 0, tokyo)},
@@ -172,9 +174,12 @@ func reminders(t *testing.T, open Opener) {
 	require.Zero(t, tickAll(t, a.Tick, b.Tick, c.Tick))
 	require.Len(t, srv.Mails(), 2)
 
-	// An update posted moves the due time: the next one is reminded of once, 30 minutes later.
+	// An update posted moves the due time: the next one is reminded of once, 30 minutes later,
+	// to jiro, whom an override made through the API puts on call in ops.
 	_, err = desk.CustomerUpdate(ctx, "acme", "hanako.yamada", in.ID, "DB failover in progress")
 	require.NoError(t, err)
+	require.NoError(t, st.AddOverride(ctx, &store.OnCallOverride{Tenant: "acme", Schedule: "ops", Contact: "jiro",
+		From: clock.Now(), To: clock.Now().Add(2 * time.Hour), CreatedBy: "noc", CreatedAt: clock.Now()}))
 	clock.Advance(29 * time.Minute)
 	require.Zero(t, tickAll(t, a.Tick, c.Tick))
 	// A temporary SMTP failure is retried for the failed delivery only.
@@ -196,6 +201,7 @@ func reminders(t *testing.T, open Opener) {
 	}
 	require.Len(t, lines, 2, "one journal line per due time: %v", lines)
 	require.Contains(t, lines[0], "reminded hanako/mail, taro/mail")
+	require.Contains(t, lines[1], "reminded hanako/mail, jiro/mail", "the override's jiro instead of taro")
 	ds, err := st.Deliveries(ctx, deliver.KindReminder, "acme", 10)
 	require.NoError(t, err)
 	require.Len(t, ds, 2)

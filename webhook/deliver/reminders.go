@@ -13,6 +13,8 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
+	"github.com/kizashi-dev/kizashi/webhook/oncall"
+	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -96,7 +98,7 @@ func (e *Reminders) Tick(ctx context.Context) (int, error) {
 }
 
 // recipients resolves who is reminded now, in order, without repeats.
-func (t *ReminderTenant) recipients(coordinator string, now time.Time) (names, problems []string) {
+func (t *ReminderTenant) recipients(schedules map[string]*oncall.Schedule, coordinator string, now time.Time) (names, problems []string) {
 	add := func(n string) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
@@ -121,7 +123,7 @@ func (t *ReminderTenant) recipients(coordinator string, now time.Time) (names, p
 		}
 	}
 	for _, s := range t.Schedules {
-		sch := t.People.Schedules[s]
+		sch := schedules[s]
 		if sch == nil {
 			problems = append(problems, "unknown schedule "+s)
 			continue
@@ -142,7 +144,13 @@ func (e *Reminders) remind(ctx context.Context, cfg *ReminderConfig, t *Reminder
 	if err != nil {
 		return false, errors.Join(err, e.Store.RetryDelivery(ctx, key, e.Owner, err.Error(), now.Add(time.Minute)))
 	}
-	names, problems := t.recipients(m.Coordinator, now)
+	schedules := t.People.Schedules
+	if stored, err := oncallview.Stored(ctx, e.Store, m.Tenant, now); err != nil {
+		e.Log.Warn("on-call overrides not read: the schedules' own apply", "tenant", m.Tenant, "err", err)
+	} else {
+		schedules = oncallview.Merge(schedules, stored)
+	}
+	names, problems := t.recipients(schedules, m.Coordinator, now)
 	msg := notify.Message{Tenant: in.Tenant, IncidentID: e.IDs.Public(publicid.Incident, in.ID), Title: in.Title, Priority: in.Priority,
 		State: string(in.State), CI: in.CI, CreatedAt: in.CreatedAt, UpdateDue: m.NextUpdateDue,
 		DedupKey: forward.CorrelationID("kizashi-update", in.Tenant, in.ID)}
