@@ -10,6 +10,7 @@ package deliver
 import (
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,30 @@ type Runner struct {
 	MaxAttempts int
 	Log         *slog.Logger
 	Metrics     *Metrics
+
+	mu   sync.Mutex
+	done map[store.DeliveryKey]bool // jobs seen finished: not claimed again
+}
+
+// finished tells whether key was seen finished (so a tick writes nothing for it again).
+func (r *Runner) finished(key store.DeliveryKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[key]
+}
+
+// remember notes a job seen finished. The memory is bounded: it is forgotten at 10000 keys
+// (the store still answers).
+func (r *Runner) remember(d *store.Delivery) {
+	if d == nil || d.Outcome == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done == nil || len(r.done) >= 10000 {
+		r.done = map[store.DeliveryKey]bool{}
+	}
+	r.done[d.DeliveryKey] = true
 }
 
 func (r *Runner) defaults() {

@@ -78,12 +78,16 @@ func (e *Reminders) Tick(ctx context.Context) (int, error) {
 		}
 		now := e.Now()
 		key := ReminderKey(m)
+		if e.finished(key) {
+			continue
+		}
 		d, ok, err := e.Store.ClaimDelivery(ctx, key, m.NextUpdateDue, e.Owner, now, now.Add(e.Lease))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if !ok {
+			e.remember(d)
 			continue
 		}
 		done, err := e.remind(ctx, cfg, t, m, d)
@@ -91,6 +95,7 @@ func (e *Reminders) Tick(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 		}
 		if done {
+			e.remember(&store.Delivery{DeliveryKey: key, Outcome: store.DeliverySent})
 			n++
 		}
 	}

@@ -69,7 +69,8 @@ func (t *ReportTenant) Due(now time.Time) (period string, at, from, to time.Time
 		loc = time.UTC
 	}
 	local := now.In(loc)
-	at = time.Date(local.Year(), local.Month(), t.Day, 0, 0, 0, 0, loc).Add(t.At)
+	// The wall-clock time (a daylight-saving change that day does not move it).
+	at = time.Date(local.Year(), local.Month(), t.Day, int(t.At/time.Hour), int(t.At%time.Hour/time.Minute), 0, 0, loc)
 	if now.Before(at) {
 		return "", time.Time{}, time.Time{}, time.Time{}, false
 	}
@@ -97,12 +98,16 @@ func (e *Reports) Tick(ctx context.Context) (int, error) {
 			continue
 		}
 		key := store.DeliveryKey{Kind: KindReport, Tenant: name, Period: period}
+		if e.finished(key) {
+			continue
+		}
 		d, ok, err := e.Store.ClaimDelivery(ctx, key, at, e.Owner, now, now.Add(e.Lease))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if !ok {
+			e.remember(d)
 			continue
 		}
 		done, err := e.send(ctx, t, d, from, to)
@@ -110,6 +115,7 @@ func (e *Reports) Tick(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 		}
 		if done {
+			e.remember(&store.Delivery{DeliveryKey: key, Outcome: store.DeliverySent})
 			n++
 		}
 	}
