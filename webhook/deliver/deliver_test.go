@@ -320,6 +320,11 @@ func TestReportDue(t *testing.T) {
 	require.Equal(t, time.Date(2027, 3, 3, 7, 30, 0, 0, ny), at)
 	require.Equal(t, time.Date(2027, 2, 1, 0, 0, 0, 0, ny), from)
 	require.Equal(t, time.Date(2027, 3, 1, 0, 0, 0, 0, ny), to)
+	// Daylight saving starts on 2027-03-14 at 02:00 in New York: 08:00 stays 08:00.
+	dst := &deliver.ReportTenant{Location: ny, Day: 14, At: 8 * time.Hour}
+	_, at, _, _, ok = dst.Due(time.Date(2027, 3, 20, 0, 0, 0, 0, time.UTC))
+	require.True(t, ok)
+	require.Equal(t, "2027-03-14 08:00 EDT", at.In(ny).Format("2006-01-02 15:04 MST"))
 	period, _, _, _, ok = rt.Due(time.Date(2027, 1, 20, 12, 0, 0, 0, time.UTC))
 	require.True(t, ok, "January 20th still sends December's (once: the store keeps the period)")
 	require.Equal(t, "2026-12", period)
