@@ -149,6 +149,7 @@ func Run(ctx context.Context, o Options) error {
 	mux := http.NewServeMux()
 	a.Register(mux)
 	(&api.OnCall{API: a, Config: p.cfg.Load, Now: o.Now}).Register(mux) // on-call schedules (api/oncall.go)
+	a.RegisterDeliveries(mux)                                           // scheduled report mails and reminders (api/deliveries.go)
 	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load, Now: o.Now}
 	page.Register(mux)
 	page.RegisterOIDC(mux, sso)

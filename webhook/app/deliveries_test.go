@@ -154,4 +154,21 @@ operators:
 	}, time.Minute, 20*time.Millisecond)
 	require.Equal(t, 1.0, metric(t, w.URL, `kizashi_webhook_scheduled_deliveries_total{kind="update_reminder",result="sent",tenant="acme"}`))
 	require.Len(t, smtpSrv.Mails(), 2, "a reminder or a report twice")
+
+	// The record of both.
+	var ds apitypes.DeliveriesResponse
+	require.Equal(t, 200, w.get(t, tokAcme, apitypes.DeliveriesPath+"?kind=service_report", &ds))
+	require.Len(t, ds.Deliveries, 1)
+	require.Equal(t, "2026-11", ds.Deliveries[0].Period)
+	require.Equal(t, "sent", ds.Deliveries[0].Outcome)
+	require.Equal(t, "html to cio@acme.example", ds.Deliveries[0].Note)
+	require.Equal(t, 200, w.get(t, tokAcme, apitypes.DeliveriesPath+"?kind=update_reminder", &ds))
+	require.Len(t, ds.Deliveries, 1)
+	require.Equal(t, fmt.Sprint(id), ds.Deliveries[0].Subject, "the incident's public id")
+	require.Equal(t, []string{"hanako/mail"}, ds.Deliveries[0].Delivered)
+	require.Equal(t, 200, w.get(t, tokGlobex, apitypes.DeliveriesPath+"?kind=service_report", &ds))
+	require.Empty(t, ds.Deliveries, "another tenant's")
+	require.Equal(t, 200, w.get(t, tokNOC, apitypes.DeliveriesPath+"?kind=service_report&tenant=acme", &ds))
+	require.Len(t, ds.Deliveries, 1)
+	require.Equal(t, 400, w.get(t, tokAcme, apitypes.DeliveriesPath, nil))
 }
