@@ -183,9 +183,9 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	}
 	update(now)
 	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // after stop: deferred calls run last first
+	defer stop()
 	wg.Go(func() {
 		tick := time.NewTicker(10 * time.Second)
 		defer tick.Stop()
