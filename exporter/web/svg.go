@@ -139,3 +139,9 @@ func format(v float64) string {
 	}
 	return fmt.Sprintf("%.4g", v)
 }
+
+// Chart is the chart of a replayed series (no forecast path), with its value range and end
+// time labelled: what kizashi-exporter's Prometheus backtest report draws per series.
+func Chart(pts []seriesset.ChartPoint, w, h int) template.HTML {
+	return chart(pts, nil, time.Time{}, w, h, true)
+}
