@@ -67,7 +67,7 @@ func TestRun(t *testing.T) {
 		{name: "backtest of an unreachable source", args: []string{"backtest", "--config.file", unreachable, "--range", "1h",
 			"--out", filepath.Join(dir, "report")}, wantCode: 1, wantOut: []string{"query ok, range ", "127.0.0.1:1", "connection refused"}},
 		{name: "backtest of a bad range", args: []string{"backtest", "--config.file", unreachable, "--range", "7x"},
-			wantCode: 1, wantOut: []string{`--range \"7x\": not a valid duration string`}},
+			wantCode: 1, wantOut: []string{`--range \"7x\": unknown unit`}},
 		{name: "backtest of a bad configuration", args: []string{"backtest", "--config.file", badPromQL},
 			wantCode: 1, wantOut: []string{"parse config", "unclosed left parenthesis"}},
 		{name: "bad shard label", args: []string{"serve", "--shard=0/2", "--shard.by=", "--config.file", "../../examples/kizashi-exporter.yml"},
