@@ -271,3 +271,34 @@ func TestPrometheusBacktestProgress(t *testing.T) {
 	require.Contains(t, out.String(), "query sessions  100.0%  series 1  samples 2305")
 	require.True(t, strings.HasSuffix(out.String(), "\n"))
 }
+
+// BenchmarkPrometheusBacktest replays 100 series of the fake source, a week learned as the
+// training window and a week reported, at a one-minute step (2.0 M samples), without and
+// with a breach threshold, and reports the reported series-days per second (the training
+// week replayed too) and samples per second. The report is not written.
+func BenchmarkPrometheusBacktest(b *testing.B) {
+	for _, bc := range []struct{ name, extra string }{{"plain", ""}, {"threshold", ", thresholds: [250]"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg, err := queryconfig.Parse([]byte(`
+source: {url: "http://127.0.0.1:1"}
+queries:
+  - {name: q, expr: up, step: 1m, training_window: 7d` + bc.extra + `}
+`))
+			require.NoError(b, err)
+			src := fakesource.New(fakesource.Many("up", 100), daily)
+			var days float64
+			var samples int64
+			b.ReportAllocs()
+			for b.Loop() {
+				rep, err := RunPrometheus(context.Background(), PromOptions{Config: cfg, Source: src, Range: 7 * 24 * time.Hour, End: testEnd})
+				if err != nil {
+					b.Fatal(err)
+				}
+				days += rep.Queries[0].SeriesDays
+				samples += rep.Queries[0].Samples
+			}
+			b.ReportMetric(days/b.Elapsed().Seconds(), "series-days/s")
+			b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
