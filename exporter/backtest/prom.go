@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -48,6 +49,8 @@ type PromOptions struct {
 	// MaxRecords bounds the alerts and breach ETAs kept per series (0: 1,000); the rest are
 	// counted.
 	MaxRecords int
+	// Workers is the number of series replayed at once; 0 means GOMAXPROCS.
+	Workers int
 	// Progress, when not nil, receives one updating status line (a terminal); otherwise
 	// progress is logged per chunk at info level.
 	Progress io.Writer
@@ -178,6 +181,11 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 		qr.Queries++
 		// Series in a stable order, so that the cap keeps the same ones on every run.
 		slices.SortFunc(mat, func(a, b *model.SampleStream) int { return cmp.Compare(a.Metric.Fingerprint(), b.Metric.Fingerprint()) })
+		type item struct {
+			st     *seriesState
+			values []model.SamplePair
+		}
+		work := make([]item, 0, len(mat))
 		for _, ss := range mat {
 			fp := ss.Metric.Fingerprint()
 			st := states[fp]
@@ -193,7 +201,14 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 				states[fp] = st
 				order = append(order, st)
 			}
-			for _, p := range ss.Values {
+			work = append(work, item{st, ss.Values})
+		}
+		// Series are independent: their replays share nothing but the counter.
+		var samples atomic.Int64
+		forEach(ctx, len(work), o.Workers, func(i int) {
+			st := work[i].st
+			n := int64(0)
+			for _, p := range work[i].values {
 				t := p.Timestamp.Time().UTC()
 				st.gap(t, step, from, o.MaxRecords)
 				if !t.After(st.last) && !st.last.IsZero() {
@@ -205,10 +220,12 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 					st.rep.Rejected++
 					continue
 				}
-				qr.Samples++
+				n++
 				st.step(t, v, res, from, step, chartEvery, within, qc.Thresholds, o.MaxRecords)
 			}
-		}
+			samples.Add(n)
+		})
+		qr.Samples += samples.Load()
 		prog.chunk(ce.Sub(train), total, len(order), qr.Samples)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("backtest interrupted: %w", err)
