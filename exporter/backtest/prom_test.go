@@ -302,3 +302,44 @@ queries:
 		})
 	}
 }
+
+// TestPrometheusBacktestGapsAndHostileLabels: samples the engine refuses (NaN) are counted and
+// leave the step unscored, so an alert firing when the series stops resolves keep_firing_for
+// after its last holding step; labels are escaped in the page and quoted in the CSV files.
+func TestPrometheusBacktestGapsAndHostileLabels(t *testing.T) {
+	faultStart := testEnd.Add(-30 * time.Hour)
+	gapStart := faultStart.Add(10 * time.Minute)
+	gapEnd := gapStart.Add(2 * time.Hour)
+	hostile := `<script>alert("x")</script>,"quoted"`
+	series := []model.Metric{{model.MetricNameLabel: "shop_sessions", "instance": model.LabelValue(hostile)}}
+	src := fakesource.New(series, func(i int, ts time.Time) float64 {
+		switch {
+		case !ts.Before(gapStart) && ts.Before(gapEnd):
+			return math.NaN()
+		case !ts.Before(faultStart) && ts.Before(gapStart):
+			return 0.3 * daily(i, ts)
+		}
+		return daily(i, ts)
+	})
+	rep, err := RunPrometheus(context.Background(), PromOptions{Config: promConfig(t, testConfig), Source: src, Range: 48 * time.Hour, End: testEnd})
+	require.NoError(t, err)
+	s := rep.Queries[0].Series[0]
+	require.Equal(t, 24, s.Rejected, "two hours of NaN at a 5m step")
+	require.Equal(t, 2*24*12+1-24, s.Samples)
+	require.NotEmpty(t, s.Alerts)
+	a := s.Alerts[0]
+	require.False(t, a.Start.Before(faultStart))
+	require.True(t, a.Start.Before(gapStart))
+	// The first unscored step is gapStart: keep_firing_for 10m resolves it at gapStart+10m.
+	require.Equal(t, gapStart.Add(10*time.Minute), a.End)
+
+	dir := t.TempDir()
+	require.NoError(t, rep.Write(dir))
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	require.NotContains(t, string(page), "<script>")
+	require.Contains(t, string(page), "&lt;script&gt;")
+	rows := readCSV(t, filepath.Join(dir, "alerts.csv"))
+	require.Equal(t, series[0].String(), rows[1][1])
+	require.Contains(t, rows[1][1], hostile[:8])
+}
