@@ -129,6 +129,7 @@ type seriesState struct {
 	pendAt   time.Time
 	etas     []*ETA // the open breach warning per threshold (nil: none)
 	chart    chartBuf
+	chartMax int // points the chart may keep: the query's ChartBudget shared by its series
 }
 
 func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from, end time.Time) (*QueryReport, error) {
@@ -202,6 +203,10 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 				order = append(order, st)
 			}
 			work = append(work, item{st, ss.Values})
+		}
+		limit := max(2, min(o.ChartPoints, o.ChartBudget/max(1, len(order))))
+		for _, it := range work {
+			it.st.chartMax = limit
 		}
 		// Series are independent: their replays share nothing but the counter.
 		var samples atomic.Int64
@@ -296,7 +301,8 @@ func (st *seriesState) step(t time.Time, v float64, res anomaly.Result, from tim
 	if res.Score > st.rep.PeakScore {
 		st.rep.PeakScore = res.Score
 	}
-	st.chart.add(seriesset.ChartPoint{Time: t, Value: v, Baseline: res.Baseline, Lower: res.Lower, Upper: res.Upper, Score: res.Score}, from, chartEvery)
+	st.chart.add(seriesset.ChartPoint{Time: t, Value: v, Baseline: res.Baseline, Lower: res.Lower, Upper: res.Upper, Score: res.Score},
+		from, chartEvery, st.chartMax)
 	for i, th := range thresholds {
 		if e := st.etas[i]; e != nil {
 			switch {
@@ -400,20 +406,50 @@ func (st *seriesState) finish(end time.Time, step time.Duration, from time.Time,
 	}
 }
 
-// chartBuf keeps one point per chartEvery of the range: the one with the highest score, so
-// that short anomalies stay visible.
+// chartBuf keeps one point per bucket of the range (chartEvery, doubled as often as the
+// series' share of the chart budget requires): the one with the highest score, so that short
+// anomalies stay visible.
 type chartBuf struct {
-	pts []seriesset.ChartPoint
-	cur int64 // bucket of the last point
+	pts   []seriesset.ChartPoint
+	cur   int64 // bucket of the last point
+	scale int64 // the bucket is chartEvery times scale (0: 1)
 }
 
-func (c *chartBuf) add(p seriesset.ChartPoint, from time.Time, every time.Duration) {
-	b := int64(p.Time.Sub(from) / every)
+func (c *chartBuf) add(p seriesset.ChartPoint, from time.Time, every time.Duration, limit int) {
+	if c.scale == 0 {
+		c.scale = 1
+	}
+	b := int64(p.Time.Sub(from)/every) / c.scale
 	if n := len(c.pts); n > 0 && b == c.cur {
 		if p.Score > c.pts[n-1].Score {
 			c.pts[n-1] = p
 		}
 		return
+	}
+	if limit > 0 && len(c.pts) >= limit {
+		// Over the budget: buckets twice as wide, the points merged pairwise.
+		c.scale *= 2
+		k := 0
+		for i := range c.pts {
+			q := c.pts[i]
+			if k > 0 && int64(q.Time.Sub(from)/every)/c.scale == int64(c.pts[k-1].Time.Sub(from)/every)/c.scale {
+				if q.Score > c.pts[k-1].Score {
+					c.pts[k-1] = q
+				}
+				continue
+			}
+			c.pts[k] = q
+			k++
+		}
+		c.pts = c.pts[:k]
+		b = int64(p.Time.Sub(from)/every) / c.scale
+		if k > 0 && b == int64(c.pts[k-1].Time.Sub(from)/every)/c.scale {
+			c.cur = b
+			if p.Score > c.pts[k-1].Score {
+				c.pts[k-1] = p
+			}
+			return
+		}
 	}
 	c.cur = b
 	c.pts = append(c.pts, p)

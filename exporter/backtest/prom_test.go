@@ -18,6 +18,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 )
 
@@ -342,4 +343,38 @@ func TestPrometheusBacktestGapsAndHostileLabels(t *testing.T) {
 	rows := readCSV(t, filepath.Join(dir, "alerts.csv"))
 	require.Equal(t, series[0].String(), rows[1][1])
 	require.Contains(t, rows[1][1], hostile[:8])
+}
+
+// TestChartBudget: a query's charts keep at most ChartBudget points in all, during the run
+// too, and a short high score survives the thinning.
+func TestChartBudget(t *testing.T) {
+	var c chartBuf
+	from := testEnd
+	for i := range 10_000 {
+		p := seriesset.ChartPoint{Time: from.Add(time.Duration(i) * time.Minute), Value: float64(i)}
+		if i == 7777 {
+			p.Score = 0.9
+		}
+		c.add(p, from, time.Minute, 100)
+		require.LessOrEqual(t, len(c.pts), 100)
+	}
+	require.GreaterOrEqual(t, len(c.pts), 50)
+	for i := 1; i < len(c.pts); i++ {
+		require.True(t, c.pts[i].Time.After(c.pts[i-1].Time))
+	}
+	best := 0.0
+	for _, p := range c.pts {
+		best = max(best, p.Score)
+	}
+	require.Equal(t, 0.9, best)
+
+	rep, err := RunPrometheus(context.Background(), PromOptions{Config: promConfig(t, testConfig), ChartBudget: 1000,
+		Source: fakesource.New(fakesource.Many("x", 20), daily), Range: 48 * time.Hour, End: testEnd})
+	require.NoError(t, err)
+	total := 0
+	for _, s := range rep.Queries[0].Series {
+		total += len(s.Chart)
+		require.NotEmpty(t, s.Chart)
+	}
+	require.LessOrEqual(t, total, 1000)
 }
