@@ -378,3 +378,30 @@ func TestChartBudget(t *testing.T) {
 	}
 	require.LessOrEqual(t, total, 1000)
 }
+
+// FuzzReportWrite: any label name and value and reason text make a report whose CSV files
+// give the labels back as written and whose page carries no markup from them.
+func FuzzReportWrite(f *testing.F) {
+	f.Add("instance", `<script>alert(1)</script>`, "spike")
+	f.Add("a", "x,\"y\"\nz", "level_shift")
+	f.Add("é", "\x00\xff", "")
+	f.Fuzz(func(t *testing.T, name, value, reason string) {
+		labels := model.Metric{model.MetricNameLabel: "m", model.LabelName(name): model.LabelValue(value)}
+		a := Alert{ActiveSince: testEnd, Start: testEnd.Add(time.Minute), End: testEnd.Add(time.Hour), Duration: 59 * time.Minute,
+			PeakScore: 0.9, Reason: reason}
+		rep := &Report{Start: testEnd.Add(-time.Hour), End: testEnd.Add(time.Hour), Queries: []QueryReport{{Name: "q", Expr: value,
+			Start: testEnd.Add(-time.Hour), End: testEnd.Add(time.Hour), Series: []SeriesReport{{Labels: labels, Alerts: []Alert{a}, AlertCount: 1,
+				Chart: []seriesset.ChartPoint{{Time: testEnd, Value: 1, Score: 0.9}}}}}}}
+		dir := t.TempDir()
+		require.NoError(t, rep.Write(dir))
+		rows := readCSV(t, filepath.Join(dir, "alerts.csv"))
+		require.Len(t, rows, 2)
+		require.Equal(t, labels.String(), rows[1][1])
+		page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+		require.NoError(t, err)
+		if strings.ContainsAny(value+name+reason, "<>") {
+			require.NotContains(t, string(page), "<script>")
+		}
+		require.Equal(t, strings.Count(string(page), "<h3>"), 1)
+	})
+}
