@@ -159,7 +159,7 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 	// The chunk's length in points: max_samples_per_query samples over the series seen
 	// so far, at most maxPoints per series (Prometheus refuses 11,000).
 	const maxPoints = 10_000
-	points := firstChunkPoints
+	points, ceiling := firstChunkPoints, maxPoints // ceiling: lowered by every refused chunk
 	total := end.Sub(train)
 	prog := newPromProgress(o, qc.Name)
 	for cs := train; !cs.After(end); {
@@ -174,6 +174,7 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 			}
 			if n := int(ce.Sub(cs)/step) + 1; errors.Is(err, source.ErrTooLarge) && n > 1 {
 				points = (n + 1) / 2
+				ceiling = points
 				o.Logger.Warn("backtest chunk too large, halving it", "query", qc.Name, "points", points, "err", err)
 				continue
 			}
@@ -237,9 +238,9 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 		}
 		cs = ce.Add(step)
 		if len(mat) > 0 {
-			points = min(maxPoints, max(1, o.Config.Source.MaxSamplesPerQuery/max(len(order), len(mat))))
+			points = min(ceiling, max(1, o.Config.Source.MaxSamplesPerQuery/max(len(order), len(mat))))
 		} else {
-			points = maxPoints
+			points = ceiling
 		}
 	}
 	prog.done(len(order), qr.Samples)

@@ -233,6 +233,7 @@ queries:
 		require.Equal(t, 24*60+1, s.Samples)
 	}
 	require.Greater(t, src.queries.Load(), int64(q.Queries), "some chunks were refused and halved")
+	require.Less(t, src.queries.Load()-int64(q.Queries), int64(5), "a refused size is not tried again")
 }
 
 func TestPrometheusBacktestErrors(t *testing.T) {
