@@ -99,15 +99,17 @@ var coverage = map[string]covered{
 	"bin/kizashi-exporter --config.file=exporter/examples/kizashi-exporter.yml --config.check": {run: true},
 	// The daemon itself: app.Run with the same options, against Debian's Prometheus; the
 	// flags are checked against its --help here.
-	"bin/kizashi-exporter --config.file=kizashi-exporter.yml --storage.path=/var/lib/kizashi-exporter":            {tests: []string{"exporter/daemon TestEndToEnd"}},
-	"bin/kizashi-webhook --config.file=webhook/kizashi-webhook.example.yml --config.check":                        {run: true},
-	"bin/kizashi-webhook --config.file=kizashi-webhook.yml --web.listen-address=:9095":                            {tests: []string{"webhook/app TestServiceDeskPage", "webhook/app TestAlertmanagerFiringResolvedRepeat"}},
-	"promtool check rules dashboards/prometheus/kizashi-alerts.yml":                                               {run: true},
-	"promtool test rules dashboards/prometheus/kizashi-alerts.test.yml":                                           {run: true},
-	"amtool check-config dashboards/alertmanager/alertmanager.yml":                                                {run: true},
-	"sudo mkdir -p /var/lib/grafana/plugins/kizashi-anomaly-datasource":                                           {run: true},
-	"sudo cp -r datasource/dist/. /var/lib/grafana/plugins/kizashi-anomaly-datasource/":                           {run: true},
-	"go run ./exporter/cmd/kizashi-exporter backtest --input data/ --output out/":                                 {run: true},
+	"bin/kizashi-exporter --config.file=kizashi-exporter.yml --storage.path=/var/lib/kizashi-exporter": {tests: []string{"exporter/daemon TestEndToEnd"}},
+	"bin/kizashi-webhook --config.file=webhook/kizashi-webhook.example.yml --config.check":             {run: true},
+	"bin/kizashi-webhook --config.file=kizashi-webhook.yml --web.listen-address=:9095":                 {tests: []string{"webhook/app TestServiceDeskPage", "webhook/app TestAlertmanagerFiringResolvedRepeat"}},
+	"promtool check rules dashboards/prometheus/kizashi-alerts.yml":                                    {run: true},
+	"promtool test rules dashboards/prometheus/kizashi-alerts.test.yml":                                {run: true},
+	"amtool check-config dashboards/alertmanager/alertmanager.yml":                                     {run: true},
+	"sudo mkdir -p /var/lib/grafana/plugins/kizashi-anomaly-datasource":                                {run: true},
+	"sudo cp -r datasource/dist/. /var/lib/grafana/plugins/kizashi-anomaly-datasource/":                {run: true},
+	"go run ./exporter/cmd/kizashi-exporter backtest --input data/ --output out/":                      {run: true},
+	"kizashi-exporter backtest --config.file kizashi-exporter.yml --range 7d --out report/": {tests: []string{
+		"exporter/cmd/kizashi-exporter TestBacktestPrometheus", "demo TestBacktestNamesDemoFault", "exporter/backtest TestPrometheusBacktestRealPrometheus"}},
 	"go run ./exporter/cmd/kizashi-exporter forecast --m4 Hourly-train.csv --horizon 48 --step 1h --output F.csv": {run: true},
 	"go tool mage lint":        {ci: "go tool mage test"}, // Test depends on Lint
 	"go tool mage bench":       {target: "bench"},

@@ -101,18 +101,27 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 
 func backtestCommand(app *kingpin.Application, env environment) (*kingpin.CmdClause, action) {
 	cmd := app.Command("backtest", "Replay timestamp,value CSV files through the engine and write "+
-		"timestamp,value,baseline,lower,upper,anomaly_score,deviation per row."+settingsHelp)
+		"timestamp,value,baseline,lower,upper,anomaly_score,deviation per row."+settingsHelp+
+		" With --config.file instead: replay the configured queries from their source over --range and write a report "+
+		"of the alerts the shipped rule would have fired and the breach ETAs the forecasts would have issued.")
 	var opts backtest.Options
 	cmd.Flag("input", "A CSV file, or a directory whose every *.csv (recursively) is replayed.").
-		Required().PlaceHolder("PATH").StringVar(&opts.Input)
+		PlaceHolder("PATH").StringVar(&opts.Input)
 	cmd.Flag("output", "Output file (input a file) or directory tree (input a directory: same relative paths).").
-		Required().PlaceHolder("PATH").StringVar(&opts.Output)
+		PlaceHolder("PATH").StringVar(&opts.Output)
 	cmd.Flag("emit-forecasts", "Add a forecast_<h> column per horizon: the forecast made h earlier for the row's time.").
 		BoolVar(&opts.EmitForecasts)
 	cmd.Flag("workers", "Files processed in parallel; 0 = GOMAXPROCS.").Default("0").IntVar(&opts.Workers)
 	settings := settingsFlags(cmd, true)
+	fromProm := promBacktestFlags(cmd, env)
 
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
+		if ran, err := fromProm(ctx, logger); ran {
+			return err
+		}
+		if opts.Input == "" || opts.Output == "" {
+			return errNoInput
+		}
 		var err error
 		if opts.Config, err = settings(); err != nil {
 			return err

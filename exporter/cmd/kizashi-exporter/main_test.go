@@ -25,6 +25,9 @@ func TestRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte("sensitivity: 0.4\nmin: 0\n"), 0o644))
 	badPromQL := filepath.Join(dir, "exporter.yml")
 	require.NoError(t, os.WriteFile(badPromQL, []byte("source:\n  url: http://127.0.0.1:9090\nqueries:\n  - name: ok\n    expr: up\n  - name: broken\n    expr: sum(rate(x[5m])\n"), 0o644))
+	// Port 1 of the loopback: nothing listens there.
+	unreachable := filepath.Join(dir, "unreachable.yml")
+	require.NoError(t, os.WriteFile(unreachable, []byte("source:\n  url: http://127.0.0.1:1\nqueries:\n  - name: ok\n    expr: up\n"), 0o644))
 	badCfg := filepath.Join(dir, "bad.yml")
 	require.NoError(t, os.WriteFile(badCfg, []byte("sensitivity: 0.4\nsensitivty: 1\n"), 0o644))
 
@@ -41,7 +44,7 @@ func TestRun(t *testing.T) {
 			"kizashi-exporter, version 1.2.3 (branch: release-1.2, revision: 0123abc)", "build user:       ci@builder",
 			"build date:       20270102-03:04:05"}},
 		// --help shows the serve command's flags (the default command), not only the global ones.
-		{name: "help", args: []string{"--help"}, wantStdout: []string{"usage: kizashi-exporter", "backtest --input=PATH --output=PATH",
+		{name: "help", args: []string{"--help"}, wantStdout: []string{"usage: kizashi-exporter", "backtest [<flags>]",
 			"--log.level=info", "--config.file=", "--[no-]config.check", "--storage.path=", "--storage.snapshot-interval=", "--shard=",
 			"--web.chart-series=", "--web.listen-address=", "--web.config.file="}},
 		{name: "help of serve", args: []string{"serve", "--help"}, wantStdout: []string{"usage: kizashi-exporter serve", "--storage.path="}},
@@ -59,6 +62,14 @@ func TestRun(t *testing.T) {
 			wantCode: 2, wantOut: []string{"enum value must be one of auto,on,off"}},
 		{name: "bad horizons", args: []string{"backtest", "--input", in, "--output", filepath.Join(dir, "o4"), "--horizons", "1h,x"},
 			wantCode: 1, wantOut: []string{`--horizons: duration \"x\"`}},
+		{name: "backtest without input", args: []string{"backtest"}, wantCode: 1,
+			wantOut: []string{"backtest needs --input and --output (CSV files) or --config.file"}},
+		{name: "backtest of an unreachable source", args: []string{"backtest", "--config.file", unreachable, "--range", "1h",
+			"--out", filepath.Join(dir, "report")}, wantCode: 1, wantOut: []string{"query ok, range ", "127.0.0.1:1", "connection refused"}},
+		{name: "backtest of a bad range", args: []string{"backtest", "--config.file", unreachable, "--range", "7x"},
+			wantCode: 1, wantOut: []string{`--range \"7x\": unknown unit`}},
+		{name: "backtest of a bad configuration", args: []string{"backtest", "--config.file", badPromQL},
+			wantCode: 1, wantOut: []string{"parse config", "unclosed left parenthesis"}},
 		{name: "bad shard label", args: []string{"serve", "--shard=0/2", "--shard.by=", "--config.file", "../../examples/kizashi-exporter.yml"},
 			wantCode: 1, wantOut: []string{"--shard.by", "not a label name"}},
 		{name: "serve help", args: []string{"serve", "--help"}, wantStdout: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check"}},
