@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,15 +17,20 @@ import (
 
 // TestRoutesByRole calls every route of the REST API as every kind of principal: customers
 // get 403 on every request that changes something (and on dead letters), never read an
-// internal note, and never another tenant's incident; Alertmanager's credentials post alerts,
-// people do not.
+// internal note, and never another tenant's incident; Alertmanager's credentials post alerts
+// and do nothing else (403 naming the API token), people and API tokens post no alerts; a read
+// API token reads as a customer does, an act API token works on its tenant's incidents.
 func TestRoutesByRole(t *testing.T) {
+	const apiRead = "tenant-a-read-0123456789x"
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		require.NoError(t, err)
 		return string(h)
 	}
-	f := newFixture(t, nil, cfgYAML+fmt.Sprintf(`
+	y := strings.Replace(cfgYAML, `api_tokens: [{name: a-ops, role: act, tokens: ["`+apiA+`"]}]`,
+		`api_tokens: [{name: a-ops, role: act, tokens: ["`+apiA+`"]}, {name: a-dash, role: read, tokens: ["`+apiRead+`"]}]`, 1)
+	require.Contains(t, y, apiRead)
+	f := newFixture(t, nil, y+fmt.Sprintf(`
 users:
   - {name: ada, role: admin, password_hash: %q}
   - {name: otto, role: operator, password_hash: %q}
@@ -44,6 +50,7 @@ users:
 	type who struct {
 		name, user, password, token string
 		customer, sendsAlerts       bool
+		ingestOnly                  bool
 		tenant                      string // "" = every tenant
 	}
 	people := []who{
@@ -52,7 +59,11 @@ users:
 		{name: "operator token", token: tokOp},
 		{name: "customer of a", user: "cleo", password: "cleo-password-01", customer: true, tenant: "a"},
 		{name: "customer of b", user: "bert", password: "bert-password-01", customer: true, tenant: "b"},
-		{name: "tenant a credential", token: tokA, sendsAlerts: true, tenant: "a"},
+		{name: "tenant a alertmanager token", token: tokA, sendsAlerts: true, ingestOnly: true, tenant: "a"},
+		{name: "tenant b alertmanager basic auth", user: "bee", password: "bee-password-0123", sendsAlerts: true, ingestOnly: true, tenant: "b"},
+		{name: "tenant a act API token", token: apiA, tenant: "a"},
+		{name: "tenant b act API token", token: apiB, tenant: "b"},
+		{name: "tenant a read API token", token: apiRead, customer: true, tenant: "a"},
 	}
 	inc := fmt.Sprintf("%s/%d", apitypes.IncidentsPath, id)
 	type route struct {
@@ -91,6 +102,9 @@ users:
 				body := string(raw)
 				alerts := r.path == "/api/v1/alerts" || r.path == "/api/v1/watchdog"
 				switch {
+				case p.ingestOnly && !alerts:
+					require.Equal(t, http.StatusForbidden, res.StatusCode, body)
+					require.Contains(t, body, "api_tokens", "the refusal names the credential to use")
 				case p.customer && (r.write || r.path == apitypes.DeadLettersPath):
 					require.Equal(t, http.StatusForbidden, res.StatusCode, body)
 				case alerts && !p.sendsAlerts:

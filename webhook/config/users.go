@@ -81,6 +81,11 @@ func (c *Config) validateUsers(baseDir string) error {
 		for j, ba := range t.BasicAuth {
 			taken[ba.Username] = fmt.Sprintf("tenants[%d].basic_auth[%d]", i, j)
 		}
+		for j, at := range t.APITokens {
+			if at.Name != t.Name {
+				taken[at.Name] = fmt.Sprintf("tenants[%d].api_tokens[%d]", i, j)
+			}
+		}
 	}
 	for i, o := range c.Operators {
 		taken[o.Name] = fmt.Sprintf("operators[%d]", i)
