@@ -67,7 +67,7 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 func canRead(p auth.Principal) bool { return p.AllTenants() || p.Tenant != "" }
 
 func canChange(p auth.Principal) bool {
-	return p.Role == auth.RoleOperator || p.Role == auth.RoleAPIAct
+	return p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin || p.Role == auth.RoleAPIAct
 }
 
 func (h *Handlers) reader(next func(http.ResponseWriter, *http.Request, auth.Principal)) func(http.ResponseWriter, *http.Request, auth.Principal) {
