@@ -57,6 +57,9 @@ type Principal struct {
 	Role   Role
 	// User is set for a named person (config.User), not a credential of a tenant or operator.
 	User bool
+	// Groups, when not nil, limits an operator user to the incidents of these assignment groups
+	// and the unassigned ones (config.User.Groups).
+	Groups []string
 }
 
 // AllTenants reports whether the principal sees every tenant's incidents.
@@ -88,7 +91,7 @@ func (p Principal) Scope() string { return p.Caller().Scope() }
 
 // Caller is the principal as the service layer knows who acts.
 func (p Principal) Caller() service.Caller {
-	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants(), ReadOnly: p.ReadOnly(), Person: p.User}
+	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants(), ReadOnly: p.ReadOnly(), Person: p.User, Groups: p.Groups}
 }
 
 // Credential is what a request presents.

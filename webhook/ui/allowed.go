@@ -52,6 +52,9 @@ func (u *UI) allowed(ctx context.Context, v viewer, id int64) (map[string]bool, 
 	if err != nil {
 		return nil, err
 	}
+	if !v.Caller().SeesGroup(in.AssignmentGroup) {
+		return nil, store.ErrNotFound
+	}
 	return allowedActions(in, u.Service.Rules().Policy(in.Tenant), time.Now()), nil
 }
 

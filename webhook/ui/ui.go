@@ -340,6 +340,7 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int64, b base, code int) {
 	rd := u.reader()
 	rd.Customer = !v.SeesInternal() // customers never read internal work notes
+	rd.Groups = v.Groups            // an operator limited to assignment groups
 	d, err := rd.Detail(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)
