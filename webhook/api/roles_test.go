@@ -127,3 +127,72 @@ users:
 		}
 	}
 }
+
+// TestOperatorLimitedToGroups: an operator user with groups lists, reads and works on the
+// incidents of its assignment groups and the unassigned ones, of every tenant; another group's
+// incident answers 404 as another tenant's does; an admin sees every incident.
+func TestOperatorLimitedToGroups(t *testing.T) {
+	hash := func(pw string) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+		require.NoError(t, err)
+		return string(h)
+	}
+	f := newFixture(t, nil, cfgYAML+fmt.Sprintf(`
+users:
+  - {name: ada, role: admin, password_hash: %q}
+  - {name: dora, role: operator, groups: [dba], password_hash: %q}
+`, hash("ada-password-01"), hash("dora-password-01")))
+	as := func(user, pw, method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.SetBasicAuth(user, pw)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		return res.StatusCode, string(raw)
+	}
+	ids := map[string]int64{}
+	for _, tc := range []struct{ tok, gk, group string }{{tokA, "a-dba", "dba"}, {tokA, "a-web", "web"}, {tokA, "a-none", ""}, {tokB, "b-dba", "dba"}} {
+		code, resp := f.do(t, http.MethodPost, "/api/v1/alerts", tc.tok, payload(tc.gk))
+		require.Equal(t, 200, code, resp)
+		var recv struct{ Incidents []int64 }
+		require.NoError(t, json.Unmarshal(resp, &recv))
+		ids[tc.gk] = recv.Incidents[0]
+		if tc.group != "" {
+			code, body := as("ada", "ada-password-01", "POST", fmt.Sprintf("%s/%d/assign", apitypes.IncidentsPath, recv.Incidents[0]), `{"assignment_group":"`+tc.group+`"}`)
+			require.Equal(t, 200, code, body)
+		}
+	}
+	list := func(user, pw string) []string {
+		code, body := as(user, pw, "GET", apitypes.IncidentsPath, "")
+		require.Equal(t, 200, code, body)
+		var lr apitypes.ListResponse
+		require.NoError(t, json.Unmarshal([]byte(body), &lr))
+		var out []string
+		for _, in := range lr.Incidents {
+			out = append(out, in.Tenant+"/"+in.AssignmentGroup)
+		}
+		return out
+	}
+	require.ElementsMatch(t, []string{"a/dba", "a/", "b/dba"}, list("dora", "dora-password-01"))
+	require.ElementsMatch(t, []string{"a/dba", "a/web", "a/", "b/dba"}, list("ada", "ada-password-01"))
+
+	web := fmt.Sprintf("%s/%d", apitypes.IncidentsPath, ids["a-web"])
+	code, _ := as("dora", "dora-password-01", "GET", web, "")
+	require.Equal(t, http.StatusNotFound, code, "another group's incident")
+	code, _ = as("dora", "dora-password-01", "POST", web+"/acknowledge", "")
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = as("dora", "dora-password-01", "POST", web+"/note", `{"text":"x"}`)
+	require.Equal(t, http.StatusNotFound, code)
+	code, body := as("dora", "dora-password-01", "POST", fmt.Sprintf("%s/%d/acknowledge", apitypes.IncidentsPath, ids["b-dba"]), "")
+	require.Equal(t, 200, code, body)
+	code, body = as("dora", "dora-password-01", "POST", fmt.Sprintf("%s/%d/assign", apitypes.IncidentsPath, ids["a-none"]), `{"assignment_group":"dba","assignee":"dora"}`)
+	require.Equal(t, 200, code, body)
+	code, _ = as("dora", "dora-password-01", "GET", apitypes.IncidentsPath+"?assignment_group=web", "")
+	require.Equal(t, 200, code)
+	require.NotContains(t, list("dora", "dora-password-01"), "a/web")
+	code, _ = as("ada", "ada-password-01", "POST", web+"/acknowledge", "")
+	require.Equal(t, 200, code, "admins see every group")
+}
