@@ -195,4 +195,10 @@ users:
 	require.NotContains(t, list("dora", "dora-password-01"), "a/web")
 	code, _ = as("ada", "ada-password-01", "POST", web+"/acknowledge", "")
 	require.Equal(t, 200, code, "admins see every group")
+
+	// Opening an incident by hand: for its groups or unassigned, not for another group.
+	code, body = as("dora", "dora-password-01", "POST", apitypes.IncidentsPath, `{"tenant":"a","title":"call","channel":"phone","impact":2,"urgency":2,"assignment_group":"web"}`)
+	require.Equal(t, http.StatusForbidden, code, body)
+	code, body = as("dora", "dora-password-01", "POST", apitypes.IncidentsPath, `{"tenant":"a","title":"call","channel":"phone","impact":2,"urgency":2,"assignment_group":"dba"}`)
+	require.Equal(t, http.StatusCreated, code, body)
 }
