@@ -40,7 +40,7 @@ const (
 	tuneSlotScalePrior = 30.0        // the factor is shrunk towards 1 as if this many samples said so
 	tuneScaleGamma     = 0.3         // share of a slot's spread renewed per visit
 	tuneRelFloor       = 1e-3        // scale floor relative to |level|
-	tuneDispFloor      = 0.3         // scale floor relative to the error of the model in use
+	tuneDispFloor      = 0.2         // scale floor relative to the error of the model in use
 	tuneQuantumFloor   = 0.5         // scale floor in units of the series' resolution
 
 	// Level shifts.

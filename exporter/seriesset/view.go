@@ -64,7 +64,8 @@ type ChartPoint struct {
 }
 
 // View returns copies of up to limit series (those with chart history first), with their
-// charts when charts is true.
+// charts and a short forecast path (the longest published horizon, at most 6 hours) when
+// charts is true.
 func (q *Query) View(limit int, charts bool) (views []SeriesView, total int) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
@@ -85,7 +86,8 @@ func (q *Query) View(limit int, charts bool) (views []SeriesView, total int) {
 	return views, len(q.list)
 }
 
-// Lookup returns the series with the given ID, with chart and forecast path.
+// Lookup returns the series with the given ID, with chart and forecast path (over the
+// query's breach horizon).
 func (q *Query) Lookup(id string) (SeriesView, bool) {
 	var fp uint64
 	if _, err := fmt.Sscanf(id, "%016x", &fp); err != nil {
@@ -98,14 +100,28 @@ func (q *Query) Lookup(id string) (SeriesView, bool) {
 		return SeriesView{}, false
 	}
 	v := q.view(s, true)
-	if !s.joining && !s.pub.Time.IsZero() {
-		step := time.Duration(q.cfg.Step)
-		horizon := q.cfg.BreachHorizon()
-		n := min(int(horizon/step), 288)
-		st := horizon / time.Duration(max(n, 1))
-		v.Path = s.model.Path(nil, st, n)
-	}
+	v.Path = q.path(s, q.cfg.BreachHorizon(), 288)
 	return v, true
+}
+
+// path is s's forecast path from its last sample over horizon, in at most n steps (nil for a
+// series that has not learned or is backfilling); q.mu held.
+func (q *Query) path(s *Series, horizon time.Duration, n int) []anomaly.Forecast {
+	if s.joining || s.pub.Time.IsZero() || horizon <= 0 {
+		return nil
+	}
+	n = max(min(int(horizon/time.Duration(q.cfg.Step)), n), 1)
+	return s.model.Path(nil, horizon/time.Duration(n), n)
+}
+
+// overviewHorizon is how far the overview's charts draw the forecast: the longest published
+// horizon, at most 6 hours (a quarter of the day of history the charts show).
+func (q *Query) overviewHorizon() time.Duration {
+	var h time.Duration
+	for _, x := range q.cfg.Horizons {
+		h = max(h, time.Duration(x))
+	}
+	return min(h, 6*time.Hour)
 }
 
 // view copies s; q.mu held. A joining series' model and history belong to the backfill.
@@ -121,6 +137,7 @@ func (q *Query) view(s *Series, charts bool) SeriesView {
 	v.Published.ETAs = append([]float64(nil), s.pub.ETAs...)
 	if charts && s.hist != nil {
 		v.Chart = s.hist.points()
+		v.Path = q.path(s, q.overviewHorizon(), 60)
 	}
 	return v
 }

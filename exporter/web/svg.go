@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,9 +134,30 @@ func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, 
 	return template.HTML(b.String()) // numbers and escaped text only
 }
 
+// format writes v for people: four significant digits, with an SI prefix from k (10^3) to
+// E (10^18) for large magnitudes and from m (10^-3) to n (10^-9) for small ones (9.526e+10 is
+// "95.26 G"), as Grafana's "short" unit does; beyond those, the exponent. The exact value is
+// on /metrics.
 func format(v float64) string {
-	if math.IsNaN(v) {
+	a := math.Abs(v)
+	switch {
+	case math.IsNaN(v):
 		return "–"
+	case v == 0, math.IsInf(v, 0), a >= 999.95e18, a < 1e-9:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	case a >= 0.001 && a < 999.95:
+		return strconv.FormatFloat(v, 'g', 4, 64)
 	}
-	return fmt.Sprintf("%.4g", v)
+	exp := int(math.Floor(math.Log10(a)/3)) * 3 // ..., -6, -3, 3, 6, ...
+	m := v / math.Pow10(exp)
+	if math.Abs(m) >= 999.95 { // rounds up to the next prefix
+		exp += 3
+		m = v / math.Pow10(exp)
+	}
+	if exp == 0 {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	return strconv.FormatFloat(m, 'g', 4, 64) + " " + siPrefix[exp]
 }
+
+var siPrefix = map[int]string{-9: "n", -6: "µ", -3: "m", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}

@@ -1,6 +1,7 @@
 // Package web serves kizashi-exporter's pages: a landing page listing the queries and their
 // series with small server-rendered SVG charts (raw, band, forecast, score) of the last day,
-// and a page per series. No JavaScript: the charts are inline SVG written by the server.
+// and a page per series. No JavaScript: the charts are inline SVG written by the server, and
+// the pages reload themselves every step (every step, at most once a minute). Values are shown with SI prefixes.
 package web
 
 import (
@@ -12,10 +13,12 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 )
 
@@ -42,8 +45,15 @@ func New(queries func() []*seriesset.Query, logger *slog.Logger) *Pages {
 			return (time.Duration(s) * time.Second).Round(time.Second).String()
 		},
 		"isNaN": math.IsNaN,
-		"dur":   func(d time.Duration) string { return model.Duration(d).String() },
-		"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		// reason is why the score is high (anomaly.Reason), empty below anomaly.ReasonMinScore.
+		"reason": func(r anomaly.Result) string {
+			if r.Score < anomaly.ReasonMinScore || r.Reason == anomaly.ReasonNone {
+				return ""
+			}
+			return strings.ReplaceAll(r.Reason.String(), "_", " ")
+		},
+		"dur":  func(d time.Duration) string { return model.Duration(d).String() },
+		"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	}
 	t := template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"))
 	return &Pages{queries: queries, log: logger, tmpl: t}
@@ -60,6 +70,22 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// head is what the pages' head needs: the title and how often the page reloads itself.
+type head struct {
+	Title   string
+	Refresh int // seconds; 0: never
+}
+
+// refresh is how often a page of these queries reloads itself: the shortest step, between
+// a minute and 5 minutes (nothing changes between two steps; a reader has a minute at least).
+func refresh(queries []*seriesset.Query) int {
+	r := 5 * time.Minute
+	for _, q := range queries {
+		r = min(r, time.Duration(q.Config().Step))
+	}
+	return int(max(r, time.Minute) / time.Second)
+}
+
 type queryView struct {
 	Name, Expr string
 	Step       string
@@ -69,8 +95,13 @@ type queryView struct {
 }
 
 func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
-	var data struct{ Queries []queryView }
-	for _, q := range p.queries() {
+	queries := p.queries()
+	var data struct {
+		Head    head
+		Queries []queryView
+	}
+	data.Head = head{Title: "Queries", Refresh: refresh(queries)}
+	for _, q := range queries {
 		c := q.Config()
 		views, total := q.View(SeriesPerQuery, true)
 		sortViews(views)
@@ -103,11 +134,12 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.render(w, "series.html", struct {
+		Head       head
 		Query      string
 		Expr       string
 		Series     seriesset.SeriesView
 		Thresholds []thresholdView
-	}{c.Name, c.Expr, v, thresholds})
+	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, v, thresholds})
 }
 
 type thresholdView struct{ Threshold, ETA float64 }

@@ -2,7 +2,12 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
@@ -10,6 +15,8 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
+	"github.com/kizashi-dev/kizashi/webhook/sanitize"
+	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
 // OnCall serves who is on call (see apitypes.OnCallPath), with the API's authentication: a
@@ -26,6 +33,150 @@ func (o *OnCall) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+apitypes.OnCallPath, o.API.authed(o.list))
 	mux.HandleFunc("GET "+apitypes.OnCallPath+"/{schedule}/shifts", o.API.authed(o.shifts))
 	mux.HandleFunc("GET "+apitypes.OnCallPath+"/{schedule}/calendar.ics", o.API.authed(o.ical))
+	mux.HandleFunc("GET "+apitypes.OnCallPath+"/{schedule}/overrides", o.API.authed(o.listOverrides))
+	mux.HandleFunc("POST "+apitypes.OnCallPath+"/{schedule}/overrides", o.API.authed(o.addOverride))
+	mux.HandleFunc("DELETE "+apitypes.OnCallPath+"/{schedule}/overrides/{id}", o.API.authed(o.deleteOverride))
+}
+
+// overrides is the store of overrides (nil: the store keeps none).
+func (o *OnCall) overrides() store.OnCallOverrides {
+	if o.API == nil || o.API.Service == nil {
+		return nil
+	}
+	s, _ := o.API.Service.Store.(store.OnCallOverrides)
+	return s
+}
+
+// stored reads the stored overrides of tenants ending after since (errors are logged: the
+// configured schedules are still answered).
+func (o *OnCall) stored(r *http.Request, tenants []string, since time.Time) map[string][]store.OnCallOverride {
+	out := map[string][]store.OnCallOverride{}
+	for _, t := range tenants {
+		list, err := oncallview.Stored(r.Context(), o.overrides(), t, since)
+		if err != nil {
+			o.API.Logger.Error("on-call overrides", "tenant", t, "err", err)
+			continue
+		}
+		out[t] = list
+	}
+	return out
+}
+
+func overrideOf(s store.OnCallOverride) apitypes.Override {
+	return apitypes.Override{ID: s.ID, Tenant: s.Tenant, Schedule: s.Schedule, Contact: s.Contact, From: s.From.UTC(), To: s.To.UTC(),
+		Reason: s.Reason, CreatedBy: s.CreatedBy, CreatedAt: s.CreatedAt.UTC()}
+}
+
+func (o *OnCall) listOverrides(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	tenant, _, s, ok := o.schedule(w, r, p)
+	if !ok {
+		return
+	}
+	resp := apitypes.OverridesResponse{Tenant: tenant, Schedule: s.Name, Overrides: []apitypes.Override{}}
+	for _, so := range o.stored(r, []string{tenant}, o.now())[tenant] {
+		if so.Schedule == s.Name {
+			resp.Overrides = append(resp.Overrides, overrideOf(so))
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// manages checks that p may create and delete overrides (an operator or admin).
+func (o *OnCall) manages(w http.ResponseWriter, p auth.Principal) (store.OnCallOverrides, bool) {
+	if !p.AllTenants() || p.ReadOnly() {
+		writeError(w, http.StatusForbidden, "on-call overrides are made by operators and admins")
+		return nil, false
+	}
+	st := o.overrides()
+	if st == nil {
+		writeError(w, http.StatusNotImplemented, "this store keeps no on-call overrides")
+		return nil, false
+	}
+	return st, true
+}
+
+func (o *OnCall) addOverride(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	st, ok := o.manages(w, p)
+	if !ok {
+		return
+	}
+	tenant, tp, s, ok := o.schedule(w, r, p)
+	if !ok {
+		return
+	}
+	var req apitypes.OverrideRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "decode override: "+err.Error())
+		return
+	}
+	now := o.now()
+	switch {
+	case req.Contact == "":
+		writeError(w, http.StatusBadRequest, "contact is required")
+		return
+	case req.From.IsZero() || req.To.IsZero() || !req.To.After(req.From):
+		writeError(w, http.StatusBadRequest, "from and to are required, to after from")
+		return
+	case req.To.Sub(req.From) > 366*24*time.Hour:
+		writeError(w, http.StatusBadRequest, "an override lasts at most 366 days")
+		return
+	case !req.To.After(now):
+		writeError(w, http.StatusBadRequest, "the override has already ended")
+		return
+	case len(req.Reason) > 1024:
+		writeError(w, http.StatusBadRequest, "reason is longer than 1024 bytes")
+		return
+	}
+	if _, known := tp.Contacts[req.Contact]; !known {
+		writeError(w, http.StatusBadRequest, "unknown contact "+strconv.Quote(req.Contact))
+		return
+	}
+	if _, clamped := sanitize.Time(req.From); clamped {
+		writeError(w, http.StatusBadRequest, "from is out of range")
+		return
+	}
+	if _, clamped := sanitize.Time(req.To); clamped {
+		writeError(w, http.StatusBadRequest, "to is out of range")
+		return
+	}
+	so := &store.OnCallOverride{Tenant: tenant, Schedule: s.Name, Contact: req.Contact, From: req.From, To: req.To,
+		Reason: strings.TrimSpace(req.Reason), CreatedBy: p.Name, CreatedAt: now}
+	if err := st.AddOverride(r.Context(), so); err != nil {
+		o.API.storeError(w, err)
+		return
+	}
+	o.API.Logger.Info("on-call override created", "tenant", tenant, "schedule", s.Name, "id", so.ID, "contact", so.Contact,
+		"from", so.From, "to", so.To, "by", p.Name)
+	writeJSON(w, http.StatusCreated, overrideOf(*so))
+}
+
+func (o *OnCall) deleteOverride(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	st, ok := o.manages(w, p)
+	if !ok {
+		return
+	}
+	tenant, _, s, ok := o.schedule(w, r, p)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "invalid override id")
+		return
+	}
+	so, err := st.DeleteOverride(r.Context(), tenant, id, p.Name, o.now())
+	if errors.Is(err, store.ErrNotFound) || (err == nil && so.Schedule != s.Name) {
+		writeError(w, http.StatusNotFound, "no such override")
+		return
+	}
+	if err != nil {
+		o.API.storeError(w, err)
+		return
+	}
+	o.API.Logger.Info("on-call override deleted", "tenant", tenant, "schedule", s.Name, "id", id, "by", p.Name)
+	writeJSON(w, http.StatusOK, overrideOf(*so))
 }
 
 func (o *OnCall) now() time.Time {
@@ -47,7 +198,8 @@ func (o *OnCall) tenants(p auth.Principal, r *http.Request) []string {
 
 func (o *OnCall) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	now := o.now()
-	writeJSON(w, http.StatusOK, apitypes.OnCallResponse{At: now.UTC(), Schedules: oncallview.Now(o.Config(), o.tenants(p, r), now)})
+	tenants := o.tenants(p, r)
+	writeJSON(w, http.StatusOK, apitypes.OnCallResponse{At: now.UTC(), Schedules: oncallview.Now(o.Config(), tenants, now, o.stored(r, tenants, now))})
 }
 
 // schedule finds the requested schedule of the caller's tenant (or the operator's tenant=).
@@ -65,6 +217,8 @@ func (o *OnCall) schedule(w http.ResponseWriter, r *http.Request, p auth.Princip
 		writeError(w, http.StatusNotFound, "no such schedule")
 		return "", nil, nil, false
 	}
+	// Overrides that ended a year ago still show in a year's shifts.
+	tp = oncallview.People(tp, o.stored(r, []string{tenant}, o.now().Add(-366*24*time.Hour))[tenant])
 	return tenant, tp, tp.Schedules[r.PathValue("schedule")], true
 }
 

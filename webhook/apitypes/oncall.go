@@ -45,3 +45,38 @@ type ShiftsResponse struct {
 	To       time.Time `json:"to"`
 	Shifts   []Shift   `json:"shifts"`
 }
+
+// On-call overrides made through the API: GET OnCallPath/{schedule}/overrides answers
+// OverridesResponse (the schedule's stored overrides that have not ended); POST it with an
+// OverrideRequest creates one (201, Override); DELETE OnCallPath/{schedule}/overrides/{id}
+// deletes one (200, the deleted Override). Creating and deleting need an operator or admin
+// credential (who name the tenant with ParamTenant); overrides of the configuration file are
+// not listed here (they show in shifts and calendars alike).
+
+// OverrideRequest puts Contact on call in a schedule for [From, To).
+type OverrideRequest struct {
+	Contact string    `json:"contact"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// Override is a stored override.
+type Override struct {
+	ID        int64     `json:"id"`
+	Tenant    string    `json:"tenant"`
+	Schedule  string    `json:"schedule"`
+	Contact   string    `json:"contact"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// OverridesResponse is GET OnCallPath/{schedule}/overrides.
+type OverridesResponse struct {
+	Tenant    string     `json:"tenant"`
+	Schedule  string     `json:"schedule"`
+	Overrides []Override `json:"overrides"`
+}

@@ -149,6 +149,7 @@ func Run(ctx context.Context, o Options) error {
 	mux := http.NewServeMux()
 	a.Register(mux)
 	(&api.OnCall{API: a, Config: p.cfg.Load, Now: o.Now}).Register(mux) // on-call schedules (api/oncall.go)
+	a.RegisterDeliveries(mux)                                           // scheduled report mails and reminders (api/deliveries.go)
 	page := &ui.UI{Service: svc, Access: access, IDs: ids, Logger: o.Logger, Config: p.cfg.Load, Now: o.Now}
 	page.Register(mux)
 	page.RegisterOIDC(mux, sso)
@@ -181,6 +182,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	p.startEscalation(bg, st, ids, reg) // escalation.go
+	// Reminders of customer updates and the monthly report mails: deliveries.go.
+	if err := p.startDeliveries(bg, st, ids, reg); err != nil {
+		return err
+	}
 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Duration(cfg.Limits.ReadTimeout), IdleTimeout: 2 * time.Minute}
 	ls := []net.Listener{o.Listener}

@@ -67,33 +67,11 @@ func EscalationConfig(c *config.Config) (*escalation.Config, error) {
 		if tp == nil || len(tp.Policies) == 0 {
 			continue
 		}
-		t := &escalation.Tenant{Schedules: tp.Schedules, Contacts: tp.Contacts, Channels: map[string]notify.Channel{}}
-		for _, ch := range tp.Channels {
-			var (
-				nc  notify.Channel
-				err error
-			)
-			switch ch.Type {
-			case "email":
-				nc, err = emailChannel(c.Notify.SMTP)
-			case "slack":
-				nc = slack.New(client, ch.URL, ch.URLFile)
-			case "teams":
-				nc = teams.New(client, ch.URL, ch.URLFile)
-			case "webhook":
-				nc = nwebhook.New(client, ch.URL, ch.Secret, ch.SecretFile, nil)
-			case "pagerduty":
-				base := ch.URL
-				if base == "" {
-					base = "https://events.pagerduty.com"
-				}
-				nc = pagerduty.New(client, base, ch.RoutingKey, ch.RoutingKeyFile)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("tenant %s: channel %s: %w", name, ch.Name, err)
-			}
-			t.Channels[ch.Name] = nc
+		chans, err := tenantChannels(c, name, tp, client)
+		if err != nil {
+			return nil, err
 		}
+		t := &escalation.Tenant{Schedules: tp.Schedules, Contacts: tp.Contacts, Channels: chans}
 		for _, pc := range tp.Policies {
 			pol := escalation.Policy{Name: pc.Name, Priorities: pc.Priorities, Repeat: pc.Repeat}
 			for _, l := range pc.Levels {
@@ -102,6 +80,38 @@ func EscalationConfig(c *config.Config) (*escalation.Config, error) {
 			t.Policies = append(t.Policies, pol)
 		}
 		out.Tenants[name] = t
+	}
+	return out, nil
+}
+
+// tenantChannels builds a tenant's notification channels.
+func tenantChannels(c *config.Config, name string, tp *config.TenantPeople, client *http.Client) (map[string]notify.Channel, error) {
+	out := map[string]notify.Channel{}
+	for _, ch := range tp.Channels {
+		var (
+			nc  notify.Channel
+			err error
+		)
+		switch ch.Type {
+		case "email":
+			nc, err = emailChannel(c.Notify.SMTP)
+		case "slack":
+			nc = slack.New(client, ch.URL, ch.URLFile)
+		case "teams":
+			nc = teams.New(client, ch.URL, ch.URLFile)
+		case "webhook":
+			nc = nwebhook.New(client, ch.URL, ch.Secret, ch.SecretFile, nil)
+		case "pagerduty":
+			base := ch.URL
+			if base == "" {
+				base = "https://events.pagerduty.com"
+			}
+			nc = pagerduty.New(client, base, ch.RoutingKey, ch.RoutingKeyFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: channel %s: %w", name, ch.Name, err)
+		}
+		out[ch.Name] = nc
 	}
 	return out, nil
 }

@@ -24,8 +24,8 @@ func problemSettings(c *config.Config) problem.Settings {
 
 // startProblems registers problem management, major incidents, the service report and the
 // audit-trail export (issue 15, package problemapi) on mux and starts the problem detector.
-// Scheduled e-mail delivery of the report and reminders of customer updates are left to the
-// notification channels: they read problem.Desk.DueUpdates and report.Compute.
+// Scheduled e-mail delivery of the report and reminders of customer updates run in
+// deliveries.go (package deliver).
 func (p *program) startProblems(bg *lifecycle.Group, mux *http.ServeMux, st store.Store, a *api.API, ids *publicid.Codec) error {
 	now := p.opts.Now
 	if now == nil {

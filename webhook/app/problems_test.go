@@ -135,8 +135,15 @@ func TestProblemsOverHTTP(t *testing.T) {
 	require.Contains(t, string(body), "サービスレポート")
 	require.Contains(t, string(body), "<svg")
 	code, body = call(t, "GET", w.URL+apitypes.ReportPath+"?format=pdf&month="+month+"&tenant=globex", tokNOC, nil, nil)
-	require.Equal(t, 200, code, "%s", body)
-	require.True(t, bytes.HasPrefix(body, []byte("%PDF-")), "printed by chromium")
+	switch {
+	case code == 200:
+		require.True(t, bytes.HasPrefix(body, []byte("%PDF-")), "printed by chromium")
+	case e2e:
+		require.Equal(t, 200, code, "%s", body)
+	default: // the hermetic suite may have no Chromium: the PDF is refused with a retryable answer
+		require.Equal(t, 503, code, "%s", body)
+		require.Contains(t, string(body), "the PDF cannot be printed now")
+	}
 	var rep apitypes.Report
 	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?format=json&month="+month, apiGlobex, nil, &rep)
 	require.Equal(t, 200, code)

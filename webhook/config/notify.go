@@ -68,6 +68,9 @@ type TenantNotify struct {
 	Contacts           []ContactConfig          `yaml:"contacts"`
 	Schedules          []ScheduleConfig         `yaml:"schedules"`
 	EscalationPolicies []EscalationPolicyConfig `yaml:"escalation_policies"`
+	// UpdateReminders and ServiceReport: see deliveries.go.
+	UpdateReminders *UpdateRemindersConfig `yaml:"update_reminders"`
+	ServiceReport   *ServiceReportConfig   `yaml:"service_report"`
 }
 
 // ChannelConfig is one way of reaching contacts.
@@ -145,6 +148,9 @@ type TenantPeople struct {
 	Channels  []ChannelConfig
 	Policies  []EscalationPolicyConfig
 	Calendars map[string]*bizhours.Calendar
+	// UpdateReminders and ServiceReport are nil when not configured (deliveries.go).
+	UpdateReminders *UpdateReminders
+	ServiceReport   *ServiceReport
 }
 
 // compiledNotify is what validateNotify builds.
@@ -451,6 +457,9 @@ func compileTenantNotify(pre string, tn TenantNotify, global map[string]*bizhour
 			}
 		}
 		tp.Policies = append(tp.Policies, ep)
+	}
+	if err := compileDeliveries(pre, tn, tp, smtp); err != nil {
+		return nil, err
 	}
 	return tp, nil
 }

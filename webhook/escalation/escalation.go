@@ -29,6 +29,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
+	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -193,8 +194,19 @@ func (e *Engine) stop(ctx context.Context, st store.EscalationStep, tenant, why 
 	return err
 }
 
+// schedules returns t's schedules with the on-call overrides made through the API (when the
+// store keeps them) merged in.
+func (e *Engine) schedules(ctx context.Context, tenant string, t *Tenant, now time.Time) map[string]*oncall.Schedule {
+	stored, err := oncallview.Stored(ctx, e.Store, tenant, now)
+	if err != nil {
+		e.Log.Warn("on-call overrides not read: the schedules' own apply", "tenant", tenant, "err", err)
+		return t.Schedules
+	}
+	return oncallview.Merge(t.Schedules, stored)
+}
+
 // recipients resolves a level's people now, in order, without repeats.
-func recipients(t *Tenant, l Level, group string, now time.Time) (names []string, problems []string) {
+func recipients(byName map[string]*oncall.Schedule, l Level, group string, now time.Time) (names []string, problems []string) {
 	add := func(n string) {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
@@ -209,7 +221,7 @@ func recipients(t *Tenant, l Level, group string, now time.Time) (names []string
 		}
 	}
 	for _, s := range schedules {
-		sch := t.Schedules[s]
+		sch := byName[s]
 		if sch == nil {
 			problems = append(problems, "unknown schedule "+s)
 			continue
@@ -251,7 +263,7 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 	}
 	now := e.Now()
 	level := pol.Levels[st.Level]
-	names, problems := recipients(t, level, in.AssignmentGroup, now)
+	names, problems := recipients(e.schedules(ctx, st.Tenant, t, now), level, in.AssignmentGroup, now)
 	msg := notify.Message{Tenant: in.Tenant, IncidentID: e.publicID(in.ID), Title: in.Title, Priority: in.Priority, State: string(in.State),
 		CI: in.CI, CreatedAt: in.CreatedAt, Level: st.Level + 1, Round: st.Round,
 		DedupKey: forward.CorrelationID("kizashi", in.Tenant, in.ID)}

@@ -272,3 +272,47 @@ func TestOnCallOfTheAssignmentGroup(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, j[len(j)-1].Message, "nobody notified; failed: no assignment group")
 }
+
+// TestStoredOverrideTakesTheLevel: an on-call override made through the API (kept in the
+// store) puts its contact in the rotation's place while it lasts.
+func TestStoredOverrideTakesTheLevel(t *testing.T) {
+	ctx := context.Background()
+	clock := testkit.NewClock(time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC))
+	hook := notifytest.StartSlack(t)
+	cfg := &escalation.Config{Tenants: map[string]*escalation.Tenant{"acme": {
+		Channels: map[string]notify.Channel{"slack": slack.New(http.DefaultClient, hook.URL, "")},
+		Contacts: map[string]notify.Contact{
+			"ann": {Name: "ann", Slack: "U0ANN", Channels: []string{"slack"}},
+			"ben": {Name: "ben", Slack: "U0BEN", Channels: []string{"slack"}},
+		},
+		Schedules: map[string]*oncall.Schedule{"ops": {Name: "ops", Location: time.UTC, Members: []string{"ann"}, Period: oncall.Daily,
+			Start: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}},
+		Policies: []escalation.Policy{{Name: "p1", Priorities: []int{1}, Levels: []escalation.Level{
+			{Schedules: []string{"ops"}, After: 10 * time.Minute}, {Schedules: []string{"ops"}, After: 10 * time.Minute}}}},
+	}}}
+	st := sqliteOpener(t)(t)
+	t.Cleanup(func() { _ = st.Close() })
+	overrides, ok := st.(store.OnCallOverrides)
+	require.True(t, ok)
+	require.NoError(t, overrides.AddOverride(ctx, &store.OnCallOverride{Tenant: "acme", Schedule: "ops", Contact: "ben",
+		From: clock.Now().Add(-time.Hour), To: clock.Now().Add(5 * time.Minute), CreatedBy: "noc", CreatedAt: clock.Now()}))
+	rules := testkit.StaticRules{P: incident.DefaultPolicy()}
+	rules.P.Priority.Services = map[string]int{"shop": 1}
+	svc := &service.Service{Store: st, Rules: func() service.Rules { return rules }, Now: clock.Now}
+	body := testkit.Payload("r", `{}:{alertname="X"}`, "firing", clock.Now(), map[string]string{"alertname": "X", "severity": "critical", "service": "shop"})
+	m, err := alertmsg.Parse(body)
+	require.NoError(t, err)
+	_, err = svc.Ingest(ctx, "acme", m, body)
+	require.NoError(t, err)
+	e := &escalation.Engine{Store: st, Config: func() *escalation.Config { return cfg }, Now: clock.Now, Owner: "a"}
+	_, err = e.Tick(ctx)
+	require.NoError(t, err)
+	require.Len(t, hook.Bodies(), 1)
+	require.Contains(t, hook.Bodies()[0]["text"], "<@U0BEN>", "the override's contact")
+	// The override has ended by level 2: the rotation's ann.
+	clock.Advance(10 * time.Minute)
+	_, err = e.Tick(ctx)
+	require.NoError(t, err)
+	require.Len(t, hook.Bodies(), 2)
+	require.Contains(t, hook.Bodies()[1]["text"], "<@U0ANN>")
+}

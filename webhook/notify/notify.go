@@ -65,6 +65,9 @@ type Message struct {
 	URL string
 	// Level and Round of the escalation (1-based; 0 when not escalating).
 	Level, Round int
+	// UpdateDue is set on a reminder that a customer update of this major incident is due
+	// (then the message asks for the update, not an acknowledgement).
+	UpdateDue time.Time
 	// DedupKey identifies this incident's notifications at a channel that
 	// deduplicates (PagerDuty).
 	DedupKey string
@@ -94,7 +97,13 @@ func Render(c Contact, m Message) Text {
 	if c.Lang == LangJA {
 		subject = fmt.Sprintf("[P%d] インシデント #%d: %s", m.Priority, m.IncidentID, m.Title)
 		fmt.Fprintf(&b, "%s さん\n\n", c.Label())
-		fmt.Fprintf(&b, "テナント %s でインシデントが発生しています。対応（確認）をお願いします。\n\n", m.Tenant)
+		if !m.UpdateDue.IsZero() {
+			subject = fmt.Sprintf("[P%d] 顧客への状況報告の期限: 重大インシデント #%d: %s", m.Priority, m.IncidentID, m.Title)
+			fmt.Fprintf(&b, "テナント %s の重大インシデントについて、顧客への状況報告の期限（%s）になりました。報告を登録してください。\n\n",
+				m.Tenant, m.UpdateDue.In(loc).Format("2006-01-02 15:04 MST"))
+		} else {
+			fmt.Fprintf(&b, "テナント %s でインシデントが発生しています。対応（確認）をお願いします。\n\n", m.Tenant)
+		}
 		fmt.Fprintf(&b, "件名: %s\n優先度: P%d\n状態: %s\n", m.Title, m.Priority, stateJA(m.State))
 		if m.CI != "" {
 			fmt.Fprintf(&b, "構成アイテム: %s\n", m.CI)
@@ -109,7 +118,13 @@ func Render(c Contact, m Message) Text {
 	} else {
 		subject = fmt.Sprintf("[P%d] Incident #%d: %s", m.Priority, m.IncidentID, m.Title)
 		fmt.Fprintf(&b, "Hello %s,\n\n", c.Label())
-		fmt.Fprintf(&b, "An incident of tenant %s needs you: please acknowledge it.\n\n", m.Tenant)
+		if !m.UpdateDue.IsZero() {
+			subject = fmt.Sprintf("[P%d] Customer update due: major incident #%d: %s", m.Priority, m.IncidentID, m.Title)
+			fmt.Fprintf(&b, "A customer update of a major incident of tenant %s is due (%s): please post it.\n\n",
+				m.Tenant, m.UpdateDue.In(loc).Format("2006-01-02 15:04 MST"))
+		} else {
+			fmt.Fprintf(&b, "An incident of tenant %s needs you: please acknowledge it.\n\n", m.Tenant)
+		}
 		fmt.Fprintf(&b, "Title: %s\nPriority: P%d\nState: %s\n", m.Title, m.Priority, strings.ReplaceAll(m.State, "_", " "))
 		if m.CI != "" {
 			fmt.Fprintf(&b, "CI: %s\n", m.CI)

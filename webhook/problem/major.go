@@ -171,8 +171,8 @@ func (d *Desk) CustomerUpdate(ctx context.Context, tenant, actor string, inciden
 }
 
 // DueUpdates lists the major incidents (of tenant; "" every tenant) whose customer update is
-// due now: the reminders. The notification helper delivers them to the coordinator; until
-// then the API and the page show them.
+// due now: the reminders. Package deliver reminds the coordinator and the on-call of them
+// through the notification channels; the API and the page show them too.
 func (d *Desk) DueUpdates(ctx context.Context, tenant string) ([]store.MajorIncident, error) {
 	return d.Problems.ListMajors(ctx, tenant, time.Time{}, time.Time{}, d.now())
 }

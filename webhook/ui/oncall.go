@@ -6,16 +6,19 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
+	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
 type onCallData struct {
 	base
 	At        time.Time
 	Schedules []apitypes.Schedule
+	// Overrides are the overrides made through the API that have not ended.
+	Overrides []store.OnCallOverride
 }
 
-// oncall shows who is on call now in the caller's schedules, who is next, and links to each
-// schedule's iCalendar export.
+// oncall shows who is on call now in the caller's schedules, who is next, the overrides made
+// through the API, and links to each schedule's iCalendar export.
 func (u *UI) oncall(w http.ResponseWriter, r *http.Request, v viewer) {
 	d := onCallData{base: v.base(), At: time.Now()}
 	d.Title = v.L.T("On call")
@@ -27,7 +30,21 @@ func (u *UI) oncall(w http.ResponseWriter, r *http.Request, v viewer) {
 		if v.AllTenants() {
 			tenants = u.Config().TenantNames()
 		}
-		d.Schedules = oncallview.Now(u.Config(), tenants, d.At)
+		stored := map[string][]store.OnCallOverride{}
+		var st any
+		if u.Service != nil {
+			st = u.Service.Store
+		}
+		for _, t := range tenants {
+			list, err := oncallview.Stored(r.Context(), st, t, d.At)
+			if err != nil {
+				u.Logger.Error("on-call overrides", "tenant", t, "err", err)
+				continue
+			}
+			stored[t] = list
+			d.Overrides = append(d.Overrides, list...)
+		}
+		d.Schedules = oncallview.Now(u.Config(), tenants, d.At, stored)
 	}
 	u.render(w, "oncall.html", http.StatusOK, d)
 }

@@ -6,6 +6,7 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -146,6 +147,64 @@ func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("email to %s via %s:%d: %w", to.Name, c.cfg.Host, c.cfg.Port, err)
+	}
+	return nil
+}
+
+// Document is a mail about no single incident (the monthly service report): a text body,
+// optionally an HTML alternative, and attachments.
+type Document struct {
+	To          []string
+	Lang        string
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []Attachment
+}
+
+// Attachment is a file of a Document.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// SendDocument mails d to its addresses (one message, every address a recipient).
+func (c *Channel) SendDocument(ctx context.Context, d Document) error {
+	if len(d.To) == 0 {
+		return fmt.Errorf("email: a document needs a recipient")
+	}
+	msg := mail.NewMsg()
+	if err := msg.From(c.cfg.From); err != nil {
+		return fmt.Errorf("email: from: %w", err)
+	}
+	if err := msg.To(d.To...); err != nil {
+		return fmt.Errorf("email: to: %w", err)
+	}
+	msg.SetCharset(mail.CharsetUTF8)
+	msg.Subject(d.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	if d.Lang != "" {
+		msg.SetGenHeader(mail.HeaderContentLang, d.Lang)
+	}
+	msg.SetBodyString(mail.TypeTextPlain, d.Text)
+	if d.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, d.HTML)
+	}
+	for _, a := range d.Attachments {
+		msg.AttachReadSeeker(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType)))
+	}
+	opts, err := c.options()
+	if err != nil {
+		return err
+	}
+	client, err := mail.NewClient(c.cfg.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("email: %w", err)
+	}
+	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("email %q via %s:%d: %w", d.Subject, c.cfg.Host, c.cfg.Port, err)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func New(c *http.Client, url, secret, secretFile string, now func() time.Time) *
 // Payload is the body posted.
 type Payload struct {
 	Version    string    `json:"version"` // "1"
-	Kind       string    `json:"kind"`    // "notification"
+	Kind       string    `json:"kind"`    // "notification", or "update_reminder" (a customer update is due)
 	Tenant     string    `json:"tenant"`
 	IncidentID int64     `json:"incident_id"`
 	Title      string    `json:"title"`
@@ -50,9 +50,11 @@ type Payload struct {
 	CreatedAt  time.Time `json:"created_at"`
 	Level      int       `json:"level,omitempty"`
 	Round      int       `json:"round,omitempty"`
-	Contact    Contact   `json:"contact"`
-	Subject    string    `json:"subject"`
-	Text       string    `json:"text"`
+	// UpdateDue is when the customer update of a reminder was due.
+	UpdateDue time.Time `json:"update_due,omitzero"`
+	Contact   Contact   `json:"contact"`
+	Subject   string    `json:"subject"`
+	Text      string    `json:"text"`
 }
 
 // Contact is the person notified.
@@ -66,8 +68,13 @@ type Contact struct {
 // Send implements notify.Channel.
 func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message) error {
 	t := notify.Render(to, m)
+	kind := "notification"
+	var due time.Time
+	if !m.UpdateDue.IsZero() {
+		kind, due = "update_reminder", m.UpdateDue.UTC()
+	}
 	body, err := json.Marshal(Payload{
-		Version: "1", Kind: "notification", Tenant: m.Tenant, IncidentID: m.IncidentID, Title: m.Title, Priority: m.Priority,
+		Version: "1", Kind: kind, UpdateDue: due, Tenant: m.Tenant, IncidentID: m.IncidentID, Title: m.Title, Priority: m.Priority,
 		State: m.State, CI: m.CI, URL: m.URL, CreatedAt: m.CreatedAt.UTC(), Level: m.Level, Round: m.Round,
 		Contact: Contact{Name: to.Name, User: to.User, Email: to.Email, Lang: to.Lang}, Subject: t.Subject, Text: t.Body,
 	})

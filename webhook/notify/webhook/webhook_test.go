@@ -40,6 +40,15 @@ func TestSendSigned(t *testing.T) {
 	if p.Kind != "notification" || p.IncidentID != 9 || p.Contact.User != "bob@acme" || p.URL != m.URL || p.Subject != "[P1] Incident #9: DiskFull" {
 		t.Errorf("payload %+v", p)
 	}
+	m.UpdateDue = now.Add(30 * time.Minute)
+	if err := ch.Send(context.Background(), notify.Contact{Name: "bob"}, m); err != nil {
+		t.Fatal(err)
+	}
+	p = <-got
+	if p.Kind != "update_reminder" || !p.UpdateDue.Equal(m.UpdateDue) || p.Subject != "[P1] Customer update due: major incident #9: DiskFull" {
+		t.Errorf("reminder payload %+v", p)
+	}
+	m.UpdateDue = time.Time{}
 	bad := webhook.New(srv.Client(), srv.URL, "another-secret-key", "", func() time.Time { return now })
 	if err := bad.Send(context.Background(), notify.Contact{Name: "bob"}, m); err == nil {
 		t.Error("a wrongly signed delivery was accepted")

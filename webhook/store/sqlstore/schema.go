@@ -151,6 +151,9 @@ UPDATE journal SET actor_type = 'system' WHERE actor IN ('alertmanager', 'system
 	problemMigration,
 	// 8: escalation steps (escalation.go).
 	escalationMigration,
+	// 9: once-per-period deliveries (report mails, update reminders) and on-call overrides
+	// made through the API (delivery.go).
+	deliveryMigration,
 }
 
 func expand(sql string, d *Dialect) string {
