@@ -22,7 +22,11 @@ var demoTenants = []string{"platform", "acme", "globex"}
 // incident from the demo's Prometheus at promURL), and a policy that keeps the incident open
 // when its alert resolves (a journal line says so), so that you can acknowledge and resolve it
 // yourself.
-func webhookConfig(dir string, tokens map[string]string, operator, promURL string, short bool) string {
+//
+// tokens are the tenants' Alertmanager tokens (they only post alerts); apiTokens their API
+// tokens of role read (named <tenant>-viewer), which log in to the page and the REST API as the
+// tenant's customer: its incidents, no internal notes, no actions.
+func webhookConfig(dir string, tokens, apiTokens map[string]string, operator, promURL string, short bool) string {
 	sweep := "10s"
 	if short {
 		sweep = "1s"
@@ -48,7 +52,7 @@ policy:
 tenants:
 `, filepath.Join(dir, "kizashi-webhook.db"), sweep, promURL)
 	for _, t := range demoTenants {
-		fmt.Fprintf(&b, "  - name: %s\n    tokens: [%q]\n", t, tokens[t])
+		fmt.Fprintf(&b, "  - name: %s\n    tokens: [%q]\n    api_tokens: [{name: %s-viewer, role: read, tokens: [%q]}]\n", t, tokens[t], t, apiTokens[t])
 	}
 	fmt.Fprintf(&b, "operators:\n  - name: noc\n    tokens: [%q]\n", operator)
 	return b.String()

@@ -41,9 +41,17 @@ func TestConfigs(t *testing.T) {
 		tokens[tn] = token()
 		write("kizashi-"+tn+".token", tokens[tn])
 	}
-	wh, err := config.Load(write("webhook.yml", webhookConfig(dir, tokens, token(), "http://127.0.0.1:9090", false)))
+	apiTokens := map[string]string{}
+	for _, tn := range demoTenants {
+		apiTokens[tn] = token()
+	}
+	wh, err := config.Load(write("webhook.yml", webhookConfig(dir, tokens, apiTokens, token(), "http://127.0.0.1:9090", false)))
 	require.NoError(t, err)
 	require.Len(t, wh.Tenants, len(demoTenants))
+	for _, tc := range wh.Tenants {
+		require.Len(t, tc.APITokens, 1, "a customer's view of %s for the page", tc.Name)
+		require.Equal(t, config.APIRead, tc.APITokens[0].Role)
+	}
 	require.Equal(t, "http://127.0.0.1:9090", wh.Page.PrometheusURL, "the page charts anomalies from the demo's Prometheus")
 
 	require.NoError(t, daemon.CheckConfig(write("exporter.yml", exporterConfig("http://127.0.0.1:9090", Step, History))))

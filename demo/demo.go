@@ -88,9 +88,13 @@ type Stack struct {
 	Pages []Page
 	// OperatorToken logs in to the service-desk page and the API (all tenants).
 	OperatorToken string
-	// TenantTokens are the tenants' webhook tokens (also in the receivers' token files).
+	// TenantTokens are the tenants' Alertmanager tokens (also in the receivers' token files):
+	// they only post alerts.
 	TenantTokens map[string]string
-	Workload     *Workload
+	// TenantAPITokens are the tenants' API tokens (role read): the page and the REST API as
+	// the tenant's customer sees them.
+	TenantAPITokens map[string]string
+	Workload        *Workload
 	// FaultAt is when the fault started (zero before).
 	FaultAt time.Time
 
@@ -173,7 +177,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	if err != nil {
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
-	s := &Stack{Dir: dir, TenantTokens: map[string]string{}, logs: &proc.Buffer{Max: 256 << 10}}
+	s := &Stack{Dir: dir, TenantTokens: map[string]string{}, TenantAPITokens: map[string]string{}, logs: &proc.Buffer{Max: 256 << 10}}
 	fallback := o.Ports != (Ports{})
 	p.line("Kizashi demo: work directory %s; everything listens on 127.0.0.1 only.", dir)
 
@@ -228,6 +232,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 	// kizashi-webhook (in-process, SQLite).
 	for _, t := range demoTenants {
 		s.TenantTokens[t] = token()
+		s.TenantAPITokens[t] = token()
 	}
 	s.OperatorToken = token()
 	whDir := filepath.Join(dir, "webhook")
@@ -238,7 +243,7 @@ func start(ctx context.Context, o Options, bins binaries, p *progress) (*Stack, 
 		}
 	}
 	whCfg := filepath.Join(whDir, "kizashi-webhook.yml")
-	if err := writeFile(whCfg, webhookConfig(whDir, s.TenantTokens, s.OperatorToken, s.PrometheusURL, o.Short), 0o600); err != nil {
+	if err := writeFile(whCfg, webhookConfig(whDir, s.TenantTokens, s.TenantAPITokens, s.OperatorToken, s.PrometheusURL, o.Short), 0o600); err != nil {
 		return s, err
 	}
 	p.step("Starting kizashi-webhook on %s ...", hostPort(s.WebhookURL))

@@ -35,8 +35,8 @@ func (s *Stack) pages(ctx context.Context) ([]Page, error) {
 		`{__name__=~"demo_active_sessions|kizashi_lower|kizashi_upper",tenant="acme",service="checkout"}`)
 	ps := []Page{
 		{"Exporter", s.ExporterURL + "/", "every modelled series with its band, forecast and anomaly score;\nacme / checkout is the one the fault hits"},
-		{"Service desk", s.WebhookURL + "/", fmt.Sprintf("log in with the operator token %s\n(tenant tokens: acme %s, globex %s)",
-			s.OperatorToken, s.TenantTokens["acme"], s.TenantTokens["globex"])},
+		{"Service desk", s.WebhookURL + "/", fmt.Sprintf("log in with the operator token %s\n(a customer's view, read only: acme %s, globex %s)",
+			s.OperatorToken, s.TenantAPITokens["acme"], s.TenantAPITokens["globex"])},
 		{"Prometheus", alerts, "the shipped rules (KizashiAnomaly, breach forecasts, health)"},
 		{"", graph, "acme's checkout sessions and their band"},
 	}

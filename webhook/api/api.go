@@ -47,6 +47,7 @@ func (a *API) reader() *readmodel.Reader {
 func (a *API) readerFor(p auth.Principal) *readmodel.Reader {
 	rd := a.reader()
 	rd.Customer = !p.SeesInternal()
+	rd.Groups = p.Groups
 	return rd
 }
 
@@ -113,7 +114,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		return
 	}
 	var out apitypes.ListResponse
-	out.Incidents, out.Next, err = a.reader().List(r.Context(), f)
+	out.Incidents, out.Next, err = a.readerFor(p).List(r.Context(), f)
 	if err != nil {
 		a.storeError(w, err)
 		return

@@ -36,15 +36,21 @@ const (
 	tokA  = "tenant-a-token-0123456789"
 	tokB  = "tenant-b-token-0123456789"
 	tokOp = "operator-token-0123456789"
+	// apiA and apiB are the tenants' API tokens (role act): the REST API's credentials, where
+	// tokA and tokB (Alertmanager's) only post alerts.
+	apiA = "tenant-a-api-0123456789x"
+	apiB = "tenant-b-api-0123456789x"
 )
 
 var cfgYAML = `
 tenants:
   - name: a
     tokens: ["` + tokA + `"]
+    api_tokens: [{name: a-ops, role: act, tokens: ["` + apiA + `"]}]
   - name: b
     tokens: ["` + tokB + `"]
     basic_auth: [{username: bee, password: bee-password-0123}]
+    api_tokens: [{name: b-ops, role: act, tokens: ["` + apiB + `"]}]
 operators:
   - name: noc
     tokens: ["` + tokOp + `"]
@@ -218,20 +224,20 @@ func TestTenantIsolationAndActions(t *testing.T) {
 		require.NoError(t, json.Unmarshal(body, &lr))
 		return lr
 	}
-	la := list(tokA, "")
+	la := list(apiA, "")
 	require.Len(t, la.Incidents, 1)
 	require.Equal(t, "a", la.Incidents[0].Tenant)
-	require.Len(t, list(tokA, "?tenant=b").Incidents, 1, "tenant= is ignored for tenants")
-	require.Equal(t, "a", list(tokA, "?tenant=b").Incidents[0].Tenant)
+	require.Len(t, list(apiA, "?tenant=b").Incidents, 1, "tenant= is ignored for tenants")
+	require.Equal(t, "a", list(apiA, "?tenant=b").Incidents[0].Tenant)
 	require.Len(t, list(tokOp, "").Incidents, 2)
 	require.Len(t, list(tokOp, "?tenant=b").Incidents, 1)
 
 	// Tenant A cannot read or change tenant B's incident.
-	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(idB), tokA, nil)
+	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(idB), apiA, nil)
 	require.Equal(t, 404, code)
-	code, _ = f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/acknowledge", tokA, nil)
+	code, _ = f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/acknowledge", apiA, nil)
 	require.Equal(t, 404, code)
-	code, _ = f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/note", tokA, []byte(`{"text":"pwned"}`))
+	code, _ = f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/note", apiA, []byte(`{"text":"pwned"}`))
 	require.Equal(t, 404, code)
 	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents", "", nil)
 	require.Equal(t, 401, code)
@@ -256,10 +262,10 @@ func TestTenantIsolationAndActions(t *testing.T) {
 		{"note", `{"unknown":1}`, 400},
 	}
 	for _, s := range steps {
-		code, body := f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/"+s.action, tokB, []byte(s.body))
+		code, body := f.do(t, http.MethodPost, "/api/v1/incidents/"+itoa(idB)+"/"+s.action, apiB, []byte(s.body))
 		require.Equal(t, s.code, code, "%s: %s", s.action, body)
 	}
-	code, body = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(idB), tokB, nil)
+	code, body = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(idB), apiB, nil)
 	require.Equal(t, 200, code)
 	var d apitypes.Detail
 	require.NoError(t, json.Unmarshal(body, &d))
@@ -269,15 +275,15 @@ func TestTenantIsolationAndActions(t *testing.T) {
 	for _, e := range d.Journal {
 		actors = append(actors, e.Actor)
 	}
-	require.Contains(t, actors, "b")
+	require.Contains(t, actors, "b-ops", "the API token's name is the actor")
 	require.NotContains(t, strings.Join(actors, ","), "alice", "the request cannot name who acted")
 	require.Contains(t, strings.Join(actors, ","), "alertmanager")
 	// Filters.
-	require.Len(t, list(tokB, "?state=canceled").Incidents, 1)
-	require.Len(t, list(tokB, "?open=true").Incidents, 0)
-	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents?state=bogus", tokB, nil)
+	require.Len(t, list(apiB, "?state=canceled").Incidents, 1)
+	require.Len(t, list(apiB, "?open=true").Incidents, 0)
+	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents?state=bogus", apiB, nil)
 	require.Equal(t, 400, code)
-	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents?limit=0", tokB, nil)
+	code, _ = f.do(t, http.MethodGet, "/api/v1/incidents?limit=0", apiB, nil)
 	require.Equal(t, 400, code)
 }
 
@@ -313,7 +319,7 @@ func TestTimesAtTheEdges(t *testing.T) {
 	require.Equal(t, 200, code, string(resp))
 	var recv struct{ Incidents []int64 }
 	require.NoError(t, json.Unmarshal(resp, &recv))
-	code, resp = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(recv.Incidents[0]), tokA, nil)
+	code, resp = f.do(t, http.MethodGet, "/api/v1/incidents/"+itoa(recv.Incidents[0]), apiA, nil)
 	require.Equal(t, 200, code)
 	var d struct {
 		Alerts []struct {
@@ -330,7 +336,7 @@ func TestTimesAtTheEdges(t *testing.T) {
 	require.Equal(t, map[string]string{"Epoch": "1970-01-01T00:00:00Z", "Future": "2262-04-11T00:00:00Z"}, starts)
 
 	for query, n := range map[string]int{"?to=1500-01-01T00:00:00Z": 0, "?from=1500-01-01T00:00:00Z&to=9999-01-01T00:00:00Z": 1} {
-		code, resp = f.do(t, http.MethodGet, "/api/v1/incidents"+query, tokA, nil)
+		code, resp = f.do(t, http.MethodGet, "/api/v1/incidents"+query, apiA, nil)
 		require.Equal(t, 200, code)
 		var lr apitypes.ListResponse
 		require.NoError(t, json.Unmarshal(resp, &lr))

@@ -33,7 +33,7 @@ func (a *API) alertmanager(w http.ResponseWriter, r *http.Request) (auth.Princip
 		a.reject(w, http.StatusServiceUnavailable, service.RejectUnavailable, "credentials cannot be checked now, retry")
 		return auth.Principal{}, false
 	case !p.SendsAlerts():
-		a.reject(w, http.StatusForbidden, service.RejectForbidden, "operators cannot send alerts")
+		a.reject(w, http.StatusForbidden, service.RejectForbidden, "only a tenant's Alertmanager credential (tenants[].tokens, token_files, basic_auth) posts alerts")
 		return auth.Principal{}, false
 	}
 	return p, true
@@ -71,7 +71,7 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bo
 		writeError(w, http.StatusServiceUnavailable, "credentials cannot be checked now, retry")
 		return auth.Principal{}, false
 	case present:
-		return p, true
+		return a.notIngestOnly(w, p)
 	}
 	p, cookie, ok, err := a.Access.Session(r)
 	switch {
@@ -90,6 +90,16 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bo
 			writeError(w, http.StatusForbidden, "a state change with the page's session needs its CSRF token in "+auth.CSRFHeader+" and the page's origin")
 			return auth.Principal{}, false
 		}
+	}
+	return a.notIngestOnly(w, p)
+}
+
+// notIngestOnly refuses an Alertmanager credential (403, naming the credentials the REST API
+// takes): it only posts alerts.
+func (a *API) notIngestOnly(w http.ResponseWriter, p auth.Principal) (auth.Principal, bool) {
+	if p.IngestOnly() {
+		writeError(w, http.StatusForbidden, auth.ErrIngestOnly.Error())
+		return auth.Principal{}, false
 	}
 	return p, true
 }

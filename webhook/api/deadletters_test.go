@@ -38,12 +38,12 @@ func TestDeadLettersAndRefs(t *testing.T) {
 	require.NoError(t, fw.FailJob(ctx, jobs[1].ID, "w", store.JobFailed{Error: "HTTP 400: bad group", Count: true, Dead: true, At: now}))
 
 	var d apitypes.Detail
-	code, b := f.do(t, "GET", fmt.Sprintf("/api/v1/incidents/%d", f.pub(publicid.Incident, jobs[0].IncidentID)), tokA, nil)
+	code, b := f.do(t, "GET", fmt.Sprintf("/api/v1/incidents/%d", f.pub(publicid.Incident, jobs[0].IncidentID)), apiA, nil)
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(b, &d))
 	require.Equal(t, []apitypes.ExternalRef{{Target: "a/snow", ID: "abc", Key: "INC0010001", URL: ref.URL}}, d.Incident.ExternalRefs)
 	var list apitypes.ListResponse
-	code, b = f.do(t, "GET", "/api/v1/incidents", tokA, nil)
+	code, b = f.do(t, "GET", "/api/v1/incidents", apiA, nil)
 	require.Equal(t, 200, code)
 	require.NoError(t, json.Unmarshal(b, &list))
 	refs := map[int64]int{}
@@ -57,11 +57,11 @@ func TestDeadLettersAndRefs(t *testing.T) {
 		name, token, query string
 		n                  int
 	}{
-		{"own tenant", tokA, "", 1},
-		{"other tenant sees none", tokB, "", 0},
+		{"own tenant", apiA, "", 1},
+		{"other tenant sees none", apiB, "", 0},
 		{"operator sees all", tokOp, "", 1},
 		{"operator filters by tenant", tokOp, "?tenant=b", 0},
-		{"filter by target", tokA, "?target=a/other", 0},
+		{"filter by target", apiA, "?target=a/other", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out apitypes.DeadLettersResponse
@@ -79,20 +79,20 @@ func TestDeadLettersAndRefs(t *testing.T) {
 			}
 		})
 	}
-	code, _ = f.do(t, "GET", "/api/v1/deadletters?limit=0", tokA, nil)
+	code, _ = f.do(t, "GET", "/api/v1/deadletters?limit=0", apiA, nil)
 	require.Equal(t, 400, code)
 	code, _ = f.do(t, "GET", "/api/v1/deadletters", "", nil)
 	require.Equal(t, 401, code)
 
 	id := fmt.Sprint(f.pub(publicid.DeadLetter, jobs[1].ID))
-	code, _ = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", tokB, nil)
+	code, _ = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", apiB, nil)
 	require.Equal(t, 404, code, "another tenant's dead letter")
-	code, _ = f.do(t, "POST", "/api/v1/deadletters/retry", tokA, nil)
+	code, _ = f.do(t, "POST", "/api/v1/deadletters/retry", apiA, nil)
 	require.Equal(t, 400, code, "target required")
-	code, b = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", tokA, nil)
+	code, b = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", apiA, nil)
 	require.Equal(t, 200, code)
 	require.JSONEq(t, `{"retried":1}`, string(b))
-	code, _ = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", tokA, nil)
+	code, _ = f.do(t, "POST", "/api/v1/deadletters/"+id+"/retry", apiA, nil)
 	require.Equal(t, 409, code, "not dead any more")
 	got, err := fw.ClaimJobs(ctx, "a/snow", "w2", time.Now(), time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)

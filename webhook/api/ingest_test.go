@@ -31,7 +31,7 @@ import (
 // newLimitsFixture serves the API for tenant a with the given limits section
 // (the defaults when empty) and returns what the API logs, from debug up.
 func newLimitsFixture(t *testing.T, limits string) (*fixture, *bytes.Buffer) {
-	cfg, err := config.Parse([]byte("tenants: [{name: a, tokens: [\""+tokA+"\"]}]\n"+limits), ".")
+	cfg, err := config.Parse([]byte("tenants: [{name: a, tokens: [\""+tokA+"\"], api_tokens: [{name: a-ops, role: act, tokens: [\""+apiA+"\"]}]}]\n"+limits), ".")
 	require.NoError(t, err)
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
 	require.NoError(t, err)
@@ -54,7 +54,7 @@ func (f *fixture) detail(t *testing.T, body []byte) apitypes.Detail {
 	var recv struct{ Incidents []int64 }
 	require.NoError(t, json.Unmarshal(body, &recv))
 	require.Len(t, recv.Incidents, 1)
-	code, b := f.do(t, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", recv.Incidents[0]), tokA, nil)
+	code, b := f.do(t, http.MethodGet, fmt.Sprintf("/api/v1/incidents/%d", recv.Incidents[0]), apiA, nil)
 	require.Equal(t, 200, code)
 	var d apitypes.Detail
 	require.NoError(t, json.Unmarshal(b, &d))

@@ -24,7 +24,7 @@ func TestKPIsAreScoped(t *testing.T) {
 		require.NoError(t, json.Unmarshal(resp, &out))
 		return out
 	}
-	a := get(tokA, "?tenant=b")
+	a := get(apiA, "?tenant=b")
 	require.Equal(t, 2, a.Total.Incidents, "a tenant's credential sees its own tenant, whatever it asks")
 	require.Equal(t, 2, a.Total.Unacknowledged)
 	require.Nil(t, a.Total.MTTA, "nothing acknowledged yet")

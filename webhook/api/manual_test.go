@@ -26,7 +26,7 @@ func TestManualIncidentLinkAndMerge(t *testing.T) {
 	require.Equal(t, "a", call.Incident.Tenant)
 	require.Equal(t, "new", string(call.Incident.State))
 	require.Equal(t, "noc", call.Journal[0].Actor)
-	code, mail := create(tokA, `{"title":"Checkout slow (mail)","channel":"email","impact":2,"urgency":1}`)
+	code, mail := create(apiA, `{"title":"Checkout slow (mail)","channel":"email","impact":2,"urgency":1}`)
 	require.Equal(t, http.StatusCreated, code)
 	for _, bad := range []string{
 		`{"tenant":"a","title":"","channel":"phone","impact":2,"urgency":1}`,
@@ -39,7 +39,7 @@ func TestManualIncidentLinkAndMerge(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, code, bad)
 	}
 	// Tenant b cannot touch a's incidents; the ids it names are not found.
-	code, _ = f.do(t, http.MethodPost, fmt.Sprintf("%s/%d/link", apitypes.IncidentsPath, call.Incident.ID), tokB,
+	code, _ = f.do(t, http.MethodPost, fmt.Sprintf("%s/%d/link", apitypes.IncidentsPath, call.Incident.ID), apiB,
 		[]byte(fmt.Sprintf(`{"target_id":%d}`, mail.Incident.ID)))
 	require.Equal(t, http.StatusNotFound, code)
 

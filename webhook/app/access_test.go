@@ -80,7 +80,7 @@ func openIncident(t *testing.T, w *webhook, group string) int64 {
 	t.Helper()
 	post(t, w.URL+"/api/v1/alerts", tokAcme, testkit.Payload("acme-ops", group, "firing", time.Now().UTC(),
 		map[string]string{"alertname": "Disk" + group, "instance": "db1", "severity": "warning"}))
-	for _, in := range w.incidents(t, tokAcme) {
+	for _, in := range w.incidents(t, apiAcme) {
 		if in.Title == "Disk"+group+" on db1" {
 			return in.ID
 		}
@@ -94,7 +94,7 @@ func openIncident(t *testing.T, w *webhook, group string) int64 {
 func TestAnotherSiteCannotUseThePageSession(t *testing.T) {
 	w := startWebhook(t, "")
 	id := openIncident(t, w, "g1")
-	cookie := pageSession(t, w.URL, tokAcme)
+	cookie := pageSession(t, w.URL, apiAcme)
 	evil := map[string]string{"Origin": anotherPort, "Sec-Fetch-Site": "same-site", "Content-Type": "text/plain"}
 
 	p1 := testkit.Payload("acme-ops", "forged", "firing", time.Now().UTC(), map[string]string{"alertname": "Forged", "severity": "critical"})
@@ -104,7 +104,7 @@ func TestAnotherSiteCannotUseThePageSession(t *testing.T) {
 		a = send(t, http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/%s", w.URL, id, action), cookie, `{"text":"pwned"}`, evil)
 		require.Equal(t, http.StatusForbidden, a.code, action)
 	}
-	ins := w.incidents(t, tokAcme)
+	ins := w.incidents(t, apiAcme)
 	require.Len(t, ins, 1, "no forged incident")
 	require.Equal(t, "new", string(ins[0].State), "not acknowledged")
 }
@@ -131,8 +131,8 @@ func TestGuessingIsThrottled(t *testing.T) {
 // session), and it never held the token or its hash.
 func TestLogoutEndsTheSession(t *testing.T) {
 	w := startWebhook(t, "")
-	cookie := pageSession(t, w.URL, tokAcme)
-	h := sha256.Sum256([]byte(tokAcme))
+	cookie := pageSession(t, w.URL, apiAcme)
+	h := sha256.Sum256([]byte(apiAcme))
 	for _, leak := range []string{base64.RawURLEncoding.EncodeToString(h[:]), hex.EncodeToString(h[:])} {
 		require.NotContains(t, cookie.Value, leak, "the cookie holds no hash of the token")
 	}
@@ -173,7 +173,7 @@ func TestIncidentIDsSayNothingAboutOtherTenants(t *testing.T) {
 			map[string]string{"alertname": fmt.Sprintf("B%d", i)}))
 	}
 	var ids []int64
-	for _, in := range w.incidents(t, tokAcme) {
+	for _, in := range w.incidents(t, apiAcme) {
 		ids = append(ids, in.ID)
 	}
 	slices.Sort(ids)
@@ -197,7 +197,7 @@ func TestSecureCookieBehindATrustedProxy(t *testing.T) {
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			w := runWebhook(t, l, configYAML("storage: {driver: sqlite, path: "+filepath.Join(t.TempDir(), "k.db")+"}\n"+tc.server+"\n"))
-			a := send(t, http.MethodPost, w.URL+"/login", nil, url.Values{"token": {tokAcme}}.Encode(),
+			a := send(t, http.MethodPost, w.URL+"/login", nil, url.Values{"token": {apiAcme}}.Encode(),
 				map[string]string{"Content-Type": form, "X-Forwarded-Proto": "https"})
 			require.Equal(t, http.StatusSeeOther, a.code)
 			require.Equal(t, tc.secure, strings.Contains(a.header.Get("Set-Cookie"), "; Secure"), a.header.Get("Set-Cookie"))
@@ -211,7 +211,7 @@ func TestEveryFormAction(t *testing.T) {
 	w := startWebhook(t, "")
 	id := openIncident(t, w, "g1")
 	second := openIncident(t, w, "g2")
-	cookie := pageSession(t, w.URL, tokAcme)
+	cookie := pageSession(t, w.URL, apiAcme)
 	page := fmt.Sprintf("/incidents/%d", id)
 	token := csrfOf(t, w.URL, cookie, page)
 	require.NotEmpty(t, token)
@@ -263,7 +263,7 @@ func TestEveryFormAction(t *testing.T) {
 	require.Equal(t, http.StatusConflict, a.code)
 	require.Contains(t, a.body, `class="error"`)
 	var states []string
-	for _, in := range w.incidents(t, tokAcme) {
+	for _, in := range w.incidents(t, apiAcme) {
 		states = append(states, string(in.State))
 	}
 	slices.Sort(states)
@@ -298,7 +298,10 @@ func TestMetricsBehindTheWebConfig(t *testing.T) {
 	body := testkit.Payload("acme-ops", "g", "firing", time.Now().UTC(), map[string]string{"alertname": "A"})
 	a := send(t, http.MethodPost, w.URL+"/api/v1/alerts", nil, string(body), map[string]string{"Authorization": "Bearer " + tokAcme})
 	require.Equal(t, 200, a.code, "Alertmanager's bearer token still works")
-	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/incidents", nil, "", map[string]string{"Authorization": "Bearer " + tokAcme}).code)
+	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/incidents", nil, "", map[string]string{"Authorization": "Bearer " + apiAcme}).code)
+	refused := send(t, http.MethodGet, w.URL+"/api/v1/incidents", nil, "", map[string]string{"Authorization": "Bearer " + tokAcme})
+	require.Equal(t, http.StatusForbidden, refused.code, "Alertmanager's token only posts alerts")
+	require.Contains(t, refused.body, "tenants[].api_tokens")
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/-/healthy", nil, "", nil).code)
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/login", nil, "", nil).code)
 }
@@ -315,9 +318,11 @@ forwarding: {poll_interval: 100ms, max_retry_after: 1h}
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     forwarders: [{name: snow, type: servicenow, url: %q}]
   - name: globex
     tokens: [%q]
+    api_tokens: [{name: globex, role: act, tokens: ["`+apiGlobex+`"]}]
 `, filepath.Join(t.TempDir(), "k.db"), tokAcme, sn.URL(), tokGlobex))
 	require.Equal(t, 200, postTo(t, w.URL+"/api/v1/alerts", tokAcme, notification(1, "firing")))
 	require.Eventually(t, func() bool {
@@ -327,11 +332,11 @@ tenants:
 	require.Greater(t, until, float64(time.Now().Add(50*time.Minute).Unix()))
 	require.LessOrEqual(t, until, float64(time.Now().Add(time.Hour).Unix()+1), "capped at max_retry_after")
 
-	page := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, tokAcme), "", nil)
+	page := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, apiAcme), "", nil)
 	require.Equal(t, 200, page.code)
 	row := regexp.MustCompile(`<tr data-target="acme/snow">.*?</tr>`).FindString(page.body)
 	require.Contains(t, row, `<td class="state">paused</td>`)
 	require.Contains(t, row, time.Unix(int64(until), 0).Local().Format("2006-01-02 15:04"), "until when")
-	other := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, tokGlobex), "", nil)
+	other := send(t, http.MethodGet, w.URL+"/forwarding", pageSession(t, w.URL, apiGlobex), "", nil)
 	require.NotContains(t, other.body, "acme/snow", "another tenant does not see the target")
 }

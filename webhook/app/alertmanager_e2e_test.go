@@ -30,7 +30,7 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 
 	var in apitypes.Incident
 	require.Eventually(t, func() bool {
-		ins := w.incidents(t, tokAcme)
+		ins := w.incidents(t, apiAcme)
 		if len(ins) == 1 {
 			in = ins[0]
 		}
@@ -39,30 +39,30 @@ func TestAlertmanagerFiringResolvedRepeat(t *testing.T) {
 	require.Equal(t, "new", string(in.State))
 	require.Equal(t, "acme.ops", in.Receiver, "receiver arrives regex-quoted and is unquoted")
 	require.Equal(t, "DiskFull on db1", in.Title)
-	require.Empty(t, w.incidents(t, tokGlobex), "another tenant sees nothing")
+	require.Empty(t, w.incidents(t, apiGlobex), "another tenant sees nothing")
 
 	// Repeat: Alertmanager re-sends the unchanged group; it is a heartbeat
 	// (last notification time moves) and adds no journal line.
 	var before apitypes.Detail
-	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &before))
+	require.Equal(t, 200, w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &before))
 	require.Eventually(t, func() bool {
 		var d apitypes.Detail
-		w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d)
+		w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d)
 		return d.Incident.LastNotifiedAt.After(*before.Incident.LastNotifiedAt)
 	}, time.Minute, 200*time.Millisecond)
 	var after apitypes.Detail
-	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &after))
+	require.Equal(t, 200, w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &after))
 	require.Len(t, after.Journal, len(before.Journal), "a repeat is not a journal line")
 
 	// Resolve: the default policy resolves the incident.
 	alert.EndsAt = time.Now().Add(-time.Second)
 	require.NoError(t, am.PostAlerts(ctx, alert))
 	require.Eventually(t, func() bool {
-		ins := w.incidents(t, tokAcme)
+		ins := w.incidents(t, apiAcme)
 		return len(ins) == 1 && ins[0].State == "resolved"
 	}, time.Minute, 100*time.Millisecond)
 	var d apitypes.Detail
-	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
+	require.Equal(t, 200, w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
 	require.Equal(t, "resolved", d.Alerts[0].Status)
 	require.Equal(t, "auto_resolved", d.Incident.CloseCode)
 }
@@ -88,7 +88,7 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 	// (group_interval later) completes it.
 	var last []apitypes.Incident
 	require.Eventually(t, func() bool {
-		last = w.incidents(t, tokAcme)
+		last = w.incidents(t, apiAcme)
 		return len(last) == 1 && last[0].FiringAlerts == 2
 	}, time.Minute, 100*time.Millisecond, "incidents: %+v", &last)
 	// Then check again once the other replicas' notifications are in: no notification made a
@@ -108,7 +108,7 @@ func TestAlertmanagerClusterExactlyOneIncident(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d Alertmanager replicas sent the group", sent, len(ams))
-	ins := w.incidents(t, tokAcme)
+	ins := w.incidents(t, apiAcme)
 	require.Len(t, ins, 1)
 	require.Equal(t, 2, ins[0].FiringAlerts)
 	var metrics string
@@ -134,7 +134,7 @@ func TestPostgresStoreEndToEnd(t *testing.T) {
 		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "a"}, StartsAt: time.Now()},
 		testenv.Alert{Labels: map[string]string{"alertname": "X", "instance": "b"}, StartsAt: time.Now()}))
 	// Route acme.per-alert correlates by fingerprint: one incident per alert.
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 2 }, time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.incidents(t, apiAcme)) == 2 }, time.Minute, 100*time.Millisecond)
 	require.Len(t, w.incidents(t, tokNOC), 2, "the operator sees all tenants")
 }
 
@@ -180,6 +180,7 @@ reconcile: {interval: 200ms}
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     alertmanager: {url: %q, staleness: 2s, startup_grace: 0s}
     watchdog: {timeout: 3s, title: "Monitoring pipeline down"}
 `, filepath.Join(t.TempDir(), "k.db"), tokAcme, am.URL()))
@@ -191,8 +192,8 @@ tenants:
 	inhibited := testenv.Alert{Labels: map[string]string{"alertname": "Inhibited", "instance": "x", "severity": "warning"}, StartsAt: now.Add(-time.Minute)}
 	watchdog := testenv.Alert{Labels: map[string]string{"alertname": "Watchdog"}, StartsAt: now.Add(-time.Minute)}
 	require.NoError(t, am.PostAlerts(ctx, gone, silenced, inhibited, watchdog))
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 3 }, time.Minute, 100*time.Millisecond)
-	require.NotContains(t, byTitle(w.incidents(t, tokAcme)), "Watchdog", "the watchdog is a heartbeat, not an incident")
+	require.Eventually(t, func() bool { return len(w.incidents(t, apiAcme)) == 3 }, time.Minute, 100*time.Millisecond)
+	require.NotContains(t, byTitle(w.incidents(t, apiAcme)), "Watchdog", "the watchdog is a heartbeat, not an incident")
 
 	// Gone resolves in Alertmanager once its incident exists; its resolve is not sent.
 	gone.EndsAt = time.Now()
@@ -203,10 +204,10 @@ tenants:
 	require.NoError(t, am.PostAlerts(ctx, critical))
 
 	require.Eventually(t, func() bool {
-		ins := byTitle(w.incidents(t, tokAcme))
+		ins := byTitle(w.incidents(t, apiAcme))
 		return ins["Gone on a"].State == "resolved" && ins["Silenced on b"].State == "on_hold" && ins["Inhibited on x"].State == "on_hold"
 	}, time.Minute, 100*time.Millisecond)
-	ins := byTitle(w.incidents(t, tokAcme))
+	ins := byTitle(w.incidents(t, apiAcme))
 	require.Equal(t, "new", string(ins["Critical on x"].State), "active alerts stay as they are")
 
 	g := w.detail(t, ins["Gone on a"].ID)
@@ -231,7 +232,7 @@ tenants:
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, 200, resp.StatusCode)
 	require.Eventually(t, func() bool {
-		return byTitle(w.incidents(t, tokAcme))["Silenced on b"].State == "in_progress"
+		return byTitle(w.incidents(t, apiAcme))["Silenced on b"].State == "in_progress"
 	}, time.Minute, 100*time.Millisecond)
 	require.Contains(t, journalText(w.detail(t, ins["Silenced on b"].ID)), "on_hold -> in_progress: alerts active again in Alertmanager")
 
@@ -240,15 +241,15 @@ tenants:
 	watchdog.EndsAt = time.Now()
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
-		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "new"
+		return byTitle(w.incidents(t, apiAcme))["Monitoring pipeline down"].State == "new"
 	}, time.Minute, 100*time.Millisecond)
-	wd := w.detail(t, byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].ID)
+	wd := w.detail(t, byTitle(w.incidents(t, apiAcme))["Monitoring pipeline down"].ID)
 	require.Equal(t, 1, wd.Incident.Priority)
 	require.Contains(t, journalText(wd), "no watchdog heartbeat for 3s")
 	watchdog.StartsAt, watchdog.EndsAt = time.Now(), time.Time{}
 	require.NoError(t, am.PostAlerts(ctx, watchdog))
 	require.Eventually(t, func() bool {
-		return byTitle(w.incidents(t, tokAcme))["Monitoring pipeline down"].State == "resolved"
+		return byTitle(w.incidents(t, apiAcme))["Monitoring pipeline down"].State == "resolved"
 	}, time.Minute, 100*time.Millisecond)
 
 	resp, err = http.Get(w.URL + "/metrics")
@@ -285,16 +286,17 @@ reconcile: {interval: 200ms}
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     alertmanager: {url: %q, staleness: 1h, startup_grace: 0s}
 `, filepath.Join(t.TempDir(), "k.db"), tokAcme, am.URL()))
 	ctx := context.Background()
 	maint := testenv.Alert{Labels: map[string]string{"alertname": "Maint", "instance": "db1"}, StartsAt: time.Now().Add(-time.Minute)}
 	require.NoError(t, am.PostAlerts(ctx, maint))
-	require.Eventually(t, func() bool { return len(w.incidents(t, tokAcme)) == 1 }, time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return len(w.incidents(t, apiAcme)) == 1 }, time.Minute, 100*time.Millisecond)
 	silenceID, err := am.CreateSilence(ctx, map[string]string{"alertname": "Maint"}, time.Hour)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return w.incidents(t, tokAcme)[0].State == "on_hold" }, time.Minute, 100*time.Millisecond)
-	in := w.incidents(t, tokAcme)[0]
+	require.Eventually(t, func() bool { return w.incidents(t, apiAcme)[0].State == "on_hold" }, time.Minute, 100*time.Millisecond)
+	in := w.incidents(t, apiAcme)[0]
 	require.True(t, in.SLAPaused)
 	require.Contains(t, journalText(w.detail(t, in.ID)), "silenced in Alertmanager (by "+silenceID+")")
 
@@ -303,12 +305,12 @@ tenants:
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
-	require.Eventually(t, func() bool { return w.incidents(t, tokAcme)[0].State == "in_progress" }, time.Minute, 100*time.Millisecond)
+	require.Eventually(t, func() bool { return w.incidents(t, apiAcme)[0].State == "in_progress" }, time.Minute, 100*time.Millisecond)
 
 	// In Progress without a person: still acknowledged (and its response clock stops).
 	req, err = http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", w.URL, in.ID), nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tokAcme)
+	req.Header.Set("Authorization", "Bearer "+apiAcme)
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())

@@ -25,6 +25,11 @@ const (
 	tokAcme   = "acme-token-0123456789abcdef"
 	tokGlobex = "globex-token-0123456789abcdef"
 	tokNOC    = "noc-token-0123456789abcdef"
+	// apiAcme and apiGlobex are the tenants' API tokens (role act, named as the tenant): the
+	// REST API's and the page's credentials; tokAcme and tokGlobex (Alertmanager's) only post
+	// alerts.
+	apiAcme   = "acme-api-token-0123456789abcdef"
+	apiGlobex = "globex-api-token-0123456789abcdef"
 )
 
 func configYAML(storage string) string {
@@ -34,11 +39,13 @@ sweep:
 tenants:
   - name: acme
     tokens: ["` + tokAcme + `"]
+    api_tokens: [{name: acme, role: act, tokens: ["` + apiAcme + `"]}]
     routes:
       - receiver: acme.per-alert
         correlate_by: fingerprint
   - name: globex
     tokens: ["` + tokGlobex + `"]
+    api_tokens: [{name: globex, role: act, tokens: ["` + apiGlobex + `"]}]
 operators:
   - name: noc
     tokens: ["` + tokNOC + `"]

@@ -29,7 +29,7 @@ func TestServiceDeskPage(t *testing.T) {
 		map[string]string{"alertname": "HighLatency", "instance": "web1", "severity": "critical"}))
 	post(t, w.URL+"/api/v1/alerts", tokGlobex, testkit.Payload("globex-ops", "g1", "firing", now,
 		map[string]string{"alertname": "GlobexSecret", "instance": "g1", "severity": "warning"}))
-	acme := w.incidents(t, tokAcme)
+	acme := w.incidents(t, apiAcme)
 	require.Len(t, acme, 1)
 	id := acme[0].ID
 
@@ -56,7 +56,7 @@ func TestServiceDeskPage(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("table.incidents")))
 	}
 
-	login(tokAcme)
+	login(apiAcme)
 	list := text("table.incidents")
 	require.Contains(t, list, "HighLatency on web1")
 	require.NotContains(t, list, "GlobexSecret", "tenant isolation on the page")
@@ -84,7 +84,7 @@ func TestServiceDeskPage(t *testing.T) {
 	run(chromedp.Navigate(w.URL+"/incidents"), chromedp.WaitVisible(chromedp.ID("token")))
 
 	// Tenant globex cannot open or act on acme's incident through the page.
-	login(tokGlobex)
+	login(apiGlobex)
 	require.NotContains(t, text("table.incidents"), "HighLatency")
 	run(chromedp.Navigate(fmt.Sprintf("%s/incidents/%d", w.URL, id)), chromedp.WaitVisible(chromedp.CSS("p.error")))
 	require.Equal(t, "Not Found", text("p.error"))
@@ -94,7 +94,7 @@ func TestServiceDeskPage(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "http://evil.example")
-	req.AddCookie(pageSession(t, w.URL, tokAcme))
+	req.AddCookie(pageSession(t, w.URL, apiAcme))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())

@@ -38,6 +38,7 @@ notify:
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     notify:
       channels:
         - {name: mail, type: email}
@@ -50,6 +51,7 @@ tenants:
       service_report: {recipients: [cio@acme.example], time_zone: Asia/Tokyo, day: 5, time: "04:00", format: html}
   - name: globex
     tokens: [%q]
+    api_tokens: [{name: globex, role: act, tokens: ["`+apiGlobex+`"]}]
 operators:
   - name: noc
     tokens: [%q]
@@ -62,7 +64,7 @@ operators:
 	path := apitypes.OnCallPath + "/dba/overrides"
 	now := clock.Now()
 	req := apitypes.OverrideRequest{Contact: "taro", From: now.Add(-time.Minute), To: now.Add(2 * time.Hour), Reason: "hanako is sick"}
-	code, body := call(t, "POST", w.URL+path, tokAcme, req, nil)
+	code, body := call(t, "POST", w.URL+path, apiAcme, req, nil)
 	require.Equal(t, 403, code, "%s", body)
 	code, _ = call(t, "POST", w.URL+path, tokNOC, req, nil)
 	require.Equal(t, 400, code, "no tenant named")
@@ -84,33 +86,33 @@ operators:
 	require.Equal(t, "noc", o.CreatedBy)
 
 	var oc apitypes.OnCallResponse
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.OnCallPath, &oc))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.OnCallPath, &oc))
 	require.Len(t, oc.Schedules, 1)
 	require.Equal(t, "taro", oc.Schedules[0].Now.Contact)
 	require.True(t, oc.Schedules[0].Now.Override)
 	require.Equal(t, req.To.UTC(), oc.Schedules[0].Now.End)
 	var ol apitypes.OverridesResponse
-	require.Equal(t, 200, w.get(t, tokAcme, path, &ol))
+	require.Equal(t, 200, w.get(t, apiAcme, path, &ol))
 	require.Len(t, ol.Overrides, 1)
-	require.Equal(t, 404, w.get(t, tokGlobex, path, nil), "another tenant's schedule")
-	ics := send(t, http.MethodGet, w.URL+apitypes.OnCallPath+"/dba/calendar.ics", nil, "", map[string]string{"Authorization": "Bearer " + tokAcme})
+	require.Equal(t, 404, w.get(t, apiGlobex, path, nil), "another tenant's schedule")
+	ics := send(t, http.MethodGet, w.URL+apitypes.OnCallPath+"/dba/calendar.ics", nil, "", map[string]string{"Authorization": "Bearer " + apiAcme})
 	require.Equal(t, 200, ics.code)
 	require.Contains(t, ics.body, "SUMMARY:On call: taro")
-	page := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, tokAcme), "", nil)
+	page := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, apiAcme), "", nil)
 	require.Contains(t, page.body, `<td class="now">taro <small>(override)</small></td>`)
 	require.Contains(t, page.body, fmt.Sprintf(`<tr data-override="%d">`, o.ID))
 	require.Contains(t, page.body, "hanako is sick")
-	other := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, tokGlobex), "", nil)
+	other := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, apiGlobex), "", nil)
 	require.NotContains(t, other.body, "hanako is sick")
 
 	del := fmt.Sprintf("%s%s/%d?tenant=acme", w.URL, path, o.ID)
-	code, _ = call(t, "DELETE", fmt.Sprintf("%s%s/%d", w.URL, path, o.ID), tokAcme, nil, nil)
+	code, _ = call(t, "DELETE", fmt.Sprintf("%s%s/%d", w.URL, path, o.ID), apiAcme, nil, nil)
 	require.Equal(t, 403, code)
 	code, _ = call(t, "DELETE", del, tokNOC, nil, nil)
 	require.Equal(t, 200, code)
 	code, _ = call(t, "DELETE", del, tokNOC, nil, nil)
 	require.Equal(t, 404, code)
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.OnCallPath, &oc))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.OnCallPath, &oc))
 	require.Equal(t, "hanako", oc.Schedules[0].Now.Contact)
 
 	// A major incident whose customer update is due reminds the coordinator (and the on-call of
@@ -118,10 +120,10 @@ operators:
 	alert := testkit.Payload("acme-ops", `{}:{alertname="DBDown"}`, "firing", clock.Now(),
 		map[string]string{"alertname": "DBDown", "severity": "critical", "service": "shop"})
 	require.Equal(t, 200, postTo(t, w.URL+"/api/v1/alerts", tokAcme, alert))
-	ins := w.incidents(t, tokAcme)
+	ins := w.incidents(t, apiAcme)
 	require.Len(t, ins, 1)
 	id := ins[0].ID
-	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), tokAcme,
+	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), apiAcme,
 		apitypes.MajorDeclare{Coordinator: "hanako", UpdateEvery: "10m"}, nil)
 	require.Equal(t, 201, code, "%s", body)
 	clock.Advance(10 * time.Minute)
@@ -131,7 +133,7 @@ operators:
 	require.Contains(t, m.Subject(), fmt.Sprintf("顧客への状況報告の期限: 重大インシデント #%d", id))
 	require.Eventually(t, func() bool {
 		var d apitypes.Detail
-		if w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d) != 200 {
+		if w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d) != 200 {
 			return false
 		}
 		for _, e := range d.Journal {
@@ -157,18 +159,18 @@ operators:
 
 	// The record of both.
 	var ds apitypes.DeliveriesResponse
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.DeliveriesPath+"?kind=service_report", &ds))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.DeliveriesPath+"?kind=service_report", &ds))
 	require.Len(t, ds.Deliveries, 1)
 	require.Equal(t, "2026-11", ds.Deliveries[0].Period)
 	require.Equal(t, "sent", ds.Deliveries[0].Outcome)
 	require.Equal(t, "html to cio@acme.example", ds.Deliveries[0].Note)
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.DeliveriesPath+"?kind=update_reminder", &ds))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.DeliveriesPath+"?kind=update_reminder", &ds))
 	require.Len(t, ds.Deliveries, 1)
 	require.Equal(t, fmt.Sprint(id), ds.Deliveries[0].Subject, "the incident's public id")
 	require.Equal(t, []string{"hanako/mail"}, ds.Deliveries[0].Delivered)
-	require.Equal(t, 200, w.get(t, tokGlobex, apitypes.DeliveriesPath+"?kind=service_report", &ds))
+	require.Equal(t, 200, w.get(t, apiGlobex, apitypes.DeliveriesPath+"?kind=service_report", &ds))
 	require.Empty(t, ds.Deliveries, "another tenant's")
 	require.Equal(t, 200, w.get(t, tokNOC, apitypes.DeliveriesPath+"?kind=service_report&tenant=acme", &ds))
 	require.Len(t, ds.Deliveries, 1)
-	require.Equal(t, 400, w.get(t, tokAcme, apitypes.DeliveriesPath, nil))
+	require.Equal(t, 400, w.get(t, apiAcme, apitypes.DeliveriesPath, nil))
 }

@@ -42,6 +42,7 @@ notify:
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     policy:
       priority: {services: {shop: 1}}
     notify:
@@ -62,6 +63,7 @@ tenants:
             - {contacts: [taro], after: 10m}
   - name: globex
     tokens: [%q]
+    api_tokens: [{name: globex, role: act, tokens: ["`+apiGlobex+`"]}]
 operators:
   - name: noc
     tokens: [%q]
@@ -73,7 +75,7 @@ operators:
 	body := testkit.Payload("acme-ops", `{}:{alertname="DBDown"}`, "firing", clock.Now(),
 		map[string]string{"alertname": "DBDown", "severity": "critical", "service": "shop"})
 	require.Equal(t, 200, postTo(t, w.URL+"/api/v1/alerts", tokAcme, body))
-	ins := w.incidents(t, tokAcme)
+	ins := w.incidents(t, apiAcme)
 	require.Len(t, ins, 1)
 	require.Equal(t, 1, ins[0].Priority)
 	id := ins[0].ID
@@ -90,7 +92,7 @@ operators:
 
 	req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", w.URL, id), strings.NewReader("{}"))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tokAcme)
+	req.Header.Set("Authorization", "Bearer "+apiAcme)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -98,7 +100,7 @@ operators:
 	clock.Advance(10 * time.Minute)
 	require.Eventually(t, func() bool {
 		var d apitypes.Detail
-		if w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d) != 200 {
+		if w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d) != 200 {
 			return false
 		}
 		for _, e := range d.Journal {
@@ -117,37 +119,37 @@ operators:
 
 	// Who is on call.
 	var oc apitypes.OnCallResponse
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.OnCallPath, &oc))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.OnCallPath, &oc))
 	require.Len(t, oc.Schedules, 1)
 	require.Equal(t, "dba", oc.Schedules[0].Name)
 	require.Equal(t, "hanako", oc.Schedules[0].Now.Contact)
 	require.Equal(t, "山田花子", oc.Schedules[0].Now.DisplayName)
 	require.Equal(t, time.Date(2026, 12, 5, 9, 0, 0, 0, tokyo).UTC(), oc.Schedules[0].Now.End)
-	require.Equal(t, 200, w.get(t, tokGlobex, apitypes.OnCallPath, &oc))
+	require.Equal(t, 200, w.get(t, apiGlobex, apitypes.OnCallPath, &oc))
 	require.Empty(t, oc.Schedules, "another tenant's schedules")
 	var sh apitypes.ShiftsResponse
-	require.Equal(t, 200, w.get(t, tokAcme, apitypes.OnCallPath+"/dba/shifts", &sh))
+	require.Equal(t, 200, w.get(t, apiAcme, apitypes.OnCallPath+"/dba/shifts", &sh))
 	require.Len(t, sh.Shifts, 15)
-	require.Equal(t, 404, w.get(t, tokGlobex, apitypes.OnCallPath+"/dba/shifts", nil))
+	require.Equal(t, 404, w.get(t, apiGlobex, apitypes.OnCallPath+"/dba/shifts", nil))
 	require.Equal(t, 400, w.get(t, tokNOC, apitypes.OnCallPath+"/dba/shifts", nil))
 	require.Equal(t, 200, w.get(t, tokNOC, apitypes.OnCallPath+"/dba/shifts?tenant=acme", nil))
-	require.Equal(t, 400, w.get(t, tokAcme, apitypes.OnCallPath+"/dba/shifts?from=yesterday", nil))
+	require.Equal(t, 400, w.get(t, apiAcme, apitypes.OnCallPath+"/dba/shifts?from=yesterday", nil))
 
 	// The page shows the same, and links the export (which the page's session may fetch).
-	session := pageSession(t, w.URL, tokAcme)
+	session := pageSession(t, w.URL, apiAcme)
 	page := send(t, http.MethodGet, w.URL+"/oncall", session, "", nil)
 	require.Equal(t, 200, page.code)
 	require.Contains(t, page.body, `<tr data-schedule="acme/dba">`)
 	require.Contains(t, page.body, `<td class="now">山田花子</td>`)
 	require.Contains(t, page.body, `href="/api/v1/oncall/dba/calendar.ics?tenant=acme"`)
 	require.Equal(t, 200, send(t, http.MethodGet, w.URL+"/api/v1/oncall/dba/calendar.ics?tenant=acme", session, "", nil).code)
-	other := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, tokGlobex), "", nil)
+	other := send(t, http.MethodGet, w.URL+"/oncall", pageSession(t, w.URL, apiGlobex), "", nil)
 	require.Contains(t, other.body, "No on-call schedules.")
 	require.NotContains(t, other.body, "山田花子")
 
 	req, err = http.NewRequest(http.MethodGet, w.URL+apitypes.OnCallPath+"/dba/calendar.ics", nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+tokAcme)
+	req.Header.Set("Authorization", "Bearer "+apiAcme)
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	ics, err := io.ReadAll(resp.Body)

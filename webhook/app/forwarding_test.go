@@ -40,6 +40,7 @@ forwarding:
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     forwarders:
       - name: snow
         type: servicenow
@@ -118,7 +119,7 @@ func checkExactlyOnce(t *testing.T, base string, sn *forwardtest.ServiceNow, n i
 		require.Len(t, in.ExternalRefs, 1)
 		require.Equal(t, rec.Fields["number"], in.ExternalRefs[0].Key)
 		var d apitypes.Detail
-		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
+		require.Equal(t, 200, (&webhook{URL: base}).get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", in.ID), &d))
 		// The journal's lines as the notes write them, against the notes' lines.
 		want, got := map[string]int{}, map[string]int{}
 		for _, e := range d.Journal {
@@ -141,7 +142,7 @@ func listAll(t *testing.T, base string) []apitypes.Incident {
 	var out []apitypes.Incident
 	for before := ""; ; {
 		var page apitypes.ListResponse
-		require.Equal(t, 200, (&webhook{URL: base}).get(t, tokAcme, "/api/v1/incidents?limit=500"+before, &page))
+		require.Equal(t, 200, (&webhook{URL: base}).get(t, apiAcme, "/api/v1/incidents?limit=500"+before, &page))
 		out = append(out, page.Incidents...)
 		if page.Next == "" {
 			return out
@@ -168,10 +169,10 @@ func TestForwardEndToEnd(t *testing.T) {
 	require.Zero(t, metric(t, w.URL, `kizashi_webhook_forward_circuit_open{target="acme/snow"}`))
 
 	// The page shows the ticket.
-	ins := w.incidents(t, tokAcme)
+	ins := w.incidents(t, apiAcme)
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/incidents/%d", w.URL, ins[0].ID), nil)
 	require.NoError(t, err)
-	req.AddCookie(pageSession(t, w.URL, tokAcme))
+	req.AddCookie(pageSession(t, w.URL, apiAcme))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	page, err := io.ReadAll(resp.Body)
@@ -227,12 +228,12 @@ func TestForwardCrashSafety(t *testing.T) {
 	for g := range groups {
 		require.Equal(t, 200, postTo(t, base+"/api/v1/alerts", tokAcme, notification(g, "firing")))
 	}
-	ins := (&webhook{URL: base}).incidents(t, tokAcme)
+	ins := (&webhook{URL: base}).incidents(t, apiAcme)
 	require.Len(t, ins, groups)
 	for i, in := range ins[:10] {
-		require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", base, in.ID), tokAcme, nil))
+		require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", base, in.ID), apiAcme, nil))
 		if i%2 == 0 {
-			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", base, in.ID), tokAcme, []byte(`{"text":"on it"}`)))
+			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", base, in.ID), apiAcme, []byte(`{"text":"on it"}`)))
 		}
 	}
 	for g := 20; g < groups; g++ {
@@ -255,7 +256,7 @@ func TestForwardCrashSafety(t *testing.T) {
 	// Restarted while the target is down; more changes meanwhile.
 	srv = startServer(t, bin, cfg, addr, logPath)
 	for _, in := range ins[10:15] {
-		require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", base, in.ID), tokAcme, []byte(`{"text":"after the crash"}`)))
+		require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", base, in.ID), apiAcme, []byte(`{"text":"after the crash"}`)))
 	}
 	// The restarted process tries the target (still down) before it comes back.
 	require.Eventually(t, func() bool {

@@ -40,7 +40,7 @@ func TestStalledUploadIsRetried(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	require.NotEmpty(t, resp.Header.Get("Retry-After"))
-	require.Empty(t, w.incidents(t, tokAcme))
+	require.Empty(t, w.incidents(t, apiAcme))
 }
 
 // storage is a store the tests run against: its configuration section.
@@ -70,9 +70,11 @@ func TestQuotasHoldBackWithRetry(t *testing.T) {
 tenants:
   - name: acme
     tokens: ["`+tokAcme+`"]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     limits: {notifications_per_second: 0.0001, notifications_burst: 2}
   - name: globex
     tokens: ["`+tokGlobex+`"]
+    api_tokens: [{name: globex, role: act, tokens: ["`+apiGlobex+`"]}]
     limits: {bytes_per_second: 1, bytes_burst: 1000}
 `)
 			post := func(token string, seq uint64) *http.Response {
@@ -98,8 +100,8 @@ tenants:
 			require.Equal(t, http.StatusServiceUnavailable, held.StatusCode, "globex's byte quota is spent")
 			require.NotEmpty(t, held.Header.Get("Retry-After"))
 
-			require.Len(t, w.incidents(t, tokAcme), 2, "held notifications are not stored")
-			require.Len(t, w.incidents(t, tokGlobex), 1)
+			require.Len(t, w.incidents(t, apiAcme), 2, "held notifications are not stored")
+			require.Len(t, w.incidents(t, apiGlobex), 1)
 			resp, err := http.Get(w.URL + "/metrics")
 			require.NoError(t, err)
 			b, err := io.ReadAll(resp.Body)

@@ -78,6 +78,7 @@ func TestOutageRecovery(t *testing.T) {
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     forwarders:
       - {name: snow, type: servicenow, url: %q}
 `, filepath.Join(t.TempDir(), "k.db"), tokAcme, sn.URL()))
@@ -96,8 +97,8 @@ tenants:
 	parallel(n, func(i int) {
 		in := list[i]
 		if i%2 == 0 {
-			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", w.URL, in.ID), tokAcme, nil))
-			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", w.URL, in.ID), tokAcme, []byte(`{"text":"working on it"}`)))
+			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/acknowledge", w.URL, in.ID), apiAcme, nil))
+			require.Equal(t, 200, postTo(t, fmt.Sprintf("%s/api/v1/incidents/%d/note", w.URL, in.ID), apiAcme, []byte(`{"text":"working on it"}`)))
 			return
 		}
 		var group int

@@ -58,7 +58,7 @@ func TestProblemsOverHTTP(t *testing.T) {
 	}
 	var ps apitypes.ProblemsResponse
 	require.Eventually(t, func() bool {
-		code, _ := call(t, "GET", w.URL+apitypes.ProblemsPath, tokGlobex, nil, &ps)
+		code, _ := call(t, "GET", w.URL+apitypes.ProblemsPath, apiGlobex, nil, &ps)
 		return code == 200 && len(ps.Problems) == 1
 	}, time.Minute, 50*time.Millisecond, "a problem is proposed after 3 incidents of the service")
 	pr := ps.Problems[0]
@@ -68,48 +68,48 @@ func TestProblemsOverHTTP(t *testing.T) {
 
 	// Another tenant sees nothing of it.
 	var other apitypes.ProblemsResponse
-	code, _ := call(t, "GET", w.URL+apitypes.ProblemsPath, tokAcme, nil, &other)
+	code, _ := call(t, "GET", w.URL+apitypes.ProblemsPath, apiAcme, nil, &other)
 	require.Equal(t, 200, code)
 	require.Empty(t, other.Problems)
-	code, _ = call(t, "GET", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), tokAcme, nil, nil)
+	code, _ = call(t, "GET", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), apiAcme, nil, nil)
 	require.Equal(t, 404, code)
-	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), tokAcme, apitypes.ProblemChange{}, nil)
+	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), apiAcme, apitypes.ProblemChange{}, nil)
 	require.Equal(t, 404, code)
 
 	// Known error: needs a workaround; then it has one.
 	yes := true
-	code, body := call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), tokGlobex, apitypes.ProblemChange{KnownError: &yes}, nil)
+	code, body := call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), apiGlobex, apitypes.ProblemChange{KnownError: &yes}, nil)
 	require.Equal(t, 400, code, "%s", body)
 	wa, rc := "restart the shop", "a connection leak"
 	var d apitypes.ProblemDetail
-	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), tokGlobex,
+	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.ProblemsPath, pr.ID), apiGlobex,
 		apitypes.ProblemChange{KnownError: &yes, Workaround: &wa, RootCause: &rc}, &d)
 	require.Equal(t, 200, code, "%s", body)
 	require.True(t, d.Problem.KnownError)
 	require.Len(t, d.Incidents, 3)
 	require.Len(t, d.Journal, 2)
-	code, _ = call(t, "POST", w.URL+apitypes.ProblemsPath, tokGlobex, map[string]any{"title": "x", "bogus": 1}, nil)
+	code, _ = call(t, "POST", w.URL+apitypes.ProblemsPath, apiGlobex, map[string]any{"title": "x", "bogus": 1}, nil)
 	require.Equal(t, 400, code, "unknown fields are refused")
 
 	// Major incident on one of them.
-	ins := w.incidents(t, tokGlobex)
+	ins := w.incidents(t, apiGlobex)
 	require.Len(t, ins, 3)
 	id := ins[0].ID
 	var m apitypes.MajorIncident
-	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), tokGlobex,
+	code, body = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), apiGlobex,
 		apitypes.MajorDeclare{Coordinator: "carol", UpdateEvery: "1m"}, &m)
 	require.Equal(t, 201, code, "%s", body)
 	require.Equal(t, "carol", m.Coordinator)
 	require.False(t, m.UpdateDue)
-	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), tokGlobex, apitypes.MajorDeclare{}, nil)
+	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), apiGlobex, apitypes.MajorDeclare{}, nil)
 	require.Equal(t, 409, code)
-	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), tokAcme, apitypes.MajorDeclare{}, nil)
+	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d", w.URL, apitypes.MajorIncidentsPath, id), apiAcme, apitypes.MajorDeclare{}, nil)
 	require.Equal(t, 404, code, "another tenant's incident")
-	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d/update", w.URL, apitypes.MajorIncidentsPath, id), tokGlobex,
+	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d/update", w.URL, apitypes.MajorIncidentsPath, id), apiGlobex,
 		apitypes.MajorUpdateRequest{Text: "We are on it."}, &m)
 	require.Equal(t, 200, code)
 	require.Equal(t, 1, m.CustomerUpdateCount)
-	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d/review", w.URL, apitypes.MajorIncidentsPath, id), tokGlobex,
+	code, _ = call(t, "POST", fmt.Sprintf("%s%s/%d/review", w.URL, apitypes.MajorIncidentsPath, id), apiGlobex,
 		apitypes.MajorReview{Summary: "Leak fixed in 2.1", ProblemID: pr.ID}, &m)
 	require.Equal(t, 200, code)
 	require.Equal(t, pr.ID, m.ReviewProblemID)
@@ -121,7 +121,7 @@ func TestProblemsOverHTTP(t *testing.T) {
 
 	// Won't fix.
 	var sps apitypes.SuppressionsResponse
-	code, body = call(t, "POST", w.URL+apitypes.SuppressionsPath, tokGlobex,
+	code, body = call(t, "POST", w.URL+apitypes.SuppressionsPath, apiGlobex,
 		apitypes.SuppressRequest{Key: "group:globex-ops:g9", Until: now.Add(24 * time.Hour), Reason: "vendor"}, &sps)
 	require.Equal(t, 200, code, "%s", body)
 	require.Len(t, sps.Suppressions, 1)
@@ -130,7 +130,7 @@ func TestProblemsOverHTTP(t *testing.T) {
 
 	// The report of this month, and the exports.
 	month := now.Format("2006-01")
-	code, body = call(t, "GET", w.URL+apitypes.ReportPath+"?month="+month+"&lang=ja", tokGlobex, nil, nil)
+	code, body = call(t, "GET", w.URL+apitypes.ReportPath+"?month="+month+"&lang=ja", apiGlobex, nil, nil)
 	require.Equal(t, 200, code)
 	require.Contains(t, string(body), "サービスレポート")
 	require.Contains(t, string(body), "<svg")
@@ -145,7 +145,7 @@ func TestProblemsOverHTTP(t *testing.T) {
 		require.Contains(t, string(body), "the PDF cannot be printed now")
 	}
 	var rep apitypes.Report
-	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?format=json&month="+month, tokGlobex, nil, &rep)
+	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?format=json&month="+month, apiGlobex, nil, &rep)
 	require.Equal(t, 200, code)
 	require.Equal(t, 3, rep.Incidents)
 	require.Len(t, rep.SLA, 5)
@@ -154,20 +154,20 @@ func TestProblemsOverHTTP(t *testing.T) {
 	require.Equal(t, []apitypes.ReportCount{{Label: "shop", Count: 3}}, rep.ByService)
 	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?month="+month, tokNOC, nil, nil)
 	require.Equal(t, 400, code, "an operator names the tenant")
-	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?month=nope", tokGlobex, nil, nil)
+	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?month=nope", apiGlobex, nil, nil)
 	require.Equal(t, 400, code)
 	code, _ = call(t, "GET", w.URL+apitypes.ReportPath+"?month="+month, "wrong-token-0123456789abcdef", nil, nil)
 	require.Equal(t, 401, code)
 
-	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/incidents?month="+month, tokGlobex, nil, nil)
+	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/incidents?month="+month, apiGlobex, nil, nil)
 	require.Equal(t, 200, code)
 	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 4)
-	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/journal?format=json&month="+month, tokAcme, nil, nil)
+	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/journal?format=json&month="+month, apiAcme, nil, nil)
 	require.Equal(t, 200, code)
 	require.JSONEq(t, "[]", string(body), "acme had nothing")
-	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/journal?format=json&month="+month, tokGlobex, nil, nil)
+	code, body = call(t, "GET", w.URL+apitypes.ExportPath+"/journal?format=json&month="+month, apiGlobex, nil, nil)
 	require.Equal(t, 200, code)
 	var lines []apitypes.JournalLine
 	require.NoError(t, json.Unmarshal(body, &lines))
@@ -179,7 +179,7 @@ func TestProblemsOverHTTP(t *testing.T) {
 	require.True(t, kinds["major_declared"] && kinds["customer_update"])
 
 	// The page.
-	code, body = call(t, "GET", w.URL+"/problems", tokGlobex, nil, nil)
+	code, body = call(t, "GET", w.URL+"/problems", apiGlobex, nil, nil)
 	require.Equal(t, 200, code)
 	require.Contains(t, string(body), "restart the shop")
 	require.True(t, strings.Contains(string(body), "carol"))

@@ -59,7 +59,7 @@ func byTitle(ins []apitypes.Incident) map[string]apitypes.Incident {
 func (w *webhook) detail(t *testing.T, id int64) apitypes.Detail {
 	t.Helper()
 	var d apitypes.Detail
-	require.Equal(t, 200, w.get(t, tokAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d))
+	require.Equal(t, 200, w.get(t, apiAcme, fmt.Sprintf("/api/v1/incidents/%d", id), &d))
 	return d
 }
 

@@ -113,6 +113,6 @@ func TestPostgresTwoReplicas(t *testing.T) {
 	require.Equal(t, int64(groups), count(`SELECT COUNT(*) FROM outbox WHERE event = 'created'`))
 	// Both replicas serve the same incidents.
 	for _, r := range replicas {
-		require.Len(t, r.incidents(t, tokAcme), groups)
+		require.Len(t, r.incidents(t, apiAcme), groups)
 	}
 }

@@ -180,6 +180,7 @@ page:
 tenants:
   - name: acme
     tokens: [%q]
+    api_tokens: [{name: acme, role: act, tokens: ["`+apiAcme+`"]}]
     forwarders:
       - name: snow
         type: servicenow
@@ -190,6 +191,7 @@ tenants:
         webhook: {secret: "hook-secret-0123456789abcdef"}
   - name: globex
     tokens: [%q]
+    api_tokens: [{name: globex, role: act, tokens: ["`+apiGlobex+`"]}]
 operators:
   - name: noc
     tokens: [%q]
@@ -303,7 +305,7 @@ operators:
 
 	// The customer (acme's credential): its incidents only, exported as CSV.
 	b.submit("#logout", "#token")
-	b.login(w.URL, tokAcme)
+	b.login(w.URL, apiAcme)
 	require.NotContains(t, b.text("#queue"), "GlobexSecret")
 	require.Contains(t, b.text("#queue"), "DiskFull")
 	dir := t.TempDir()

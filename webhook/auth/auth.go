@@ -1,7 +1,7 @@
 // Package auth tells who a request to kizashi-webhook is and what that principal may do: the
-// principals and their roles, the authenticators that turn a credential into a principal (today
-// Tokens: the configuration's tokens and basic-auth users; local accounts and OpenID Connect
-// come next, as more Authenticators and roles), the service-desk page's sessions with their CSRF
+// principals and their roles, the authenticators that turn a credential into a principal
+// (Tokens: the configuration's tokens, API tokens and basic-auth users; Users: named users,
+// with OpenID Connect), the service-desk page's sessions with their CSRF
 // tokens, the guard that counts and throttles failed authentications per source, and the
 // address a request comes from behind trusted proxies. The configuration (package config) only
 // says what is configured; this package checks credentials against it when a request comes in,
@@ -27,10 +27,16 @@ type Role string
 
 // Roles.
 const (
-	// RoleTenant is a tenant's own credential (a token or a basic-auth user of the tenant's
-	// configuration): it sends the tenant's alerts (Alertmanager) and reads and works on the
-	// tenant's incidents.
+	// RoleTenant is a tenant's Alertmanager credential (a token or a basic-auth user of the
+	// tenant's configuration): it only posts the tenant's alerts (/api/v1/alerts,
+	// /api/v1/watchdog); the REST API and the page refuse it (IngestOnly).
 	RoleTenant Role = "tenant"
+	// RoleAPIRead is a tenant's API token of role read (config.APIToken): it reads the
+	// tenant's incidents as the tenant's customer does and changes nothing.
+	RoleAPIRead Role = "api-read"
+	// RoleAPIAct is a tenant's API token of role act: it reads the tenant's incidents,
+	// internal work notes included, and works on them; it sends no alerts.
+	RoleAPIAct Role = "api-act"
 	// RoleOperator is the service provider's operator: it reads and works on every tenant's
 	// incidents and sends no alerts.
 	RoleOperator Role = "operator"
@@ -51,18 +57,30 @@ type Principal struct {
 	Role   Role
 	// User is set for a named person (config.User), not a credential of a tenant or operator.
 	User bool
+	// Groups, when not nil, limits an operator user to the incidents of these assignment groups
+	// and the unassigned ones (config.User.Groups).
+	Groups []string
 }
 
 // AllTenants reports whether the principal sees every tenant's incidents.
 func (p Principal) AllTenants() bool { return p.Role == RoleOperator || p.Role == RoleAdmin }
 
-// ReadOnly reports whether the principal may only read (a customer): every desk action,
-// injected alert, retry and mute is refused.
-func (p Principal) ReadOnly() bool { return p.Role == RoleCustomer }
+// ReadOnly reports whether the principal may only read (a customer, a read API token): every
+// desk action, injected alert, retry and mute is refused.
+func (p Principal) ReadOnly() bool { return p.Role == RoleCustomer || p.Role == RoleAPIRead }
 
 // SeesInternal reports whether the principal reads internal work notes (everyone but
-// customers).
-func (p Principal) SeesInternal() bool { return p.Role != RoleCustomer }
+// customers and read API tokens).
+func (p Principal) SeesInternal() bool { return p.Role != RoleCustomer && p.Role != RoleAPIRead }
+
+// IngestOnly reports whether the principal is an Alertmanager credential, which only posts
+// alerts: the REST API and the page refuse it with ErrIngestOnly.
+func (p Principal) IngestOnly() bool { return p.Role == RoleTenant }
+
+// ErrIngestOnly is the refusal of an Alertmanager credential where it does not serve: it names
+// the credentials that do.
+var ErrIngestOnly = errors.New("this is a tenant's Alertmanager credential (tenants[].tokens, token_files, basic_auth): it only posts alerts to /api/v1/alerts and /api/v1/watchdog; " +
+	"the REST API and the page take a tenant API token (tenants[].api_tokens, role read or act), an operator token (operators[]) or a user (users[])")
 
 // SendsAlerts reports whether the principal may post Alertmanager's notifications (to its
 // tenant).
@@ -73,7 +91,7 @@ func (p Principal) Scope() string { return p.Caller().Scope() }
 
 // Caller is the principal as the service layer knows who acts.
 func (p Principal) Caller() service.Caller {
-	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants(), ReadOnly: p.ReadOnly(), Person: p.User}
+	return service.Caller{Name: p.Name, Tenant: p.Tenant, Operator: p.AllTenants(), ReadOnly: p.ReadOnly(), Person: p.User, Groups: p.Groups}
 }
 
 // Credential is what a request presents.

@@ -15,8 +15,9 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/config"
 )
 
-// Tokens authenticates the credentials of the configuration: the tenants' and operators'
-// bearer tokens (tokens, token_files) and the tenants' basic-auth users (password,
+// Tokens authenticates the credentials of the configuration: the tenants' (Alertmanager's),
+// the tenants' API tokens' and the operators' bearer tokens (tokens, token_files) and the
+// tenants' basic-auth users (password,
 // password_file). It follows configuration reloads by itself.
 //
 // Files are read when a credential is checked, not when the configuration is loaded (the
@@ -100,6 +101,13 @@ func (t *Tokens) build(cfg *config.Config) *tokenSet {
 	}
 	for _, tc := range cfg.Tenants {
 		add(Principal{Name: tc.Name, Tenant: tc.Name, Role: RoleTenant}, tc.Tokens, tc.TokenFiles)
+		for _, at := range tc.APITokens {
+			role := RoleAPIRead
+			if at.Role == config.APIAct {
+				role = RoleAPIAct
+			}
+			add(Principal{Name: at.Name, Tenant: tc.Name, Role: role}, at.Tokens, at.TokenFiles)
+		}
 		for _, ba := range tc.BasicAuth {
 			s.basic[ba.Username] = &basicUser{owner: Principal{Name: ba.Username, Tenant: tc.Name, Role: RoleTenant},
 				hash: sha256.Sum256([]byte(ba.Password)), file: ba.PasswordFile}

@@ -31,6 +31,8 @@ func TestTokensOfTheConfiguration(t *testing.T) {
 	}{
 		{"inline token", auth.Credential{Token: "acme-secret-token-0123456789"}, auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}, nil},
 		{"token of a file", auth.Credential{Token: "acme-token-file-0123456789"}, auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}, nil},
+		{"read API token", auth.Credential{Token: "acme-grafana-token-0123456789"}, auth.Principal{Name: "acme-grafana", Tenant: "acme", Role: auth.RoleAPIRead}, nil},
+		{"act API token of a file", auth.Credential{Token: "acme-itsm-file-0123456789abc"}, auth.Principal{Name: "acme-itsm", Tenant: "acme", Role: auth.RoleAPIAct}, nil},
 		{"operator", auth.Credential{Token: "noc-operator-token-0123456789"}, auth.Principal{Name: "noc", Role: auth.RoleOperator}, nil},
 		{"unknown token", auth.Credential{Token: "nope"}, auth.Principal{}, auth.ErrUnauthenticated},
 		{"no credential", auth.Credential{}, auth.Principal{}, auth.ErrUnauthenticated},
@@ -57,6 +59,31 @@ func TestTokensOfTheConfiguration(t *testing.T) {
 	require.True(t, auth.Principal{Role: auth.RoleOperator}.AllTenants())
 	require.False(t, auth.Principal{Role: auth.RoleOperator}.SendsAlerts())
 	require.Equal(t, "acme", auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}.Scope())
+}
+
+// TestWhatEachRoleMay: Alertmanager's credential only posts alerts; API tokens post none, a
+// read one reads as a customer, an act one works on its tenant.
+func TestWhatEachRoleMay(t *testing.T) {
+	for _, tc := range []struct {
+		role                                            auth.Role
+		ingestOnly, sendsAlerts, readOnly, seesInternal bool
+	}{
+		{auth.RoleTenant, true, true, false, true},
+		{auth.RoleAPIRead, false, false, true, false},
+		{auth.RoleAPIAct, false, false, false, true},
+		{auth.RoleCustomer, false, false, true, false},
+		{auth.RoleOperator, false, false, false, true},
+	} {
+		p := auth.Principal{Name: "x", Tenant: "acme", Role: tc.role}
+		if tc.role == auth.RoleOperator {
+			p.Tenant = ""
+		}
+		require.Equal(t, tc.ingestOnly, p.IngestOnly(), tc.role)
+		require.Equal(t, tc.sendsAlerts, p.SendsAlerts(), tc.role)
+		require.Equal(t, tc.readOnly, p.ReadOnly(), tc.role)
+		require.Equal(t, tc.seesInternal, p.SeesInternal(), tc.role)
+		require.Equal(t, tc.role == auth.RoleOperator, p.AllTenants(), tc.role)
+	}
 }
 
 // fileConfig is a configuration with acme's token in a file and globex's password in another.

@@ -42,6 +42,9 @@ func UserPrincipal(u *config.User) Principal {
 		p.Role = RoleAdmin
 	case config.RoleOperator:
 		p.Role = RoleOperator
+		if len(u.Groups) > 0 {
+			p.Groups = append([]string{}, u.Groups...)
+		}
 	default:
 		p.Role, p.Tenant = RoleCustomer, u.Tenant
 	}

@@ -91,10 +91,14 @@ func TestUsersConfigErrors(t *testing.T) {
 		{`[{name: a, role: operator, password_hash: "plain"}]`, "users[0].password_hash: not a bcrypt hash"},
 		{`[{name: a, role: operator}]`, `users[0]: user "a" needs password_hash, oidc_subject or email`},
 		{`[{name: a, role: operator, email: a@x.example}]`, "oidc is not configured"},
+		{`[{name: a, role: admin, groups: [dba], password_hash: "x"}]`, "users[0].groups: only operators are limited to assignment groups"},
+		{`[{name: a, role: customer, tenant: acme, groups: [dba], password_hash: "x"}]`, "users[0].groups: only operators are limited to assignment groups"},
+		{`[{name: a, role: operator, groups: [" dba"], password_hash: "x"}]`, "users[0].groups[0]: assignment group \" dba\" must be non-empty"},
+		{`[{name: acme-itsm, role: operator, password_hash: "x"}]`, `users[0].name: user name "acme-itsm" is already the name of tenants[0].api_tokens[0]`},
 	} {
 		_, err := config.Parse([]byte(`
 tenants:
-  - {name: acme, tokens: ["acme-secret-token-0123456789"]}
+  - {name: acme, tokens: ["acme-secret-token-0123456789"], api_tokens: [{name: acme-itsm, role: act, tokens: ["acme-itsm-token-0123456789"]}]}
 users: `+tc.users+"\n"), ".")
 		require.ErrorContains(t, err, tc.want, tc.users)
 	}

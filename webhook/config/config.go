@@ -153,12 +153,35 @@ type BasicAuth struct {
 	PasswordFile string `yaml:"password_file"`
 }
 
+// API token roles (APIToken.Role).
+const (
+	// APIRead reads the tenant's incidents as the tenant's customer does (no internal work
+	// notes) and changes nothing.
+	APIRead = "read"
+	// APIAct reads the tenant's incidents, internal work notes included, and works on them
+	// (what the tenant's Alertmanager token could do through the REST API before 0.x).
+	APIAct = "act"
+)
+
+// APIToken is a credential of a tenant's scripts and integrations for the REST API (never for
+// posting alerts): a name (the journal's actor), a role (read or act) and bearer tokens.
+type APIToken struct {
+	Name       string   `yaml:"name"`
+	Role       string   `yaml:"role"`
+	Tokens     []string `yaml:"tokens"`
+	TokenFiles []string `yaml:"token_files"`
+}
+
 // TenantConfig is one customer.
 type TenantConfig struct {
-	Name               string       `yaml:"name"`
-	Tokens             []string     `yaml:"tokens"`
-	TokenFiles         []string     `yaml:"token_files"`
-	BasicAuth          []BasicAuth  `yaml:"basic_auth"`
+	Name string `yaml:"name"`
+	// Tokens, TokenFiles and BasicAuth are the tenant's Alertmanager credentials: they only post
+	// alerts (/api/v1/alerts, /api/v1/watchdog).
+	Tokens     []string    `yaml:"tokens"`
+	TokenFiles []string    `yaml:"token_files"`
+	BasicAuth  []BasicAuth `yaml:"basic_auth"`
+	// APITokens are the tenant's credentials for the REST API.
+	APITokens          []APIToken   `yaml:"api_tokens"`
 	DefaultCorrelation string       `yaml:"default_correlation"`
 	Routes             []Route      `yaml:"routes"`
 	Policy             PolicyConfig `yaml:"policy"`
@@ -400,6 +423,9 @@ func (c *Config) setDirectory(dir string) {
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		files(t.TokenFiles)
+		for j := range t.APITokens {
+			files(t.APITokens[j].TokenFiles)
+		}
 		for j := range t.BasicAuth {
 			t.BasicAuth[j].PasswordFile = resolve(dir, t.BasicAuth[j].PasswordFile)
 		}

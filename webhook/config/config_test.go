@@ -18,6 +18,10 @@ import (
 var loadErrors = []struct {
 	file, err string
 }{
+	{"api_token_bad_role.yml", `line 6: tenants[0].api_tokens[0].role: role must be read (read the tenant's incidents) or act (read and work on them)`},
+	{"api_token_named_like_operator.yml", `line 9: operators[0].name: operator name "noc" is already the name of tenants[0].api_tokens[0]`},
+	{"api_token_reuses_alertmanager_token.yml", `line 7: tenants[0].api_tokens[0].tokens[0]: token already used by another tenant or operator`},
+	{"api_token_without_token.yml", `line 5: tenants[0].api_tokens[0]: API token "acme-itsm" needs tokens or token_files`},
 	{"unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 3: field pathh not found in type config.plain"},
 	{"tenant_unknown_key.yml", "parse config: yaml: unmarshal errors:\n  line 5: field reopen_windoww not found in type config.PolicyConfig"},
 	{"bad_auto_resolve.yml", `tenant "acme": policy: auto_resolve must be resolve, note or resolve_if_untouched, not "maybe"`},

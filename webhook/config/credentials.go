@@ -105,9 +105,9 @@ func ReadPassword(path string) (string, error) {
 
 // validateCredentials checks every tenant's and operator's tokens and basic-auth users: the
 // secrets (token files and password files are read to check them; package auth reads them
-// again when it checks a request, so that a changed file needs no reload), that no token serves
-// two principals, and the principal names. Principal names (tenants, operators, basic-auth
-// users) are the journal's actors: an operator may not share a tenant's name, nor a basic-auth
+// again when it checks a request, so that a changed file needs no reload), the tenants' API
+// tokens, that no token serves two principals, and the principal names. Principal names
+// (tenants, operators, basic-auth users, API tokens) are the journal's actors: an operator may not share a tenant's name, nor a basic-auth
 // user another principal's.
 func (c *Config) validateCredentials(baseDir string) error {
 	seen := map[[sha256.Size]byte]bool{}
@@ -166,6 +166,30 @@ func (c *Config) validateCredentials(baseDir string) error {
 			bpath := fmt.Sprintf("%s.basic_auth[%d]", path, j)
 			if err := validateBasic(baseDir, bpath, ba, t.Name, names, basic); err != nil {
 				return err
+			}
+		}
+		for j, at := range t.APITokens {
+			apath := fmt.Sprintf("%s.api_tokens[%d]", path, j)
+			switch {
+			case strings.TrimSpace(at.Name) == "" || strings.TrimSpace(at.Name) != at.Name || strings.ContainsAny(at.Name, ":\n"):
+				return keyErrorf(apath+".name", "API token name %q must be non-empty, without surrounding white space, ':' or newlines", at.Name)
+			case at.Role != APIRead && at.Role != APIAct:
+				return keyErrorf(apath+".role", "role must be %s (read the tenant's incidents) or %s (read and work on them)", APIRead, APIAct)
+			}
+			// The tenant's own name is fine (the journal says what it said when the tenant's
+			// Alertmanager token worked on incidents), another principal's is not.
+			if other, dup := names[at.Name]; dup && other != path {
+				return keyErrorf(apath+".name", "API token name %q is already the name of %s", at.Name, other)
+			}
+			if at.Name != t.Name {
+				names[at.Name] = apath
+			}
+			n, err := tokens(apath, at.Tokens, at.TokenFiles)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return keyErrorf(apath, "API token %q needs tokens or token_files", at.Name)
 			}
 		}
 	}

@@ -32,8 +32,11 @@ type User struct {
 	Name string `yaml:"name"`
 	Role string `yaml:"role"`
 	// Tenant is a customer's tenant (required for customers; not allowed for others).
-	Tenant       string `yaml:"tenant"`
-	PasswordHash string `yaml:"password_hash"`
+	Tenant string `yaml:"tenant"`
+	// Groups limits an operator to the incidents of these assignment groups and the unassigned
+	// ones (empty: every incident; operators only).
+	Groups       []string `yaml:"groups"`
+	PasswordHash string   `yaml:"password_hash"`
 	// OIDCSubject and Email match the OpenID Connect ID token ("sub", or "email" with
 	// "email_verified" true).
 	OIDCSubject string `yaml:"oidc_subject"`
@@ -81,6 +84,11 @@ func (c *Config) validateUsers(baseDir string) error {
 		for j, ba := range t.BasicAuth {
 			taken[ba.Username] = fmt.Sprintf("tenants[%d].basic_auth[%d]", i, j)
 		}
+		for j, at := range t.APITokens {
+			if at.Name != t.Name {
+				taken[at.Name] = fmt.Sprintf("tenants[%d].api_tokens[%d]", i, j)
+			}
+		}
 	}
 	for i, o := range c.Operators {
 		taken[o.Name] = fmt.Sprintf("operators[%d]", i)
@@ -107,6 +115,14 @@ func (c *Config) validateUsers(baseDir string) error {
 			}
 		} else if u.Tenant != "" {
 			return keyErrorf(path+".tenant", "only customers have a tenant")
+		}
+		if len(u.Groups) > 0 && u.Role != RoleOperator {
+			return keyErrorf(path+".groups", "only operators are limited to assignment groups")
+		}
+		for j, g := range u.Groups {
+			if strings.TrimSpace(g) == "" || strings.TrimSpace(g) != g {
+				return keyErrorf(fmt.Sprintf("%s.groups[%d]", path, j), "assignment group %q must be non-empty, without surrounding white space", g)
+			}
 		}
 		if u.PasswordHash != "" {
 			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {

@@ -60,13 +60,14 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /problems", h.Authed(h.page))
 }
 
-// Who may do what. Today a tenant's credential reads and changes its tenant's records, an
-// operator's every tenant's. The customer viewer of issue 14 plugs in here: a viewer role
+// Who may do what. A tenant's API token of role act reads and changes its tenant's records,
+// an operator's every tenant's (a tenant's Alertmanager credential never gets here: Authed
+// refuses it). The customer viewer of issue 14 plugs in here: a viewer role
 // reads its tenant's report and export (canRead) and changes nothing (canChange false).
 func canRead(p auth.Principal) bool { return p.AllTenants() || p.Tenant != "" }
 
 func canChange(p auth.Principal) bool {
-	return p.Role == auth.RoleOperator || p.Role == auth.RoleTenant
+	return p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin || p.Role == auth.RoleAPIAct
 }
 
 func (h *Handlers) reader(next func(http.ResponseWriter, *http.Request, auth.Principal)) func(http.ResponseWriter, *http.Request, auth.Principal) {

@@ -35,6 +35,9 @@ type Reader struct {
 	// Customer hides what customers do not read: internal work notes and the desk's
 	// bookkeeping in the journal (see incident.CustomerVisible).
 	Customer bool
+	// Groups, when not nil, limits what is read to the incidents of these assignment groups and
+	// the unassigned ones (an operator limited to groups); others are not found.
+	Groups []string
 	// Now is the time the SLA clocks are read at (nil: time.Now), so that several pages read
 	// for one answer agree.
 	Now func() time.Time
@@ -140,6 +143,9 @@ func (r *Reader) IncidentID(s string) (int64, bool) {
 // page is full. When only the tickets could not be read, it returns the incidents without them
 // along with the error.
 func (r *Reader) List(ctx context.Context, f store.Filter) ([]apitypes.Incident, string, error) {
+	if r.Groups != nil {
+		f.Groups = r.Groups
+	}
 	ins, err := r.Store.ListIncidents(ctx, f)
 	if err != nil {
 		return nil, "", err
@@ -173,6 +179,9 @@ func (r *Reader) Detail(ctx context.Context, tenant string, id int64) (*apitypes
 	in, err := st.Incident(ctx, tenant, id)
 	if err != nil {
 		return nil, err
+	}
+	if !service.SeesGroup(r.Groups, in.AssignmentGroup) {
+		return nil, store.ErrNotFound
 	}
 	alerts, err := st.Alerts(ctx, id)
 	if err != nil {

@@ -34,6 +34,9 @@ func (s *Service) CreateManual(ctx context.Context, c Caller, m incident.Manual)
 	if err != nil {
 		return nil, fmt.Errorf("create incident: %w", err)
 	}
+	if !c.SeesGroup(in.AssignmentGroup) {
+		return nil, fmt.Errorf("create incident: %w: an operator limited to assignment groups opens incidents of its groups or unassigned ones, not of %q", ErrForbidden, in.AssignmentGroup)
+	}
 	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		in.ID, in.Version = 0, 0
 		if err := tx.CreateIncident(ctx, in); err != nil {

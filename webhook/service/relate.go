@@ -27,6 +27,9 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 		if err != nil {
 			return err
 		}
+		if !c.SeesGroup(src.AssignmentGroup) || !c.SeesGroup(dst.AssignmentGroup) {
+			return store.ErrNotFound
+		}
 		mute := s.Rules().Policy(src.Tenant).MuteWindow
 		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), name(src.ID), name(dst.ID), text, mute, now)
 		if err != nil {

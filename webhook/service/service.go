@@ -44,6 +44,20 @@ type Caller struct {
 	ReadOnly bool
 	// Person is set for a named user (the journal names a person), not a credential.
 	Person bool
+	// Groups, when not nil, limits an operator to the incidents of these assignment groups and
+	// the unassigned ones: others answer ErrNotFound, as another tenant's do.
+	Groups []string
+}
+
+// SeesGroup reports whether the caller sees the incidents of an assignment group.
+func (c Caller) SeesGroup(group string) bool {
+	return SeesGroup(c.Groups, group)
+}
+
+// SeesGroup reports whether a caller limited to groups (nil: not limited) sees the incidents of
+// an assignment group: its own groups' and the unassigned ones ("").
+func SeesGroup(groups []string, group string) bool {
+	return groups == nil || group == "" || slices.Contains(groups, group)
 }
 
 // Scope is the tenant filter for the caller: "" means all tenants.
@@ -422,6 +436,9 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		in, err := tx.Incident(ctx, c.Scope(), id)
 		if err != nil {
 			return err
+		}
+		if !c.SeesGroup(in.AssignmentGroup) {
+			return store.ErrNotFound
 		}
 		p := s.Rules().Policy(in.Tenant)
 		res, err = incident.Do(in, p, a, now)

@@ -97,9 +97,12 @@ type Filter struct {
 	Priority        int
 	Assignee        string
 	AssignmentGroup string
-	Search          string // substring of the title
-	BeforeID        int64
-	Limit           int
+	// Groups, when not nil, keeps the incidents of these assignment groups and the unassigned
+	// ones (no assignment group): what an operator limited to groups sees.
+	Groups   []string
+	Search   string // substring of the title
+	BeforeID int64
+	Limit    int
 	// ActiveFrom and ActiveTo keep the incidents active at some time in [ActiveFrom, ActiveTo]:
 	// created by ActiveTo and not resolved (or closed) before ActiveFrom. Zero: unbounded.
 	ActiveFrom, ActiveTo time.Time

@@ -81,10 +81,10 @@ func runInput(t *testing.T, open Opener) {
 		ctx := context.Background()
 		r := e.ingest("acme", testkit.Payload("r", "g", "firing", t0, alert("N", "a")))
 		id := r.Incidents[0]
-		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}
+		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleAPIAct}
 		// The journal names the credential's owner; a name the configuration lets through
-		// (a basic-auth user written "bob\0" in YAML) is repaired as well.
-		bob := auth.Principal{Name: "bob\x00\xff", Tenant: "acme", Role: auth.RoleTenant}
+		// (an API token named "bob\0" in YAML) is repaired as well.
+		bob := auth.Principal{Name: "bob\x00\xff", Tenant: "acme", Role: auth.RoleAPIAct}
 		_, err := e.svc.Act(ctx, p.Caller(), id, incident.Action{Kind: incident.ActNote, Text: "see\x00log \xff"})
 		require.NoError(t, err)
 		_, err = e.svc.Act(ctx, bob.Caller(), id, incident.Action{Kind: incident.ActAssign, Assignee: "\xffbob", AssignmentGroup: "ops\x00"})
@@ -141,7 +141,7 @@ func runInput(t *testing.T, open Opener) {
 		require.Equal(t, time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), got["Past"][0])
 		require.Equal(t, time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC), got["Past"][1])
 
-		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}
+		p := auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleAPIAct}
 		list := func(q url.Values) []*incident.Incident {
 			t.Helper()
 			f, err := new(readmodel.Reader).ParseFilter(q, p.Scope())

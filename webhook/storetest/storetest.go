@@ -330,6 +330,56 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, "acme", in.Tenant)
 	})
 
+	t.Run("an operator limited to assignment groups sees and works on its groups and the unassigned", func(t *testing.T) {
+		e := newEnv(t, open)
+		ctx := context.Background()
+		admin := service.Caller{Name: "ada", Operator: true, Person: true}
+		ids := map[string]int64{}
+		for _, g := range []string{"dba", "web", "net", ""} {
+			id := e.ingest("acme", testkit.Payload("r", "g-"+g, "firing", t0, alert("G"+g, g))).Incidents[0]
+			if g != "" {
+				_, err := e.svc.Act(ctx, admin, id, incident.Action{Kind: incident.ActAssign, AssignmentGroup: g})
+				require.NoError(t, err)
+			}
+			ids[g] = id
+		}
+		// Another tenant's incident of the operator's group: operators see every tenant.
+		other := e.ingest("globex", testkit.Payload("r", "g-dba", "firing", t0, alert("Gx", "x"))).Incidents[0]
+		_, err := e.svc.Act(ctx, admin, other, incident.Action{Kind: incident.ActAssign, AssignmentGroup: "dba"})
+		require.NoError(t, err)
+
+		groupsOf := func(ins []*incident.Incident) []string {
+			var out []string
+			for _, in := range ins {
+				out = append(out, in.Tenant+"/"+in.AssignmentGroup)
+			}
+			return out
+		}
+		require.ElementsMatch(t, []string{"acme/dba", "acme/web", "acme/", "globex/dba"},
+			groupsOf(e.list(store.Filter{Groups: []string{"dba", "web"}})))
+		require.ElementsMatch(t, []string{"acme/"}, groupsOf(e.list(store.Filter{Groups: []string{}})), "no group of its own: the unassigned only")
+		require.ElementsMatch(t, []string{"acme/dba"}, groupsOf(e.list(store.Filter{Tenant: "acme", Groups: []string{"dba"}, AssignmentGroup: "dba"})))
+		require.Empty(t, e.list(store.Filter{Groups: []string{"dba"}, AssignmentGroup: "net"}), "a filter cannot widen the groups")
+		require.Len(t, e.list(store.Filter{}), 5, "nil: every group")
+
+		dba := service.Caller{Name: "dora", Operator: true, Person: true, Groups: []string{"dba"}}
+		_, err = e.svc.Act(ctx, dba, ids["net"], incident.Action{Kind: incident.ActAcknowledge})
+		require.ErrorIs(t, err, store.ErrNotFound, "another group's incident is not found")
+		err = e.svc.Relate(ctx, dba, incident.RelLink, ids["dba"], ids["net"], "x", func(id int64) string { return fmt.Sprint(id) })
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.svc.Act(ctx, dba, ids["dba"], incident.Action{Kind: incident.ActAcknowledge})
+		require.NoError(t, err)
+		_, err = e.svc.Act(ctx, dba, ids[""], incident.Action{Kind: incident.ActAssign, AssignmentGroup: "dba", Assignee: "dora"})
+		require.NoError(t, err, "it takes an unassigned incident")
+		// Handing one over to another group is allowed; then it is the other group's.
+		_, err = e.svc.Act(ctx, dba, ids["dba"], incident.Action{Kind: incident.ActAssign, AssignmentGroup: "net"})
+		require.NoError(t, err)
+		_, err = e.svc.Act(ctx, dba, ids["dba"], incident.Action{Kind: incident.ActNote, Text: "x"})
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.svc.Act(ctx, admin, ids["net"], incident.Action{Kind: incident.ActAcknowledge})
+		require.NoError(t, err, "an operator of every group acts on every incident")
+	})
+
 	t.Run("false positive cancel mutes re-fires", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()

@@ -15,10 +15,11 @@ import (
 // errReadOnly refuses an action of a principal that only reads.
 var errReadOnly = errors.New("read-only")
 
-// mayAct reports whether p works on incidents: tenants' credentials, operators and admins do;
-// a customer viewer (auth.Principal.ReadOnly) and a role the page does not know only read.
+// mayAct reports whether p works on incidents: tenants' API tokens of role act, operators and
+// admins do; a customer viewer (auth.Principal.ReadOnly) and a role the page does not know only
+// read.
 func mayAct(p auth.Principal) bool {
-	return !p.ReadOnly() && (p.Role == auth.RoleTenant || p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin)
+	return !p.ReadOnly() && (p.Role == auth.RoleAPIAct || p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin)
 }
 
 // sampleAction is an acceptable action of a kind (the arguments a person would give), so that
@@ -50,6 +51,9 @@ func (u *UI) allowed(ctx context.Context, v viewer, id int64) (map[string]bool, 
 	in, err := u.Service.Store.Incident(ctx, v.Scope(), id)
 	if err != nil {
 		return nil, err
+	}
+	if !v.Caller().SeesGroup(in.AssignmentGroup) {
+		return nil, store.ErrNotFound
 	}
 	return allowedActions(in, u.Service.Rules().Policy(in.Tenant), time.Now()), nil
 }

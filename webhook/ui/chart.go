@@ -88,7 +88,9 @@ func (u *UI) chart(w http.ResponseWriter, r *http.Request, v viewer) {
 		http.NotFound(w, r)
 		return
 	}
-	d, err := u.reader().Detail(r.Context(), v.Scope(), id)
+	rd := u.reader()
+	rd.Groups = v.Groups
+	d, err := rd.Detail(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)
 		return

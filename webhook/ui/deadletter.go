@@ -35,7 +35,11 @@ func (u *UI) retryDeadLetter(w http.ResponseWriter, r *http.Request, v viewer) {
 		http.Error(w, u.locale(r).T("bad form"), http.StatusBadRequest)
 		return
 	}
-	// Only a job of this incident, in the caller's scope.
+	// Only a job of this incident, in the caller's scope (tenant and assignment groups).
+	if _, err := u.allowed(r.Context(), v, id); err != nil {
+		u.fail(w, v, err)
+		return
+	}
 	jobs, err := f.IncidentJobs(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)

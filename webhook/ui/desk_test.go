@@ -29,6 +29,10 @@ const (
 	tokNOC   = "noc-token-0123456789abcdefXY"
 	tokNOC2  = "noc2-token-0123456789abcdefXY"
 	tokGlobx = "globex-token-0123456789abcdef"
+	// tokAM and tokGlobxAM are the tenants' Alertmanager tokens, which the page refuses; tok and
+	// tokGlobx are their API tokens (role act).
+	tokAM      = "acme-alertmanager-0123456789"
+	tokGlobxAM = "globex-alertmanager-0123456789"
 )
 
 // desk is the page on a real SQLite store, with a tenant (acme), another tenant (globex) and
@@ -52,9 +56,11 @@ func newDesk(t testing.TB, extra string) *desk {
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	cfg, err := config.Parse([]byte(`tenants:
   - name: acme
-    tokens: ["`+tok+`"]
+    tokens: ["`+tokAM+`"]
+    api_tokens: [{name: acme, role: act, tokens: ["`+tok+`"]}]
   - name: globex
-    tokens: ["`+tokGlobx+`"]
+    tokens: ["`+tokGlobxAM+`"]
+    api_tokens: [{name: globex, role: act, tokens: ["`+tokGlobx+`"]}]
 operators:
   - name: noc
     tokens: ["`+tokNOC+`"]

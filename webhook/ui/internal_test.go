@@ -72,7 +72,9 @@ func TestAllowedActions(t *testing.T) {
 }
 
 func TestMayAct(t *testing.T) {
-	require.True(t, mayAct(auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}))
+	require.True(t, mayAct(auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleAPIAct}))
+	require.False(t, mayAct(auth.Principal{Name: "acme", Tenant: "acme", Role: auth.RoleTenant}), "Alertmanager's credential only posts alerts")
+	require.False(t, mayAct(auth.Principal{Name: "acme-dash", Tenant: "acme", Role: auth.RoleAPIRead}))
 	require.True(t, mayAct(auth.Principal{Name: "noc", Role: auth.RoleOperator}))
 	require.True(t, mayAct(auth.Principal{Name: "root", Role: auth.RoleAdmin}))
 	require.False(t, mayAct(auth.Principal{Name: "cust", Tenant: "acme", Role: auth.RoleCustomer}), "a customer viewer only reads")

@@ -140,6 +140,7 @@ func (u *UI) queue(ctx context.Context, q url.Values, v viewer) (ins []apitypes.
 	if err != nil {
 		return nil, "", false, err
 	}
+	f.Groups = v.Groups // an operator limited to assignment groups
 	if q.Get("sort") == sortCreated {
 		ins, next, err = u.reader().List(ctx, f)
 		return ins, next, false, err

@@ -174,11 +174,15 @@ func (u *UI) fail(w http.ResponseWriter, v viewer, err error) {
 	u.render(w, "error.html", code, b)
 }
 
+// ingestOnlyMessage refuses a tenant's Alertmanager credential on the page (auth.ErrIngestOnly).
+const ingestOnlyMessage = "This is an Alertmanager credential: it only posts alerts. Log in as a user, or with an operator token or a tenant API token (api_tokens)."
+
 // loginErrors are the messages the log-in page shows for ?error= (nothing for other values:
 // the page never shows text from the URL).
 var loginErrors = map[string]string{
-	"expired": "Your session ended (log-out, expiry or a configuration change): log in again.",
-	"oidc":    "Single sign-on did not log you in (refused, expired, or you are not a configured user).",
+	"expired":      "Your session ended (log-out, expiry or a configuration change): log in again.",
+	"oidc":         "Single sign-on did not log you in (refused, expired, or you are not a configured user).",
+	"alertmanager": ingestOnlyMessage,
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -213,7 +217,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if name := r.PostFormValue("username"); name != "" {
 		cred = auth.Credential{Username: name, Password: r.PostFormValue("password")}
 	}
-	cookie, _, err := u.Access.Sessions.Open(r.Context(), u.Access.Authenticator, cred, time.Now())
+	p, ref, err := u.Access.Authenticator.Authenticate(r.Context(), cred)
+	if err == nil && p.IngestOnly() {
+		u.render(w, "login.html", http.StatusForbidden, base{Error: u.locale(r).T(ingestOnlyMessage), L: u.locale(r)})
+		return
+	}
+	var cookie string
+	if err == nil {
+		cookie, err = u.Access.Sessions.OpenRef(r.Context(), ref, time.Now())
+	}
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		u.Access.Failed(r, auth.FailLogin)
@@ -274,6 +286,10 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 			http.Redirect(w, r, "/login?error=expired", http.StatusSeeOther)
 			return
 		}
+		if p.IngestOnly() { // a session opened before Alertmanager credentials became ingest-only
+			http.Redirect(w, r, "/login?error=alertmanager", http.StatusSeeOther)
+			return
+		}
 		if r.Method == http.MethodPost {
 			if u.crossSite(w, r) {
 				return
@@ -324,6 +340,7 @@ func (u *UI) detail(w http.ResponseWriter, r *http.Request, v viewer) {
 func (u *UI) showDetail(w http.ResponseWriter, r *http.Request, v viewer, id int64, b base, code int) {
 	rd := u.reader()
 	rd.Customer = !v.SeesInternal() // customers never read internal work notes
+	rd.Groups = v.Groups            // an operator limited to assignment groups
 	d, err := rd.Detail(r.Context(), v.Scope(), id)
 	if err != nil {
 		u.fail(w, v, err)

@@ -67,7 +67,7 @@ func TestStoreErrorsOnThePage(t *testing.T) {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-	cfg, err := config.Parse([]byte("tenants:\n  - name: acme\n    tokens: [\""+tok+"\"]\n"), ".")
+	cfg, err := config.Parse([]byte("tenants:\n  - name: acme\n    tokens: [\""+tokAM+"\"]\n    api_tokens: [{name: acme, role: act, tokens: [\""+tok+"\"]}]\n"), ".")
 	require.NoError(t, err)
 	secret, err := st.ServerSecret(ctx, []byte("s"))
 	require.NoError(t, err)

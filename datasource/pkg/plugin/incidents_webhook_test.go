@@ -24,7 +24,10 @@ import (
 // TestIncidentsFromRealWebhook runs the `incidents` query against kizashi-webhook itself
 // (in-process, SQLite): the API contract, the active-in-range filter and the paging.
 func TestIncidentsFromRealWebhook(t *testing.T) {
+	// token is Alertmanager's (it posts the alerts); readToken the tenant's API token of role
+	// read, what the data source is configured with.
 	const token = "acme-token-0123456789abcdef"
+	const readToken = "acme-grafana-0123456789abcdef"
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "kizashi-webhook.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(`storage:
@@ -33,6 +36,7 @@ func TestIncidentsFromRealWebhook(t *testing.T) {
 tenants:
   - name: acme
     tokens: ["`+token+`"]
+    api_tokens: [{name: grafana, role: read, tokens: ["`+readToken+`"]}]
 `), 0o600))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -75,7 +79,17 @@ tenants:
 	post(testkit.Payload("acme", "{}:g0", "resolved", start, map[string]string{"alertname": "Load0", "instance": "a", "severity": "warning"}))
 
 	prom := newFakeProm(t)
-	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook}, map[string]string{"webhookToken": token}))
+	// Alertmanager's token only posts alerts: the data source says which credential it needs.
+	am := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook}, map[string]string{"webhookToken": token}))
+	resp, err := am.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
+		{RefID: "I", QueryType: "incidents", TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}, JSON: []byte(`{}`)},
+	}})
+	require.NoError(t, err)
+	require.Error(t, resp.Responses["I"].Error)
+	require.Contains(t, resp.Responses["I"].Error.Error(), "403")
+	require.Contains(t, resp.Responses["I"].Error.Error(), "api_tokens")
+
+	d := newTestDatasource(t, settingsFor(prom.URL, map[string]any{"webhookUrl": hook}, map[string]string{"webhookToken": readToken}))
 	query := func(from, to time.Time) backend.DataResponse {
 		resp, err := d.QueryData(t.Context(), &backend.QueryDataRequest{Queries: []backend.DataQuery{
 			{RefID: "I", QueryType: "incidents", TimeRange: backend.TimeRange{From: from, To: to}, JSON: []byte(`{}`)},

@@ -111,7 +111,11 @@ export function ConfigEditor(props: Props) {
         <InlineField label="Tenant" labelWidth={labelWidth} tooltip="Only this tenant's incidents (empty: all the token may read)">
           <Input width={40} value={jsonData.webhookTenant ?? ''} onChange={setText('webhookTenant')} />
         </InlineField>
-        <InlineField label="API token" labelWidth={labelWidth}>
+        <InlineField
+          label="API token"
+          labelWidth={labelWidth}
+          tooltip="An operator token or the tenant's API token (tenants[].api_tokens, role read); the tenant's Alertmanager token only posts alerts"
+        >
           <SecretInput
             width={40}
             isConfigured={!!secureFields.webhookToken}

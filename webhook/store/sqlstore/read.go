@@ -48,6 +48,14 @@ func (s *Store) ListIncidents(ctx context.Context, f store.Filter) ([]*incident.
 	if f.AssignmentGroup != "" {
 		where, args = append(where, "assignment_group = ?"), append(args, f.AssignmentGroup)
 	}
+	if f.Groups != nil {
+		cond := "assignment_group = ''"
+		for _, g := range f.Groups {
+			cond += " OR assignment_group = ?"
+			args = append(args, g)
+		}
+		where = append(where, "("+cond+")")
+	}
 	if f.Search != "" {
 		where, args = append(where, `LOWER(title) LIKE ? ESCAPE '\'`), append(args, "%"+likeEscape(strings.ToLower(f.Search))+"%")
 	}
