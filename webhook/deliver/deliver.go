@@ -8,14 +8,12 @@
 package deliver
 
 import (
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -116,10 +114,4 @@ func (r *Runner) defaults() {
 // backoff is the wait before a failed job's next attempt: 5m, 10m, 20m...
 func backoff(attempts int) time.Duration {
 	return time.Duration(5<<min(attempts, 6)) * time.Minute
-}
-
-// permanent tells whether a delivery error will not go away by retrying.
-func permanent(err error) bool {
-	var fe *forward.Error
-	return errors.As(err, &fe) && fe.Kind == forward.Permanent
 }

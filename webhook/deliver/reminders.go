@@ -13,6 +13,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
+	"github.com/kizashi-dev/kizashi/webhook/notify/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
@@ -160,42 +161,18 @@ func (e *Reminders) remind(ctx context.Context, cfg *ReminderConfig, t *Reminder
 		State: string(in.State), CI: in.CI, CreatedAt: in.CreatedAt, UpdateDue: m.NextUpdateDue,
 		DedupKey: forward.CorrelationID("kizashi-update", in.Tenant, in.ID)}
 	msg.URL = notify.IncidentURL(cfg.ExternalURL, msg.IncidentID)
-	var sent, retryable []string
-	for _, name := range names {
-		c, ok := t.People.Contacts[name]
-		if !ok {
-			problems = append(problems, "unknown contact "+name)
-			continue
-		}
-		if len(c.Channels) == 0 {
-			problems = append(problems, name+" has no channel")
-		}
-		for _, chName := range c.Channels {
-			dk := name + "/" + chName
-			if slices.Contains(d.Delivered, dk) {
-				sent = append(sent, dk)
-				continue
-			}
-			ch := t.People.Channels[chName]
-			if ch == nil {
-				problems = append(problems, dk+": unknown channel")
-				continue
-			}
-			if err := ch.Send(ctx, c, msg); err != nil {
+	o, err := fanout.Send(ctx, t.People.Contacts, t.People.Channels, names, d.Delivered, msg,
+		func(dk string) error { return e.Store.MarkDelivery(ctx, key, e.Owner, dk) },
+		func(dk, _ string, err error) {
+			if err != nil {
 				e.Log.Warn("update reminder delivery failed", "tenant", in.Tenant, "incident", in.ID, "to", dk, "err", err)
-				if permanent(err) {
-					problems = append(problems, dk+": "+err.Error())
-				} else {
-					retryable = append(retryable, dk+": "+err.Error())
-				}
-				continue
 			}
-			if err := e.Store.MarkDelivery(ctx, key, e.Owner, dk); err != nil {
-				return false, err
-			}
-			sent = append(sent, dk)
-		}
+		})
+	if err != nil {
+		return false, err
 	}
+	sent, retryable := o.Sent, o.Retryable
+	problems = append(problems, o.Problems...)
 	if len(retryable) > 0 && d.Attempts+1 < e.MaxAttempts {
 		e.Metrics.count(in.Tenant, KindReminder, "retried")
 		return false, e.Store.RetryDelivery(ctx, key, e.Owner, strings.Join(retryable, "; "), now.Add(backoff(d.Attempts)))

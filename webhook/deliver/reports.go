@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/notify/email"
+	"github.com/kizashi-dev/kizashi/webhook/notify/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/report"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -204,7 +205,7 @@ func (e *Reports) send(ctx context.Context, t *ReportTenant, d *store.Delivery, 
 		note += " (sent by an earlier run)"
 	} else {
 		if err := e.Mailer.SendDocument(ctx, doc); err != nil {
-			if permanent(err) {
+			if fanout.Permanent(err) {
 				d.Attempts = e.MaxAttempts
 			}
 			return retry(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
+	"github.com/kizashi-dev/kizashi/webhook/notify/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
@@ -268,48 +269,21 @@ func (e *Engine) run(ctx context.Context, cfg *Config, st store.EscalationStep) 
 		CI: in.CI, CreatedAt: in.CreatedAt, Level: st.Level + 1, Round: st.Round,
 		DedupKey: forward.CorrelationID("kizashi", in.Tenant, in.ID)}
 	msg.URL = notify.IncidentURL(cfg.ExternalURL, msg.IncidentID)
-	var (
-		sent      []string
-		retryable []string
-	)
-	for _, name := range names {
-		c, ok := t.Contacts[name]
-		if !ok {
-			problems = append(problems, "unknown contact "+name)
-			continue
-		}
-		if len(c.Channels) == 0 {
-			problems = append(problems, name+" has no channel")
-		}
-		for _, chName := range c.Channels {
-			key := name + "/" + chName
-			if slices.Contains(st.Delivered, key) {
-				sent = append(sent, key)
-				continue
-			}
-			ch := t.Channels[chName]
-			if ch == nil {
-				problems = append(problems, key+": unknown channel")
-				continue
-			}
-			if err := ch.Send(ctx, c, msg); err != nil {
+	o, err := fanout.Send(ctx, t.Contacts, t.Channels, names, st.Delivered, msg,
+		func(key string) error { return e.Store.MarkDelivered(ctx, st.ID, e.Owner, key) },
+		func(key, chName string, err error) {
+			if err != nil {
 				e.Log.Warn("escalation delivery failed", "tenant", in.Tenant, "incident", in.ID, "to", key, "err", err)
 				e.Metrics.delivery(in.Tenant, chName, "failed")
-				var fe *forward.Error
-				if errors.As(err, &fe) && fe.Kind == forward.Permanent {
-					problems = append(problems, key+": "+err.Error())
-				} else {
-					retryable = append(retryable, key+": "+err.Error())
-				}
-				continue
+				return
 			}
 			e.Metrics.delivery(in.Tenant, chName, "sent")
-			if err := e.Store.MarkDelivered(ctx, st.ID, e.Owner, key); err != nil {
-				return err
-			}
-			sent = append(sent, key)
-		}
+		})
+	if err != nil {
+		return err
 	}
+	sent, retryable := o.Sent, o.Retryable
+	problems = append(problems, o.Problems...)
 	if len(retryable) > 0 && st.Attempts+1 < e.MaxAttempts {
 		backoff := time.Duration(1<<min(st.Attempts, 6)) * 30 * time.Second
 		return e.Store.RetryStep(ctx, st.ID, e.Owner, strings.Join(retryable, "; "), now.Add(backoff))
