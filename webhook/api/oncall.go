@@ -14,7 +14,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
-	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
+	"github.com/kizashi-dev/kizashi/webhook/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )

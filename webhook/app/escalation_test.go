@@ -15,7 +15,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/app"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/deliver"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/report"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
 	"github.com/kizashi-dev/kizashi/webhook/testkit"

@@ -11,11 +11,11 @@ import (
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/channel/email"
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/deliver"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/email"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/problem"
 	"github.com/kizashi-dev/kizashi/webhook/report"

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kizashi-dev/kizashi/webhook/notify/email"
-	"github.com/kizashi-dev/kizashi/webhook/notify/fanout"
+	"github.com/kizashi-dev/kizashi/webhook/channel/email"
+	"github.com/kizashi-dev/kizashi/webhook/channel/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/report"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )

@@ -25,12 +25,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/fanout"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
-	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
+	"github.com/kizashi-dev/kizashi/webhook/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )

@@ -2,8 +2,9 @@
 // user accounts exist, a configured contact; Contact.User names the account it
 // will map to), a Channel delivers a Message to one contact, rendered in the
 // contact's language (ja or en) with a link to the incident. The channels are
-// packages below this one (email, slack, teams, webhook, pagerduty), as the
-// forwarders' integrations are below webhook/forward.
+// packages below webhook/channel (email, slack, teams, webhook, pagerduty): they use
+// webhook/forward's HTTP client, which the configuration (that compiles contacts
+// with this package) sits below.
 package notify
 
 import (

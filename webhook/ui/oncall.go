@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
-	"github.com/kizashi-dev/kizashi/webhook/oncall/oncallview"
+	"github.com/kizashi-dev/kizashi/webhook/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/email"
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/email"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
 )
 
 func msg() notify.Message {

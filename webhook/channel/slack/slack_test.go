@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
+	"github.com/kizashi-dev/kizashi/webhook/channel/slack"
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
-	"github.com/kizashi-dev/kizashi/webhook/notify/slack"
 )
 
 func TestSend(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/pagerduty"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/pagerduty"
 )
 
 func TestSendTrigger(t *testing.T) {

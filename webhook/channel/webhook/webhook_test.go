@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/webhook"
 	fwebhook "github.com/kizashi-dev/kizashi/webhook/forward/webhook"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/webhook"
 )
 
 func TestSendSigned(t *testing.T) {

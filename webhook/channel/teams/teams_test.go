@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/channel/notifytest"
+	"github.com/kizashi-dev/kizashi/webhook/channel/teams"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
-	"github.com/kizashi-dev/kizashi/webhook/notify/notifytest"
-	"github.com/kizashi-dev/kizashi/webhook/notify/teams"
 )
 
 func TestSend(t *testing.T) {
