@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -99,13 +98,9 @@ func (c *Channel) options() ([]mail.Option, error) {
 		opts = append(opts, mail.WithHELO(cfg.HELO))
 	}
 	if cfg.Username != "" {
-		pw := cfg.Password
-		if cfg.PasswordFile != "" {
-			b, err := os.ReadFile(cfg.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("email: read password_file: %w", err)
-			}
-			pw = strings.TrimSpace(string(b))
+		pw, err := notify.Secret(cfg.Password, cfg.PasswordFile).Fetch(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("email: read password_file: %w", err)
 		}
 		auth := mail.SMTPAuthType(strings.ToUpper(cfg.Auth))
 		if cfg.Auth == "" {

@@ -10,8 +10,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
@@ -19,17 +20,16 @@ import (
 
 // Channel implements notify.Channel.
 type Channel struct {
-	c       *forward.Client
-	url     string
-	key     string
-	keyFile string
+	c   *forward.Client
+	url string
+	key commoncfg.SecretReader
 }
 
 // New returns the channel of an Events API base URL
 // (https://events.pagerduty.com) and routing key (or key file, read at each
 // message).
 func New(c *http.Client, baseURL, routingKey, routingKeyFile string) *Channel {
-	return &Channel{c: &forward.Client{HTTP: c}, url: strings.TrimSuffix(baseURL, "/") + "/v2/enqueue", key: routingKey, keyFile: routingKeyFile}
+	return &Channel{c: &forward.Client{HTTP: c}, url: strings.TrimSuffix(baseURL, "/") + "/v2/enqueue", key: notify.Secret(routingKey, routingKeyFile)}
 }
 
 // Event is an Events API v2 event.
@@ -65,13 +65,9 @@ func Severity(p int) string {
 
 // Send implements notify.Channel.
 func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message) error {
-	key := c.key
-	if c.keyFile != "" {
-		b, err := os.ReadFile(c.keyFile)
-		if err != nil {
-			return fmt.Errorf("pagerduty: read routing_key_file: %w", err)
-		}
-		key = strings.TrimSpace(string(b))
+	key, err := c.key.Fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("pagerduty: read routing_key_file: %w", err)
 	}
 	t := notify.Render(to, m)
 	source := m.CI

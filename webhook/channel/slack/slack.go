@@ -9,8 +9,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
@@ -18,15 +19,14 @@ import (
 
 // Channel implements notify.Channel.
 type Channel struct {
-	c       *forward.Client
-	url     string
-	urlFile string
+	c   *forward.Client
+	url commoncfg.SecretReader
 }
 
 // New returns the channel of an incoming-webhook URL, given or read from
 // urlFile at each message (the URL is a secret).
 func New(c *http.Client, url, urlFile string) *Channel {
-	return &Channel{c: &forward.Client{HTTP: c}, url: url, urlFile: urlFile}
+	return &Channel{c: &forward.Client{HTTP: c}, url: notify.Secret(url, urlFile)}
 }
 
 // Message is the payload of an incoming webhook.
@@ -87,13 +87,9 @@ func Payload(to notify.Contact, m notify.Message) Message {
 
 // Send implements notify.Channel.
 func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message) error {
-	url := c.url
-	if c.urlFile != "" {
-		b, err := os.ReadFile(c.urlFile)
-		if err != nil {
-			return fmt.Errorf("slack: read url_file: %w", err)
-		}
-		url = strings.TrimSpace(string(b))
+	url, err := c.url.Fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("slack: read url_file: %w", err)
 	}
 	// Slack answers text/plain "ok": not decoded.
 	if _, err := c.c.Do(ctx, "slack: notify "+to.Name, http.MethodPost, url, nil, Payload(to, m), nil); err != nil {

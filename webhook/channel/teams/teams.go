@@ -10,8 +10,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"strings"
+
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
@@ -19,15 +19,14 @@ import (
 
 // Channel implements notify.Channel.
 type Channel struct {
-	c       *forward.Client
-	url     string
-	urlFile string
+	c   *forward.Client
+	url commoncfg.SecretReader
 }
 
 // New returns the channel of a webhook URL, given or read from urlFile at
 // each message.
 func New(c *http.Client, url, urlFile string) *Channel {
-	return &Channel{c: &forward.Client{HTTP: c}, url: url, urlFile: urlFile}
+	return &Channel{c: &forward.Client{HTTP: c}, url: notify.Secret(url, urlFile)}
 }
 
 // Envelope is the body posted.
@@ -124,13 +123,9 @@ func Payload(to notify.Contact, m notify.Message) Envelope {
 
 // Send implements notify.Channel.
 func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message) error {
-	url := c.url
-	if c.urlFile != "" {
-		b, err := os.ReadFile(c.urlFile)
-		if err != nil {
-			return fmt.Errorf("teams: read url_file: %w", err)
-		}
-		url = strings.TrimSpace(string(b))
+	url, err := c.url.Fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("teams: read url_file: %w", err)
 	}
 	if _, err := c.c.Do(ctx, "teams: notify "+to.Name, http.MethodPost, url, nil, Payload(to, m), nil); err != nil {
 		return err

@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kizashi-dev/kizashi/webhook/forward"
 	fwebhook "github.com/kizashi-dev/kizashi/webhook/forward/webhook"
@@ -20,11 +20,10 @@ import (
 
 // Channel implements notify.Channel.
 type Channel struct {
-	c          *forward.Client
-	url        string
-	secret     string
-	secretFile string
-	now        func() time.Time
+	c      *forward.Client
+	url    string
+	secret commoncfg.SecretReader
+	now    func() time.Time
 }
 
 // New returns the channel; the secret is given or read from secretFile at
@@ -33,7 +32,7 @@ func New(c *http.Client, url, secret, secretFile string, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &Channel{c: &forward.Client{HTTP: c, Now: now}, url: url, secret: secret, secretFile: secretFile, now: now}
+	return &Channel{c: &forward.Client{HTTP: c, Now: now}, url: url, secret: notify.Secret(secret, secretFile), now: now}
 }
 
 // Payload is the body posted.
@@ -81,13 +80,9 @@ func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message)
 	if err != nil {
 		return fmt.Errorf("webhook: encode: %w", err)
 	}
-	secret := c.secret
-	if c.secretFile != "" {
-		b, err := os.ReadFile(c.secretFile)
-		if err != nil {
-			return fmt.Errorf("webhook: read secret_file: %w", err)
-		}
-		secret = strings.TrimSpace(string(b))
+	secret, err := c.secret.Fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("webhook: read secret_file: %w", err)
 	}
 	h := http.Header{}
 	if secret != "" {
