@@ -8,6 +8,7 @@
 package deliver
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -94,6 +95,25 @@ func (r *Runner) remember(d *store.Delivery) {
 		r.done = map[store.DeliveryKey]bool{}
 	}
 	r.done[d.DeliveryKey] = true
+}
+
+// once runs send for the job of key, due at due, unless it was seen finished or another
+// replica holds it: it claims the job (a lease until now + Lease) and remembers it when send
+// reports it done. It reports whether send finished the job now.
+func (r *Runner) once(ctx context.Context, key store.DeliveryKey, due, now time.Time, send func(d *store.Delivery) (bool, error)) (bool, error) {
+	if r.finished(key) {
+		return false, nil
+	}
+	d, ok, err := r.Store.ClaimDelivery(ctx, key, due, r.Owner, now, now.Add(r.Lease))
+	if err != nil || !ok {
+		r.remember(d)
+		return false, err
+	}
+	done, err := send(d)
+	if done {
+		r.remember(&store.Delivery{DeliveryKey: key, Outcome: store.DeliverySent})
+	}
+	return done, err
 }
 
 func (r *Runner) defaults() {

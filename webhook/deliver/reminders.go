@@ -77,26 +77,13 @@ func (e *Reminders) Tick(ctx context.Context) (int, error) {
 		if t == nil || m.NextUpdateDue.IsZero() {
 			continue
 		}
-		now := e.Now()
-		key := ReminderKey(m)
-		if e.finished(key) {
-			continue
-		}
-		d, ok, err := e.Store.ClaimDelivery(ctx, key, m.NextUpdateDue, e.Owner, now, now.Add(e.Lease))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !ok {
-			e.remember(d)
-			continue
-		}
-		done, err := e.remind(ctx, cfg, t, m, d)
+		done, err := e.once(ctx, ReminderKey(m), m.NextUpdateDue, e.Now(), func(d *store.Delivery) (bool, error) {
+			return e.remind(ctx, cfg, t, m, d)
+		})
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if done {
-			e.remember(&store.Delivery{DeliveryKey: key, Outcome: store.DeliverySent})
 			n++
 		}
 	}

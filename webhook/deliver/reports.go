@@ -99,24 +99,11 @@ func (e *Reports) Tick(ctx context.Context) (int, error) {
 			continue
 		}
 		key := store.DeliveryKey{Kind: KindReport, Tenant: name, Period: period}
-		if e.finished(key) {
-			continue
-		}
-		d, ok, err := e.Store.ClaimDelivery(ctx, key, at, e.Owner, now, now.Add(e.Lease))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !ok {
-			e.remember(d)
-			continue
-		}
-		done, err := e.send(ctx, t, d, from, to)
+		done, err := e.once(ctx, key, at, now, func(d *store.Delivery) (bool, error) { return e.send(ctx, t, d, from, to) })
 		if err != nil {
 			errs = append(errs, err)
 		}
 		if done {
-			e.remember(&store.Delivery{DeliveryKey: key, Outcome: store.DeliverySent})
 			n++
 		}
 	}
