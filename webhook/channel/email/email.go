@@ -117,21 +117,36 @@ func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message)
 		return fmt.Errorf("email: contact %s has no email address", to.Name)
 	}
 	t := notify.Render(to, m)
-	msg := mail.NewMsg()
-	if err := msg.From(c.cfg.From); err != nil {
-		return fmt.Errorf("email: from: %w", err)
-	}
-	if err := msg.To(to.Email); err != nil {
-		return fmt.Errorf("email: to %s: %w", to.Name, err)
-	}
-	msg.SetCharset(mail.CharsetUTF8)
-	msg.Subject(t.Subject)
-	msg.SetDate()
-	msg.SetMessageID()
-	if to.Lang != "" {
-		msg.SetGenHeader(mail.HeaderContentLang, to.Lang)
+	msg, err := c.message(t.Subject, to.Lang, to.Email)
+	if err != nil {
+		return fmt.Errorf("%w (contact %s)", err, to.Name)
 	}
 	msg.SetBodyString(mail.TypeTextPlain, t.Body)
+	return c.send(ctx, msg, to.Name)
+}
+
+// message starts a mail from the channel's sender to the recipients, in UTF-8, with its date,
+// message id and (when given) Content-Language.
+func (c *Channel) message(subject, lang string, to ...string) (*mail.Msg, error) {
+	msg := mail.NewMsg()
+	if err := msg.From(c.cfg.From); err != nil {
+		return nil, fmt.Errorf("email: from: %w", err)
+	}
+	if err := msg.To(to...); err != nil {
+		return nil, fmt.Errorf("email: to: %w", err)
+	}
+	msg.SetCharset(mail.CharsetUTF8)
+	msg.Subject(subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	if lang != "" {
+		msg.SetGenHeader(mail.HeaderContentLang, lang)
+	}
+	return msg, nil
+}
+
+// send delivers msg through the configured SMTP server; what names the mail in errors.
+func (c *Channel) send(ctx context.Context, msg *mail.Msg, what string) error {
 	opts, err := c.options()
 	if err != nil {
 		return err
@@ -141,7 +156,7 @@ func (c *Channel) Send(ctx context.Context, to notify.Contact, m notify.Message)
 		return fmt.Errorf("email: %w", err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("email to %s via %s:%d: %w", to.Name, c.cfg.Host, c.cfg.Port, err)
+		return fmt.Errorf("email to %s via %s:%d: %w", what, c.cfg.Host, c.cfg.Port, err)
 	}
 	return nil
 }
@@ -169,19 +184,9 @@ func (c *Channel) SendDocument(ctx context.Context, d Document) error {
 	if len(d.To) == 0 {
 		return fmt.Errorf("email: a document needs a recipient")
 	}
-	msg := mail.NewMsg()
-	if err := msg.From(c.cfg.From); err != nil {
-		return fmt.Errorf("email: from: %w", err)
-	}
-	if err := msg.To(d.To...); err != nil {
-		return fmt.Errorf("email: to: %w", err)
-	}
-	msg.SetCharset(mail.CharsetUTF8)
-	msg.Subject(d.Subject)
-	msg.SetDate()
-	msg.SetMessageID()
-	if d.Lang != "" {
-		msg.SetGenHeader(mail.HeaderContentLang, d.Lang)
+	msg, err := c.message(d.Subject, d.Lang, d.To...)
+	if err != nil {
+		return err
 	}
 	msg.SetBodyString(mail.TypeTextPlain, d.Text)
 	if d.HTML != "" {
@@ -190,16 +195,5 @@ func (c *Channel) SendDocument(ctx context.Context, d Document) error {
 	for _, a := range d.Attachments {
 		msg.AttachReadSeeker(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType)))
 	}
-	opts, err := c.options()
-	if err != nil {
-		return err
-	}
-	client, err := mail.NewClient(c.cfg.Host, opts...)
-	if err != nil {
-		return fmt.Errorf("email: %w", err)
-	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("email %q via %s:%d: %w", d.Subject, c.cfg.Host, c.cfg.Port, err)
-	}
-	return nil
+	return c.send(ctx, msg, fmt.Sprintf("%q", d.Subject))
 }
