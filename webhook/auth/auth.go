@@ -73,6 +73,13 @@ func (p Principal) ReadOnly() bool { return p.Role == RoleCustomer || p.Role == 
 // customers and read API tokens).
 func (p Principal) SeesInternal() bool { return p.Role != RoleCustomer && p.Role != RoleAPIRead }
 
+// WorksOnIncidents reports whether the principal acts on incidents and the desk's records: an
+// operator, an admin or a tenant's API token of role act (customers, read tokens and
+// Alertmanager credentials do not; nor does a role this package does not know).
+func (p Principal) WorksOnIncidents() bool {
+	return p.Role == RoleOperator || p.Role == RoleAdmin || p.Role == RoleAPIAct
+}
+
 // IngestOnly reports whether the principal is an Alertmanager credential, which only posts
 // alerts: the REST API and the page refuse it with ErrIngestOnly.
 func (p Principal) IngestOnly() bool { return p.Role == RoleTenant }

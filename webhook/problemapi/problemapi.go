@@ -66,9 +66,7 @@ func (h *Handlers) Register(mux *http.ServeMux) {
 // reads its tenant's report and export (canRead) and changes nothing (canChange false).
 func canRead(p auth.Principal) bool { return p.AllTenants() || p.Tenant != "" }
 
-func canChange(p auth.Principal) bool {
-	return p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin || p.Role == auth.RoleAPIAct
-}
+func canChange(p auth.Principal) bool { return p.WorksOnIncidents() }
 
 func (h *Handlers) reader(next func(http.ResponseWriter, *http.Request, auth.Principal)) func(http.ResponseWriter, *http.Request, auth.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -19,7 +19,7 @@ var errReadOnly = errors.New("read-only")
 // admins do; a customer viewer (auth.Principal.ReadOnly) and a role the page does not know only
 // read.
 func mayAct(p auth.Principal) bool {
-	return !p.ReadOnly() && (p.Role == auth.RoleAPIAct || p.Role == auth.RoleOperator || p.Role == auth.RoleAdmin)
+	return p.WorksOnIncidents()
 }
 
 // sampleAction is an acceptable action of a kind (the arguments a person would give), so that
