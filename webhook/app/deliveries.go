@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,25 +76,12 @@ func (p *program) startDeliveries(bg *lifecycle.Group, st store.Store, ids *publ
 	if err != nil {
 		return fmt.Errorf("reminders: %w", err)
 	}
-	var (
-		mu    sync.Mutex
-		from  *config.Config
-		built = &deliveriesSetup{reminders: &deliver.ReminderConfig{}, reports: &deliver.ReportConfig{}}
-	)
-	current := func() *deliveriesSetup {
-		c := p.cfg.Load()
-		mu.Lock()
-		defer mu.Unlock()
-		if c != from {
+	setup := newDerived(p, "scheduled deliveries", &deliveriesSetup{reminders: &deliver.ReminderConfig{}, reports: &deliver.ReportConfig{}},
+		func(c *config.Config) (*deliveriesSetup, error) {
 			rem, rep, mailer, err := DeliveriesConfig(c)
-			if err != nil {
-				p.logger.Error("scheduled deliveries configuration", "err", err)
-				return built // keep the last good one
-			}
-			from, built = c, &deliveriesSetup{reminders: rem, reports: rep, mailer: mailer}
-		}
-		return built
-	}
+			return &deliveriesSetup{reminders: rem, reports: rep, mailer: mailer}, err
+		})
+	current := setup.get
 	host, _ := os.Hostname()
 	owner := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
 	metrics := deliver.NewMetrics(reg)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,26 +32,8 @@ func (p *program) startEscalation(bg *lifecycle.Group, st store.Store, ids *publ
 		return
 	}
 	host, _ := os.Hostname()
-	var (
-		mu    sync.Mutex
-		from  *config.Config
-		built *escalation.Config
-	)
-	current := func() *escalation.Config {
-		c := p.cfg.Load()
-		mu.Lock()
-		defer mu.Unlock()
-		if c != from {
-			b, err := EscalationConfig(c)
-			if err != nil {
-				p.logger.Error("escalation configuration", "err", err)
-				return built // keep the last good one
-			}
-			from, built = c, b
-		}
-		return built
-	}
-	e := &escalation.Engine{Store: es, Config: current, Now: p.opts.Now, IDs: ids, Log: p.logger.With("component", "escalation"), Metrics: escalation.NewMetrics(reg),
+	current := newDerived[*escalation.Config](p, "escalation", nil, EscalationConfig)
+	e := &escalation.Engine{Store: es, Config: current.get, Now: p.opts.Now, IDs: ids, Log: p.logger.With("component", "escalation"), Metrics: escalation.NewMetrics(reg),
 		Owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
 	bg.Go(func(ctx context.Context) { e.Run(ctx, time.Duration(p.cfg.Load().Notify.Interval)) })
 }
