@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +11,7 @@ import (
 	"github.com/kizashi-dev/kizashi/internal/lifecycle"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/deliver"
+	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/problem"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/report"
@@ -82,8 +82,7 @@ func (p *program) startDeliveries(bg *lifecycle.Group, st store.Store, ids *publ
 			return &deliveriesSetup{reminders: rem, reports: rep, mailer: mailer}, err
 		})
 	current := setup.get
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+	owner := forward.LeaseOwner()
 	metrics := deliver.NewMetrics(reg)
 	log := p.logger.With("component", "deliveries")
 	rem := &deliver.Reminders{Due: func(ctx context.Context) ([]store.MajorIncident, error) { return desk.DueUpdates(ctx, "") },

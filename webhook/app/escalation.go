@@ -19,6 +19,7 @@ import (
 	nwebhook "github.com/kizashi-dev/kizashi/webhook/channel/webhook"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/escalation"
+	"github.com/kizashi-dev/kizashi/webhook/forward"
 	"github.com/kizashi-dev/kizashi/webhook/notify"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -31,10 +32,9 @@ func (p *program) startEscalation(bg *lifecycle.Group, st store.Store, ids *publ
 	if !ok {
 		return
 	}
-	host, _ := os.Hostname()
 	current := newDerived[*escalation.Config](p, "escalation", nil, EscalationConfig)
 	e := &escalation.Engine{Store: es, Config: current.get, Now: p.opts.Now, IDs: ids, Log: p.logger.With("component", "escalation"), Metrics: escalation.NewMetrics(reg),
-		Owner: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)}
+		Owner: forward.LeaseOwner()}
 	bg.Go(func(ctx context.Context) { e.Run(ctx, time.Duration(p.cfg.Load().Notify.Interval)) })
 }
 

@@ -67,6 +67,14 @@ type runtime struct {
 }
 
 // New returns a forwarder.
+// LeaseOwner names this process in the leases of durable jobs (outbox, escalation steps,
+// scheduled deliveries): host, process id and a start-time nonce, so that a restarted process
+// on the same host is another owner.
+func LeaseOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+}
+
 func New(o Options) *Forwarder {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -75,8 +83,7 @@ func New(o Options) *Forwarder {
 		o.Now = time.Now
 	}
 	if o.Owner == "" {
-		host, _ := os.Hostname()
-		o.Owner = fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+		o.Owner = LeaseOwner()
 	}
 	return &Forwarder{o: o, wake: make(chan struct{}, 1), targets: map[string]*runtime{}}
 }
