@@ -201,11 +201,7 @@ func (s *Store) Deliveries(ctx context.Context, kind, tenant string, limit int) 
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)
@@ -271,11 +267,7 @@ func (s *Store) Overrides(ctx context.Context, tenant string, since time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("on-call overrides: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.OnCallOverride
 	for rows.Next() {
 		o, err := scanOverride(rows)

@@ -46,11 +46,7 @@ CREATE INDEX IF NOT EXISTS escalation_steps_due ON escalation_steps (due_at) WHE
 const stepColumns = `id, tenant, incident_id, policy, seq, level, round, due_at, delivered, attempts, lease_until, outcome, done_at, last_error, created_at`
 
 func scanSteps(rows *sql.Rows) (_ []store.EscalationStep, err error) {
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.EscalationStep
 	for rows.Next() {
 		var (

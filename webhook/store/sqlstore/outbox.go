@@ -131,11 +131,7 @@ func (s *Store) DispatchOutbox(ctx context.Context, now time.Time, limit int, ta
 }
 
 func scanJobs(rows *sql.Rows) (_ []store.ForwardJob, err error) {
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.ForwardJob
 	for rows.Next() {
 		var (
@@ -414,11 +410,7 @@ func (s *Store) eachRow(ctx context.Context, q string, args []any, scan func(*sq
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	for rows.Next() {
 		if err := scan(rows); err != nil {
 			return err

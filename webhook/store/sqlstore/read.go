@@ -129,11 +129,7 @@ func (s *Store) Journal(ctx context.Context, incidentID int64) (_ []incident.Ent
 	if err != nil {
 		return nil, fmt.Errorf("list journal: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []incident.Entry
 	for rows.Next() {
 		var (
@@ -161,11 +157,7 @@ func (s *Store) Outbox(ctx context.Context, afterID int64, limit int) (_ []store
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.OutboxItem
 	for rows.Next() {
 		var (
@@ -217,11 +209,7 @@ func (s *Store) OpenCounts(ctx context.Context) (_ []store.OpenCount, err error)
 	if err != nil {
 		return nil, fmt.Errorf("count open incidents: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []store.OpenCount
 	for rows.Next() {
 		var (
@@ -274,11 +262,7 @@ func (s *Store) KPIIncidents(ctx context.Context, tenant string, from, to time.T
 	if err != nil {
 		return nil, fmt.Errorf("kpi incidents: %w", err)
 	}
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	var out []*incident.Incident
 	for rows.Next() {
 		var (

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -229,4 +230,12 @@ func B2I(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// closeRows closes rows when a function that scans them returns, and reports the close's
+// error through *err when the function had none (defer closeRows(rows, &err)).
+func closeRows(rows *sql.Rows, err *error) {
+	if cerr := rows.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("close rows: %w", cerr)
+	}
 }

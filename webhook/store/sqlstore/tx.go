@@ -276,20 +276,12 @@ func (t *tx) Enqueue(ctx context.Context, items []store.OutboxItem) error {
 }
 
 func scanIncidents(rows *sql.Rows) (_ []*incident.Incident, err error) {
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	return ScanIncidents(rows)
 }
 
 func scanAlerts(rows *sql.Rows) (_ []incident.Alert, err error) {
-	defer func() {
-		if cerr := rows.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close rows: %w", cerr)
-		}
-	}()
+	defer closeRows(rows, &err)
 	return ScanAlerts(rows)
 }
 
