@@ -104,7 +104,8 @@ func RunPrometheus(ctx context.Context, o PromOptions) (*Report, error) {
 		end = time.Now()
 	}
 	end = end.UTC()
-	rep := &Report{End: end, Start: end.Add(-o.Range), Rule: ruleInfo(o.Rule)}
+	rep := &Report{End: end, Start: end.Add(-o.Range), Rule: ruleInfo(AlertAnomaly, o.Rule.Expr(), o.Rule),
+		VanishedRule: ruleInfo(AlertVanished, catalog.ShippedVanishedRule.VanishedExpr(), catalog.ShippedVanishedRule)}
 	for _, qc := range o.Config.Queries {
 		qr, err := replayQuery(ctx, o, qc, rep.Start, end)
 		if err != nil {
@@ -118,18 +119,69 @@ func RunPrometheus(ctx context.Context, o PromOptions) (*Report, error) {
 
 // seriesState is the replay of one series.
 type seriesState struct {
-	rep      *SeriesReport
-	model    *anomaly.Model
-	thresh   float64 // the rule's threshold
+	rep   *SeriesReport
+	model *anomaly.Model
+	// The two shipped rules on this series: KizashiAnomaly on its scores, and
+	// KizashiSeriesVanished on what the exporter publishes while it misses steps.
+	anomaly, vanished ruleTrack
+	last              time.Time // last step evaluated
+	seen              time.Time // last step with a sample
+	dropped           bool      // missing for longer than the staleness timeout: the exporter dropped it
+	etas              []*ETA    // the open breach warning per threshold (nil: none)
+	chart             chartBuf
+	chartMax          int // points the chart may keep: the query's ChartBudget shared by its series
+}
+
+// ruleTrack is one alerting rule evaluated on one series, and the alert it is building.
+type ruleTrack struct {
+	name     string // the alert's name (Alert.Rule)
+	thresh   float64
 	alert    *catalog.Alert
-	last     time.Time // last step evaluated
-	firing   *Alert    // the alert being built (pending or firing), nil when inactive
-	pendPeak float64   // peak score and its reason while pending
+	firing   *Alert  // the alert being built (pending or firing), nil when inactive
+	pendPeak float64 // peak score and its reason while pending
 	pendWhy  anomaly.Reason
 	pendAt   time.Time
-	etas     []*ETA // the open breach warning per threshold (nil: none)
-	chart    chartBuf
-	chartMax int // points the chart may keep: the query's ChartBudget shared by its series
+}
+
+// answered records the steps at which the query's answer had at least one series: only there
+// can a missing series be told apart from a source that did not answer (see gap).
+type answered struct {
+	from time.Time
+	step time.Duration
+	bits []uint64
+}
+
+func newAnswered(from, end time.Time, step time.Duration) *answered {
+	n := int(end.Sub(from)/step) + 2
+	return &answered{from: from, step: step, bits: make([]uint64, (n+63)/64)}
+}
+
+func (a *answered) index(t time.Time) (int, bool) {
+	if t.Before(a.from) {
+		return 0, false
+	}
+	i := int(t.Sub(a.from) / a.step)
+	return i, i/64 < len(a.bits)
+}
+
+func (a *answered) mark(t time.Time) {
+	if i, ok := a.index(t); ok {
+		a.bits[i/64] |= 1 << (i % 64)
+	}
+}
+
+func (a *answered) at(t time.Time) bool {
+	i, ok := a.index(t)
+	return ok && a.bits[i/64]&(1<<(i%64)) != 0
+}
+
+// replayCtx is what the series of one query share while they are replayed.
+type replayCtx struct {
+	from       time.Time
+	step       time.Duration
+	staleness  time.Duration
+	answered   *answered
+	maxRecords int
 }
 
 func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from, end time.Time) (*QueryReport, error) {
@@ -151,6 +203,9 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 	train := from.Add(-time.Duration(qc.TrainingWindow)).Truncate(step)
 	qr := &QueryReport{Name: qc.Name, Expr: qc.Expr, Step: step, TrainingWindow: time.Duration(qc.TrainingWindow),
 		Thresholds: qc.Thresholds, BreachWithin: qc.BreachHorizon(), Start: from, End: end, TrainFrom: train}
+	rp := &replayCtx{from: from, step: step, staleness: qc.Staleness(), answered: newAnswered(train, end, step), maxRecords: o.MaxRecords}
+	vrule := catalog.ShippedVanishedRule
+	vrule.Interval = step
 	states := map[model.Fingerprint]*seriesState{}
 	var order []*seriesState
 	within := qc.BreachHorizon()
@@ -189,6 +244,9 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 		}
 		work := make([]item, 0, len(mat))
 		for _, ss := range mat {
+			for _, p := range ss.Values {
+				rp.answered.mark(p.Timestamp.Time())
+			}
 			fp := ss.Metric.Fingerprint()
 			st := states[fp]
 			if st == nil {
@@ -198,8 +256,10 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 					}
 					continue
 				}
-				st = &seriesState{rep: &SeriesReport{Labels: ss.Metric.Clone()}, model: spec.New(), alert: catalog.NewAlert(rule),
-					thresh: rule.Threshold, etas: make([]*ETA, len(qc.Thresholds))}
+				st = &seriesState{rep: &SeriesReport{Labels: ss.Metric.Clone()}, model: spec.New(),
+					anomaly:  ruleTrack{name: AlertAnomaly, thresh: rule.Threshold, alert: catalog.NewAlert(rule)},
+					vanished: ruleTrack{name: AlertVanished, thresh: vrule.Threshold, alert: catalog.NewAlert(vrule)},
+					etas:     make([]*ETA, len(qc.Thresholds))}
 				states[fp] = st
 				order = append(order, st)
 			}
@@ -216,10 +276,11 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 			n := int64(0)
 			for _, p := range work[i].values {
 				t := p.Timestamp.Time().UTC()
-				st.gap(t, step, from, o.MaxRecords)
+				st.gap(t, rp)
 				if !t.After(st.last) && !st.last.IsZero() {
 					continue
 				}
+				st.seen, st.dropped = t, false
 				v := float64(p.Value)
 				res, err := st.model.Update(t, v)
 				if err != nil {
@@ -227,7 +288,7 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 					continue
 				}
 				n++
-				st.step(t, v, res, from, step, chartEvery, within, qc.Thresholds, o.MaxRecords)
+				st.step(t, v, res, rp, chartEvery, within, qc.Thresholds)
 			}
 			samples.Add(n)
 		})
@@ -247,7 +308,7 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 
 	perSeries := max(2, min(o.ChartPoints, o.ChartBudget/max(1, len(order))))
 	for _, st := range order {
-		st.finish(end, step, from, o.MaxRecords)
+		st.finish(end, rp)
 		st.rep.Chart = st.chart.points(perSeries)
 		qr.Series = append(qr.Series, *st.rep)
 	}
@@ -271,34 +332,49 @@ func (q *QueryReport) overLimit(fp model.Fingerprint) bool {
 	return seen
 }
 
-// gap evaluates the rule at the steps a series missed before t: its score is not published
-// there, so the expression does not hold.
-func (st *seriesState) gap(t time.Time, step time.Duration, from time.Time, maxRec int) {
+// gap evaluates the rules at the steps a series missed before t. KizashiAnomaly does not hold
+// there (its score is the vanished one, which the rule leaves out). KizashiSeriesVanished is
+// evaluated on what the exporter publishes for a missing series (anomaly.Model.Missing) from
+// its first missing step until it drops the series (the query's staleness timeout), at the
+// steps where the query answered with other series; where it answered nothing the source
+// may have been down, which the exporter does not score, and the rule does not hold.
+func (st *seriesState) gap(t time.Time, rp *replayCtx) {
 	if st.last.IsZero() {
 		return
 	}
-	for g := st.last.Add(step); g.Before(t); g = g.Add(step) {
-		st.eval(g, false, 0, anomaly.ReasonNone, from, maxRec)
+	for g := st.last.Add(rp.step); g.Before(t); g = g.Add(rp.step) {
 		st.last = g
-		if st.firing == nil {
-			// Inactive: further missing steps change nothing.
-			st.last = t.Add(-step)
+		st.anomaly.eval(st.rep, g, false, 0, anomaly.ReasonNone, rp)
+		var res anomaly.Result
+		if g.Sub(st.seen) > rp.staleness {
+			st.dropped = true // the exporter drops it in this step's cycle: no longer published
+		}
+		if !st.dropped && g.After(st.seen) && rp.answered.at(g) {
+			res = st.model.Missing(g)
+		}
+		st.vanished.eval(st.rep, g, res.Ready && res.Score > st.vanished.thresh && res.Reason == anomaly.ReasonVanished,
+			res.Score, res.Reason, rp)
+		if st.dropped && st.anomaly.firing == nil && st.vanished.firing == nil {
+			// Both inactive and the series gone: further missing steps change nothing.
+			st.last = t.Add(-rp.step)
 			return
 		}
 	}
 }
 
 // step takes the engine's verdict on one sample.
-func (st *seriesState) step(t time.Time, v float64, res anomaly.Result, from time.Time, step, chartEvery, within time.Duration,
-	thresholds []float64, maxRec int) {
+func (st *seriesState) step(t time.Time, v float64, res anomaly.Result, rp *replayCtx, chartEvery, within time.Duration,
+	thresholds []float64) {
 	st.last = t
-	holds := res.Ready && res.Score > st.thresh && res.Reason != anomaly.ReasonVanished
-	st.eval(t, holds, res.Score, res.Reason, from, maxRec)
+	from, maxRec := rp.from, rp.maxRecords
+	holds := res.Ready && res.Score > st.anomaly.thresh && res.Reason != anomaly.ReasonVanished
+	st.anomaly.eval(st.rep, t, holds, res.Score, res.Reason, rp)
+	st.vanished.eval(st.rep, t, false, 0, anomaly.ReasonNone, rp)
 	if t.Before(from) {
 		return
 	}
 	st.rep.Samples++
-	st.rep.Days += step.Hours() / 24
+	st.rep.Days += rp.step.Hours() / 24
 	if res.Score > st.rep.PeakScore {
 		st.rep.PeakScore = res.Score
 	}
@@ -334,71 +410,78 @@ func (st *seriesState) step(t time.Time, v float64, res anomaly.Result, from tim
 	}
 }
 
-// eval runs the rule at t and records the alerts that fire.
-func (st *seriesState) eval(t time.Time, holds bool, score float64, why anomaly.Reason, from time.Time, maxRec int) {
-	before := st.alert.State()
-	after := st.alert.Eval(t, holds)
-	if holds && score > st.pendPeak {
-		st.pendPeak, st.pendWhy = score, why
+// eval runs the rule at t and records the alerts that fire into rep.
+func (r *ruleTrack) eval(rep *SeriesReport, t time.Time, holds bool, score float64, why anomaly.Reason, rp *replayCtx) {
+	before := r.alert.State()
+	after := r.alert.Eval(t, holds)
+	if holds && score > r.pendPeak {
+		r.pendPeak, r.pendWhy = score, why
 	}
 	switch {
 	case before == catalog.Inactive && after != catalog.Inactive:
-		st.pendAt = t
-		st.pendPeak, st.pendWhy = score, why
+		r.pendAt = t
+		r.pendPeak, r.pendWhy = score, why
 		if after == catalog.Firing {
-			st.fire(t, from)
+			r.fire(t, rp.from)
 		}
 	case before == catalog.Pending && after == catalog.Firing:
-		st.fire(t, from)
+		r.fire(t, rp.from)
 	case after == catalog.Inactive:
-		if st.firing != nil {
-			st.close(t, maxRec)
+		if r.firing != nil {
+			r.close(rep, t, rp.maxRecords)
 		}
-		st.pendPeak, st.pendWhy = 0, anomaly.ReasonNone
+		r.pendPeak, r.pendWhy = 0, anomaly.ReasonNone
 	}
-	if st.firing != nil && holds && score > st.firing.PeakScore {
-		st.firing.PeakScore, st.firing.Reason = score, why.String()
+	if r.firing != nil && holds && score > r.firing.PeakScore {
+		r.firing.PeakScore, r.firing.Reason = score, why.String()
 	}
 }
 
-func (st *seriesState) fire(t, from time.Time) {
-	st.firing = &Alert{Start: t, ActiveSince: st.pendAt, PeakScore: st.pendPeak, Reason: st.pendWhy.String(), Open: true}
+func (r *ruleTrack) fire(t, from time.Time) {
+	r.firing = &Alert{Rule: r.name, Start: t, ActiveSince: r.pendAt, PeakScore: r.pendPeak, Reason: r.pendWhy.String(), Open: true}
 	if t.Before(from) {
-		st.firing.training = true
+		r.firing.training = true
 	}
 }
 
-func (st *seriesState) close(t time.Time, maxRec int) {
-	a := st.firing
-	st.firing = nil
+func (r *ruleTrack) close(rep *SeriesReport, t time.Time, maxRec int) {
+	a := r.firing
+	r.firing = nil
 	a.Open = false
 	a.End = t
 	a.Duration = t.Sub(a.Start)
-	st.record(a, maxRec)
+	record(rep, a, maxRec)
 }
 
-func (st *seriesState) record(a *Alert, maxRec int) {
+// finishAt reports the alert still firing at the end of the range, open.
+func (r *ruleTrack) finishAt(rep *SeriesReport, end time.Time, maxRec int) {
+	if a := r.firing; a != nil {
+		r.firing = nil
+		a.End = end
+		a.Duration = end.Sub(a.Start)
+		record(rep, a, maxRec)
+	}
+}
+
+func record(rep *SeriesReport, a *Alert, maxRec int) {
 	if a.training {
 		return // fired while the model was learning the training window
 	}
-	st.rep.AlertCount++
-	if len(st.rep.Alerts) < maxRec {
-		st.rep.Alerts = append(st.rep.Alerts, *a)
+	rep.AlertCount++
+	if len(rep.Alerts) < maxRec {
+		rep.Alerts = append(rep.Alerts, *a)
 	}
 }
 
 // finish closes the series at the end of the range: missing steps at the end do not hold,
 // an alert still firing is reported open.
-func (st *seriesState) finish(end time.Time, step time.Duration, from time.Time, maxRec int) {
+func (st *seriesState) finish(end time.Time, rp *replayCtx) {
 	if !st.last.IsZero() && st.last.Before(end) {
-		st.gap(end.Add(step), step, from, maxRec)
+		st.gap(end.Add(rp.step), rp)
 	}
-	if a := st.firing; a != nil {
-		st.firing = nil
-		a.End = end
-		a.Duration = end.Sub(a.Start)
-		st.record(a, maxRec)
-	}
+	st.anomaly.finishAt(st.rep, end, rp.maxRecords)
+	st.vanished.finishAt(st.rep, end, rp.maxRecords)
+	slices.SortStableFunc(st.rep.Alerts, func(a, b Alert) int { return a.Start.Compare(b.Start) })
 	if st.rep.Days > 0 {
 		st.rep.AlertsPerDay = float64(st.rep.AlertCount) / st.rep.Days
 	}

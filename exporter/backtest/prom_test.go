@@ -95,9 +95,9 @@ func TestPrometheusBacktestNamesFault(t *testing.T) {
 	require.NotContains(t, string(page), "<script")
 	rows := readCSV(t, filepath.Join(dir, "alerts.csv"))
 	require.Len(t, rows, 2)
-	require.Equal(t, []string{"sessions", faulty.Labels.String(), a.ActiveSince.Format(time.RFC3339), a.Start.Format(time.RFC3339),
-		a.End.Format(time.RFC3339), fmt.Sprint(a.Duration.Seconds())}, rows[1][:6])
-	require.Equal(t, a.Reason, rows[1][7])
+	require.Equal(t, []string{"sessions", faulty.Labels.String(), AlertAnomaly, a.ActiveSince.Format(time.RFC3339), a.Start.Format(time.RFC3339),
+		a.End.Format(time.RFC3339), fmt.Sprint(a.Duration.Seconds())}, rows[1][:7])
+	require.Equal(t, a.Reason, rows[1][8])
 	require.Len(t, readCSV(t, filepath.Join(dir, "series.csv")), 3)
 	var back Report
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
@@ -106,6 +106,62 @@ func TestPrometheusBacktestNamesFault(t *testing.T) {
 	require.Equal(t, 1, back.Queries[0].Alerts)
 	require.Equal(t, 0.65, back.Rule.Threshold)
 	require.Equal(t, 600.0, back.Rule.KeepFiringForSeconds)
+	require.Equal(t, AlertVanished, back.VanishedRule.Alert)
+	require.Equal(t, 60.0, back.VanishedRule.ForSeconds)
+}
+
+// TestPrometheusBacktestVanished: a series missing from answers that have the others is
+// KizashiSeriesVanished's from its second missing step (pending) until the staleness timeout
+// drops it, kept firing keep_firing_for longer, and never KizashiAnomaly's; steps at which
+// the query answered nothing at all (the source may have been down) raise no alert.
+func TestPrometheusBacktestVanished(t *testing.T) {
+	gone := testEnd.Add(-30 * time.Hour) // series 1 is missing for two hours from here
+	back := gone.Add(2 * time.Hour)
+	outage := testEnd.Add(-10 * time.Hour) // every series is missing for an hour from here
+	src := fakesource.New(fakesource.Many("shop_sessions", 3), daily)
+	src.Has = func(i int, ts time.Time) bool {
+		if !ts.Before(outage) && ts.Before(outage.Add(time.Hour)) {
+			return false
+		}
+		return i != 1 || ts.Before(gone) || !ts.Before(back)
+	}
+	rep, err := RunPrometheus(context.Background(), PromOptions{Config: promConfig(t, testConfig), Source: src, Range: 2 * 24 * time.Hour, End: testEnd})
+	require.NoError(t, err)
+	q := rep.Queries[0]
+	require.Len(t, q.Series, 3)
+	byHost := map[string]SeriesReport{}
+	for _, s := range q.Series {
+		byHost[string(s.Labels["instance"])] = s
+	}
+	for _, h := range []string{"host-0", "host-2"} {
+		require.Empty(t, byHost[h].Alerts, "%s never missed a step the others had", h)
+	}
+	s := byHost["host-1"]
+	require.Len(t, s.Alerts, 1, "%+v", s.Alerts)
+	a := s.Alerts[0]
+	require.Equal(t, AlertVanished, a.Rule)
+	require.Equal(t, "vanished", a.Reason)
+	require.Greater(t, a.PeakScore, 0.65)
+	// Missing from gone: the score passes 0.65 at the second missing step (pending), the
+	// alert fires one step later (for: 1m at a 5m step), the series is dropped once missing
+	// for more than staleness_timeout (5 steps), and the alert resolves keep_firing_for (10m)
+	// after the first evaluation that did not hold.
+	step := 5 * time.Minute
+	require.Equal(t, gone.Add(step), a.ActiveSince)
+	require.Equal(t, gone.Add(2*step), a.Start)
+	dropped := gone.Add(5 * step) // last sample at gone-5m; 30m > 25m
+	require.Equal(t, dropped.Add(10*time.Minute), a.End)
+	require.False(t, a.Open)
+	require.Equal(t, 1, q.Alerts)
+
+	dir := t.TempDir()
+	require.NoError(t, rep.Write(dir))
+	rows := readCSV(t, filepath.Join(dir, "alerts.csv"))
+	require.Len(t, rows, 2)
+	require.Equal(t, AlertVanished, rows[1][2])
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(page), "<td>"+AlertVanished+"</td>")
 }
 
 func readCSV(t *testing.T, path string) [][]string {

@@ -23,24 +23,34 @@ import (
 // Report is the outcome of a Prometheus backtest: per query and per series, the alerts the
 // rule would have fired and the breach ETAs the forecasts would have issued.
 type Report struct {
-	Start time.Time     `json:"start"` // the reported range
-	End   time.Time     `json:"end"`
-	Rule  RuleInfo      `json:"rule"`
-	Took  time.Duration `json:"-"`
+	Start time.Time `json:"start"` // the reported range
+	End   time.Time `json:"end"`
+	// Rule is KizashiAnomaly as emulated (PromOptions.Rule), VanishedRule KizashiSeriesVanished
+	// as shipped.
+	Rule         RuleInfo      `json:"rule"`
+	VanishedRule RuleInfo      `json:"vanished_rule"`
+	Took         time.Duration `json:"-"`
 
 	Queries []QueryReport `json:"queries"`
 }
 
-// RuleInfo is the emulated alerting rule.
+// RuleInfo is an emulated alerting rule.
 type RuleInfo struct {
+	Alert                string  `json:"alert"`
 	Expr                 string  `json:"expr"`
 	Threshold            float64 `json:"threshold"`
 	ForSeconds           float64 `json:"for_seconds"`
 	KeepFiringForSeconds float64 `json:"keep_firing_for_seconds"`
 }
 
-func ruleInfo(r catalog.Rule) RuleInfo {
-	return RuleInfo{Expr: r.Expr(), Threshold: r.Threshold, ForSeconds: r.For.Seconds(), KeepFiringForSeconds: r.KeepFiringFor.Seconds()}
+// The alerts the backtest emulates (Alert.Rule).
+const (
+	AlertAnomaly  = "KizashiAnomaly"
+	AlertVanished = "KizashiSeriesVanished"
+)
+
+func ruleInfo(name, expr string, r catalog.Rule) RuleInfo {
+	return RuleInfo{Alert: name, Expr: expr, Threshold: r.Threshold, ForSeconds: r.For.Seconds(), KeepFiringForSeconds: r.KeepFiringFor.Seconds()}
 }
 
 // QueryReport is the replay of one configured query.
@@ -93,9 +103,11 @@ type SeriesReport struct {
 	Chart []seriesset.ChartPoint `json:"-"`
 }
 
-// Alert is one alert of the rule: firing from Start (pending from ActiveSince) until End,
-// when it resolved (keep_firing_for included); Open when still firing at the end of the range.
+// Alert is one alert of a rule (Rule: AlertAnomaly or AlertVanished): firing from Start
+// (pending from ActiveSince) until End, when it resolved (keep_firing_for included); Open when
+// still firing at the end of the range.
 type Alert struct {
+	Rule        string        `json:"rule"`
 	ActiveSince time.Time     `json:"active_since"`
 	Start       time.Time     `json:"start"`
 	End         time.Time     `json:"end"`
@@ -216,11 +228,11 @@ func (r *Report) seriesRows() [][]string {
 }
 
 func (r *Report) alertRows() [][]string {
-	rows := [][]string{{"query", "series", "active_since", "start", "end", "duration_seconds", "peak_score", "reason", "open"}}
+	rows := [][]string{{"query", "series", "rule", "active_since", "start", "end", "duration_seconds", "peak_score", "reason", "open"}}
 	for _, q := range r.Queries {
 		for _, s := range q.Series {
 			for _, a := range s.Alerts {
-				rows = append(rows, []string{q.Name, s.Labels.String(), ts(a.ActiveSince), ts(a.Start), ts(a.End),
+				rows = append(rows, []string{q.Name, s.Labels.String(), a.Rule, ts(a.ActiveSince), ts(a.Start), ts(a.End),
 					ftoa(a.Duration.Seconds()), ftoa(round3(a.PeakScore)), a.Reason, strconv.FormatBool(a.Open)})
 			}
 		}
@@ -270,7 +282,9 @@ svg .baseline { fill: none; stroke: #2a6fb0; stroke-width: 1; } svg .score { fil
 svg .axis { stroke: #ccc; } svg .tick { font-size: 10px; fill: #555; } svg .alert { fill: #b00; }
 </style></head><body>
 <h1>Kizashi backtest</h1>
-<p>{{ts .Start}} – {{ts .End}}. Rule: <code>{{.Rule.Expr}}</code>, for {{.Rule.ForSeconds}}s, keep_firing_for {{.Rule.KeepFiringForSeconds}}s.
+<p>{{ts .Start}} – {{ts .End}}. Rules: {{.Rule.Alert}} <code>{{.Rule.Expr}}</code>, for {{.Rule.ForSeconds}}s, keep_firing_for {{.Rule.KeepFiringForSeconds}}s;
+{{.VanishedRule.Alert}} <code>{{.VanishedRule.Expr}}</code>, for {{.VanishedRule.ForSeconds}}s, keep_firing_for {{.VanishedRule.KeepFiringForSeconds}}s
+(a series missing from an answer that has others, until the query's staleness timeout drops it).
 Each series had a fresh model that learned the query's training window before the range and saw every step once, in order.</p>
 {{range .Queries}}
 <h2>Query {{.Name}}</h2>
@@ -283,8 +297,8 @@ Each series had a fresh model that learned the query's training window before th
 {{$q := .}}{{range charted .Series}}
 <h3>{{.Labels}}</h3>
 {{chart .}}<br>{{strip . $q}}
-{{if .Alerts}}<table><tr><th>pending since</th><th>firing from</th><th>for</th><th>peak score</th><th>reason</th></tr>
-{{range .Alerts}}<tr><td>{{ts .ActiveSince}}</td><td>{{ts .Start}}</td><td>{{dur .Duration}}{{if .Open}} (still firing){{end}}</td><td>{{f3 .PeakScore}}</td><td>{{.Reason}}</td></tr>
+{{if .Alerts}}<table><tr><th>alert</th><th>pending since</th><th>firing from</th><th>for</th><th>peak score</th><th>reason</th></tr>
+{{range .Alerts}}<tr><td>{{.Rule}}</td><td>{{ts .ActiveSince}}</td><td>{{ts .Start}}</td><td>{{dur .Duration}}{{if .Open}} (still firing){{end}}</td><td>{{f3 .PeakScore}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No alert.</p>{{end}}
 {{if .ETAs}}<table><tr><th>threshold</th><th>issued</th><th>value</th><th>ETA</th><th>crossed</th><th>outcome</th></tr>
 {{range .ETAs}}<tr><td>{{g .Threshold}}</td><td>{{ts .Issued}}</td><td>{{g .Value}}</td><td>{{dur .ETA}}</td><td>{{with .Crossed}}{{ts .}}{{end}}</td><td>{{.Outcome}}</td></tr>

@@ -74,7 +74,7 @@ func TestRatesAgainstPrometheus(t *testing.T) {
 // minute.
 func TestAlertAgainstPrometheus(t *testing.T) {
 	promtool := testenv.Program(t, proc.Promtool)
-	shipped := readShippedRule(t)
+	shipped := readShippedRule(t, "KizashiAnomaly")
 	dir := t.TempDir()
 	rules := fmt.Sprintf("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: %s\n        for: %s\n        keep_firing_for: %s\n",
 		shipped.Expr, shipped.For, shipped.KeepFiringFor)

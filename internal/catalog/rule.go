@@ -24,6 +24,17 @@ func (r Rule) Expr() string {
 	return fmt.Sprintf(`kizashi_anomaly_score > %g unless ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
 }
 
+// ShippedVanishedRule is KizashiSeriesVanished in dashboards/prometheus/kizashi-alerts.yml: a
+// modelled series that stopped reporting while its query still answers (the score
+// anomaly.Model.Missing gives the absence, with the reason vanished). TestShippedRule keeps the
+// two in step.
+var ShippedVanishedRule = Rule{Threshold: 0.65, For: time.Minute, KeepFiringFor: 10 * time.Minute, Interval: time.Minute}
+
+// VanishedExpr is the PromQL expression of the rule as a KizashiSeriesVanished rule.
+func (r Rule) VanishedExpr() string {
+	return fmt.Sprintf(`kizashi_anomaly_score > %g and ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
+}
+
 // AlertState is the state of one alert instance.
 type AlertState uint8
 

@@ -62,7 +62,7 @@ type shippedAlert struct {
 	KeepFiringFor string `yaml:"keep_firing_for"`
 }
 
-func readShippedRule(t *testing.T) shippedAlert {
+func readShippedRule(t *testing.T, name string) shippedAlert {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "dashboards", "prometheus", "kizashi-alerts.yml"))
 	require.NoError(t, err)
@@ -74,23 +74,31 @@ func readShippedRule(t *testing.T) shippedAlert {
 	require.NoError(t, yaml.Unmarshal(b, &f))
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
-			if r.Alert == "KizashiAnomaly" {
+			if r.Alert == name {
 				return r
 			}
 		}
 	}
-	t.Fatal("no KizashiAnomaly rule")
+	t.Fatalf("no %s rule", name)
 	return shippedAlert{}
 }
 
 // ShippedRule is the rule the project ships: change both together.
 func TestShippedRule(t *testing.T) {
-	r := readShippedRule(t)
-	require.Equal(t, r.Expr, ShippedRule.Expr())
-	d, err := model.ParseDuration(r.For)
-	require.NoError(t, err)
-	require.Equal(t, ShippedRule.For, time.Duration(d))
-	d, err = model.ParseDuration(r.KeepFiringFor)
-	require.NoError(t, err)
-	require.Equal(t, ShippedRule.KeepFiringFor, time.Duration(d))
+	for _, tc := range []struct {
+		name, expr string
+		rule       Rule
+	}{
+		{"KizashiAnomaly", ShippedRule.Expr(), ShippedRule},
+		{"KizashiSeriesVanished", ShippedVanishedRule.VanishedExpr(), ShippedVanishedRule},
+	} {
+		r := readShippedRule(t, tc.name)
+		require.Equal(t, r.Expr, tc.expr, tc.name)
+		d, err := model.ParseDuration(r.For)
+		require.NoError(t, err)
+		require.Equal(t, tc.rule.For, time.Duration(d), tc.name)
+		d, err = model.ParseDuration(r.KeepFiringFor)
+		require.NoError(t, err)
+		require.Equal(t, tc.rule.KeepFiringFor, time.Duration(d), tc.name)
+	}
 }

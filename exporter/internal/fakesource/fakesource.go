@@ -23,8 +23,13 @@ type Source struct {
 	value  func(i int, t time.Time) float64
 	down   atomic.Bool
 
+	// Has, when set, says whether series i has a sample at t (false: the answer leaves it out).
+	Has func(i int, t time.Time) bool
+
 	Instant, Range atomic.Int64 // queries answered
 }
+
+func (s *Source) has(i int, t time.Time) bool { return s.Has == nil || s.Has(i, t) }
 
 // New returns a source of the series, valued by value.
 func New(series []model.Metric, value func(i int, t time.Time) float64) *Source {
@@ -65,6 +70,9 @@ func (s *Source) Query(ctx context.Context, _ string, t time.Time) (model.Vector
 	ts := model.TimeFromUnixNano(t.UnixNano())
 	vec := make(model.Vector, 0, len(s.series))
 	for i, m := range s.series {
+		if !s.has(i, t) {
+			continue
+		}
 		vec = append(vec, &model.Sample{Metric: m, Value: model.SampleValue(s.value(i, t)), Timestamp: ts})
 	}
 	return vec, nil
@@ -85,9 +93,14 @@ func (s *Source) QueryRange(ctx context.Context, _ string, start, end time.Time,
 	for i, m := range s.series {
 		ss := &model.SampleStream{Metric: m}
 		for t := start; !t.After(end); t = t.Add(step) {
+			if !s.has(i, t) {
+				continue
+			}
 			ss.Values = append(ss.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(t.UnixNano()), Value: model.SampleValue(s.value(i, t))})
 		}
-		mat = append(mat, ss)
+		if len(ss.Values) > 0 {
+			mat = append(mat, ss)
+		}
 	}
 	return mat, nil
 }
