@@ -75,7 +75,7 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, p auth.Principal
 	now := h.Now()
 	ps, err := h.Desk.Problems.ListProblems(ctx, store.ProblemFilter{Tenant: scope, Limit: 200})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	var problems []apitypes.Problem
@@ -84,12 +84,12 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	sps, err := h.Desk.Problems.Suppressions(ctx, scope, now)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	ms, err := h.Desk.Problems.ListMajors(ctx, scope, time.Time{}, time.Time{}, time.Time{})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	var majors []majorRow

@@ -1,0 +1,51 @@
+package i18n
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+)
+
+type langKey struct{}
+
+// WithLanguage is r with its negotiated language (see Language).
+func WithLanguage(r *http.Request, lang string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), langKey{}, lang))
+}
+
+// Language is the language of the answer to r: the one set by WithLanguage (negotiated once
+// the caller is known), else the page's language cookie, else Accept-Language, else English.
+func Language(r *http.Request) string {
+	if l, ok := r.Context().Value(langKey{}).(string); ok && Valid(l) {
+		return l
+	}
+	choice := ""
+	if c, err := r.Cookie(Cookie); err == nil {
+		choice = c.Value
+	}
+	return Negotiate(choice, r.Header.Get("Accept-Language"), English)
+}
+
+// SetHeaders says in w's headers that the answer is in lang and depends on Accept-Language.
+func SetHeaders(w http.ResponseWriter, lang string) {
+	h := w.Header()
+	h.Set("Content-Language", lang)
+	for _, v := range h.Values("Vary") {
+		if v == "Accept-Language" {
+			return
+		}
+	}
+	h.Add("Vary", "Accept-Language")
+}
+
+// WriteError answers r with status and an apitypes.Error: code, and err's words in r's
+// language (Language).
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code string, err error) {
+	lang := Language(r)
+	SetHeaders(w, lang)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apitypes.Error{Error: Text(lang, err), Code: code})
+}
