@@ -139,9 +139,13 @@ func (a *API) staffOnly(h handler) handler {
 	}
 }
 
-// savedLanguage is the language p chose on the page's preferences ("" for none): the
-// preferences' cookie, which a request with the page's session carries.
-func (a *API) savedLanguage(r *http.Request, _ auth.Principal) string {
+// savedLanguage is the language p chose on the page's preferences ("" for none): a named
+// user's saved choice (service.Preferences), else the preferences' cookie, which a request
+// with the page's session carries. A store that cannot be read now counts as no choice.
+func (a *API) savedLanguage(r *http.Request, p auth.Principal) string {
+	if prefs, err := a.Service.Preferences(r.Context(), p.Caller()); err == nil && i18n.Valid(prefs.Language) {
+		return prefs.Language
+	}
 	if c, err := r.Cookie(i18n.Cookie); err == nil && i18n.Valid(c.Value) {
 		return c.Value
 	}
