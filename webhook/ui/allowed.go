@@ -119,6 +119,7 @@ func actionError(l *Locale, err error) string {
 	if i := strings.Index(msg, ": "); i >= 0 {
 		msg = msg[i+2:] // "acknowledge incident 5: ..." names the incident the page shows
 	}
+	msg = strings.TrimSuffix(msg, "。") // quoted inside a sentence of its own
 	switch {
 	case errors.Is(err, incident.ErrTransition):
 		return l.T("The incident's state does not allow this action (%s).", msg)
