@@ -114,10 +114,11 @@ func (a *API) authed(h handler) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		// The answer's language: the user's own choice, else Accept-Language, else English.
-		lang := i18n.Negotiate(a.savedLanguage(r, p), r.Header.Get("Accept-Language"), i18n.English)
-		r = i18n.WithLanguage(r, lang)
-		i18n.SetHeaders(w, lang)
+		// The language of the answer's messages: the user's own choice, else Accept-Language,
+		// else English. Only an error answer has words of the catalogue (and Content-Language);
+		// every answer may depend on the header.
+		r = i18n.WithLanguage(r, i18n.Negotiate(a.savedLanguage(r, p), r.Header.Get("Accept-Language"), i18n.English))
+		i18n.Vary(w)
 		// A read-only principal (a customer) changes nothing, on any route.
 		if p.ReadOnly() && !safe(r.Method) {
 			writeError(w, r, http.StatusForbidden, apitypes.CodeReadOnly, i18n.New("read-only role: this changes nothing"))

@@ -28,10 +28,9 @@ func Language(r *http.Request) string {
 	return Negotiate(choice, r.Header.Get("Accept-Language"), English)
 }
 
-// SetHeaders says in w's headers that the answer is in lang and depends on Accept-Language.
-func SetHeaders(w http.ResponseWriter, lang string) {
+// Vary says in w's headers that the answer depends on Accept-Language (once).
+func Vary(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Language", lang)
 	for _, v := range h.Values("Vary") {
 		if v == "Accept-Language" {
 			return
@@ -41,10 +40,11 @@ func SetHeaders(w http.ResponseWriter, lang string) {
 }
 
 // WriteError answers r with status and an apitypes.Error: code, and err's words in r's
-// language (Language).
+// language (Language), which Content-Language names.
 func WriteError(w http.ResponseWriter, r *http.Request, status int, code string, err error) {
 	lang := Language(r)
-	SetHeaders(w, lang)
+	Vary(w)
+	w.Header().Set("Content-Language", lang)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(apitypes.Error{Error: Text(lang, err), Code: code})
