@@ -117,7 +117,10 @@ func (a *API) authed(h handler) http.HandlerFunc {
 		// The language of the answer's messages: the user's own choice, else Accept-Language,
 		// else English. Only an error answer has words of the catalogue (and Content-Language);
 		// every answer may depend on the header.
-		r = i18n.WithLanguage(r, i18n.Negotiate(a.savedLanguage(r, p), r.Header.Get("Accept-Language"), i18n.English))
+		// Negotiated when an error is answered: a successful request reads no preferences.
+		r = i18n.WithNegotiation(r, func() string {
+			return i18n.Negotiate(a.savedLanguage(r, p), r.Header.Get("Accept-Language"), i18n.English)
+		})
 		i18n.Vary(w)
 		// A read-only principal (a customer) changes nothing, on any route.
 		if p.ReadOnly() && !safe(r.Method) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,4 +233,39 @@ func TestGarbageAcceptLanguage(t *testing.T) {
 		require.Equal(t, "en", a.lang, "%.40q", h)
 		require.Equal(t, apitypes.Error{Error: "invalid incident id", Code: apitypes.CodeBadRequest}, a.apiError, "%.40q", h)
 	}
+}
+
+// countingPrefs counts the reads of users' preferences.
+type countingPrefs struct {
+	store.Store
+	n atomic.Int32
+}
+
+func (c *countingPrefs) UserPreferences(ctx context.Context, user string) (store.UserPreferences, error) {
+	c.n.Add(1)
+	return c.Store.(store.Preferences).UserPreferences(ctx, user)
+}
+
+func (c *countingPrefs) SetUserPreferences(ctx context.Context, user string, p store.UserPreferences, now time.Time) error {
+	return c.Store.(store.Preferences).SetUserPreferences(ctx, user, p, now)
+}
+
+// TestLanguageNegotiatedForErrorsOnly: a successful request reads no preferences (the
+// language is negotiated when an error is answered, once).
+func TestLanguageNegotiatedForErrorsOnly(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("kenji-password-01"), bcrypt.MinCost)
+	require.NoError(t, err)
+	var counted *countingPrefs
+	f := newFixture(t, func(st store.Store) store.Store {
+		counted = &countingPrefs{Store: st}
+		return counted
+	}, cfgYAML+fmt.Sprintf("users:\n  - {name: kenji, role: operator, password_hash: %q}\n", h))
+	require.NoError(t, counted.SetUserPreferences(context.Background(), "kenji", store.UserPreferences{Language: "ja"}, time.Now()))
+	kenji := basic("kenji", "kenji-password-01")
+	ok := f.call(t, "GET", apitypes.IncidentsPath, "", "en", kenji)
+	require.Equal(t, http.StatusOK, ok.status, ok.body)
+	require.Zero(t, counted.n.Load(), "a successful answer needs no language")
+	bad := f.call(t, "GET", apitypes.IncidentsPath+"?open=maybe", "", "en", kenji)
+	require.Equal(t, apitypes.Error{Error: "open は true または false で指定してください。", Code: apitypes.CodeBadRequest}, bad.apiError)
+	require.Equal(t, int32(1), counted.n.Load())
 }
