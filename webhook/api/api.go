@@ -197,7 +197,8 @@ func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, service.ErrForbidden):
 		code = apitypes.CodeForbidden
 	default:
-		code = apitypes.CodeConflict
+		// store.ErrConflict: its words are the store's (and may be the database's).
+		code, err = apitypes.CodeConflict, i18n.New("the incident changed meanwhile: read it again and retry")
 	}
 	writeError(w, r, status, code, err)
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -268,4 +269,45 @@ func TestLanguageNegotiatedForErrorsOnly(t *testing.T) {
 	bad := f.call(t, "GET", apitypes.IncidentsPath+"?open=maybe", "", "en", kenji)
 	require.Equal(t, apitypes.Error{Error: "open は true または false で指定してください。", Code: apitypes.CodeBadRequest}, bad.apiError)
 	require.Equal(t, int32(1), counted.n.Load())
+}
+
+type conflictStore struct{ store.Store }
+
+func (conflictStore) Update(context.Context, func(context.Context, store.Tx) error) error {
+	return fmt.Errorf("update incident 7 version 3: %w: %w", store.ErrConflict, errors.New("ERROR: could not serialize access (SQLSTATE 40001)"))
+}
+
+// TestConflictSaysNothingOfTheDatabase: a write that lost to a concurrent one answers 409
+// conflict with the catalogue's words, never the database's.
+func TestConflictSaysNothingOfTheDatabase(t *testing.T) {
+	var conflicting atomic.Bool
+	f := newFixture(t, func(st store.Store) store.Store {
+		return &switchStore{Store: st, other: conflictStore{st}, on: &conflicting}
+	})
+	code, resp := f.do(t, http.MethodPost, "/api/v1/alerts", tokA, payload("g1"))
+	require.Equal(t, 200, code, string(resp))
+	var recv struct{ Incidents []int64 }
+	require.NoError(t, json.Unmarshal(resp, &recv))
+	conflicting.Store(true)
+	inc := fmt.Sprintf("%s/%d/acknowledge", apitypes.IncidentsPath, recv.Incidents[0])
+	ja := f.call(t, "POST", inc, "", "ja", bearer(tokOp))
+	require.Equal(t, http.StatusConflict, ja.status, ja.body)
+	require.Equal(t, apitypes.Error{Error: "インシデントが同時に変更されました。読み込み直してから再度お試しください。", Code: apitypes.CodeConflict}, ja.apiError)
+	en := f.call(t, "POST", inc, "", "", bearer(tokOp))
+	require.Equal(t, apitypes.Error{Error: "the incident changed meanwhile: read it again and retry", Code: apitypes.CodeConflict}, en.apiError)
+	require.NotContains(t, en.body, "SQLSTATE")
+}
+
+// switchStore is its Store, or other while on is set.
+type switchStore struct {
+	store.Store
+	other store.Store
+	on    *atomic.Bool
+}
+
+func (s *switchStore) Update(ctx context.Context, f func(context.Context, store.Tx) error) error {
+	if s.on.Load() {
+		return s.other.Update(ctx, f)
+	}
+	return s.Store.Update(ctx, f)
 }
