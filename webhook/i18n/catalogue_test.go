@@ -15,11 +15,12 @@ import (
 )
 
 // sourceKeys finds the catalogue's keys in the webhook's code (not its tests): the string
-// literal that i18n.Errorf, i18n.New and i18n.T are called with. A message written with them
+// literal that i18n.Errorf, i18n.New and i18n.T are called with, and that a template in Go
+// code gives {{.L.T "..."}} (an i18n.Lang). A message written with them
 // and no Japanese fails TestCatalogue; calls whose words are not a literal are reported.
 func sourceKeys(t *testing.T) map[string][]string {
 	t.Helper()
-	call := regexp.MustCompile(`i18n\.(?:Errorf|New)\(|i18n\.T\([^,()]+,\s*`)
+	call := regexp.MustCompile(`i18n\.(?:Errorf|New)\(|i18n\.T\([^,()]+,\s*|\.L\.T `)
 	keys := map[string][]string{}
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

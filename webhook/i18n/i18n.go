@@ -134,3 +134,13 @@ func T(lang, key string, args ...any) string {
 	f, _ := Format(messages, lang, key)
 	return fmt.Sprintf(f, args...)
 }
+
+// Lang is a language for a template: its method T says a message of this package's catalogue
+// in it (a template holding a Lang as L calls L.T with a literal key), and it prints as its
+// name (en, ja).
+type Lang string
+
+// T is the message key in l, formatted with args.
+func (l Lang) T(key string, args ...any) string { return T(string(l), key, args...) }
+
+func (l Lang) String() string { return string(l) }
