@@ -39,7 +39,7 @@ func TestProblemAPIErrorsInJapanese(t *testing.T) {
 	code, lang, e := ask("POST", apitypes.ProblemsPath, `{"title":" "}`, "ja")
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Equal(t, "ja", lang)
-	require.Equal(t, apitypes.Error{Error: "入力エラー: 問題の件名を入力してください。", Code: apitypes.CodeInvalid}, e)
+	require.Equal(t, apitypes.Error{Error: "入力エラー: 問題のタイトルを入力してください。", Code: apitypes.CodeInvalid}, e)
 	_, lang, e = ask("POST", apitypes.ProblemsPath, `{"title":" "}`, "en")
 	require.Equal(t, "en", lang)
 	require.Equal(t, apitypes.Error{Error: "invalid: a problem needs a title", Code: apitypes.CodeInvalid}, e)

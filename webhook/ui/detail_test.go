@@ -246,3 +246,18 @@ func TestSavedPreferencesFollowTheUser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.UserPreferences{}, saved)
 }
+
+// TestManualIncidentRefusedInJapanese: the form for an incident reported by hand says why it
+// was refused in the user's language (the rule's words translated); a read-only role's 403 too.
+func TestManualIncidentRefusedInJapanese(t *testing.T) {
+	d := newDesk(t, "")
+	cookie, csrf := d.session(tokNOC)
+	ja := map[string]string{"Accept-Language": "ja"}
+	ans := d.do(cookie, http.MethodPost, "/incidents/new", url.Values{"csrf": {csrf}, "tenant": {"acme"}, "title": {" "},
+		"channel": {"phone"}, "impact": {"2"}, "urgency": {"2"}}, ja)
+	require.Equal(t, http.StatusBadRequest, ans.code, ans.body)
+	require.Contains(t, ans.body, "インシデントの起票: 入力エラー: タイトルを入力してください。")
+	ans = d.do(cookie, http.MethodPost, "/incidents/new", url.Values{"csrf": {csrf}, "tenant": {"acme"}, "title": {" "},
+		"channel": {"phone"}, "impact": {"2"}, "urgency": {"2"}}, nil)
+	require.Contains(t, ans.body, "create incident: invalid action: title required")
+}
