@@ -93,3 +93,27 @@ func TestCatalogue(t *testing.T) {
 		require.Contains(t, keys, k, "the Japanese of %q is not used", k)
 	}
 }
+
+// TestHandlersSpeakThroughTheCatalogue: the REST API's handlers (packages api and problemapi)
+// make no error of their own words outside the catalogue (errors.New, fmt.Errorf) and answer
+// no plain-text error, except the Alertmanager receiver's (api.reject, English by design).
+func TestHandlersSpeakThroughTheCatalogue(t *testing.T) {
+	forbidden := regexp.MustCompile(`errors\.New\(|fmt\.Errorf\(|http\.Error\(`)
+	for _, dir := range []string{"../api", "../problemapi"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			for i, line := range strings.Split(string(b), "\n") {
+				if forbidden.MatchString(line) && !(strings.HasSuffix(f, "api.go") && strings.TrimSpace(line) == "http.Error(w, msg, code)") {
+					t.Errorf("%s:%d: %s: use i18n.New or i18n.Errorf (and writeError)", f, i+1, strings.TrimSpace(line))
+				}
+			}
+		}
+	}
+}
