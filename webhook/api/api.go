@@ -7,7 +7,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
@@ -110,13 +110,13 @@ func (a *API) publicIDs(ids []int64) []int64 {
 func (a *API) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, err := a.reader().ParseFilter(r.URL.Query(), p.Scope())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	var out apitypes.ListResponse
 	out.Incidents, out.Next, err = a.readerFor(p).List(r.Context(), f)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -125,12 +125,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 func (a *API) get(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusBadRequest, "invalid incident id")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("invalid incident id"))
 		return
 	}
 	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -139,13 +139,13 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 // DecodeAction validates an action request.
 func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 	if !slices.Contains(incident.Actions, kind) {
-		return incident.Action{}, fmt.Errorf("unknown action %q", kind)
+		return incident.Action{}, i18n.Errorf("unknown action %q", kind)
 	}
 	var req apitypes.ActionRequest
 	dec := json.NewDecoder(io.LimitReader(body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return incident.Action{}, fmt.Errorf("decode action: %w", err)
+		return incident.Action{}, i18n.Errorf("decode action: %w", err)
 	}
 	return incident.Action{Kind: kind, Text: req.Text, Reason: req.Reason, CloseCode: req.CloseCode,
 		AssignmentGroup: req.AssignmentGroup, Assignee: req.Assignee, FalsePositive: req.FalsePositive,
@@ -155,7 +155,7 @@ func DecodeAction(kind string, body io.Reader) (incident.Action, error) {
 func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := a.reader().IncidentID(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusBadRequest, "invalid incident id")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("invalid incident id"))
 		return
 	}
 	if kind := r.PathValue("action"); kind == incident.RelLink || kind == incident.RelMerge {
@@ -164,31 +164,43 @@ func (a *API) act(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	}
 	act, err := DecodeAction(r.PathValue("action"), r.Body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	if _, err := a.Service.Act(r.Context(), p.Caller(), id, act); err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
 }
 
-func (a *API) storeError(w http.ResponseWriter, err error) {
-	code := readmodel.Status(err)
-	msg := err.Error()
-	if code == http.StatusServiceUnavailable {
-		msg = a.reader().Unavailable(err)
+// storeError answers a failure of the service layer or the store: a refused action in the
+// rule's words (400 invalid, 409 transition_not_allowed or conflict, 403), 404, or 503 with a
+// request id to find the log line (never the database's words).
+func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := readmodel.Status(err)
+	code := apitypes.CodeUnavailable
+	switch {
+	case status == http.StatusServiceUnavailable:
+		err = a.reader().UnavailableError(err)
+	case status == http.StatusNotFound:
+		code, err = apitypes.CodeNotFound, i18n.New("incident not found")
+	case errors.Is(err, incident.ErrTransition):
+		code = apitypes.CodeTransition
+	case errors.Is(err, incident.ErrInvalid):
+		code = apitypes.CodeInvalid
+	case errors.Is(err, service.ErrForbidden):
+		code = apitypes.CodeForbidden
+	default:
+		// store.ErrConflict: its words are the store's (and may be the database's).
+		code, err = apitypes.CodeConflict, i18n.New("the incident changed meanwhile: read it again and retry")
 	}
-	if code == http.StatusNotFound {
-		msg = "incident not found"
-	}
-	writeError(w, code, msg)
+	writeError(w, r, status, code, err)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -197,6 +209,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+// writeError answers an apitypes.Error in the request's language (see i18n.Language).
+func writeError(w http.ResponseWriter, r *http.Request, status int, code string, err error) {
+	i18n.WriteError(w, r, status, code, err)
 }

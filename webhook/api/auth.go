@@ -3,7 +3,9 @@ package api
 import (
 	"net/http"
 
+	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
 
@@ -53,12 +55,12 @@ func safe(method string) bool {
 func (a *API) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
 	if t, d := a.Access.Throttled(r); t {
 		w.Header().Set("Retry-After", auth.RetryAfter(d))
-		writeError(w, http.StatusTooManyRequests, "too many failed authentications from this address, retry later")
+		writeError(w, r, http.StatusTooManyRequests, apitypes.CodeThrottled, i18n.New("too many failed authentications from this address, retry later"))
 		return auth.Principal{}, false
 	}
 	unauthorized := func() (auth.Principal, bool) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kizashi-webhook"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized")
+		writeError(w, r, http.StatusUnauthorized, apitypes.CodeUnauthorized, i18n.New("unauthorized"))
 		return auth.Principal{}, false
 	}
 	p, present, reason, err := a.Access.FromHeader(r.Context(), r)
@@ -68,15 +70,15 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bo
 		return unauthorized()
 	case present && err != nil:
 		a.Logger.Error("check credentials", "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "credentials cannot be checked now, retry")
+		writeError(w, r, http.StatusServiceUnavailable, apitypes.CodeUnavailable, i18n.New("credentials cannot be checked now, retry"))
 		return auth.Principal{}, false
 	case present:
-		return a.notIngestOnly(w, p)
+		return a.notIngestOnly(w, r, p)
 	}
 	p, cookie, ok, err := a.Access.Session(r)
 	switch {
 	case err != nil:
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return auth.Principal{}, false
 	case cookie == "":
 		return unauthorized()
@@ -87,18 +89,18 @@ func (a *API) caller(w http.ResponseWriter, r *http.Request) (auth.Principal, bo
 	if !safe(r.Method) {
 		if err := auth.CrossOrigin().Check(r); err != nil || !a.Access.Sessions.ValidCSRF(cookie, r.Header.Get(auth.CSRFHeader)) {
 			a.Access.Failed(r, auth.FailCSRF)
-			writeError(w, http.StatusForbidden, "a state change with the page's session needs its CSRF token in "+auth.CSRFHeader+" and the page's origin")
+			writeError(w, r, http.StatusForbidden, apitypes.CodeCSRF, i18n.Errorf("a state change with the page's session needs its CSRF token in %s and the page's origin", auth.CSRFHeader))
 			return auth.Principal{}, false
 		}
 	}
-	return a.notIngestOnly(w, p)
+	return a.notIngestOnly(w, r, p)
 }
 
 // notIngestOnly refuses an Alertmanager credential (403, naming the credentials the REST API
 // takes): it only posts alerts.
-func (a *API) notIngestOnly(w http.ResponseWriter, p auth.Principal) (auth.Principal, bool) {
+func (a *API) notIngestOnly(w http.ResponseWriter, r *http.Request, p auth.Principal) (auth.Principal, bool) {
 	if p.IngestOnly() {
-		writeError(w, http.StatusForbidden, auth.ErrIngestOnly.Error())
+		writeError(w, r, http.StatusForbidden, apitypes.CodeIngestOnly, auth.ErrIngestOnly)
 		return auth.Principal{}, false
 	}
 	return p, true
@@ -112,9 +114,17 @@ func (a *API) authed(h handler) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		// The language of the answer's messages: the user's own choice, else Accept-Language,
+		// else English. Only an error answer has words of the catalogue (and Content-Language);
+		// every answer may depend on the header.
+		// Negotiated when an error is answered: a successful request reads no preferences.
+		r = i18n.WithNegotiation(r, func() string {
+			return i18n.Negotiate(a.savedLanguage(r, p), r.Header.Get("Accept-Language"), i18n.English)
+		})
+		i18n.Vary(w)
 		// A read-only principal (a customer) changes nothing, on any route.
 		if p.ReadOnly() && !safe(r.Method) {
-			writeError(w, http.StatusForbidden, "read-only role: this changes nothing")
+			writeError(w, r, http.StatusForbidden, apitypes.CodeReadOnly, i18n.New("read-only role: this changes nothing"))
 			return
 		}
 		h(w, r, p)
@@ -126,9 +136,22 @@ func (a *API) authed(h handler) http.HandlerFunc {
 func (a *API) staffOnly(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		if !p.SeesInternal() {
-			writeError(w, http.StatusForbidden, "not for customers")
+			writeError(w, r, http.StatusForbidden, apitypes.CodeForbidden, i18n.New("not for customers"))
 			return
 		}
 		h(w, r, p)
 	}
+}
+
+// savedLanguage is the language p chose on the page's preferences ("" for none): a named
+// user's saved choice (service.Preferences), else the preferences' cookie, which a request
+// with the page's session carries. A store that cannot be read now counts as no choice.
+func (a *API) savedLanguage(r *http.Request, p auth.Principal) string {
+	if prefs, err := a.Service.Preferences(r.Context(), p.Caller()); err == nil && i18n.Valid(prefs.Language) {
+		return prefs.Language
+	}
+	if c, err := r.Cookie(i18n.Cookie); err == nil && i18n.Valid(c.Value) {
+		return c.Value
+	}
+	return ""
 }

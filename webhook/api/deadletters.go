@@ -8,6 +8,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/service"
@@ -51,7 +52,7 @@ func (a *API) watchdog(w http.ResponseWriter, r *http.Request) {
 func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, ok := forwarding(a.Service.Store)
 	if !ok {
-		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("forwarding not supported by the store"))
 		return
 	}
 	q := r.URL.Query()
@@ -62,7 +63,7 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			writeError(w, http.StatusBadRequest, "limit must be an integer 1-500")
+			writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("limit must be an integer 1-500"))
 			return
 		}
 		filter.Limit = n
@@ -71,14 +72,14 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p auth.Princip
 		n, err := strconv.ParseInt(v, 10, 64)
 		id, ok := a.IDs.Private(publicid.DeadLetter, n)
 		if err != nil || !ok {
-			writeError(w, http.StatusBadRequest, "before must be a positive id")
+			writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("before must be a positive id"))
 			return
 		}
 		filter.BeforeID = id
 	}
 	jobs, err := f.DeadLetters(r.Context(), filter)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	out := apitypes.DeadLettersResponse{DeadLetters: make([]apitypes.DeadLetter, 0, len(jobs))}
@@ -96,7 +97,7 @@ func (a *API) deadLetters(w http.ResponseWriter, r *http.Request, p auth.Princip
 func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, ok := forwarding(a.Service.Store)
 	if !ok {
-		writeError(w, http.StatusNotFound, "forwarding not supported by the store")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("forwarding not supported by the store"))
 		return
 	}
 	var id int64
@@ -104,30 +105,30 @@ func (a *API) retryDeadLetters(w http.ResponseWriter, r *http.Request, p auth.Pr
 		n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		var ok bool
 		if id, ok = a.IDs.Private(publicid.DeadLetter, n); err != nil || !ok {
-			writeError(w, http.StatusBadRequest, "invalid dead letter id")
+			writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("invalid dead letter id"))
 			return
 		}
 		if _, err := f.Job(r.Context(), p.Scope(), id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				writeError(w, http.StatusNotFound, "dead letter not found")
+				writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("dead letter not found"))
 				return
 			}
-			a.storeError(w, err)
+			a.storeError(w, r, err)
 			return
 		}
 	}
 	target := sanitize.Text(r.URL.Query().Get("target"), 0)
 	if id == 0 && target == "" {
-		writeError(w, http.StatusBadRequest, "target required")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("target required"))
 		return
 	}
 	n, err := f.RetryDeadLetters(r.Context(), p.Scope(), target, id, time.Now())
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	if id != 0 && n == 0 {
-		writeError(w, http.StatusConflict, "not a dead letter")
+		writeError(w, r, http.StatusConflict, apitypes.CodeConflict, i18n.New("not a dead letter"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -26,16 +27,16 @@ func (a *API) RegisterDeliveries(mux *http.ServeMux) {
 func (a *API) deliveries(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	ds, ok := a.Service.Store.(store.Delivering)
 	if !ok {
-		writeError(w, http.StatusNotImplemented, "this store keeps no deliveries")
+		writeError(w, r, http.StatusNotImplemented, apitypes.CodeNotImplemented, i18n.New("this store keeps no deliveries"))
 		return
 	}
 	kind := r.URL.Query().Get("kind")
 	if kind != deliveryReport && kind != deliveryReminder {
-		writeError(w, http.StatusBadRequest, "kind must be service_report or update_reminder")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("kind must be service_report or update_reminder"))
 		return
 	}
 	if kind == deliveryReminder && !p.SeesInternal() {
-		writeError(w, http.StatusForbidden, "reminders name the desk's people: not shown to customers")
+		writeError(w, r, http.StatusForbidden, apitypes.CodeForbidden, i18n.New("reminders name the desk's people: not shown to customers"))
 		return
 	}
 	tenant := p.Tenant
@@ -44,7 +45,7 @@ func (a *API) deliveries(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	list, err := ds.Deliveries(r.Context(), kind, tenant, 500)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	resp := apitypes.DeliveriesResponse{Deliveries: []apitypes.Delivery{}}

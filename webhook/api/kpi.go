@@ -13,12 +13,12 @@ import (
 func (a *API) kpis(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	f, err := a.reader().ParseFilter(r.URL.Query(), p.Scope())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	ks, err := a.Service.KPIs(r.Context(), f.Tenant, f.ActiveFrom, f.ActiveTo)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	out := apitypes.KPIsResponse{KPIs: make([]apitypes.KPI, 0, len(ks))}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 )
@@ -18,19 +19,19 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "decode incident: "+err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.Errorf("decode incident: %w", err))
 		return
 	}
 	in, err := a.Service.CreateManual(r.Context(), p.Caller(), incident.Manual{Tenant: req.Tenant, Title: req.Title,
 		Description: req.Description, Channel: req.Channel, Impact: req.Impact, Urgency: req.Urgency, CI: req.CI,
 		Category: req.Category, AssignmentGroup: req.AssignmentGroup})
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), in.ID)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, d)
@@ -42,22 +43,22 @@ func (a *API) relate(w http.ResponseWriter, r *http.Request, p auth.Principal, k
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "decode action: "+err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.Errorf("decode action: %w", err))
 		return
 	}
 	target, ok := a.reader().IncidentID(strconv.FormatInt(req.TargetID, 10))
 	if !ok {
-		writeError(w, http.StatusBadRequest, "target_id must be an incident id")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("target_id must be an incident id"))
 		return
 	}
 	name := func(id int64) string { return "#" + strconv.FormatInt(a.IDs.Public(publicid.Incident, id), 10) }
 	if err := a.Service.Relate(r.Context(), p.Caller(), kind, id, target, req.Text, name); err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	d, err := a.readerFor(p).Detail(r.Context(), p.Scope(), id)
 	if err != nil {
-		a.storeError(w, err)
+		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)

@@ -13,6 +13,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/oncall"
 	"github.com/kizashi-dev/kizashi/webhook/oncallview"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
@@ -82,21 +83,21 @@ func (o *OnCall) listOverrides(w http.ResponseWriter, r *http.Request, p auth.Pr
 }
 
 // manages checks that p may create and delete overrides (an operator or admin).
-func (o *OnCall) manages(w http.ResponseWriter, p auth.Principal) (store.OnCallOverrides, bool) {
+func (o *OnCall) manages(w http.ResponseWriter, r *http.Request, p auth.Principal) (store.OnCallOverrides, bool) {
 	if !p.AllTenants() || p.ReadOnly() {
-		writeError(w, http.StatusForbidden, "on-call overrides are made by operators and admins")
+		writeError(w, r, http.StatusForbidden, apitypes.CodeForbidden, i18n.New("on-call overrides are made by operators and admins"))
 		return nil, false
 	}
 	st := o.overrides()
 	if st == nil {
-		writeError(w, http.StatusNotImplemented, "this store keeps no on-call overrides")
+		writeError(w, r, http.StatusNotImplemented, apitypes.CodeNotImplemented, i18n.New("this store keeps no on-call overrides"))
 		return nil, false
 	}
 	return st, true
 }
 
 func (o *OnCall) addOverride(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	st, ok := o.manages(w, p)
+	st, ok := o.manages(w, r, p)
 	if !ok {
 		return
 	}
@@ -108,43 +109,43 @@ func (o *OnCall) addOverride(w http.ResponseWriter, r *http.Request, p auth.Prin
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "decode override: "+err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.Errorf("decode override: %w", err))
 		return
 	}
 	now := o.now()
 	switch {
 	case req.Contact == "":
-		writeError(w, http.StatusBadRequest, "contact is required")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("contact is required"))
 		return
 	case req.From.IsZero() || req.To.IsZero() || !req.To.After(req.From):
-		writeError(w, http.StatusBadRequest, "from and to are required, to after from")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("from and to are required, to after from"))
 		return
 	case req.To.Sub(req.From) > 366*24*time.Hour:
-		writeError(w, http.StatusBadRequest, "an override lasts at most 366 days")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("an override lasts at most 366 days"))
 		return
 	case !req.To.After(now):
-		writeError(w, http.StatusBadRequest, "the override has already ended")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("the override has already ended"))
 		return
 	case len(req.Reason) > 1024:
-		writeError(w, http.StatusBadRequest, "reason is longer than 1024 bytes")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("reason is longer than 1024 bytes"))
 		return
 	}
 	if _, known := tp.Contacts[req.Contact]; !known {
-		writeError(w, http.StatusBadRequest, "unknown contact "+strconv.Quote(req.Contact))
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.Errorf("unknown contact %q", req.Contact))
 		return
 	}
 	if _, clamped := sanitize.Time(req.From); clamped {
-		writeError(w, http.StatusBadRequest, "from is out of range")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("from is out of range"))
 		return
 	}
 	if _, clamped := sanitize.Time(req.To); clamped {
-		writeError(w, http.StatusBadRequest, "to is out of range")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("to is out of range"))
 		return
 	}
 	so := &store.OnCallOverride{Tenant: tenant, Schedule: s.Name, Contact: req.Contact, From: req.From, To: req.To,
 		Reason: strings.TrimSpace(req.Reason), CreatedBy: p.Name, CreatedAt: now}
 	if err := st.AddOverride(r.Context(), so); err != nil {
-		o.API.storeError(w, err)
+		o.API.storeError(w, r, err)
 		return
 	}
 	o.API.Logger.Info("on-call override created", "tenant", tenant, "schedule", s.Name, "id", so.ID, "contact", so.Contact,
@@ -153,7 +154,7 @@ func (o *OnCall) addOverride(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (o *OnCall) deleteOverride(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	st, ok := o.manages(w, p)
+	st, ok := o.manages(w, r, p)
 	if !ok {
 		return
 	}
@@ -163,16 +164,16 @@ func (o *OnCall) deleteOverride(w http.ResponseWriter, r *http.Request, p auth.P
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "invalid override id")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("invalid override id"))
 		return
 	}
 	so, err := st.DeleteOverride(r.Context(), tenant, id, p.Name, o.now())
 	if errors.Is(err, store.ErrNotFound) || (err == nil && so.Schedule != s.Name) {
-		writeError(w, http.StatusNotFound, "no such override")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("no such override"))
 		return
 	}
 	if err != nil {
-		o.API.storeError(w, err)
+		o.API.storeError(w, r, err)
 		return
 	}
 	o.API.Logger.Info("on-call override deleted", "tenant", tenant, "schedule", s.Name, "id", id, "by", p.Name)
@@ -208,13 +209,13 @@ func (o *OnCall) schedule(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if p.AllTenants() {
 		tenant = r.URL.Query().Get(apitypes.ParamTenant)
 		if tenant == "" {
-			writeError(w, http.StatusBadRequest, "operators name the schedule's tenant with tenant=")
+			writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("operators name the schedule's tenant with tenant="))
 			return "", nil, nil, false
 		}
 	}
 	tp := o.Config().People(tenant)
 	if tp == nil || tp.Schedules[r.PathValue("schedule")] == nil {
-		writeError(w, http.StatusNotFound, "no such schedule")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("no such schedule"))
 		return "", nil, nil, false
 	}
 	// Overrides that ended a year ago still show in a year's shifts.
@@ -236,14 +237,14 @@ func (o *OnCall) shifts(w http.ResponseWriter, r *http.Request, p auth.Principal
 		if v := q.Get(b.key); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, b.key+" must be an RFC 3339 time")
+				writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.Errorf("%s must be an RFC 3339 time", b.key))
 				return
 			}
 			*b.t = t
 		}
 	}
 	if !to.After(from) || to.Sub(from) > 366*24*time.Hour {
-		writeError(w, http.StatusBadRequest, "to must be after from, at most 366 days")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("to must be after from, at most 366 days"))
 		return
 	}
 	resp := apitypes.ShiftsResponse{Tenant: tenant, Schedule: s.Name, From: from.UTC(), To: to.UTC(), Shifts: []apitypes.Shift{}}
@@ -265,7 +266,7 @@ func (o *OnCall) ical(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	}
 	var b bytes.Buffer
 	if err := oncall.WriteICal(&b, s, now.Add(-7*24*time.Hour), now.Add(56*24*time.Hour), now, names); err != nil {
-		writeError(w, http.StatusInternalServerError, "calendar")
+		writeError(w, r, http.StatusInternalServerError, apitypes.CodeInternal, i18n.New("calendar"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")

@@ -101,6 +101,13 @@ users:
 				require.NoError(t, res.Body.Close())
 				body := string(raw)
 				alerts := r.path == "/api/v1/alerts" || r.path == "/api/v1/watchdog"
+				if res.StatusCode >= 400 && !alerts {
+					// Every refusal of the REST API is an apitypes.Error with a documented code.
+					var e apitypes.Error
+					require.NoError(t, json.Unmarshal(raw, &e), body)
+					require.Contains(t, apitypes.ErrorCodes, e.Code, body)
+					require.NotEmpty(t, e.Error, body)
+				}
 				switch {
 				case p.ingestOnly && !alerts:
 					require.Equal(t, http.StatusForbidden, res.StatusCode, body)

@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"errors"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 )
 
@@ -86,8 +87,7 @@ func (p Principal) IngestOnly() bool { return p.Role == RoleTenant }
 
 // ErrIngestOnly is the refusal of an Alertmanager credential where it does not serve: it names
 // the credentials that do.
-var ErrIngestOnly = errors.New("this is a tenant's Alertmanager credential (tenants[].tokens, token_files, basic_auth): it only posts alerts to /api/v1/alerts and /api/v1/watchdog; " +
-	"the REST API and the page take a tenant API token (tenants[].api_tokens, role read or act), an operator token (operators[]) or a user (users[])")
+var ErrIngestOnly = i18n.New("this is a tenant's Alertmanager credential (tenants[].tokens, token_files, basic_auth): it only posts alerts to /api/v1/alerts and /api/v1/watchdog; the REST API and the page take a tenant API token (tenants[].api_tokens, role read or act), an operator token (operators[]) or a user (users[])")
 
 // SendsAlerts reports whether the principal may post Alertmanager's notifications (to its
 // tenant).

@@ -1,15 +1,16 @@
 package incident
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 )
 
 // ErrInvalid is returned for an action whose arguments are not acceptable.
-var ErrInvalid = errors.New("invalid action")
+var ErrInvalid = i18n.New("invalid action")
 
 // Close codes a person may give when resolving.
 var CloseCodes = []string{
@@ -74,10 +75,10 @@ const maxText = 4000
 func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 	var res DeskResult
 	if strings.TrimSpace(a.Actor) == "" {
-		return res, fmt.Errorf("%w: actor required", ErrInvalid)
+		return res, i18n.Errorf("%w: actor required", ErrInvalid)
 	}
 	if len(a.Text) > maxText || len(a.Assignee) > 200 || len(a.AssignmentGroup) > 200 {
-		return res, fmt.Errorf("%w: text too long", ErrInvalid)
+		return res, i18n.Errorf("%w: text too long", ErrInvalid)
 	}
 	// SLA breaches that already happened are recorded before the action.
 	res.Entries, res.Breaches = in.CheckSLA(now)
@@ -100,7 +101,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		// state: an incident that reached In Progress or On Hold without a person
 		// (a reopen, a resume, a reconciled silence) is acknowledged in place.
 		if !in.AcknowledgedAt.IsZero() {
-			return res, fmt.Errorf("%w: already acknowledged at %s", ErrTransition, in.AcknowledgedAt.Format(time.RFC3339))
+			return res, i18n.Errorf("%w: already acknowledged at %s", ErrTransition, in.AcknowledgedAt.Format(time.RFC3339))
 		}
 		switch in.State {
 		case StateNew:
@@ -110,7 +111,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		case StateInProgress, StateOnHold:
 			add(KindAcknowledged, "acknowledged")
 		default:
-			return res, fmt.Errorf("%w: acknowledge needs an open incident, is %s", ErrTransition, in.State)
+			return res, i18n.Errorf("%w: acknowledge needs an open incident, is %s", ErrTransition, in.State)
 		}
 		in.AcknowledgedAt = now
 		res.Acknowledged = true
@@ -119,10 +120,10 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		}
 	case ActAssign:
 		if in.State.Final() {
-			return res, fmt.Errorf("%w: incident is %s", ErrTransition, in.State)
+			return res, i18n.Errorf("%w: incident is %s", ErrTransition, in.State)
 		}
 		if a.Assignee == "" && a.AssignmentGroup == "" {
-			return res, fmt.Errorf("%w: assignee or assignment group required", ErrInvalid)
+			return res, i18n.Errorf("%w: assignee or assignment group required", ErrInvalid)
 		}
 		if a.AssignmentGroup != "" {
 			in.AssignmentGroup = a.AssignmentGroup
@@ -133,23 +134,23 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		add(KindAssign, fmt.Sprintf("assigned to %q (group %q)", in.Assignee, in.AssignmentGroup))
 	case ActNote:
 		if strings.TrimSpace(a.Text) == "" {
-			return res, fmt.Errorf("%w: note text required", ErrInvalid)
+			return res, i18n.Errorf("%w: note text required", ErrInvalid)
 		}
 		add(KindNote, a.Text)
 	case ActComment:
 		if strings.TrimSpace(a.Text) == "" {
-			return res, fmt.Errorf("%w: comment text required", ErrInvalid)
+			return res, i18n.Errorf("%w: comment text required", ErrInvalid)
 		}
 		add(KindComment, a.Text)
 	case ActPriority:
 		if in.State.Final() || in.State == StateResolved {
-			return res, fmt.Errorf("%w: incident is %s", ErrTransition, in.State)
+			return res, i18n.Errorf("%w: incident is %s", ErrTransition, in.State)
 		}
 		if a.Impact < LevelHigh || a.Impact > LevelLow || a.Urgency < LevelHigh || a.Urgency > LevelLow {
-			return res, fmt.Errorf("%w: impact and urgency must be 1 (high), 2 (medium) or 3 (low)", ErrInvalid)
+			return res, i18n.Errorf("%w: impact and urgency must be 1 (high), 2 (medium) or 3 (low)", ErrInvalid)
 		}
 		if strings.TrimSpace(a.Text) == "" {
-			return res, fmt.Errorf("%w: a reason is required to override the priority", ErrInvalid)
+			return res, i18n.Errorf("%w: a reason is required to override the priority", ErrInvalid)
 		}
 		prio := p.Priority.Matrix[a.Impact-1][a.Urgency-1]
 		add(KindPriority, fmt.Sprintf("priority set P%d -> P%d (impact %d, urgency %d): %s", in.Priority, prio, a.Impact, a.Urgency, a.Text))
@@ -157,7 +158,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		in.setSLA(p)
 	case ActHold:
 		if !slices.Contains(HoldReasons, a.Reason) {
-			return res, fmt.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))
+			return res, i18n.Errorf("%w: hold reason must be one of %s", ErrInvalid, strings.Join(HoldReasons, ", "))
 		}
 		if err := move(StateOnHold, a.Reason+noteSuffix(a.Text)); err != nil {
 			return res, err
@@ -166,7 +167,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		in.HoldSince = now
 	case ActResume:
 		if in.State != StateOnHold {
-			return res, fmt.Errorf("%w: resume needs state on_hold, is %s", ErrTransition, in.State)
+			return res, i18n.Errorf("%w: resume needs state on_hold, is %s", ErrTransition, in.State)
 		}
 		paused := in.resume(now, p)
 		if err := move(StateInProgress, fmt.Sprintf("SLA clock paused %s", paused.Round(time.Second))); err != nil {
@@ -174,10 +175,10 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		}
 	case ActResolve:
 		if !slices.Contains(CloseCodes, a.CloseCode) {
-			return res, fmt.Errorf("%w: close code must be one of %s", ErrInvalid, strings.Join(CloseCodes, ", "))
+			return res, i18n.Errorf("%w: close code must be one of %s", ErrInvalid, strings.Join(CloseCodes, ", "))
 		}
 		if strings.TrimSpace(a.Text) == "" {
-			return res, fmt.Errorf("%w: resolution notes required", ErrInvalid)
+			return res, i18n.Errorf("%w: resolution notes required", ErrInvalid)
 		}
 		if err := checkTransition(in.State, StateResolved); err != nil {
 			return res, err
@@ -195,7 +196,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		in.ClosedAt = now
 	case ActCancel:
 		if strings.TrimSpace(a.Text) == "" {
-			return res, fmt.Errorf("%w: cancel reason required", ErrInvalid)
+			return res, i18n.Errorf("%w: cancel reason required", ErrInvalid)
 		}
 		why := a.Text
 		if a.FalsePositive {
@@ -213,7 +214,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		}
 	case ActReopen:
 		if in.State != StateResolved {
-			return res, fmt.Errorf("%w: reopen needs state resolved, is %s (a closed incident is followed by a new one)", ErrTransition, in.State)
+			return res, i18n.Errorf("%w: reopen needs state resolved, is %s (a closed incident is followed by a new one)", ErrTransition, in.State)
 		}
 		// A person may reopen a resolved incident at any time until it closes: the reopen
 		// window only bounds automatic reopening by a re-fire.
@@ -223,7 +224,7 @@ func Do(in *Incident, p Policy, a Action, now time.Time) (DeskResult, error) {
 		in.ReopenCount++
 		in.ResolvedAt, in.ResolvedBy, in.CloseCode, in.CloseNotes = time.Time{}, "", "", ""
 	default:
-		return res, fmt.Errorf("%w: unknown action %q", ErrInvalid, a.Kind)
+		return res, i18n.Errorf("%w: unknown action %q", ErrInvalid, a.Kind)
 	}
 	in.Touched = true
 	in.UpdatedAt = now

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 )
 
@@ -34,15 +35,15 @@ type Manual struct {
 func NewManual(now time.Time, p Policy, actor string, m Manual) (*Incident, []Entry, error) {
 	switch {
 	case strings.TrimSpace(actor) == "":
-		return nil, nil, fmt.Errorf("%w: actor required", ErrInvalid)
+		return nil, nil, i18n.Errorf("%w: actor required", ErrInvalid)
 	case strings.TrimSpace(m.Title) == "":
-		return nil, nil, fmt.Errorf("%w: title required", ErrInvalid)
+		return nil, nil, i18n.Errorf("%w: title required", ErrInvalid)
 	case !slices.Contains(Channels, m.Channel):
-		return nil, nil, fmt.Errorf("%w: channel must be one of %s", ErrInvalid, strings.Join(Channels, ", "))
+		return nil, nil, i18n.Errorf("%w: channel must be one of %s", ErrInvalid, strings.Join(Channels, ", "))
 	case m.Impact < LevelHigh || m.Impact > LevelLow || m.Urgency < LevelHigh || m.Urgency > LevelLow:
-		return nil, nil, fmt.Errorf("%w: impact and urgency must be 1 (high), 2 (medium) or 3 (low)", ErrInvalid)
+		return nil, nil, i18n.Errorf("%w: impact and urgency must be 1 (high), 2 (medium) or 3 (low)", ErrInvalid)
 	case len(m.Description) > maxText || len(m.CI) > 200 || len(m.Category) > 200 || len(m.AssignmentGroup) > 200:
-		return nil, nil, fmt.Errorf("%w: text too long", ErrInvalid)
+		return nil, nil, i18n.Errorf("%w: text too long", ErrInvalid)
 	}
 	key := make([]byte, 16)
 	if _, err := rand.Read(key); err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 )
 
 // Relations between incidents a person makes.
@@ -24,13 +26,13 @@ const closeCodeMerged = "merged"
 func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text string, mute time.Duration, now time.Time) ([]Entry, error) {
 	switch {
 	case strings.TrimSpace(actor) == "":
-		return nil, fmt.Errorf("%w: actor required", ErrInvalid)
+		return nil, i18n.Errorf("%w: actor required", ErrInvalid)
 	case src.ID == dst.ID:
-		return nil, fmt.Errorf("%w: an incident cannot be related to itself", ErrInvalid)
+		return nil, i18n.Errorf("%w: an incident cannot be related to itself", ErrInvalid)
 	case src.Tenant != dst.Tenant:
-		return nil, fmt.Errorf("%w: incidents of different tenants", ErrInvalid)
+		return nil, i18n.Errorf("%w: incidents of different tenants", ErrInvalid)
 	case len(text) > maxText:
-		return nil, fmt.Errorf("%w: text too long", ErrInvalid)
+		return nil, i18n.Errorf("%w: text too long", ErrInvalid)
 	}
 	var out []Entry
 	switch kind {
@@ -40,10 +42,10 @@ func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text strin
 			dst.entry(now, actor, KindLinked, "linked to incident "+srcName+noteSuffix(text)))
 	case RelMerge:
 		if src.State.Final() {
-			return nil, fmt.Errorf("%w: incident %s is %s", ErrTransition, srcName, src.State)
+			return nil, i18n.Errorf("%w: incident %s is %s", ErrTransition, srcName, src.State)
 		}
 		if dst.State.Final() {
-			return nil, fmt.Errorf("%w: cannot merge into incident %s: it is %s", ErrTransition, dstName, dst.State)
+			return nil, i18n.Errorf("%w: cannot merge into incident %s: it is %s", ErrTransition, dstName, dst.State)
 		}
 		from := src.State
 		src.State = StateCanceled
@@ -57,7 +59,7 @@ func Relate(kind string, src, dst *Incident, actor, srcName, dstName, text strin
 			src.entry(now, actor, KindState, fmt.Sprintf("%s -> canceled: merged into incident %s%s", from, dstName, noteSuffix(text))),
 			dst.entry(now, actor, KindLinked, "incident "+srcName+" merged into this one"+noteSuffix(text)))
 	default:
-		return nil, fmt.Errorf("%w: unknown relation %q", ErrInvalid, kind)
+		return nil, i18n.Errorf("%w: unknown relation %q", ErrInvalid, kind)
 	}
 	for _, in := range []*Incident{src, dst} {
 		in.Touched = true

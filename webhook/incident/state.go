@@ -5,9 +5,9 @@
 package incident
 
 import (
-	"errors"
-	"fmt"
 	"slices"
+
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 )
 
 // State is an incident's lifecycle state.
@@ -63,14 +63,14 @@ var transitions = map[State][]State{
 }
 
 // ErrTransition is returned for a transition the lifecycle does not allow.
-var ErrTransition = errors.New("transition not allowed")
+var ErrTransition = i18n.New("transition not allowed")
 
 // CanTransition reports whether from -> to is allowed.
 func CanTransition(from, to State) bool { return slices.Contains(transitions[from], to) }
 
 func checkTransition(from, to State) error {
 	if !CanTransition(from, to) {
-		return fmt.Errorf("%w: %s -> %s", ErrTransition, from, to)
+		return i18n.Errorf("%w: %s -> %s", ErrTransition, from, to)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -25,7 +26,7 @@ func (d *Desk) Declare(ctx context.Context, tenant, actor string, incidentID int
 		every = DefaultUpdateEvery
 	}
 	if every < time.Minute || every > 7*24*time.Hour {
-		return nil, invalid("the update cadence must be between 1m and 7d")
+		return nil, i18n.Errorf("%w: the update cadence must be between 1m and 7d", ErrInvalid)
 	}
 	coordinator = strings.TrimSpace(sanitize.Text(coordinator, sanitize.MaxName))
 	if coordinator == "" {
@@ -67,14 +68,14 @@ func (d *Desk) ChangeMajor(ctx context.Context, incidentID int64, c MajorChange)
 	if c.Coordinator != nil {
 		co := strings.TrimSpace(sanitize.Text(*c.Coordinator, sanitize.MaxName))
 		if co == "" {
-			return nil, invalid("a coordinator is required")
+			return nil, i18n.Errorf("%w: a coordinator is required", ErrInvalid)
 		}
 		m.Coordinator = co
 		what = append(what, "coordinator "+co)
 	}
 	if c.UpdateEvery != nil {
 		if *c.UpdateEvery < time.Minute || *c.UpdateEvery > 7*24*time.Hour {
-			return nil, invalid("the update cadence must be between 1m and 7d")
+			return nil, i18n.Errorf("%w: the update cadence must be between 1m and 7d", ErrInvalid)
 		}
 		m.UpdateEvery = *c.UpdateEvery
 		base := m.LastUpdateAt
@@ -91,7 +92,7 @@ func (d *Desk) ChangeMajor(ctx context.Context, incidentID int64, c MajorChange)
 	if c.Review != nil {
 		summary := strings.TrimSpace(sanitize.Text(*c.Review, maxText))
 		if summary == "" {
-			return nil, invalid("a review needs a summary")
+			return nil, i18n.Errorf("%w: a review needs a summary", ErrInvalid)
 		}
 		pid, err := d.reviewProblem(ctx, m, c)
 		if err != nil {
@@ -152,7 +153,7 @@ func (d *Desk) reviewProblem(ctx context.Context, m *store.MajorIncident, c Majo
 func (d *Desk) CustomerUpdate(ctx context.Context, tenant, actor string, incidentID int64, text string) (*store.MajorUpdate, error) {
 	text = strings.TrimSpace(sanitize.Text(text, maxText))
 	if text == "" {
-		return nil, invalid("an update needs a text")
+		return nil, i18n.Errorf("%w: an update needs a text", ErrInvalid)
 	}
 	m, err := d.Problems.Major(ctx, tenant, incidentID)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -54,12 +55,8 @@ func (s Settings) Validate() error {
 
 // Errors of the desk's operations.
 var (
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = i18n.New("invalid")
 )
-
-func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
-}
 
 // Desk runs problem management over a store.
 type Desk struct {
@@ -271,10 +268,10 @@ type Create struct {
 func (d *Desk) CreateProblem(ctx context.Context, c Create) (*store.Problem, error) {
 	title := strings.TrimSpace(sanitize.Text(c.Title, sanitize.MaxTitle))
 	if title == "" {
-		return nil, invalid("a problem needs a title")
+		return nil, i18n.Errorf("%w: a problem needs a title", ErrInvalid)
 	}
 	if c.Key != "" && c.CI != "" {
-		return nil, invalid("a problem is about a key or a CI, not both")
+		return nil, i18n.Errorf("%w: a problem is about a key or a CI, not both", ErrInvalid)
 	}
 	for _, id := range c.Incidents {
 		if _, err := d.Store.Incident(ctx, c.Tenant, id); err != nil {
@@ -292,7 +289,7 @@ func (d *Desk) CreateProblem(ctx context.Context, c Create) (*store.Problem, err
 		p.Scope, p.Subject = store.ScopeCI, sanitize.Text(c.CI, sanitize.MaxTitle)
 	}
 	if p.KnownError && strings.TrimSpace(p.Workaround) == "" {
-		return nil, invalid("a known error needs a workaround")
+		return nil, i18n.Errorf("%w: a known error needs a workaround", ErrInvalid)
 	}
 	err := d.Problems.CreateProblem(ctx, p, c.Incidents, store.ProblemEntry{Tenant: c.Tenant, Subject: p.Subject, At: now,
 		Actor: c.Actor, Kind: "created", Message: "created by hand"})
@@ -335,7 +332,7 @@ func (d *Desk) ChangeProblem(ctx context.Context, id int64, c Change) (*store.Pr
 		what = append(what, fmt.Sprintf("known error: %t", p.KnownError))
 	}
 	if p.KnownError && strings.TrimSpace(p.Workaround) == "" {
-		return nil, invalid("a known error needs a workaround")
+		return nil, i18n.Errorf("%w: a known error needs a workaround", ErrInvalid)
 	}
 	if c.State != nil {
 		switch *c.State {
@@ -349,7 +346,7 @@ func (d *Desk) ChangeProblem(ctx context.Context, id int64, c Change) (*store.Pr
 			}
 			p.ClosedAt = now
 		default:
-			return nil, invalid("state must be open, resolved or closed")
+			return nil, i18n.Errorf("%w: state must be open, resolved or closed", ErrInvalid)
 		}
 		if *c.State != p.State {
 			what = append(what, "state: "+*c.State)
@@ -382,7 +379,7 @@ func (d *Desk) Suppress(ctx context.Context, tenant, actor, key string, until ti
 	key = sanitize.ID(key, sanitize.MaxKey)
 	reason = strings.TrimSpace(sanitize.Text(reason, maxText))
 	if key == "" {
-		return invalid("a suppression needs a correlation key")
+		return i18n.Errorf("%w: a suppression needs a correlation key", ErrInvalid)
 	}
 	now := d.now()
 	msg := fmt.Sprintf("won't fix until %s: %s", until.UTC().Format(time.RFC3339), reason)
@@ -390,7 +387,7 @@ func (d *Desk) Suppress(ctx context.Context, tenant, actor, key string, until ti
 		msg = "suppression lifted: " + reason
 		until = now
 	} else if reason == "" {
-		return invalid("a suppression needs a reason")
+		return i18n.Errorf("%w: a suppression needs a reason", ErrInvalid)
 	}
 	return d.Problems.Suppress(ctx, store.Suppression{Tenant: tenant, Key: key, Until: until, Reason: reason, Actor: actor, CreatedAt: now},
 		store.ProblemEntry{Tenant: tenant, Subject: key, At: now, Actor: actor, Kind: "suppressed", Message: msg})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/problem"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/readmodel"
@@ -71,7 +72,7 @@ func canChange(p auth.Principal) bool { return p.WorksOnIncidents() }
 func (h *Handlers) reader(next func(http.ResponseWriter, *http.Request, auth.Principal)) func(http.ResponseWriter, *http.Request, auth.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		if !canRead(p) {
-			writeError(w, http.StatusForbidden, "this credential may not read reports")
+			writeError(w, r, http.StatusForbidden, apitypes.CodeForbidden, i18n.New("this credential may not read reports"))
 			return
 		}
 		next(w, r, p)
@@ -81,7 +82,7 @@ func (h *Handlers) reader(next func(http.ResponseWriter, *http.Request, auth.Pri
 func (h *Handlers) writer(next func(http.ResponseWriter, *http.Request, auth.Principal)) func(http.ResponseWriter, *http.Request, auth.Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		if !canChange(p) {
-			writeError(w, http.StatusForbidden, "this credential may not change problems or major incidents")
+			writeError(w, r, http.StatusForbidden, apitypes.CodeForbidden, i18n.New("this credential may not change problems or major incidents"))
 			return
 		}
 		next(w, r, p)
@@ -96,22 +97,22 @@ func tenant(r *http.Request, p auth.Principal, required bool) (string, error) {
 	}
 	t := r.URL.Query().Get(apitypes.ParamTenant)
 	if t == "" && required {
-		return "", errors.New("an operator names the tenant (tenant=)")
+		return "", i18n.New("an operator names the tenant (tenant=)")
 	}
 	return t, nil
 }
 
-func (h *Handlers) fail(w http.ResponseWriter, err error) {
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not found")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("not found"))
 	case errors.Is(err, store.ErrExists):
-		writeError(w, http.StatusConflict, err.Error())
+		writeError(w, r, http.StatusConflict, apitypes.CodeConflict, err)
 	case errors.Is(err, problem.ErrInvalid):
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeInvalid, err)
 	default:
 		rm := &readmodel.Reader{Logger: h.Logger}
-		writeError(w, http.StatusServiceUnavailable, rm.Unavailable(err))
+		writeError(w, r, http.StatusServiceUnavailable, apitypes.CodeUnavailable, rm.UnavailableError(err))
 	}
 }
 
@@ -119,7 +120,7 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: invalid JSON body: %v", problem.ErrInvalid, err)
+		return i18n.Errorf("%w: invalid JSON body: %w", problem.ErrInvalid, err)
 	}
 	return nil
 }
@@ -168,13 +169,13 @@ func (h *Handlers) wireProblem(p *store.Problem) apitypes.Problem {
 func (h *Handlers) listProblems(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, false)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	q := r.URL.Query()
 	ps, err := h.Desk.Problems.ListProblems(r.Context(), store.ProblemFilter{Tenant: t, OpenOnly: q.Get("open") == "true", KnownError: q.Get("known_error") == "true"})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	out := apitypes.ProblemsResponse{Problems: []apitypes.Problem{}}
@@ -210,12 +211,12 @@ func (h *Handlers) detail(r *http.Request, scope string, id int64) (*apitypes.Pr
 func (h *Handlers) getProblem(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := h.problemID(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "not found")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("not found"))
 		return
 	}
 	d, err := h.detail(r, p.Scope(), id)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -224,28 +225,28 @@ func (h *Handlers) getProblem(w http.ResponseWriter, r *http.Request, p auth.Pri
 func (h *Handlers) createProblem(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, true)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	var req apitypes.ProblemRequest
 	if err := decode(r, &req); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	ids, err := h.incidentIDs(req.Incidents)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	pr, err := h.Desk.CreateProblem(r.Context(), problem.Create{Tenant: t, Actor: p.Name, Title: req.Title, Key: req.Key, CI: req.CI,
 		RootCause: req.RootCause, Workaround: req.Workaround, KnownError: req.KnownError, Incidents: ids})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	d, err := h.detail(r, pr.Tenant, pr.ID)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, d)
@@ -254,32 +255,32 @@ func (h *Handlers) createProblem(w http.ResponseWriter, r *http.Request, p auth.
 func (h *Handlers) changeProblem(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, ok := h.problemID(r.PathValue("id"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "not found")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("not found"))
 		return
 	}
 	var req apitypes.ProblemChange
 	if err := decode(r, &req); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	pr, err := h.Desk.Problems.Problem(r.Context(), p.Scope(), id)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	ids, err := h.incidentIDs(req.Link)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	if _, err := h.Desk.ChangeProblem(r.Context(), id, problem.Change{Tenant: pr.Tenant, Actor: p.Name, RootCause: req.RootCause,
 		Workaround: req.Workaround, KnownError: req.KnownError, State: req.State, Link: ids}); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	d, err := h.detail(r, pr.Tenant, pr.ID)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -288,12 +289,12 @@ func (h *Handlers) changeProblem(w http.ResponseWriter, r *http.Request, p auth.
 func (h *Handlers) listSuppressions(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, false)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	sps, err := h.Desk.Problems.Suppressions(r.Context(), t, h.Now())
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	out := apitypes.SuppressionsResponse{Suppressions: []apitypes.Suppression{}}
@@ -306,16 +307,16 @@ func (h *Handlers) listSuppressions(w http.ResponseWriter, r *http.Request, p au
 func (h *Handlers) suppress(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, true)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	var req apitypes.SuppressRequest
 	if err := decode(r, &req); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	if err := h.Desk.Suppress(r.Context(), t, p.Name, req.Key, req.Until, req.Reason); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	h.listSuppressions(w, r, p)
@@ -340,7 +341,7 @@ func (h *Handlers) wireMajor(r *http.Request, m store.MajorIncident) (apitypes.M
 func (h *Handlers) listMajors(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, false)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	var due time.Time
@@ -349,14 +350,14 @@ func (h *Handlers) listMajors(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	ms, err := h.Desk.Problems.ListMajors(r.Context(), t, time.Time{}, time.Time{}, due)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	out := apitypes.MajorIncidentsResponse{MajorIncidents: []apitypes.MajorIncident{}}
 	for _, m := range ms {
 		wm, err := h.wireMajor(r, m)
 		if err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 		out.MajorIncidents = append(out.MajorIncidents, wm)
@@ -370,7 +371,7 @@ func parseEvery(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: update_every: %v", problem.ErrInvalid, err)
+		return 0, i18n.Errorf("%w: update_every: %w", problem.ErrInvalid, err)
 	}
 	return d, nil
 }
@@ -391,22 +392,22 @@ func (h *Handlers) incidentTenant(r *http.Request, p auth.Principal) (int64, str
 func (h *Handlers) declare(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, t, err := h.incidentTenant(r, p)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	var req apitypes.MajorDeclare
 	if err := decode(r, &req); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	every, err := parseEvery(req.UpdateEvery)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	m, err := h.Desk.Declare(r.Context(), t, p.Name, id, req.Coordinator, every)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	h.writeMajor(w, r, *m, http.StatusCreated)
@@ -415,7 +416,7 @@ func (h *Handlers) declare(w http.ResponseWriter, r *http.Request, p auth.Princi
 func (h *Handlers) writeMajor(w http.ResponseWriter, r *http.Request, m store.MajorIncident, code int) {
 	wm, err := h.wireMajor(r, m)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, code, wm)
@@ -424,64 +425,64 @@ func (h *Handlers) writeMajor(w http.ResponseWriter, r *http.Request, m store.Ma
 func (h *Handlers) majorAction(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	id, t, err := h.incidentTenant(r, p)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	switch r.PathValue("action") {
 	case "update":
 		var req apitypes.MajorUpdateRequest
 		if err := decode(r, &req); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 		if _, err := h.Desk.CustomerUpdate(r.Context(), t, p.Name, id, req.Text); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 	case "review":
 		var req apitypes.MajorReview
 		if err := decode(r, &req); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 		var pid int64
 		if req.ProblemID != 0 {
 			var ok bool
 			if pid, ok = h.IDs.Private(publicid.Problem, req.ProblemID); !ok {
-				h.fail(w, store.ErrNotFound)
+				h.fail(w, r, store.ErrNotFound)
 				return
 			}
 		}
 		if _, err := h.Desk.ChangeMajor(r.Context(), id, problem.MajorChange{Tenant: t, Actor: p.Name, Review: &req.Summary, ProblemID: pid}); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 	case "change":
 		var req apitypes.MajorChange
 		if err := decode(r, &req); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 		c := problem.MajorChange{Tenant: t, Actor: p.Name, Coordinator: req.Coordinator, End: req.End}
 		if req.UpdateEvery != nil {
 			every, err := parseEvery(*req.UpdateEvery)
 			if err != nil {
-				h.fail(w, err)
+				h.fail(w, r, err)
 				return
 			}
 			c.UpdateEvery = &every
 		}
 		if _, err := h.Desk.ChangeMajor(r.Context(), id, c); err != nil {
-			h.fail(w, err)
+			h.fail(w, r, err)
 			return
 		}
 	default:
-		writeError(w, http.StatusNotFound, "unknown action (update, review, change)")
+		writeError(w, r, http.StatusNotFound, apitypes.CodeNotFound, i18n.New("unknown action (update, review, change)"))
 		return
 	}
 	m, err := h.Desk.Problems.Major(r.Context(), t, id)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	h.writeMajor(w, r, *m, http.StatusOK)
@@ -493,24 +494,24 @@ func rangeOf(r *http.Request, loc *time.Location) (time.Time, time.Time, error) 
 	if m := q.Get("month"); m != "" {
 		t, err := time.ParseInLocation("2006-01", m, loc)
 		if err != nil {
-			return time.Time{}, time.Time{}, errors.New("month must be YYYY-MM")
+			return time.Time{}, time.Time{}, i18n.New("month must be YYYY-MM")
 		}
 		from, to := report.Month(t.Year(), t.Month(), loc)
 		return from, to, nil
 	}
 	from, err := time.Parse(time.RFC3339, q.Get("from"))
 	if err != nil {
-		return time.Time{}, time.Time{}, errors.New("from and to (RFC 3339), or month (YYYY-MM), are required")
+		return time.Time{}, time.Time{}, i18n.New("from and to (RFC 3339), or month (YYYY-MM), are required")
 	}
 	to, err := time.Parse(time.RFC3339, q.Get("to"))
 	if err != nil {
-		return time.Time{}, time.Time{}, errors.New("to must be RFC 3339")
+		return time.Time{}, time.Time{}, i18n.New("to must be RFC 3339")
 	}
 	if !to.After(from) {
-		return time.Time{}, time.Time{}, errors.New("to must be after from")
+		return time.Time{}, time.Time{}, i18n.New("to must be after from")
 	}
 	if to.Sub(from) > 366*24*time.Hour {
-		return time.Time{}, time.Time{}, errors.New("a range is at most 366 days")
+		return time.Time{}, time.Time{}, i18n.New("a range is at most 366 days")
 	}
 	return from, to, nil
 }
@@ -519,7 +520,7 @@ func (h *Handlers) location(r *http.Request, t string) (*time.Location, error) {
 	if tz := r.URL.Query().Get("tz"); tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil || strings.Contains(tz, "..") {
-			return nil, errors.New("unknown time zone")
+			return nil, i18n.New("unknown time zone")
 		}
 		return loc, nil
 	}
@@ -534,17 +535,17 @@ func (h *Handlers) location(r *http.Request, t string) (*time.Location, error) {
 func (h *Handlers) report(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	t, err := tenant(r, p, true)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	loc, err := h.location(r, t)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	from, to, err := rangeOf(r, loc)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	q := r.URL.Query()
@@ -553,14 +554,14 @@ func (h *Handlers) report(w http.ResponseWriter, r *http.Request, p auth.Princip
 		format = "html"
 	}
 	if format != "html" && format != "pdf" && format != "json" {
-		writeError(w, http.StatusBadRequest, "format must be html, pdf or json")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("format must be html, pdf or json"))
 		return
 	}
 	rep, err := report.Compute(r.Context(), h.Desk.Store, h.Desk.Problems, report.Options{Tenant: t, From: from, To: to, Location: loc,
 		Now: h.Now(), PublicID: func(id int64) int64 { return h.IDs.Public(publicid.Incident, id) },
 		ProblemID: func(id int64) int64 { return h.IDs.Public(publicid.Problem, id) }})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	if format == "json" {
@@ -569,7 +570,7 @@ func (h *Handlers) report(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	var page bytes.Buffer
 	if err := report.HTML(&page, rep, report.Lang(q.Get("lang")), h.Now()); err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	name := fmt.Sprintf("report-%s-%s", sanitizeName(t), from.In(loc).Format("2006-01-02"))
@@ -582,7 +583,7 @@ func (h *Handlers) report(w http.ResponseWriter, r *http.Request, p auth.Princip
 	pdf, err := h.Printer.PDF(r.Context(), page.Bytes())
 	if err != nil {
 		h.Logger.Error("print report", "tenant", t, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "the PDF cannot be printed now (see the log)")
+		writeError(w, r, http.StatusServiceUnavailable, apitypes.CodeUnavailable, i18n.New("the PDF cannot be printed now (see the log)"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/pdf")
@@ -604,12 +605,12 @@ func (h *Handlers) export(w http.ResponseWriter, r *http.Request, p auth.Princip
 	// An operator may export every tenant (no tenant=).
 	t, err := tenant(r, p, false)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	from, to, err := rangeOf(r, time.UTC)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, err)
 		return
 	}
 	what := r.PathValue("what")
@@ -618,7 +619,7 @@ func (h *Handlers) export(w http.ResponseWriter, r *http.Request, p auth.Princip
 		format = report.FormatCSV
 	}
 	if (what != "incidents" && what != "journal") || (format != report.FormatCSV && format != report.FormatJSON) {
-		writeError(w, http.StatusBadRequest, "export incidents or journal, as csv or json")
+		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("export incidents or journal, as csv or json"))
 		return
 	}
 	e := &report.Export{Store: h.Desk.Store, Problems: h.Desk.Problems, Tenant: t, From: from, To: to, Now: h.Now(),
@@ -656,6 +657,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+// writeError answers an apitypes.Error in the request's language (see i18n.Language).
+func writeError(w http.ResponseWriter, r *http.Request, status int, code string, err error) {
+	i18n.WriteError(w, r, status, code, err)
 }

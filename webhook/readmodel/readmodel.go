@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/apitypes"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
@@ -72,7 +72,7 @@ func (r *Reader) ParseFilter(q url.Values, scope string) (store.Filter, error) {
 			}
 			st := incident.State(part)
 			if !st.Valid() {
-				return f, fmt.Errorf("unknown state %q", part)
+				return f, i18n.Errorf("unknown state %q", part)
 			}
 			f.States = append(f.States, st)
 		}
@@ -82,7 +82,7 @@ func (r *Reader) ParseFilter(q url.Values, scope string) (store.Filter, error) {
 	case "true", "1":
 		f.OpenOnly = true
 	default:
-		return f, errors.New("open must be true or false")
+		return f, i18n.New("open must be true or false")
 	}
 	ints := []struct {
 		key      string
@@ -93,7 +93,7 @@ func (r *Reader) ParseFilter(q url.Values, scope string) (store.Filter, error) {
 		if v := get(it.key); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < it.min || n > it.max {
-				return f, fmt.Errorf("%s must be an integer %d-%d", it.key, it.min, it.max)
+				return f, i18n.Errorf("%s must be an integer %d-%d", it.key, it.min, it.max)
 			}
 			*it.dst = n
 		}
@@ -101,7 +101,7 @@ func (r *Reader) ParseFilter(q url.Values, scope string) (store.Filter, error) {
 	if v := get(apitypes.ParamBefore); v != "" {
 		id, ok := r.IncidentID(v)
 		if !ok {
-			return f, errors.New("before must be a positive incident id")
+			return f, i18n.New("before must be a positive incident id")
 		}
 		f.BeforeID = id
 	}
@@ -112,17 +112,17 @@ func (r *Reader) ParseFilter(q url.Values, scope string) (store.Filter, error) {
 		if v := get(t.key); v != "" {
 			tm, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, fmt.Errorf("%s must be an RFC 3339 time: %w", t.key, err)
+				return f, i18n.Errorf("%s must be an RFC 3339 time: %w", t.key, err)
 			}
 			// Beyond the years the store holds (1678-2262) the bound means "unbounded".
 			*t.dst, _ = sanitize.Time(tm)
 		}
 	}
 	if !f.ActiveFrom.IsZero() && !f.ActiveTo.IsZero() && f.ActiveTo.Before(f.ActiveFrom) {
-		return f, errors.New("to must not be before from")
+		return f, i18n.New("to must not be before from")
 	}
 	if len(f.Search) > 200 {
-		return f, errors.New("q too long")
+		return f, i18n.New("q too long")
 	}
 	if f.Limit == 0 {
 		f.Limit = 50
@@ -302,10 +302,13 @@ func Status(err error) int {
 
 // Unavailable logs a store failure under a new request id and returns the message for the
 // caller: generic, with the id to find the log line (never the database's words).
-func (r *Reader) Unavailable(err error) string {
+func (r *Reader) Unavailable(err error) string { return r.UnavailableError(err).Error() }
+
+// UnavailableError is Unavailable's message as an error the catalogue translates.
+func (r *Reader) UnavailableError(err error) error {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
 	r.Logger.Error("service desk request", "request_id", id, "err", err)
-	return "store unavailable (request id " + id + ")"
+	return i18n.Errorf("store unavailable (request id %s)", id)
 }

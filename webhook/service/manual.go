@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -17,7 +17,7 @@ type tenants interface{ HasTenant(name string) bool }
 // transaction.
 func (s *Service) CreateManual(ctx context.Context, c Caller, m incident.Manual) (*incident.Incident, error) {
 	if c.ReadOnly {
-		return nil, fmt.Errorf("create incident: %w: read-only role", ErrForbidden)
+		return nil, i18n.Errorf("create incident: %w: read-only role", ErrForbidden)
 	}
 	if !c.Operator {
 		m.Tenant = c.Tenant
@@ -27,15 +27,15 @@ func (s *Service) CreateManual(ctx context.Context, c Caller, m incident.Manual)
 	}
 	rules := s.Rules()
 	if ts, ok := rules.(tenants); m.Tenant == "" || ok && !ts.HasTenant(m.Tenant) {
-		return nil, fmt.Errorf("create incident: %w: unknown tenant %q", incident.ErrInvalid, m.Tenant)
+		return nil, i18n.Errorf("create incident: %w: unknown tenant %q", incident.ErrInvalid, m.Tenant)
 	}
 	now := s.now()
 	in, entries, err := incident.NewManual(now, rules.Policy(m.Tenant), sanitize.Text(c.Name, 0), m)
 	if err != nil {
-		return nil, fmt.Errorf("create incident: %w", err)
+		return nil, i18n.Errorf("create incident: %w", err)
 	}
 	if !c.SeesGroup(in.AssignmentGroup) {
-		return nil, fmt.Errorf("create incident: %w: an operator limited to assignment groups opens incidents of its groups or unassigned ones, not of %q", ErrForbidden, in.AssignmentGroup)
+		return nil, i18n.Errorf("create incident: %w: an operator limited to assignment groups opens incidents of its groups or unassigned ones, not of %q", ErrForbidden, in.AssignmentGroup)
 	}
 	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		in.ID, in.Version = 0, 0
@@ -51,7 +51,7 @@ func (s *Service) CreateManual(ctx context.Context, c Caller, m incident.Manual)
 		return record(ctx, tx, in, es, incident.EventCreated, now)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create incident: %w", err)
+		return nil, i18n.Errorf("create incident: %w", err)
 	}
 	if s.Metrics != nil {
 		s.Metrics.IncidentsOpened.WithLabelValues(in.Tenant, prio(in.Priority)).Inc()

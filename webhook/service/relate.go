@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -14,7 +14,7 @@ import (
 // journal's name of an incident (its public id).
 func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target int64, text string, name func(int64) string) error {
 	if c.ReadOnly {
-		return fmt.Errorf("%s incident %d: %w: read-only role", kind, id, ErrForbidden)
+		return i18n.Errorf("%s incident %d: %w: read-only role", kind, id, ErrForbidden)
 	}
 	now := s.now()
 	text = sanitize.Text(text, 0)
@@ -51,7 +51,7 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s incident %d: %w", kind, id, err)
+		return i18n.Errorf("%s incident %d: %w", kind, id, err)
 	}
 	return nil
 }

@@ -7,13 +7,13 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/sanitize"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -418,12 +418,12 @@ func record(ctx context.Context, tx store.Tx, in *incident.Incident, entries []i
 }
 
 // ErrForbidden is returned when a caller acts outside its tenant.
-var ErrForbidden = errors.New("forbidden")
+var ErrForbidden = i18n.New("forbidden")
 
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
 	if c.ReadOnly {
-		return nil, fmt.Errorf("%s incident %d: %w: read-only role", a.Kind, id, ErrForbidden)
+		return nil, i18n.Errorf("%s incident %d: %w: read-only role", a.Kind, id, ErrForbidden)
 	}
 	now := s.now()
 	a = sanitizeAction(a)
@@ -456,7 +456,7 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s incident %d: %w", a.Kind, id, err)
+		return nil, i18n.Errorf("%s incident %d: %w", a.Kind, id, err)
 	}
 	if s.Metrics != nil {
 		pl := prio(updated.Priority)

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 )
 
@@ -15,7 +15,7 @@ import (
 
 // ErrExists is returned when an open problem already covers the same subject (a correlation
 // key or a CI) of the tenant, or an incident is already declared major.
-var ErrExists = errors.New("already exists")
+var ErrExists = i18n.New("already exists")
 
 // Incident journal kinds written by problem management.
 const (

@@ -32,3 +32,22 @@ type Sessions interface {
 	// replica sharing the database.
 	ServerSecret(ctx context.Context, fresh []byte) ([]byte, error)
 }
+
+// UserPreferences are a named user's choices on the page's preferences: saved in the database,
+// they follow the user to every browser and replica, and to the REST API (the language of its
+// messages).
+type UserPreferences struct {
+	// Language is en or ja ("": the browser's).
+	Language string
+	// Zone is an IANA time zone name ("": the configuration's).
+	Zone string
+}
+
+// Preferences keeps the named users' preferences. The SQL stores implement it next to
+// Sessions.
+type Preferences interface {
+	// UserPreferences returns a user's preferences: the zero value when none are saved.
+	UserPreferences(ctx context.Context, user string) (UserPreferences, error)
+	// SetUserPreferences saves a user's preferences (the zero value forgets them).
+	SetUserPreferences(ctx context.Context, user string, p UserPreferences, now time.Time) error
+}

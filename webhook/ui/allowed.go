@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/auth"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/store"
@@ -111,12 +112,14 @@ func tp(t time.Time) *time.Time {
 	return &t
 }
 
-// actionError is why an action was refused, in the user's language (with the rule's own words).
+// actionError is why an action was refused, in the user's language (with the rule's own words,
+// in that language too: see i18n.Text).
 func actionError(l *Locale, err error) string {
-	msg := err.Error()
+	msg := i18n.Text(l.Language(), err)
 	if i := strings.Index(msg, ": "); i >= 0 {
 		msg = msg[i+2:] // "acknowledge incident 5: ..." names the incident the page shows
 	}
+	msg = strings.TrimSuffix(msg, "。") // quoted inside a sentence of its own
 	switch {
 	case errors.Is(err, incident.ErrTransition):
 		return l.T("The incident's state does not allow this action (%s).", msg)

@@ -72,7 +72,8 @@ operators:
 	require.NoError(t, err)
 	d := &desk{t: t, st: st, cfg: cfg, clock: testkit.NewClock(time.Now())}
 	d.svc = &service.Service{Store: st, Rules: func() service.Rules { return cfg }, Now: d.clock.Now}
-	d.access = &auth.Access{Authenticator: auth.NewTokens(func() *config.Config { return cfg }, secret), Sessions: auth.NewSessions(st, secret)}
+	current := func() *config.Config { return cfg }
+	d.access = &auth.Access{Authenticator: auth.WithUsers(auth.NewTokens(current, secret), auth.NewUsers(current, secret)), Sessions: auth.NewSessions(st, secret)}
 	mux := http.NewServeMux()
 	d.ui = &ui.UI{Service: d.svc, Access: d.access, Logger: slog.New(slog.DiscardHandler), Config: func() *config.Config { return cfg }}
 	d.ui.Register(mux)
@@ -102,10 +103,15 @@ func (d *desk) act(id int64, a incident.Action) {
 
 // session opens a page session for a token: its cookie and CSRF token.
 func (d *desk) session(token string) (string, string) {
+	return d.sessionOf(auth.Credential{Token: token})
+}
+
+// sessionOf opens a page session for a credential (a token, or a user's name and password).
+func (d *desk) sessionOf(c auth.Credential) (string, string) {
 	d.t.Helper()
-	c, _, err := d.access.Sessions.Open(context.Background(), d.access.Authenticator, auth.Credential{Token: token}, time.Now())
+	cookie, _, err := d.access.Sessions.Open(context.Background(), d.access.Authenticator, c, time.Now())
 	require.NoError(d.t, err)
-	return c, d.access.Sessions.CSRFToken(c)
+	return cookie, d.access.Sessions.CSRFToken(cookie)
 }
 
 type answer struct {

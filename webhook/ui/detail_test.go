@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 )
@@ -72,6 +75,9 @@ func TestActionsFollowTheState(t *testing.T) {
 	ans = d.do(cookie, http.MethodPost, path+"/act", url.Values{"csrf": {csrf}, "action": {"acknowledge"}},
 		map[string]string{"Accept-Language": "ja"})
 	require.Contains(t, ans.body, "インシデントの状態ではこの操作はできません")
+	require.Regexp(t, `インシデントの状態ではこの操作はできません（状態遷移エラー: このインシデントは \S+ に受付済みです）。`, ans.body,
+		"the rule's own words in Japanese")
+	require.NotContains(t, ans.body, "already acknowledged")
 }
 
 // TestForwardingOnTheIncident: the incident's page shows its delivery to each target from the
@@ -194,4 +200,64 @@ func TestLanguageAndTimeZone(t *testing.T) {
 	// The log-in page speaks the browser's language too.
 	login := d.do("", http.MethodGet, "/login?error=expired", nil, map[string]string{"Accept-Language": "ja"}).body
 	require.Contains(t, login, "セッションが終了しました")
+}
+
+// TestSavedPreferencesFollowTheUser: a named user's preferences are saved in the store, so
+// another browser (a new session, without the preferences' cookies) shows the page in the
+// user's language and zone, whatever it asks for; a token's stay in its browser.
+func TestSavedPreferencesFollowTheUser(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("kenji-password-01"), bcrypt.MinCost)
+	require.NoError(t, err)
+	d := newDesk(t, fmt.Sprintf("users:\n  - {name: kenji, role: operator, password_hash: %q}\n", h))
+	start := time.Date(2026, 12, 5, 0, 30, 0, 0, time.UTC)
+	d.clock.Advance(start.Sub(d.clock.Now()))
+	id := d.ingest("acme", "g", start, map[string]string{"alertname": "DiskFull"}, nil)
+	path := "/incidents/" + strconv.FormatInt(id, 10)
+	kenji := auth.Credential{Username: "kenji", Password: "kenji-password-01"}
+
+	cookie, csrf := d.sessionOf(kenji)
+	ans := d.do(cookie, http.MethodPost, "/preferences", url.Values{"csrf": {csrf}, "lang": {"ja"}, "zone": {"Asia/Tokyo"}}, nil)
+	require.Equal(t, http.StatusSeeOther, ans.code, ans.body)
+	saved, err := d.st.UserPreferences(context.Background(), "kenji")
+	require.NoError(t, err)
+	require.Equal(t, store.UserPreferences{Language: "ja", Zone: "Asia/Tokyo"}, saved)
+
+	other, _ := d.sessionOf(kenji)
+	page := d.do(other, http.MethodGet, path, nil, map[string]string{"Accept-Language": "en-US,en;q=0.9"}).body
+	require.Contains(t, page, `<html lang="ja">`, "the saved language, not the browser's")
+	require.Contains(t, page, `<dd id="created">2026-12-05 09:30:00</dd>`, "the saved zone")
+	prefs := d.do(other, http.MethodGet, "/preferences", nil, nil).body
+	require.Contains(t, prefs, `value="ja" selected`, "the preferences page shows the saved choice")
+	// The saved choice wins over a stale cookie of the browser.
+	page = d.do(other, http.MethodGet, path, nil, nil, &http.Cookie{Name: "kizashi_lang", Value: "en"}).body
+	require.Contains(t, page, `<html lang="ja">`)
+
+	// "The browser's language" is a choice too: saved, the browser decides again.
+	ans = d.do(cookie, http.MethodPost, "/preferences", url.Values{"csrf": {csrf}, "lang": {""}, "zone": {"UTC"}}, nil)
+	require.Equal(t, http.StatusSeeOther, ans.code, ans.body)
+	page = d.do(other, http.MethodGet, path, nil, map[string]string{"Accept-Language": "en"}).body
+	require.Contains(t, page, `<html lang="en">`)
+
+	// A token is nobody in particular: its preferences live in its browser's cookies only.
+	tc, tcsrf := d.session(tokNOC)
+	ans = d.do(tc, http.MethodPost, "/preferences", url.Values{"csrf": {tcsrf}, "lang": {"ja"}, "zone": {"Asia/Tokyo"}}, nil)
+	require.Equal(t, http.StatusSeeOther, ans.code, ans.body)
+	saved, err = d.st.UserPreferences(context.Background(), "noc")
+	require.NoError(t, err)
+	require.Equal(t, store.UserPreferences{}, saved)
+}
+
+// TestManualIncidentRefusedInJapanese: the form for an incident reported by hand says why it
+// was refused in the user's language (the rule's words translated); a read-only role's 403 too.
+func TestManualIncidentRefusedInJapanese(t *testing.T) {
+	d := newDesk(t, "")
+	cookie, csrf := d.session(tokNOC)
+	ja := map[string]string{"Accept-Language": "ja"}
+	ans := d.do(cookie, http.MethodPost, "/incidents/new", url.Values{"csrf": {csrf}, "tenant": {"acme"}, "title": {" "},
+		"channel": {"phone"}, "impact": {"2"}, "urgency": {"2"}}, ja)
+	require.Equal(t, http.StatusBadRequest, ans.code, ans.body)
+	require.Contains(t, ans.body, "インシデントの起票: 入力エラー: タイトルを入力してください。")
+	ans = d.do(cookie, http.MethodPost, "/incidents/new", url.Values{"csrf": {csrf}, "tenant": {"acme"}, "title": {" "},
+		"channel": {"phone"}, "impact": {"2"}, "urgency": {"2"}}, nil)
+	require.Contains(t, ans.body, "create incident: invalid action: title required")
 }

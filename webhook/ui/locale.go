@@ -2,7 +2,6 @@ package ui
 
 import (
 	"embed"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,12 +11,16 @@ import (
 	"golang.org/x/text/message"
 	"golang.org/x/text/message/catalog"
 
+	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
+	"github.com/kizashi-dev/kizashi/webhook/store"
 )
 
-// The page's languages: English (the messages' keys) and Japanese (locales/ja.json). A user's
-// language is the one chosen on the preferences page (cookie langCookie), else the best match
+// The page's languages: English (the messages' keys) and Japanese (locales/ja.json, in one
+// catalogue with the API's messages of package i18n). A user's language is the one chosen on
+// the preferences page (saved for a named user, else cookie langCookie), else the best match
 // of the browser's Accept-Language, else page.language of the configuration.
 
 //go:embed locales/*.json
@@ -25,33 +28,23 @@ var localeFS embed.FS
 
 // Cookies of the preferences (per browser and user; not secrets).
 const (
-	langCookie = "kizashi_lang"
+	langCookie = i18n.Cookie
 	zoneCookie = "kizashi_tz"
 )
 
-var (
-	languages = []language.Tag{language.English, language.Japanese}
-	matcher   = language.NewMatcher(languages)
-	messages  = mustCatalog()
-)
+var messages = mustCatalog()
 
 // mustCatalog builds the message catalogue from the embedded files (checked by the tests).
 func mustCatalog() catalog.Catalog {
-	b := catalog.NewBuilder(catalog.Fallback(language.English))
 	raw, err := localeFS.ReadFile("locales/ja.json")
 	if err != nil {
 		panic(err)
 	}
-	var ja map[string]string
-	if err := json.Unmarshal(raw, &ja); err != nil {
+	c, err := i18n.NewCatalog(raw)
+	if err != nil {
 		panic(fmt.Sprintf("locales/ja.json: %v", err))
 	}
-	for k, v := range ja {
-		if err := b.SetString(language.Japanese, k, v); err != nil {
-			panic(err)
-		}
-	}
-	return b
+	return c
 }
 
 // Locale is how a page speaks to its user: the language of its messages and the time zone of
@@ -75,25 +68,33 @@ func newLocale(lang string, zone *time.Location) *Locale {
 
 // locale is the locale of r: the preferences' cookies, the browser's languages, the defaults
 // of the configuration.
-func (u *UI) locale(r *http.Request) *Locale {
+func (u *UI) locale(r *http.Request) *Locale { return u.localeWith(r, store.UserPreferences{}) }
+
+// localeFor is the locale of p's request r: a named user's saved preferences first.
+func (u *UI) localeFor(r *http.Request, p auth.Principal) *Locale {
+	saved, err := u.Service.Preferences(r.Context(), p.Caller())
+	if err != nil {
+		u.Logger.Warn("read user preferences", "user", p.Name, "err", err)
+	}
+	return u.localeWith(r, saved)
+}
+
+func (u *UI) localeWith(r *http.Request, saved store.UserPreferences) *Locale {
 	page := config.DefaultPage
 	if u.Config != nil {
 		if c := u.Config(); c != nil {
 			page = c.Page
 		}
 	}
-	lang := page.Language
-	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
-		lang = c.Value
-	} else if al := r.Header.Get("Accept-Language"); al != "" {
-		if tags, _, err := language.ParseAcceptLanguage(al); err == nil && len(tags) > 0 {
-			if _, i, conf := matcher.Match(tags...); conf != language.No {
-				lang = []string{"en", "ja"}[i]
-			}
-		}
+	choice := saved.Language
+	if c, err := r.Cookie(langCookie); err == nil && !validLang(choice) {
+		choice = c.Value
 	}
+	lang := i18n.Negotiate(choice, r.Header.Get("Accept-Language"), page.Language)
 	zone := page.Zone()
-	if c, err := r.Cookie(zoneCookie); err == nil {
+	if z, ok := loadZone(saved.Zone); ok {
+		zone = z
+	} else if c, err := r.Cookie(zoneCookie); err == nil {
 		if z, ok := loadZone(c.Value); ok {
 			zone = z
 		}
@@ -101,7 +102,7 @@ func (u *UI) locale(r *http.Request) *Locale {
 	return newLocale(lang, zone)
 }
 
-func validLang(s string) bool { return s == "en" || s == "ja" }
+func validLang(s string) bool { return i18n.Valid(s) }
 
 // loadZone loads an IANA time zone by name; "Local" and empty names (the server's own zone) are
 // not a user's choice.

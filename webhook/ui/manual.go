@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
 	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/readmodel"
@@ -32,7 +33,7 @@ func (u *UI) newForm(w http.ResponseWriter, code int, v viewer, b base) {
 // newIncident is GET /incidents/new: the form (not for customers).
 func (u *UI) newIncident(w http.ResponseWriter, _ *http.Request, v viewer) {
 	if v.ReadOnly() {
-		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		http.Error(w, v.L.T(http.StatusText(http.StatusForbidden)), http.StatusForbidden)
 		return
 	}
 	u.newForm(w, http.StatusOK, v, v.base())
@@ -48,7 +49,7 @@ func (u *UI) createIncident(w http.ResponseWriter, r *http.Request, v viewer) {
 		Impact: impact, Urgency: urgency, CI: r.PostFormValue("ci")})
 	if code := readmodel.Status(err); err != nil && code != http.StatusServiceUnavailable {
 		b := v.base()
-		b.Error = err.Error() // our own validation's words, never the store's
+		b.Error = i18n.Text(v.L.Language(), err) // our own validation's words, never the store's
 		u.newForm(w, code, v, b)
 		return
 	} else if err != nil {

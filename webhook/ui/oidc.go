@@ -32,7 +32,7 @@ func (u *UI) RegisterOIDC(mux *http.ServeMux, o *auth.OIDC) {
 		}
 		if t, d := u.Access.Throttled(r); t {
 			w.Header().Set("Retry-After", auth.RetryAfter(d))
-			http.Error(w, "too many failed log-ins from your address: try again later", http.StatusTooManyRequests)
+			http.Error(w, u.locale(r).T("Too many failed log-ins from your address: try again later."), http.StatusTooManyRequests)
 			return
 		}
 		secure := u.Access.SecureCookie(r)

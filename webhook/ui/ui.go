@@ -301,7 +301,7 @@ func (u *UI) page(h pageHandler) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r, viewer{Principal: p, CSRF: u.Access.Sessions.CSRFToken(cookie), L: u.locale(r)})
+		h(w, r, viewer{Principal: p, CSRF: u.Access.Sessions.CSRFToken(cookie), L: u.localeFor(r, p)})
 	}
 }
 

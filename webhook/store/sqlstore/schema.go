@@ -154,6 +154,9 @@ UPDATE journal SET actor_type = 'system' WHERE actor IN ('alertmanager', 'system
 	// 9: once-per-period deliveries (report mails, update reminders) and on-call overrides
 	// made through the API (delivery.go).
 	deliveryMigration,
+	// 10: the named users' preferences of the page and the REST API (language, time zone;
+	// prefs.go).
+	prefsMigration,
 }
 
 func expand(sql string, d *Dialect) string {
