@@ -117,7 +117,8 @@ func newFixture(t *testing.T, wrap func(store.Store) store.Store, yaml ...string
 	reg := prometheus.NewRegistry()
 	m := service.NewMetrics(reg)
 	logger := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := &service.Service{Store: use, Rules: func() service.Rules { return f.cfg.Load() }, Metrics: m}
+	svc := &service.Service{Store: use, Rules: func() service.Rules { return f.cfg.Load() }, Metrics: m,
+		Name: func(id int64) string { return ids.Name(publicid.Incident, id) }}
 	f.access = &auth.Access{Authenticator: auth.WithUsers(auth.NewTokens(f.cfg.Load, secret), auth.NewUsers(f.cfg.Load, secret)), Sessions: auth.NewSessions(st, secret),
 		Guard: auth.NewGuard(reg, logger), Settings: func() *config.Server { return &f.cfg.Load().Server }}
 	a := &api.API{Service: svc, Access: f.access, MaxBodyBytes: func() int64 { return f.cfg.Load().Limits.MaxBodyBytes },

@@ -144,12 +144,13 @@ func TestStateRuleErrorInJapanese(t *testing.T) {
 	require.Equal(t, http.StatusConflict, ja.status, ja.body)
 	require.Equal(t, "ja", ja.lang)
 	require.Equal(t, apitypes.CodeTransition, ja.apiError.Code)
-	require.Regexp(t, `^acknowledge（インシデント \d+）: 状態遷移エラー: 受付できるのは未解決のインシデントだけです（現在の状態: resolved）。$`, ja.apiError.Error)
+	require.Equal(t, fmt.Sprintf("acknowledge（インシデント #%d）: 状態遷移エラー: 受付できるのは未解決のインシデントだけです（現在の状態: resolved）。", recv.Incidents[0]),
+		ja.apiError.Error, "the incident is named by its public id, never the store's row id")
 	en := f.call(t, "POST", inc+"/acknowledge", "", "en", op)
 	require.Equal(t, http.StatusConflict, en.status)
 	require.Equal(t, apitypes.CodeTransition, en.apiError.Code)
-	require.Regexp(t, `^acknowledge incident \d+: transition not allowed: acknowledge needs an open incident, is resolved$`, en.apiError.Error,
-		"English is what it was")
+	require.Equal(t, fmt.Sprintf("acknowledge incident #%d: transition not allowed: acknowledge needs an open incident, is resolved", recv.Incidents[0]),
+		en.apiError.Error)
 
 	ja = f.call(t, "POST", inc+"/hold", `{"reason":"lunch"}`, "ja", op)
 	require.Equal(t, http.StatusBadRequest, ja.status, ja.body)

@@ -10,7 +10,6 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/i18n"
 	"github.com/kizashi-dev/kizashi/webhook/incident"
-	"github.com/kizashi-dev/kizashi/webhook/publicid"
 )
 
 // create answers POST /api/v1/incidents: an incident reported by hand.
@@ -51,8 +50,7 @@ func (a *API) relate(w http.ResponseWriter, r *http.Request, p auth.Principal, k
 		writeError(w, r, http.StatusBadRequest, apitypes.CodeBadRequest, i18n.New("target_id must be an incident id"))
 		return
 	}
-	name := func(id int64) string { return "#" + strconv.FormatInt(a.IDs.Public(publicid.Incident, id), 10) }
-	if err := a.Service.Relate(r.Context(), p.Caller(), kind, id, target, req.Text, name); err != nil {
+	if err := a.Service.Relate(r.Context(), p.Caller(), kind, id, target, req.Text); err != nil {
 		a.storeError(w, r, err)
 		return
 	}

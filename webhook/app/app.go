@@ -24,6 +24,7 @@ import (
 	"github.com/kizashi-dev/kizashi/webhook/auth"
 	"github.com/kizashi-dev/kizashi/webhook/config"
 	"github.com/kizashi-dev/kizashi/webhook/limit"
+	"github.com/kizashi-dev/kizashi/webhook/publicid"
 	"github.com/kizashi-dev/kizashi/webhook/service"
 	"github.com/kizashi-dev/kizashi/webhook/store"
 	"github.com/kizashi-dev/kizashi/webhook/store/postgres"
@@ -128,7 +129,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	access := &auth.Access{Authenticator: authn, Sessions: sessions, Guard: auth.NewGuard(reg, o.Logger),
 		Settings: func() *config.Server { return &p.cfg.Load().Server }}
-	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now}
+	svc := &service.Service{Store: st, Rules: func() service.Rules { return p.cfg.Load() }, Metrics: metrics, Logger: o.Logger, Now: o.Now,
+		Name: func(id int64) string { return ids.Name(publicid.Incident, id) }}
 	a := &api.API{
 		Service:      svc,
 		Access:       access,

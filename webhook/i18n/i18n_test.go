@@ -23,13 +23,13 @@ func TestErrorEnglishIsFmt(t *testing.T) {
 	inner := Errorf("%w: acknowledge needs an open incident, is %s", errSentinel, "resolved")
 	want := fmt.Errorf("%w: acknowledge needs an open incident, is %s", errors.New("transition not allowed"), "resolved")
 	require.Equal(t, want.Error(), inner.Error())
-	outer := Errorf("%s incident %d: %w", "acknowledge", 12345, inner)
-	require.Equal(t, "acknowledge incident 12345: transition not allowed: acknowledge needs an open incident, is resolved", outer.Error())
+	outer := Errorf("%s incident %s: %w", "acknowledge", "#12345", inner)
+	require.Equal(t, "acknowledge incident #12345: transition not allowed: acknowledge needs an open incident, is resolved", outer.Error())
 	require.ErrorIs(t, outer, errSentinel)
 	require.ErrorIs(t, outer, inner)
 	var e *Error
 	require.ErrorAs(t, outer, &e)
-	require.Equal(t, "%s incident %d: %w", e.Key())
+	require.Equal(t, "%s incident %s: %w", e.Key())
 	require.NotErrorIs(t, outer, New("transition not allowed"), "a sentinel is itself, not its words")
 
 	var pe *fs.PathError
@@ -41,11 +41,13 @@ func TestErrorEnglishIsFmt(t *testing.T) {
 }
 
 func TestText(t *testing.T) {
-	ack := Errorf("%s incident %d: %w", "acknowledge", 12345, Errorf("%w: acknowledge needs an open incident, is %s", errSentinel, "resolved"))
+	ack := Errorf("%s incident %s: %w", "acknowledge", "#12345", Errorf("%w: acknowledge needs an open incident, is %s", errSentinel, "resolved"))
 	require.Equal(t, ack.Error(), Text(English, ack), "English is the error's own text")
 	require.Equal(t, ack.Error(), Text("", ack))
-	require.Equal(t, "acknowledge（インシデント 12345）: 状態遷移エラー: 受付できるのは未解決のインシデントだけです（現在の状態: resolved）。", Text(Japanese, ack),
-		"nested errors are translated, numbers are not grouped")
+	require.Equal(t, "acknowledge（インシデント #12345）: 状態遷移エラー: 受付できるのは未解決のインシデントだけです（現在の状態: resolved）。", Text(Japanese, ack),
+		"nested errors are translated")
+	require.Equal(t, "limit は 1 から 10000 までの整数で指定してください。", Text(Japanese, Errorf("%s must be an integer %d-%d", "limit", 1, 10000)),
+		"numbers are not grouped")
 	// A plain wrapper keeps its English words before the translated part.
 	wrapped := fmt.Errorf("context: %w", Errorf("unknown state %q", "nope"))
 	require.Equal(t, `context: 不明な状態です: "nope"`, Text(Japanese, wrapped))
@@ -125,7 +127,7 @@ func TestNewCatalog(t *testing.T) {
 }
 
 func BenchmarkText(b *testing.B) {
-	err := Errorf("%s incident %d: %w", "acknowledge", 12345, Errorf("%w: acknowledge needs an open incident, is %s", errSentinel, "resolved"))
+	err := Errorf("%s incident %s: %w", "acknowledge", "#12345", Errorf("%w: acknowledge needs an open incident, is %s", errSentinel, "resolved"))
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Text(Japanese, err)

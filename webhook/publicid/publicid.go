@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 )
 
 // Kind separates the id spaces: the same number means different things in each.
@@ -88,6 +89,12 @@ func (c *Codec) Public(k Kind, id int64) int64 {
 		y = c.permute(k, y)
 	}
 	return int64(y)
+}
+
+// Name is how people read the public id of a store id in text (journal lines, messages):
+// "#" and the number.
+func (c *Codec) Name(k Kind, id int64) string {
+	return "#" + strconv.FormatInt(c.Public(k, id), 10)
 }
 
 // Private returns the store id of a public id; false for ids that no store id maps to (0 and

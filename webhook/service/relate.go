@@ -10,11 +10,11 @@ import (
 )
 
 // Relate links or merges (incident.RelLink, incident.RelMerge) incident id with target, both
-// in the caller's scope, in one transaction (journal and outbox of both). name gives the
-// journal's name of an incident (its public id).
-func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target int64, text string, name func(int64) string) error {
+// in the caller's scope, in one transaction (journal and outbox of both). The journal names
+// the incidents as callers know them (Service.Name).
+func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target int64, text string) error {
 	if c.ReadOnly {
-		return i18n.Errorf("%s incident %d: %w: read-only role", kind, id, ErrForbidden)
+		return i18n.Errorf("%s incident %s: %w: read-only role", kind, s.name(id), ErrForbidden)
 	}
 	now := s.now()
 	text = sanitize.Text(text, 0)
@@ -31,7 +31,7 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 			return store.ErrNotFound
 		}
 		mute := s.Rules().Policy(src.Tenant).MuteWindow
-		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), name(src.ID), name(dst.ID), text, mute, now)
+		entries, err := incident.Relate(kind, src, dst, sanitize.Text(c.Name, 0), s.name(src.ID), s.name(dst.ID), text, mute, now)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (s *Service) Relate(ctx context.Context, c Caller, kind string, id, target 
 		return nil
 	})
 	if err != nil {
-		return i18n.Errorf("%s incident %d: %w", kind, id, err)
+		return i18n.Errorf("%s incident %s: %w", kind, s.name(id), err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kizashi-dev/kizashi/webhook/alertmsg"
@@ -33,6 +34,17 @@ type Service struct {
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Name is how callers know an incident in messages (its public id, e.g. "#48213"): the
+	// store's row id is never shown outside. Nil: "#" and the row id (tests).
+	Name func(id int64) string
+}
+
+// name is how an error names incident id.
+func (s *Service) name(id int64) string {
+	if s.Name != nil {
+		return s.Name(id)
+	}
+	return "#" + strconv.FormatInt(id, 10)
 }
 
 // Caller is who performs a desk action.
@@ -423,7 +435,7 @@ var ErrForbidden = i18n.New("forbidden")
 // Act performs a service-desk action and returns the updated incident.
 func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action) (*incident.Incident, error) {
 	if c.ReadOnly {
-		return nil, i18n.Errorf("%s incident %d: %w: read-only role", a.Kind, id, ErrForbidden)
+		return nil, i18n.Errorf("%s incident %s: %w: read-only role", a.Kind, s.name(id), ErrForbidden)
 	}
 	now := s.now()
 	a = sanitizeAction(a)
@@ -456,7 +468,7 @@ func (s *Service) Act(ctx context.Context, c Caller, id int64, a incident.Action
 		return nil
 	})
 	if err != nil {
-		return nil, i18n.Errorf("%s incident %d: %w", a.Kind, id, err)
+		return nil, i18n.Errorf("%s incident %s: %w", a.Kind, s.name(id), err)
 	}
 	if s.Metrics != nil {
 		pl := prio(updated.Priority)

@@ -151,7 +151,6 @@ func runDesk(t *testing.T, open Opener) {
 	t.Run("manual incidents, priority override, link and merge", func(t *testing.T) {
 		e := newEnv(t, open)
 		ctx := context.Background()
-		name := func(id int64) string { return fmt.Sprintf("#%d", id) }
 		_, err := e.svc.CreateManual(ctx, service.Caller{Name: "cleo", Tenant: "acme", ReadOnly: true},
 			incident.Manual{Title: "x", Channel: "phone", Impact: 1, Urgency: 1})
 		require.ErrorIs(t, err, service.ErrForbidden)
@@ -170,16 +169,16 @@ func runDesk(t *testing.T, open Opener) {
 
 		_, err = e.svc.Act(ctx, op, call.ID, incident.Action{Kind: incident.ActPriority, Impact: 1, Urgency: 2, Text: "all stores affected"})
 		require.NoError(t, err)
-		require.NoError(t, e.svc.Relate(ctx, op, incident.RelLink, call.ID, alerted, "same cause", name))
-		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "duplicate report", name))
-		err = e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "", name)
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelLink, call.ID, alerted, "same cause"))
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "duplicate report"))
+		err = e.svc.Relate(ctx, op, incident.RelMerge, mail.ID, call.ID, "")
 		require.ErrorIs(t, err, incident.ErrTransition, "already merged")
-		err = e.svc.Relate(ctx, service.Caller{Name: "globex", Tenant: "globex"}, incident.RelLink, call.ID, alerted, "", name)
+		err = e.svc.Relate(ctx, service.Caller{Name: "globex", Tenant: "globex"}, incident.RelLink, call.ID, alerted, "")
 		require.ErrorIs(t, err, store.ErrNotFound, "another tenant's incidents")
 
 		// An alert's incident merged into the call: its repeats stay with the call.
 		dup := e.ingest("acme", testkit.Payload("r", "g2", "firing", t0, alert("Slow", "web2"))).Incidents[0]
-		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, dup, call.ID, "", name))
+		require.NoError(t, e.svc.Relate(ctx, op, incident.RelMerge, dup, call.ID, ""))
 		e.clock.Advance(time.Hour)
 		r := e.ingest("acme", testkit.Payload("r", "g2", "firing", t0, alert("Slow", "web2")))
 		require.True(t, r.Duplicate)

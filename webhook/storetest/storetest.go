@@ -365,7 +365,7 @@ func Run(t *testing.T, open Opener) {
 		dba := service.Caller{Name: "dora", Operator: true, Person: true, Groups: []string{"dba"}}
 		_, err = e.svc.Act(ctx, dba, ids["net"], incident.Action{Kind: incident.ActAcknowledge})
 		require.ErrorIs(t, err, store.ErrNotFound, "another group's incident is not found")
-		err = e.svc.Relate(ctx, dba, incident.RelLink, ids["dba"], ids["net"], "x", func(id int64) string { return fmt.Sprint(id) })
+		err = e.svc.Relate(ctx, dba, incident.RelLink, ids["dba"], ids["net"], "x")
 		require.ErrorIs(t, err, store.ErrNotFound)
 		_, err = e.svc.Act(ctx, dba, ids["dba"], incident.Action{Kind: incident.ActAcknowledge})
 		require.NoError(t, err)
