@@ -100,6 +100,11 @@
 //     hours is at least a fifth of the weekly range.
 //   - ramp, vanish: anywhere.
 //
+// A failure series whose drawn parameters leave no such minute (a flattening of cron bursts
+// too short to show within the judged hours) is drawn again from the streams of
+// "kind/failure/index#1", "#2", ... (Generate): a cell holds series on which its failure means
+// something, whatever the seed.
+//
 // Exclusions lists the meaningless cells with the reason (a drop to 0 of a series whose
 // normal value is 0, the flattening of a series with no daily pattern, a frozen counter that is
 // the same series as its drop to 0, the one-sample spike of a rate over 5 or 10 minutes, ...).

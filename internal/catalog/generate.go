@@ -68,10 +68,27 @@ var epoch = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC).Unix()
 
 const stepSeconds = 60
 
-// Generate builds the series of case c.
+// redraws is how many times a failure series whose parameters leave its failure no meaningful
+// onset in the last week is drawn again (see Generate).
+const redraws = 20
+
+// errNoOnset: the series' parameters leave the failure no meaningful onset (placeOnset).
+var errNoOnset = errors.New("no meaningful onset found in the last week")
+
+// Generate builds the series of case c. A failure is only meaningful where it visibly changes
+// the series (placeOnset); when the parameters drawn for a failure series leave it no such
+// onset (cron bursts too short for a flattening to show within the judged hours, say), the
+// series is drawn again from the streams of "kind/failure/index#r", r = 1, 2, ...: the cell
+// then holds series on which the failure means something, as the onset rule intends.
 func Generate(o Options, c Case) (*Series, error) {
-	s, _, _, err := build(o, c, c.String())
-	return s, err
+	key := c.String()
+	for r := 1; ; r++ {
+		s, _, _, err := build(o, c, key)
+		if !errors.Is(err, errNoOnset) || r > redraws {
+			return s, err
+		}
+		key = fmt.Sprintf("%s#%d", c, r)
+	}
 }
 
 // build builds the series of case c from the random streams of key (Generate: the case's own),
@@ -174,7 +191,7 @@ func placeOnset(o Options, c Case, key string, g gen, start int64) (int64, error
 			return t, nil
 		}
 	}
-	return 0, fmt.Errorf("%s: no meaningful onset found in the last week", c)
+	return 0, fmt.Errorf("%s: %w", c, errNoOnset)
 }
 
 // scrape scrapes the counter every 15 s from a range and a minute before the first step to the

@@ -364,3 +364,25 @@ func TestExclusionsAreExplained(t *testing.T) {
 		require.GreaterOrEqual(t, n, 5, "%s keeps most classes", k)
 	}
 }
+
+// A failure series whose parameters leave the failure no meaningful onset is drawn again
+// (seed 2: onoff/flatten/5 is three cron bursts of 10-30 minutes, too short for a flattening
+// to show within the judged hours) instead of failing the catalogue.
+func TestGenerateRedrawsMeaninglessSeries(t *testing.T) {
+	o := DefaultOptions()
+	o.Seed = 2
+	c := Case{OnOff, Flatten, 5}
+	_, _, _, err := build(o, c, c.String())
+	require.ErrorIs(t, err, errNoOnset, "the first draw has no meaningful onset")
+	s, err := Generate(o, c)
+	require.NoError(t, err)
+	redrawn, g, _, err := build(o, c, c.String()+"#1")
+	require.NoError(t, err, "the first redraw has one")
+	require.Equal(t, redrawn, s)
+	t0 := s.Start.Unix() + int64(s.Onset)*stepSeconds
+	m := dailyMean(g, t0)
+	require.True(t, visible(g, expectedStats(g, s.Start.Unix()), t0, func(int64) float64 { return m }))
+	again, err := Generate(o, c)
+	require.NoError(t, err)
+	require.Equal(t, s, again, "redraws are deterministic")
+}
