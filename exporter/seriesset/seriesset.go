@@ -253,7 +253,7 @@ func (q *Query) Len() int {
 // Series is one modelled series.
 type Series struct {
 	fp    model.Fingerprint
-	raw   model.Metric               // the raw series' labels, as the source returned them
+	raw   string                     // the raw series' labels, as the source returned them (packLabels)
 	text  [exposition.Schemes]string // published labels for each escaping scheme (labelTexts)
 	model *anomaly.Model
 	// joining: waiting for or in a backfill, which owns the model, the history and fill;
@@ -288,7 +288,7 @@ type learned struct {
 
 // newSeries returns a series whose model is a copy of m in q.models; q.mu held for writing.
 func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
-	s := &Series{fp: fp, raw: raw, text: labelTexts(raw, q.name), model: q.models.get(m), joining: true}
+	s := &Series{fp: fp, raw: packLabels(raw), text: labelTexts(raw, q.name), model: q.models.get(m), joining: true}
 	if q.charts < q.opts.ChartSeries {
 		s.hist = newHistory(time.Duration(q.cfg.Step))
 		q.charts++

@@ -31,7 +31,7 @@ func (q *Query) Snapshot(fn func(raw model.Metric, snap []byte) error) error {
 			var err error
 			buf, err = s.model.AppendBinary(buf[:0])
 			if err == nil {
-				err = fn(s.raw, buf)
+				err = fn(unpackLabels(s.raw), buf)
 			}
 			if err != nil {
 				q.mu.RUnlock()
