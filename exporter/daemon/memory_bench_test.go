@@ -132,9 +132,13 @@ func (p *promAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // live-MiB, the exporter's live heap (the process' less what the fake Prometheus holds,
 // measured before the daemon starts: its prebuilt answer); goal-MiB, the heap goal; MiB-RSS
 // and MiB-peak-RSS, the resident set now and at its peak (backfill included), of the whole
-// process. GOGC and GOMEMLIMIT from the environment apply, as in the daemon.
+// process; GC-CPU-s, the CPU time the collector took from the start to then (backfill
+// included). GOGC and GOMEMLIMIT come from the environment: `kizashi-exporter serve` sets
+// GOGC=75 by default (--runtime.gogc) and, in a container with a memory limit, GOMEMLIMIT to
+// 0.9 of it (--auto-gomemlimit); the figures of BENCHMARKS.md are taken so:
 //
-//	go test ./exporter/daemon -run '^$' -bench Memory100k -benchtime 1x -timeout 30m
+//	GOGC=75 go test ./exporter/daemon -run '^$' -bench Memory100k -benchtime 1x -timeout 30m
+//	GOGC=75 GOMEMLIMIT=922MiB go test ./exporter/daemon -run '^$' -bench Memory100k -benchtime 1x -timeout 30m
 func BenchmarkMemory100k(b *testing.B) {
 	const series = 100_000
 	for range b.N {
@@ -208,6 +212,7 @@ func BenchmarkMemory100k(b *testing.B) {
 		b.ReportMetric(mem.RSS, "MiB-RSS")
 		b.ReportMetric(mem.PeakRSS, "MiB-peak-RSS")
 		b.ReportMetric((mem.Live-base.Live)*(1<<20)/series, "live-bytes/series")
+		b.ReportMetric(mem.GCCPU-base.GCCPU, "GC-CPU-s")
 		b.Logf("ready after %s (backfill), scrape %d bytes, fake Prometheus %.0f MiB live", ready.Round(time.Second), size, base.Live)
 		cancel()
 		if err := <-done; err != nil {

@@ -23,14 +23,17 @@ type Stats struct {
 	Goal float64
 	// RSS and PeakRSS are VmRSS and VmHWM of /proc/self/status.
 	RSS, PeakRSS float64
+	// GCCPU is the CPU time the collector has used since the process started, in seconds
+	// (/cpu/classes/gc/total:cpu-seconds, an estimate of the runtime's).
+	GCCPU float64
 }
 
 // Read runs a full collection, then reads the figures.
 func Read() (Stats, error) {
 	runtime.GC()
-	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}}
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(samples)
-	s := Stats{Live: mib(samples[0].Value.Uint64()), Goal: mib(samples[1].Value.Uint64())}
+	s := Stats{Live: mib(samples[0].Value.Uint64()), Goal: mib(samples[1].Value.Uint64()), GCCPU: samples[2].Value.Float64()}
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return s, fmt.Errorf("resident memory: %w", err)
