@@ -34,7 +34,7 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 	defer q.backfillMu.Unlock()
 	var res BackfillResult
 
-	q.mu.RLock()
+	q.mu.Lock()
 	job := map[model.Fingerprint]*Series{}
 	for _, s := range q.list {
 		if s.joining {
@@ -42,7 +42,9 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 		}
 	}
 	sizeHint := max(q.lastLen, len(q.series), 1)
-	q.mu.RUnlock()
+	q.inBackfill = len(job) > 0
+	q.mu.Unlock()
+	defer q.endBackfill()
 	if len(job) == 0 {
 		q.backfilled.Store(true)
 		q.updateGauges()
@@ -106,6 +108,18 @@ func (q *Query) Backfill(ctx context.Context, src Source) (BackfillResult, error
 	q.log.Info("backfill finished", "series", res.Series, "samples", res.Samples, "queries", res.Queries,
 		"query_time", res.QueryTime, "model_time", res.ModelTime)
 	return res, nil
+}
+
+// endBackfill hands the models that the backfill kept from reuse (see releaseModel) back.
+func (q *Query) endBackfill() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inBackfill = false
+	for i, m := range q.retired {
+		q.models.put(m)
+		q.retired[i] = nil
+	}
+	q.retired = q.retired[:0]
 }
 
 func (q *Query) backfillRange(ctx context.Context, src Source, job map[model.Fingerprint]*Series,

@@ -1,6 +1,7 @@
 package seriesset
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -158,4 +159,43 @@ func (q *Query) release(s *Series) {
 			delete(q.owners, text)
 		}
 	}
+}
+
+// packLabels returns a series' raw labels as one string, each name and value (names in order)
+// preceded by its length as a uvarint: a tenth of a model.Metric's memory (a map, and two
+// strings per label), for what is only read to take snapshots and show pages (unpackLabels).
+func packLabels(m model.Metric) string {
+	names := make([]model.LabelName, 0, len(m))
+	size := 0
+	for n, v := range m {
+		names = append(names, n)
+		size += len(n) + len(v) + 2*binary.MaxVarintLen32
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+		b = binary.AppendUvarint(b, uint64(len(m[n])))
+		b = append(b, m[n]...)
+	}
+	return string(b)
+}
+
+// unpackLabels returns the labels packLabels packed.
+func unpackLabels(p string) model.Metric {
+	m := model.Metric{}
+	for len(p) > 0 {
+		var name string
+		name, p = unpackString(p)
+		var value string
+		value, p = unpackString(p)
+		m[model.LabelName(name)] = model.LabelValue(value)
+	}
+	return m
+}
+
+func unpackString(p string) (s, rest string) {
+	n, k := binary.Uvarint([]byte(p[:min(len(p), binary.MaxVarintLen64)]))
+	return p[k : k+int(n)], p[k+int(n):]
 }

@@ -134,6 +134,12 @@ type Query struct {
 
 	backfilled atomic.Bool // the first backfill has finished
 	backfillMu sync.Mutex  // one backfill at a time
+	// models holds the series' models; inBackfill says a backfill may be updating the models
+	// of joining series, whose models are then kept in retired when their series leave, until
+	// it ends (see releaseModel). Guarded by mu.
+	models     modelPool
+	inBackfill bool
+	retired    []*anomaly.Model
 
 	statusMu sync.Mutex
 	failures int    // consecutive failed queries to the source (live or backfill)
@@ -247,7 +253,7 @@ func (q *Query) Len() int {
 // Series is one modelled series.
 type Series struct {
 	fp    model.Fingerprint
-	raw   model.Metric               // the raw series' labels, as the source returned them
+	raw   string                     // the raw series' labels, as the source returned them (packLabels)
 	text  [exposition.Schemes]string // published labels for each escaping scheme (labelTexts)
 	model *anomaly.Model
 	// joining: waiting for or in a backfill, which owns the model, the history and fill;
@@ -280,8 +286,9 @@ type learned struct {
 	Result anomaly.Result
 }
 
+// newSeries returns a series whose model is a copy of m in q.models; q.mu held for writing.
 func (q *Query) newSeries(fp model.Fingerprint, raw model.Metric, m *anomaly.Model) *Series {
-	s := &Series{fp: fp, raw: raw, text: labelTexts(raw, q.name), model: m, joining: true}
+	s := &Series{fp: fp, raw: packLabels(raw), text: labelTexts(raw, q.name), model: q.models.get(m), joining: true}
 	if q.charts < q.opts.ChartSeries {
 		s.hist = newHistory(time.Duration(q.cfg.Step))
 		q.charts++
@@ -303,6 +310,19 @@ func (q *Query) remove(s *Series) {
 		q.charts--
 	}
 	q.release(s)
+	q.releaseModel(s)
+}
+
+// releaseModel hands the model of a series that left back to q.models, or, while a backfill
+// runs and the series was joining (the backfill may still update it), keeps it in q.retired
+// until the backfill ends; q.mu held for writing.
+func (q *Query) releaseModel(s *Series) {
+	if s.joining && q.inBackfill {
+		q.retired = append(q.retired, s.model)
+	} else {
+		q.models.put(s.model)
+	}
+	// s.model is left as it is: a running backfill may still read it without q.mu.
 }
 
 // learn feeds one sample to the series' model and records what is published: at once by the

@@ -22,13 +22,16 @@ func (q *Query) Snapshot(fn func(raw model.Metric, snap []byte) error) error {
 	for i := 0; i < len(list); i += batch {
 		q.mu.RLock()
 		for _, s := range list[i:min(i+batch, len(list))] {
+			if q.series[s.fp] != s { // left since list was copied: its model is reused
+				continue
+			}
 			if (s.joining && !withJoining) || s.model.Stats().Samples == 0 {
 				continue
 			}
 			var err error
 			buf, err = s.model.AppendBinary(buf[:0])
 			if err == nil {
-				err = fn(s.raw, buf)
+				err = fn(unpackLabels(s.raw), buf)
 			}
 			if err != nil {
 				q.mu.RUnlock()

@@ -126,7 +126,7 @@ func (q *Query) overviewHorizon() time.Duration {
 
 // view copies s; q.mu held. A joining series' model and history belong to the backfill.
 func (q *Query) view(s *Series, charts bool) SeriesView {
-	v := SeriesView{ID: fmt.Sprintf("%016x", uint64(s.fp)), Labels: s.raw, Joining: s.joining}
+	v := SeriesView{ID: fmt.Sprintf("%016x", uint64(s.fp)), Labels: unpackLabels(s.raw), Joining: s.joining}
 	if s.joining {
 		v.Readiness.Reason = "backfilling"
 		return v

@@ -169,9 +169,16 @@ func exactKeys(body, result []byte) bool {
 		return false
 	}
 	for _, s := range samples {
-		if s["metric"] == nil || s["value"] == nil || len(s) != 2 {
+		if s["metric"] == nil || s["value"] == nil || len(s) != 2 || !isPair(s["value"]) {
 			return false
 		}
 	}
 	return true
+}
+
+// isPair reports whether a sample's JSON is [time, value]: prometheus/common reads a shorter
+// array as zeros, the source refuses it.
+func isPair(b json.RawMessage) bool {
+	var pair []json.RawMessage
+	return json.Unmarshal(b, &pair) == nil && len(pair) >= 2
 }

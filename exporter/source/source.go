@@ -1,6 +1,8 @@
 // Package source reads raw series from a Prometheus-compatible HTTP API (Prometheus, Thanos,
-// Mimir, VictoriaMetrics) with client_golang's v1 API and prometheus/common's HTTP client
-// configuration (basic auth, authorization, OAuth2, TLS, proxy).
+// Mimir, VictoriaMetrics) with client_golang's API client and prometheus/common's HTTP client
+// configuration (basic auth, authorization, OAuth2, TLS, proxy). Its queries are the requests
+// client_golang's v1 API sends; their answers are decoded in one pass (decode.go), those of
+// range queries as they arrive.
 package source
 
 import (
@@ -13,7 +15,6 @@ import (
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	pconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
@@ -26,8 +27,8 @@ var ErrTooLarge = errors.New("answer too large")
 
 // Prometheus queries one Prometheus-compatible API.
 type Prometheus struct {
+	hc         *http.Client // the client's, for answers read as they arrive (queryRange)
 	client     api.Client
-	api        v1.API
 	timeout    time.Duration
 	maxSamples int
 }
@@ -43,7 +44,7 @@ func New(cfg queryconfig.Source) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source client: %w", err)
 	}
-	return &Prometheus{client: c, api: v1.NewAPI(c), timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
+	return &Prometheus{hc: hc, client: c, timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
 }
 
 // limitTransport fails the reading of a response body (decompressed) after max bytes, so
@@ -89,13 +90,6 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (p *Prometheus) checkSamples(n int) error {
-	if n > p.maxSamples {
-		return fmt.Errorf("%w: %d samples, over max_response_samples %d", ErrTooLarge, n, p.maxSamples)
-	}
-	return nil
-}
-
 // Query evaluates expr at t and returns its vector (a scalar becomes one series with no labels).
 func (p *Prometheus) Query(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -111,25 +105,9 @@ func (p *Prometheus) Query(ctx context.Context, expr string, t time.Time) (model
 func (p *Prometheus) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	v, _, _, err := p.api.QueryRange(ctx, expr, v1.Range{Start: start, End: end, Step: step}, v1.WithTimeout(p.timeout))
+	m, err := p.queryRange(ctx, expr, start, end, step)
 	if err != nil {
 		return nil, fmt.Errorf("query range %q: %w", expr, err)
 	}
-	switch v := v.(type) {
-	case model.Matrix:
-		n := 0
-		for _, ss := range v {
-			n += len(ss.Values) + len(ss.Histograms)
-		}
-		if err := p.checkSamples(n); err != nil {
-			return nil, fmt.Errorf("query range %q: %w", expr, err)
-		}
-		return v, nil
-	case *model.Scalar:
-		// A range query of a scalar expression is answered as a matrix; keep the type switch
-		// total anyway.
-		return model.Matrix{{Metric: model.Metric{}, Values: []model.SamplePair{{Timestamp: v.Timestamp, Value: v.Value}}}}, nil
-	default:
-		return nil, fmt.Errorf("query range %q: got %s, want matrix", expr, v.Type())
-	}
+	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/model"
@@ -27,6 +28,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
 		lifecycle  = cmd.Flag("web.enable-lifecycle", "Enable configuration reloads through POST /-/reload (behind --web.config.file's auth).").Bool()
 		webFlags   = kingpinflag.AddFlags(cmd, ":9742")
+		rt         = addRuntimeFlags(cmd)
 	)
 	return cmd, func(ctx context.Context, logger *slog.Logger) error {
 		if *check {
@@ -46,7 +48,12 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 			}
 			sh.By = append(sh.By, model.LabelName(l))
 		}
-		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String())
+		gogc, err := rt.apply(logger)
+		if err != nil {
+			return err
+		}
+		logger.Info("starting kizashi-exporter", "config", *configFile, "shard", sh.String(),
+			"gogc", gogc, "gomemlimit", debug.SetMemoryLimit(-1)) // a negative limit only reads it
 		return daemon.Run(ctx, daemon.Options{
 			ConfigFile: *configFile, Web: webFlags, DataDir: *dataDir, SnapshotInterval: *interval,
 			Shard: sh, ChartSeries: *charts, Hangup: env.hangup, EnableLifecycle: *lifecycle, Logger: logger,
