@@ -290,15 +290,35 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		}
 	})
 
-	// History at 60s, ending 10 minutes ago (promtool's blocks must not overlap the head).
+	// History at 60s, ending 10 minutes ago (promtool's blocks must not overlap the head), of
+	// the series as Prometheus scrapes them (with the target's job and instance: the same
+	// series, so that the exporter's models and the rules' windows are warm, as after a week
+	// of running) and, for the rules, of the input selection they recorded meanwhile (the
+	// long-term bands read it a day and a week back).
 	end := now.Add(-10 * time.Minute).Truncate(time.Minute)
 	points := int(*history / time.Minute)
 	start := end.Add(-time.Duration(points-1) * time.Minute)
+	histSeries := []func(i int) (string, map[string]string){func(i int) (string, map[string]string) {
+		l := labels(i)
+		l["job"], l["instance"] = "node", target.Addr()
+		return "cost_load", l
+	}}
+	if setup == "rules" {
+		histSeries = append(histSeries, func(i int) (string, map[string]string) {
+			l := labels(i)
+			l["job"], l["instance"] = "node", target.Addr()
+			l["anomaly_name"], l["anomaly_type"], l["anomaly_select"], l["anomaly_strategy"] = "cost_load", "resource", "1", "adaptive"
+			return "anomaly:adaptive:select", l
+		})
+	}
 	hist := func(yield func(testenv.Sample) bool) {
-		for i := range n {
-			for s := range testenv.Series("cost_load", labels(i), start, time.Minute, points, func(_ int, t time.Time) float64 { return value(i, t) }) {
-				if !yield(s) {
-					return
+		for _, h := range histSeries {
+			for i := range n {
+				name, l := h(i)
+				for s := range testenv.Series(name, l, start, time.Minute, points, func(_ int, t time.Time) float64 { return value(i, t) }) {
+					if !yield(s) {
+						return
+					}
 				}
 			}
 		}
@@ -315,6 +335,7 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		opts.ScrapeConfigs = append(opts.ScrapeConfigs, testenv.ScrapeConfig{JobName: "kizashi-exporter", Targets: []string{exporterAddr}, HonorLabels: true})
 	}
 	prom := testenv.StartPrometheus(b, opts)
+	defer prom.Stop(b) // not running on during the next setups' windows
 
 	var exporter *proc.Process
 	if setup == "kizashi" {
@@ -363,10 +384,15 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		b.Logf("%s: series by name:\n%v", setup, v)
 	}
 	// Check that the setup did its work: the rules recorded bands, the exporter was scraped.
-	check := map[string]string{"rules": "count(anomaly:upper_band)", "kizashi": "count(kizashi_upper)", "baseline": "count(cost_load)"}[setup]
-	v, err := prom.Query(context.Background(), check, time.Time{})
-	if vec, ok := v.(model.Vector); err != nil || !ok || len(vec) != 1 || int(vec[0].Value) != n {
-		b.Fatalf("%s: %s = %v (%v), want %d", setup, check, v, err, n)
+	// Check that the setup did its work on warm state: the rules recorded bands, with the
+	// long-term ones; the exporter's models are ready (they learned the history).
+	checks := map[string][]string{"rules": {"count(anomaly:upper_band)", "count(anomaly:adaptive:upper_band_lt)"},
+		"kizashi": {"count(kizashi_upper)", "sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}}[setup]
+	for _, check := range checks {
+		v, err := prom.Query(context.Background(), check, time.Time{})
+		if vec, ok := v.(model.Vector); err != nil || !ok || len(vec) != 1 || int(vec[0].Value) != n {
+			b.Fatalf("%s: %s = %v (%v), want %d", setup, check, v, err, n)
+		}
 	}
 	return m
 }
