@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,22 +236,23 @@ func TestHandler(t *testing.T) {
 	m := seriesset.NewMetrics(reg)
 	q := newQuery(t, "load", nil, []model.Metric{{"a": "b", "service.name": "api"}, {"a": "b", "service_name": "api"}}, m)
 	dups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total", Help: "x"}, []string{"escaping"})
-	h := &collector.Handler{Gatherer: reg, Queries: func() []*seriesset.Query { return []*seriesset.Query{q} },
-		Logger: slog.New(slog.DiscardHandler), Duplicates: dups}
 	for _, tc := range []struct {
 		name, accept, contentType, series string
-		gzip                              bool
+		acceptsGzip, compress             bool // the scraper accepts gzip; --web.compression=gzip
 	}{
-		{"prometheus 2", acceptPrometheus2, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, true},
-		{"prometheus 3", acceptPrometheus3, "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8", `kizashi_baseline{a="b","service.name"="api",kizashi_query="load"} `, true},
-		{"prometheus 3 dots", strings.ReplaceAll(acceptPrometheus3, "allow-utf-8", "dots"), "text/plain; version=1.0.0; charset=utf-8; escaping=dots", `kizashi_baseline{a="b",service_dot_name="api",kizashi_query="load"} `, false},
-		{"curl", "", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, false},
-		{"values", "text/plain;version=0.0.4;escaping=values", "text/plain; version=0.0.4; charset=utf-8; escaping=values", `kizashi_baseline{U__service_2e_name="api",a="b",kizashi_query="load"} `, false},
+		{"prometheus 2", acceptPrometheus2, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, true, false},
+		{"prometheus 2 gzip", acceptPrometheus2, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, true, true},
+		{"prometheus 3 gzip", acceptPrometheus3, "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8", `kizashi_baseline{a="b","service.name"="api",kizashi_query="load"} `, true, true},
+		{"prometheus 3 dots", strings.ReplaceAll(acceptPrometheus3, "allow-utf-8", "dots"), "text/plain; version=1.0.0; charset=utf-8; escaping=dots", `kizashi_baseline{a="b",service_dot_name="api",kizashi_query="load"} `, false, true},
+		{"curl", "", "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", `kizashi_baseline{a="b",service_name="api",kizashi_query="load"} `, false, false},
+		{"values", "text/plain;version=0.0.4;escaping=values", "text/plain; version=0.0.4; charset=utf-8; escaping=values", `kizashi_baseline{U__service_2e_name="api",a="b",kizashi_query="load"} `, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			h := &collector.Handler{Gatherer: reg, Queries: func() []*seriesset.Query { return []*seriesset.Query{q} },
+				Logger: slog.New(slog.DiscardHandler), Duplicates: dups, Gzip: tc.compress}
 			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			req.Header.Set("Accept", tc.accept)
-			if tc.gzip {
+			if tc.acceptsGzip {
 				req.Header.Set("Accept-Encoding", "gzip, deflate")
 			}
 			rec := httptest.NewRecorder()
@@ -258,7 +260,9 @@ func TestHandler(t *testing.T) {
 			require.Equal(t, http.StatusOK, rec.Code)
 			require.Equal(t, tc.contentType, rec.Header().Get("Content-Type"))
 			var body io.Reader = rec.Body
-			if tc.gzip {
+			if !tc.acceptsGzip || !tc.compress {
+				require.Empty(t, rec.Header().Get("Content-Encoding"))
+			} else {
 				require.Equal(t, "gzip", rec.Header().Get("Content-Encoding"))
 				zr, err := gzip.NewReader(rec.Body)
 				require.NoError(t, err)
@@ -273,7 +277,7 @@ func TestHandler(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
-	require.Equal(t, 2.0, testutil.ToFloat64(dups.WithLabelValues("underscores")), "prometheus 2 and curl: service.name and service_name are one series")
+	require.Equal(t, 3.0, testutil.ToFloat64(dups.WithLabelValues("underscores")), "prometheus 2 (twice) and curl: service.name and service_name are one series")
 	require.Equal(t, 0.0, testutil.ToFloat64(dups.WithLabelValues("allow-utf-8")))
 }
 
@@ -371,7 +375,14 @@ func TestDefaultPublishAndReason(t *testing.T) {
 		require.NoError(t, err)
 	}
 	text, _ = writeText(t, []*seriesset.Query{q}, model.NoEscaping)
-	require.Contains(t, text, `kizashi_anomaly_reason{exported_reason="x",instance="b",kizashi_metric="used",kizashi_query="disk",reason="vanished"} 1`+"\n", text)
+	// Its value is the score (so that the shipped rules read only these series).
+	_, score, ok := strings.Cut(text, `kizashi_anomaly_score{exported_reason="x",instance="b",kizashi_metric="used",kizashi_query="disk"} `)
+	require.True(t, ok, text)
+	score, _, _ = strings.Cut(score, "\n")
+	v, err := strconv.ParseFloat(score, 64)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, v, 0.5)
+	require.Contains(t, text, `kizashi_anomaly_reason{exported_reason="x",instance="b",kizashi_metric="used",kizashi_query="disk",reason="vanished"} `+score+"\n", text)
 	require.Equal(t, 1, count(text)["kizashi_anomaly_reason"], text)
 
 	// publish selects families, and horizons of the forecast families.

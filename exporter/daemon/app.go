@@ -54,6 +54,8 @@ type Options struct {
 	Hangup <-chan os.Signal
 	// EnableLifecycle enables POST /-/reload (--web.enable-lifecycle).
 	EnableLifecycle bool
+	// Gzip compresses /metrics for scrapers that accept it (--web.compression=gzip).
+	Gzip bool
 	// Timeouts of the HTTP server (DefaultTimeouts for zero fields).
 	Timeouts Timeouts
 	// Source, if set, replaces the Prometheus client built from the configuration (tests and
@@ -325,7 +327,7 @@ func readiness(name string, s seriesset.Status) (string, bool) {
 
 func (a *App) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log,
+	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Gzip: a.opts.Gzip,
 		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates})
 	mux.Handle("/-/healthy", lifecycle.Healthy())
 	mux.Handle("/-/ready", lifecycle.Ready(func(context.Context) lifecycle.Readiness {

@@ -51,7 +51,7 @@ var Families = []Family{
 	{Lower, "Lower bound of the normal band at the last sample.", ""},
 	{Upper, "Upper bound of the normal band at the last sample.", ""},
 	{AnomalyScore, "Calibrated anomaly score in [0,1]; one threshold serves every series (0 until the model is ready).", ""},
-	{AnomalyReason, "1 for the kind of evidence behind an anomaly score of at least 0.5 (reason: spike, level_shift, pattern_change, variance_change, quiet, beyond_range, vanished); absent below 0.5.", LabelReason},
+	{AnomalyReason, "The anomaly score, with the kind of evidence behind it (reason: spike, level_shift, pattern_change, variance_change, quiet, beyond_range, vanished), while it is at least 0.5; absent below 0.5.", LabelReason},
 	{Deviation, "Signed deviation of the last sample from the baseline, in robust standard deviations.", ""},
 	{ModelReady, "1 if the model has learned enough to be trusted, else 0.", ""},
 	{Forecast, "Point forecast of the series at the horizon after its last sample.", LabelHorizon},

@@ -3,6 +3,8 @@ package catalog
 import (
 	"fmt"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
 )
 
 // Rule is an alerting rule on the exporter's series, `kizashi_anomaly_score > Threshold`
@@ -19,8 +21,13 @@ type Rule struct {
 // step of the exporter's default query (1m). TestShippedRule keeps the two in step.
 var ShippedRule = Rule{Threshold: 0.65, For: 2 * time.Minute, KeepFiringFor: 10 * time.Minute, Interval: time.Minute}
 
-// Expr is the rule's PromQL expression.
+// Expr is the rule's PromQL expression. From anomaly.ReasonMinScore up it reads
+// kizashi_anomaly_reason (the score, published only from there up, with its reason): the
+// same alerts as the score's, from the few series that have a high score.
 func (r Rule) Expr() string {
+	if r.Threshold >= anomaly.ReasonMinScore {
+		return fmt.Sprintf(`max without(reason) (kizashi_anomaly_reason{reason!="vanished"}) > %g`, r.Threshold)
+	}
 	return fmt.Sprintf(`kizashi_anomaly_score > %g unless ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
 }
 

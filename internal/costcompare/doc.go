@@ -1,15 +1,20 @@
 // Package costcompare measures, side by side on Debian's Prometheus, what anomaly detection
-// costs the whole monitoring system: the same 1,000 series scraped every 60 s, once with
-// adaptive recording rules in the style of Grafana's promql-anomaly-detection
-// (adaptive.yml: a 1-hour mean and standard deviation, its 26-hour smoothing, long-term bands
-// a day and a week back, evaluated by Prometheus), once with kizashi-exporter (its own process,
-// scraped back by Prometheus, with the shipped alerting rules), and once with neither (the
-// baseline). It reads the CPU time of the processes from /proc/PID/stat over a window after a
-// warm-up, and Prometheus' resident memory at its end. Run it with
+// costs the whole monitoring system: the same 1,000 series scraped every 60 s, once with the
+// adaptive strategy of Grafana's promql-anomaly-detection as a user installs it (the
+// input-tagging recording rule its README asks for and rules/adaptive.yml: constants, the
+// input selection, a 1-hour mean and standard deviation, its 26-hour smoothing, long-term
+// bands a day and a week back, the alert; re-typed with the same expressions, see
+// adaptiveRules), once with kizashi-exporter (its own process, scraped back by Prometheus,
+// with the shipped alerting rules), and once with neither (the baseline). It reads the CPU
+// time of the processes from /proc/PID/stat over a window after a warm-up, Prometheus'
+// resident memory at its end, the series with a sample at its end (series per input) and
+// the series created in Prometheus' head during it (churn). Run it with
 //
 //	go test -tags e2e ./internal/costcompare -run '^$' -bench SideBySide -benchtime 1x -timeout 3h \
 //	    -args -costcompare.window=10m
 //
-// (BENCHMARKS.md has the figures). It is a benchmark, not a test: `go test ./...` does not run
+// (BENCHMARKS.md has the figures; -costcompare.setups runs some of the setups,
+// -costcompare.pprof=DIR writes a CPU profile of Prometheus per setup, which costs CPU: not
+// for the figures). It is a benchmark, not a test: `go test ./...` does not run
 // it.
 package costcompare
