@@ -37,8 +37,12 @@ func (r Rule) Expr() string {
 // two in step.
 var ShippedVanishedRule = Rule{Threshold: 0.65, For: time.Minute, KeepFiringFor: 10 * time.Minute, Interval: time.Minute}
 
-// VanishedExpr is the PromQL expression of the rule as a KizashiSeriesVanished rule.
+// VanishedExpr is the PromQL expression of the rule as a KizashiSeriesVanished rule, read
+// from kizashi_anomaly_reason as Expr does from anomaly.ReasonMinScore up.
 func (r Rule) VanishedExpr() string {
+	if r.Threshold >= anomaly.ReasonMinScore {
+		return fmt.Sprintf(`max without(reason) (kizashi_anomaly_reason{reason="vanished"}) > %g`, r.Threshold)
+	}
 	return fmt.Sprintf(`kizashi_anomaly_score > %g and ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
 }
 
