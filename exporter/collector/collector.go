@@ -244,7 +244,8 @@ type Handler struct {
 	Gatherer prometheus.Gatherer
 	// Gzip compresses the answer for scrapers that accept gzip (every Prometheus does). It
 	// costs the exporter about 3 us per input series and Prometheus about as much to
-	// decompress, for a tenth of the bytes (--web.compression, gzip by default).
+	// decompress, for a tenth of the bytes: worth it over a slow link (--web.compression=gzip;
+	// off by default).
 	Gzip    bool
 	Queries func() []*seriesset.Query
 	Logger  *slog.Logger

@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 			wantCode: 1, wantOut: []string{"parse config", "unclosed left parenthesis"}},
 		{name: "bad shard label", args: []string{"serve", "--shard=0/2", "--shard.by=", "--config.file", "../../examples/kizashi-exporter.yml"},
 			wantCode: 1, wantOut: []string{"--shard.by", "not a label name"}},
-		{name: "serve help", args: []string{"serve", "--help"}, wantStdout: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check", "--web.compression=gzip"}},
+		{name: "serve help", args: []string{"serve", "--help"}, wantStdout: []string{"--[no-]web.enable-lifecycle", "--[no-]config.check", "--web.compression=none"}},
 		{name: "config check", args: []string{"serve", "--config.file", "../../examples/kizashi-exporter.yml", "--config.check"},
 			wantOut: []string{"kizashi-exporter.yml: configuration is valid"}},
 		{name: "config check refuses bad PromQL", args: []string{"serve", "--config.file", badPromQL, "--config.check"},

@@ -27,7 +27,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		shardBy    = cmd.Flag("shard.by", "Label the shard is computed from (repeatable, in hashmod's source_labels order); default every label of the series, in name order.").Strings()
 		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
 		lifecycle  = cmd.Flag("web.enable-lifecycle", "Enable configuration reloads through POST /-/reload (behind --web.config.file's auth).").Bool()
-		compress   = cmd.Flag("web.compression", "Compression of /metrics for scrapers that accept it: gzip (a tenth of the bytes) or none (less CPU for the exporter and Prometheus on the same host).").Default("gzip").Enum("gzip", "none")
+		compress   = cmd.Flag("web.compression", "Compression of /metrics for scrapers that accept it: none (the least CPU for the exporter and Prometheus) or gzip (a tenth of the bytes, for a slow link).").Default("none").Enum("none", "gzip")
 		webFlags   = kingpinflag.AddFlags(cmd, ":9742")
 		rt         = addRuntimeFlags(cmd)
 	)
