@@ -198,7 +198,7 @@ func abs(x int) int {
 // instead of lost. h chooses (a hash of the sample's time: deterministic).
 func (p prof16) addDithered(i int, delta float64, h uint64) {
 	u := float64(*p.unit)
-	r := math.Floor(float64(p.q[i]) + delta/u + float64(h>>11)/(1<<53))
+	r := math.Floor(float64(p.q[i]) + delta*inverse(u) + float64(h>>11)/(1<<53))
 	if u == 0 || math.IsNaN(r) || math.Abs(r) > q16Max {
 		p.add(i, delta)
 		return
@@ -212,4 +212,17 @@ func dither(ts int64, point uint64) uint64 {
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	return z ^ z>>31
+}
+
+// inverse is 1/u for a unit (a power of two, so exact) without a division: the exponent
+// negated. For 0 it returns a huge finite value, which addDithered's checks catch.
+func inverse(u float64) float64 { return math.Float64frombits(2046<<52 - math.Float64bits(u)) }
+
+// isUnit reports whether u can be a profile's unit: 0 (never set) or a power of two in range.
+func isUnit(u float32) bool {
+	if u == 0 {
+		return true
+	}
+	f, e := math.Frexp(float64(u))
+	return f == 0.5 && e-1 >= q16MinExp && e-1 <= q16MaxExp
 }

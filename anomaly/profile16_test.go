@@ -257,3 +257,15 @@ func TestProf16DitheredStepsAreKeptOnAverage(t *testing.T) {
 	}
 	require.InDelta(t, 10000*step, p.get(0), 60*float64(*u), "1,000 units ± 6%")
 }
+
+func TestProf16InverseOfAUnitIsExact(t *testing.T) {
+	for e := q16MinExp; e <= q16MaxExp; e++ {
+		u := math.Ldexp(1, e)
+		require.True(t, isUnit(float32(u)))
+		require.Equal(t, 1/u, inverse(u), "2^%d", e)
+	}
+	require.True(t, isUnit(0))
+	require.False(t, isUnit(3))
+	require.False(t, isUnit(-0.5))
+	require.False(t, isUnit(float32(math.Inf(1))))
+}

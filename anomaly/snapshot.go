@@ -190,8 +190,7 @@ func (m *Model) validate() error {
 				finite = finite && !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
 			}
 		case prof16:
-			u := float64(*p.unit)
-			finite = finite && !math.IsNaN(u) && !math.IsInf(u, 0) && u >= 0
+			finite = finite && isUnit(*p.unit)
 		}
 	})
 	switch {
