@@ -167,13 +167,16 @@ func (p prof16) normalise() {
 	*p.unit = float32(u)
 }
 
-// load quantises a whole profile of float values (a snapshot of format 3).
+// load quantises a whole profile of float values (a snapshot of format 3). A profile without
+// a negative point is a residual scale (the others have a zero mean), whose learned points
+// must stay positive.
 func (p prof16) load(xs []float32) {
-	peak := 0.0
+	peak, positive := 0.0, true
 	for _, x := range xs {
 		if !math.IsNaN(float64(x)) {
 			peak = max(peak, math.Abs(float64(x)))
 		}
+		positive = positive && x >= 0
 	}
 	clear(p.q)
 	*p.unit = 0
@@ -182,7 +185,11 @@ func (p prof16) load(xs []float32) {
 	}
 	*p.unit = float32(unitFor(peak))
 	for i, x := range xs {
-		p.set(i, float64(x))
+		if positive {
+			p.setPositive(i, float64(x))
+		} else {
+			p.set(i, float64(x))
+		}
 	}
 }
 

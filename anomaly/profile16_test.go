@@ -269,3 +269,14 @@ func TestProf16InverseOfAUnitIsExact(t *testing.T) {
 	require.False(t, isUnit(-0.5))
 	require.False(t, isUnit(float32(math.Inf(1))))
 }
+
+func TestProf16LoadKeepsLearnedScalesPositive(t *testing.T) {
+	p, _ := newProf(3)
+	p.load([]float32{1000, 1e-6, 0}) // a residual scale: 1e-6 is learned, 0 is not
+	require.InDelta(t, 1000, p.get(0), 1000.0/16384)
+	require.Positive(t, p.get(1))
+	require.Zero(t, p.get(2))
+	p.load([]float32{1000, 1e-6, -1000}) // a pattern: 1e-6 rounds to 0
+	require.Zero(t, p.get(1))
+	require.InDelta(t, -1000, p.get(2), 1000.0/16384)
+}
