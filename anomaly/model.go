@@ -120,6 +120,10 @@ type Model struct {
 	dayScale  [dayScaleSlots]int16
 	weekScale [weekScales]int16
 	units     [numProf]float32 // the profiles' units, by prof* index
+	// Mean square of the first differences per 15 minutes of the day and per hour of the
+	// week (logGet; see volatility).
+	diffScale [dayScaleSlots]uint16
+	diffWeek  [weekScales]uint16
 
 	// Evidence for the candidates: EW mean |one-step error|, over the same span for all
 	// (restarted when a candidate becomes eligible), and how many samples it rests on.
@@ -141,6 +145,10 @@ type Model struct {
 	// Score: short window of surprisal, longer windows of the residual and its size, and the
 	// tail fit of each (90% quantile, mean excess).
 	short, drift, vol   float32
+	volS                float32       // volatility CUSUM (see volatility)
+	volN                uint16        // ... the samples since it left 0
+	volM                float32       // ... the recent mean of its steps
+	volSide             int8          // ... and the sign of the last difference if it was clipped
 	repHits, repTrials  [2][2]float32 // repeats and chances, [others, the floor value][after a change, after a repeat]
 	maxRun              uint16        // longest run of repeats completed
 	run                 uint16        // repeats of the last value
@@ -151,7 +159,7 @@ type Model struct {
 	zz, zlag, lastZ     float32 // mean squared residual, mean product with the previous one, and that one (AR(1))
 	devRun              int8    // samples in a row far above (+) or below (-) the baseline
 	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
-	volTail             tailFit
+	volTail, volSTail   tailFit
 	vMin, vMax          float64 // range of the values seen, for spatial anomalies
 
 	horizons [maxHorizons]horizonState

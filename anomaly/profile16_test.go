@@ -211,8 +211,14 @@ func TestSnapshotFormat3Restores(t *testing.T) {
 		}
 	}
 	t.Logf("largest differences: baseline %.2g, lower %.2g, upper %.2g, score %.2g", worst[0], worst[1], worst[2], worst[3])
-	for j, tol := range [4]float64{0.01, 0.01, 0.01, 0.005} {
-		require.LessOrEqual(t, worst[j], tol, "baseline, lower, upper, score")
+	for j, tol := range [3]float64{0.01, 0.01, 0.01} {
+		require.LessOrEqual(t, worst[j], tol, "baseline, lower, upper")
+	}
+	// The score is the current engine's (format 5 added the volatility channel, which a format
+	// 3 model learns from the restore on): on this clean series it stays well below the
+	// alert, so an upgrade raises no alarm.
+	for i, r := range rs {
+		require.Less(t, r.Score, 0.5, "sample %d after the restore", i)
 	}
 	got := m.Forecasts(nil)
 	require.Len(t, got, len(want.Forecasts))
@@ -242,7 +248,7 @@ func TestSnapshotOfUnknownFormatRejected(t *testing.T) {
 		binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.ChecksumIEEE(body))
 		_, err := spec.Restore(bad)
 		require.ErrorIs(t, err, ErrIncompatible, "version %d", v)
-		require.ErrorContains(t, err, "this build reads 3 to 4")
+		require.ErrorContains(t, err, "this build reads 3 to 5")
 	}
 }
 

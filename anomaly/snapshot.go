@@ -15,9 +15,11 @@ import (
 // snapshot taken under another sensitivity or valid range restores fine. Version 4 stores the
 // profiles in 16 bits a point (a float32 unit, then an int16 per point); version 3, which
 // stored them as float32, still restores (its profiles are quantised as they are read).
+// Version 5 adds the volatility channel's state (since5); a version 3 or 4 snapshot restores
+// with that channel unlearned, which it learns again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 4
+	snapshotVersion = 5
 	snapshotSize    = 4096
 )
 
@@ -37,6 +39,10 @@ func (s *Spec) fingerprint() uint32 {
 	}
 	return crc32.ChecksumIEEE(b)
 }
+
+// since5 is state that version 5 of the format added: encoded and validated as its parts,
+// read only from a version 5 snapshot (left at zero, unlearned, from an older one).
+type since5 []any
 
 // fields visits every part of the model's state in snapshot order. Encoding, decoding and
 // validation all walk this one list, so they cannot disagree.
@@ -58,6 +64,8 @@ func (m *Model) fields(f func(p any)) {
 		f(&t.excess)
 		f(&t.excess2)
 	}
+	f(since5{m.diffScale[:], m.diffWeek[:], &m.volS, &m.volN, &m.volM, &m.volSide,
+		&m.volSTail.u, &m.volSTail.excess, &m.volSTail.excess2})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -74,7 +82,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.LittleEndian.AppendUint32(b, m.spec.fingerprint())
 	b = append(b, byte(len(m.spec.horizons)))
 	le := binary.LittleEndian
-	m.fields(func(p any) {
+	var enc func(p any)
+	enc = func(p any) {
 		switch p := p.(type) {
 		case *int64:
 			b = le.AppendUint64(b, uint64(*p))
@@ -106,6 +115,10 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 			b = append(b, *p)
 		case *int8:
 			b = append(b, uint8(*p))
+		case since5:
+			for _, q := range p {
+				enc(q)
+			}
 		case prof16:
 			b = le.AppendUint32(b, math.Float32bits(*p.unit))
 			for _, v := range p.q {
@@ -114,7 +127,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 		default:
 			panic(fmt.Sprintf("anomaly: snapshot of %T", p))
 		}
-	})
+	}
+	m.fields(enc)
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b[start:])), nil
 }
 
@@ -175,8 +189,13 @@ func (m *Model) UnmarshalBinary(data []byte) error {
 func (m *Model) validate() error {
 	bad := func(what string) error { return fmt.Errorf("%w: invalid %s", ErrSnapshot, what) }
 	finite := true
-	m.fields(func(p any) {
+	var check func(p any)
+	check = func(p any) {
 		switch p := p.(type) {
+		case since5:
+			for _, q := range p {
+				check(q)
+			}
 		case *float64:
 			finite = finite && !math.IsNaN(*p) && !math.IsInf(*p, 0)
 		case []float64:
@@ -192,7 +211,8 @@ func (m *Model) validate() error {
 		case prof16:
 			finite = finite && isUnit(*p.unit)
 		}
-	})
+	}
+	m.fields(check)
 	switch {
 	case m.step < 0 || m.last < m.first:
 		return bad("timestamps")
@@ -231,6 +251,12 @@ func (d *decoder) take(n int) []byte {
 func (d *decoder) field(p any) {
 	le := binary.LittleEndian
 	switch p := p.(type) {
+	case since5:
+		if d.version >= 5 {
+			for _, q := range p {
+				d.field(q)
+			}
+		}
 	case *int64:
 		if b := d.take(8); b != nil {
 			*p = int64(le.Uint64(b))

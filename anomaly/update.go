@@ -50,31 +50,35 @@ const (
 	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling the old level still counts as normal for the score (ns)
 
 	// Score.
-	tuneShortAlpha     = 0.3      // weight of the newest surprisal in the short window
-	tuneTailQ          = 0.9      // the tail fit starts at this quantile of the short window
-	tuneLongSamples    = 10000    // memory of the tail fit (samples)
-	tuneTailMin        = 0.05     // floor on the mean excess
-	tuneTailMaxShape   = 0.5      // the fitted tail shape is at most this
-	tuneTailCap        = 30.0     // tail learning caps a value at u + this many mean excesses
-	tuneTailTeach      = 4.0      // values more surprising than this (-log10 p) teach the tail proportionally less
-	tuneScoreHalf      = 2.7      // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
-	tuneDriftAlpha     = 0.1      // weight of the newest residual in the drift window
-	tuneDriftWeight    = 1.5      // weight of the drift channel's surprisal in the sum
-	tuneVolAlpha       = 0.02     // weight of the newest |residual| in the spread window
-	tuneVolClip        = 6.0      // ... clipped at this many sigmas
-	tuneSumOffset      = 1.5      // surprisal taken off the channels' sum: they are not independent
-	tuneSpatialTol     = 0.05     // a value beyond the range seen by this share of it is a spatial anomaly
-	tuneSpatialZ       = 3.0      // ... when it is also this many sigmas off the baseline
-	tuneSpatialX       = 6.0      // ... and it counts as this much surprisal (-log10 p)
-	tuneSpatialSlope   = 10.0     // ... plus this much per range beyond the tolerance
-	tuneMaxRho         = 0.99     // the residuals' autocorrelation is taken as at most this
-	tuneStuckMinAge    = 5 * 60e9 // a run of identical values counts once it lasts this long (ns)
-	tuneShiftRun       = 3        // this many samples off the baseline on one side make a spike a level shift
-	tunePatternTau     = 3600e9   // memory of the fit of the residual on the pattern (ns)
-	tuneRepeatFloor    = 1e-3     // repeat probability assumed at least this
-	tuneRepeatLearnMax = 3        // runs longer than this do not teach the repeat rate
-	tuneHold           = 1.0      // evidence (-log10 p) lost per step at most
-	tuneHoldFrom       = 8.0      // ... from this much, only (an extreme sample: 10^-8)
+	tuneShortAlpha     = 0.3       // weight of the newest surprisal in the short window
+	tuneTailQ          = 0.9       // the tail fit starts at this quantile of the short window
+	tuneLongSamples    = 10000     // memory of the tail fit (samples)
+	tuneTailMin        = 0.05      // floor on the mean excess
+	tuneTailMaxShape   = 0.5       // the fitted tail shape is at most this
+	tuneTailCap        = 30.0      // tail learning caps a value at u + this many mean excesses
+	tuneTailTeach      = 4.0       // values more surprising than this (-log10 p) teach the tail proportionally less
+	tuneScoreHalf      = 2.7       // score = X/(X+tuneScoreHalf): 0.5 at a tail probability of 10^-2.7
+	tuneDriftAlpha     = 0.1       // weight of the newest residual in the drift window
+	tuneDriftWeight    = 1.5       // weight of the drift channel's surprisal in the sum
+	tuneVolAlpha       = 0.02      // weight of the newest |residual| in the spread window
+	tuneSpreadZClip    = 6.0       // ... clipped at this many sigmas
+	tuneVolRatio       = 3.0       // the volatility channel tests for this rise of the innovations' variance
+	tuneVolCap         = 30.0      // ... whose CUSUM is capped here (a likelihood ratio of e^30)
+	tuneVolClip        = 3.0       // ... an innovation counting as at most this many sigmas
+	tuneVolMinAge      = 30 * 60e9 // ... and a raised noise is news once it has lasted this long (ns)
+	tuneSumOffset      = 1.5       // surprisal taken off the channels' sum: they are not independent
+	tuneSpatialTol     = 0.05      // a value beyond the range seen by this share of it is a spatial anomaly
+	tuneSpatialZ       = 3.0       // ... when it is also this many sigmas off the baseline
+	tuneSpatialX       = 6.0       // ... and it counts as this much surprisal (-log10 p)
+	tuneSpatialSlope   = 10.0      // ... plus this much per range beyond the tolerance
+	tuneMaxRho         = 0.99      // the residuals' autocorrelation is taken as at most this
+	tuneStuckMinAge    = 5 * 60e9  // a run of identical values counts once it lasts this long (ns)
+	tuneShiftRun       = 3         // this many samples off the baseline on one side make a spike a level shift
+	tunePatternTau     = 3600e9    // memory of the fit of the residual on the pattern (ns)
+	tuneRepeatFloor    = 1e-3      // repeat probability assumed at least this
+	tuneRepeatLearnMax = 3         // runs longer than this do not teach the repeat rate
+	tuneHold           = 1.0       // evidence (-log10 p) lost per step at most
+	tuneHoldFrom       = 8.0       // ... from this much, only (an extreme sample: 10^-8)
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -157,7 +161,14 @@ func (m *Model) update(ts int64, v float64) Result {
 			zs = zb
 		}
 	}
-	res.Score, res.Reason = m.score(zs, spatial, v, ready)
+	// The noise is judged in first differences relative to the baseline's level for series that
+	// never went negative (their noise grows with their level: a weekend batch at three times
+	// the weekday level is three times as noisy), as they are (Log: already relative) otherwise.
+	norm := 1.0
+	if !m.spec.cfg.Log && m.vMin >= 0 {
+		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), math.Abs(m.lastV), m.floor())
+	}
+	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, ready)
 	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
 	switch {
 	case zs > tuneClip:
@@ -508,7 +519,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // sample keeps the score up for the steps an alert's `for:` clause needs. The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
-func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reason) {
+func (m *Model) score(ts int64, z, spatial, v, d, norm float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -534,8 +545,17 @@ func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reaso
 	b := (1 - tuneDriftAlpha) * rho
 	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha)*(1+b)/(1-b))
 	X2 := m.driftTail.judge(float32(min(log10Tail2(y), 50)), m.n)
-	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneVolClip)) - m.vol)
+	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneSpreadZClip)) - m.vol)
 	X3 := m.volTail.judge(m.vol, m.n)
+	vs := m.volatility(ts, d, norm)
+	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
+	if m.volM <= 0 || m.step > 0 && int64(m.volN)*m.step < int64(tuneVolMinAge) {
+		// A change of the noise is a change once it has lasted half an hour (the ramps at the
+		// edges of a weekly pattern, which no hourly reference learns, last minutes), and
+		// while it lasts (the recent samples still favour it): the few samples of an edge
+		// leave the sum up for a while, but not the recent evidence.
+		X5 = 0
+	}
 	X4 := m.stuck(v, ready)
 	if !ready {
 		m.held = 0
@@ -543,7 +563,7 @@ func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reaso
 	}
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial, X4)
+	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial, X4, X5)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
@@ -551,6 +571,9 @@ func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reaso
 	}
 	if X3 > top {
 		r, top = ReasonVarianceChange, X3
+	}
+	if X5 > top {
+		r, top = ReasonVarianceChange, X5
 	}
 	if X4 > top {
 		r, top = ReasonQuiet, X4
@@ -575,6 +598,78 @@ func (m *Model) score(z, spatial float64, v float64, ready bool) (float64, Reaso
 		return s, ReasonNone
 	}
 	return s, r
+}
+
+// volatility is a CUSUM of the log-likelihood ratio of a rise of the noise's variance by
+// tuneVolRatio. The noise is seen in the first differences d of the series, which a wander (a
+// random walk, a rate over a window longer than the step) hardly moves, and judged against
+// their learned mean square at that time of day (per 15 minutes, like the scale: a series
+// that is noisier at its peak is not news at its peak). Each difference adds the log of the ratio of
+// its likelihoods under the raised and the learned variance (d² clipped at tuneVolClip² times
+// the learned mean square, so that one outlier or a sharp edge of the pattern weighs as much
+// as a few noisy samples at most); the sum restarts at 0 whenever the learned variance is the
+// likelier, and is capped at tuneVolCap. Under the learned variance it stays small, and a
+// tripled noise raises it by about 0.45 a sample. Each 15 minutes learn only while they last
+// (renewing a share of themselves per visit, as the scale does), so a lasting change of the
+// noise stays news at every new time of day until it has been seen there.
+func (m *Model) volatility(ts int64, d, norm float64) float32 {
+	fl := m.floor() / norm
+	pd, pw := &m.diffScale[dayScaleSlot(ts)], &m.diffWeek[weekScaleSlot(ts)]
+	od, ow := logGet(*pd), logGet(*pw)
+	ref := max(od, ow, fl*fl)
+	w := min(d*d/ref, tuneVolClip*tuneVolClip)
+	learn := func(p *uint16, old, rate float64) {
+		if old == 0 {
+			// First visit: start from the residuals' spread, above what the differences of a
+			// wandering series show, so that learning moves down, not up into false alarms.
+			logSet(p, max(d*d, 2*m.spread*m.spread/(norm*norm)))
+		} else {
+			logSet(p, old+rate*(min(d*d, tuneVolClip*tuneVolClip*max(old, fl*fl))-old))
+		}
+	}
+	learn(pd, od, m.rates.dayScale)
+	learn(pw, ow, m.rates.weekScale)
+	const r = tuneVolRatio
+	llr := 0.5*(1-1/r)*w - 0.5*math.Log(r)
+	if od == 0 {
+		// No reference at this time of day yet (a new model's first day, or a model restored
+		// from a snapshot older than the channel): no evidence either way.
+		llr = 0
+	}
+	// Clipped differences of one sign in a row are a ramp or an edge of the pattern, not noise.
+	side := int8(0)
+	if w >= tuneVolClip*tuneVolClip {
+		side = int8(math.Copysign(1, d))
+		if side == m.volSide {
+			llr = 0
+		}
+	}
+	m.volSide = side
+	m.volS = float32(min(max(0, float64(m.volS)+llr), tuneVolCap))
+	m.volM += tuneShortAlpha * (float32(llr) - m.volM)
+	if m.volS == 0 {
+		m.volN = 0
+	} else if m.volN < math.MaxUint16 {
+		m.volN++
+	}
+	return m.volS
+}
+
+// logGet and logSet keep a positive value in 16 bits: its base-2 logarithm in steps of 1/256
+// (0.27%), from 2^-128 to 2^128; 0 is unset (logGet returns 0).
+func logGet(q uint16) float64 {
+	if q == 0 {
+		return 0
+	}
+	return math.Exp2((float64(q) - 32768) / 256)
+}
+
+func logSet(q *uint16, v float64) {
+	if !(v > 0) {
+		*q = 1
+		return
+	}
+	*q = uint16(min(max(math.Round(math.Log2(v)*256)+32768, 1), math.MaxUint16))
 }
 
 // learnPatternFit tracks, over about the last hour, the regression of the published residual e
