@@ -3,8 +3,8 @@ package seriesset
 import "github.com/kizashi-dev/kizashi/anomaly"
 
 // modelPool keeps a query's models in blocks instead of one allocation each. A model is a few
-// KiB of fixed size that Go's allocator would round up to its next size class (3,392 bytes
-// take 3,456; 5,672 took 6,144 before the profiles were stored in 16 bits); a block of them is
+// KiB of fixed size that Go's allocator would round up to its next size class (5,672 bytes
+// took 6,144 before the profiles were stored in 16 bits); a block of them is
 // rounded once, to whole pages. Models of series that leave are zeroed and reused. q.mu
 // guards the pool (held for writing).
 //
@@ -18,7 +18,7 @@ type modelPool struct {
 	free   []*anomaly.Model
 }
 
-// maxBlock is the largest block: about 420 KiB with models of 3.3 KiB.
+// maxBlock is the largest block: about 490 KiB with models of 3.9 KiB.
 const maxBlock = 128
 
 // get returns a model of the pool holding a copy of m (fresh from Spec.New or Restore).
