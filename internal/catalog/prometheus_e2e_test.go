@@ -4,6 +4,7 @@ package catalog
 
 import (
 	"fmt"
+	"github.com/kizashi-dev/kizashi/anomaly"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +70,8 @@ func TestRatesAgainstPrometheus(t *testing.T) {
 }
 
 // The emulation against Debian's Prometheus: random scores and readiness (with stretches where
-// the series is gone), the shipped rule's expression, for: and keep_firing_for: evaluated by
+// the series is gone), published as the exporter does for the shipped rule's expression (which
+// reads kizashi_anomaly_reason), for: and keep_firing_for: evaluated by
 // promtool test rules, which must find exactly the alerts the emulation has firing at every
 // minute.
 func TestAlertAgainstPrometheus(t *testing.T) {
@@ -95,8 +97,11 @@ func TestAlertAgainstPrometheus(t *testing.T) {
 			switch {
 			case gone:
 				score = append(score, "stale")
-			case !rd: // the exporter publishes 0 until the model is ready
-				score = append(score, "0")
+			case !rd || v < anomaly.ReasonMinScore:
+				// The rule reads kizashi_anomaly_reason, whose value is the score, published
+				// only from anomaly.ReasonMinScore up and once the model is ready: absent
+				// otherwise, which Prometheus marks stale at the next scrape.
+				score = append(score, "stale")
 			default:
 				score = append(score, fmt.Sprintf("%.3f", v))
 			}
@@ -105,7 +110,7 @@ func TestAlertAgainstPrometheus(t *testing.T) {
 			require.Equal(t, holds, !gone && rd && v3 > ShippedRule.Threshold, "a score on the threshold after rounding")
 			firing[s] = append(firing[s], a.Eval(time.Unix(int64(i)*60, 0), holds) == Firing)
 		}
-		fmt.Fprintf(&input, "      - series: 'kizashi_anomaly_score{s=\"%d\"}'\n        values: '%s'\n", s, strings.Join(score, " "))
+		fmt.Fprintf(&input, "      - series: 'kizashi_anomaly_reason{s=\"%d\",reason=\"spike\"}'\n        values: '%s'\n", s, strings.Join(score, " "))
 	}
 	var tests strings.Builder
 	fired := 0
