@@ -450,7 +450,7 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 		q.upSince = t
 	}
 	for _, smp := range vec {
-		fp := smp.Metric.Fingerprint()
+		fp := fingerprint(smp.Metric)
 		s := q.series[fp]
 		if s == nil {
 			if !q.opts.Shard.Owns(smp.Metric) {
