@@ -123,33 +123,8 @@ func CheckConfig(path string) error {
 // returns. It returns early with an error if the configuration cannot be loaded or serving
 // fails.
 func Run(ctx context.Context, opts Options) error {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.SnapshotInterval <= 0 {
-		opts.SnapshotInterval = 5 * time.Minute
-	}
-	opts.Timeouts.setDefaults()
-	if opts.ChartSeries == 0 {
-		opts.ChartSeries = 50
-	}
-	if opts.Web == nil {
-		empty := ""
-		opts.Web = &web.FlagConfig{WebConfigFile: &empty, WebListenAddresses: &[]string{}}
-	}
-	a := &App{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), runners: map[string]*runner{}}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	lifecycle.RegisterBuildInfo(a.reg, "kizashi_exporter")
-	a.metrics = seriesset.NewMetrics(a.reg)
-	f := promauto.With(a.reg)
-	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
-		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
-	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
-		Help: "Series left out of scrapes because, with label names spelled for the scraper (escaping), their labels equal those of another series."},
-		[]string{"escaping"})
-	for scheme := range exposition.Schemes {
-		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
-	}
+	a := newApp(opts)
+	opts = a.opts
 
 	runCtx, stopRunners := context.WithCancel(context.Background())
 	defer stopRunners()
@@ -203,6 +178,39 @@ func Run(ctx context.Context, opts Options) error {
 	a.saveAll()
 	a.log.Info("stopped")
 	return result
+}
+
+// newApp returns an App with opts' defaults set and its own metrics registered, running
+// nothing yet (Run starts it).
+func newApp(opts Options) *App {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SnapshotInterval <= 0 {
+		opts.SnapshotInterval = 5 * time.Minute
+	}
+	opts.Timeouts.setDefaults()
+	if opts.ChartSeries == 0 {
+		opts.ChartSeries = 50
+	}
+	if opts.Web == nil {
+		empty := ""
+		opts.Web = &web.FlagConfig{WebConfigFile: &empty, WebListenAddresses: &[]string{}}
+	}
+	a := &App{opts: opts, log: opts.Logger, reg: prometheus.NewRegistry(), runners: map[string]*runner{}}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lifecycle.RegisterBuildInfo(a.reg, "kizashi_exporter")
+	a.metrics = seriesset.NewMetrics(a.reg)
+	f := promauto.With(a.reg)
+	a.scrapeDuration = f.NewHistogram(prometheus.HistogramOpts{Name: "kizashi_exporter_scrape_duration_seconds",
+		Help: "Time spent writing /metrics.", Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10}})
+	a.scrapeDuplicates = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_scrape_duplicate_series_total",
+		Help: "Series left out of scrapes because, with label names spelled for the scraper (escaping), their labels equal those of another series."},
+		[]string{"escaping"})
+	for scheme := range exposition.Schemes {
+		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
+	}
+	return a
 }
 
 // apply makes cfg the running configuration: unchanged queries keep running, changed ones
@@ -325,10 +333,15 @@ func readiness(name string, s seriesset.Status) (string, bool) {
 	return name + ": " + state, s.Usable()
 }
 
+// metricsHandler serves /metrics: the self-metrics and the queries' families.
+func (a *App) metricsHandler() http.Handler {
+	return &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Gzip: a.opts.Gzip,
+		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates}
+}
+
 func (a *App) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", &collector.Handler{Gatherer: a.reg, Queries: a.Queries, Logger: a.log, Gzip: a.opts.Gzip,
-		Duration: a.scrapeDuration, Duplicates: a.scrapeDuplicates})
+	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.Handle("/-/healthy", lifecycle.Healthy())
 	mux.Handle("/-/ready", lifecycle.Ready(func(context.Context) lifecycle.Readiness {
 		ready, lines := a.Ready()

@@ -77,9 +77,19 @@ func (p *promAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		ts := int64(t)
+		tss := strconv.FormatInt(ts, 10)
+		var v []byte
 		for i, off := range p.at {
-			copy(p.body[off:off+10], strconv.FormatInt(ts, 10))
-			copy(p.body[off+12:off+12+valueWidth], fmt.Sprintf("%0*.4f", valueWidth, p.value(i, ts)))
+			copy(p.body[off:off+10], tss)
+			// The value with 4 decimals, padded with zeros to valueWidth (cheaply: the fake's
+			// work is counted in BenchmarkDaemonCycle's time).
+			v = strconv.AppendFloat(v[:0], p.value(i, ts), 'f', 4, 64)
+			field := p.body[off+12 : off+12+valueWidth]
+			pad := valueWidth - len(v)
+			for j := range pad {
+				field[j] = '0'
+			}
+			copy(field[pad:], v)
 		}
 		p.instant.Add(1)
 		_, _ = w.Write(p.body)

@@ -157,7 +157,7 @@ func (q *Query) backfillRange(ctx context.Context, src Source, job map[model.Fin
 		t0 = time.Now()
 		n, rejected := 0, 0
 		for _, ss := range mat {
-			s := job[ss.Metric.Fingerprint()]
+			s := job[fingerprint(ss.Metric)]
 			if s == nil {
 				continue
 			}

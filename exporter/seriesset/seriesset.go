@@ -22,6 +22,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/exposition"
+	"github.com/kizashi-dev/kizashi/exporter/metricnames"
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/exporter/source"
 )
@@ -116,9 +117,12 @@ type Options struct {
 type Query struct {
 	cfg  queryconfig.Query
 	spec *anomaly.Spec
-	opts Options
-	name string
-	log  *slog.Logger
+	// forecastAt[i]: the forecast at cfg.Horizons[i] is published (kizashi_forecast*); the
+	// live cycle computes only those (see refresh).
+	forecastAt []bool
+	opts       Options
+	name       string
+	log        *slog.Logger
 
 	mu        sync.RWMutex
 	series    map[model.Fingerprint]*Series
@@ -227,6 +231,13 @@ func New(cfg queryconfig.Query, opts Options) (*Query, error) {
 	}
 	q := &Query{cfg: cfg, spec: spec, opts: opts, name: cfg.Name,
 		log: opts.Logger.With("query", cfg.Name), series: map[model.Fingerprint]*Series{}, owners: map[string]*owners{}}
+	q.forecastAt = make([]bool, len(cfg.Horizons))
+	for _, f := range []string{metricnames.Forecast, metricnames.ForecastLower, metricnames.ForecastUpper} {
+		_, horizons := cfg.Publishes(strings.TrimPrefix(f, "kizashi_"))
+		for _, i := range horizons {
+			q.forecastAt[i] = true
+		}
+	}
 	q.updateGauges()
 	return q, nil
 }
@@ -271,9 +282,12 @@ type Series struct {
 
 // Published is what the exporter publishes about a series after its last update.
 type Published struct {
-	Time      time.Time // time of the last sample learned; zero before any
-	Value     float64   // that sample
-	Result    anomaly.Result
+	Time   time.Time // time of the last sample learned; zero before any
+	Value  float64   // that sample
+	Result anomaly.Result
+	// Forecasts[i] is the forecast at the query's Horizons[i] if it is published (see
+	// queryconfig.Query.Publishes), else NaN: the live cycle computes only what is published
+	// (the series page computes the others when it is shown, see view).
 	Forecasts []anomaly.Forecast
 	// ETAs[i] is the breach ETA in seconds of threshold i, or NaN if no breach is forecast.
 	ETAs []float64
@@ -349,7 +363,18 @@ func (q *Query) learn(s *Series, t time.Time, v float64) error {
 
 // refresh recomputes the forecasts and breach ETAs of a series (after its last update).
 func (q *Query) refresh(s *Series) {
-	s.pub.Forecasts = s.model.Forecasts(s.pub.Forecasts[:0])
+	hs := q.cfg.Horizons
+	if cap(s.pub.Forecasts) < len(hs) {
+		s.pub.Forecasts = make([]anomaly.Forecast, len(hs))
+	}
+	s.pub.Forecasts = s.pub.Forecasts[:len(hs)]
+	for i, h := range hs {
+		if q.forecastAt[i] {
+			s.pub.Forecasts[i] = s.model.Forecast(time.Duration(h))
+		} else {
+			s.pub.Forecasts[i] = anomaly.Forecast{Horizon: time.Duration(h), Value: nan, Lower: nan, Upper: nan}
+		}
+	}
 	if len(q.cfg.Thresholds) == 0 {
 		return
 	}
@@ -425,7 +450,7 @@ func (q *Query) apply(vec model.Vector, t time.Time, res CycleResult) CycleResul
 		q.upSince = t
 	}
 	for _, smp := range vec {
-		fp := smp.Metric.Fingerprint()
+		fp := fingerprint(smp.Metric)
 		s := q.series[fp]
 		if s == nil {
 			if !q.opts.Shard.Owns(smp.Metric) {

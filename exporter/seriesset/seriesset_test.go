@@ -100,6 +100,17 @@ func TestCycleBackfillAndPublish(t *testing.T) {
 	require.True(t, p.Result.Ready)
 	require.InDelta(t, wave(1, e.now), p.Result.Baseline, 8)
 	require.Len(t, p.Forecasts, 3)
+	// Only the published horizon (by default the longest) is computed by the cycles; the
+	// series page computes the others.
+	require.True(t, math.IsNaN(p.Forecasts[0].Value) && math.IsNaN(p.Forecasts[1].Upper), "%v", p.Forecasts)
+	require.False(t, math.IsNaN(p.Forecasts[2].Value), "%v", p.Forecasts)
+	views, _ := e.q.View(10, false)
+	require.NotEmpty(t, views)
+	for _, v := range views {
+		for _, f := range v.Published.Forecasts {
+			require.False(t, math.IsNaN(f.Value) || math.IsNaN(f.Lower), "the series page shows every horizon: %v", v.Published.Forecasts)
+		}
+	}
 	require.Len(t, p.ETAs, 1)
 	require.True(t, math.IsNaN(p.ETAs[0]), "no breach of 1000 forecast")
 

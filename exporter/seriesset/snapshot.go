@@ -48,7 +48,7 @@ func (q *Query) Snapshot(fn func(raw model.Metric, snap []byte) error) error {
 // incompatible configuration) returns an error and adds nothing: the series is then trained
 // from scratch when the live cycle finds it.
 func (q *Query) Restore(raw model.Metric, snap []byte) error {
-	fp := raw.Fingerprint()
+	fp := fingerprint(raw)
 	if !q.opts.Shard.Owns(raw) {
 		return nil
 	}

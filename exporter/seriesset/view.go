@@ -134,6 +134,11 @@ func (q *Query) view(s *Series, charts bool) SeriesView {
 	v.Readiness = s.model.Readiness()
 	v.Published = s.pub
 	v.Published.Forecasts = append([]anomaly.Forecast(nil), s.pub.Forecasts...)
+	for i, f := range v.Published.Forecasts {
+		if !q.forecastAt[i] { // not published: not computed by the cycles
+			v.Published.Forecasts[i] = s.model.Forecast(f.Horizon)
+		}
+	}
 	v.Published.ETAs = append([]float64(nil), s.pub.ETAs...)
 	if charts && s.hist != nil {
 		v.Chart = s.hist.points()

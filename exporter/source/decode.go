@@ -62,7 +62,13 @@ func (p *Prometheus) instant(ctx context.Context, expr string, t time.Time) (mod
 	if resp.StatusCode/100 != 2 {
 		return nil, answerError(resp, body)
 	}
-	return decodeInstant(body, p.maxSamples)
+	in := p.intern
+	if !in.mu.TryLock() {
+		in = nil // another query's answer is being read with it
+	} else {
+		defer in.mu.Unlock()
+	}
+	return decodeInstant(body, p.maxSamples, in)
 }
 
 // answerError is the error of a non-2xx answer: the API's errorType and error when the body
@@ -166,8 +172,17 @@ func (a answer) err(it *jsoniter.Iterator, tooLarge error, want string) error {
 
 // decodeInstant decodes the answer of an instant query: a vector, or a scalar as one series
 // without labels. More than maxSamples samples fail with ErrTooLarge as soon as they are
-// counted. Native histograms are left out (the models learn floats).
-func decodeInstant(body []byte, maxSamples int) (model.Vector, error) {
+// counted. Native histograms are left out (the models learn floats). A plain vector answer is
+// read by fastInstant, with in's strings (nil: none).
+func decodeInstant(body []byte, maxSamples int, in *interner) (model.Vector, error) {
+	if vec, ok := fastInstant(body, maxSamples, in); ok {
+		return vec, nil
+	}
+	return decodeInstantSlow(body, maxSamples)
+}
+
+// decodeInstantSlow is decodeInstant for any answer.
+func decodeInstantSlow(body []byte, maxSamples int) (model.Vector, error) {
 	it := jsoniter.ParseBytes(jsoniter.ConfigDefault, body)
 	var (
 		vec      model.Vector

@@ -124,7 +124,7 @@ func FuzzDecodeInstant(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, err := decodeInstant(body, 1000)
+		got, err := decodeInstant(body, 1000, newInterner())
 		var std struct {
 			Status string `json:"status"`
 			Data   struct {

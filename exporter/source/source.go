@@ -31,6 +31,7 @@ type Prometheus struct {
 	client     api.Client
 	timeout    time.Duration
 	maxSamples int
+	intern     *interner // the instant answers' label strings (see fastInstant)
 }
 
 // New returns a reader for the configured source.
@@ -44,7 +45,8 @@ func New(cfg queryconfig.Source) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source client: %w", err)
 	}
-	return &Prometheus{hc: hc, client: c, timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples}, nil
+	return &Prometheus{hc: hc, client: c, timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples,
+		intern: newInterner()}, nil
 }
 
 // limitTransport fails the reading of a response body (decompressed) after max bytes, so
