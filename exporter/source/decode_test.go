@@ -142,18 +142,29 @@ func FuzzDecodeInstant(f *testing.F) {
 		}
 		require.NoError(t, err, "%s", body)
 		for _, s := range want {
-			for n, v := range s.Metric { // encoding/json makes invalid UTF-8 valid; the exporter does it later
-				s.Metric[n] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
-			}
+			validValues(s.Metric)
 		}
 		for _, s := range got {
-			for n, v := range s.Metric {
-				delete(s.Metric, n)
-				s.Metric[model.LabelName(strings.ToValidUTF8(string(n), "\uFFFD"))] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
-			}
+			validLabels(s.Metric)
 		}
 		requireSameVector(t, want, got)
 	})
+}
+
+// validValues makes m's label values valid UTF-8 as encoding/json does when it decodes them
+// (the exporter does it later), for comparing the decoders' answers with encoding/json's.
+func validValues(m model.Metric) {
+	for n, v := range m {
+		m[n] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
+	}
+}
+
+// validLabels makes m's label names and values valid UTF-8.
+func validLabels(m model.Metric) {
+	for n, v := range m {
+		delete(m, n)
+		m[model.LabelName(strings.ToValidUTF8(string(n), "\uFFFD"))] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
+	}
 }
 
 // exactKeys reports whether the answer spells its keys as Prometheus does (encoding/json also

@@ -207,15 +207,10 @@ func FuzzDecodeRange(f *testing.F) {
 		}
 		require.NoError(t, err, "%s", body)
 		for _, ss := range want {
-			for n, v := range ss.Metric { // encoding/json makes invalid UTF-8 valid; the exporter does it later
-				ss.Metric[n] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
-			}
+			validValues(ss.Metric)
 		}
 		for _, ss := range got {
-			for n, v := range ss.Metric {
-				delete(ss.Metric, n)
-				ss.Metric[model.LabelName(strings.ToValidUTF8(string(n), "\uFFFD"))] = model.LabelValue(strings.ToValidUTF8(string(v), "\uFFFD"))
-			}
+			validLabels(ss.Metric)
 		}
 		requireSameMatrix(t, want, got)
 	})

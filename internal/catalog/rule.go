@@ -24,11 +24,16 @@ var ShippedRule = Rule{Threshold: 0.65, For: 2 * time.Minute, KeepFiringFor: 10 
 // Expr is the rule's PromQL expression. From anomaly.ReasonMinScore up it reads
 // kizashi_anomaly_reason (the score, published only from there up, with its reason): the
 // same alerts as the score's, from the few series that have a high score.
-func (r Rule) Expr() string {
+func (r Rule) Expr() string { return r.expr("!=", "unless") }
+
+// expr reads the score from kizashi_anomaly_reason of the reasons that match op "vanished"
+// from anomaly.ReasonMinScore up, and below it kizashi_anomaly_score set against the vanished
+// reason (join: and, unless).
+func (r Rule) expr(op, join string) string {
 	if r.Threshold >= anomaly.ReasonMinScore {
-		return fmt.Sprintf(`max without(reason) (kizashi_anomaly_reason{reason!="vanished"}) > %g`, r.Threshold)
+		return fmt.Sprintf(`max without(reason) (kizashi_anomaly_reason{reason%s"vanished"}) > %g`, op, r.Threshold)
 	}
-	return fmt.Sprintf(`kizashi_anomaly_score > %g unless ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
+	return fmt.Sprintf(`kizashi_anomaly_score > %g %s ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold, join)
 }
 
 // ShippedVanishedRule is KizashiSeriesVanished in dashboards/prometheus/kizashi-alerts.yml: a
@@ -39,12 +44,7 @@ var ShippedVanishedRule = Rule{Threshold: 0.65, For: time.Minute, KeepFiringFor:
 
 // VanishedExpr is the PromQL expression of the rule as a KizashiSeriesVanished rule, read
 // from kizashi_anomaly_reason as Expr does from anomaly.ReasonMinScore up.
-func (r Rule) VanishedExpr() string {
-	if r.Threshold >= anomaly.ReasonMinScore {
-		return fmt.Sprintf(`max without(reason) (kizashi_anomaly_reason{reason="vanished"}) > %g`, r.Threshold)
-	}
-	return fmt.Sprintf(`kizashi_anomaly_score > %g and ignoring(reason) kizashi_anomaly_reason{reason="vanished"}`, r.Threshold)
-}
+func (r Rule) VanishedExpr() string { return r.expr("=", "and") }
 
 // AlertState is the state of one alert instance.
 type AlertState uint8
