@@ -35,7 +35,7 @@ func TestFederateAnswersAsTheInstantQuery(t *testing.T) {
 		Rules: map[string]string{"r.yml": "groups:\n  - name: r\n    rules:\n      - record: kizashi_fed:sum\n        expr: sum by (job) (kizashi_fed{k=\"1\"})\n"},
 	})
 	ctx := context.Background()
-	prom.WaitForQuery(t, `count(kizashi_fed) == 5 and on() count(kizashi_fed:sum) == 1`, 30*time.Second)
+	prom.WaitForQuery(t, `count(kizashi_fed) == 5 and on() count(kizashi_fed:sum) == 1 and on() count(kizashi_other offset 1s) == 1`, 30*time.Second)
 
 	cfg := queryconfig.DefaultSource
 	cfg.URL = prom.URL()
