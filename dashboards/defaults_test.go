@@ -135,8 +135,9 @@ func TestCapacityDashboardOpensOnABreachForecast(t *testing.T) {
 	end := time.Now().Truncate(time.Minute)
 	start := end.Add(-30 * time.Minute)
 	const n = 31
-	// What the exporter publishes for the demo's shop: the sessions query has forecasts but no
-	// thresholds, the storage query a breach ETA for its capacity.
+	// What the exporter publishes for the demo's shop by default: the sessions query has no
+	// thresholds (no forecast), the storage query a forecast and a breach ETA for its
+	// capacity; and a requests query without thresholds whose publish: asks for forecasts.
 	var seqs []iter.Seq[testenv.Sample]
 	add := func(metric string, labels map[string]string, v float64) {
 		seqs = append(seqs, testenv.Series(metric, labels, start, time.Minute, n, func(int, time.Time) float64 { return v }))
@@ -156,9 +157,12 @@ func TestCapacityDashboardOpensOnABreachForecast(t *testing.T) {
 		{"kizashi_query": "sessions", "kizashi_metric": "demo_active_sessions", "tenant": "globex", "service": "search"},
 		{"kizashi_query": "storage", "kizashi_metric": "demo_disk_used_bytes", "tenant": "acme", "volume": "orders"},
 		{"kizashi_query": "storage", "kizashi_metric": "demo_disk_used_bytes", "tenant": "globex", "volume": "orders"},
+		{"kizashi_query": "requests", "kizashi_metric": "demo_requests", "tenant": "acme", "service": "checkout"},
 	} {
 		add("kizashi_anomaly_score", with(s), 0.1)
-		add("kizashi_forecast", with(s, "horizon", "1d"), 1)
+		if s["kizashi_query"] != "sessions" {
+			add("kizashi_forecast", with(s, "horizon", "1d"), 1)
+		}
 		if s["kizashi_query"] == "storage" {
 			add("kizashi_breach_eta_seconds", with(s, "threshold", "1e+11"), 3.2e5)
 		}
@@ -189,8 +193,40 @@ func TestCapacityDashboardOpensOnABreachForecast(t *testing.T) {
 	require.NotEmpty(t, instant(ctx, t, prom, dashboards.Expand(`kizashi_forecast{${series:raw}, horizon="$horizon"}`, values)),
 		"the series the dashboard opens on has a forecast at the chosen horizon")
 
-	// A query without thresholds: its series are listed all the same.
-	values = openingValues(ctx, t, prom, d.Templating.List, map[string]string{"datasource": "prometheus", "query": "sessions"})
-	require.Contains(t, values["series"], `kizashi_query="sessions"`)
+	// A query without thresholds whose publish: asks for forecasts: its series are listed all
+	// the same.
+	values = openingValues(ctx, t, prom, d.Templating.List, map[string]string{"datasource": "prometheus", "query": "requests"})
+	require.Contains(t, values["series"], `kizashi_query="requests"`)
 	require.NotEmpty(t, instant(ctx, t, prom, dashboards.Expand(`kizashi_forecast{${series:raw}, horizon="$horizon"}`, values)))
+
+	// The anomaly overview on a query without forecasts (the default without thresholds): its
+	// horizon variable still has a value, every panel query evaluates (the forecast's is
+	// empty); on a query with forecasts it picks the published horizon.
+	raw, err = dashboards.Files.ReadFile(dashboards.DashboardDir + "/anomaly-overview.json")
+	require.NoError(t, err)
+	var overview struct {
+		Templating struct {
+			List []grafanaVariable `json:"list"`
+		} `json:"templating"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &overview))
+	qs, err := dashboards.Queries()
+	require.NoError(t, err)
+	for query, forecast := range map[string]bool{"sessions": false, "storage": true} {
+		values = openingValues(ctx, t, prom, overview.Templating.List, map[string]string{"datasource": "prometheus", "query": query,
+			"__range": "10m", "__rate_interval": "2m", "__interval": "1m"})
+		require.Equal(t, "1d", values["horizon"], query)
+		require.Contains(t, values["series"], `kizashi_query="`+query+`"`)
+		for _, q := range qs {
+			if q.Dashboard != "anomaly-overview.json" {
+				continue
+			}
+			expr := dashboards.Expand(q.Expr, values)
+			require.Empty(t, dashboards.Variables(expr), "%s: unresolved variables in %s", q.Where, expr)
+			_, err := prom.Query(ctx, expr, time.Time{})
+			require.NoError(t, err, "%s %s: %s", query, q.Where, expr)
+		}
+		got := instant(ctx, t, prom, dashboards.Expand(`kizashi_forecast{${series:raw}, horizon="$horizon"}`, values))
+		require.Equal(t, forecast, len(got) > 0, query)
+	}
 }

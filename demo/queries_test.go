@@ -19,7 +19,7 @@ import (
 // emptyInTheDemo are the dashboard queries that have no data yet when the incident appears,
 // and why.
 var emptyInTheDemo = map[string]string{
-	`anomaly-overview.json panel "Value, band and forecast" target E`: "the exporter's first forecasts are younger than their horizon",
+	`anomaly-overview.json panel "Value, band and forecast" target E`: "the sessions query has no thresholds: no forecast published by default",
 	`capacity-forecast.json panel "Forecast vs actual" target B`:      "the exporter's first forecasts are younger than their horizon",
 	`service-desk.json panel "MTTR" target A`:                         "no incident resolved yet",
 	`service-desk.json panel "MTTA and MTTR by priority" target B`:    "no incident resolved yet",

@@ -329,8 +329,8 @@ func TestStalledScraperDoesNotBlockCycle(t *testing.T) {
 
 // Without publish, a query publishes at most 6 series per input with one threshold: the
 // score, the reason (only while the score is at least 0.5), the band, the forecast at the
-// longest horizon and the breach ETA (only while a crossing is forecast). A series that
-// vanished is published with the reason vanished.
+// longest horizon and the breach ETA (only while a crossing is forecast); without
+// thresholds, no forecast. A series that vanished is published with the reason vanished.
 func TestDefaultPublishAndReason(t *testing.T) {
 	ctx := context.Background()
 	m := seriesset.NewMetrics(prometheus.NewRegistry())
@@ -396,4 +396,23 @@ func TestDefaultPublishAndReason(t *testing.T) {
 	text, _ = writeText(t, []*seriesset.Query{q2}, model.NoEscaping)
 	require.Equal(t, map[string]int{"kizashi_model_ready": 1, "kizashi_forecast_upper": 2}, count(text), text)
 	require.Contains(t, text, `horizon="6h"`)
+
+	// A query without thresholds publishes no forecast by default (3 series per input: the
+	// score and the band), unless its publish asks for it.
+	c.Thresholds, c.Publish = nil, nil
+	for _, publish := range [][]string{nil, {"anomaly_score", "lower", "upper", "forecast"}} {
+		c.Publish = publish
+		q3, err := seriesset.New(c, seriesset.Options{Metrics: m, Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		_, err = q3.Cycle(ctx, src, now)
+		require.NoError(t, err)
+		_, err = q3.Backfill(ctx, src)
+		require.NoError(t, err)
+		text, _ = writeText(t, []*seriesset.Query{q3}, model.NoEscaping)
+		want := map[string]int{"kizashi_anomaly_score": 1, "kizashi_lower": 1, "kizashi_upper": 1}
+		if publish != nil {
+			want["kizashi_forecast"] = 3 // every horizon: forecast without a horizon
+		}
+		require.Equal(t, want, count(text), text)
+	}
 }

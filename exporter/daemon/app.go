@@ -43,7 +43,7 @@ type Options struct {
 	Listener net.Listener
 	// DataDir keeps model snapshots; empty disables them.
 	DataDir string
-	// SnapshotInterval between periodic snapshots (default 5m).
+	// SnapshotInterval between periodic snapshots (default 15m).
 	SnapshotInterval time.Duration
 	// Shard selects the series this replica models (zero: all).
 	Shard seriesset.Shard
@@ -187,7 +187,7 @@ func newApp(opts Options) *App {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.SnapshotInterval <= 0 {
-		opts.SnapshotInterval = 5 * time.Minute
+		opts.SnapshotInterval = 15 * time.Minute
 	}
 	opts.Timeouts.setDefaults()
 	if opts.ChartSeries == 0 {

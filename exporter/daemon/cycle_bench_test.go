@@ -34,7 +34,7 @@ const prometheusAccept = `application/openmetrics-text;version=1.0.0,application
 // self-metrics, a scrape of /metrics by the daemon's own handler as Prometheus 2 asks for it
 // (text 0.0.4, not compressed: the default --web.compression=none; the Go and process
 // collectors gathered with it), a snapshot of every model to the data directory (fsync
-// included) every 5 cycles as the default --storage.snapshot-interval of 5m does at a 1m step,
+// included) every 15 cycles as the default --storage.snapshot-interval of 15m does at a 1m step,
 // and the garbage collection all that causes, at the daemon's default GOGC=75.
 //
 // The daemon runs a cycle a minute, and the machine runs other things (Prometheus) meanwhile:
@@ -132,7 +132,7 @@ func benchDaemonCycle(b *testing.B, n int, cold bool, evict []byte) {
 			b.Fatalf("updated %d series", res.Updated)
 		}
 		scrape()
-		if i%5 == 4 {
+		if i%15 == 14 {
 			app.SaveAll()
 		}
 	}

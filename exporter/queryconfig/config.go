@@ -111,7 +111,8 @@ type Query struct {
 	StalenessTimeout model.Duration `yaml:"staleness_timeout"`
 	// Publish selects the kizashi_* families published for the query's series (Families):
 	// a name, or for the forecast families name:horizon (one of Horizons), or all. Default
-	// (nil): DefaultPublish, forecasts at the longest horizon only.
+	// (nil): DefaultPublish, forecasts at the longest horizon only and only for queries with
+	// Thresholds.
 	Publish []string `yaml:"publish"`
 }
 
@@ -128,8 +129,10 @@ var Families = func() []string {
 // DefaultPublish is what is published when publish is not set: at most 6 series per input
 // with one threshold (kizashi_anomaly_reason only while the score is at least 0.5,
 // kizashi_breach_eta_seconds only for queries with thresholds and while a crossing is
-// forecast); kizashi_forecast at the longest horizon only. It is what the shipped rules and
-// dashboards read.
+// forecast); kizashi_forecast at the longest horizon only, and only for queries with
+// thresholds (capacity queries, whose breach ETA it explains): a query without thresholds
+// publishes 3 series per input (score and band) and the reason while anomalous. It is what
+// the shipped rules and dashboards read.
 var DefaultPublish = []string{"anomaly_score", "anomaly_reason", "lower", "upper", "forecast", "breach_eta_seconds"}
 
 // forecastFamily reports whether a family is published per horizon.
@@ -144,6 +147,9 @@ func (q *Query) Publishes(f string) (ok bool, horizons []int) {
 			return false, nil
 		}
 		if forecastFamily(f) {
+			if len(q.Thresholds) == 0 {
+				return false, nil
+			}
 			if len(q.Horizons) == 0 {
 				return true, nil
 			}

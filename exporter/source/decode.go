@@ -35,8 +35,16 @@ func (p *Prometheus) queryParams(expr string, t time.Time) string {
 	return v.Encode()
 }
 
-// instant sends an instant query and decodes its answer.
+// instant sends an instant query and decodes its answer (from /federate for a plain selector
+// when the source is a Prometheus server that allows it: see federate.go).
 func (p *Prometheus) instant(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
+	if sel := p.federated(ctx, expr, t); sel != "" {
+		vec, fallback, err := p.federate(ctx, sel, t)
+		if !fallback {
+			return vec, err
+		}
+		p.noFederation()
+	}
 	u := p.client.URL("/api/v1/query", nil)
 	args := p.queryParams(expr, t)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(args))

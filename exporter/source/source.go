@@ -32,6 +32,7 @@ type Prometheus struct {
 	timeout    time.Duration
 	maxSamples int
 	intern     *interner // the instant answers' label strings (see fastInstant)
+	federation federation
 }
 
 // New returns a reader for the configured source.

@@ -22,7 +22,7 @@ func serveCommand(a *kingpin.Application, env environment) (*kingpin.CmdClause, 
 		configFile = cmd.Flag("config.file", "Configuration file (YAML).").Default("kizashi-exporter.yml").String()
 		check      = cmd.Flag("config.check", "Validate the configuration file and exit.").Bool()
 		dataDir    = cmd.Flag("storage.path", "Directory for model snapshots; empty disables them.").Default("data").String()
-		interval   = cmd.Flag("storage.snapshot-interval", "Interval between model snapshots (also written on shutdown).").Default("5m").Duration()
+		interval   = cmd.Flag("storage.snapshot-interval", "Interval between model snapshots (also written on shutdown; after a crash, the learning since the last one is backfilled from the source).").Default("15m").Duration()
 		shard      = cmd.Flag("shard", "Model only the series of shard i of n (i/n): those Prometheus' hashmod relabelling, modulus n, puts in i, its source_labels --shard.by. Every shard runs the whole query.").Default("0/1").String()
 		shardBy    = cmd.Flag("shard.by", "Label the shard is computed from (repeatable, in hashmod's source_labels order); default every label of the series, in name order.").Strings()
 		charts     = cmd.Flag("web.chart-series", "Series per query that keep a day of history for the web page's charts.").Default("50").Int()
