@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,8 +58,25 @@ func TestSmallSustainedDriftIsNoticed(t *testing.T) {
 	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
 	// Learned noise reaches 0.75 in at most 1e-4 of samples (TestScoreCalibration).
 	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the drift")
-	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the drift is noticed")
-	require.Equal(t, ReasonLevelShift, topReason(rs, at, at+100))
+	require.Greater(t, maxScore(rs, at, at+100), 0.75, "the drift is noticed")
+	// What the alert says: the reason when the shipped rule (score > 0.65 for 2m at a 1m
+	// interval) would fire. The highest score is a single sample beyond the range seen so far.
+	require.Equal(t, ReasonLevelShift, firingReason(rs, at, at+100, 0.65, 3))
+}
+
+// firingReason is the reason at the n-th consecutive score above th in rs[from:to], where an
+// alert rule with that many evaluations fires (ReasonNone if it never would).
+func firingReason(rs []Result, from, to int, th float64, n int) Reason {
+	run := 0
+	for i := from; i < to; i++ {
+		if run = run + 1; rs[i].Score <= th {
+			run = 0
+		}
+		if run == n {
+			return rs[i].Reason
+		}
+	}
+	return ReasonNone
 }
 
 // topReason is the reason of the highest score in rs[from:to].
@@ -84,14 +102,15 @@ func TestSpreadChangeIsNoticed(t *testing.T) {
 	})
 	_, rs := run(t, Config{Daily: Off, Weekly: Off}, ts, vs)
 	require.Less(t, maxScore(rs, 1000, at), 0.75, "before the change")
-	require.Greater(t, maxScore(rs, at, at+100), 0.8, "the wider spread is noticed")
+	require.Greater(t, maxScore(rs, at, at+100), 0.75, "the wider spread is noticed")
 	require.NotEqual(t, ReasonNone, topReason(rs, at, at+100))
 }
 
 // TestScoreCalibration checks that one threshold means about the same rarity on different
 // kinds of normal behaviour: the share of samples scoring at least 0.5 and 0.65 on noise
 // the model has learned (Gaussian, Laplace and Student-t residuals, with or without a daily
-// pattern), after warm-up.
+// pattern), after warm-up, and that the share at 0.65 differs by at most a factor 3 between
+// them (the calibration of the channels' sum, calFit).
 func TestScoreCalibration(t *testing.T) {
 	noises := map[string]func(r *rand.Rand) float64{
 		"gaussian": func(r *rand.Rand) float64 { return r.NormFloat64() },
@@ -111,6 +130,7 @@ func TestScoreCalibration(t *testing.T) {
 			return r.NormFloat64() / math.Sqrt(c/5)
 		},
 	}
+	var shares65 []float64
 	for name, noise := range noises {
 		for _, daily := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/daily=%v", name, daily), func(t *testing.T) {
@@ -143,10 +163,14 @@ func TestScoreCalibration(t *testing.T) {
 				}
 				p50, p65, p75 := float64(over50)/float64(n), float64(over65)/float64(n), float64(over75)/float64(n)
 				t.Logf("share >= 0.5: %.1e, >= 0.65: %.1e, >= 0.75: %.1e (%d samples)", p50, p65, p75, n)
-				require.Less(t, p50, 5e-3)
+				require.Less(t, p50, 8e-3)
 				require.Less(t, p65, 1e-3)
 				require.Less(t, p75, 2e-4)
+				shares65 = append(shares65, p65)
 			})
 		}
 	}
+	require.Len(t, shares65, 6)
+	require.Greater(t, slices.Min(shares65), 0.0)
+	require.LessOrEqual(t, slices.Max(shares65)/slices.Min(shares65), 3.0, "one threshold, one rarity: %v", shares65)
 }

@@ -48,11 +48,12 @@ type Result struct {
 	Baseline, Lower, Upper float64
 	// Score in [0,1): how abnormal the recent behaviour is, calibrated per series so that one
 	// threshold means about the same on every series. s = X/(X+2.7), X the combined -log10 tail
-	// probability of the score's channels under the series' own history; on learned noise
-	// (Gaussian, Laplace, Student-t) about 1 sample in 300-800 reaches 0.5, 1 in 2,000-9,000
-	// reaches 0.65 (the alert threshold) and 1 in 5,000 or fewer reaches 0.75
-	// (TestScoreCalibration); on the failure catalogue's ten kinds of normal series, 0.65 is
-	// reached by 1 sample in 1,000-6,000 (BENCHMARKS.md). 0 until ready.
+	// probability of the score's channels under the series' own history, their sum calibrated
+	// on the series' own history of it; on learned noise (Gaussian, Laplace, Student-t) about 1
+	// sample in 160-290 reaches 0.5, 1 in 1,800-4,800 reaches 0.65 (the alert threshold) and 1
+	// in 10,000 or fewer reaches 0.75 (TestScoreCalibration); on the failure catalogue's ten
+	// kinds of normal series, 0.65 is reached by 1 sample in 1,200-3,400 (BENCHMARKS.md). 0
+	// until ready.
 	Score float64
 	// Deviation is the signed residual in robust sigmas: (value - baseline) / scale.
 	Deviation float64
@@ -160,6 +161,7 @@ type Model struct {
 	devRun              int8    // samples in a row far above (+) or below (-) the baseline
 	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
 	volTail, volSTail   tailFit
+	cal                 calFit  // the combined channels' own 1-in-300 level and tail (see calFit)
 	vMin, vMax          float64 // range of the values seen, for spatial anomalies
 
 	horizons [maxHorizons]horizonState

@@ -248,7 +248,7 @@ func TestSnapshotOfUnknownFormatRejected(t *testing.T) {
 		binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.ChecksumIEEE(body))
 		_, err := spec.Restore(bad)
 		require.ErrorIs(t, err, ErrIncompatible, "version %d", v)
-		require.ErrorContains(t, err, "this build reads 3 to 5")
+		require.ErrorContains(t, err, "this build reads 3 to 6")
 	}
 }
 

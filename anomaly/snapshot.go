@@ -15,11 +15,12 @@ import (
 // snapshot taken under another sensitivity or valid range restores fine. Version 4 stores the
 // profiles in 16 bits a point (a float32 unit, then an int16 per point); version 3, which
 // stored them as float32, still restores (its profiles are quantised as they are read).
-// Version 5 adds the volatility channel's state (since5); a version 3 or 4 snapshot restores
-// with that channel unlearned, which it learns again as a new model does.
+// Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
+// (calFit); an older snapshot restores with what it lacks unlearned, which the model learns
+// again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 5
+	snapshotVersion = 6
 	snapshotSize    = 4096
 )
 
@@ -40,9 +41,12 @@ func (s *Spec) fingerprint() uint32 {
 	return crc32.ChecksumIEEE(b)
 }
 
-// since5 is state that version 5 of the format added: encoded and validated as its parts,
-// read only from a version 5 snapshot (left at zero, unlearned, from an older one).
-type since5 []any
+// since is state that a version of the format added: encoded and validated as its parts, read
+// only from a snapshot of that version or later (left at zero, unlearned, from an older one).
+type since struct {
+	version uint8
+	parts   []any
+}
 
 // fields visits every part of the model's state in snapshot order. Encoding, decoding and
 // validation all walk this one list, so they cannot disagree.
@@ -64,8 +68,9 @@ func (m *Model) fields(f func(p any)) {
 		f(&t.excess)
 		f(&t.excess2)
 	}
-	f(since5{m.diffScale[:], m.diffWeek[:], &m.volS, &m.volN, &m.volM, &m.volSide,
-		&m.volSTail.u, &m.volSTail.excess, &m.volSTail.excess2})
+	f(since{5, []any{m.diffScale[:], m.diffWeek[:], &m.volS, &m.volN, &m.volM, &m.volSide,
+		&m.volSTail.u, &m.volSTail.excess, &m.volSTail.excess2}})
+	f(since{6, []any{&m.cal.u, &m.cal.excess}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -115,8 +120,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 			b = append(b, *p)
 		case *int8:
 			b = append(b, uint8(*p))
-		case since5:
-			for _, q := range p {
+		case since:
+			for _, q := range p.parts {
 				enc(q)
 			}
 		case prof16:
@@ -192,8 +197,8 @@ func (m *Model) validate() error {
 	var check func(p any)
 	check = func(p any) {
 		switch p := p.(type) {
-		case since5:
-			for _, q := range p {
+		case since:
+			for _, q := range p.parts {
 				check(q)
 			}
 		case *float64:
@@ -251,9 +256,9 @@ func (d *decoder) take(n int) []byte {
 func (d *decoder) field(p any) {
 	le := binary.LittleEndian
 	switch p := p.(type) {
-	case since5:
-		if d.version >= 5 {
-			for _, q := range p {
+	case since:
+		if d.version >= p.version {
+			for _, q := range p.parts {
 				d.field(q)
 			}
 		}

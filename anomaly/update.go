@@ -67,6 +67,10 @@ const (
 	tuneVolClip        = 3.0       // ... an innovation counting as at most this many sigmas
 	tuneVolMinAge      = 30 * 60e9 // ... and a raised noise is news once it has lasted this long (ns)
 	tuneSumOffset      = 1.5       // surprisal taken off the channels' sum: they are not independent
+	tuneCalRate        = 300       // the sum is calibrated at its own 1-in-this-many level (score 0.5)
+	tuneCalDecade      = 1.6       // ... and each decade of rarity beyond it adds this much (-log10 p)
+	tuneCalCap         = 3.0       // ... learning caps a sum at that level + this many mean excesses
+	tuneCalMinSamples  = 1440      // ... and learns at most as fast as from this many samples
 	tuneSpatialTol     = 0.05      // a value beyond the range seen by this share of it is a spatial anomaly
 	tuneSpatialZ       = 3.0       // ... when it is also this many sigmas off the baseline
 	tuneSpatialX       = 6.0       // ... and it counts as this much surprisal (-log10 p)
@@ -561,9 +565,11 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm float64, ready bool) (flo
 		m.held = 0
 		return 0, ReasonNone
 	}
+	// The channels' sum, less what three chances at a tail cost, is calibrated on the series'
+	// own history (see calFit); the separate tests are not.
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, spatial, X4, X5)
+	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
