@@ -72,7 +72,11 @@ func Deps() error {
 		return fmt.Errorf("missing Debian packages %v; install them with:\n  sudo sh -c '%s'", missing, cmd)
 	}
 	fmt.Println("installing Debian packages:", strings.Join(missing, " "))
-	return sh.RunV("sh", "-c", cmd)
+	// Not sh.RunV: mage's sh expands $name in the arguments, which would empty the script's
+	// own shell variables.
+	c := exec.Command("sh", "-c", cmd)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	return c.Run()
 }
 
 // Lint checks that go.mod is tidy and runs gofmt, go vet (with and without the e2e tag) and
