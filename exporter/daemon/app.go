@@ -96,6 +96,7 @@ type App struct {
 	config           *lifecycle.Coordinator[*queryconfig.Config]
 	scrapeDuration   prometheus.Histogram
 	scrapeDuplicates *prometheus.CounterVec
+	sourceRequests   *prometheus.CounterVec
 
 	mu      sync.Mutex // guards cfg, src and runners (reloads are serialised by config)
 	cfg     *queryconfig.Config
@@ -210,6 +211,12 @@ func newApp(opts Options) *App {
 	for scheme := range exposition.Schemes {
 		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
 	}
+	a.sourceRequests = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_source_requests_total",
+		Help: "Requests sent to the source, answered or not, by API: query (/api/v1/query), federate (/federate: the live query of a plain selector on a Prometheus without external labels), query_range (backfill)."},
+		[]string{"api"})
+	for _, api := range []string{source.APIQuery, source.APIFederate, source.APIQueryRange} {
+		a.sourceRequests.WithLabelValues(api)
+	}
 	return a
 }
 
@@ -227,6 +234,7 @@ func (a *App) apply(ctx context.Context, cfg *queryconfig.Config) error {
 		if err != nil {
 			return err
 		}
+		p.CountRequests(a.sourceRequests)
 		src = p
 	}
 	// Build every new query first, so that an invalid one changes nothing.

@@ -156,6 +156,13 @@ queries:
 	}
 	const samples, dropped, lastUpdate = `kizashi_exporter_backfill_samples_total{query="load"}`,
 		`kizashi_exporter_series_dropped_total{query="load",reason="stale"}`, `kizashi_exporter_last_update_timestamp_seconds{query="load"}`
+	// The live cycle of a plain selector reads /federate (a Prometheus without external
+	// labels), the backfill query_range.
+	const federated, ranges = `kizashi_exporter_source_requests_total{api="federate"}`, `kizashi_exporter_source_requests_total{api="query_range"}`
+	waitFor(t, "live queries through /federate", patience, func() bool {
+		m := scrape()
+		return value(m, federated) > 0 && value(m, ranges) > 0
+	})
 	// outage waits until the exporter has not updated for longer than the staleness timeout.
 	outage := func() {
 		waitFor(t, "an outage longer than the staleness timeout", patience, func() bool {

@@ -47,6 +47,8 @@ func TestRunInProcess(t *testing.T) {
 	require.Contains(t, metrics, "kizashi_exporter_build_info{")
 	require.Contains(t, metrics, "kizashi_exporter_config_last_reload_successful 1")
 	require.Contains(t, metrics, `kizashi_exporter_backfill_progress_ratio{query="load"} 1`)
+	// A source given in Options (here a fake) is not counted; the series are there from the start.
+	require.Contains(t, metrics, `kizashi_exporter_source_requests_total{api="federate"} 0`)
 	promtoolCheckMetrics(t, metrics)
 
 	// The landing page and a series page.

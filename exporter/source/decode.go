@@ -39,12 +39,14 @@ func (p *Prometheus) queryParams(expr string, t time.Time) string {
 // when the source is a Prometheus server that allows it: see federate.go).
 func (p *Prometheus) instant(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
 	if sel := p.federated(ctx, expr, t); sel != "" {
+		p.count(APIFederate)
 		vec, fallback, err := p.federate(ctx, sel, t)
 		if !fallback {
 			return vec, err
 		}
 		p.noFederation()
 	}
+	p.count(APIQuery)
 	u := p.client.URL("/api/v1/query", nil)
 	args := p.queryParams(expr, t)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(args))
@@ -364,6 +366,7 @@ const maxErrorBody = 1 << 20
 
 // queryRange sends a range query and decodes its answer from the stream.
 func (p *Prometheus) queryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error) {
+	p.count(APIQueryRange)
 	resp, err := p.post(ctx, "/api/v1/query_range", p.rangeParams(expr, start, end, step))
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
@@ -44,6 +46,22 @@ func TestFederateAnswersAsTheInstantQuery(t *testing.T) {
 	inst, err := New(cfg)
 	require.NoError(t, err)
 	inst.noFederation()
+	// Which API answered, as kizashi_exporter_source_requests_total{api} counts it.
+	counter := func(p *Prometheus) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "requests_total"}, []string{"api"})
+		p.CountRequests(c)
+		return c
+	}
+	requests := func(c *prometheus.CounterVec) map[string]float64 {
+		out := map[string]float64{}
+		for _, api := range []string{APIQuery, APIFederate, APIQueryRange} {
+			if n := testutil.ToFloat64(c.WithLabelValues(api)); n > 0 {
+				out[api] = n
+			}
+		}
+		return out
+	}
+	fedN, instN := counter(fed), counter(inst)
 
 	text := func(vec model.Vector) []string {
 		var out []string
@@ -76,6 +94,8 @@ func TestFederateAnswersAsTheInstantQuery(t *testing.T) {
 		same(expr, federated)
 	}
 	require.Equal(t, 1, fed.federation.state)
+	require.Equal(t, map[string]float64{APIFederate: 4, APIQuery: 3}, requests(fedN))
+	require.Equal(t, map[string]float64{APIQuery: 7}, requests(instN))
 
 	// A series that went away: stale in Prometheus, absent from both answers.
 	target.Delete("kizashi_fed", map[string]string{"k": "5", "odd": "q\"uo\\te\nd 日本"})
@@ -91,10 +111,16 @@ func TestFederateAnswersAsTheInstantQuery(t *testing.T) {
 	cfg.URL = withExt.URL()
 	ext, err := New(cfg)
 	require.NoError(t, err)
+	extN := counter(ext)
 	require.Empty(t, ext.federated(ctx, `kizashi_fed`, time.Now()))
 	require.Equal(t, -1, ext.federation.state)
 	vec, err := ext.Query(ctx, `kizashi_fed`, time.Now())
 	require.NoError(t, err)
 	require.Len(t, vec, 4)
 	require.NotContains(t, vec[0].Metric, model.LabelName("replica"))
+	require.Equal(t, map[string]float64{APIQuery: 1}, requests(extN))
+	// The range query of a backfill.
+	_, err = ext.QueryRange(ctx, `kizashi_fed`, time.Now().Add(-time.Minute), time.Now(), 10*time.Second)
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{APIQuery: 1, APIQueryRange: 1}, requests(extN))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alecthomas/units"
 	"github.com/prometheus/client_golang/api"
+	"github.com/prometheus/client_golang/prometheus"
 	pconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 
@@ -33,6 +34,25 @@ type Prometheus struct {
 	maxSamples int
 	intern     *interner // the instant answers' label strings (see fastInstant)
 	federation federation
+	requests   *prometheus.CounterVec // by API; nil: not counted (see CountRequests)
+}
+
+// The APIs of the source that CountRequests counts (the label api).
+const (
+	APIQuery      = "query"       // /api/v1/query: the live cycle's instant query
+	APIFederate   = "federate"    // /federate: the live cycle of a plain selector (see federated)
+	APIQueryRange = "query_range" // /api/v1/query_range: backfill
+)
+
+// CountRequests counts every request sent to the source, answered or not, in c by API (its
+// one label: APIQuery, APIFederate, APIQueryRange; the GET retry of a refused POST counts
+// once). Call it before the first query.
+func (p *Prometheus) CountRequests(c *prometheus.CounterVec) { p.requests = c }
+
+func (p *Prometheus) count(api string) {
+	if p.requests != nil {
+		p.requests.WithLabelValues(api).Inc()
+	}
 }
 
 // New returns a reader for the configured source.

@@ -428,6 +428,13 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	if v, err := prom.Query(context.Background(), `sort_desc(count by (__name__) ({__name__!=""}))`, time.Time{}); err == nil {
 		b.Logf("%s: series by name:\n%v", setup, v)
 	}
+	if setup == "kizashi" {
+		// Which API the exporter's live queries used in the window (/federate for the plain
+		// selector of this setup, unless Prometheus refused it).
+		q := fmt.Sprintf(`sum by (api) (increase(kizashi_exporter_source_requests_total[%s]))`, model.Duration(*window))
+		v, err := prom.Query(context.Background(), q, time.Time{})
+		b.Logf("kizashi: source requests in the window by API: %v (%v)", v, err)
+	}
 	// Check that the setup did its work: the rules recorded bands, the exporter was scraped.
 	// Check that the setup did its work on warm state: the rules recorded bands, with the
 	// long-term ones; the exporter's models are ready (they learned the history).
