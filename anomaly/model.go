@@ -161,7 +161,7 @@ type Model struct {
 	devRun              int8    // samples in a row far above (+) or below (-) the baseline
 	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
 	volTail, volSTail   tailFit
-	cal                 calFit  // the combined channels' own 1-in-300 level and tail (see calFit)
+	cal                 calFit  // the channels' sum: its own high level (about 1 in 240) and tail (see calFit)
 	vMin, vMax          float64 // range of the values seen, for spatial anomalies
 
 	horizons [maxHorizons]horizonState

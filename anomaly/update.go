@@ -67,7 +67,7 @@ const (
 	tuneVolClip        = 3.0       // ... an innovation counting as at most this many sigmas
 	tuneVolMinAge      = 30 * 60e9 // ... and a raised noise is news once it has lasted this long (ns)
 	tuneSumOffset      = 1.5       // surprisal taken off the channels' sum: they are not independent
-	tuneCalRate        = 300       // the sum is calibrated at its own 1-in-this-many level (score 0.5)
+	tuneCalRate        = 300       // the sum is calibrated at its own 1-in-this-many level (score 0.5; nominal)
 	tuneCalDecade      = 1.6       // ... and each decade of rarity beyond it adds this much (-log10 p)
 	tuneCalCap         = 3.0       // ... learning caps a sum at that level + this many mean excesses
 	tuneCalMinSamples  = 1440      // ... and learns at most as fast as from this many samples
