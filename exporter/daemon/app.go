@@ -214,7 +214,7 @@ func newApp(opts Options) *App {
 	a.sourceRequests = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_source_requests_total",
 		Help: "Requests sent to the source, answered or not, by API: query (/api/v1/query), federate (/federate: the live query of a plain selector on a Prometheus without external labels), query_range (backfill)."},
 		[]string{"api"})
-	for _, api := range []string{source.APIQuery, source.APIFederate, source.APIQueryRange} {
+	for _, api := range source.APIs {
 		a.sourceRequests.WithLabelValues(api)
 	}
 	return a

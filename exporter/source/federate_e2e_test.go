@@ -54,7 +54,7 @@ func TestFederateAnswersAsTheInstantQuery(t *testing.T) {
 	}
 	requests := func(c *prometheus.CounterVec) map[string]float64 {
 		out := map[string]float64{}
-		for _, api := range []string{APIQuery, APIFederate, APIQueryRange} {
+		for _, api := range APIs {
 			if n := testutil.ToFloat64(c.WithLabelValues(api)); n > 0 {
 				out[api] = n
 			}

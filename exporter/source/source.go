@@ -44,6 +44,9 @@ const (
 	APIQueryRange = "query_range" // /api/v1/query_range: backfill
 )
 
+// APIs are the label values of CountRequests' counter, all of them.
+var APIs = []string{APIQuery, APIFederate, APIQueryRange}
+
 // CountRequests counts every request sent to the source, answered or not, in c by API (its
 // one label: APIQuery, APIFederate, APIQueryRange; the GET retry of a refused POST counts
 // once). Call it before the first query.
