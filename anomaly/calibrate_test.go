@@ -64,37 +64,55 @@ func TestCalFitStartsAsIdentity(t *testing.T) {
 	}
 }
 
-// TestSnapshotV5RestoresWithCalibrationUnlearned: a snapshot of format 5 (before the
-// calibration of the channels' sum) restores, the calibration starts again from the identity,
-// and the model goes on scoring.
-func TestSnapshotV5RestoresWithCalibrationUnlearned(t *testing.T) {
-	// No horizons: the calibration's state is then the last of the snapshot, before the CRC.
+// TestOlderSnapshotsRestoreWithNewStateUnlearned: snapshots of format 5 (before the
+// calibration of the channels' sum) and 6 (before the slow drift channel) restore, what they
+// lack starts again unlearned, and the model goes on scoring.
+func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
+	// No horizons: the state the formats added is then the last of the snapshot, before the CRC.
 	spec, err := Compile(Config{Horizons: []time.Duration{}})
 	require.NoError(t, err)
 	m := spec.New()
 	ts, vs := series(288*9, 5*time.Minute, 2, dailySine)
 	m.UpdateAll(ts[:288*8], vs[:288*8], nil)
 	require.NotZero(t, m.cal.excess, "the calibration learned")
-	v6, err := m.MarshalBinary()
+	require.NotZero(t, m.slowVar, "the slow drift channel learned")
+	cur, err := m.MarshalBinary()
 	require.NoError(t, err)
-	require.EqualValues(t, 6, v6[4])
-	body := append([]byte(nil), v6[:len(v6)-4-8]...) // without the CRC and the two float32s
-	body[4] = 5
-	v5 := binary.LittleEndian.AppendUint32(body, crc32.ChecksumIEEE(body))
-	r, err := spec.Restore(v5)
-	require.NoError(t, err)
-	require.Zero(t, r.cal, "format 5 has no calibration")
-	// Everything else restored: with the calibration put back, the snapshot is the same.
-	r2 := *r
-	r2.cal = m.cal
-	again, err := r2.MarshalBinary()
-	require.NoError(t, err)
-	require.Equal(t, v6, again)
-	for i, res := range r.UpdateAll(ts[288*8:], vs[288*8:], nil) {
-		require.Less(t, res.Score, 0.65, "sample %d after the restore", i)
+	require.EqualValues(t, snapshotVersion, cur[4])
+	const v7 = 5*4 + 4 + 4 + 3*4 + 5*4 // slowDrift, slowVar, slowN, slowTail, unabsorbed
+	for _, c := range []struct {
+		version byte
+		cut     int                 // bytes of state the format lacks
+		putBack func(r, m *Model)   // what it lacks, from the model
+		lacks   func(r *Model) bool // the restored model has none of it
+	}{
+		{6, v7, func(r, m *Model) {
+			r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
+		}, func(r *Model) bool {
+			return r.slowDrift == [numCand]float32{} && r.slowVar == 0 && r.slowN == 0 && r.slowTail == tailFit{} && r.unabsorbed == [numCand]float32{}
+		}},
+		{5, v7 + 8, func(r, m *Model) {
+			r.cal, r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.cal, m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
+		}, func(r *Model) bool { return r.cal == calFit{} && r.slowVar == 0 }},
+	} {
+		body := append([]byte(nil), cur[:len(cur)-4-c.cut]...) // without the CRC and the state
+		body[4] = c.version
+		old := binary.LittleEndian.AppendUint32(body, crc32.ChecksumIEEE(body))
+		r, err := spec.Restore(old)
+		require.NoError(t, err, "format %d", c.version)
+		require.True(t, c.lacks(r), "format %d restores unlearned what it lacks", c.version)
+		// Everything else restored: with what it lacks put back, the snapshot is the same.
+		r2 := *r
+		c.putBack(&r2, m)
+		again, err := r2.MarshalBinary()
+		require.NoError(t, err)
+		require.Equal(t, cur, again, "format %d", c.version)
+		for i, res := range r.UpdateAll(ts[288*8:], vs[288*8:], nil) {
+			require.Less(t, res.Score, 0.65, "format %d: sample %d after the restore", c.version, i)
+		}
+		// A truncated current snapshot is rejected, not read as the older format.
+		bad := append([]byte(nil), cur[:len(cur)-4-c.cut]...)
+		_, err = spec.Restore(binary.LittleEndian.AppendUint32(bad, crc32.ChecksumIEEE(bad)))
+		require.ErrorIs(t, err, ErrSnapshot, "format %d", c.version)
 	}
-	// A truncated format 6 snapshot is rejected, not read as format 5.
-	bad := append([]byte(nil), v6[:len(v6)-4-8]...)
-	_, err = spec.Restore(binary.LittleEndian.AppendUint32(bad, crc32.ChecksumIEEE(bad)))
-	require.ErrorIs(t, err, ErrSnapshot)
 }

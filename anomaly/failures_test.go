@@ -150,3 +150,37 @@ func TestMissingSamplesScoreAsVanished(t *testing.T) {
 	m, _ = run(t, Config{Daily: Off, Step: time.Minute}, gts, gvs)
 	require.Less(t, m.Missing(gts[len(gts)-1].Add(2*time.Minute)).Score, 0.5)
 }
+
+// poisson draws a Poisson count of mean mu (Knuth's method: small means only).
+func poisson(rng *rand.Rand, mu float64) float64 {
+	l, k, p := math.Exp(-mu), 0.0, rng.Float64()
+	for p > l {
+		k++
+		p *= rng.Float64()
+	}
+	return k
+}
+
+func TestHalvedLowCountsAreCaughtWithinHours(t *testing.T) {
+	// Errors per minute, about 4 on average with a daily rhythm. From 14:00 on the twentieth
+	// day they halve and stay there. The fast level follows a halving within the hour, so no
+	// minute is remarkable; over an hour or two the slow drift channel sees the counts run
+	// well below what the days before had at those times.
+	rng := rand.New(rand.NewPCG(31, 32))
+	const day = 1440
+	onset := 19*day + 14*60
+	ts, vs := series(onset+4*60, time.Minute, 0, func(i int, tt time.Time) float64 {
+		h := float64(tt.Hour()) + float64(tt.Minute())/60
+		mu := 4 * (1 + 0.4*math.Cos(2*math.Pi*(h-15)/24))
+		if i >= onset {
+			mu /= 2
+		}
+		return poisson(rng, mu)
+	})
+	_, rs := run(t, Config{}, ts, vs)
+	require.LessOrEqual(t, alerts(rs, 7*day, onset), 1, "twelve days of normal counts")
+	at, ok := fires(rs, onset, len(rs))
+	require.True(t, ok, "the halving is caught within 4 hours")
+	t.Logf("caught after %d minutes", at-onset)
+	require.Contains(t, []Reason{ReasonLevelShift, ReasonPatternChange}, rs[at].Reason)
+}

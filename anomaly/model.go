@@ -50,9 +50,9 @@ type Result struct {
 	// threshold means about the same on every series. s = X/(X+2.7), X the combined -log10 tail
 	// probability of the score's channels under the series' own history, their sum calibrated
 	// on the series' own history of it; on learned noise (Gaussian, Laplace, Student-t) about 1
-	// sample in 160-290 reaches 0.5, 1 in 1,800-4,800 reaches 0.65 (the alert threshold) and 1
+	// sample in 125-215 reaches 0.5, 1 in 1,800-4,800 reaches 0.65 (the alert threshold) and 1
 	// in 10,000 or fewer reaches 0.75 (TestScoreCalibration); on the failure catalogue's ten
-	// kinds of normal series, 0.65 is reached by 1 sample in 1,200-3,400 (BENCHMARKS.md). 0
+	// kinds of normal series, 0.65 is reached by 1 sample in 1,200-3,000 (BENCHMARKS.md). 0
 	// until ready.
 	Score float64
 	// Deviation is the signed residual in robust sigmas: (value - baseline) / scale.
@@ -163,6 +163,13 @@ type Model struct {
 	volTail, volSTail   tailFit
 	cal                 calFit  // the channels' sum: its own high level (about 1 in 240) and tail (see calFit)
 	vMin, vMax          float64 // range of the values seen, for spatial anomalies
+
+	// Slow drift (see update and score).
+	slowDrift  [numCand]float32 // each candidate's mean residual around its slow level (see update)
+	slowVar    float32          // ... the mean square of the one judged
+	slowN      uint32           // ... the samples it has learned from
+	slowTail   tailFit
+	unabsorbed [numCand]float32 // confirmed shifts the slow levels have not caught up with yet
 
 	horizons [maxHorizons]horizonState
 

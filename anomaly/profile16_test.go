@@ -3,6 +3,7 @@ package anomaly
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
@@ -248,7 +249,7 @@ func TestSnapshotOfUnknownFormatRejected(t *testing.T) {
 		binary.LittleEndian.PutUint32(bad[len(bad)-4:], crc32.ChecksumIEEE(body))
 		_, err := spec.Restore(bad)
 		require.ErrorIs(t, err, ErrIncompatible, "version %d", v)
-		require.ErrorContains(t, err, "this build reads 3 to 6")
+		require.ErrorContains(t, err, fmt.Sprintf("this build reads %d to %d", snapshotOldest, snapshotVersion))
 	}
 }
 

@@ -16,11 +16,12 @@ import (
 // profiles in 16 bits a point (a float32 unit, then an int16 per point); version 3, which
 // stored them as float32, still restores (its profiles are quantised as they are read).
 // Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
-// (calFit); an older snapshot restores with what it lacks unlearned, which the model learns
+// (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
+// caught up with; an older snapshot restores with what it lacks unlearned, which the model learns
 // again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 6
+	snapshotVersion = 7
 	snapshotSize    = 4096
 )
 
@@ -71,6 +72,8 @@ func (m *Model) fields(f func(p any)) {
 	f(since{5, []any{m.diffScale[:], m.diffWeek[:], &m.volS, &m.volN, &m.volM, &m.volSide,
 		&m.volSTail.u, &m.volSTail.excess, &m.volSTail.excess2}})
 	f(since{6, []any{&m.cal.u, &m.cal.excess}})
+	f(since{7, []any{m.slowDrift[:], &m.slowVar, &m.slowN, &m.slowTail.u, &m.slowTail.excess, &m.slowTail.excess2,
+		m.unabsorbed[:]}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -227,6 +230,8 @@ func (m *Model) validate() error {
 		return bad("non-finite state")
 	case m.spread < 0:
 		return bad("spread")
+	case m.slowVar < 0:
+		return bad("slow drift spread")
 	case m.flags > flagTrend || m.cand >= numCand || m.eligible >= 1<<numCand:
 		return bad("flags")
 	}

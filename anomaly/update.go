@@ -84,6 +84,12 @@ const (
 	tuneHold           = 1.0       // evidence (-log10 p) lost per step at most
 	tuneHoldFrom       = 8.0       // ... from this much, only (an extreme sample: 10^-8)
 
+	// Slow drift (see update and score).
+	tuneSlowDriftTau        = 90 * 60e9  // memory of the slow drift channel's mean residual (ns)
+	tuneSlowDriftLearnAfter = dayNS      // ... whose spread and tail are learned from this long after the warm-up (ns)
+	tuneSlowDriftJudgeAfter = dayNS      // ... and which is judged from this long after that, and after a re-levelling (ns)
+	tuneSlowDriftWeeklyAge  = 2 * weekNS // ... on a series with a weekly pattern, from this much history (ns)
+
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
 	tuneIntervalZ    = 1.959963984540054 // 95% prediction intervals
@@ -172,7 +178,23 @@ func (m *Model) update(ts int64, v float64) Result {
 	if !m.spec.cfg.Log && m.vMin >= 0 {
 		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), math.Abs(m.lastV), m.floor())
 	}
-	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, ready)
+	// The slow drift: each candidate's residual around its slow level (plus any confirmed shift
+	// the slow level has not caught up with), in sigmas clipped as for learning, averaged over
+	// tuneSlowDriftTau of wall time (a step without a sample counts as one step: it carries no
+	// evidence). The fast level follows a lasting drop or a ramp within the hour, the slow level
+	// does not. The published candidate's is judged, or the weekly one's while that is a
+	// plausible alternative (see zs) and the nearer to normal.
+	aSlow := m.rates.slowDrift
+	is := 1 / s
+	for i := range m.slowDrift {
+		r := min(max((v-m.slows[i]-float64(m.unabsorbed[i])-trS[i]-prof[i])*is, -tuneClip), tuneClip)
+		m.slowDrift[i] += float32(aSlow * (r - float64(m.slowDrift[i])))
+	}
+	slow := float64(m.slowDrift[c])
+	if w, ok := m.bestWeekly(); ok && !isWeekly(c) && m.errs[w] < tuneAltErr*m.errs[c] && math.Abs(float64(m.slowDrift[w])) < math.Abs(slow) {
+		slow = float64(m.slowDrift[w])
+	}
+	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, aSlow, ready)
 	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
 	switch {
 	case zs > tuneClip:
@@ -223,6 +245,15 @@ func (m *Model) update(ts int64, v float64) Result {
 		m.levels[i] += tr + alpha*min(max(r, -lim), lim)
 	}
 	m.levelShift(z, &resid, ready)
+	// A confirmed shift is part of the level until the slow level has caught up with it: no
+	// more of it is left than the fast level's lead over the slow one, on the same side.
+	for i, o := range m.unabsorbed {
+		if g := float32(m.levels[i] - m.slows[i]); o > 0 {
+			m.unabsorbed[i] = max(min(o, g), 0)
+		} else if o < 0 {
+			m.unabsorbed[i] = min(max(o, g), 0)
+		}
+	}
 
 	m.learnHorizons(ts, v, ready)
 	m.last, m.lastV = ts, v
@@ -240,6 +271,7 @@ type rateCache struct {
 	dt, stepNS                                               int64
 	days, weeks                                              int64
 	alpha, slow, weeklySlow, spread, evidence, pattern       float64
+	slowDrift                                                float64 // of a step at most: steps without a sample carry no evidence
 	trend, coarse, fine, weekly, smooth, dayScale, weekScale float64
 }
 
@@ -265,6 +297,10 @@ func (c *rateCache) update(dt, age, step int64, ld float64) {
 	c.spread = max(ew(tuneSpreadTau), tuneSpreadMin)
 	c.evidence = ew(tuneEvidenceTau)
 	c.pattern = ew(tunePatternTau)
+	c.slowDrift = -math.Expm1(-float64(dt) / tuneSlowDriftTau)
+	if step > 0 {
+		c.slowDrift = -math.Expm1(-float64(min(dt, step)) / tuneSlowDriftTau)
+	}
 	c.coarse, c.fine = renew(gd, coarseSlotNS), renew(gd, fineSlotNS)
 	c.weekly, c.smooth = renew(gw, weeklySlotNS), renew(gw, smoothSlotNS)
 	c.dayScale, c.weekScale = renew(gs, dayNS/dayScaleSlots), renew(gws, weekScaleNS)
@@ -493,7 +529,9 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 					continue
 				}
 				m.levels[j] += float64(m.shiftSum[i][j] / float32(m.shiftN[i]))
+				m.unabsorbed[j] += m.shiftSum[i][j] / float32(m.shiftN[i])
 			}
+			m.slowDrift = [numCand]float32{} // the shift is news no more
 			m.lastShift, m.shiftAt = m.shiftSum[i][m.cand]/float32(m.shiftN[i]), m.last
 			m.cusumPos, m.cusumNeg = 0, 0
 			m.shiftSum, m.shiftN = [2][numCand]float32{}, [2]uint16{}
@@ -514,6 +552,10 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 //     judged separately upwards and downwards (counts and bounded series are skewed);
 //   - the mean |residual| over a longer still window, for changes of spread or spike density;
 //   - runs of identical values, against how often the series repeats itself: a stuck value;
+//   - a raised noise (see volatility);
+//   - the mean residual around the slow level over the last hour or two (slow, see update),
+//     for a drop, a ramp or a late pattern the fast level has already followed: halved low
+//     counts, a slow leak;
 //   - a value beyond the whole range seen (see update).
 //
 // Each is judged by a streaming peaks-over-threshold tail (tailFit). The first three -log10
@@ -523,7 +565,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // sample keeps the score up for the steps an alert's `for:` clause needs. The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
-func (m *Model) score(ts int64, z, spatial, v, d, norm float64, ready bool) (float64, Reason) {
+func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, aSlow float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -561,6 +603,32 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm float64, ready bool) (flo
 		X5 = 0
 	}
 	X4 := m.stuck(v, ready)
+	// The slow drift is standardised by its learned mean square, but no less than independent
+	// residuals would give (a series whose residuals sit still between rare events, such as a
+	// mostly-zero count, is not held to the precision of its quiet spells), and judged by its
+	// own tail. Both are learned only from tuneSlowDriftLearnAfter after the warm-up, once the
+	// profiles the drift is measured against have settled, and judged from a day after that:
+	// learned from the first days, they would be too wide for later and too quick to alarm once
+	// they narrow. The mean square learns from at most tuneClip² of itself, so that a drift
+	// does not teach it that drifts are normal. It is not judged for a day after a re-levelling
+	// (the re-levelled model relearns its level and its pattern meanwhile: a tripled series has
+	// a tripled pattern), nor, on a series that may have a weekly pattern, before two weeks of
+	// history (until the weekly candidates have been judged, a weekend is a drift).
+	X6 := 0.0
+	if ready && ts-m.first >= int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
+		m.slowN++
+		floor := aSlow / (2 - aSlow)
+		ref := max(float64(m.slowVar), floor)
+		if m.slowVar > 0 {
+			x := m.slowTail.judge(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN)
+			if m.step > 0 && int64(m.slowN)*m.step >= tuneSlowDriftJudgeAfter && (m.shiftAt == 0 || ts-m.shiftAt >= tuneSlowDriftJudgeAfter) &&
+				(m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge) {
+				X6 = x
+			}
+		}
+		a := 1 / min(float64(m.slowN), tuneLongSamples)
+		m.slowVar += float32(a * (min(slow*slow, tuneClip*tuneClip*ref) - float64(m.slowVar)))
+	}
 	if !ready {
 		m.held = 0
 		return 0, ReasonNone
@@ -569,11 +637,14 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm float64, ready bool) (flo
 	// own history (see calFit); the separate tests are not.
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5)
+	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
 		r, top = ReasonLevelShift, x
+	}
+	if X6 > top {
+		r, top = ReasonLevelShift, X6
 	}
 	if X3 > top {
 		r, top = ReasonVarianceChange, X3
