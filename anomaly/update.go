@@ -178,23 +178,8 @@ func (m *Model) update(ts int64, v float64) Result {
 	if !m.spec.cfg.Log && m.vMin >= 0 {
 		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), math.Abs(m.lastV), m.floor())
 	}
-	// The slow drift: each candidate's residual around its slow level (plus any confirmed shift
-	// the slow level has not caught up with), in sigmas clipped as for learning, averaged over
-	// tuneSlowDriftTau of wall time (a step without a sample counts as one step: it carries no
-	// evidence). The fast level follows a lasting drop or a ramp within the hour, the slow level
-	// does not. The published candidate's is judged, or the weekly one's while that is a
-	// plausible alternative (see zs) and the nearer to normal.
-	aSlow := m.rates.slowDrift
-	is := 1 / s
-	for i := range m.slowDrift {
-		r := min(max((v-m.slows[i]-float64(m.unabsorbed[i])-trS[i]-prof[i])*is, -tuneClip), tuneClip)
-		m.slowDrift[i] += float32(aSlow * (r - float64(m.slowDrift[i])))
-	}
-	slow := float64(m.slowDrift[c])
-	if w, ok := m.bestWeekly(); ok && !isWeekly(c) && m.errs[w] < tuneAltErr*m.errs[c] && math.Abs(float64(m.slowDrift[w])) < math.Abs(slow) {
-		slow = float64(m.slowDrift[w])
-	}
-	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, aSlow, ready)
+	slow := m.learnSlowDrift(v, s, &trS, &prof)
+	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, ready)
 	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
 	switch {
 	case zs > tuneClip:
@@ -271,7 +256,7 @@ type rateCache struct {
 	dt, stepNS                                               int64
 	days, weeks                                              int64
 	alpha, slow, weeklySlow, spread, evidence, pattern       float64
-	slowDrift                                                float64 // of a step at most: steps without a sample carry no evidence
+	slowDrift, slowDriftFloor                                float64 // of a step at most (steps without a sample carry no evidence); a/(2-a)
 	trend, coarse, fine, weekly, smooth, dayScale, weekScale float64
 }
 
@@ -297,10 +282,12 @@ func (c *rateCache) update(dt, age, step int64, ld float64) {
 	c.spread = max(ew(tuneSpreadTau), tuneSpreadMin)
 	c.evidence = ew(tuneEvidenceTau)
 	c.pattern = ew(tunePatternTau)
-	c.slowDrift = -math.Expm1(-float64(dt) / tuneSlowDriftTau)
+	d := dt
 	if step > 0 {
-		c.slowDrift = -math.Expm1(-float64(min(dt, step)) / tuneSlowDriftTau)
+		d = min(dt, step)
 	}
+	c.slowDrift = -math.Expm1(-float64(d) / tuneSlowDriftTau)
+	c.slowDriftFloor = c.slowDrift / (2 - c.slowDrift)
 	c.coarse, c.fine = renew(gd, coarseSlotNS), renew(gd, fineSlotNS)
 	c.weekly, c.smooth = renew(gw, weeklySlotNS), renew(gw, smoothSlotNS)
 	c.dayScale, c.weekScale = renew(gs, dayNS/dayScaleSlots), renew(gws, weekScaleNS)
@@ -553,7 +540,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 //   - the mean |residual| over a longer still window, for changes of spread or spike density;
 //   - runs of identical values, against how often the series repeats itself: a stuck value;
 //   - a raised noise (see volatility);
-//   - the mean residual around the slow level over the last hour or two (slow, see update),
+//   - the mean residual around the slow level over the last hour or two (see learnSlowDrift),
 //     for a drop, a ramp or a late pattern the fast level has already followed: halved low
 //     counts, a slow leak;
 //   - a value beyond the whole range seen (see update).
@@ -565,7 +552,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // sample keeps the score up for the steps an alert's `for:` clause needs. The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
-func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, aSlow float64, ready bool) (float64, Reason) {
+func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -603,32 +590,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, aSlow float64, rea
 		X5 = 0
 	}
 	X4 := m.stuck(v, ready)
-	// The slow drift is standardised by its learned mean square, but no less than independent
-	// residuals would give (a series whose residuals sit still between rare events, such as a
-	// mostly-zero count, is not held to the precision of its quiet spells), and judged by its
-	// own tail. Both are learned only from tuneSlowDriftLearnAfter after the warm-up, once the
-	// profiles the drift is measured against have settled, and judged from a day after that:
-	// learned from the first days, they would be too wide for later and too quick to alarm once
-	// they narrow. The mean square learns from at most tuneClip² of itself, so that a drift
-	// does not teach it that drifts are normal. It is not judged for a day after a re-levelling
-	// (the re-levelled model relearns its level and its pattern meanwhile: a tripled series has
-	// a tripled pattern), nor, on a series that may have a weekly pattern, before two weeks of
-	// history (until the weekly candidates have been judged, a weekend is a drift).
-	X6 := 0.0
-	if ready && ts-m.first >= int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
-		m.slowN++
-		floor := aSlow / (2 - aSlow)
-		ref := max(float64(m.slowVar), floor)
-		if m.slowVar > 0 {
-			x := m.slowTail.judge(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN)
-			if m.step > 0 && int64(m.slowN)*m.step >= tuneSlowDriftJudgeAfter && (m.shiftAt == 0 || ts-m.shiftAt >= tuneSlowDriftJudgeAfter) &&
-				(m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge) {
-				X6 = x
-			}
-		}
-		a := 1 / min(float64(m.slowN), tuneLongSamples)
-		m.slowVar += float32(a * (min(slow*slow, tuneClip*tuneClip*ref) - float64(m.slowVar)))
-	}
+	X6 := m.slowDriftEvidence(ts, slow, ready)
 	if !ready {
 		m.held = 0
 		return 0, ReasonNone
@@ -730,6 +692,60 @@ func (m *Model) volatility(ts int64, d, norm float64) float32 {
 		m.volN++
 	}
 	return m.volS
+}
+
+// learnSlowDrift moves each candidate's slow drift and returns the one judged. The slow drift
+// is the residual around the candidate's slow level (plus any confirmed shift the slow level
+// has not caught up with), in sigmas clipped as for learning, averaged over tuneSlowDriftTau of
+// wall time (a step without a sample counts as one step: it carries no evidence). The fast
+// level follows a lasting drop or a ramp within the hour, the slow level does not. The
+// published candidate's is judged, or the weekly one's while that is a plausible alternative
+// (see zs in update) and the nearer to normal.
+func (m *Model) learnSlowDrift(v, s float64, trS, prof *[numCand]float64) float64 {
+	a, is := m.rates.slowDrift, 1/s
+	for i := range m.slowDrift {
+		r := min(max((v-m.slows[i]-float64(m.unabsorbed[i])-trS[i]-prof[i])*is, -tuneClip), tuneClip)
+		m.slowDrift[i] += float32(a * (r - float64(m.slowDrift[i])))
+	}
+	c := m.cand
+	slow := float64(m.slowDrift[c])
+	if w, ok := m.bestWeekly(); ok && !isWeekly(c) && m.errs[w] < tuneAltErr*m.errs[c] && math.Abs(float64(m.slowDrift[w])) < math.Abs(slow) {
+		slow = float64(m.slowDrift[w])
+	}
+	return slow
+}
+
+// slowDriftEvidence judges the slow drift (see learnSlowDrift): -log10 of its tail
+// probability, 0 while it is not judged.
+//
+// The slow drift is standardised by its learned mean square, but no less than independent
+// residuals would give (a series whose residuals sit still between rare events, such as a
+// mostly-zero count, is not held to the precision of its quiet spells), and judged by its
+// own tail. Both are learned only from tuneSlowDriftLearnAfter after the warm-up, once the
+// profiles the drift is measured against have settled, and judged from a day after that:
+// learned from the first days, they would be too wide for later and too quick to alarm once
+// they narrow. The mean square learns from at most tuneClip² of itself, so that a drift
+// does not teach it that drifts are normal. It is not judged for a day after a re-levelling
+// (the re-levelled model relearns its level and its pattern meanwhile: a tripled series has
+// a tripled pattern), nor, on a series that may have a weekly pattern, before two weeks of
+// history (until the weekly candidates have been judged, a weekend is a drift).
+func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
+	if !ready || ts-m.first < int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
+		return 0
+	}
+	m.slowN++
+	ref := max(float64(m.slowVar), m.rates.slowDriftFloor)
+	X := 0.0
+	if m.slowVar > 0 {
+		x := m.slowTail.judge(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN)
+		if m.step > 0 && int64(m.slowN)*m.step >= tuneSlowDriftJudgeAfter && (m.shiftAt == 0 || ts-m.shiftAt >= tuneSlowDriftJudgeAfter) &&
+			(m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge) {
+			X = x
+		}
+	}
+	a := 1 / min(float64(m.slowN), tuneLongSamples)
+	m.slowVar += float32(a * (min(slow*slow, tuneClip*tuneClip*ref) - float64(m.slowVar)))
+	return X
 }
 
 // logGet and logSet keep a positive value in 16 bits: its base-2 logarithm in steps of 1/256
