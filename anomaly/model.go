@@ -50,7 +50,7 @@ type Result struct {
 	// threshold means about the same on every series. s = X/(X+2.7), X the combined -log10 tail
 	// probability of the score's channels under the series' own history, their sum calibrated
 	// on the series' own history of it; on learned noise (Gaussian, Laplace, Student-t) about 1
-	// sample in 125-215 reaches 0.5, 1 in 1,800-4,800 reaches 0.65 (the alert threshold) and 1
+	// sample in 125-215 reaches 0.5, 1 in 1,650-4,800 reaches 0.65 (the alert threshold) and 1
 	// in 10,000 or fewer reaches 0.75 (TestScoreCalibration); on the failure catalogue's ten
 	// kinds of normal series, 0.65 is reached by 1 sample in 1,200-3,000 (BENCHMARKS.md). 0
 	// until ready.

@@ -65,6 +65,8 @@ const (
 	tuneVolRatio       = 3.0       // the volatility channel tests for this rise of the innovations' variance
 	tuneVolCap         = 30.0      // ... whose CUSUM is capped here (a likelihood ratio of e^30)
 	tuneVolClip        = 3.0       // ... an innovation counting as at most this many sigmas
+	tuneVolSuspect     = 5.0       // ... a raised noise is suspected from this CUSUM (a likelihood ratio of e^5)
+	tuneVolSuspectFor  = 14400e9   // ... and the references do not learn from it for this long at most (4 h, ns)
 	tuneVolMinAge      = 30 * 60e9 // ... and a raised noise is news once it has lasted this long (ns)
 	tuneSumOffset      = 1.5       // surprisal taken off the channels' sum: they are not independent
 	tuneCalRate        = 300       // the sum is calibrated at its own 1-in-this-many level (score 0.5; nominal)
@@ -650,19 +652,21 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 // likelier, and is capped at tuneVolCap. Under the learned variance it stays small, and a
 // tripled noise raises it by about 0.45 a sample. Each 15 minutes learn only while they last
 // (renewing a share of themselves per visit, as the scale does), so a lasting change of the
-// noise stays news at every new time of day until it has been seen there.
+// noise stays news at every new time of day until it has been seen there; and not while the
+// channel suspects a young change (see suspectsVolatility).
 func (m *Model) volatility(ts int64, d, norm float64) float32 {
 	fl := m.floor() / norm
 	pd, pw := &m.diffScale[dayScaleSlot(ts)], &m.diffWeek[weekScaleSlot(ts)]
 	od, ow := logGet(*pd), logGet(*pw)
 	ref := max(od, ow, fl*fl)
 	w := min(d*d/ref, tuneVolClip*tuneVolClip)
+	hold := m.suspectsVolatility()
 	learn := func(p *uint16, old, rate float64) {
 		if old == 0 {
 			// First visit: start from the residuals' spread, above what the differences of a
 			// wandering series show, so that learning moves down, not up into false alarms.
 			logSet(p, max(d*d, 2*m.spread*m.spread/(norm*norm)))
-		} else {
+		} else if !hold {
 			logSet(p, old+rate*(min(d*d, tuneVolClip*tuneVolClip*max(old, fl*fl))-old))
 		}
 	}
@@ -692,6 +696,20 @@ func (m *Model) volatility(ts int64, d, norm float64) float32 {
 		m.volN++
 	}
 	return m.volS
+}
+
+// suspectsVolatility reports whether the volatility channel suspects a raised noise that is
+// still young: its CUSUM above tuneVolSuspect, having left 0 less than tuneVolSuspectFor ago.
+// The references of the first differences do not learn meanwhile: learning from the change
+// as it is judged (a third of a slot's reference renewed within its quarter of an hour) wore
+// its evidence down before it had lasted an hour. A lasting change is learned once it is
+// older, at the usual pace; a series without a known step learns always. Before two weeks of
+// history the references are not trusted to hold one: each hour of the week has been seen
+// once at most (a second weekend, quieter than the weekdays the daily references learned, is
+// not a raised noise to hold on to).
+func (m *Model) suspectsVolatility() bool {
+	return m.volS > tuneVolSuspect && m.step > 0 && int64(m.volN)*m.step < int64(tuneVolSuspectFor) &&
+		m.last-m.first >= 2*weekNS
 }
 
 // learnSlowDrift moves each candidate's slow drift and returns the one judged. The slow drift
