@@ -65,8 +65,9 @@ func TestCalFitStartsAsIdentity(t *testing.T) {
 }
 
 // TestOlderSnapshotsRestoreWithNewStateUnlearned: snapshots of format 5 (before the
-// calibration of the channels' sum) and 6 (before the slow drift channel) restore, what they
-// lack starts again unlearned, and the model goes on scoring.
+// calibration of the channels' sum), 6 (before the slow drift channel) and 7 (before the time
+// of the last large re-levelling) restore, what they lack starts again unlearned, and the
+// model goes on scoring.
 func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	// No horizons: the state the formats added is then the last of the snapshot, before the CRC.
 	spec, err := Compile(Config{Horizons: []time.Duration{}})
@@ -79,20 +80,24 @@ func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	cur, err := m.MarshalBinary()
 	require.NoError(t, err)
 	require.EqualValues(t, snapshotVersion, cur[4])
-	const v7 = 5*4 + 4 + 4 + 3*4 + 5*4 // slowDrift, slowVar, slowN, slowTail, unabsorbed
+	const v8 = 8                            // bigShiftAt
+	const v7 = 5*4 + 4 + 4 + 3*4 + 5*4 + v8 // slowDrift, slowVar, slowN, slowTail, unabsorbed
 	for _, c := range []struct {
 		version byte
 		cut     int                 // bytes of state the format lacks
 		putBack func(r, m *Model)   // what it lacks, from the model
 		lacks   func(r *Model) bool // the restored model has none of it
 	}{
+		{7, v8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt }, func(r *Model) bool { return r.bigShiftAt == 0 }},
 		{6, v7, func(r, m *Model) {
 			r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
+			r.bigShiftAt = m.bigShiftAt
 		}, func(r *Model) bool {
 			return r.slowDrift == [numCand]float32{} && r.slowVar == 0 && r.slowN == 0 && r.slowTail == tailFit{} && r.unabsorbed == [numCand]float32{}
 		}},
 		{5, v7 + 8, func(r, m *Model) {
 			r.cal, r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.cal, m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
+			r.bigShiftAt = m.bigShiftAt
 		}, func(r *Model) bool { return r.cal == calFit{} && r.slowVar == 0 }},
 	} {
 		body := append([]byte(nil), cur[:len(cur)-4-c.cut]...) // without the CRC and the state

@@ -184,3 +184,52 @@ func TestHalvedLowCountsAreCaughtWithinHours(t *testing.T) {
 	t.Logf("caught after %d minutes", at-onset)
 	require.Contains(t, []Reason{ReasonLevelShift, ReasonPatternChange}, rs[at].Reason)
 }
+
+// A random walk (CPU utilisation around a daily bump) is re-levelled several times a day: the
+// CUSUM follows its wander. Those re-levellings are small (under tuneClip sigmas) and do not
+// silence the slow drift channel, which the day after each re-levelling used to: on such a
+// series it was almost never judged. A large re-levelling (the series tripled) still does,
+// for a day, while the model relearns its level and pattern.
+func TestWanderReLevelsDoNotSilenceTheSlowDrift(t *testing.T) {
+	const day = 1440
+	for _, tripled := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(1, 91))
+		walk := 0.0
+		onset := 17*day + 10*60
+		ts, vs := series(19*day, time.Minute, 0, func(i int, tt time.Time) float64 {
+			walk = 0.96*walk + 4*math.Sqrt(1-0.96*0.96)*rng.NormFloat64()
+			h := float64(tt.Hour()) + float64(tt.Minute())/60
+			mu := 25 + 20*math.Pow((1+math.Cos(2*math.Pi*(h-14)/24))/2, 2)
+			if tripled && i >= onset {
+				mu *= 3
+			}
+			return max(mu+walk+0.8*rng.NormFloat64(), 0)
+		})
+		spec, err := Compile(Config{})
+		require.NoError(t, err)
+		m := spec.New()
+		judged, after := 0, 0
+		for i := range ts {
+			_, err := m.Update(ts[i], vs[i])
+			require.NoError(t, err)
+			switch {
+			case i >= 14*day && i < onset: // judged from two weeks of history (Weekly: auto)
+				if m.judgesSlowDrift(ts[i].UnixNano()) {
+					judged++
+				}
+			case tripled && i >= onset+60 && i < onset+day:
+				if m.judgesSlowDrift(ts[i].UnixNano()) {
+					after++
+				}
+			}
+		}
+		if !tripled {
+			perDay := float64(m.Stats().LevelShifts) / 19
+			t.Logf("%.1f re-levellings a day; the slow drift judged at %d of %d samples", perDay, judged, onset-14*day)
+			require.Greater(t, perDay, 3.0, "the premise: the wander is re-levelled several times a day")
+			require.Greater(t, judged, (onset-14*day)*9/10)
+			continue
+		}
+		require.Zero(t, after, "not judged in the day after the series tripled")
+	}
+}

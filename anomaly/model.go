@@ -142,6 +142,7 @@ type Model struct {
 	shiftN             [2]uint16
 	lastShift          float32 // the last re-levelling, and when (unix ns)
 	shiftAt            int64
+	bigShiftAt         int64 // ... and the last one by more than tuneClip sigmas (see judgesSlowDrift)
 
 	// Score: short window of surprisal, longer windows of the residual and its size, and the
 	// tail fit of each (90% quantile, mean excess).

@@ -17,11 +17,11 @@ import (
 // stored them as float32, still restores (its profiles are quantised as they are read).
 // Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
 // (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
-// caught up with; an older snapshot restores with what it lacks unlearned, which the model learns
-// again as a new model does.
+// caught up with, version 8 the time of the last large re-levelling; an older snapshot restores
+// with what it lacks unlearned, which the model learns again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 7
+	snapshotVersion = 8
 	snapshotSize    = 4096
 )
 
@@ -74,6 +74,7 @@ func (m *Model) fields(f func(p any)) {
 	f(since{6, []any{&m.cal.u, &m.cal.excess}})
 	f(since{7, []any{m.slowDrift[:], &m.slowVar, &m.slowN, &m.slowTail.u, &m.slowTail.excess, &m.slowTail.excess2,
 		m.unabsorbed[:]}})
+	f(since{8, []any{&m.bigShiftAt}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -222,7 +223,7 @@ func (m *Model) validate() error {
 	}
 	m.fields(check)
 	switch {
-	case m.step < 0 || m.last < m.first:
+	case m.step < 0 || m.last < m.first || m.shiftAt > m.last || m.bigShiftAt > m.last:
 		return bad("timestamps")
 	case math.IsNaN(m.quantum) || m.quantum <= 0:
 		return bad("resolution")

@@ -522,6 +522,9 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 			}
 			m.slowDrift = [numCand]float32{} // the shift is news no more
 			m.lastShift, m.shiftAt = m.shiftSum[i][m.cand]/float32(m.shiftN[i]), m.last
+			if math.Abs(float64(m.lastShift)) >= tuneClip*m.scaleAt(m.last) {
+				m.bigShiftAt = m.last
+			}
 			m.cusumPos, m.cusumNeg = 0, 0
 			m.shiftSum, m.shiftN = [2][numCand]float32{}, [2]uint16{}
 			m.shifts++
@@ -743,10 +746,7 @@ func (m *Model) learnSlowDrift(v, s float64, trS, prof *[numCand]float64) float6
 // profiles the drift is measured against have settled, and judged from a day after that:
 // learned from the first days, they would be too wide for later and too quick to alarm once
 // they narrow. The mean square learns from at most tuneClip² of itself, so that a drift
-// does not teach it that drifts are normal. It is not judged for a day after a re-levelling
-// (the re-levelled model relearns its level and its pattern meanwhile: a tripled series has
-// a tripled pattern), nor, on a series that may have a weekly pattern, before two weeks of
-// history (until the weekly candidates have been judged, a weekend is a drift).
+// does not teach it that drifts are normal. When it is judged: see judgesSlowDrift.
 func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
 	if !ready || ts-m.first < int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
 		return 0
@@ -756,14 +756,30 @@ func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
 	X := 0.0
 	if m.slowVar > 0 {
 		x := m.slowTail.judge(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN)
-		if m.step > 0 && int64(m.slowN)*m.step >= tuneSlowDriftJudgeAfter && (m.shiftAt == 0 || ts-m.shiftAt >= tuneSlowDriftJudgeAfter) &&
-			(m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge) {
+		if m.judgesSlowDrift(ts) {
 			X = x
 		}
 	}
 	a := 1 / min(float64(m.slowN), tuneLongSamples)
 	m.slowVar += float32(a * (min(slow*slow, tuneClip*tuneClip*ref) - float64(m.slowVar)))
 	return X
+}
+
+// judgesSlowDrift reports whether the slow drift is judged at ts: from a day after it started
+// learning (see slowDriftEvidence), on a series with a known step; not for a day after a
+// re-levelling by more than tuneClip sigmas (the re-levelled model relearns its level and its
+// pattern meanwhile: a tripled series has a tripled pattern), while a smaller one is the
+// series' wander being followed (a random walk is re-levelled several times a day, which
+// silenced the channel for good); nor, on a series that may have a weekly pattern, before two
+// weeks of history (until the weekly candidates have been judged, a weekend is a drift).
+func (m *Model) judgesSlowDrift(ts int64) bool {
+	if m.step <= 0 || int64(m.slowN)*m.step < tuneSlowDriftJudgeAfter {
+		return false
+	}
+	if m.bigShiftAt != 0 && ts-m.bigShiftAt < tuneSlowDriftJudgeAfter {
+		return false
+	}
+	return m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge
 }
 
 // logGet and logSet keep a positive value in 16 bits: its base-2 logarithm in steps of 1/256
