@@ -27,7 +27,8 @@ const (
 	pendingPerH   = 2   // outstanding forecasts per horizon, for learning interval widths
 	dayNS         = int64(24 * time.Hour)
 	weekNS        = 7 * dayNS
-	mondayEpochNS = 4 * dayNS // 1970-01-05 was a Monday
+	twoWeeksNS    = 2 * weekNS // from this much history, every hour of the week has been seen twice
+	mondayEpochNS = 4 * dayNS  // 1970-01-05 was a Monday
 )
 
 // The baselines the model can publish: the fast level alone, or with one of the profiles.
@@ -409,7 +410,7 @@ func (m *Model) scaleAt(ts int64) float64 {
 		var local float64
 		var perVisit float64
 		switch {
-		case isWeekly(m.cand) && age >= 2*weekNS:
+		case isWeekly(m.cand) && age >= twoWeeksNS:
 			local, perVisit = m.prof(profWeekScale).get(weekScaleSlot(ts)), float64(weekScaleNS)
 		case m.cand != candNone && age >= 2*dayNS:
 			local, perVisit = m.prof(profDayScale).get(dayScaleSlot(ts)), float64(dayNS/dayScaleSlots)

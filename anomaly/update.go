@@ -87,10 +87,9 @@ const (
 	tuneHoldFrom       = 8.0       // ... from this much, only (an extreme sample: 10^-8)
 
 	// Slow drift (see update and score).
-	tuneSlowDriftTau        = 90 * 60e9  // memory of the slow drift channel's mean residual (ns)
-	tuneSlowDriftLearnAfter = dayNS      // ... whose spread and tail are learned from this long after the warm-up (ns)
-	tuneSlowDriftJudgeAfter = dayNS      // ... and which is judged from this long after that, and after a re-levelling (ns)
-	tuneSlowDriftWeeklyAge  = 2 * weekNS // ... on a series with a weekly pattern, from this much history (ns)
+	tuneSlowDriftTau        = 90 * 60e9 // memory of the slow drift channel's mean residual (ns)
+	tuneSlowDriftLearnAfter = dayNS     // ... whose spread and tail are learned from this long after the warm-up (ns)
+	tuneSlowDriftJudgeAfter = dayNS     // ... and which is judged from this long after that, and after a re-levelling (ns)
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -712,7 +711,7 @@ func (m *Model) volatility(ts int64, d, norm float64) float32 {
 // not a raised noise to hold on to).
 func (m *Model) suspectsVolatility() bool {
 	return m.volS > tuneVolSuspect && m.step > 0 && int64(m.volN)*m.step < int64(tuneVolSuspectFor) &&
-		m.last-m.first >= 2*weekNS
+		m.last-m.first >= twoWeeksNS
 }
 
 // learnSlowDrift moves each candidate's slow drift and returns the one judged. The slow drift
@@ -779,7 +778,7 @@ func (m *Model) judgesSlowDrift(ts int64) bool {
 	if m.bigShiftAt != 0 && ts-m.bigShiftAt < tuneSlowDriftJudgeAfter {
 		return false
 	}
-	return m.spec.cfg.Weekly == Off || ts-m.first >= tuneSlowDriftWeeklyAge
+	return m.spec.cfg.Weekly == Off || ts-m.first >= twoWeeksNS
 }
 
 // logGet and logSet keep a positive value in 16 bits: its base-2 logarithm in steps of 1/256
