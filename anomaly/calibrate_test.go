@@ -80,22 +80,23 @@ func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	cur, err := m.MarshalBinary()
 	require.NoError(t, err)
 	require.EqualValues(t, snapshotVersion, cur[4])
-	const v8 = 8                            // bigShiftAt
-	const v7 = 5*4 + 4 + 4 + 3*4 + 5*4 + v8 // slowDrift, slowVar, slowN, slowTail, unabsorbed
+	// Bytes of the state formats 8 and 7 and later added.
+	const from8 = 8                               // bigShiftAt
+	const from7 = 5*4 + 4 + 4 + 3*4 + 5*4 + from8 // slowDrift, slowVar, slowN, slowTail, unabsorbed
 	for _, c := range []struct {
 		version byte
 		cut     int                 // bytes of state the format lacks
 		putBack func(r, m *Model)   // what it lacks, from the model
 		lacks   func(r *Model) bool // the restored model has none of it
 	}{
-		{7, v8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt }, func(r *Model) bool { return r.bigShiftAt == 0 }},
-		{6, v7, func(r, m *Model) {
+		{7, from8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt }, func(r *Model) bool { return r.bigShiftAt == 0 }},
+		{6, from7, func(r, m *Model) {
 			r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
 			r.bigShiftAt = m.bigShiftAt
 		}, func(r *Model) bool {
 			return r.slowDrift == [numCand]float32{} && r.slowVar == 0 && r.slowN == 0 && r.slowTail == tailFit{} && r.unabsorbed == [numCand]float32{}
 		}},
-		{5, v7 + 8, func(r, m *Model) {
+		{5, from7 + 8, func(r, m *Model) {
 			r.cal, r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.cal, m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
 			r.bigShiftAt = m.bigShiftAt
 		}, func(r *Model) bool { return r.cal == calFit{} && r.slowVar == 0 }},

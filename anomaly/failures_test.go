@@ -42,13 +42,16 @@ func alerts(rs []Result, from, to int) int {
 
 // businessHours is on from 9 to 18 on weekdays, with 5% multiplicative noise.
 func businessHours(rng *rand.Rand) func(i int, t time.Time) float64 {
-	return func(_ int, t time.Time) float64 {
-		c := 20.0
-		if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 9 && t.Hour() < 18 {
-			c = 400
-		}
-		return c * (1 + 0.05*rng.NormFloat64())
+	return func(_ int, t time.Time) float64 { return officeLoad(rng, t, 1) }
+}
+
+// officeLoad is the value of businessHours at t, its noise's standard deviation times k.
+func officeLoad(rng *rand.Rand, t time.Time, k float64) float64 {
+	c := 20.0
+	if wd := t.Weekday(); wd != time.Saturday && wd != time.Sunday && t.Hour() >= 9 && t.Hour() < 18 {
+		c = 400
 	}
+	return c * (1 + 0.05*k*rng.NormFloat64())
 }
 
 func TestSharpWeeklyPatternIsLearnedAndAHalvingIsCaught(t *testing.T) {

@@ -17,21 +17,12 @@ func TestVarianceTripledIsFlagged(t *testing.T) {
 	days := 10
 	onset := (days-1)*perDay + 10*60 // 10:00 of the last day, for four hours
 	for _, tripled := range []bool{false, true} {
-		rng := rand.New(rand.NewPCG(3, 4))
-		ts := make([]time.Time, days*perDay)
-		vs := make([]float64, len(ts))
-		wander := 0.0
-		for i := range ts {
-			ts[i] = t0.Add(time.Duration(i) * time.Minute)
-			// A slow wander, as real series have: it hides a raised noise from the residual's
-			// spread, not from the first differences.
-			wander = 0.995*wander + 0.5*rng.NormFloat64()
-			noise := 2.0
+		ts, vs := wanderingSine(3, days*perDay, func(i int) float64 {
 			if tripled && i >= onset && i < onset+4*60 {
-				noise = 6
+				return 3
 			}
-			vs[i] = dailySine(i, ts[i]) + wander + noise*rng.NormFloat64()
-		}
+			return 1
+		})
 		_, rs := run(t, Config{}, ts, vs)
 		first, top, reason := -1, 0.0, ReasonNone
 		for i := onset; i < onset+4*60; i++ {
@@ -81,11 +72,7 @@ func TestRaisedNoiseIsJudgedAgainstTheNoiseBefore(t *testing.T) {
 						u := rng.Float64() - 0.5
 						return 100 - 2*k*math.Copysign(math.Log(1-2*math.Abs(u)), u)
 					default:
-						c := 20.0
-						if wd := tt.Weekday(); wd != time.Saturday && wd != time.Sunday && tt.Hour() >= 9 && tt.Hour() < 18 {
-							c = 400
-						}
-						return c * (1 + 0.05*k*rng.NormFloat64())
+						return officeLoad(rng, tt, k)
 					}
 				})
 				_, rs := run(t, Config{}, ts, vs)
@@ -119,16 +106,11 @@ func TestRaisedNoiseIsJudgedAgainstTheNoiseBefore(t *testing.T) {
 func TestLastingTripledVarianceIsLearned(t *testing.T) {
 	const perDay = 1440
 	onset := 15*perDay + 10*60
-	rng := rand.New(rand.NewPCG(1, 4))
-	wander := 0.0
-	ts, vs := series(22*perDay, time.Minute, 0, func(i int, tt time.Time) float64 {
-		// The slow wander of TestVarianceTripledIsFlagged.
-		wander = 0.995*wander + 0.5*rng.NormFloat64()
-		noise := 2.0
+	ts, vs := wanderingSine(1, 22*perDay, func(i int) float64 {
 		if i >= onset {
-			noise *= math.Sqrt(3)
+			return math.Sqrt(3)
 		}
-		return dailySine(i, tt) + wander + noise*rng.NormFloat64()
+		return 1
 	})
 	m, rs := run(t, Config{}, ts[:21*perDay], vs[:21*perDay])
 	_, ok := fires(rs, onset, onset+4*60)
@@ -141,4 +123,16 @@ func TestLastingTripledVarianceIsLearned(t *testing.T) {
 		mean += float64(m.volS) / perDay
 	}
 	require.Less(t, mean, tuneVolSuspect, "the volatility CUSUM back at rest six days on")
+}
+
+// wanderingSine is dailySine at one sample a minute with a slow wander, as real series have
+// (it hides a raised noise from the residual's spread, not from the first differences), and a
+// noise of standard deviation 2 times k(i).
+func wanderingSine(seed uint64, n int, k func(i int) float64) ([]time.Time, []float64) {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	wander := 0.0
+	return series(n, time.Minute, 0, func(i int, tt time.Time) float64 {
+		wander = 0.995*wander + 0.5*rng.NormFloat64()
+		return dailySine(i, tt) + wander + 2*k(i)*rng.NormFloat64()
+	})
 }
