@@ -80,25 +80,32 @@ func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	cur, err := m.MarshalBinary()
 	require.NoError(t, err)
 	require.EqualValues(t, snapshotVersion, cur[4])
-	// Bytes of the state formats 8 and 7 and later added.
-	const from8 = 8                               // bigShiftAt
+	// Bytes of the state formats 9, 8 and 7 and later added.
+	const from9 = 4*4 + 3*8                       // jumpMax, jumpX, jumpD, jumpLim, jumpFrom, jumpAt, jumpSince
+	const from8 = 8 + from9                       // bigShiftAt
 	const from7 = 5*4 + 4 + 4 + 3*4 + 5*4 + from8 // slowDrift, slowVar, slowN, slowTail, unabsorbed
+	putJump := func(r, m *Model) {
+		r.jumpMax, r.jumpX, r.jumpD, r.jumpLim, r.jumpFrom, r.jumpAt, r.jumpSince = m.jumpMax, m.jumpX, m.jumpD, m.jumpLim, m.jumpFrom, m.jumpAt, m.jumpSince
+	}
 	for _, c := range []struct {
 		version byte
 		cut     int                 // bytes of state the format lacks
 		putBack func(r, m *Model)   // what it lacks, from the model
 		lacks   func(r *Model) bool // the restored model has none of it
 	}{
-		{7, from8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt }, func(r *Model) bool { return r.bigShiftAt == 0 }},
+		{8, from9, putJump, func(r *Model) bool { return r.jumpMax == 0 && r.jumpAt == 0 && r.jumpSince == 0 }},
+		{7, from8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt; putJump(r, m) }, func(r *Model) bool { return r.bigShiftAt == 0 }},
 		{6, from7, func(r, m *Model) {
 			r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
 			r.bigShiftAt = m.bigShiftAt
+			putJump(r, m)
 		}, func(r *Model) bool {
 			return r.slowDrift == [numCand]float32{} && r.slowVar == 0 && r.slowN == 0 && r.slowTail == tailFit{} && r.unabsorbed == [numCand]float32{}
 		}},
 		{5, from7 + 8, func(r, m *Model) {
 			r.cal, r.slowDrift, r.slowVar, r.slowN, r.slowTail, r.unabsorbed = m.cal, m.slowDrift, m.slowVar, m.slowN, m.slowTail, m.unabsorbed
 			r.bigShiftAt = m.bigShiftAt
+			putJump(r, m)
 		}, func(r *Model) bool { return r.cal == calFit{} && r.slowVar == 0 }},
 	} {
 		body := append([]byte(nil), cur[:len(cur)-4-c.cut]...) // without the CRC and the state

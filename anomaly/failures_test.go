@@ -236,3 +236,39 @@ func TestWanderReLevelsDoNotSilenceTheSlowDrift(t *testing.T) {
 		require.Zero(t, after, "not judged in the day after the series tripled")
 	}
 }
+
+// cpuWalk is CPU-like load: a slowly mean-reverting random walk (innovations of 1 point,
+// φ 0.99: it wanders by about 7 points) around 20% plus a daily rhythm of 15 points, clamped to
+// [0, 100].
+func cpuWalk(rng *rand.Rand) func(i int, t time.Time) float64 {
+	w := 0.0
+	return func(_ int, t time.Time) float64 {
+		w = 0.99*w + rng.NormFloat64()
+		h := float64(t.Hour()) + float64(t.Minute())/60
+		return min(max(20+15*math.Max(0, math.Sin((h-6)/12*math.Pi))+w, 0), 100)
+	}
+}
+
+func TestSuddenDropOfAWanderingSeriesIsCaughtAtOnce(t *testing.T) {
+	// The walk moves the load by several points every few minutes, so a halving is within
+	// the wander's range for the level channels; but it happens in one step, far beyond any
+	// step the walk takes (the jump channel).
+	const at, week = 3*7*1440 + 14*60, 7 * 1440 // a Monday afternoon of the fourth week
+	rng := rand.New(rand.NewPCG(21, 22))
+	f := cpuWalk(rng)
+	ts, vs := series(at+60, time.Minute, 0, func(i int, tm time.Time) float64 {
+		v := f(i, tm)
+		if i >= at {
+			v /= 2
+		}
+		return v
+	})
+	_, rs := run(t, Config{}, ts, vs)
+	i, ok := fires(rs, at, at+5)
+	require.True(t, ok, "a halving in one step fires within 5 steps")
+	require.Contains(t, []Reason{ReasonSpike, ReasonLevelShift}, rs[i].Reason)
+	// The walk's own steps, however large, stay within what it did before: no more alerts
+	// than the catalogue's bar allows (0.5 per series-week; the one here is its level
+	// channels' on an unusually long slide, the same without the jump channel).
+	require.LessOrEqual(t, alerts(rs, week, at), 1, "the walk's own steps do not fire")
+}

@@ -163,6 +163,12 @@ type Model struct {
 	devRun              int8    // samples in a row far above (+) or below (-) the baseline
 	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
 	volTail, volSTail   tailFit
+	jumpMax             float32 // the largest first difference seen, decaying over tuneLongSamples (see jump)
+	jumpX, jumpD        float32 // the evidence of the last jump while it lasts, and its size
+	jumpLim             float32 // ... how far from the value before it the series must stay
+	jumpFrom            float64 // ... the value before it
+	jumpAt              int64   // ... and its time
+	jumpSince           int64   // when jumpMax started learning
 	cal                 calFit  // the channels' sum: its own high level (about 1 in 240) and tail (see calFit)
 	vMin, vMax          float64 // range of the values seen, for spatial anomalies
 

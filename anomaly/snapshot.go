@@ -17,11 +17,12 @@ import (
 // stored them as float32, still restores (its profiles are quantised as they are read).
 // Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
 // (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
-// caught up with, version 8 the time of the last large re-levelling; an older snapshot restores
+// caught up with, version 8 the time of the last large re-levelling, version 9 the jump
+// channel's state; an older snapshot restores
 // with what it lacks unlearned, which the model learns again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 8
+	snapshotVersion = 9
 	snapshotSize    = 4096
 )
 
@@ -75,6 +76,7 @@ func (m *Model) fields(f func(p any)) {
 	f(since{7, []any{m.slowDrift[:], &m.slowVar, &m.slowN, &m.slowTail.u, &m.slowTail.excess, &m.slowTail.excess2,
 		m.unabsorbed[:]}})
 	f(since{8, []any{&m.bigShiftAt}})
+	f(since{9, []any{&m.jumpMax, &m.jumpX, &m.jumpD, &m.jumpLim, &m.jumpFrom, &m.jumpAt, &m.jumpSince}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {

@@ -77,6 +77,7 @@ const (
 	tuneSpatialZ       = 3.0       // ... when it is also this many sigmas off the baseline
 	tuneSpatialX       = 6.0       // ... and it counts as this much surprisal (-log10 p)
 	tuneSpatialSlope   = 10.0      // ... plus this much per range beyond the tolerance
+	tuneJumpTol        = 0.5       // a first difference this share beyond the largest seen is a jump (then as spatial)
 	tuneMaxRho         = 0.99      // the residuals' autocorrelation is taken as at most this
 	tuneStuckMinAge    = 5 * 60e9  // a run of identical values counts once it lasts this long (ns)
 	tuneShiftRun       = 3         // this many samples off the baseline on one side make a spike a level shift
@@ -547,6 +548,8 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 //   - the mean residual around the slow level over the last hour or two (see learnSlowDrift),
 //     for a drop, a ramp or a late pattern the fast level has already followed: halved low
 //     counts, a slow leak;
+//   - a sudden lasting jump: a step between two samples beyond the largest of about the last
+//     week, after which the series stays on the far side (see jump);
 //   - a value beyond the whole range seen (see update).
 //
 // Each is judged by a streaming peaks-over-threshold tail (tailFit). The first three -log10
@@ -586,6 +589,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	X3 := m.volTail.judge(m.vol, m.n)
 	vs := m.volatility(ts, d, norm)
 	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
+	X7 := m.jump(ts, v, d*norm, z, ready)
 	if m.volM <= 0 || m.step > 0 && int64(m.volN)*m.step < int64(tuneVolMinAge) {
 		// A change of the noise is a change once it has lasted half an hour (the ramps at the
 		// edges of a weekly pattern, which no hourly reference learns, last minutes), and
@@ -603,7 +607,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	// own history (see calFit); the separate tests are not.
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6)
+	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6, X7)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
@@ -611,6 +615,13 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	}
 	if X6 > top {
 		r, top = ReasonLevelShift, X6
+	}
+	if X7 > top {
+		// Upwards a burst until it has lasted (see update), downwards a drop.
+		r, top = ReasonSpike, X7
+		if m.jumpD < 0 {
+			r = ReasonLevelShift
+		}
 	}
 	if X3 > top {
 		r, top = ReasonVarianceChange, X3
@@ -641,6 +652,33 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 		return s, ReasonNone
 	}
 	return s, r
+}
+
+// jump judges a sudden lasting change: a first difference d beyond the largest of the last
+// week or so (by tuneJumpTol of it), landing off the baseline (z; a jump back to it is a
+// recovery), after which the series stays beyond that much of the value before it. It is
+// evidence from the second sample on the far side, for up to tuneShiftMinAge, as a value beyond
+// the range seen is (spatial): a CPU that halves in one step while its wander alone moves it
+// by as much within hours. A single sample beyond it and back (a glitch) is not judged: that
+// is the point channels' to judge. Judged from a day after the largest step started learning.
+func (m *Model) jump(ts int64, v, d, z float64, ready bool) float64 {
+	X, ad := 0.0, math.Abs(d)
+	if m.jumpX > 0 {
+		if m.step > 0 && ts-m.jumpAt > int64(tuneShiftMinAge) || (v-m.jumpFrom)*math.Copysign(1, float64(m.jumpD)) < float64(m.jumpLim) {
+			m.jumpX = 0 // over, or back
+		} else {
+			X = float64(m.jumpX)
+		}
+	}
+	if m.jumpMax == 0 {
+		m.jumpSince = ts // learning starts (a new model, or one restored from a snapshot without it)
+	}
+	if j := float64(m.jumpMax); ready && ts-m.jumpSince >= dayNS && math.Abs(z) > tuneSpatialZ && ad > (1+tuneJumpTol)*j && ad > m.quantum {
+		m.jumpX = float32(tuneSpatialX + tuneSpatialSlope*(ad/j-1-tuneJumpTol))
+		m.jumpFrom, m.jumpD, m.jumpLim, m.jumpAt = m.lastV, float32(d), float32((1+tuneJumpTol)*j), ts
+	}
+	m.jumpMax = float32(max(float64(m.jumpMax)*(1-1/tuneLongSamples), ad))
+	return X
 }
 
 // volatility is a CUSUM of the log-likelihood ratio of a rise of the noise's variance by
