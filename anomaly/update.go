@@ -154,7 +154,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	spatial := 0.0
 	if r := m.vMax - m.vMin; r > 0 && math.Abs(z) > tuneSpatialZ {
 		if out := max(v-m.vMax, m.vMin-v); out > tuneSpatialTol*r && out > m.quantum {
-			spatial = tuneSpatialX + tuneSpatialSlope*(out/r-tuneSpatialTol)
+			spatial = beyondSeen(out/r - tuneSpatialTol)
 		}
 	}
 	m.vMin, m.vMax = min(m.vMin, v), max(m.vMax, v)
@@ -589,7 +589,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	X3 := m.volTail.judge(m.vol, m.n)
 	vs := m.volatility(ts, d, norm)
 	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
-	X7 := m.jump(ts, v, d*norm, z, ready)
+	X7 := m.jump(ts, v, z, ready)
 	if m.volM <= 0 || m.step > 0 && int64(m.volN)*m.step < int64(tuneVolMinAge) {
 		// A change of the noise is a change once it has lasted half an hour (the ramps at the
 		// edges of a weekly pattern, which no hourly reference learns, last minutes), and
@@ -654,14 +654,15 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	return s, r
 }
 
-// jump judges a sudden lasting change: a first difference d beyond the largest of the last
+// jump judges a sudden lasting change: a first difference beyond the largest of the last
 // week or so (by tuneJumpTol of it), landing off the baseline (z; a jump back to it is a
 // recovery), after which the series stays beyond that much of the value before it. It is
 // evidence from the second sample on the far side, for up to tuneShiftMinAge, as a value beyond
 // the range seen is (spatial): a CPU that halves in one step while its wander alone moves it
 // by as much within hours. A single sample beyond it and back (a glitch) is not judged: that
 // is the point channels' to judge. Judged from a day after the largest step started learning.
-func (m *Model) jump(ts int64, v, d, z float64, ready bool) float64 {
+func (m *Model) jump(ts int64, v, z float64, ready bool) float64 {
+	d := v - m.lastV
 	X, ad := 0.0, math.Abs(d)
 	if m.jumpX > 0 {
 		if m.step > 0 && ts-m.jumpAt > int64(tuneShiftMinAge) || (v-m.jumpFrom)*math.Copysign(1, float64(m.jumpD)) < float64(m.jumpLim) {
@@ -674,12 +675,16 @@ func (m *Model) jump(ts int64, v, d, z float64, ready bool) float64 {
 		m.jumpSince = ts // learning starts (a new model, or one restored from a snapshot without it)
 	}
 	if j := float64(m.jumpMax); ready && ts-m.jumpSince >= dayNS && math.Abs(z) > tuneSpatialZ && ad > (1+tuneJumpTol)*j && ad > m.quantum {
-		m.jumpX = float32(tuneSpatialX + tuneSpatialSlope*(ad/j-1-tuneJumpTol))
+		m.jumpX = float32(beyondSeen(ad/j - 1 - tuneJumpTol))
 		m.jumpFrom, m.jumpD, m.jumpLim, m.jumpAt = m.lastV, float32(d), float32((1+tuneJumpTol)*j), ts
 	}
 	m.jumpMax = float32(max(float64(m.jumpMax)*(1-1/tuneLongSamples), ad))
 	return X
 }
+
+// beyondSeen is the evidence (-log10 p) of a value, or a step, beyond the largest seen by the
+// given multiple of it past the tolerance: as in HTM's spatial anomalies.
+func beyondSeen(multiple float64) float64 { return tuneSpatialX + tuneSpatialSlope*multiple }
 
 // volatility is a CUSUM of the log-likelihood ratio of a rise of the noise's variance by
 // tuneVolRatio. The noise is seen in the first differences d of the series, which a wander (a
