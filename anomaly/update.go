@@ -830,8 +830,20 @@ func logGet(q uint16) float64 {
 	if q == 0 {
 		return 0
 	}
-	return math.Exp2((float64(q) - 32768) / 256)
+	// 2^((q-32768)/256) as math.Exp2 computes it (TestLogGetIsExp2 checks every q): the
+	// fraction's power from a table, the whole power of two exactly (q's range stays within
+	// normal floats).
+	i := int(q) - 32768
+	return exp2Frac[i&255] * math.Float64frombits(uint64(1023+(i>>8))<<52)
 }
+
+// exp2Frac holds 2^(j/256) for j = 0..255 (logGet).
+var exp2Frac = func() (t [256]float64) {
+	for j := range t {
+		t[j] = math.Exp2(float64(j) / 256)
+	}
+	return t
+}()
 
 func logSet(q *uint16, v float64) {
 	if !(v > 0) {
@@ -926,6 +938,11 @@ func (m *Model) stuck(v float64, ready bool) float64 {
 	return min(-lp/math.Ln10, 1000)
 }
 
+// tailQLevel is -log10 of the tail probability at the tail fit's threshold (1 - tuneTailQ),
+// computed once: math.Log10 of a constant is not folded by the compiler, and every tail fit
+// of every update needs it.
+var tailQLevel = -math.Log10(1 - tuneTailQ)
+
 // tailFit is a streaming peaks-over-threshold fit of a value's upper tail (as in SPOT): its
 // 90% quantile u, and a generalised Pareto distribution of the excesses over u fitted by the
 // method of moments (mean excess and mean squared excess). Light tails come out exponential
@@ -949,9 +966,9 @@ func (t *tailFit) gpd() (xi, sigma float64) {
 // excess: sensitive, and what the score uses.
 func (t *tailFit) level(x float32) float64 {
 	if x <= t.u {
-		return -math.Log10(1-tuneTailQ) * float64(x/t.u)
+		return tailQLevel * float64(x/t.u)
 	}
-	return -math.Log10(1-tuneTailQ) + float64(x-t.u)/float64(t.excess)/math.Ln10
+	return tailQLevel + float64(x-t.u)/float64(t.excess)/math.Ln10
 }
 
 // extreme is -log10 of the tail probability of x under the generalised Pareto fit: it does not
@@ -961,7 +978,7 @@ func (t *tailFit) extreme(x float32) float64 {
 	if x <= t.u || xi < 1e-3 {
 		return t.level(x)
 	}
-	return -math.Log10(1-tuneTailQ) + math.Log10(1+xi*float64(x-t.u)/sigma)/xi
+	return tailQLevel + math.Log10(1+xi*float64(x-t.u)/sigma)/xi
 }
 
 // judge returns -log10 of the tail probability of x, and then learns from x.
