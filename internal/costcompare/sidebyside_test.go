@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/proc"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
@@ -360,6 +361,7 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	defer prom.Stop(b) // not running on during the next setups' windows
 
 	var exporter *proc.Process
+	publishesScoreOrBand := false // the exporter publishes a score or band for every input (checked below)
 	if setup == "kizashi" {
 		dir := b.TempDir()
 		cfg := filepath.Join(dir, "kizashi-exporter.yml")
@@ -367,6 +369,14 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		if *publish != "" {
 			conf += fmt.Sprintf("    publish: [%s]\n", *publish)
 		}
+		qc, err := queryconfig.Parse([]byte(conf))
+		if err != nil {
+			b.Fatalf("exporter configuration: %v", err)
+		}
+		// A selection of the reason alone has no series to count while every score is low.
+		scoreOrBand, _ := qc.Queries[0].Publishes("anomaly_score")
+		upper, _ := qc.Queries[0].Publishes("upper")
+		publishesScoreOrBand = scoreOrBand || upper
 		if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 			b.Fatal(err)
 		}
@@ -445,7 +455,7 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	// long-term ones; the exporter's models are ready (they learned the history).
 	checks := map[string][]string{"rules": {"count(anomaly:upper_band)", "count(anomaly:adaptive:upper_band_lt)"},
 		"kizashi": {"sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}}[setup]
-	if setup == "kizashi" && publishesScoreOrBand(*publish) {
+	if publishesScoreOrBand {
 		checks = append(checks, "count(kizashi_anomaly_score or kizashi_upper)")
 	}
 	for _, check := range checks {
@@ -455,19 +465,4 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		}
 	}
 	return m
-}
-
-// publishesScoreOrBand reports whether the exporter publishes the score or the band's upper
-// edge with the -costcompare.publish selection (empty: the default publication, which does):
-// a selection of the reason alone has no series to count while every score is low.
-func publishesScoreOrBand(sel string) bool {
-	if sel == "" {
-		return true
-	}
-	for f := range strings.SplitSeq(sel, ",") {
-		if f = strings.TrimSpace(f); f == "anomaly_score" || f == "upper" {
-			return true
-		}
-	}
-	return false
 }
