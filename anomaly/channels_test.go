@@ -163,7 +163,10 @@ func TestScoreCalibration(t *testing.T) {
 				}
 				p50, p65, p75 := float64(over50)/float64(n), float64(over65)/float64(n), float64(over75)/float64(n)
 				t.Logf("share >= 0.5: %.1e, >= 0.65: %.1e, >= 0.75: %.1e (%d samples)", p50, p65, p75, n)
-				require.Less(t, p50, 8e-3)
+				// Score 0.5 (no alert; where a reason is first given) is nominally 10^-2.7; heavy
+				// tails with a daily pattern reach 8.05e-3 since the slow drift's tail learns less
+				// from its extremes (TestSlowDriftTailLearnsLessFromALastingFailure; 7.9e-3 before).
+				require.Less(t, p50, 9e-3)
 				require.Less(t, p65, 1e-3)
 				require.Less(t, p75, 2e-4)
 				shares65 = append(shares65, p65)
@@ -173,4 +176,33 @@ func TestScoreCalibration(t *testing.T) {
 	require.Len(t, shares65, 6)
 	require.Greater(t, slices.Min(shares65), 0.0)
 	require.LessOrEqual(t, slices.Max(shares65)/slices.Min(shares65), 3.0, "one threshold, one rarity: %v", shares65)
+}
+
+// The slow drift is a mean over an hour or two: a lasting failure is a long run of surprising
+// values in a row, not one. Its tail learns from them less than the other channels' tails
+// learn from theirs, so that the evidence of a failure wears down more slowly while it lasts.
+func TestSlowDriftTailLearnsLessFromALastingFailure(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var other, slow tailFit
+	n := uint32(0)
+	for range 20000 { // a fortnight of normal drift: Gaussian surprisal
+		n++
+		x := float32(log10Tail2(math.Abs(rng.NormFloat64())))
+		other.judge(x, n)
+		slow.judgeTeaching(x, n, tuneSlowDriftTeach)
+	}
+	const failure = 6 // a drift at 10^-6, for two hours
+	first := slow.level(failure)
+	var xo, xs float64
+	for range 120 {
+		n++
+		xo = other.judge(failure, n)
+		xs = slow.judgeTeaching(failure, n, tuneSlowDriftTeach)
+	}
+	t.Logf("evidence at the start %.2f, after two hours: %.2f (taught as the other channels: %.2f)", first, xs, xo)
+	require.Greater(t, first, 5.0, "the premise: a drift at 10^-6 is news to a Gaussian tail")
+	require.Greater(t, xs, xo+0.3)
+	// Measured: 6.0 -> 4.1, against 3.4 taught as the other channels (a failure of 10^-6 still
+	// reads as one of 10^-4 after two hours, not 10^-3.4).
+	require.Greater(t, xs, 3.5, "two hours of the failure leave more than 10^-3.5 of evidence")
 }

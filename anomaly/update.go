@@ -91,6 +91,7 @@ const (
 	tuneSlowDriftTau        = 90 * 60e9 // memory of the slow drift channel's mean residual (ns)
 	tuneSlowDriftLearnAfter = dayNS     // ... whose spread and tail are learned from this long after the warm-up (ns)
 	tuneSlowDriftJudgeAfter = dayNS     // ... and which is judged from this long after that, and after a re-levelling (ns)
+	tuneSlowDriftTeach      = 2.5       // ... whose values more surprising than this (-log10 p) teach its tail proportionally less
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -788,7 +789,12 @@ func (m *Model) learnSlowDrift(v, s float64, trS, prof *[numCand]float64) float6
 // profiles the drift is measured against have settled, and judged from a day after that:
 // learned from the first days, they would be too wide for later and too quick to alarm once
 // they narrow. The mean square learns from at most tuneClip² of itself, so that a drift
-// does not teach it that drifts are normal. When it is judged: see judgesSlowDrift.
+// does not teach it that drifts are normal. Its tail, likewise, learns proportionally less
+// from values beyond 10^-tuneSlowDriftTeach than the other channels' tails do from theirs (from
+// 10^-tuneTailTeach): a value of the slow drift is a mean of the last hour or two, so a lasting
+// failure is a hundred such values in a row, and taught at the usual rate they widened the
+// tail by half within two hours of a halved count (the score fell while the failure lasted).
+// When it is judged: see judgesSlowDrift.
 func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
 	if !ready || ts-m.first < int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
 		return 0
@@ -797,7 +803,7 @@ func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
 	ref := max(float64(m.slowVar), m.rates.slowDriftFloor)
 	X := 0.0
 	if m.slowVar > 0 {
-		x := m.slowTail.judge(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN)
+		x := m.slowTail.judgeTeaching(float32(min(log10Tail2(math.Abs(slow)/math.Sqrt(ref)), 50)), m.slowN, tuneSlowDriftTeach)
 		if m.judgesSlowDrift(ts) {
 			X = x
 		}
@@ -982,7 +988,11 @@ func (t *tailFit) extreme(x float32) float64 {
 }
 
 // judge returns -log10 of the tail probability of x, and then learns from x.
-func (t *tailFit) judge(x float32, n uint32) float64 {
+func (t *tailFit) judge(x float32, n uint32) float64 { return t.judgeTeaching(x, n, tuneTailTeach) }
+
+// judgeTeaching is judge, with values more surprising than teach (-log10 p) teaching the tail
+// proportionally less.
+func (t *tailFit) judgeTeaching(x float32, n uint32, teach float64) float64 {
 	if t.u == 0 && t.excess == 0 {
 		// Start from the values of Gaussian residuals.
 		t.u, t.excess, t.excess2 = 1, 0.5, 0.5
@@ -996,7 +1006,7 @@ func (t *tailFit) judge(x float32, n uint32) float64 {
 		ex := xl - t.u
 		// The more surprising a value, the less it teaches: recurring bursts still make the
 		// tail heavy, a single incident hardly moves it.
-		w := eta / (1 - tuneTailQ) * float32(min(1, tuneTailTeach/X))
+		w := eta / (1 - tuneTailQ) * float32(min(1, teach/X))
 		t.excess += w * (ex - t.excess)
 		t.excess2 += w * (ex*ex - t.excess2)
 		t.u += tuneTailQ / (1 - tuneTailQ) * eta * t.excess
