@@ -272,3 +272,43 @@ func TestSuddenDropOfAWanderingSeriesIsCaughtAtOnce(t *testing.T) {
 	// channels' on an unusually long slide, the same without the jump channel).
 	require.LessOrEqual(t, alerts(rs, week, at), 1, "the walk's own steps do not fire")
 }
+
+func TestStaircaseLeakAddsUpAcrossSmallReLevels(t *testing.T) {
+	// A leak in steps: every 15 minutes the level rises by 0.8 sigmas of the noise, for four
+	// hours. Each step alone is small, and the fast level follows the steps by re-levellings
+	// of less than tuneWanderShift sigmas, as it follows a wander; those do not reset the slow
+	// drift, whose mean around the slow level climbs with the steps (0.6 sigmas at the end
+	// when they did). On this quiet series the other channels see the first steps as well;
+	// on a wandering one (CPU) they do not, and the slow drift is what is left.
+	const week = 7 * 1440
+	at := 3*week + 10*60 // a Monday morning of the fourth week
+	rng := rand.New(rand.NewPCG(41, 42))
+	ts, vs := series(at+4*60, time.Minute, 0, func(i int, tm time.Time) float64 {
+		h := float64(tm.Hour()) + float64(tm.Minute())/60
+		v := 100 + 20*math.Sin(2*math.Pi*h/24) + rng.NormFloat64()
+		if i >= at {
+			v += 0.8 * float64((i-at)/15+1)
+		}
+		return v
+	})
+	spec, err := Compile(Config{})
+	require.NoError(t, err)
+	m := spec.New()
+	rs := make([]Result, len(ts))
+	small := 0
+	for i := range ts {
+		shifts, drift := m.shifts, m.slowDrift[m.cand]
+		rs[i], err = m.Update(ts[i], vs[i])
+		require.NoError(t, err)
+		if i >= at && m.shifts > shifts && drift != 0 && m.slowDrift[m.cand] != 0 {
+			small++
+		}
+	}
+	at2, ok := fires(rs, at, len(rs))
+	end := float64(m.slowDrift[m.cand])
+	t.Logf("%d small re-levellings kept the slow drift, %.2f sigmas at the end; caught after %d minutes: %v", small, end, at2-at, ok)
+	require.Positive(t, small, "small re-levellings keep the slow drift")
+	require.Greater(t, end, 2.0, "the slow drift climbs with the steps")
+	require.True(t, ok, "the leak is caught within 4 hours")
+	require.LessOrEqual(t, alerts(rs, week, at), 1, "three weeks of the normal series")
+}

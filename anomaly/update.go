@@ -48,6 +48,7 @@ const (
 	tuneCusumLimit  = 12.0       // CUSUM decision limit (sigmas)
 	tuneShiftMinAge = 10 * 60e9  // ... and a shift must have lasted this long (ns) before re-levelling
 	tuneUndoAge     = 1 * 3600e9 // for this long after a re-levelling the old level still counts as normal for the score (ns)
+	tuneWanderShift = 2.0        // a re-levelling smaller than this many sigmas is the wander followed: the slow drift still judges it
 
 	// Score.
 	tuneShortAlpha     = 0.3       // weight of the newest surprisal in the short window
@@ -514,16 +515,27 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 	}
 	for i, c := range [2]float32{m.cusumPos, m.cusumNeg} {
 		if c > tuneCusumLimit && m.shiftN[i] >= minN {
+			// A re-levelling of less than tuneWanderShift sigmas is the series' wander followed
+			// (a random walk is re-levelled several times a day; a slow leak a few times an
+			// hour): the slow drift still judges it against the slow level, so that the steps of
+			// a leak add up there. A larger one is news at once, and then part of the level.
+			shift := m.shiftSum[i][m.cand] / float32(m.shiftN[i])
+			s := m.scaleAt(m.last)
+			wander := math.Abs(float64(shift)) < tuneWanderShift*s
 			for j := range m.levels {
 				if m.firstSight(j, m.last-m.first) {
 					continue
 				}
 				m.levels[j] += float64(m.shiftSum[i][j] / float32(m.shiftN[i]))
-				m.unabsorbed[j] += m.shiftSum[i][j] / float32(m.shiftN[i])
+				if !wander {
+					m.unabsorbed[j] += m.shiftSum[i][j] / float32(m.shiftN[i])
+				}
 			}
-			m.slowDrift = [numCand]float32{} // the shift is news no more
-			m.lastShift, m.shiftAt = m.shiftSum[i][m.cand]/float32(m.shiftN[i]), m.last
-			if math.Abs(float64(m.lastShift)) >= tuneClip*m.scaleAt(m.last) {
+			if !wander {
+				m.slowDrift = [numCand]float32{} // the shift is news no more
+			}
+			m.lastShift, m.shiftAt = shift, m.last
+			if math.Abs(float64(shift)) >= tuneClip*s {
 				m.bigShiftAt = m.last
 			}
 			m.cusumPos, m.cusumNeg = 0, 0
@@ -759,8 +771,9 @@ func (m *Model) suspectsVolatility() bool {
 }
 
 // learnSlowDrift moves each candidate's slow drift and returns the one judged. The slow drift
-// is the residual around the candidate's slow level (plus any confirmed shift the slow level
-// has not caught up with), in sigmas clipped as for learning, averaged over tuneSlowDriftTau of
+// is the residual around the candidate's slow level (plus any confirmed shift of at least
+// tuneWanderShift sigmas the slow level has not caught up with: the smaller ones are the
+// wander, or the steps of a leak), in sigmas clipped as for learning, averaged over tuneSlowDriftTau of
 // wall time (a step without a sample counts as one step: it carries no evidence). The fast
 // level follows a lasting drop or a ramp within the hour, the slow level does not. The
 // published candidate's is judged, or the weekly one's while that is a plausible alternative
