@@ -806,7 +806,7 @@ func (m *Model) learnSlowDrift(v, s float64, trS, prof *[numCand]float64) float6
 // from values beyond 10^-tuneSlowDriftTeach than the other channels' tails do from theirs (from
 // 10^-tuneTailTeach): a value of the slow drift is a mean of the last hour or two, so a lasting
 // failure is a hundred such values in a row, and taught at the usual rate they widened the
-// tail by half within two hours of a halved count (the score fell while the failure lasted).
+// tail by half within three hours of a halved count (the score fell while the failure lasted).
 // When it is judged: see judgesSlowDrift.
 func (m *Model) slowDriftEvidence(ts int64, slow float64, ready bool) float64 {
 	if !ready || ts-m.first < int64(m.spec.warmUp)+tuneSlowDriftLearnAfter {
