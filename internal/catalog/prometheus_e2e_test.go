@@ -138,3 +138,14 @@ func TestAlertAgainstPrometheus(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
+
+// window is the samples a range selector of rangeMS ending at evalMS selects.
+func window(samples []sample, evalMS, rangeMS int64) []sample {
+	var sel []sample
+	for _, x := range samples {
+		if x.T > evalMS-rangeMS && x.T <= evalMS {
+			sel = append(sel, x)
+		}
+	}
+	return sel
+}

@@ -117,16 +117,6 @@ func TestRatesSelectsTheRange(t *testing.T) {
 	}
 }
 
-func window(samples []sample, evalMS, rangeMS int64) []sample {
-	var sel []sample
-	for _, x := range samples {
-		if x.T > evalMS-rangeMS && x.T <= evalMS {
-			sel = append(sel, x)
-		}
-	}
-	return sel
-}
-
 // The counter never goes down but at a restart, and the rates are never negative.
 func TestCounterOnlyResets(t *testing.T) {
 	for i := range 4 {
