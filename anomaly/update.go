@@ -87,6 +87,7 @@ const (
 	tuneRepeatLearnMax = 3         // runs longer than this do not teach the repeat rate
 	tuneHold           = 1.0       // evidence (-log10 p) lost per step at most
 	tuneHoldFrom       = 8.0       // ... from this much, only (an extreme sample: 10^-8)
+	tuneHoldStepX      = 5.0       // ... or a sample that steps beyond the largest step seen and scores this much (0.65)
 
 	// Slow drift (see update and score).
 	tuneSlowDriftTau        = 90 * 60e9 // memory of the slow drift channel's mean residual (ns)
@@ -602,7 +603,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	X3 := m.volTail.judge(m.vol, m.n)
 	vs := m.volatility(ts, d, norm)
 	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
-	X7 := m.jump(ts, v, z, ready)
+	X7, step := m.jump(ts, v, z, ready)
 	if m.volM <= 0 || m.step > 0 && int64(m.volN)*m.step < int64(tuneVolMinAge) {
 		// A change of the noise is a change once it has lasted half an hour (the ramps at the
 		// edges of a weekly pattern, which no hourly reference learns, last minutes), and
@@ -650,14 +651,22 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	}
 	// The evidence of an extreme sample is held for a few steps, losing tuneHold per step.
 	// Extreme is judged with the tail's heavy-tail-aware fit, so that the outliers of
-	// heavy-tailed noise do not count as extreme.
+	// heavy-tailed noise do not count as extreme; or by a value beyond the range seen; or by a
+	// step into the sample beyond the largest step seen (see jump), once the sample's own
+	// evidence reaches tuneHoldStepX: a spike of three times a weekday's value on a series whose
+	// weekend batches start with steep ramps (which make the residuals' tail heavy, so that the
+	// spike is not extreme to it) is still held for the alert; a sample that only steps back
+	// from a dip the score did not think much of is not.
 	if h := float64(m.held) - tuneHold; h > X {
 		X, r = h, Reason(m.heldReason)
 		m.held = float32(h)
 	} else {
 		m.held = 0
 	}
-	if max(m.pointTail.extreme(float32(sur)), spatial, X4) >= tuneHoldFrom {
+	if X < tuneHoldStepX {
+		step = 0
+	}
+	if max(m.pointTail.extreme(float32(sur)), spatial, X4, step) >= tuneHoldFrom {
 		m.held, m.heldReason = tuneHoldFrom, uint8(r)
 	}
 	s := X / (X + tuneScoreHalf)
@@ -674,9 +683,11 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 // the range seen is (spatial): a CPU that halves in one step while its wander alone moves it
 // by as much within hours. A single sample beyond it and back (a glitch) is not judged: that
 // is the point channels' to judge. Judged from a day after the largest step started learning.
-func (m *Model) jump(ts int64, v, z float64, ready bool) float64 {
+// It also returns the evidence of this sample's own step when that is beyond the largest (0
+// otherwise), for the hold of an extreme sample (see score).
+func (m *Model) jump(ts int64, v, z float64, ready bool) (X, step float64) {
 	d := v - m.lastV
-	X, ad := 0.0, math.Abs(d)
+	ad := math.Abs(d)
 	if m.jumpX > 0 {
 		if m.step > 0 && ts-m.jumpAt > int64(tuneShiftMinAge) || (v-m.jumpFrom)*math.Copysign(1, float64(m.jumpD)) < float64(m.jumpLim) {
 			m.jumpX = 0 // over, or back
@@ -690,9 +701,10 @@ func (m *Model) jump(ts int64, v, z float64, ready bool) float64 {
 	if j := float64(m.jumpMax); ready && ts-m.jumpSince >= dayNS && math.Abs(z) > tuneSpatialZ && ad > (1+tuneJumpTol)*j && ad > m.quantum {
 		m.jumpX = float32(beyondSeen(ad/j - 1 - tuneJumpTol))
 		m.jumpFrom, m.jumpD, m.jumpLim, m.jumpAt = m.lastV, float32(d), float32((1+tuneJumpTol)*j), ts
+		step = float64(m.jumpX)
 	}
 	m.jumpMax = float32(max(float64(m.jumpMax)*(1-1/tuneLongSamples), ad))
-	return X
+	return X, step
 }
 
 // beyondSeen is the evidence (-log10 p) of a value, or a step, beyond the largest seen by the
