@@ -655,8 +655,8 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	// step into the sample beyond the largest step seen (see jump), once the sample's own
 	// evidence reaches tuneHoldStepX: a spike of three times a weekday's value on a series whose
 	// weekend batches start with steep ramps (which make the residuals' tail heavy, so that the
-	// spike is not extreme to it) is still held for the alert; a sample that only steps back
-	// from a dip the score did not think much of is not.
+	// spike is not extreme to it) is still held for the alert; a sudden dip the score did not
+	// think much of (a temperature sensor's, scored 0.48) does not hold the hours after it up.
 	if h := float64(m.held) - tuneHold; h > X {
 		X, r = h, Reason(m.heldReason)
 		m.held = float32(h)
