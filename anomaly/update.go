@@ -527,9 +527,10 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 				if m.firstSight(j, m.last-m.first) {
 					continue
 				}
-				m.levels[j] += float64(m.shiftSum[i][j] / float32(m.shiftN[i]))
+				sj := m.shiftSum[i][j] / float32(m.shiftN[i])
+				m.levels[j] += float64(sj)
 				if !wander {
-					m.unabsorbed[j] += m.shiftSum[i][j] / float32(m.shiftN[i])
+					m.unabsorbed[j] += sj
 				}
 			}
 			if !wander {
