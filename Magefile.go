@@ -104,10 +104,13 @@ func Lint() error {
 	if err := sh.RunV("go", "vet", "-tags", "e2e", "./..."); err != nil {
 		return err
 	}
+	if err := sh.RunV("go", "vet", "-tags", "kizashitrace", "./..."); err != nil {
+		return err
+	}
 	if err := sh.RunV("go", "-C", "deploy", "vet", "./..."); err != nil {
 		return err
 	}
-	if err := sh.RunV("go", "tool", "staticcheck", "-tags", "e2e", "./..."); err != nil {
+	if err := sh.RunV("go", "tool", "staticcheck", "-tags", "e2e,kizashitrace", "./..."); err != nil {
 		return err
 	}
 	// deploy/ is a module of its own: the same staticcheck binary, run there.
@@ -149,6 +152,9 @@ func Test() error {
 		}},
 		{"go test ./... (the hermetic suite: no Debian program needed; a line per package as it finishes)", func() error {
 			return sh.RunWithV(env, "go", "test", "-count=1", "-timeout=25m", "./...")
+		}},
+		{"go test -tags kizashitrace (the engine's channel trace: anomaly, internal/tools/channeltrace)", func() error {
+			return sh.RunWithV(env, "go", "test", "-tags", "kizashitrace", "-count=1", "-run", "Trace|Window|CSV|BadArguments", "./anomaly", "./internal/tools/channeltrace")
 		}},
 		{"go test -tags e2e (the packages with e2e tests: real Prometheus, Alertmanager, PostgreSQL, Chromium)", func() error {
 			pkgs, err := e2ePackages()

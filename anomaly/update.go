@@ -670,6 +670,12 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	if max(m.pointTail.extreme(float32(sur)), spatial, X4, step) >= tuneHoldFrom {
 		m.held, m.heldReason = tuneHoldFrom, uint8(r)
 	}
+	if tracing {
+		c := m.cand
+		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Noise: X5,
+			SlowDrift: X6, Jump: X7, Beyond: spatial, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
+			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS)})
+	}
 	s := X / (X + tuneScoreHalf)
 	if s < ReasonMinScore {
 		return s, ReasonNone
