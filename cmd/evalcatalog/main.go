@@ -84,15 +84,12 @@ func evaluate(ctx context.Context, o catalog.Options, kinds, failures, settings,
 		}
 		r.Failures = append(r.Failures, f)
 	}
-	cfg, engine := anomaly.Config{}, "defaults"
+	cfg, err := backtest.LoadConfig(settings)
+	if err != nil {
+		return err
+	}
+	engine := "defaults"
 	if settings != "" {
-		s, err := backtest.LoadSettings(settings)
-		if err != nil {
-			return err
-		}
-		if cfg, err = s.Config(); err != nil {
-			return fmt.Errorf("%s: %w", settings, err)
-		}
 		engine = "settings " + settings
 	}
 	spec, err := anomaly.Compile(cfg)

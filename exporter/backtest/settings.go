@@ -153,6 +153,23 @@ func override[T any](dst **T, o *T) {
 	}
 }
 
+// LoadConfig is the engine's configuration from a settings file (LoadSettings, then Config),
+// or its defaults when path is empty: the evaluation commands' -config.
+func LoadConfig(path string) (anomaly.Config, error) {
+	if path == "" {
+		return anomaly.Config{}, nil
+	}
+	s, err := LoadSettings(path)
+	if err != nil {
+		return anomaly.Config{}, err
+	}
+	c, err := s.Config()
+	if err != nil {
+		return anomaly.Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
 // Config maps the settings onto the engine's configuration and validates it.
 func (s Settings) Config() (anomaly.Config, error) {
 	var c anomaly.Config

@@ -94,3 +94,17 @@ func TestParseDurations(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadConfig(t *testing.T) {
+	c, err := LoadConfig("")
+	require.NoError(t, err)
+	require.Equal(t, anomaly.Config{}, c, "no file: the engine's defaults")
+	path := filepath.Join(t.TempDir(), "kizashi.yml")
+	require.NoError(t, os.WriteFile(path, []byte("daily: on\n"), 0o644))
+	c, err = LoadConfig(path)
+	require.NoError(t, err)
+	require.Equal(t, anomaly.On, c.Daily)
+	require.NoError(t, os.WriteFile(path, []byte("sensitivity: -1\n"), 0o644))
+	_, err = LoadConfig(path)
+	require.ErrorContains(t, err, path+": ", "an invalid configuration names its file")
+}

@@ -64,15 +64,9 @@ func run(args []string, out io.Writer) error {
 	if *every < 1 {
 		return fmt.Errorf("-every %d: at least 1", *every)
 	}
-	cfg := anomaly.Config{}
-	if *settings != "" {
-		s, err := backtest.LoadSettings(*settings)
-		if err != nil {
-			return err
-		}
-		if cfg, err = s.Config(); err != nil {
-			return fmt.Errorf("%s: %w", *settings, err)
-		}
+	cfg, err := backtest.LoadConfig(*settings)
+	if err != nil {
+		return err
 	}
 	spec, err := anomaly.Compile(cfg)
 	if err != nil {
@@ -153,23 +147,15 @@ func parseCase(s string) (catalog.Case, error) {
 	if err != nil || i < 0 {
 		return catalog.Case{}, fmt.Errorf("-case %q: index %q is not a count", s, p[2])
 	}
-	c := catalog.Case{Kind: catalog.Kind(p[0]), Failure: catalog.Failure(p[1]), Index: i}
-	if !known(catalog.Kinds(), c.Kind) {
-		return c, fmt.Errorf("-case %q: unknown kind %q (one of %v)", s, p[0], catalog.Kinds())
+	k, err := catalog.ParseKind(p[0])
+	if err != nil {
+		return catalog.Case{}, fmt.Errorf("-case %q: %w", s, err)
 	}
-	if c.Failure != catalog.None && !known(catalog.Failures(), c.Failure) {
-		return c, fmt.Errorf("-case %q: unknown failure %q (none or one of %v)", s, p[1], catalog.Failures())
+	f, err := catalog.ParseFailure(p[1])
+	if err != nil {
+		return catalog.Case{}, fmt.Errorf("-case %q: %w", s, err)
 	}
-	return c, nil
-}
-
-func known[T comparable](all []T, x T) bool {
-	for _, a := range all {
-		if a == x {
-			return true
-		}
-	}
-	return false
+	return catalog.Case{Kind: k, Failure: f, Index: i}, nil
 }
 
 func readCSV(path string) ([]time.Time, []float64, error) {
