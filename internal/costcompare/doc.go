@@ -13,6 +13,11 @@
 //	go test -tags e2e ./internal/costcompare -run '^$' -bench SideBySide -benchtime 1x -timeout 3h \
 //	    -args -costcompare.window=10m
 //
+// Two more setups answer what another read path would cost: remotewrite (Prometheus sends
+// every input by remote write to a receiver in the benchmark's process, no exporter) and
+// kizashi-offread (the exporter reads its inputs from a second Prometheus that is not
+// measured: the floor of any read path that costs the measured Prometheus nothing).
+//
 // (BENCHMARKS.md has the figures; -costcompare.setups runs some of the setups,
 // -costcompare.pprof=DIR writes a CPU profile of Prometheus per setup, which costs CPU: not
 // for the figures). It is a benchmark, not a test: `go test ./...` does not run

@@ -15,12 +15,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/proc"
@@ -32,7 +35,7 @@ var (
 	warmUp  = flag.Duration("costcompare.warmup", 3*time.Minute, "time after the start (and the exporter's backfill) before measuring")
 	series  = flag.Int("costcompare.series", 1000, "raw series")
 	history = flag.Duration("costcompare.history", 8*24*time.Hour, "history at 60s loaded before Prometheus starts (the rules look a week back)")
-	setups  = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs all three)")
+	setups  = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs baseline, rules and kizashi; remotewrite: Prometheus sending every input by remote write to a receiver in this process, no exporter; kizashi-offread: the exporter reading its inputs from a second, unmeasured Prometheus)")
 	publish = flag.String("costcompare.publish", "", "if set, the exporter's publish selection (comma-separated families, as the query's `publish:`) instead of its default")
 	profile = flag.String("costcompare.pprof", "", "if set, a directory where a CPU profile of Prometheus over each setup's window is written (it costs CPU: not for the figures)")
 )
@@ -349,23 +352,46 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	opts := testenv.PromOptions{ScrapeInterval: time.Minute, EvaluationInterval: time.Minute, HistorySamples: hist,
 		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "node", Targets: []string{target.Addr()}}}}
 	var exporterAddr string
+	var sink *writeSink
 	switch setup {
 	case "rules":
 		opts.Rules = map[string]string{"adaptive.yml": adaptiveRules}
-	case "kizashi":
+	case "remotewrite":
+		// Prometheus sends every input, as it scrapes it, to a receiver in this process
+		// (which decodes and counts them): what a read of the inputs by remote write would
+		// cost Prometheus, without an exporter.
+		sink = newWriteSink(b)
+		opts.RemoteWrite = []map[string]any{{"url": sink.url, "write_relabel_configs": []any{map[string]any{
+			"source_labels": []string{"__name__"}, "regex": "cost_load", "action": "keep"}}}}
+	case "kizashi", "kizashi-offread":
 		exporterAddr = testenv.FreeAddr(b)
 		opts.Rules = map[string]string{"kizashi-alerts.yml": shippedRules}
 		opts.ScrapeConfigs = append(opts.ScrapeConfigs, testenv.ScrapeConfig{JobName: "kizashi-exporter", Targets: []string{exporterAddr}, HonorLabels: true})
 	}
+	isKizashi := setup == "kizashi" || setup == "kizashi-offread"
+	sourceURL := ""
+	if setup == "kizashi-offread" {
+		// The exporter reads the inputs from a second Prometheus (same history, same target),
+		// not measured: what Kizashi would cost the measured one if reading the inputs cost it
+		// nothing (by remote write, or the exporter scraping the targets itself). The floor
+		// of any read path: scraping the exporter, the shipped rules, the exporter itself.
+		reader := testenv.StartPrometheus(b, testenv.PromOptions{ScrapeInterval: time.Minute, EvaluationInterval: time.Minute,
+			HistorySamples: hist, ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "node", Targets: []string{target.Addr()}}}})
+		defer reader.Stop(b)
+		sourceURL = reader.URL()
+	}
 	prom := testenv.StartPrometheus(b, opts)
 	defer prom.Stop(b) // not running on during the next setups' windows
+	if sourceURL == "" {
+		sourceURL = prom.URL()
+	}
 
 	var exporter *proc.Process
 	publishesScoreOrBand := false // the exporter publishes a score or band for every input (checked below)
-	if setup == "kizashi" {
+	if isKizashi {
 		dir := b.TempDir()
 		cfg := filepath.Join(dir, "kizashi-exporter.yml")
-		conf := fmt.Sprintf("source:\n  url: %s\nqueries:\n  - name: load\n    expr: cost_load\n    step: 1m\n    training_window: 7d\n", prom.URL())
+		conf := fmt.Sprintf("source:\n  url: %s\nqueries:\n  - name: load\n    expr: cost_load\n    step: 1m\n    training_window: 7d\n", sourceURL)
 		if *publish != "" {
 			conf += fmt.Sprintf("    publish: [%s]\n", *publish)
 		}
@@ -424,6 +450,10 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		before[k] = cpuSeconds(b, pid)
 	}
 	createdBefore := promMetric(b, prom, "prometheus_tsdb_head_series_created_total")
+	var sentBefore int64
+	if sink != nil {
+		sentBefore = sink.samples.Load()
+	}
 	t0 := time.Now()
 	if *profile != "" {
 		writeProfile(b, prom, filepath.Join(*profile, setup+".pprof"))
@@ -435,6 +465,14 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		m.exporterCPU = (cpuSeconds(b, pids["exporter"]) - before["exporter"]) / minutes
 	}
 	m.created = (promMetric(b, prom, "prometheus_tsdb_head_series_created_total") - createdBefore) / minutes
+	if sink != nil {
+		// Every input arrived about once a minute (the scrape interval) during the window.
+		got := float64(sink.samples.Load()-sentBefore) / minutes
+		b.Logf("remotewrite: %.0f samples a minute received (%d requests in all, %d refused)", got, sink.requests.Load(), sink.bad.Load())
+		if got < 0.9*float64(n) || sink.bad.Load() > 0 {
+			b.Fatalf("remotewrite: %.0f samples a minute received, %d requests refused; want %d a minute", got, sink.bad.Load(), n)
+		}
+	}
 	if v, err := prom.Query(context.Background(), `count({__name__!=""})`, time.Time{}); err == nil {
 		if vec, ok := v.(model.Vector); ok && len(vec) == 1 {
 			m.series = int(vec[0].Value)
@@ -443,7 +481,7 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	if v, err := prom.Query(context.Background(), `sort_desc(count by (__name__) ({__name__!=""}))`, time.Time{}); err == nil {
 		b.Logf("%s: series by name:\n%v", setup, v)
 	}
-	if setup == "kizashi" {
+	if isKizashi {
 		// Which API the exporter's live queries used in the window (/federate for the plain
 		// selector of this setup, unless Prometheus refused it).
 		q := fmt.Sprintf(`sum by (api) (increase(kizashi_exporter_source_requests_total[%s]))`, model.Duration(*window))
@@ -454,7 +492,7 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	// Check that the setup did its work on warm state: the rules recorded bands, with the
 	// long-term ones; the exporter's models are ready (they learned the history).
 	checks := map[string][]string{"rules": {"count(anomaly:upper_band)", "count(anomaly:adaptive:upper_band_lt)"},
-		"kizashi": {"sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}}[setup]
+		"kizashi": {"sum(kizashi_exporter_series_ready)"}, "kizashi-offread": {"sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}, "remotewrite": {"count(cost_load)"}}[setup]
 	if publishesScoreOrBand {
 		checks = append(checks, "count(kizashi_anomaly_score or kizashi_upper)")
 	}
@@ -465,4 +503,39 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		}
 	}
 	return m
+}
+
+// writeSink receives Prometheus' remote write (protobuf, snappy) and counts the samples.
+type writeSink struct {
+	url                    string
+	samples, requests, bad atomic.Int64
+}
+
+func newWriteSink(b *testing.B) *writeSink {
+	s := &writeSink{}
+	addr := testenv.FreeAddr(b)
+	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			body, err = snappy.Decode(nil, body)
+		}
+		var req prompb.WriteRequest
+		if err == nil {
+			err = req.Unmarshal(body)
+		}
+		if err != nil {
+			s.bad.Add(1)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for _, ts := range req.Timeseries {
+			s.samples.Add(int64(len(ts.Samples)))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = srv.ListenAndServe() }()
+	b.Cleanup(func() { _ = srv.Close() })
+	s.url = "http://" + addr + "/api/v1/write"
+	return s
 }

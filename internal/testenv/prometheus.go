@@ -43,6 +43,10 @@ type PromOptions struct {
 	// Prometheus sends alerts to, with API v2.
 	Alertmanagers []string
 
+	// RemoteWrite becomes remote_write entries, each a YAML mapping as Prometheus reads it
+	// (url, write_relabel_configs, queue_config...).
+	RemoteWrite []map[string]any
+
 	// Config, if not empty, is the complete prometheus.yml and replaces what
 	// the fields above would generate (Rules are still written, in the
 	// "rules" directory next to the configuration: refer to them as "rules/*.yml").
@@ -322,6 +326,9 @@ func promConfigYAML(opts PromOptions, ruleFiles []string) ([]byte, error) {
 				"static_configs": []any{map[string]any{"targets": opts.Alertmanagers}},
 			}},
 		}
+	}
+	if len(opts.RemoteWrite) > 0 {
+		cfg["remote_write"] = opts.RemoteWrite
 	}
 	var scrapes []any
 	for i, sc := range opts.ScrapeConfigs {

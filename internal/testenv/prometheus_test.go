@@ -5,12 +5,17 @@ package testenv_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/internal/testenv"
@@ -88,4 +93,63 @@ func TestPrometheus(t *testing.T) {
 		jobs[string(at.Labels["job"])] = true
 	}
 	require.Equal(t, []string{"again", "target"}, slices.Sorted(maps.Keys(jobs)))
+}
+
+// PromOptions.RemoteWrite: Prometheus sends what it scrapes, as the write_relabel_configs
+// select it, to the configured receiver.
+func TestPrometheusRemoteWrite(t *testing.T) {
+	t.Parallel()
+	got := make(chan []prompb.TimeSeries, 64)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err == nil {
+			body, err = snappy.Decode(nil, body)
+		}
+		var req prompb.WriteRequest
+		if err == nil {
+			err = req.Unmarshal(body)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		select {
+		case got <- req.Timeseries:
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+
+	target := testenv.NewTarget(t)
+	target.Set("kizashi_test_rw", map[string]string{"k": "v"}, 42)
+	target.Set("kizashi_test_not_sent", nil, 1)
+	testenv.StartPrometheus(t, testenv.PromOptions{
+		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "target", Targets: []string{target.Addr()}}},
+		RemoteWrite: []map[string]any{{"url": recv.URL + "/api/v1/write", "write_relabel_configs": []any{map[string]any{
+			"source_labels": []string{"__name__"}, "regex": "kizashi_test_rw", "action": "keep"}}}},
+	})
+	timeout := time.After(2 * time.Minute) // a bound on a failure, not a synchronisation
+	for {
+		select {
+		case series := <-got:
+			if len(series) == 0 {
+				continue // metadata only
+			}
+			for _, ts := range series {
+				l := map[string]string{}
+				for _, p := range ts.Labels {
+					l[p.Name] = p.Value
+				}
+				require.Equal(t, "kizashi_test_rw", l["__name__"], "only the kept series are sent")
+				require.Equal(t, "v", l["k"])
+				require.Equal(t, "target", l["job"])
+				require.NotEmpty(t, ts.Samples)
+				require.Equal(t, 42.0, ts.Samples[len(ts.Samples)-1].Value)
+			}
+			return
+		case <-timeout:
+			t.Fatal("no remote write received in 2 minutes")
+		}
+	}
 }
