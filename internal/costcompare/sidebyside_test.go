@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -513,8 +514,7 @@ type writeSink struct {
 
 func newWriteSink(b *testing.B) *writeSink {
 	s := &writeSink{}
-	addr := testenv.FreeAddr(b)
-	srv := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		body, err := io.ReadAll(r.Body)
 		if err == nil {
@@ -533,9 +533,8 @@ func newWriteSink(b *testing.B) *writeSink {
 			s.samples.Add(int64(len(ts.Samples)))
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})}
-	go func() { _ = srv.ListenAndServe() }()
-	b.Cleanup(func() { _ = srv.Close() })
-	s.url = "http://" + addr + "/api/v1/write"
+	}))
+	b.Cleanup(srv.Close)
+	s.url = srv.URL + "/api/v1/write"
 	return s
 }
