@@ -21,10 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 	"github.com/kizashi-dev/kizashi/internal/proc"
@@ -516,14 +514,7 @@ func newWriteSink(b *testing.B) *writeSink {
 	s := &writeSink{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
-		body, err := io.ReadAll(r.Body)
-		if err == nil {
-			body, err = snappy.Decode(nil, body)
-		}
-		var req prompb.WriteRequest
-		if err == nil {
-			err = req.Unmarshal(body)
-		}
+		req, err := testenv.DecodeWriteRequest(r)
 		if err != nil {
 			s.bad.Add(1)
 			http.Error(w, err.Error(), http.StatusBadRequest)

@@ -1,8 +1,11 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,4 +81,29 @@ func TestFailedTestPrintsLogTail(t *testing.T) {
 	require.Contains(t, string(saved), "server line 1\n")
 	require.Contains(t, string(saved), "server line 40\n")
 	require.Equal(t, logs, filepath.Dir(string(m[1])))
+}
+
+// DecodeWriteRequest reads what RemoteWrite sends (the hand-written encoder against prompb),
+// and refuses a body that is not snappy.
+func TestDecodeWriteRequest(t *testing.T) {
+	at := time.UnixMilli(1700000000123)
+	body, err := encodeWriteRequest([]Sample{{Metric: "m", Labels: map[string]string{"a": "b"}, Time: at, Value: 1.5},
+		{Metric: "m", Labels: map[string]string{"a": "b"}, Time: at.Add(time.Second), Value: 2}})
+	require.NoError(t, err)
+	req, err := DecodeWriteRequest(httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(body)))
+	require.NoError(t, err)
+	require.Len(t, req.Timeseries, 1)
+	ts := req.Timeseries[0]
+	labels := map[string]string{}
+	for _, l := range ts.Labels {
+		labels[l.Name] = l.Value
+	}
+	require.Equal(t, map[string]string{"__name__": "m", "a": "b"}, labels)
+	require.Len(t, ts.Samples, 2)
+	require.Equal(t, 1.5, ts.Samples[0].Value)
+	require.Equal(t, at.UnixMilli(), ts.Samples[0].Timestamp)
+	require.Equal(t, 2.0, ts.Samples[1].Value)
+
+	_, err = DecodeWriteRequest(httptest.NewRequest(http.MethodPost, "/api/v1/write", strings.NewReader("not snappy")))
+	require.Error(t, err)
 }

@@ -5,7 +5,6 @@ package testenv_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
@@ -101,14 +99,7 @@ func TestPrometheusRemoteWrite(t *testing.T) {
 	t.Parallel()
 	got := make(chan []prompb.TimeSeries, 64)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err == nil {
-			body, err = snappy.Decode(nil, body)
-		}
-		var req prompb.WriteRequest
-		if err == nil {
-			err = req.Unmarshal(body)
-		}
+		req, err := testenv.DecodeWriteRequest(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/prompb"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -41,6 +42,23 @@ func (p *Prometheus) RemoteWrite(ctx context.Context, samples ...Sample) error {
 		return fmt.Errorf("remote write: %s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
 	return nil
+}
+
+// DecodeWriteRequest reads a remote-write request as Prometheus sends it (protocol 1.0: a
+// snappy-compressed prometheus.WriteRequest): what a receiver in a test or a benchmark reads.
+func DecodeWriteRequest(r *http.Request) (*prompb.WriteRequest, error) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		body, err = snappy.Decode(nil, body)
+	}
+	var req prompb.WriteRequest
+	if err == nil {
+		err = req.Unmarshal(body)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remote write request: %w", err)
+	}
+	return &req, nil
 }
 
 // encodeWriteRequest builds a snappy-compressed prometheus.WriteRequest:
