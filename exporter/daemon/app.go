@@ -212,7 +212,7 @@ func newApp(opts Options) *App {
 		a.scrapeDuplicates.WithLabelValues(model.EscapingScheme(scheme).String())
 	}
 	a.sourceRequests = f.NewCounterVec(prometheus.CounterOpts{Name: "kizashi_exporter_source_requests_total",
-		Help: "Requests sent to the source, answered or not, by API: query (/api/v1/query), federate (/federate: the live query of a plain selector on a Prometheus without external labels), query_range (backfill)."},
+		Help: "Requests sent to read the inputs, answered or not, by API: query (/api/v1/query), federate (/federate: the live query of a plain selector on a Prometheus without external labels), query_range (backfill), targets (/api/v1/targets and /api/v1/status/config, with scrape_targets), scrape (a scrape of one of the source's targets, with scrape_targets)."},
 		[]string{"api"})
 	for _, api := range source.APIs {
 		a.sourceRequests.WithLabelValues(api)

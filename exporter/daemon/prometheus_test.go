@@ -204,3 +204,44 @@ queries:
 	require.Zero(t, value(m, dropped), "no series dropped on the empty answers of a restarted Prometheus")
 	require.Less(t, value(m, samples)-before, 3*60.0, "no model retrained over the training window")
 }
+
+// TestScrapeTargetsLiveRead: with scrape_targets, the exporter lists Debian's Prometheus'
+// targets and reads every live step of a plain selector by scraping the target itself (no
+// /federate, no instant query; the backfill from Prometheus), with the labels Prometheus
+// gives the series, and follows the target's values.
+func TestScrapeTargetsLiveRead(t *testing.T) {
+	target := testenv.NewTarget(t)
+	for i, h := range []string{"a", "b"} {
+		target.Set("kizashi_direct_load", map[string]string{"host": h}, float64(10+i))
+	}
+	prom := testenv.StartPrometheus(t, testenv.PromOptions{
+		ScrapeConfigs: []testenv.ScrapeConfig{{JobName: "node", Targets: []string{target.Addr()}, Labels: map[string]string{"dc": "tokyo"}}},
+	})
+	waitForQuery(t, prom, `count(kizashi_direct_load) == 2`, patience)
+	cfgPath := filepath.Join(t.TempDir(), "kizashi.yml")
+	writeConfig(t, cfgPath, fmt.Sprintf(`source:
+  url: %s
+  scrape_targets:
+    scrape_pools: [node]
+queries:
+  - name: direct
+    expr: kizashi_direct_load{dc="tokyo"}
+    step: 1s
+    training_window: 1m
+    warm_up: 10s
+    daily: off
+    weekly: off
+    publish: [all]
+`, prom.URL()))
+	ex := start(t, daemon.Options{ConfigFile: cfgPath, Logger: testLogger(t)})
+	scrape := func() string { _, m := get(t, ex.url+"/metrics"); return m }
+	want := fmt.Sprintf(`kizashi_value{dc="tokyo",host="a",instance=%q,job="node",kizashi_metric="kizashi_direct_load",kizashi_query="direct"} `, target.Addr())
+	waitFor(t, "the series published with the target's labels", patience, func() bool { return strings.Contains(scrape(), want+"10\n") })
+	target.Set("kizashi_direct_load", map[string]string{"host": "a"}, 12.5)
+	waitFor(t, "the target's new value", patience, func() bool { return strings.Contains(scrape(), want+"12.5\n") })
+	m := scrape()
+	for api, read := range map[string]bool{"scrape": true, "targets": true, "query_range": true, "federate": false, "query": false} {
+		line := `kizashi_exporter_source_requests_total{api="` + api + `"} 0` + "\n"
+		require.Equal(t, read, !strings.Contains(m, line), "api %s:\n%s", api, m)
+	}
+}

@@ -72,6 +72,59 @@ type Source struct {
 	MaxResponseSamples int              `yaml:"max_response_samples"`
 	// HTTPClientConfig: basic_auth, authorization, oauth2, tls_config, proxy_url, ...
 	HTTPClientConfig pconfig.HTTPClientConfig `yaml:",inline"`
+	// ScrapeTargets, when set, has the live cycle of a query that is a plain selector read
+	// its series from the targets the source (a Prometheus server) scrapes, scraped by the
+	// exporter, rather than from the source: see exporter/source/scrape.go.
+	ScrapeTargets *ScrapeTargets `yaml:"scrape_targets"`
+}
+
+// ScrapeTargets is how the exporter scrapes the source's targets itself.
+type ScrapeTargets struct {
+	// ScrapePools are the source's scrape pools (its job_name values) whose targets may be
+	// scraped; empty: all of them.
+	ScrapePools []string `yaml:"scrape_pools"`
+	// RefreshInterval is how often the source's list of targets is read again.
+	RefreshInterval model.Duration `yaml:"refresh_interval"`
+	// ScrapeTimeout bounds one scrape of one target.
+	ScrapeTimeout model.Duration `yaml:"scrape_timeout"`
+	// MaxScrapeSize bounds the body of one target's answer.
+	MaxScrapeSize units.Base2Bytes `yaml:"max_scrape_size"`
+	// HTTPClientConfig is the client configuration of the scrapes of the targets (the
+	// credentials Prometheus uses for them, which its API does not give out).
+	HTTPClientConfig pconfig.HTTPClientConfig `yaml:",inline"`
+}
+
+// DefaultScrapeTargets is the default of the scrape_targets section.
+var DefaultScrapeTargets = ScrapeTargets{
+	RefreshInterval:  model.Duration(5 * time.Minute),
+	ScrapeTimeout:    model.Duration(10 * time.Second),
+	MaxScrapeSize:    64 * units.MiB,
+	HTTPClientConfig: pconfig.DefaultHTTPClientConfig,
+}
+
+// UnmarshalYAML applies DefaultScrapeTargets (the source validates).
+func (s *ScrapeTargets) UnmarshalYAML(unmarshal func(any) error) error {
+	*s = DefaultScrapeTargets
+	type plain ScrapeTargets
+	return unmarshal((*plain)(s))
+}
+
+func (s *ScrapeTargets) validate() error {
+	if s.RefreshInterval < model.Duration(time.Second) {
+		return fmt.Errorf("refresh_interval %s: at least 1s", s.RefreshInterval)
+	}
+	if s.ScrapeTimeout <= 0 {
+		return errors.New("scrape_timeout must be positive")
+	}
+	if s.MaxScrapeSize < units.KiB {
+		return fmt.Errorf("max_scrape_size %s: at least 1KiB", s.MaxScrapeSize)
+	}
+	for i, p := range s.ScrapePools {
+		if p == "" || slices.Contains(s.ScrapePools[:i], p) {
+			return fmt.Errorf("scrape_pools[%d] %q: empty or repeated", i, p)
+		}
+	}
+	return s.HTTPClientConfig.Validate()
 }
 
 // Query is one modelled PromQL expression.
@@ -256,6 +309,11 @@ func (s *Source) validate() error {
 	}
 	if err := s.HTTPClientConfig.Validate(); err != nil {
 		return err
+	}
+	if s.ScrapeTargets != nil {
+		if err := s.ScrapeTargets.validate(); err != nil {
+			return keyErrorf("scrape_targets", "scrape_targets: %w", err)
+		}
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func TestLoadErrors(t *testing.T) {
 		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into queryconfig.plain"},
 		{"empty.yml", "empty configuration"},
 		{"bad_publish.yml", `line 6: query "q": publish[1]: unknown family (value not shown); want all or one of value, baseline, lower, upper, anomaly_score, anomaly_reason, deviation, model_ready, forecast, forecast_lower, forecast_upper, breach_eta_seconds`},
+		{"bad_scrape_targets.yml", `line 3: source: scrape_targets: scrape_pools[1] "node": empty or repeated`},
+		{"bad_scrape_timeout.yml", `line 3: source: scrape_targets: scrape_timeout must be positive`},
+		{"unknown_scrape_key.yml", "yaml: unmarshal errors:\n  line 4: source: field pools not found in type queryconfig.plain"},
 		{"bad_publish_horizon.yml", `line 6: query "q": publish[0]: the horizon is not one of horizons`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -123,4 +126,23 @@ func TestExampleConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, queryconfig.DefaultSource.MaxResponseSize, c.Source.MaxResponseSize)
 	require.Len(t, c.Queries, 2)
+}
+
+// TestScrapeTargets: the scrape_targets section takes its defaults, its own HTTP client
+// settings, and is absent (nil) when left out.
+func TestScrapeTargets(t *testing.T) {
+	c, err := queryconfig.Parse([]byte("source:\n  url: http://127.0.0.1:9090\n  scrape_targets:\n    scrape_pools: [node]\n    basic_auth: {username: u, password: p}\nqueries:\n  - name: q\n    expr: node_load1\n"))
+	require.NoError(t, err)
+	st := c.Source.ScrapeTargets
+	require.NotNil(t, st)
+	require.Equal(t, []string{"node"}, st.ScrapePools)
+	require.Equal(t, queryconfig.DefaultScrapeTargets.RefreshInterval, st.RefreshInterval)
+	require.Equal(t, queryconfig.DefaultScrapeTargets.ScrapeTimeout, st.ScrapeTimeout)
+	require.Equal(t, queryconfig.DefaultScrapeTargets.MaxScrapeSize, st.MaxScrapeSize)
+	require.Equal(t, "u", st.HTTPClientConfig.BasicAuth.Username)
+	require.Nil(t, c.Source.HTTPClientConfig.BasicAuth, "the source's own client is not the targets'")
+
+	c, err = queryconfig.Parse([]byte("source:\n  url: http://127.0.0.1:9090\nqueries:\n  - name: q\n    expr: node_load1\n"))
+	require.NoError(t, err)
+	require.Nil(t, c.Source.ScrapeTargets)
 }

@@ -38,6 +38,11 @@ func (p *Prometheus) queryParams(expr string, t time.Time) string {
 // instant sends an instant query and decodes its answer (from /federate for a plain selector
 // when the source is a Prometheus server that allows it: see federate.go).
 func (p *Prometheus) instant(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
+	if p.scrape != nil {
+		if vec, ok := p.scraped(ctx, expr, t); ok {
+			return vec, nil
+		}
+	}
 	if sel := p.federated(ctx, expr, t); sel != "" {
 		p.count(APIFederate)
 		vec, fallback, err := p.federate(ctx, sel, t)

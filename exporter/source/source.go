@@ -34,6 +34,7 @@ type Prometheus struct {
 	maxSamples int
 	intern     *interner // the instant answers' label strings (see fastInstant)
 	federation federation
+	scrape     *scraper               // nil: no scrape_targets
 	requests   *prometheus.CounterVec // by API; nil: not counted (see CountRequests)
 }
 
@@ -42,14 +43,16 @@ const (
 	APIQuery      = "query"       // /api/v1/query: the live cycle's instant query
 	APIFederate   = "federate"    // /federate: the live cycle of a plain selector (see federated)
 	APIQueryRange = "query_range" // /api/v1/query_range: backfill
+	APITargets    = "targets"     // /api/v1/targets and /api/v1/status/config (scrape_targets)
+	APIScrape     = "scrape"      // a scrape of one of the source's targets (scrape_targets)
 )
 
 // APIs are the label values of CountRequests' counter, all of them.
-var APIs = []string{APIQuery, APIFederate, APIQueryRange}
+var APIs = []string{APIQuery, APIFederate, APIQueryRange, APITargets, APIScrape}
 
 // CountRequests counts every request sent to the source, answered or not, in c by API (its
-// one label: APIQuery, APIFederate, APIQueryRange; the GET retry of a refused POST counts
-// once). Call it before the first query.
+// one label: APIQuery, APIFederate, APIQueryRange, APITargets, APIScrape (a target's, not
+// the source's); the GET retry of a refused POST counts once). Call it before the first query.
 func (p *Prometheus) CountRequests(c *prometheus.CounterVec) { p.requests = c }
 
 func (p *Prometheus) count(api string) {
@@ -64,13 +67,19 @@ func New(cfg queryconfig.Source) (*Prometheus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source http client: %w", err)
 	}
-	hc.Transport = &limitTransport{next: hc.Transport, max: int64(cfg.MaxResponseSize)}
+	hc.Transport = &limitTransport{next: hc.Transport, max: int64(cfg.MaxResponseSize), what: "max_response_size"}
 	c, err := api.NewClient(api.Config{Address: cfg.URL, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("source client: %w", err)
 	}
-	return &Prometheus{hc: hc, client: c, timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples,
-		intern: newInterner()}, nil
+	p := &Prometheus{hc: hc, client: c, timeout: time.Duration(cfg.QueryTimeout), maxSamples: cfg.MaxResponseSamples,
+		intern: newInterner()}
+	if cfg.ScrapeTargets != nil {
+		if p.scrape, err = newScraper(*cfg.ScrapeTargets); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // limitTransport fails the reading of a response body (decompressed) after max bytes, so
@@ -78,6 +87,7 @@ func New(cfg queryconfig.Source) (*Prometheus, error) {
 type limitTransport struct {
 	next http.RoundTripper
 	max  int64
+	what string // the setting max is, for the error
 }
 
 func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -85,13 +95,14 @@ func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max, what: t.what}
 	return resp, nil
 }
 
 type limitedBody struct {
 	io.ReadCloser
 	left, max int64
+	what      string
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -101,7 +112,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		for {
 			n, err := b.ReadCloser.Read(one[:])
 			if n > 0 {
-				return 0, fmt.Errorf("%w: over max_response_size %s", ErrTooLarge, units.Base2Bytes(b.max))
+				return 0, fmt.Errorf("%w: over %s %s", ErrTooLarge, b.what, units.Base2Bytes(b.max))
 			}
 			if err != nil {
 				return 0, err

@@ -34,7 +34,7 @@ var (
 	warmUp  = flag.Duration("costcompare.warmup", 3*time.Minute, "time after the start (and the exporter's backfill) before measuring")
 	series  = flag.Int("costcompare.series", 1000, "raw series")
 	history = flag.Duration("costcompare.history", 8*24*time.Hour, "history at 60s loaded before Prometheus starts (the rules look a week back)")
-	setups  = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs baseline, rules and kizashi; remotewrite: Prometheus sending every input by remote write to a receiver in this process, no exporter; kizashi-offread: the exporter reading its inputs from a second, unmeasured Prometheus)")
+	setups  = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs baseline, rules and kizashi; remotewrite: Prometheus sending every input by remote write to a receiver in this process, no exporter; kizashi-offread: the exporter reading its inputs from a second, unmeasured Prometheus; kizashi-scrape: the exporter scraping Prometheus' targets itself, scrape_targets)")
 	publish = flag.String("costcompare.publish", "", "if set, the exporter's publish selection (comma-separated families, as the query's `publish:`) instead of its default")
 	profile = flag.String("costcompare.pprof", "", "if set, a directory where a CPU profile of Prometheus over each setup's window is written (it costs CPU: not for the figures)")
 )
@@ -362,12 +362,12 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		sink = newWriteSink(b)
 		opts.RemoteWrite = []map[string]any{{"url": sink.url, "write_relabel_configs": []any{map[string]any{
 			"source_labels": []string{"__name__"}, "regex": "cost_load", "action": "keep"}}}}
-	case "kizashi", "kizashi-offread":
+	case "kizashi", "kizashi-offread", "kizashi-scrape":
 		exporterAddr = testenv.FreeAddr(b)
 		opts.Rules = map[string]string{"kizashi-alerts.yml": shippedRules}
 		opts.ScrapeConfigs = append(opts.ScrapeConfigs, testenv.ScrapeConfig{JobName: "kizashi-exporter", Targets: []string{exporterAddr}, HonorLabels: true})
 	}
-	isKizashi := setup == "kizashi" || setup == "kizashi-offread"
+	isKizashi := strings.HasPrefix(setup, "kizashi")
 	sourceURL := ""
 	if setup == "kizashi-offread" {
 		// The exporter reads the inputs from a second Prometheus (same history, same target),
@@ -390,7 +390,12 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 	if isKizashi {
 		dir := b.TempDir()
 		cfg := filepath.Join(dir, "kizashi-exporter.yml")
-		conf := fmt.Sprintf("source:\n  url: %s\nqueries:\n  - name: load\n    expr: cost_load\n    step: 1m\n    training_window: 7d\n", sourceURL)
+		conf := fmt.Sprintf("source:\n  url: %s\n", sourceURL)
+		if setup == "kizashi-scrape" {
+			// The live read scrapes the node job's target (Prometheus lists it), not Prometheus.
+			conf += "  scrape_targets:\n    scrape_pools: [node]\n"
+		}
+		conf += "queries:\n  - name: load\n    expr: cost_load\n    step: 1m\n    training_window: 7d\n"
 		if *publish != "" {
 			conf += fmt.Sprintf("    publish: [%s]\n", *publish)
 		}
@@ -486,12 +491,23 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		q := fmt.Sprintf(`sum by (api) (increase(kizashi_exporter_source_requests_total[%s]))`, model.Duration(*window))
 		v, err := prom.Query(context.Background(), q, time.Time{})
 		b.Logf("kizashi: source requests in the window by API: %v (%v)", v, err)
+		if setup == "kizashi-scrape" {
+			// Every step of the window read by scraping the target, none from Prometheus.
+			vec, ok := v.(model.Vector)
+			byAPI := map[string]float64{}
+			for _, s := range vec {
+				byAPI[string(s.Metric["api"])] = float64(s.Value)
+			}
+			if !ok || byAPI["scrape"] < 0.8*window.Minutes() || byAPI["federate"]+byAPI["query"] > 0 {
+				b.Fatalf("kizashi-scrape: requests in the window by API %v, want a scrape a minute and nothing else", byAPI)
+			}
+		}
 	}
 	// Check that the setup did its work: the rules recorded bands, the exporter was scraped.
 	// Check that the setup did its work on warm state: the rules recorded bands, with the
 	// long-term ones; the exporter's models are ready (they learned the history).
 	checks := map[string][]string{"rules": {"count(anomaly:upper_band)", "count(anomaly:adaptive:upper_band_lt)"},
-		"kizashi": {"sum(kizashi_exporter_series_ready)"}, "kizashi-offread": {"sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}, "remotewrite": {"count(cost_load)"}}[setup]
+		"kizashi": {"sum(kizashi_exporter_series_ready)"}, "kizashi-offread": {"sum(kizashi_exporter_series_ready)"}, "kizashi-scrape": {"sum(kizashi_exporter_series_ready)"}, "baseline": {"count(cost_load)"}, "remotewrite": {"count(cost_load)"}}[setup]
 	if publishesScoreOrBand {
 		checks = append(checks, "count(kizashi_anomaly_score or kizashi_upper)")
 	}
