@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kizashi-dev/kizashi/exporter/metricnames"
+	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
 )
 
 // root is the module's root, where the README's commands run.
@@ -185,11 +186,15 @@ func TestReadmeSnippets(t *testing.T) {
 			var v any
 			dec := yaml.NewDecoder(bytes.NewReader([]byte(b.text)))
 			require.NoError(t, dec.Decode(&v), "README.md line %d", b.line)
+			if strings.HasPrefix(b.text, "source:") { // an exporter configuration: valid as one
+				_, err := queryconfig.Parse([]byte(b.text))
+				require.NoError(t, err, "README.md line %d", b.line)
+			}
 		case "ini":
 			require.Regexp(t, `^\[plugins\]\nallow_loading_unsigned_plugins = kizashi-anomaly-datasource\n$`, b.text)
 		}
 	}
-	require.Equal(t, 2, langs["yaml"])
+	require.Equal(t, 3, langs["yaml"])
 	require.Equal(t, 1, langs["ini"])
 
 	// Relative links and images.
