@@ -22,6 +22,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/exporter/daemon"
 	"github.com/kizashi-dev/kizashi/exporter/internal/fakesource"
+	"github.com/kizashi-dev/kizashi/exporter/seriesset"
 	"github.com/kizashi-dev/kizashi/internal/testenv"
 )
 
@@ -244,4 +245,28 @@ queries:
 		line := `kizashi_exporter_source_requests_total{api="` + api + `"} 0` + "\n"
 		require.Equal(t, read, !strings.Contains(m, line), "api %s:\n%s", api, m)
 	}
+
+	// The other shard by instance (the shard is pushed into the read): its steps list the
+	// target, read nothing from Prometheus and scrape nothing.
+	shard := seriesset.Shard{Count: 2, By: []model.LabelName{"instance"}}
+	shard.Index = 1 - shard.Hash(model.Metric{"instance": model.LabelValue(target.Addr())})%2
+	other := start(t, daemon.Options{ConfigFile: cfgPath, Logger: testLogger(t), Shard: shard})
+	since := time.Now()
+	waitFor(t, "the other shard's live steps", patience, func() bool {
+		_, m := get(t, other.url+"/metrics")
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, `kizashi_exporter_last_update_timestamp_seconds{query="direct"} `); ok {
+				var f float64
+				_, err := fmt.Sscan(v, &f)
+				return err == nil && f > float64(since.Unix()+2)
+			}
+		}
+		return false
+	})
+	_, m = get(t, other.url+"/metrics")
+	for api, read := range map[string]bool{"scrape": false, "targets": true, "federate": false, "query": false} {
+		line := `kizashi_exporter_source_requests_total{api="` + api + `"} 0` + "\n"
+		require.Equal(t, read, !strings.Contains(m, line), "other shard, api %s:\n%s", api, m)
+	}
+	require.NotContains(t, m, "kizashi_value{")
 }

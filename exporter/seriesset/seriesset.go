@@ -41,7 +41,9 @@ type Source interface {
 // modulus Count puts a series in the same shard. The zero value models everything.
 //
 // PromQL has no hash function, so the shard cannot be pushed into the query: every shard
-// runs the whole query (and backfill) and keeps its share; see Owns.
+// runs the whole query (and backfill) and keeps its share; see Owns. With scrape_targets and
+// By naming target labels, the live read scrapes only the shard's targets (source's
+// ShardTargets).
 type Shard struct {
 	Index, Count uint64
 	By           []model.LabelName

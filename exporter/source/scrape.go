@@ -62,6 +62,8 @@ type scraper struct {
 	listed    time.Time                  // when targets was read or last asked for
 	targets   []*scrapeTarget            // nil: not listed yet (empty: no target)
 	selectors map[string]*scrapeSelector // by expression; nil value: not read by scraping
+	shardBy   []model.LabelName          // see ShardTargets
+	owns      func(model.Metric) bool
 	fetches   map[fetchKey]*fetch
 }
 
@@ -158,7 +160,7 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 		urls []string
 	)
 	for _, tg := range targets {
-		if tg.mayMatch(sel) {
+		if tg.mayMatch(sel) && s.inShard(tg) {
 			todo = append(todo, tg)
 			urls = append(urls, tg.url)
 		}
@@ -180,6 +182,33 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 		}
 	}
 	return vec, true
+}
+
+// ShardTargets makes the scrapes of scrape_targets skip the targets whose series are all in
+// another shard: those whose labels include every label of by (the series then have the
+// target's values of them) and whose values of them owns refuses. owns is the shard's test of
+// a series' labels by those labels alone (seriesset.Shard.Owns with By set). Without
+// scrape_targets it does nothing. Call it before the first query.
+func (p *Prometheus) ShardTargets(by []model.LabelName, owns func(model.Metric) bool) {
+	if p.scrape != nil && len(by) > 0 {
+		p.scrape.shardBy, p.scrape.owns = by, owns
+	}
+}
+
+// inShard reports whether the target may have series of this shard.
+func (s *scraper) inShard(tg *scrapeTarget) bool {
+	if s.owns == nil || tg.honor || len(tg.relabel) > 0 {
+		return true
+	}
+	m := make(model.Metric, len(s.shardBy))
+	for _, n := range s.shardBy {
+		v := tg.labels.Get(string(n))
+		if v == "" {
+			return true // a label the series may have of their own
+		}
+		m[n] = model.LabelValue(v)
+	}
+	return s.owns(m)
 }
 
 // mayMatch reports whether the target can have series that sel selects: a matcher on one of

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
@@ -154,4 +155,28 @@ func FuzzAppendScraped(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShardTargets: a shard by target labels scrapes only its own targets; a target whose
+// series may carry the labels themselves (honor_labels, relabelling, a label the target does
+// not set) is scraped by every shard.
+func TestShardTargets(t *testing.T) {
+	f := newFakeTargetsSource(t)
+	for owner, want := range map[string]int{"i": 2, "other": 0} {
+		p := f.source(t)
+		p.ShardTargets([]model.LabelName{"instance"}, func(m model.Metric) bool { return string(m["instance"]) == owner })
+		require.Len(t, values(t, p, "m"), want, owner)
+	}
+	s := &scraper{shardBy: []model.LabelName{"instance", "job"}, owns: func(model.Metric) bool { return false }}
+	for _, tc := range []struct {
+		tg   scrapeTarget
+		want bool
+	}{
+		{scrapeTarget{labels: labels.FromStrings("instance", "i", "job", "j")}, false},
+		{scrapeTarget{labels: labels.FromStrings("instance", "i")}, true},
+		{scrapeTarget{labels: labels.FromStrings("instance", "i", "job", "j"), honor: true}, true},
+		{scrapeTarget{labels: labels.FromStrings("instance", "i", "job", "j"), relabel: []*relabel.Config{{}}}, true},
+	} {
+		require.Equal(t, tc.want, s.inShard(&tc.tg), "%+v", tc.tg)
+	}
 }
