@@ -80,8 +80,8 @@ type Source struct {
 
 // ScrapeTargets is how the exporter scrapes the source's targets itself.
 type ScrapeTargets struct {
-	// ScrapePools are the source's scrape pools (its job_name values) whose targets may be
-	// scraped; empty: all of them.
+	// ScrapePools are the source's scrape pools (its job_name values) whose targets are read:
+	// the series of other pools are not, even when the selector matches them. Empty: all.
 	ScrapePools []string `yaml:"scrape_pools"`
 	// RefreshInterval is how often the source's list of targets is read again.
 	RefreshInterval model.Duration `yaml:"refresh_interval"`
