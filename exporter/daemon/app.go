@@ -235,6 +235,7 @@ func (a *App) apply(ctx context.Context, cfg *queryconfig.Config) error {
 			return err
 		}
 		p.CountRequests(a.sourceRequests)
+		p.LogScrapeFallbacks(a.log)
 		if sh := a.opts.Shard; sh.Count > 1 && len(sh.By) > 0 {
 			p.ShardTargets(sh.By, sh.Owns) // scrape_targets: only the targets of this shard
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -65,6 +66,8 @@ type scraper struct {
 	shardBy   []model.LabelName          // see ShardTargets
 	owns      func(model.Metric) bool
 	fetches   map[fetchKey]*fetch
+	log       *slog.Logger // see LogScrapeFallbacks
+	lastWhy   string       // the reason of the last step read from the source
 }
 
 // scrapeTarget is one active target of the source, as its series are labelled.
@@ -153,6 +156,7 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 	}
 	targets, err := p.scrapeTargets(ctx)
 	if err != nil {
+		s.fallback(expr, fmt.Errorf("target list: %w", err))
 		return nil, false
 	}
 	var (
@@ -175,13 +179,41 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 			return nil, false
 		}
 		if f.err != nil {
+			s.fallback(expr, f.err)
 			return nil, false
 		}
 		if vec, err = appendScraped(vec, f.body, f.contentType, todo[i], sel, p.maxSamples, ts); err != nil {
+			s.fallback(expr, err)
 			return nil, false
 		}
 	}
 	return vec, true
+}
+
+// LogScrapeFallbacks logs why a step of scrape_targets was read from the source: at warn
+// level when the reason changes (a target or the target list fails), at debug level when it
+// repeats. Without scrape_targets it does nothing. Call it before the first query.
+func (p *Prometheus) LogScrapeFallbacks(l *slog.Logger) {
+	if p.scrape != nil {
+		p.scrape.log = l
+	}
+}
+
+// fallback logs why expr's step is read from the source.
+func (s *scraper) fallback(expr string, why error) {
+	if s.log == nil {
+		return
+	}
+	msg := why.Error()
+	s.mu.Lock()
+	repeat := msg == s.lastWhy
+	s.lastWhy = msg
+	s.mu.Unlock()
+	level := slog.LevelWarn
+	if repeat {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "scrape_targets: step read from the source", "expr", expr, "reason", msg)
 }
 
 // ShardTargets makes the scrapes of scrape_targets skip the targets whose series are all in

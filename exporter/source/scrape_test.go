@@ -1,8 +1,10 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,11 +97,20 @@ func TestScrapeFallsBackToTheSource(t *testing.T) {
 	require.Equal(t, []string{`m 99`}, values(t, f.source(t), "m"))
 	f.failList.Store(false)
 
-	// The target fails: from the source, for that step only.
+	// The target fails: from the source, for that step only; the reason is logged once at
+	// warn level, then at debug level while it repeats.
+	var logs bytes.Buffer
+	p.LogScrapeFallbacks(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	f.failTgt.Store(true)
+	require.Equal(t, []string{`m 99`}, values(t, p, "m"))
 	require.Equal(t, []string{`m 99`}, values(t, p, "m"))
 	f.failTgt.Store(false)
 	require.Len(t, values(t, p, "m"), 2)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2, logs.String())
+	require.Contains(t, lines[0], "level=WARN")
+	require.Contains(t, lines[0], "500 Internal Server Error")
+	require.Contains(t, lines[1], "level=DEBUG")
 
 	// A pool the configuration does not have: the list is refused.
 	f.pool = "nope"
