@@ -107,9 +107,10 @@ func TestScrapeAnswersAsTheInstantQuery(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
+	step := testSteps.next
 	same := func(expr string) []string {
 		t.Helper()
-		now := time.Now().Truncate(time.Millisecond)
+		now := step()
 		a, b := text(expr, scr, now), text(expr, inst, now)
 		require.Equal(t, b, a, expr)
 		require.NotEmpty(t, a, expr)
@@ -130,7 +131,7 @@ func TestScrapeAnswersAsTheInstantQuery(t *testing.T) {
 	require.Equal(t, map[string]float64{APIScrape: 3}, requests())
 
 	// Two queries of one step share the scrapes.
-	now := time.Now().Truncate(time.Millisecond)
+	now := step()
 	require.Len(t, text(`kizashi_scr{k="1"}`, scr, now), 3)
 	require.Len(t, text(`kizashi_scr{k!="1"}`, scr, now), 3)
 	require.Equal(t, map[string]float64{APIScrape: 3}, requests())

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,9 +71,29 @@ func (f *fakeTargetsSource) source(t *testing.T) *Prometheus {
 	return p
 }
 
+// steps gives each step its own time, even when the clock has not moved by a millisecond
+// since the last (the scrapes of one step time are shared by its queries).
+type steps struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (s *steps) next() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().Truncate(time.Millisecond)
+	if !now.After(s.last) {
+		now = s.last.Add(time.Millisecond)
+	}
+	s.last = now
+	return now
+}
+
+var testSteps steps
+
 func values(t *testing.T, p *Prometheus, expr string) []string {
 	t.Helper()
-	vec, err := p.Query(context.Background(), expr, time.Now())
+	vec, err := p.Query(context.Background(), expr, testSteps.next())
 	require.NoError(t, err)
 	var out []string
 	for _, s := range vec {
