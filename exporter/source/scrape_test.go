@@ -212,3 +212,25 @@ func TestShardTargets(t *testing.T) {
 		require.Equal(t, tc.want, s.inShard(&tc.tg), "%+v", tc.tg)
 	}
 }
+
+// BenchmarkDecodeScrape reads 1,000 series of one target's scrape as the live read of
+// scrape_targets does (labels as Prometheus gives them), beside 1,000 series of other metrics
+// it skips; compare BenchmarkDecodeFederate.
+func BenchmarkDecodeScrape(b *testing.B) {
+	body := []byte("# TYPE node_load1 gauge\n")
+	for i := range 1000 {
+		body = fmt.Appendf(body, "node_load1{service=\"svc%d\",tenant=\"t%d\",host=\"host-%d\"} %d.25\n", i%20, i%50, i, i)
+	}
+	body = append(body, "# TYPE node_other gauge\n"...)
+	for i := range 1000 {
+		body = fmt.Appendf(body, "node_other{cpu=\"%d\"} %d\n", i, i)
+	}
+	sel := scrapeSelectorOf(`node_load1`)
+	tg := &scrapeTarget{url: "u", labels: labels.FromStrings("instance", "host.example.net:9100", "job", "node")}
+	for b.Loop() {
+		vec, err := appendScraped(nil, body, "text/plain; version=0.0.4", tg, sel, 0, 1700000000000)
+		if err != nil || len(vec) != 1000 {
+			b.Fatal(len(vec), err)
+		}
+	}
+}
