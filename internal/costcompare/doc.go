@@ -16,7 +16,9 @@
 // Two more setups answer what another read path would cost: remotewrite (Prometheus sends
 // every input by remote write to a receiver in the benchmark's process, no exporter) and
 // kizashi-offread (the exporter reads its inputs from a second Prometheus that is not
-// measured: the floor of any read path that costs the measured Prometheus nothing).
+// measured: the floor of any read path that costs the measured Prometheus nothing). The setup
+// kizashi-scrape is kizashi with source.scrape_targets: the exporter scrapes the target that
+// Prometheus lists, and the run fails unless every step of the window was read that way.
 //
 // (BENCHMARKS.md has the figures; -costcompare.setups runs some of the setups,
 // -costcompare.pprof=DIR writes a CPU profile of Prometheus per setup, which costs CPU: not
