@@ -240,6 +240,9 @@ queries:
 	waitFor(t, "the series published with the target's labels", patience, func() bool { return strings.Contains(scrape(), want+"10\n") })
 	target.Set("kizashi_direct_load", map[string]string{"host": "a"}, 12.5)
 	waitFor(t, "the target's new value", patience, func() bool { return strings.Contains(scrape(), want+"12.5\n") })
+	_, page := get(t, ex.url+"/")
+	require.Contains(t, page, "read by scraping the targets")
+	require.NotContains(t, page, "Not read by scraping")
 	m := scrape()
 	for api, read := range map[string]bool{"scrape": true, "targets": true, "query_range": true, "federate": false, "query": false} {
 		line := `kizashi_exporter_source_requests_total{api="` + api + `"} 0` + "\n"

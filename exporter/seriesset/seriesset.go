@@ -148,8 +148,9 @@ type Query struct {
 	retired    []*anomaly.Model
 
 	statusMu sync.Mutex
-	failures int    // consecutive failed queries to the source (live or backfill)
-	lastErr  string // the last failure's message, "" after a success
+	failures int             // consecutive failed queries to the source (live or backfill)
+	lastErr  string          // the last failure's message, "" after a success
+	read     source.LiveRead // how the last live query was read (a source that says so)
 }
 
 // FailingAfter is how many consecutive failed queries to the source (live cycles and
@@ -164,6 +165,9 @@ type Status struct {
 	// last one's message; both are reset by a success.
 	Failures  int
 	LastError string
+	// Read is how the last live query was read (instant query, /federate, a scrape of the
+	// targets), when the source says so (package source's does); zero: not known.
+	Read source.LiveRead
 }
 
 // Failing reports whether the query has failed FailingAfter times in a row.
@@ -177,7 +181,7 @@ func (s Status) Usable() bool { return s.Ready || s.Failing() }
 func (q *Query) Status() Status {
 	q.statusMu.Lock()
 	defer q.statusMu.Unlock()
-	return Status{Ready: q.backfilled.Load(), Failures: q.failures, LastError: q.lastErr}
+	return Status{Ready: q.backfilled.Load(), Failures: q.failures, LastError: q.lastErr, Read: q.read}
 }
 
 // succeeded and failed record the outcome of a query to the source (kind instant or range).
@@ -413,6 +417,15 @@ func (q *Query) Cycle(ctx context.Context, src Source, t time.Time) (CycleResult
 	start := time.Now()
 	vec, err := src.Query(ctx, q.cfg.Expr, t)
 	res.QueryTime = time.Since(start)
+	if lr, ok := src.(interface {
+		LastLiveRead(string) (source.LiveRead, bool)
+	}); ok {
+		if r, ok := lr.LastLiveRead(q.cfg.Expr); ok {
+			q.statusMu.Lock()
+			q.read = r
+			q.statusMu.Unlock()
+		}
+	}
 	q.opts.Metrics.QueryDuration.WithLabelValues(q.name, "instant").Observe(res.QueryTime.Seconds())
 	if err != nil {
 		if ctx.Err() == nil { // not a shutdown

@@ -38,19 +38,25 @@ func (p *Prometheus) queryParams(expr string, t time.Time) string {
 // instant sends an instant query and decodes its answer (from /federate for a plain selector
 // when the source is a Prometheus server that allows it: see federate.go).
 func (p *Prometheus) instant(ctx context.Context, expr string, t time.Time) (model.Vector, error) {
+	why := ""
 	if p.scrape != nil {
-		if vec, ok := p.scraped(ctx, expr, t); ok {
+		vec, ok, reason := p.scraped(ctx, expr, t)
+		if ok {
+			p.reads.Store(expr, LiveRead{API: APIScrape})
 			return vec, nil
 		}
+		why = reason
 	}
 	if sel := p.federated(ctx, expr, t); sel != "" {
 		p.count(APIFederate)
 		vec, fallback, err := p.federate(ctx, sel, t)
 		if !fallback {
+			p.reads.Store(expr, LiveRead{API: APIFederate, Fallback: why})
 			return vec, err
 		}
 		p.noFederation()
 	}
+	p.reads.Store(expr, LiveRead{API: APIQuery, Fallback: why})
 	p.count(APIQuery)
 	u := p.client.URL("/api/v1/query", nil)
 	args := p.queryParams(expr, t)

@@ -138,11 +138,11 @@ func scrapeSelectorOf(expr string) *scrapeSelector {
 }
 
 // scraped answers the instant query of expr at t by scraping the targets; ok false: it is to
-// be read from the source.
-func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec model.Vector, ok bool) {
+// be read from the source, for the reason why ("" when expr is not one scrape_targets reads).
+func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec model.Vector, ok bool, why string) {
 	s := p.scrape
 	if lag := time.Since(t); lag > federateMaxLag || lag < -federateMaxLag {
-		return nil, false
+		return nil, false, "a step read late (a retry): from the source"
 	}
 	s.mu.Lock()
 	sel, known := s.selectors[expr]
@@ -152,12 +152,11 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 	}
 	s.mu.Unlock()
 	if sel == nil {
-		return nil, false
+		return nil, false, ""
 	}
 	targets, err := p.scrapeTargets(ctx)
 	if err != nil {
-		s.fallback(expr, fmt.Errorf("target list: %w", err))
-		return nil, false
+		return nil, false, s.fallback(expr, fmt.Errorf("target list: %w", err))
 	}
 	var (
 		todo []*scrapeTarget
@@ -176,18 +175,16 @@ func (p *Prometheus) scraped(ctx context.Context, expr string, t time.Time) (vec
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return nil, false
+			return nil, false, ctx.Err().Error()
 		}
 		if f.err != nil {
-			s.fallback(expr, f.err)
-			return nil, false
+			return nil, false, s.fallback(expr, f.err)
 		}
 		if vec, err = appendScraped(vec, f.body, f.contentType, todo[i], sel, p.maxSamples, ts); err != nil {
-			s.fallback(expr, err)
-			return nil, false
+			return nil, false, s.fallback(expr, err)
 		}
 	}
-	return vec, true
+	return vec, true, ""
 }
 
 // LogScrapeFallbacks logs why a step of scrape_targets was read from the source: at warn
@@ -199,12 +196,12 @@ func (p *Prometheus) LogScrapeFallbacks(l *slog.Logger) {
 	}
 }
 
-// fallback logs why expr's step is read from the source.
-func (s *scraper) fallback(expr string, why error) {
-	if s.log == nil {
-		return
-	}
+// fallback logs why expr's step is read from the source, and returns it.
+func (s *scraper) fallback(expr string, why error) string {
 	msg := why.Error()
+	if s.log == nil {
+		return msg
+	}
 	s.mu.Lock()
 	repeat := msg == s.lastWhy
 	s.lastWhy = msg
@@ -214,6 +211,7 @@ func (s *scraper) fallback(expr string, why error) {
 		level = slog.LevelDebug
 	}
 	s.log.Log(context.Background(), level, "scrape_targets: step read from the source", "expr", expr, "reason", msg)
+	return msg
 }
 
 // ShardTargets makes the scrapes of scrape_targets skip the targets whose series are all in

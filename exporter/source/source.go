@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -35,6 +36,7 @@ type Prometheus struct {
 	intern     *interner // the instant answers' label strings (see fastInstant)
 	federation federation
 	scrape     *scraper               // nil: no scrape_targets
+	reads      sync.Map               // expression -> LiveRead, of its last live read
 	requests   *prometheus.CounterVec // by API; nil: not counted (see CountRequests)
 }
 
@@ -59,6 +61,23 @@ func (p *Prometheus) count(api string) {
 	if p.requests != nil {
 		p.requests.WithLabelValues(api).Inc()
 	}
+}
+
+// LiveRead is how the last live read of an expression was made.
+type LiveRead struct {
+	API string // APIScrape, APIFederate or APIQuery
+	// Why a read by scraping (scrape_targets) was made from the source instead; "" when it
+	// was not, or when the expression is not one scrape_targets reads.
+	Fallback string
+}
+
+// LastLiveRead returns how the last live read of expr was made (ok false: none yet).
+func (p *Prometheus) LastLiveRead(expr string) (LiveRead, bool) {
+	v, ok := p.reads.Load(expr)
+	if !ok {
+		return LiveRead{}, false
+	}
+	return v.(LiveRead), true
 }
 
 // New returns a reader for the configured source.
