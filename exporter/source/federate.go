@@ -55,18 +55,41 @@ type federation struct {
 // not one).
 var selectorParser = parser.NewParser(parser.Options{})
 
-// plainSelector returns expr's match[] argument for /federate, or "" if expr is not a plain
-// vector selector.
-func plainSelector(expr string) string {
+// vectorSelector returns expr as a plain vector selector (no offset, no @), or nil.
+func vectorSelector(expr string) *parser.VectorSelector {
 	e, err := selectorParser.ParseExpr(expr)
 	if err != nil {
-		return ""
+		return nil
 	}
 	vs, ok := e.(*parser.VectorSelector)
 	if !ok || vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
-		return ""
+		return nil
 	}
-	return vs.String()
+	return vs
+}
+
+// plainSelector returns expr's match[] argument for /federate, or "" if expr is not a plain
+// vector selector.
+func plainSelector(expr string) string {
+	if vs := vectorSelector(expr); vs != nil {
+		return vs.String()
+	}
+	return ""
+}
+
+// statusConfigYAML returns the configuration of a /api/v1/status/config answer (ok false: not
+// a Prometheus answer).
+func statusConfigYAML(body []byte) (string, bool) {
+	var answer struct {
+		Status string `json:"status"`
+		Data   struct {
+			YAML string `json:"yaml"`
+		} `json:"data"`
+	}
+	if err := jsoniter.Unmarshal(body, &answer); err != nil || answer.Status != "success" {
+		return "", false
+	}
+	return answer.Data.YAML, true
 }
 
 // federated returns the match[] argument of expr if its answer at t is to be read from
@@ -136,13 +159,8 @@ func (p *Prometheus) federationPossible(ctx context.Context) (bool, error) {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return false, nil
 	}
-	var answer struct {
-		Status string `json:"status"`
-		Data   struct {
-			YAML string `json:"yaml"`
-		} `json:"data"`
-	}
-	if err := jsoniter.Unmarshal(body, &answer); err != nil || answer.Status != "success" {
+	conf, ok := statusConfigYAML(body)
+	if !ok {
 		return false, nil
 	}
 	var cfg struct {
@@ -151,7 +169,7 @@ func (p *Prometheus) federationPossible(ctx context.Context) (bool, error) {
 		} `yaml:"global"`
 		ScrapeConfigs []any `yaml:"scrape_configs"`
 	}
-	if err := yaml.Unmarshal([]byte(answer.Data.YAML), &cfg); err != nil || cfg.Global == nil {
+	if err := yaml.Unmarshal([]byte(conf), &cfg); err != nil || cfg.Global == nil {
 		return false, nil
 	}
 	return len(cfg.Global.ExternalLabels) == 0, nil

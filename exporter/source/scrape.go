@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
 	"github.com/prometheus/prometheus/model/textparse"
-	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kizashi-dev/kizashi/exporter/queryconfig"
@@ -117,12 +116,8 @@ func newScraper(cfg queryconfig.ScrapeTargets) (*scraper, error) {
 
 // scrapeSelectorOf returns expr as a selector read by scraping, or nil.
 func scrapeSelectorOf(expr string) *scrapeSelector {
-	e, err := selectorParser.ParseExpr(expr)
-	if err != nil {
-		return nil
-	}
-	vs, ok := e.(*parser.VectorSelector)
-	if !ok || vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+	vs := vectorSelector(expr)
+	if vs == nil {
 		return nil
 	}
 	sel := &scrapeSelector{matchers: vs.LabelMatchers}
@@ -514,19 +509,14 @@ type scrapePool struct {
 
 // scrapePools reads the scrape configurations of a /api/v1/status/config answer.
 func scrapePools(body []byte) (map[string]scrapePool, error) {
-	var answer struct {
-		Status string `json:"status"`
-		Data   struct {
-			YAML string `json:"yaml"`
-		} `json:"data"`
-	}
-	if err := jsoniter.Unmarshal(body, &answer); err != nil || answer.Status != "success" {
-		return nil, fmt.Errorf("status/config: not a Prometheus answer (%v)", err)
+	conf, ok := statusConfigYAML(body)
+	if !ok {
+		return nil, errors.New("status/config: not a Prometheus answer")
 	}
 	var cfg struct {
 		ScrapeConfigs []scrapePool `yaml:"scrape_configs"`
 	}
-	if err := yaml.Unmarshal([]byte(answer.Data.YAML), &cfg); err != nil {
+	if err := yaml.Unmarshal([]byte(conf), &cfg); err != nil {
 		return nil, fmt.Errorf("status/config: %w", err)
 	}
 	out := map[string]scrapePool{}
