@@ -206,3 +206,119 @@ func TestSlowDriftTailLearnsLessFromALastingFailure(t *testing.T) {
 	// reads as one of 10^-4 after two hours, not 10^-3.4).
 	require.Greater(t, xs, 3.5, "two hours of the failure leave more than 10^-3.5 of evidence")
 }
+
+// poissonCounts draws Poisson counts of mean mu(i) per sample (Knuth's method: small means).
+func poissonCounts(rng *rand.Rand, n int, mu func(i int) float64) []float64 {
+	vs := make([]float64, n)
+	for i := range vs {
+		l, k, p := math.Exp(-mu(i)), 0.0, rng.Float64()
+		for p > l {
+			k++
+			p *= rng.Float64()
+		}
+		vs[i] = k
+	}
+	return vs
+}
+
+func TestCountsDroppingToZeroFireWithinFiveSteps(t *testing.T) {
+	// Errors a minute: Poisson counts of mean 3 with a daily rhythm of ±50%. At the day's peak
+	// of the tenth day they stop. A zero is an ordinary count (5% of minutes at the peak, more
+	// at night) and the spread is the level's square root, so the level channels need tens of
+	// minutes; four zeros where 4.5 are expected each have a chance of about 10^-8.
+	const day = 1440
+	at := 9*day + 15*60 // 15:00, the rhythm's peak
+	ts := make([]time.Time, at+60)
+	for i := range ts {
+		ts[i] = t0.Add(time.Duration(i) * time.Minute)
+	}
+	mu := func(i int) float64 {
+		h := float64(ts[i].Hour()) + float64(ts[i].Minute())/60
+		return 3 * (1 + 0.5*math.Cos(2*math.Pi*(h-15)/24))
+	}
+	vs := poissonCounts(rand.New(rand.NewPCG(5, 6)), len(ts), mu)
+	for i := at; i < len(vs); i++ {
+		vs[i] = 0
+	}
+	_, rs := run(t, Config{}, ts, vs)
+	require.Equal(t, ReasonQuiet, firingReason(rs, at, at+5, 0.65, 2), "the alert fires within 5 steps, saying quiet")
+	require.Zero(t, quietAlerts(rs[7*day:at]), "zeros that are ordinary counts")
+
+	// The same values half a unit up are not counts (not integers): the drop is not judged as
+	// a run of zeros, and is not seen as early.
+	up := slices.Clone(vs)
+	for i := range up {
+		up[i] += 0.5
+	}
+	_, rs = run(t, Config{}, ts, up)
+	require.Equal(t, ReasonNone, firingReason(rs, at, at+5, 0.65, 2), "no run of zeros in a series that is not counts")
+}
+
+func TestLongRunsOfZerosBetweenRareEventsAreNormal(t *testing.T) {
+	// Rare large events every 5 minutes (a count of 20, 2% of samples; mean 0.4): between them
+	// runs of tens of zeros, each zero expected with a chance just under 1 by a baseline near
+	// the mean and the profiles' memory of past events, so that a whole run has a small chance.
+	// What is judged is the run's recent part.
+	const n = 14 * 288
+	rng := rand.New(rand.NewPCG(7, 8))
+	ts := make([]time.Time, n)
+	vs := make([]float64, n)
+	for i := range n {
+		ts[i] = t0.Add(time.Duration(i) * 5 * time.Minute)
+		if rng.Float64() < 0.02 {
+			vs[i] = 20
+		}
+	}
+	_, rs := run(t, Config{}, ts, vs)
+	require.Zero(t, quietAlerts(rs[7*288:]), "runs of zeros between events")
+}
+
+func TestBurstyCountsZerosAreNormal(t *testing.T) {
+	// Overdispersed counts (tweets a minute): Poisson of a mean that is itself exponential
+	// around 3 (a negative binomial of variance 4 times the mean). A third of the minutes are
+	// zero and runs of them are common: a Poisson reading of the mean would call four in a row
+	// a 10^-5 event.
+	const n = 14 * 1440
+	rng := rand.New(rand.NewPCG(9, 10))
+	ts := make([]time.Time, n)
+	for i := range ts {
+		ts[i] = t0.Add(time.Duration(i) * time.Minute)
+	}
+	vs := poissonCounts(rng, n, func(int) float64 { return 3 * rng.ExpFloat64() })
+	_, rs := run(t, Config{}, ts, vs)
+	require.Zero(t, quietAlerts(rs[7*1440:]), "zeros of bursty counts")
+}
+
+func TestZerosAfterABurstAreItsEnd(t *testing.T) {
+	// Counts of about 3 a minute; then a burst of 150 the level followed (a re-levelling of
+	// +147). The zeros when it ends are judged against the level from before the burst while
+	// that is still normal (tuneUndoAge), not as counts stopping where 150 are expected.
+	rng := rand.New(rand.NewPCG(11, 12))
+	ts, _ := series(3*1440, time.Minute, 0, dailySine)
+	vs := poissonCounts(rng, len(ts), func(int) float64 { return 3 })
+	m, _ := run(t, Config{}, ts, vs)
+	now := m.last
+	zeros := func(shift float32) float64 {
+		r := *m
+		r.lastShift, r.shiftAt = shift, now
+		x := 0.0
+		for i := range 3 {
+			x = r.zeros(now+int64(i+1)*60e9, 0, 150, -150, 60e9)
+		}
+		return x
+	}
+	require.Greater(t, zeros(0), 20.0, "three zeros where 150 are expected")
+	require.Less(t, zeros(147), 5.0, "three zeros just after a burst of 150 over 3")
+}
+
+// quietAlerts counts the steps of rs at which the shipped rule (score > 0.65 for two steps)
+// fires saying quiet.
+func quietAlerts(rs []Result) int {
+	n := 0
+	for i := 1; i < len(rs); i++ {
+		if rs[i-1].Score > 0.65 && rs[i].Score > 0.65 && rs[i].Reason == ReasonQuiet {
+			n++
+		}
+	}
+	return n
+}

@@ -179,6 +179,10 @@ type Model struct {
 	slowTail   tailFit
 	unabsorbed [numCand]float32 // confirmed shifts the slow levels have not caught up with yet
 
+	// Runs of zeros in a series of counts (see zeros).
+	countE2, countLam float32 // mean squared residual and mean expected count: the dispersion
+	zeroRun           float32 // evidence of the current run of zeros (nats)
+
 	horizons [maxHorizons]horizonState
 
 	rates rateCache // derived from the step and age (see rateCache)
@@ -193,7 +197,10 @@ type horizonState struct {
 	count     uint16
 }
 
-const flagTrend uint8 = 1
+const (
+	flagTrend    uint8 = 1
+	flagNotCount uint8 = 2 // a sample was negative or not an integer: not a series of counts (see zeros)
+)
 
 // New returns a fresh model for one series.
 func (s *Spec) New() *Model {

@@ -18,11 +18,12 @@ import (
 // Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
 // (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
 // caught up with, version 8 the time of the last large re-levelling, version 9 the jump
-// channel's state; an older snapshot restores
+// channel's state, version 10 the runs of zeros of a series of counts (flagNotCount in the
+// flags); an older snapshot restores
 // with what it lacks unlearned, which the model learns again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 9
+	snapshotVersion = 10
 	snapshotSize    = 4096
 )
 
@@ -77,6 +78,7 @@ func (m *Model) fields(f func(p any)) {
 		m.unabsorbed[:]}})
 	f(since{8, []any{&m.bigShiftAt}})
 	f(since{9, []any{&m.jumpMax, &m.jumpX, &m.jumpD, &m.jumpLim, &m.jumpFrom, &m.jumpAt, &m.jumpSince}})
+	f(since{10, []any{&m.countE2, &m.countLam, &m.zeroRun}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -235,7 +237,9 @@ func (m *Model) validate() error {
 		return bad("spread")
 	case m.slowVar < 0:
 		return bad("slow drift spread")
-	case m.flags > flagTrend || m.cand >= numCand || m.eligible >= 1<<numCand:
+	case m.countE2 < 0 || m.countLam < 0 || m.zeroRun < 0:
+		return bad("counts")
+	case m.flags > flagTrend|flagNotCount || m.cand >= numCand || m.eligible >= 1<<numCand:
 		return bad("flags")
 	}
 	return nil

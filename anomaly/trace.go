@@ -11,9 +11,9 @@ type channelTrace struct {
 	Value float64
 	// Each channel's evidence, -log10 of its tail probability (see score): the short mean of
 	// the residual's surprisal, the drift window, the mean |residual|, the run of identical
-	// values, the raised noise, the slow drift, the sudden jump and the value beyond the range
-	// seen.
-	Spike, Drift, Spread, Stuck, Noise, SlowDrift, Jump, Beyond float64
+	// values, the run of zeros of a series of counts, the raised noise, the slow drift, the
+	// sudden jump and the value beyond the range seen.
+	Spike, Drift, Spread, Stuck, Zeros, Noise, SlowDrift, Jump, Beyond float64
 	// Sum is the first three channels' weighted sum before calibration; X the combined
 	// evidence the score is X/(X+2.7) of, after the hold.
 	Sum, X float64

@@ -82,6 +82,8 @@ const (
 	tuneMaxRho         = 0.99      // the residuals' autocorrelation is taken as at most this
 	tuneStuckMinAge    = 5 * 60e9  // a run of identical values counts once it lasts this long (ns)
 	tuneShiftRun       = 3         // this many samples off the baseline on one side make a spike a level shift
+	tuneCountMax       = 30.0      // a series of non-negative integers whose level is at most this is a series of counts (see zeros)
+	tuneZerosTau       = 30 * 60e9 // the evidence of a run of zeros is that of about its last this long (ns)
 	tunePatternTau     = 3600e9    // memory of the fit of the residual on the pattern (ns)
 	tuneRepeatFloor    = 1e-3      // repeat probability assumed at least this
 	tuneRepeatLearnMax = 3         // runs longer than this do not teach the repeat rate
@@ -184,7 +186,8 @@ func (m *Model) update(ts int64, v float64) Result {
 		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), math.Abs(m.lastV), m.floor())
 	}
 	slow := m.learnSlowDrift(v, s, &trS, &prof)
-	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, ready)
+	zeros := m.zeros(ts, v, base, e, dt)
+	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, zeros, ready)
 	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
 	switch {
 	case zs > tuneClip:
@@ -574,7 +577,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // sample keeps the score up for the steps an alert's `for:` clause needs. The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
-func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool) (float64, Reason) {
+func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(z)), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -622,7 +625,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	// own history (see calFit); the separate tests are not.
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6, X7)
+	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6, X7, X8)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
@@ -646,6 +649,9 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	}
 	if X4 > top {
 		r, top = ReasonQuiet, X4
+	}
+	if X8 > top {
+		r, top = ReasonQuiet, X8
 	}
 	if spatial >= top {
 		r = ReasonBeyondRange
@@ -672,7 +678,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow float64, ready bool
 	}
 	if tracing {
 		c := m.cand
-		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Noise: X5,
+		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Zeros: X8, Noise: X5,
 			SlowDrift: X6, Jump: X7, Beyond: spatial, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
 			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS)})
 	}
@@ -974,6 +980,52 @@ func (m *Model) stuck(v float64, ready bool) float64 {
 	lg := func(x float64) float64 { y, _ := math.Lgamma(x); return y }
 	lp := math.Log(p0) + lg(h1+a+more) - lg(h1+a) - lg(t1+a+b+more) + lg(t1+a+b)
 	return min(-lp/math.Ln10, 1000)
+}
+
+// zeros judges a run of zeros in a series of counts: non-negative integers (every sample so
+// far) at a low level (errors, jobs or requests a minute), where a zero is an ordinary
+// outcome and a run of them is not. Its evidence is -log10 of the chance of the run's last
+// half hour or so (tuneZerosTau): the product of each zero's chance under the baseline's
+// expected count, older zeros counting less. The counts are taken as negative binomial with
+// the baseline as their mean and the variance the series shows around it (its dispersion D,
+// the mean squared residual over the mean expected count, learned over about a week): a
+// zero's chance is D^(-λ/(D-1)), e^-λ for Poisson counts (D ≤ 1), and much more for bursty
+// ones (tweets a minute), so that a series whose baseline misses a lot is not taken as sure of
+// its counts. Judging the recent run rather than the whole of it keeps long runs of zeros
+// between clustered events normal (a baseline at their mean gives each zero a chance just
+// under 1, and hundreds of them in a row a small one). A drop to zero where 3 errors a minute
+// are expected is about 10^-5 in four samples, where the other channels need tens of minutes
+// to tell it from the noise of a Poisson count (its spread is the level's square root); above
+// tuneCountMax they see a zero at once (5 sigmas and more off), and the channel is left out.
+func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
+	if m.spec.cfg.Log || v < 0 || v != math.Trunc(v) {
+		m.flags |= flagNotCount
+	}
+	if m.flags&flagNotCount != 0 {
+		return 0
+	}
+	lam := max(base, 0)
+	if m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge) {
+		// Soon after a re-levelling, the level from before it is still normal (as in update):
+		// zeros after a burst that re-levelled the series are its end.
+		lam = max(min(lam, base-float64(m.lastShift)), 0)
+	}
+	a := float32(1 / min(float64(m.n), tuneLongSamples))
+	m.countE2 += a * (float32(e*e) - m.countE2)
+	m.countLam += a * (float32(lam) - m.countLam)
+	nats := lam // -ln of a zero's chance
+	if d := float64(m.countE2 / max(m.countLam, 1e-9)); d > 1 {
+		nats = lam * math.Log(d) / (d - 1)
+	}
+	if v != 0 {
+		m.zeroRun = 0
+		return 0
+	}
+	if m.slows[m.cand] > tuneCountMax {
+		return 0
+	}
+	m.zeroRun = m.zeroRun*float32(math.Exp(-float64(dt)/tuneZerosTau)) + float32(nats)
+	return min(float64(m.zeroRun)/math.Ln10, 1000)
 }
 
 // tailQLevel is -log10 of the tail probability at the tail fit's threshold (1 - tuneTailQ),

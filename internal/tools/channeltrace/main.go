@@ -13,7 +13,7 @@
 //	go run -tags kizashitrace ./internal/tools/channeltrace -case rate5m/none/11 -fa
 //	go run -tags kizashitrace ./internal/tools/channeltrace -csv ../shared/data/nab-dev/data/x.csv -at 2500
 //
-// The columns are each channel's -log10 p (spike, drift, spread, stuck, noise, slow drift, jump,
+// The columns are each channel's -log10 p (spike, drift, spread, stuck, zeros, noise, slow drift, jump,
 // beyond the range seen), the sum before calibration and the combined evidence X (the score is
 // X/(X+2.7): 0.65 at X = 5), then the published candidate, its fast and slow levels, the slow
 // drift in sigmas and the volatility CUSUM.
@@ -117,13 +117,13 @@ func run(args []string, out io.Writer) error {
 		rel := step - anchor
 		return rel >= *from && rel <= *to && (rel%*every == 0 || t.X >= *minX)
 	}
-	fmt.Fprintln(out, "step\trel\ttime\tvalue\tspike\tdrift\tspread\tstuck\tnoise\tslow\tjump\tbeyond\tsum\tX\tscore\tcand\tlevel\tslowlevel\tslowσ\tnoiseCUSUM")
+	fmt.Fprintln(out, "step\trel\ttime\tvalue\tspike\tdrift\tspread\tstuck\tzeros\tnoise\tslow\tjump\tbeyond\tsum\tX\tscore\tcand\tlevel\tslowlevel\tslowσ\tnoiseCUSUM")
 	anomaly.TraceHook = func(mm *anomaly.Model, t *anomaly.Trace) {
 		if mm != m || !show(t) {
 			return
 		}
-		fmt.Fprintf(out, "%d\t%d\t%s\t%.6g\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.6g\t%.6g\t%.2f\t%.2f\n",
-			step, step-anchor, time.Unix(0, t.Time).UTC().Format("2006-01-02T15:04(Mon)"), t.Value, t.Spike, t.Drift, t.Spread, t.Stuck,
+		fmt.Fprintf(out, "%d\t%d\t%s\t%.6g\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.6g\t%.6g\t%.2f\t%.2f\n",
+			step, step-anchor, time.Unix(0, t.Time).UTC().Format("2006-01-02T15:04(Mon)"), t.Value, t.Spike, t.Drift, t.Spread, t.Stuck, t.Zeros,
 			t.Noise, t.SlowDrift, t.Jump, t.Beyond, t.Sum, t.X, t.X/(t.X+2.7), t.Candidate, t.Level, t.SlowLevel,
 			t.SlowDriftSigmas, t.NoiseCUSUM)
 	}
