@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
@@ -9,6 +10,18 @@ import (
 // BenchmarkUpdate measures one steady-state Update (after warm-up): ns/op and allocs/op.
 func BenchmarkUpdate(b *testing.B) {
 	ts, vs := series(288*14, 5*time.Minute, 2, dailySine)
+	benchmarkUpdate(b, ts, vs)
+}
+
+// BenchmarkUpdateCounts is BenchmarkUpdate on Poisson counts of mean 3 (the zeros channel
+// judges them; see zeros).
+func BenchmarkUpdateCounts(b *testing.B) {
+	ts, _ := series(288*14, 5*time.Minute, 0, dailySine)
+	vs := poissonCounts(rand.New(rand.NewPCG(1, 2)), len(ts), func(int) float64 { return 3 })
+	benchmarkUpdate(b, ts, vs)
+}
+
+func benchmarkUpdate(b *testing.B, ts []time.Time, vs []float64) {
 	m, err := New(Config{})
 	if err != nil {
 		b.Fatal(err)

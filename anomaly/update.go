@@ -1013,16 +1013,16 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 	a := float32(1 / min(float64(m.n), tuneLongSamples))
 	m.countE2 += a * (float32(e*e) - m.countE2)
 	m.countLam += a * (float32(lam) - m.countLam)
-	nats := lam // -ln of a zero's chance
-	if d := float64(m.countE2 / max(m.countLam, 1e-9)); d > 1 {
-		nats = lam * math.Log(d) / (d - 1)
-	}
 	if v != 0 {
 		m.zeroRun = 0
 		return 0
 	}
 	if m.slows[m.cand] > tuneCountMax {
 		return 0
+	}
+	nats := lam // -ln of a zero's chance
+	if d := float64(m.countE2 / max(m.countLam, 1e-9)); d > 1 {
+		nats = lam * math.Log(d) / (d - 1)
 	}
 	m.zeroRun = m.zeroRun*float32(math.Exp(-float64(dt)/tuneZerosTau)) + float32(nats)
 	return min(float64(m.zeroRun)/math.Ln10, 1000)
