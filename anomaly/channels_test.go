@@ -322,3 +322,19 @@ func quietAlerts(rs []Result) int {
 	}
 	return n
 }
+
+func TestLog10Tail2Table(t *testing.T) {
+	// Every point of the table's range on a grid finer than the table's, and random ones.
+	rng := rand.New(rand.NewPCG(13, 14))
+	worst := 0.0
+	for i := 0; i < tail2Max*tail2PerUnit*16+32; i++ {
+		z := float64(i) / (tail2PerUnit * 16)
+		if i%2 == 1 {
+			z = rng.Float64() * (tail2Max + 0.5)
+		}
+		got, want := log10Tail2(z), log10Tail2Exact(z)
+		worst = max(worst, math.Abs(got-want))
+		require.InDelta(t, want, got, 1e-9, "z = %v", z)
+	}
+	t.Logf("largest difference %.3g", worst)
+}
