@@ -323,18 +323,25 @@ func quietAlerts(rs []Result) int {
 	return n
 }
 
-func TestLog10Tail2Table(t *testing.T) {
-	// Every point of the table's range on a grid finer than the table's, and random ones.
+func TestHermiteTables(t *testing.T) {
+	// Every table on a grid 16 times finer than its own, and at random points.
 	rng := rand.New(rand.NewPCG(13, 14))
-	worst := 0.0
-	for i := 0; i < tail2Max*tail2PerUnit*16+32; i++ {
-		z := float64(i) / (tail2PerUnit * 16)
-		if i%2 == 1 {
-			z = rng.Float64() * (tail2Max + 0.5)
+	check := func(name string, lo, hi, perUnit, tol float64, got, want func(float64) float64) {
+		worst := 0.0
+		for i := 0; i < int((hi-lo)*perUnit*16); i++ {
+			x := lo + float64(i)/(perUnit*16)
+			if i%2 == 1 {
+				x = lo + rng.Float64()*(hi-lo)
+			}
+			g, w := got(x), want(x)
+			worst = max(worst, math.Abs(g-w)/max(math.Abs(w), 1))
+			require.InDelta(t, w, g, tol*max(math.Abs(w), 1), "%s(%v)", name, x)
 		}
-		got, want := log10Tail2(z), log10Tail2Exact(z)
-		worst = max(worst, math.Abs(got-want))
-		require.InDelta(t, want, got, 1e-9, "z = %v", z)
+		t.Logf("%s: largest difference %.3g", name, worst)
 	}
-	t.Logf("largest difference %.3g", worst)
+	check("log10Tail2", 0, tail2Max+0.5, 128, 1e-12, log10Tail2, log10Tail2Exact)
+	check("ln", 0.5, 1, 512, 1e-11, lnTable.at, math.Log)
+	check("exp", -3, 3, 256, 1e-12, expTable.at, math.Exp)
+	check("powSlot", 1/tuneSlotScaleMax, tuneSlotScaleMax, 64, 1e-11, func(r float64) float64 { return powSlot(r, 0.74) },
+		func(r float64) float64 { return math.Exp(math.Log(r) * 0.74) })
 }

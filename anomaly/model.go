@@ -429,10 +429,10 @@ func (m *Model) scaleAt(ts int64) float64 {
 			local, perVisit = m.prof(profDayScale).get(dayScaleSlot(ts)), float64(dayNS/dayScaleSlots)
 		}
 		if local > 0 && m.step > 0 {
-			f := math.Log(min(max(local/s, 1/tuneSlotScaleMax), tuneSlotScaleMax))
+			r := min(max(local/s, 1/tuneSlotScaleMax), tuneSlotScaleMax)
 			// Samples the slot's estimate rests on: per visit, times the visits in its memory.
 			n := perVisit / float64(m.step) * (2 - tuneScaleGamma) / tuneScaleGamma
-			s *= math.Exp(f * n / (n + tuneSlotScalePrior))
+			s *= powSlot(r, n/(n+tuneSlotScalePrior)) // r shrunk towards 1 as if by tuneSlotScalePrior samples
 		}
 	}
 	s *= sigmaPerMAD

@@ -1104,20 +1104,11 @@ func (t *tailFit) judgeTeaching(x float32, n uint32, teach float64) float64 {
 }
 
 // log10Tail2 is -log10(2Q(z)) for z >= 0, without underflow for large z. Below tail2Max it
-// is read from a table (tail2Table) by cubic Hermite interpolation, within 1e-9 of the exact
-// value (TestLog10Tail2Table): three calls of math.Erfc and math.Log10 were a sixth of
-// Update's time.
+// is read from a table (tail2Table), within 1e-12 of the exact value (TestHermiteTables):
+// three calls of math.Erfc and math.Log10 were a sixth of Update's time.
 func log10Tail2(z float64) float64 {
 	if z < tail2Max {
-		x := z * tail2PerUnit
-		i := int(x)
-		t := x - float64(i)
-		p := &tail2Table[i]
-		q := &tail2Table[i+1]
-		// Hermite basis on [0,1]; the slopes are per table step.
-		t2 := t * t
-		t3 := t2 * t
-		return (2*t3-3*t2+1)*p[0] + (t3-2*t2+t)*p[1] + (-2*t3+3*t2)*q[0] + (t3-t2)*q[1]
+		return tail2Table.at(z)
 	}
 	return log10Tail2Exact(z)
 }
@@ -1129,20 +1120,3 @@ func log10Tail2Exact(z float64) float64 {
 	}
 	return (z*z/2 + math.Log(z*math.Sqrt(math.Pi/2))) / math.Ln10
 }
-
-const (
-	tail2Max     = 8   // log10Tail2 reads the table below this
-	tail2PerUnit = 128 // table points per unit of z
-)
-
-// tail2Table holds, for z = i/tail2PerUnit, log10Tail2(z) and its derivative per table step:
-// d/dz -log10(2Q(z)) = φ(z) / (Q(z) ln 10).
-var tail2Table = func() (t [tail2Max*tail2PerUnit + 1][2]float64) {
-	for i := range t {
-		z := float64(i) / tail2PerUnit
-		q := math.Erfc(z/math.Sqrt2) / 2
-		phi := math.Exp(-z*z/2) / math.Sqrt(2*math.Pi)
-		t[i] = [2]float64{-math.Log10(2 * q), phi / (q * math.Ln10) / tail2PerUnit}
-	}
-	return t
-}()
