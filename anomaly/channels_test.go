@@ -344,4 +344,14 @@ func TestHermiteTables(t *testing.T) {
 	check("exp", -3, 3, 256, 1e-12, expTable.at, math.Exp)
 	check("powSlot", 1/tuneSlotScaleMax, tuneSlotScaleMax, 64, 1e-11, func(r float64) float64 { return powSlot(r, 0.74) },
 		func(r float64) float64 { return math.Exp(math.Log(r) * 0.74) })
+	// Outside the tables, the library.
+	for _, r := range []float64{0, 1e-3, 21, 1e9, math.NaN(), math.Inf(1)} {
+		want := math.Pow(r, 0.5)
+		if math.IsNaN(want) {
+			require.True(t, math.IsNaN(powSlot(r, 0.5)))
+		} else {
+			require.Equal(t, want, powSlot(r, 0.5), "%v", r)
+		}
+	}
+	require.True(t, math.IsNaN(log10Tail2(math.NaN())))
 }

@@ -22,7 +22,7 @@ func newHermite(lo, hi float64, perUnit int, f, df func(float64) float64) hermit
 	return h
 }
 
-// at returns f(x) for lo <= x < hi.
+// at returns f(x) for lo <= x < hi; the caller keeps x there (a NaN would index out of range).
 func (h *hermiteTable) at(x float64) float64 {
 	u := (x - h.lo) * h.perUnit
 	i := int(u)
@@ -52,6 +52,9 @@ const tail2Max = 8
 // powSlot returns r^w for r in [1/tuneSlotScaleMax, tuneSlotScaleMax] and w in [0, 1] (the
 // shrunk per-slot scale factor, see scaleAt).
 func powSlot(r, w float64) float64 {
+	if !(r >= 1/tuneSlotScaleMax && r <= tuneSlotScaleMax && w >= 0 && w <= 1) {
+		return math.Pow(r, w) // outside the tables (NaN included): never in scaleAt
+	}
 	fr, e := math.Frexp(r)
 	return expTable.at(w * (float64(e)*math.Ln2 + lnTable.at(fr)))
 }
