@@ -311,6 +311,25 @@ func TestZerosAfterABurstAreItsEnd(t *testing.T) {
 	require.Less(t, zeros(147), 5.0, "three zeros just after a burst of 150 over 3")
 }
 
+func TestHugeIntegerSeriesSnapshotRestore(t *testing.T) {
+	// Integers so large that their squared residuals overflow a float32 (a counter of bytes
+	// near 2^53, a series of 1e25s: every float64 beyond 2^53 is an integer): the state stays
+	// finite and the snapshot restores.
+	for _, level := range []float64{1 << 52, 1e25} {
+		rng := rand.New(rand.NewPCG(15, 16))
+		ts, _ := series(2*288, 5*time.Minute, 0, dailySine)
+		vs := make([]float64, len(ts))
+		for i := range vs {
+			vs[i] = math.Round(level * (1 + 0.01*rng.NormFloat64()))
+		}
+		m, _ := run(t, Config{}, ts, vs)
+		b, err := m.MarshalBinary()
+		require.NoError(t, err)
+		_, err = m.Spec().Restore(b)
+		require.NoError(t, err, "level %g", level)
+	}
+}
+
 // quietAlerts counts the steps of rs at which the shipped rule (score > 0.65 for two steps)
 // fires saying quiet.
 func quietAlerts(rs []Result) int {

@@ -998,8 +998,8 @@ func (m *Model) stuck(v float64, ready bool) float64 {
 // to tell it from the noise of a Poisson count (its spread is the level's square root); above
 // tuneCountMax they see a zero at once (5 sigmas and more off), and the channel is left out.
 func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
-	if m.spec.cfg.Log || v < 0 || v != math.Trunc(v) {
-		m.flags |= flagNotCount
+	if m.spec.cfg.Log || v < 0 || v != math.Trunc(v) || v > 1<<53 {
+		m.flags |= flagNotCount // (every float64 beyond 2^53 is an integer: that says nothing)
 	}
 	if m.flags&flagNotCount != 0 {
 		return 0
@@ -1011,8 +1011,8 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 		lam = max(min(lam, base-float64(m.lastShift)), 0)
 	}
 	a := float32(1 / min(float64(m.n), tuneLongSamples))
-	m.countE2 += a * (float32(e*e) - m.countE2)
-	m.countLam += a * (float32(lam) - m.countLam)
+	m.countE2 += a * (float32(min(e*e, 1e30)) - m.countE2) // float32: finite whatever the values
+	m.countLam += a * (float32(min(lam, 1e30)) - m.countLam)
 	if v != 0 {
 		m.zeroRun = 0
 		return 0
