@@ -140,8 +140,9 @@ var (
 	ErrNonFinite = errors.New("anomaly: non-finite sample rejected")
 	// ErrOutOfOrder: the sample's timestamp is not after the previous one; rejected and counted.
 	ErrOutOfOrder = errors.New("anomaly: out-of-order sample rejected")
-	// ErrOutOfRange: a sample below 0 with Config.Log; rejected and counted as non-finite.
-	ErrOutOfRange = errors.New("anomaly: negative sample rejected by the log transform")
+	// ErrOutOfRange: a sample beyond ±MaxValue, or below 0 with Config.Log; rejected and
+	// counted as non-finite.
+	ErrOutOfRange = errors.New("anomaly: sample out of range rejected (beyond ±1e30, or negative with the log transform)")
 	// ErrSnapshot: the snapshot is corrupt, truncated or not ours.
 	ErrSnapshot = errors.New("anomaly: invalid snapshot")
 	// ErrIncompatible: the snapshot was taken with an incompatible version or configuration.

@@ -74,7 +74,7 @@ type Forecast struct {
 // Stats counts what the model has seen.
 type Stats struct {
 	Samples     uint64 // accepted samples
-	NonFinite   uint64 // NaN/Inf samples rejected
+	NonFinite   uint64 // NaN/Inf and out-of-range samples rejected
 	OutOfOrder  uint64 // samples at or before the previous timestamp, rejected
 	Gaps        uint64 // intervals longer than 3 steps
 	LevelShifts uint64 // lasting level changes re-levelled
@@ -252,14 +252,21 @@ func (m *Model) Readiness() Readiness {
 
 const minSamples = 100
 
+// MaxValue is the largest magnitude of a sample Update accepts (ErrOutOfRange beyond it):
+// far beyond any measurement (a byte counter of a zettabyte is 1e21), and small enough that the
+// model's squares and its float32 state stay finite (a sentinel such as math.MaxFloat64 left
+// every later baseline NaN).
+const MaxValue = 1e30
+
 func (m *Model) ready() bool {
 	return m.n >= minSamples && m.last-m.first >= int64(m.spec.warmUp)
 }
 
 // Update learns from one sample and returns what the model thought of it before learning.
-// NaN and ±Inf are rejected (ErrNonFinite), as are samples not after the previous one
-// (ErrOutOfOrder); both are counted and leave the model unchanged, and the returned Result
-// then carries the model's expectation for t with a zero Score.
+// NaN and ±Inf are rejected (ErrNonFinite), as are values beyond ±MaxValue (ErrOutOfRange)
+// and samples not after the previous one (ErrOutOfOrder); all are counted and leave the model
+// unchanged, and the returned Result then carries the model's expectation for t with a zero
+// Score.
 func (m *Model) Update(t time.Time, v float64) (Result, error) {
 	ts := t.UnixNano()
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -270,11 +277,11 @@ func (m *Model) Update(t time.Time, v float64) (Result, error) {
 		m.outOfOrder++
 		return m.Predict(t), ErrOutOfOrder
 	}
+	if math.Abs(v) > MaxValue || m.spec.cfg.Log && v < 0 {
+		m.nonFinite++
+		return m.Predict(t), ErrOutOfRange
+	}
 	if m.spec.cfg.Log {
-		if v < 0 {
-			m.nonFinite++
-			return m.Predict(t), ErrOutOfRange
-		}
 		v = math.Log1p(v)
 	}
 	if m.n == 0 {

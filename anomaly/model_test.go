@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
@@ -480,4 +481,85 @@ func TestLevelShiftAtOneMinuteStepLastsForAnAlert(t *testing.T) {
 			require.Less(t, rs[i].Score, 0.5, "factor %g: an hour later (sample %d)", factor, i-shiftAt)
 		}
 	}
+}
+
+// FuzzUpdateSnapshot: whatever finite values a model learns from, its state stays valid: its
+// snapshot restores, and the restored model scores the next sample as the original does.
+func FuzzUpdateSnapshot(f *testing.F) {
+	spec, err := Compile(Config{})
+	require.NoError(f, err)
+	enc := func(vs ...float64) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b
+	}
+	f.Add(enc(1, 2, 3, 0, 0, 0, 0, 5))
+	f.Add(enc(1e25, 1.1e25, 0, 1e300, -1e300, 3, 1e30, -1e30))
+	f.Add(enc(0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := spec.New()
+		at := t0
+		var vs []float64
+		for len(data) >= 8 {
+			v := math.Float64frombits(binary.LittleEndian.Uint64(data))
+			data = data[8:]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			vs = append(vs, v)
+		}
+		// Repeated so that the model gets past its warm-up on short inputs.
+		for i := 0; len(vs) > 0 && i < 3*1440; i++ {
+			at = at.Add(time.Minute)
+			v := vs[i%len(vs)]
+			if _, err := m.Update(at, v); math.Abs(v) > MaxValue {
+				require.ErrorIs(t, err, ErrOutOfRange)
+			} else {
+				require.NoError(t, err)
+			}
+		}
+		b, err := m.MarshalBinary()
+		require.NoError(t, err)
+		r, err := spec.Restore(b)
+		require.NoError(t, err, "the snapshot of a model fed finite values")
+		next := at.Add(time.Minute)
+		want, _ := m.Update(next, 1)
+		got, _ := r.Update(next, 1)
+		require.Equal(t, want.Score, got.Score)
+	})
+}
+
+func TestConstantSeriesSnapshotRestores(t *testing.T) {
+	// A series that never changed (up, a configured limit) has no resolution yet (+Inf): its
+	// snapshot restores (it was rejected as non-finite state).
+	ts, vs := series(2000, time.Minute, 0, func(int, time.Time) float64 { return 1 })
+	m, _ := run(t, Config{}, ts, vs)
+	require.True(t, math.IsInf(m.quantum, 1))
+	b, err := m.MarshalBinary()
+	require.NoError(t, err)
+	r, err := m.Spec().Restore(b)
+	require.NoError(t, err)
+	require.True(t, math.IsInf(r.quantum, 1))
+}
+
+func TestValuesBeyondMaxValueRejected(t *testing.T) {
+	ts, vs := series(500, time.Minute, 1, dailySine)
+	m, _ := run(t, Config{}, ts, vs)
+	before, err := m.MarshalBinary()
+	require.NoError(t, err)
+	at := m.LastTime()
+	for _, v := range []float64{2 * MaxValue, -math.MaxFloat64, math.MaxFloat64} {
+		at = at.Add(time.Minute)
+		_, err := m.Update(at, v)
+		require.ErrorIs(t, err, ErrOutOfRange, "%g", v)
+	}
+	require.EqualValues(t, 3, m.Stats().NonFinite)
+	m.nonFinite = 0
+	after, err := m.MarshalBinary()
+	require.NoError(t, err)
+	require.Equal(t, before, after, "the model is unchanged")
+	_, err = m.Update(at.Add(time.Minute), MaxValue)
+	require.NoError(t, err, "MaxValue itself is accepted")
 }

@@ -210,7 +210,8 @@ func (m *Model) validate() error {
 				check(q)
 			}
 		case *float64:
-			finite = finite && !math.IsNaN(*p) && !math.IsInf(*p, 0)
+			// The resolution is +Inf until two different values were seen (a constant series).
+			finite = finite && !math.IsNaN(*p) && (!math.IsInf(*p, 0) || p == &m.quantum && *p > 0)
 		case []float64:
 			for _, v := range p {
 				finite = finite && !math.IsNaN(v) && !math.IsInf(v, 0)

@@ -721,8 +721,10 @@ func (m *Model) jump(ts int64, v, z float64, ready bool) (X, step float64) {
 }
 
 // beyondSeen is the evidence (-log10 p) of a value, or a step, beyond the largest seen by the
-// given multiple of it past the tolerance: as in HTM's spatial anomalies.
-func beyondSeen(multiple float64) float64 { return tuneSpatialX + tuneSpatialSlope*multiple }
+// given multiple of it past the tolerance: as in HTM's spatial anomalies. At most 1000, as the
+// other channels (a range of 1e-300 seen before a value of 1 is no more evidence than that, and
+// an infinite one made the score NaN).
+func beyondSeen(multiple float64) float64 { return min(tuneSpatialX+tuneSpatialSlope*multiple, 1000) }
 
 // volatility is a CUSUM of the log-likelihood ratio of a rise of the noise's variance by
 // tuneVolRatio. The noise is seen in the first differences d of the series, which a wander (a
@@ -906,10 +908,14 @@ func (m *Model) learnPatternFit(e float64, c uint8, p float64) {
 		return
 	}
 	a := float32(m.rates.pattern)
-	m.patEP += a * (float32(e*p) - m.patEP)
-	m.patPP += a * (float32(p*p) - m.patPP)
-	m.patEE += a * (float32(e*e) - m.patEE)
+	m.patEP += a * (sat32(e*p) - m.patEP)
+	m.patPP += a * (sat32(p*p) - m.patPP)
+	m.patEE += a * (sat32(e*e) - m.patEE)
 }
+
+// sat32 is x as a float32, saturated at ±1e37: squares of values in the series' units
+// overflow a float32 beyond about 1e19 (and then turned the state NaN).
+func sat32(x float64) float32 { return float32(min(max(x, -1e37), 1e37)) }
 
 // patternFollows reports whether the recent residuals follow the pattern's shape: they
 // explain at least half their own variance by a negative multiple of it, and the pattern
@@ -1011,8 +1017,8 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 		lam = max(min(lam, base-float64(m.lastShift)), 0)
 	}
 	a := float32(1 / min(float64(m.n), tuneLongSamples))
-	m.countE2 += a * (float32(min(e*e, 1e30)) - m.countE2) // float32: finite whatever the values
-	m.countLam += a * (float32(min(lam, 1e30)) - m.countLam)
+	m.countE2 += a * (sat32(e*e) - m.countE2)
+	m.countLam += a * (sat32(lam) - m.countLam)
 	if v != 0 {
 		m.zeroRun = 0
 		return 0

@@ -67,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BackfillModelSeconds: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "backfill_model_seconds_total",
 			Help: "Time spent updating models during backfills, by query."}, []string{"query"}),
 		RejectedSamples: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "rejected_samples_total",
-			Help: "Samples the models rejected (NaN, infinite, out of order), by query."}, []string{"query"}),
+			Help: "Samples the models rejected (NaN, infinite, beyond ±1e30, out of order), by query."}, []string{"query"}),
 		RestoreFailures: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "snapshot_restore_failures_total",
 			Help: "Series whose snapshot could not be restored and that are retrained, by query."}, []string{"query"}),
 		SnapshotTime: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "last_snapshot_success_timestamp_seconds",
