@@ -225,7 +225,7 @@ func TestCountsDroppingToZeroFireWithinFiveSteps(t *testing.T) {
 	// Errors a minute: Poisson counts of mean 3 with a daily rhythm of ±50%. At the day's peak
 	// of the tenth day they stop. A zero is an ordinary count (5% of minutes at the peak, more
 	// at night) and the spread is the level's square root, so the level channels need tens of
-	// minutes; four zeros where 4.5 are expected each have a chance of about 10^-8.
+	// minutes; four zeros in a row where 4.5 are expected have a chance of about 10^-8.
 	const day = 1440
 	at := 9*day + 15*60 // 15:00, the rhythm's peak
 	ts := make([]time.Time, at+60)
@@ -255,7 +255,7 @@ func TestCountsDroppingToZeroFireWithinFiveSteps(t *testing.T) {
 }
 
 func TestLongRunsOfZerosBetweenRareEventsAreNormal(t *testing.T) {
-	// Rare large events every 5 minutes (a count of 20, 2% of samples; mean 0.4): between them
+	// Rare large events, sampled every 5 minutes (a count of 20 in 2% of samples; mean 0.4): between them
 	// runs of tens of zeros, each zero expected with a chance just under 1 by a baseline near
 	// the mean and the profiles' memory of past events, so that a whole run has a small chance.
 	// What is judged is the run's recent part.
