@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +72,6 @@ type scraper struct {
 
 // scrapeTarget is one active target of the source, as its series are labelled.
 type scrapeTarget struct {
-	pool    string
 	url     string
 	labels  labels.Labels // the target's labels (no __ ones), which every series gets
 	honor   bool          // honor_labels
@@ -126,7 +126,7 @@ func scrapeSelectorOf(expr string) *scrapeSelector {
 			sel.name = m.Value
 		}
 	}
-	if sel.name == "" || sel.name == "up" || len(sel.name) > 7 && sel.name[:7] == "scrape_" {
+	if sel.name == "" || sel.name == "up" || len(sel.name) > len("scrape_") && strings.HasPrefix(sel.name, "scrape_") {
 		return nil
 	}
 	return sel
@@ -495,7 +495,7 @@ func (p *Prometheus) listTargets(ctx context.Context) ([]*scrapeTarget, error) {
 			}
 		}
 		lb.Sort()
-		out = append(out, &scrapeTarget{pool: at.ScrapePool, url: at.ScrapeURL, labels: lb.Labels(), honor: pc.HonorLabels, relabel: pc.MetricRelabelConfigs})
+		out = append(out, &scrapeTarget{url: at.ScrapeURL, labels: lb.Labels(), honor: pc.HonorLabels, relabel: pc.MetricRelabelConfigs})
 	}
 	return out, nil
 }
