@@ -35,9 +35,7 @@ func (h *hermiteTable) at(x float64) float64 {
 
 var (
 	// tail2Table: -log10(2Q(z)) on [0, 8], whose derivative is φ(z) / (Q(z) ln 10).
-	tail2Table = newHermite(0, tail2Max, 128, func(z float64) float64 {
-		return -math.Log10(math.Erfc(z / math.Sqrt2))
-	}, func(z float64) float64 {
+	tail2Table = newHermite(0, tail2Max, 128, log10Tail2Erfc, func(z float64) float64 {
 		return math.Exp(-z*z/2) / math.Sqrt(2*math.Pi) / (math.Erfc(z/math.Sqrt2) / 2 * math.Ln10)
 	})
 	// lnTable: ln x on [1/2, 1], the mantissa of math.Frexp.

@@ -1122,7 +1122,10 @@ func log10Tail2(z float64) float64 {
 // log10Tail2Exact is log10Tail2 computed directly.
 func log10Tail2Exact(z float64) float64 {
 	if z < 8 {
-		return -math.Log10(math.Erfc(z / math.Sqrt2))
+		return log10Tail2Erfc(z)
 	}
 	return (z*z/2 + math.Log(z*math.Sqrt(math.Pi/2))) / math.Ln10
 }
+
+// log10Tail2Erfc is -log10(2Q(z)) by math.Erfc (it underflows beyond z of about 37).
+func log10Tail2Erfc(z float64) float64 { return -math.Log10(math.Erfc(z / math.Sqrt2)) }
