@@ -19,10 +19,12 @@ type channelTrace struct {
 	Sum, X float64
 	// The state they were judged against: the published candidate (0 none, 1 daily 15-minute,
 	// 2 daily 5-minute, 3 weekly 30-minute, 4 weekly hourly), its fast and slow levels, the slow
-	// drift in sigmas and its learned mean square, and the volatility CUSUM (nats).
+	// drift in sigmas and its learned mean square, the volatility CUSUM (nats) and the scale
+	// (one sigma of the residual at this time of day).
 	Candidate           uint8
 	Level, SlowLevel    float64
 	SlowDriftSigmas     float64
 	SlowDriftMeanSquare float64
 	NoiseCUSUM          float64
+	Scale               float64
 }

@@ -680,7 +680,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 		c := m.cand
 		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Zeros: X8, Noise: X5,
 			SlowDrift: X6, Jump: X7, Beyond: spatial, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
-			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS)})
+			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(ts)})
 	}
 	s := X / (X + tuneScoreHalf)
 	if s < ReasonMinScore {
