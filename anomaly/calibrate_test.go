@@ -67,8 +67,8 @@ func TestCalFitStartsAsIdentity(t *testing.T) {
 
 // TestOlderSnapshotsRestoreWithNewStateUnlearned: snapshots of format 5 (before the
 // calibration of the channels' sum), 6 (before the slow drift channel), 7 (before the time
-// of the last large re-levelling), 8 (before the jump channel) and 9 (before the zeros
-// channel) restore, what they lack starts again unlearned, and the
+// of the last large re-levelling), 8 (before the jump channel), 9 (before the zeros
+// channel) and 10 (before the steps channel) restore, what they lack starts again unlearned, and the
 // model goes on scoring.
 func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	// No horizons: the state the formats added is then the last of the snapshot, before the CRC.
@@ -83,16 +83,22 @@ func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 	require.NotZero(t, m.countLam, "the zeros channel learned")
 	require.NotZero(t, m.cal.excess, "the calibration learned")
 	require.NotZero(t, m.slowVar, "the slow drift channel learned")
+	require.NotZero(t, m.stepN, "the steps channel learned")
 	cur, err := m.MarshalBinary()
 	require.NoError(t, err)
 	require.EqualValues(t, snapshotVersion, cur[4])
-	// Bytes of the state formats 10, 9, 8 and 7 and later added.
-	const from10 = 3 * 4                          // countE2, countLam, zeroRun
+	// Bytes of the state formats 11, 10, 9, 8 and 7 and later added.
+	const from11 = 2 + 2 + 3*4                    // stepS, stepN, stepTail
+	const from10 = 3*4 + from11                   // countE2, countLam, zeroRun
 	const from9 = 4*4 + 3*8 + from10              // jumpMax, jumpX, jumpD, jumpLim, jumpFrom, jumpAt, jumpSince
 	const from8 = 8 + from9                       // bigShiftAt
 	const from7 = 5*4 + 4 + 4 + 3*4 + 5*4 + from8 // slowDrift, slowVar, slowN, slowTail, unabsorbed
+	putSteps := func(r, m *Model) {
+		r.stepS, r.stepN, r.stepTail = m.stepS, m.stepN, m.stepTail
+	}
 	putCounts := func(r, m *Model) {
 		r.countE2, r.countLam, r.zeroRun = m.countE2, m.countLam, m.zeroRun
+		putSteps(r, m)
 	}
 	putJump := func(r, m *Model) {
 		r.jumpMax, r.jumpX, r.jumpD, r.jumpLim, r.jumpFrom, r.jumpAt, r.jumpSince = m.jumpMax, m.jumpX, m.jumpD, m.jumpLim, m.jumpFrom, m.jumpAt, m.jumpSince
@@ -104,6 +110,7 @@ func TestOlderSnapshotsRestoreWithNewStateUnlearned(t *testing.T) {
 		putBack func(r, m *Model)   // what it lacks, from the model
 		lacks   func(r *Model) bool // the restored model has none of it
 	}{
+		{10, from11, putSteps, func(r *Model) bool { return r.stepN == 0 && r.stepTail == tailFit{} }},
 		{9, from10, putCounts, func(r *Model) bool { return r.countE2 == 0 && r.countLam == 0 }},
 		{8, from9, putJump, func(r *Model) bool { return r.jumpMax == 0 && r.jumpAt == 0 && r.jumpSince == 0 }},
 		{7, from8, func(r, m *Model) { r.bigShiftAt = m.bigShiftAt; putJump(r, m) }, func(r *Model) bool { return r.bigShiftAt == 0 }},

@@ -374,3 +374,71 @@ func TestHermiteTables(t *testing.T) {
 	}
 	require.True(t, math.IsNaN(log10Tail2(math.NaN())))
 }
+
+// windowRate is rate(x[10m]) at a 1-minute step of a counter whose increments per minute are
+// about Poisson with the given means (normal approximation): each value the mean per second
+// of the last ten minutes' counts.
+func windowRate(rng *rand.Rand, mu []float64) []float64 {
+	counts := make([]float64, len(mu))
+	for i, l := range mu {
+		counts[i] = max(math.Round(l+math.Sqrt(l)*rng.NormFloat64()), 0)
+	}
+	vs := make([]float64, len(mu))
+	sum := 0.0
+	for i, c := range counts {
+		sum += c
+		if i >= 10 {
+			sum -= counts[i-10]
+		}
+		vs[i] = sum / float64(min(i+1, 10)) / 60
+	}
+	return vs
+}
+
+// rateMeans are the per-minute means of a request counter with a daily rhythm and a wander of
+// a few percent over tens of minutes (AR(1) in the log), halved from at on when half is set.
+func rateMeans(rng *rand.Rand, n, at int, half bool) []float64 {
+	mu := make([]float64, n)
+	w := 0.0
+	for i := range mu {
+		w = 0.975*w + 0.03*math.Sqrt(1-0.975*0.975)*rng.NormFloat64()
+		h := float64(i%1440) / 60
+		mu[i] = 1200 * (1 + 0.4*math.Sin(2*math.Pi*h/24)) * math.Exp(w)
+		if half && i >= at {
+			mu[i] /= 2
+		}
+	}
+	return mu
+}
+
+// TestRateOverAWindowDroppingFiresWithinFiveSteps: rate(x[10m]) of a counter whose requests
+// halve falls by a tenth of the drop a step, each step a fraction of the band around its
+// wandering baseline but many times its usual step: the steps channel adds them up, and the
+// alert fires within five steps. Before it, the series' other channels needed six to eight.
+// The same series without the drop do not fire in the week judged.
+func TestRateOverAWindowDroppingFiresWithinFiveSteps(t *testing.T) {
+	const n, at = 1440 * 10, 1440*10 - 600
+	ts, _ := series(n, time.Minute, 0, func(int, time.Time) float64 { return 0 })
+	for seed := range uint64(4) {
+		at := at + int(seed)*97
+		rs := func(half bool) []Result {
+			vs := windowRate(rand.New(rand.NewPCG(seed, 11)), rateMeans(rand.New(rand.NewPCG(seed, 7)), n, at, half))
+			_, rs := run(t, Config{}, ts, vs)
+			return rs
+		}
+		drop := rs(true)
+		_, ok := fires(drop, at, at+5)
+		require.True(t, ok, "seed %d: the drop fires within five steps (scores %.2f)", seed, scores(drop, at, at+6))
+		require.Equal(t, ReasonLevelShift, drop[at+4].Reason, "seed %d", seed)
+		_, falseAlarm := fires(rs(false), n-1440*3, n)
+		require.False(t, falseAlarm, "seed %d: the same series without the drop", seed)
+	}
+}
+
+func scores(rs []Result, from, to int) []float64 {
+	s := make([]float64, 0, to-from)
+	for _, r := range rs[from:to] {
+		s = append(s, r.Score)
+	}
+	return s
+}

@@ -133,34 +133,34 @@ type Model struct {
 	evN      uint32
 	cand     uint8 // the candidate published
 	eligible uint8 // candidates with enough history to be judged (bit set)
+	flags    uint8
+	devRun   int8 // samples in a row far above (+) or below (-) the baseline
 	// Evidence for the trend: EW mean |error| of the longest-horizon forecasts with and without it.
 	errTrend, errFlat float32
-	flags             uint8
 
 	// Level shifts: two-sided CUSUM of standardised residuals.
 	cusumPos, cusumNeg float32
 	shiftSum           [2][numCand]float32 // residual sums since the positive / negative CUSUM left zero
 	shiftN             [2]uint16
-	lastShift          float32 // the last re-levelling, and when (unix ns)
-	shiftAt            int64
-	bigShiftAt         int64 // ... and the last one by more than tuneClip sigmas (see judgesSlowDrift)
+	shiftAt            int64   // the time of the last re-levelling (unix ns)
+	bigShiftAt         int64   // ... and of the last one by more than tuneClip sigmas (see judgesSlowDrift)
+	lastShift          float32 // the last re-levelling
 
 	// Score: short window of surprisal, longer windows of the residual and its size, and the
 	// tail fit of each (90% quantile, mean excess).
 	short, drift, vol   float32
 	volS                float32       // volatility CUSUM (see volatility)
-	volN                uint16        // ... the samples since it left 0
 	volM                float32       // ... the recent mean of its steps
+	volN                uint16        // ... the samples since it left 0
 	volSide             int8          // ... and the sign of the last difference if it was clipped
+	heldReason          uint8         // the reason of the evidence held (see held)
 	repHits, repTrials  [2][2]float32 // repeats and chances, [others, the floor value][after a change, after a repeat]
 	maxRun              uint16        // longest run of repeats completed
 	run                 uint16        // repeats of the last value
 	held                float32       // evidence published at the last step, for the hold
-	heldReason          uint8
 	tail, driftTail     tailFit
 	pointTail           tailFit
 	zz, zlag, lastZ     float32 // mean squared residual, mean product with the previous one, and that one (AR(1))
-	devRun              int8    // samples in a row far above (+) or below (-) the baseline
 	patEP, patPP, patEE float32 // recent means of residual×pattern, pattern², residual² (see patternFollows)
 	volTail, volSTail   tailFit
 	jumpMax             float32 // the largest first difference seen, decaying over tuneLongSamples (see jump)
@@ -182,6 +182,12 @@ type Model struct {
 	// Runs of zeros in a series of counts (see zeros).
 	countE2, countLam float32 // mean squared residual and mean expected count: the dispersion
 	zeroRun           float32 // evidence of the current run of zeros (nats)
+
+	// Steps: two-sided CUSUM of the standardised first differences (see steps), the samples
+	// it has judged (at most 65535), and its tail.
+	stepS    int16
+	stepN    uint16
+	stepTail tailFit
 
 	horizons [maxHorizons]horizonState
 

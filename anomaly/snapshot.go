@@ -19,11 +19,11 @@ import (
 // (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
 // caught up with, version 8 the time of the last large re-levelling, version 9 the jump
 // channel's state, version 10 the runs of zeros of a series of counts (flagNotCount in the
-// flags); an older snapshot restores
+// flags), version 11 the steps channel's state; an older snapshot restores
 // with what it lacks unlearned, which the model learns again as a new model does.
 const (
 	snapshotMagic   = "KZAS"
-	snapshotVersion = 10
+	snapshotVersion = 11
 	snapshotSize    = 4096
 )
 
@@ -79,6 +79,7 @@ func (m *Model) fields(f func(p any)) {
 	f(since{8, []any{&m.bigShiftAt}})
 	f(since{9, []any{&m.jumpMax, &m.jumpX, &m.jumpD, &m.jumpLim, &m.jumpFrom, &m.jumpAt, &m.jumpSince}})
 	f(since{10, []any{&m.countE2, &m.countLam, &m.zeroRun}})
+	f(since{11, []any{&m.stepS, &m.stepN, &m.stepTail.u, &m.stepTail.excess, &m.stepTail.excess2}})
 	for i := range m.spec.horizons {
 		h := &m.horizons[i]
 		for _, p := range []any{h.target[:], h.pred[:], h.trendPart[:], &h.issued, &h.mae, &h.count} {
@@ -120,6 +121,8 @@ func (m *Model) AppendBinary(b []byte) ([]byte, error) {
 			b = le.AppendUint32(b, *p)
 		case *uint16:
 			b = le.AppendUint16(b, *p)
+		case *int16:
+			b = le.AppendUint16(b, uint16(*p))
 		case []uint16:
 			for _, v := range p {
 				b = le.AppendUint16(b, v)
@@ -306,6 +309,10 @@ func (d *decoder) field(p any) {
 	case *uint16:
 		if b := d.take(2); b != nil {
 			*p = le.Uint16(b)
+		}
+	case *int16:
+		if b := d.take(2); b != nil {
+			*p = int16(le.Uint16(b))
 		}
 	case []uint16:
 		for i := range p {

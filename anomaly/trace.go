@@ -12,8 +12,8 @@ type channelTrace struct {
 	// Each channel's evidence, -log10 of its tail probability (see score): the short mean of
 	// the residual's surprisal, the drift window, the mean |residual|, the run of identical
 	// values, the run of zeros of a series of counts, the raised noise, the slow drift, the
-	// sudden jump and the value beyond the range seen.
-	Spike, Drift, Spread, Stuck, Zeros, Noise, SlowDrift, Jump, Beyond float64
+	// sudden jump, the value beyond the range seen and the steps that add up (see steps).
+	Spike, Drift, Spread, Stuck, Zeros, Noise, SlowDrift, Jump, Beyond, Steps float64
 	// Sum is the first three channels' weighted sum before calibration; X the combined
 	// evidence the score is X/(X+2.7) of, after the hold.
 	Sum, X float64

@@ -82,6 +82,9 @@ const (
 	tuneMaxRho         = 0.99      // the residuals' autocorrelation is taken as at most this
 	tuneStuckMinAge    = 5 * 60e9  // a run of identical values counts once it lasts this long (ns)
 	tuneShiftRun       = 3         // this many samples off the baseline on one side make a spike a level shift
+	tuneStepClip       = 6.0       // the steps CUSUM counts a first difference as at most this many sigmas
+	tuneStepK          = 3.0       // ... less this allowance (see steps)
+	tuneStepCap        = 511       // ... and its sum is at most this (16 bits)
 	tuneCountMax       = 30.0      // a series of non-negative integers whose level is at most this is a series of counts (see zeros)
 	tuneZerosTau       = 30 * 60e9 // the evidence of a run of zeros is that of about its last this long (ns)
 	tunePatternTau     = 3600e9    // memory of the fit of the residual on the pattern (ns)
@@ -605,7 +608,8 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	X2 := m.driftTail.judge(float32(min(log10Tail2(y), 50)), m.n)
 	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneSpreadZClip)) - m.vol)
 	X3 := m.volTail.judge(m.vol, m.n)
-	vs := m.volatility(ts, d, norm)
+	vs, u := m.volatility(ts, d, norm)
+	X9 := m.steps(ts, u)
 	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
 	X7, step := m.jump(ts, v, z, ready)
 	if m.volM <= 0 || m.step > 0 && int64(m.volN)*m.step < int64(tuneVolMinAge) {
@@ -625,7 +629,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	// own history (see calFit); the separate tests are not.
 	sum := X1 + tuneDriftWeight*X2 + X3
 	l := sum * math.Ln10
-	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6, X7, X8)
+	X := max(m.cal.judge(sum-math.Log10(1+l+l*l/2)-tuneSumOffset, m.n), spatial, X4, X5, X6, X7, X8, X9)
 	// The reason is the channel that carries the most evidence.
 	r, top := ReasonSpike, X1
 	if x := tuneDriftWeight * X2; x > top {
@@ -638,6 +642,13 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 		// Upwards a burst until it has lasted (see update), downwards a drop.
 		r, top = ReasonSpike, X7
 		if m.jumpD < 0 {
+			r = ReasonLevelShift
+		}
+	}
+	if X9 > top {
+		// Upwards a burst, downwards a drop (as jump).
+		r, top = ReasonSpike, X9
+		if m.stepS < 0 {
 			r = ReasonLevelShift
 		}
 	}
@@ -664,11 +675,13 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	// weekend batches start with steep ramps (which make the residuals' tail heavy, so that the
 	// spike is not extreme to it) is still held for the alert; a sudden dip the score did not
 	// think much of (a temperature sensor's, scored 0.48) does not hold the hours after it up.
+	// A channel above the evidence held (the return of a spike is a large step too) does not
+	// end the hold: it goes on decaying underneath.
 	if h := float64(m.held) - tuneHold; h > X {
 		X, r = h, Reason(m.heldReason)
 		m.held = float32(h)
 	} else {
-		m.held = 0
+		m.held = float32(max(h, 0))
 	}
 	if X < tuneHoldStepX {
 		step = 0
@@ -679,7 +692,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	if tracing {
 		c := m.cand
 		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Zeros: X8, Noise: X5,
-			SlowDrift: X6, Jump: X7, Beyond: spatial, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
+			SlowDrift: X6, Jump: X7, Beyond: spatial, Steps: X9, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
 			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(ts)})
 	}
 	s := X / (X + tuneScoreHalf)
@@ -739,7 +752,7 @@ func beyondSeen(multiple float64) float64 { return min(tuneSpatialX+tuneSpatialS
 // (renewing a share of themselves per visit, as the scale does), so a lasting change of the
 // noise stays news at every new time of day until it has been seen there; and not while the
 // channel suspects a young change (see suspectsVolatility).
-func (m *Model) volatility(ts int64, d, norm float64) float32 {
+func (m *Model) volatility(ts int64, d, norm float64) (cusum float32, u float64) {
 	fl := m.floor() / norm
 	pd, pw := &m.diffScale[dayScaleSlot(ts)], &m.diffWeek[weekScaleSlot(ts)]
 	od, ow := logGet(*pd), logGet(*pw)
@@ -773,6 +786,9 @@ func (m *Model) volatility(ts int64, d, norm float64) float32 {
 		}
 	}
 	m.volSide = side
+	if od > 0 {
+		u = d / math.Sqrt(ref)
+	}
 	m.volS = float32(min(max(0, float64(m.volS)+llr), tuneVolCap))
 	m.volM += tuneShortAlpha * (float32(llr) - m.volM)
 	if m.volS == 0 {
@@ -780,7 +796,40 @@ func (m *Model) volatility(ts int64, d, norm float64) float32 {
 	} else if m.volN < math.MaxUint16 {
 		m.volN++
 	}
-	return m.volS
+	return m.volS, u
+}
+
+// steps judges a series that moves step after step the same way beyond its own step noise:
+// a rate over a window falling as the window fills with a drop (rate(x[10m]) halves over ten
+// steps, each a small share of the band around a wandering baseline but many times its usual
+// step), or a random walk that breaks away. u is the first difference standardised by its
+// learned spread at this time of day (see volatility). A two-sided CUSUM counts each step as
+// at most tuneStepClip sigmas, less an allowance of tuneStepK: one step beyond the allowance
+// (an edge of the pattern, a spike and its return) adds little, a run of them adds up. Its two
+// sides are kept as one signed sum (the up side's if positive, the down side's if negative: a
+// step that starts the other side ends this one but for the rare step between, which keeps
+// the larger), in 1/64 sigma up to tuneStepCap. The CUSUM is judged by its own tail, from a day
+// after the warm-up and 2·tuneCalMinSamples samples (the tail has learned the series' own runs
+// by then: tweets rise in bursts of several steps).
+func (m *Model) steps(ts int64, u float64) float64 {
+	uc := min(max(u, -tuneStepClip), tuneStepClip)
+	s := float64(m.stepS) / 64
+	pos := max(0, max(s, 0)+uc-tuneStepK)
+	neg := max(0, max(-s, 0)-uc-tuneStepK)
+	if pos >= neg {
+		s = min(pos, tuneStepCap)
+	} else {
+		s = -min(neg, tuneStepCap)
+	}
+	m.stepS = int16(math.Round(s * 64))
+	if m.stepN < math.MaxUint16 {
+		m.stepN++
+	}
+	X := m.stepTail.judgeTeaching(float32(math.Abs(s)), uint32(m.stepN), tuneTailTeach)
+	if ts-m.first < int64(m.spec.warmUp)+dayNS || m.stepN < 2*tuneCalMinSamples {
+		return 0
+	}
+	return X
 }
 
 // suspectsVolatility reports whether the volatility channel suspects a raised noise that is
