@@ -771,7 +771,7 @@ func (m *Model) volatility(ts int64, d, norm float64) (cusum float32, u float64)
 	learn(pd, od, m.rates.dayScale)
 	learn(pw, ow, m.rates.weekScale)
 	const r = tuneVolRatio
-	llr := 0.5*(1-1/r)*w - 0.5*math.Log(r)
+	llr := 0.5*(1-1/r)*w - halfLnVolRatio
 	if od == 0 {
 		// No reference at this time of day yet (a new model's first day, or a model restored
 		// from a snapshot older than the channel): no evidence either way.
@@ -799,6 +799,9 @@ func (m *Model) volatility(ts int64, d, norm float64) (cusum float32, u float64)
 	return m.volS, u
 }
 
+// halfLnVolRatio is ln(tuneVolRatio)/2 (volatility: math.Log is not folded at compile time).
+var halfLnVolRatio = 0.5 * math.Log(tuneVolRatio)
+
 // steps judges a series that moves step after step the same way beyond its own step noise:
 // a rate over a window falling as the window fills with a drop (rate(x[10m]) halves over ten
 // steps, each a small share of the band around a wandering baseline but many times its usual
@@ -825,7 +828,7 @@ func (m *Model) steps(ts int64, u float64) float64 {
 	if m.stepN < math.MaxUint16 {
 		m.stepN++
 	}
-	X := m.stepTail.judgeTeaching(float32(math.Abs(s)), uint32(m.stepN), tuneTailTeach)
+	X := m.stepTail.judge(float32(math.Abs(s)), uint32(m.stepN))
 	if ts-m.first < int64(m.spec.warmUp)+dayNS || m.stepN < 2*tuneCalMinSamples {
 		return 0
 	}
@@ -945,8 +948,52 @@ func logSet(q *uint16, v float64) {
 		*q = 1
 		return
 	}
+	// A normal v = f·2^e, f in [1, 2), is stored as 256e plus the thresholds 2^((k+1/2)/256)
+	// at or below f: those below the start of the 512th of [1, 2) that f is in, from a table,
+	// and the one within it, if any (a 512th is narrower than the gap between two). Within
+	// 2^-40 of a threshold, and for subnormal or infinite v, as math.Log2 computes it (its
+	// rounding error is far smaller): TestLogSetIsLog2 checks both to the bit. math.Log2 was
+	// 4% of Update.
+	b := math.Float64bits(v)
+	e := int64(b >> 52)
+	if e == 0 || e == 0x7ff {
+		logSetExact(q, v)
+		return
+	}
+	mant := b & (1<<52 - 1)
+	j := uint64(logSetBins[mant>>43])
+	if j < 256 && logSetThr[j] <= mant {
+		j++
+	}
+	const margin = 1 << 12 // 2^-40 of f
+	if j > 0 && mant-logSetThr[j-1] < margin || j < 256 && logSetThr[j]-mant < margin {
+		logSetExact(q, v)
+		return
+	}
+	*q = uint16(min(max((e-1023)*256+int64(j)+32768, 1), math.MaxUint16))
+}
+
+// logSetExact is logSet through math.Log2.
+func logSetExact(q *uint16, v float64) {
 	*q = uint16(min(max(math.Round(math.Log2(v)*256)+32768, 1), math.MaxUint16))
 }
+
+// logSetThr holds the mantissas (the 52 bits below the leading 1) of 2^((k+1/2)/256) for k =
+// 0..255, where round(256·log2 f) steps from k to k+1; logSetBins, for each 512th of [1, 2), the
+// thresholds below its start (logSet).
+var logSetThr, logSetBins = func() (thr [256]uint64, bins [512]uint16) {
+	for k := range thr {
+		thr[k] = math.Float64bits(math.Exp2((float64(k)+0.5)/256)) & (1<<52 - 1)
+	}
+	for i := range bins {
+		n := 0
+		for n < 256 && thr[n] < uint64(i)<<43 {
+			n++
+		}
+		bins[i] = uint16(n)
+	}
+	return thr, bins
+}()
 
 // learnPatternFit tracks, over about the last hour, the regression of the published residual e
 // on the profile in use p (its mean is re-centred to zero daily): a residual that is minus the

@@ -150,3 +150,41 @@ func TestLogGetIsExp2(t *testing.T) {
 		t.Fatal("logGet(0) is not 0")
 	}
 }
+
+// TestLogSetIsLog2 checks logSet's tables against math.Log2 to the bit: at every threshold of
+// the rounding (±2^14 ulps, where its fallback takes over and around it) in octaves across the
+// whole range, at random values, and at the edges (0, negative, NaN, subnormal, infinite).
+func TestLogSetIsLog2(t *testing.T) {
+	check := func(v float64) {
+		t.Helper()
+		var got, want uint16
+		logSet(&got, v)
+		logSetExact(&want, v)
+		if !(v > 0) {
+			want = 1
+		}
+		if got != want {
+			t.Fatalf("logSet(%v) = %d, want %d", v, got, want)
+		}
+	}
+	for _, e := range []int{-1022, -500, -129, -128, -100, -10, -1, 0, 1, 10, 100, 127, 128, 500, 1023} {
+		for k := range 256 {
+			th := math.Float64bits(math.Ldexp(math.Exp2((float64(k)+0.5)/256), e))
+			for d := int64(-1 << 14); d <= 1<<14; d += 1 << 9 {
+				check(math.Float64frombits(uint64(int64(th) + d)))
+			}
+			for d := int64(-3); d <= 3; d++ {
+				check(math.Float64frombits(uint64(int64(th) + d)))
+			}
+		}
+		check(math.Ldexp(1, e))
+		check(math.Nextafter(math.Ldexp(2, e), 0))
+	}
+	rng := rand.New(rand.NewPCG(5, 8))
+	for range 1_000_000 {
+		check(math.Ldexp(1+rng.Float64(), rng.IntN(300)-150))
+	}
+	for _, v := range []float64{0, -1, math.NaN(), math.Inf(1), math.Inf(-1), 5e-324, 1e-310, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		check(v)
+	}
+}
