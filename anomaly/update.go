@@ -565,12 +565,14 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 //     judged separately upwards and downwards (counts and bounded series are skewed);
 //   - the mean |residual| over a longer still window, for changes of spread or spike density;
 //   - runs of identical values, against how often the series repeats itself: a stuck value;
+//   - a run of zeros in a series of low counts, against its chance (see zeros);
 //   - a raised noise (see volatility);
 //   - the mean residual around the slow level over the last hour or two (see learnSlowDrift),
 //     for a drop, a ramp or a late pattern the fast level has already followed: halved low
 //     counts, a slow leak;
 //   - a sudden lasting jump: a step between two samples beyond the largest of about the last
 //     week, after which the series stays on the far side (see jump);
+//   - first differences that add up the same way beyond the series' step noise (see steps);
 //   - a value beyond the whole range seen (see update).
 //
 // Each is judged by a streaming peaks-over-threshold tail (tailFit). The first three -log10
