@@ -221,10 +221,12 @@ func TestSnapshotFormat3Restores(t *testing.T) {
 	for i, r := range rs {
 		require.Less(t, r.Score, 0.5, "sample %d after the restore", i)
 	}
+	// Forecasts as the old model's to 0.05 (the series' noise is 2): the slow level learns
+	// over 36 hours since 2026-12-07 (48 before), which moves them by 0.006-0.021 here.
 	got := m.Forecasts(nil)
 	require.Len(t, got, len(want.Forecasts))
 	for i, w := range want.Forecasts {
-		require.InDelta(t, w.Value, got[i].Value, 1e-3)
+		require.InDelta(t, w.Value, got[i].Value, 5e-2)
 		require.InDelta(t, w.Upper-w.Lower, got[i].Upper-got[i].Lower, 1e-2)
 	}
 	// Its snapshot is of the current format, and smaller.

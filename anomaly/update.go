@@ -13,7 +13,7 @@ const (
 	// Levels and profiles.
 	tuneLevelTau      = 3 * 3600e9       // fast level memory (ns)
 	tuneLevelAlphaMin = 0.02             // ... at least this much per sample
-	tuneSlowTau       = 2 * 24 * 3600e9  // memory of the slow level the daily profiles learn against (ns)
+	tuneSlowTau       = 36 * 3600e9      // memory of the slow level the daily profiles learn against (ns)
 	tuneWeeklySlowTau = 14 * 24 * 3600e9 // ... and the weekly one (ns)
 	tuneDailyGamma    = 0.35             // share of the daily profile renewed per day
 	tuneWeeklyGamma   = 0.3              // share of the weekly profile renewed per week
