@@ -176,7 +176,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 	// Soon after a re-levelling, a sample back at the level from before it is the end of a
 	// burst, not news: it is scored against whichever of the two levels it is nearer.
-	if m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge) {
+	if m.justRelevelled(ts) {
 		if zb := (e + float64(m.lastShift)) / s; math.Abs(zb) < math.Abs(zs) {
 			zs = zb
 		}
@@ -257,6 +257,12 @@ func (m *Model) update(ts int64, v float64) Result {
 	m.updateEligible()
 	m.choose()
 	return res
+}
+
+// justRelevelled reports whether ts is within tuneUndoAge of the last re-levelling, while the
+// level from before it still counts as normal (update's score, zeros).
+func (m *Model) justRelevelled(ts int64) bool {
+	return m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge)
 }
 
 // rateCache holds the learning rates that depend only on the interval dt between samples and
@@ -1109,7 +1115,7 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 		return 0
 	}
 	lam := max(base, 0)
-	if m.lastShift != 0 && ts-m.shiftAt < int64(tuneUndoAge) {
+	if m.justRelevelled(ts) {
 		// Soon after a re-levelling, the level from before it is still normal (as in update):
 		// zeros after a burst that re-levelled the series are its end.
 		lam = max(min(lam, base-float64(m.lastShift)), 0)

@@ -33,6 +33,12 @@ type Source interface {
 	QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (model.Matrix, error)
 }
 
+// liveReadReporter is a Source that says how it read an expression's last live query
+// (package source's does: an instant query, /federate or a scrape of the targets).
+type liveReadReporter interface {
+	LastLiveRead(expr string) (source.LiveRead, bool)
+}
+
 // Shard selects the series one replica models: those whose hash modulo Count is Index,
 // exactly as Prometheus' hashmod relabelling computes it (the last 8 bytes of the MD5 of the
 // values of the source labels joined by ";", big-endian, modulo Count). The source labels are
@@ -417,9 +423,7 @@ func (q *Query) Cycle(ctx context.Context, src Source, t time.Time) (CycleResult
 	start := time.Now()
 	vec, err := src.Query(ctx, q.cfg.Expr, t)
 	res.QueryTime = time.Since(start)
-	if lr, ok := src.(interface {
-		LastLiveRead(string) (source.LiveRead, bool)
-	}); ok {
+	if lr, ok := src.(liveReadReporter); ok {
 		if r, ok := lr.LastLiveRead(q.cfg.Expr); ok {
 			q.statusMu.Lock()
 			q.read = r
