@@ -646,19 +646,12 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	if X6 > top {
 		r, top = ReasonLevelShift, X6
 	}
+	// A jump or steps: upwards a burst until it has lasted (see update), downwards a drop.
 	if X7 > top {
-		// Upwards a burst until it has lasted (see update), downwards a drop.
-		r, top = ReasonSpike, X7
-		if m.jumpD < 0 {
-			r = ReasonLevelShift
-		}
+		r, top = burstOrDrop(m.jumpD < 0), X7
 	}
 	if X9 > top {
-		// Upwards a burst, downwards a drop (as jump).
-		r, top = ReasonSpike, X9
-		if m.stepS < 0 {
-			r = ReasonLevelShift
-		}
+		r, top = burstOrDrop(m.stepS < 0), X9
 	}
 	if X3 > top {
 		r, top = ReasonVarianceChange, X3
@@ -708,6 +701,14 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 		return s, ReasonNone
 	}
 	return s, r
+}
+
+// burstOrDrop is the reason of a sudden change: a drop downwards, a spike upwards (score).
+func burstOrDrop(down bool) Reason {
+	if down {
+		return ReasonLevelShift
+	}
+	return ReasonSpike
 }
 
 // jump judges a sudden lasting change: a first difference beyond the largest of the last

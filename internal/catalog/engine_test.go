@@ -14,17 +14,9 @@ import (
 // clause on that account (anomaly's score). These four were missed before (BENCHMARKS.md,
 // 2026-12-07).
 func TestEngineHoldsASpikeOnAWeekendBatchSeries(t *testing.T) {
-	spec, err := anomaly.Compile(anomaly.Config{})
-	require.NoError(t, err)
-	o := DefaultOptions()
-	for _, i := range []int{1, 3, 5, 7} {
-		s, err := Generate(o, Case{Weekly, Spike1, i})
-		require.NoError(t, err)
+	requireDetectedQuickly(t, Weekly, Spike1, []int{1, 3, 5, 7}, func(s *Series) {
 		require.Contains(t, s.Params, "weekend batch", "the premise: a weekend-batch series")
-		out, err := Score(s, Models(spec)(s), ShippedRule, o.Warmup)
-		require.NoError(t, err)
-		require.True(t, out.Detected && out.Delay <= QuickSteps, "%v: detected %v after %d steps", s.Case, out.Detected, out.Delay)
-	}
+	})
 }
 
 // A one-sample spike of three times a CPU's utilisation: its return is a step as large, which
@@ -32,12 +24,23 @@ func TestEngineHoldsASpikeOnAWeekendBatchSeries(t *testing.T) {
 // underneath for the alert's `for:` clause (anomaly's score). These two were missed when it
 // did not (BENCHMARKS.md, the steps channel).
 func TestEngineHoldsASpikeWhoseReturnIsAStep(t *testing.T) {
+	requireDetectedQuickly(t, CPU, Spike1, []int{3, 7}, nil)
+}
+
+// requireDetectedQuickly scores the catalogue's series of kind k and failure f at the given
+// indexes with the engine's defaults and the shipped rule, and requires each detected within
+// QuickSteps; premise, if not nil, checks each series first.
+func requireDetectedQuickly(t *testing.T, k Kind, f Failure, indexes []int, premise func(*Series)) {
+	t.Helper()
 	spec, err := anomaly.Compile(anomaly.Config{})
 	require.NoError(t, err)
 	o := DefaultOptions()
-	for _, i := range []int{3, 7} {
-		s, err := Generate(o, Case{CPU, Spike1, i})
+	for _, i := range indexes {
+		s, err := Generate(o, Case{k, f, i})
 		require.NoError(t, err)
+		if premise != nil {
+			premise(s)
+		}
 		out, err := Score(s, Models(spec)(s), ShippedRule, o.Warmup)
 		require.NoError(t, err)
 		require.True(t, out.Detected && out.Delay <= QuickSteps, "%v: detected %v after %d steps", s.Case, out.Detected, out.Delay)
