@@ -563,3 +563,32 @@ func TestValuesBeyondMaxValueRejected(t *testing.T) {
 	_, err = m.Update(at.Add(time.Minute), MaxValue)
 	require.NoError(t, err, "MaxValue itself is accepted")
 }
+
+// A component the Config turns On is published once its candidates are eligible, whether or
+// not the data shows it helps; Auto publishes what the data shows.
+func TestForcedComponentsArePublished(t *testing.T) {
+	const perDay = 288
+	ts, vs := series(9*perDay, 5*time.Minute, 2, dailySine) // a daily pattern, no weekly one
+	for name, tc := range map[string]struct {
+		cfg  Config
+		want func(c uint8) bool
+	}{
+		"weekly on":   {Config{Weekly: On}, isWeekly},
+		"weekly auto": {Config{}, func(c uint8) bool { return c == candCoarse || c == candFine }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := run(t, tc.cfg, ts, vs)
+			require.True(t, tc.want(m.cand), "candidate published: %d", m.cand)
+		})
+	}
+	flatTs, flat := series(3*perDay, 5*time.Minute, 2, func(int, time.Time) float64 { return 100 })
+	for name, tc := range map[string]struct {
+		cfg  Config
+		want bool
+	}{"daily on": {Config{Daily: On}, true}, "daily auto": {Config{}, false}} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := run(t, tc.cfg, flatTs, flat)
+			require.Equal(t, tc.want, m.cand != candNone, "candidate published: %d", m.cand)
+		})
+	}
+}

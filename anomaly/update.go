@@ -466,7 +466,7 @@ func (m *Model) choose() {
 	if m.step > 0 && int64(m.evN)*m.step >= int64(tuneEvidenceMin) {
 		best := m.cand
 		for i := range uint8(numCand) {
-			if m.eligible&(1<<i) == 0 || (c.Daily == On && i == candNone) || (c.Weekly == On && m.eligible&(1<<candWeekly) != 0 && !isWeekly(i)) {
+			if !m.allowed(i) {
 				continue
 			}
 			need := float32(tuneSwitchBetter) // a more complex baseline must be clearly better
@@ -491,10 +491,12 @@ func (m *Model) choose() {
 	}
 }
 
-// allowed reports whether the Config lets candidate i be published.
+// allowed reports whether the Config lets candidate i be published: an eligible one, with a
+// daily profile if Daily is On, and a weekly one if Weekly is On once they are eligible.
 func (m *Model) allowed(i uint8) bool {
 	c := m.spec.cfg
-	return m.eligible&(1<<i) != 0 && !(c.Daily == On && i == candNone)
+	return m.eligible&(1<<i) != 0 && !(c.Daily == On && i == candNone) &&
+		!(c.Weekly == On && m.eligible&(1<<candWeekly) != 0 && !isWeekly(i))
 }
 
 // levelShift detects a lasting change of level (two-sided CUSUM on the standardised
