@@ -448,3 +448,20 @@ func scores(rs []Result, from, to int) []float64 {
 	}
 	return s
 }
+
+// The spike channel judges what is new in a residual only where consecutive residuals are
+// strongly correlated, and never more than the residual itself: the first sample of a change
+// (after a small residual) is judged on z, the samples that carry it over on their innovation.
+func TestInnovation(t *testing.T) {
+	m := &Model{zz: 1, zlag: 0.9, lastZ: 3} // ρ = 0.9
+	zi := (4 - 0.9*3) / math.Sqrt(1-0.81)
+	require.InDelta(t, zi, m.innovation(4), 1e-6, "a high residual after a high one: its innovation")
+	m.lastZ = 0
+	require.Equal(t, 4.0, m.innovation(4), "the first sample of a change: z itself")
+	m.lastZ = -3
+	require.Equal(t, 4.0, m.innovation(4), "a reversal: z, not the larger innovation")
+	m.zlag, m.lastZ = 0.5, 3 // ρ = 0.5, below tuneInnovRho
+	require.Equal(t, 4.0, m.innovation(4))
+	m.zz = 0 // nothing learned yet
+	require.Equal(t, 4.0, m.innovation(4))
+}
