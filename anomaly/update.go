@@ -715,9 +715,10 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 // a high residual is then mostly the previous one carried over: a burst of a counter seen
 // through rate(x[5m]) lasts five samples, and judged on z it counted five times. The first
 // sample of a change has a small z_prev and is judged on z, so drops and spikes are seen as
-// before. Whitening every series (tried) lost NAB on both folds, and the lower the threshold
-// the more false alarms at the steps of a weekly pattern that the weekly profile's 30-minute
-// bins miss; it is not knife-edge for NAB (0.6, 0.7 and 0.8 gain alike, BENCHMARKS.md).
+// before. tuneInnovRho is the lag-1 autocorrelation of a rate over five steps (five
+// increments, four shared). Whitening every series (tried) lost NAB on both folds, and the lower
+// the threshold the more false alarms at the steps of a weekly pattern that the weekly
+// profile's 30-minute bins miss (BENCHMARKS.md).
 func (m *Model) innovation(z float64) float64 {
 	if m.zz <= 0 {
 		return z
