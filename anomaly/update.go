@@ -610,10 +610,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	m.zz += a * (zc*zc - m.zz)
 	m.zlag += a * (zc*m.lastZ - m.zlag)
 	m.lastZ = zc
-	rho := 0.0
-	if m.zz > 0 {
-		rho = min(max(float64(m.zlag/m.zz), 0), tuneMaxRho)
-	}
+	rho := m.rho()
 	m.drift += tuneDriftAlpha * (zc - m.drift)
 	b := (1 - tuneDriftAlpha) * rho
 	y := math.Abs(float64(m.drift)) / math.Sqrt(tuneDriftAlpha/(2-tuneDriftAlpha)*(1+b)/(1-b))
@@ -720,10 +717,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 // the threshold the more false alarms at the steps of a weekly pattern that the weekly
 // profile's 30-minute bins miss (BENCHMARKS.md).
 func (m *Model) innovation(z float64) float64 {
-	if m.zz <= 0 {
-		return z
-	}
-	rho := min(max(float64(m.zlag/m.zz), 0), tuneMaxRho)
+	rho := m.rho()
 	if rho < tuneInnovRho {
 		return z
 	}
@@ -731,6 +725,15 @@ func (m *Model) innovation(z float64) float64 {
 		return zi
 	}
 	return z
+}
+
+// rho is the residuals' learned lag-1 autocorrelation, in [0, tuneMaxRho] (0 before any is
+// learned).
+func (m *Model) rho() float64 {
+	if m.zz <= 0 {
+		return 0
+	}
+	return min(max(float64(m.zlag/m.zz), 0), tuneMaxRho)
 }
 
 // burstOrDrop is the reason of a sudden change: a drop downwards, a spike upwards (score).
