@@ -81,11 +81,17 @@ var errNoOnset = errors.New("no meaningful onset found in the last week")
 // series is drawn again from the streams of "kind/failure/index#r", r = 1, 2, ...: the cell
 // then holds series on which the failure means something, as the onset rule intends.
 func Generate(o Options, c Case) (*Series, error) {
+	s, _, _, err := generate(o, c)
+	return s, err
+}
+
+// generate is Generate, returning the series' generator and failure plan too.
+func generate(o Options, c Case) (*Series, gen, *plan, error) {
 	key := c.String()
 	for r := 1; ; r++ {
-		s, _, _, err := build(o, c, key)
+		s, g, pl, err := build(o, c, key)
 		if !errors.Is(err, errNoOnset) || r > redraws {
-			return s, err
+			return s, g, pl, err
 		}
 		key = fmt.Sprintf("%s#%d", c, r)
 	}
