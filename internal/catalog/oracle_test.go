@@ -104,3 +104,105 @@ func TestAnOracleCatchesFlattenedAndShiftedCounts(t *testing.T) {
 		require.Greater(t, share, 0.9)
 	}
 }
+
+// Nor are most of the CPU-like series' misses the data's (the engine, seed 1: a flattened
+// pattern 25%, a 3-hour phase shift 38%, a drop to half 62% within QuickSteps). An oracle that
+// knows the series' model (the daily pattern, the AR(1) walk around it and the jitter: a Kalman
+// filter) and the change, but not when it starts (a generalised likelihood ratio over changes
+// starting every `every` steps in the last `span`; its threshold where the normal weeks pass it
+// 1 sample in 2,800), judged by the shipped rule, catches about two thirds of the flattened
+// patterns and the shifts and nearly every halving (seeds 1–3). The walk explains a level that
+// moves, so what gives a change away is mostly its first step: with changes tried every minute
+// (two minutes of CPU a run, not here) the oracle catches 20 of 24 flattened patterns, with one
+// every 5 minutes 17, every 15 minutes 16. The catalogue's bar of 80% a class is at about the
+// limit of what any detector can do on this kind's flattening (BENCHMARKS.md).
+func TestAnOracleCatchesCPUChanges(t *testing.T) {
+	for _, tc := range []struct {
+		f           Failure
+		every, span int
+		least       float64
+	}{{Flatten, 15, 240, 0.6}, {Phase, 15, 240, 0.6}, {Drop50, 1, 10, 0.9}} {
+		caught, n := 0, 0
+		for seed := uint64(1); seed <= 3; seed++ {
+			o := DefaultOptions()
+			o.Seed = seed
+			for i := range o.PerCell {
+				s, g, _, err := generate(o, Case{Kind: CPU, Failure: tc.f, Index: i})
+				require.NoError(t, err)
+				c := g.(*cpu)
+				start := s.Start.Unix()
+				at := func(i int) int64 { return start + int64(i)*stepSeconds }
+				null := kalmanAR1{phi: c.walk.phi, q: c.walk.innov * c.walk.innov, r: c.jitter * c.jitter, p: c.walk.sd * c.walk.sd}
+				type change struct {
+					from      int
+					k         kalmanAR1
+					llr, flat float64
+				}
+				var changes []change
+				glr := func(i int) float64 {
+					if i%tc.every == 0 {
+						ch := change{from: i, k: null}
+						if tc.f == Flatten {
+							ch.flat = dailyMean(g, at(i))
+						}
+						changes = append(changes, ch)
+					}
+					for len(changes) > 0 && i-changes[0].from >= tc.span {
+						changes = changes[1:]
+					}
+					y, mu := s.Values[i], g.expected(at(i))
+					l0 := null.next(y - mu)
+					best := 0.0
+					for j := range changes {
+						alt := changes[j].flat
+						switch tc.f {
+						case Phase:
+							alt = g.expected(at(i) - phaseShift)
+						case Drop50:
+							alt = mu / 2
+						}
+						changes[j].llr += changes[j].k.next(y-alt) - l0
+						best = max(best, changes[j].llr)
+					}
+					return best
+				}
+				var normal []float64
+				for i := range s.Onset {
+					if x := glr(i); i >= int(o.Warmup/time.Minute) {
+						normal = append(normal, x)
+					}
+				}
+				slices.Sort(normal)
+				h := normal[len(normal)-len(normal)/2800]
+				a := NewAlert(ShippedRule)
+				end := s.Onset + judge/stepSeconds
+				if tc.f.Quick() {
+					end = s.Onset + QuickSteps + 1
+				}
+				for i := s.Onset; i < end; i++ {
+					if a.Eval(s.Start.Add(time.Duration(i)*s.Step), glr(i) > h) == Firing {
+						caught++
+						break
+					}
+				}
+				n++
+			}
+		}
+		share := float64(caught) / float64(n)
+		t.Logf("cpu/%s: the oracle catches %d of %d", tc.f, caught, n)
+		require.Greater(t, share, tc.least)
+	}
+}
+
+// kalmanAR1 filters y = a + w, a an AR(1) state (coefficient phi, innovation variance q), w
+// white noise of variance r; p is the state's variance.
+type kalmanAR1 struct{ phi, q, r, a, p float64 }
+
+// next returns the log-likelihood of y given the past, and learns y.
+func (k *kalmanAR1) next(y float64) float64 {
+	a, p := k.phi*k.a, k.phi*k.phi*k.p+k.q
+	s, e := p+k.r, y-a
+	g := p / s
+	k.a, k.p = a+g*e, (1-g)*p
+	return -0.5*math.Log(2*math.Pi*s) - e*e/(2*s)
+}
