@@ -10,7 +10,18 @@ import (
 // BenchmarkUpdate measures one steady-state Update (after warm-up): ns/op and allocs/op.
 func BenchmarkUpdate(b *testing.B) {
 	ts, vs := series(288*14, 5*time.Minute, 2, dailySine)
-	benchmarkUpdate(b, ts, vs)
+	benchmarkUpdate(b, Config{}, ts, vs)
+}
+
+// BenchmarkUpdateZone is BenchmarkUpdate with the seasonal profiles in a time zone that
+// changes its offset twice a year (Config.Location: a search of its offsets per sample).
+func BenchmarkUpdateZone(b *testing.B) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts, vs := series(288*14, 5*time.Minute, 2, dailySine)
+	benchmarkUpdate(b, Config{Location: loc}, ts, vs)
 }
 
 // BenchmarkUpdateCounts is BenchmarkUpdate on Poisson counts of mean 3 (the zeros channel
@@ -18,11 +29,11 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkUpdateCounts(b *testing.B) {
 	ts, _ := series(288*14, 5*time.Minute, 0, dailySine)
 	vs := poissonCounts(rand.New(rand.NewPCG(1, 2)), len(ts), func(int) float64 { return 3 })
-	benchmarkUpdate(b, ts, vs)
+	benchmarkUpdate(b, Config{}, ts, vs)
 }
 
-func benchmarkUpdate(b *testing.B, ts []time.Time, vs []float64) {
-	m, err := New(Config{})
+func benchmarkUpdate(b *testing.B, cfg Config, ts []time.Time, vs []float64) {
+	m, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

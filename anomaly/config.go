@@ -119,6 +119,11 @@ type Config struct {
 	// WarmUp is how much history the model needs before it reports itself ready.
 	// Zero: max(1 day, 100 samples) with Daily not Off, else 100 samples.
 	WarmUp time.Duration
+	// Location is the time zone whose days and weeks the seasonal profiles follow: with the
+	// zone of the business a series serves, office hours that open at 09:00 local time stay
+	// at their place in the profiles across daylight-saving changes, where in UTC the whole
+	// pattern moves by an hour overnight and scores as a change for days. Nil: UTC.
+	Location *time.Location
 }
 
 // DefaultConfig returns the documented defaults (all that a zero Config also gets).
@@ -158,6 +163,80 @@ type Spec struct {
 	warmUp   time.Duration // resolved: Config.WarmUp or its default
 	// logDamping is log(Damping): the trend's damping over d is exp(logDamping·d/day).
 	logDamping float64
+	// zone is Location's offsets from UTC, by the instant from which each holds (sorted; the
+	// first from the beginning of time); nil for UTC.
+	zone []zoneSpan
+}
+
+// zoneSpan is an offset from UTC (ns) that holds from an instant (Unix ns) to the next span's.
+type zoneSpan struct{ from, off int64 }
+
+// zoneSpans tabulates loc's offsets from 1970 to 2200 (Go's own rules: the zone database, then
+// its rule for the years after it); nil for a zone that is UTC throughout.
+func zoneSpans(loc *time.Location) []zoneSpan {
+	if loc == nil {
+		return nil
+	}
+	offset := func(t time.Time) int64 {
+		_, off := t.Zone()
+		return int64(off) * 1e9
+	}
+	var spans []zoneSpan
+	end := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev, exact := time.Time{}, true
+	for t := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).In(loc); t.Before(end); {
+		if off := offset(t); len(spans) == 0 || spans[len(spans)-1].off != off {
+			from := t
+			if !exact {
+				// The offset changed somewhere in (prev, t]: find the second it did.
+				lo, hi := prev.Unix(), t.Unix()
+				for hi-lo > 1 {
+					if h := lo + (hi-lo)/2; offset(time.Unix(h, 0).In(loc)) == off {
+						hi = h
+					} else {
+						lo = h
+					}
+				}
+				from = time.Unix(hi, 0)
+			}
+			spans = append(spans, zoneSpan{from.UnixNano(), off})
+		}
+		_, next := t.ZoneBounds()
+		switch {
+		case next.IsZero(): // the offset holds for ever
+			t = end
+		case !next.After(t):
+			// Where Go's zone data gives way to the zone's rule, ZoneBounds can end a zone
+			// before the instant asked about (the last days of leap years, Go 1.26): step a
+			// day and find the change, if any, by bisection.
+			prev, exact, t = t, false, t.Add(24*time.Hour)
+		default:
+			prev, exact, t = t, true, next.In(loc)
+		}
+	}
+	if len(spans) == 1 && spans[0].off == 0 {
+		return nil
+	}
+	spans[0].from = math.MinInt64
+	return spans
+}
+
+// local is ts (Unix ns) in the configured time zone (see localNS).
+func (s *Spec) local(ts int64) localNS {
+	z := s.zone
+	if len(z) == 0 {
+		return localNS(ts)
+	}
+	i, j := 0, len(z) // z[i].from <= ts < z[j].from
+	for j-i > 1 {
+		h := int(uint(i+j) >> 1)
+		if z[h].from <= ts {
+			i = h
+		} else {
+			j = h
+		}
+	}
+	return localNS(ts + z[i].off)
 }
 
 // Compile validates cfg, applies defaults and returns the Spec that models are made from.
@@ -227,6 +306,7 @@ func Compile(cfg Config) (*Spec, error) {
 		s.warmUp = 24 * time.Hour // a day, to see the daily pattern once
 	}
 	s.logDamping = math.Log(cfg.Damping)
+	s.zone = zoneSpans(cfg.Location)
 	return s, nil
 }
 

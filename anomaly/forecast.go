@@ -77,7 +77,7 @@ func (m *Model) eta(threshold float64, within time.Duration, upper bool) (time.D
 
 // horizonMAE is the expected mean absolute error of a forecast dh ahead.
 func (m *Model) horizonMAE(ts, dh int64) float64 {
-	one := m.scaleAt(ts) / sigmaPerMAD
+	one := m.scaleAt(m.spec.local(ts)) / sigmaPerMAD
 	prevH, prevE := int64(0), one
 	for i, h := range m.spec.horizons {
 		hs := &m.horizons[i]
@@ -188,7 +188,7 @@ func (m *Model) flatFrom(origin, ts int64) float64 {
 			slow := m.slows[c]
 			b = slow + (b-slow)*math.Exp(-float64(ts-origin)/tuneRevertTau)
 		}
-		b += m.profiles(ts)[c]
+		b += m.profiles(m.spec.local(ts))[c]
 	}
 	return b
 }

@@ -346,7 +346,7 @@ func (m *Model) Predict(t time.Time) Result {
 	}
 	ts := t.UnixNano()
 	b := m.baselineAt(ts)
-	s := m.scaleAt(ts)
+	s := m.scaleAt(m.spec.local(ts))
 	k := m.spec.k
 	return Result{Baseline: m.out(b), Lower: m.out(b - k*s), Upper: m.out(b + k*s), Ready: m.ready()}
 }
@@ -368,27 +368,32 @@ type slot struct {
 	w      float32
 }
 
-// phase is ts's offset in a period starting on a Monday at 00:00 UTC.
-func phase(ts, period int64) int64 { return ((ts-mondayEpochNS)%period + period) % period }
+// localNS is a time in the series' time zone (Config.Location): Unix nanoseconds plus the
+// zone's offset at that instant, so that its days and weeks start at local midnight. The
+// seasonal profiles are indexed by it; everything else (ages, steps, gaps) uses Unix time.
+type localNS int64
 
-func coarseSlot(ts int64) slot {
+// phase is t's offset in a period starting on a Monday at 00:00 local time.
+func phase(t localNS, period int64) int64 { return ((int64(t)-mondayEpochNS)%period + period) % period }
+
+func coarseSlot(ts localNS) slot {
 	off := phase(ts, dayNS)
 	i0 := int(off / coarseSlotNS)
 	return slot{i0, (i0 + 1) % coarseSlots, float32(off%coarseSlotNS) / float32(coarseSlotNS)}
 }
 
-func fineSlot(ts int64) int      { return int(phase(ts, dayNS) / fineSlotNS) }
-func weeklySlot(ts int64) int    { return int(phase(ts, weekNS) / weeklySlotNS) }
-func dayScaleSlot(ts int64) int  { return int(phase(ts, dayNS) / (dayNS / dayScaleSlots)) }
-func weekScaleSlot(ts int64) int { return int(phase(ts, weekNS) / weekScaleNS) }
+func fineSlot(ts localNS) int      { return int(phase(ts, dayNS) / fineSlotNS) }
+func weeklySlot(ts localNS) int    { return int(phase(ts, weekNS) / weeklySlotNS) }
+func dayScaleSlot(ts localNS) int  { return int(phase(ts, dayNS) / (dayNS / dayScaleSlots)) }
+func weekScaleSlot(ts localNS) int { return int(phase(ts, weekNS) / weekScaleNS) }
 
-// profiles returns each candidate's profile value at ts.
-func (m *Model) profiles(ts int64) [numCand]float64 {
+// profiles returns each candidate's profile value at local time ts.
+func (m *Model) profiles(ts localNS) [numCand]float64 {
 	return [numCand]float64{0, m.prof(profCoarse).at(coarseSlot(ts)), m.prof(profFine).get(fineSlot(ts)),
 		m.prof(profWeekly).get(weeklySlot(ts)), m.prof(profSmooth).at(smoothSlot(ts))}
 }
 
-func smoothSlot(ts int64) slot {
+func smoothSlot(ts localNS) slot {
 	off := phase(ts, weekNS)
 	i0 := int(off / smoothSlotNS)
 	return slot{i0, (i0 + 1) % smoothSlots, float32(off%smoothSlotNS) / float32(smoothSlotNS)}
@@ -426,10 +431,10 @@ func trendFactor(d, step int64, ld float64) float64 {
 	return phi * -math.Expm1(ld*float64(d)/float64(dayNS)) / (1 - phi)
 }
 
-// scaleAt is the robust sigma of the residuals expected at ts, with floors: the global spread
-// times the learned factor of the time of day (or of week, with the weekly profile in use),
-// shrunk towards 1 by how many samples it rests on.
-func (m *Model) scaleAt(ts int64) float64 {
+// scaleAt is the robust sigma of the residuals expected at local time ts, with floors: the
+// global spread times the learned factor of the time of day (or of week, with the weekly
+// profile in use), shrunk towards 1 by how many samples it rests on.
+func (m *Model) scaleAt(ts localNS) float64 {
 	s := m.spread
 	if s > 0 {
 		age := m.last - m.first

@@ -124,7 +124,8 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 
 	// What the model expected before seeing v.
-	prof := m.profiles(ts)
+	lt := m.spec.local(ts)
+	prof := m.profiles(lt)
 	// The slow level always carries the damped trend (unless it is off), so that the evidence
 	// can tell whether publishing it helps; tr is the part published.
 	// The slow levels always carry their damped trends (unless off), so that the evidence can
@@ -149,7 +150,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 	c := m.cand
 	base := m.levels[c] + tr + prof[c]
-	s := m.scaleAt(ts)
+	s := m.scaleAt(lt)
 	k := m.spec.k
 	res := Result{Baseline: m.out(base), Lower: m.out(base - k*s), Upper: m.out(base + k*s)}
 	e := v - base
@@ -191,7 +192,7 @@ func (m *Model) update(ts int64, v float64) Result {
 	}
 	slow := m.learnSlowDrift(v, s, &trS, &prof)
 	zeros := m.zeros(ts, v, base, e, dt)
-	res.Score, res.Reason = m.score(ts, zs, spatial, v, (v-m.lastV)/norm, norm, slow, zeros, ready)
+	res.Score, res.Reason = m.score(ts, lt, zs, spatial, v, (v-m.lastV)/norm, norm, slow, zeros, ready)
 	// Samples far off the baseline on the same side in a row: past a few, a spike is a shift.
 	switch {
 	case zs > tuneClip:
@@ -229,8 +230,8 @@ func (m *Model) update(ts int64, v float64) Result {
 	// has sharp edges still to learn); the first day is the daily pattern's first sight and the
 	// first week the weekly one's: their slow levels hold still meanwhile.
 	m.learnEvidence(ts, v, &trS, &prof)
-	m.learnScale(ts, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s))
-	m.learnCandidates(ts, v, &trS, &prof, lim)
+	m.learnScale(ts, lt, min(max(e, -tuneSpreadClip*s), tuneSpreadClip*s))
+	m.learnCandidates(ts, lt, v, &trS, &prof, lim)
 	if ts-m.centred >= dayNS {
 		m.recentre(ts)
 	}
@@ -316,7 +317,7 @@ func (c *rateCache) update(dt, age, step int64, ld float64) {
 // of itself per period whatever the step: a sample corrects its point(s) by
 // 1-(1-g)^(min(dt,slot)/slot) of the residual. In the first periods g is 1/(periods seen+1), so
 // a clean pattern is learned within a few periods; then the tuned rate.
-func (m *Model) learnCandidates(ts int64, v float64, trS, prof *[numCand]float64, lim float64) {
+func (m *Model) learnCandidates(ts int64, lt localNS, v float64, trS, prof *[numCand]float64, lim float64) {
 	age := ts - m.first
 	rc := &m.rates
 	as, asw := rc.slow, rc.weeklySlow
@@ -331,13 +332,13 @@ func (m *Model) learnCandidates(ts int64, v float64, trS, prof *[numCand]float64
 		r := min(max(dev-prof[i], -l), l)
 		switch i {
 		case candCoarse:
-			nlms(m.prof(profCoarse), coarseSlot(ts), rc.coarse*r, ts, profCoarse)
+			nlms(m.prof(profCoarse), coarseSlot(lt), rc.coarse*r, ts, profCoarse)
 		case candFine:
-			m.prof(profFine).addDithered(fineSlot(ts), rc.fine*r, dither(ts, profFine))
+			m.prof(profFine).addDithered(fineSlot(lt), rc.fine*r, dither(ts, profFine))
 		case candWeekly:
-			m.prof(profWeekly).addDithered(weeklySlot(ts), rc.weekly*r, dither(ts, profWeekly))
+			m.prof(profWeekly).addDithered(weeklySlot(lt), rc.weekly*r, dither(ts, profWeekly))
 		case candWeeklySmooth:
-			nlms(m.prof(profSmooth), smoothSlot(ts), rc.smooth*r, ts, profSmooth)
+			nlms(m.prof(profSmooth), smoothSlot(lt), rc.smooth*r, ts, profSmooth)
 		}
 		if !firstSight {
 			if isWeekly(uint8(i)) {
@@ -366,7 +367,7 @@ func nlms(p prof16, s slot, delta float64, ts int64, k uint64) {
 
 // learnScale learns the spread of the published residual: globally, and per time of day and
 // of week (each renewing tuneScaleGamma of itself per visit, faster in the first visits).
-func (m *Model) learnScale(ts int64, e float64) {
+func (m *Model) learnScale(ts int64, lt localNS, e float64) {
 	a := math.Abs(e)
 	beta := m.rates.spread
 	if m.n < 30 {
@@ -384,8 +385,8 @@ func (m *Model) learnScale(ts int64, e float64) {
 			p.q[i] = 1
 		}
 	}
-	learn(profDayScale, dayScaleSlot(ts), m.rates.dayScale)
-	learn(profWeekScale, weekScaleSlot(ts), m.rates.weekScale)
+	learn(profDayScale, dayScaleSlot(lt), m.rates.dayScale)
+	learn(profWeekScale, weekScaleSlot(lt), m.rates.weekScale)
 }
 
 // recentre moves the mean of each profile into its levels, keeping each candidate's
@@ -536,7 +537,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 			// hour): the slow drift still judges it against the slow level, so that the steps of
 			// a leak add up there. A larger one is news at once, and then part of the level.
 			shift := m.shiftSum[i][m.cand] / float32(m.shiftN[i])
-			s := m.scaleAt(m.last)
+			s := m.scaleAt(m.spec.local(m.last))
 			wander := math.Abs(float64(shift)) < tuneWanderShift*s
 			for j := range m.levels {
 				if m.firstSight(j, m.last-m.first) {
@@ -592,7 +593,7 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // sample keeps the score up for the steps an alert's `for:` clause needs. The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
-func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready bool) (float64, Reason) {
+func (m *Model) score(ts int64, lt localNS, z, spatial, v, d, norm, slow, X8 float64, ready bool) (float64, Reason) {
 	sur := min(log10Tail2(math.Abs(m.innovation(z))), 50)
 	m.short += tuneShortAlpha * (float32(sur) - m.short)
 	// The short mean, but no more than the newest sample's own surprisal: a sustained anomaly
@@ -617,7 +618,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 	X2 := m.driftTail.judge(float32(min(log10Tail2(y), 50)), m.n)
 	m.vol += tuneVolAlpha * (float32(min(math.Abs(z), tuneSpreadZClip)) - m.vol)
 	X3 := m.volTail.judge(m.vol, m.n)
-	vs, u := m.volatility(ts, d, norm)
+	vs, u := m.volatility(lt, d, norm)
 	X9 := m.steps(ts, u)
 	X5 := min(m.volSTail.judge(vs, m.n), float64(vs)/math.Ln10)
 	X7, step := m.jump(ts, v, z, ready)
@@ -695,7 +696,7 @@ func (m *Model) score(ts int64, z, spatial, v, d, norm, slow, X8 float64, ready 
 		c := m.cand
 		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Zeros: X8, Noise: X5,
 			SlowDrift: X6, Jump: X7, Beyond: spatial, Steps: X9, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
-			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(ts)})
+			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(lt)})
 	}
 	s := X / (X + tuneScoreHalf)
 	if s < ReasonMinScore {
@@ -794,7 +795,7 @@ func beyondSeen(multiple float64) float64 { return min(tuneSpatialX+tuneSpatialS
 // (renewing a share of themselves per visit, as the scale does), so a lasting change of the
 // noise stays news at every new time of day until it has been seen there; and not while the
 // channel suspects a young change (see suspectsVolatility).
-func (m *Model) volatility(ts int64, d, norm float64) (cusum float32, u float64) {
+func (m *Model) volatility(ts localNS, d, norm float64) (cusum float32, u float64) {
 	fl := m.floor() / norm
 	pd, pw := &m.diffScale[dayScaleSlot(ts)], &m.diffWeek[weekScaleSlot(ts)]
 	od, ow := logGet(*pd), logGet(*pw)
