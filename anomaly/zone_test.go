@@ -125,3 +125,17 @@ func TestSnapshotKeepsItsTimeZone(t *testing.T) {
 	_, err = utc.Restore(snap)
 	require.NoError(t, err, "UTC is no zone")
 }
+
+func TestParseLocation(t *testing.T) {
+	loc, err := ParseLocation("")
+	require.NoError(t, err)
+	require.Nil(t, loc, "empty is UTC")
+	loc, err = ParseLocation("Asia/Tokyo")
+	require.NoError(t, err)
+	require.Equal(t, "Asia/Tokyo", loc.String())
+	for _, bad := range []string{"Local", "Mars/Olympus", "../../etc/passwd", "Europe/Berlin\x00", "/etc/localtime", "europe berlin"} {
+		_, err := ParseLocation(bad)
+		require.Error(t, err, bad)
+		require.ErrorContains(t, err, "time zone", bad)
+	}
+}

@@ -42,6 +42,8 @@ export interface KizashiQuery extends DataQuery {
   daily?: Mode;
   weekly?: Mode;
   trend?: Mode;
+  /** IANA time zone whose days and weeks the seasonal profiles follow (default: the data source's, else UTC). */
+  timezone?: string;
   min?: number;
   /** History fetched before the panel range to warm the models up (default 7d, 14d for forecasts). */
   warmUp?: string;
@@ -68,6 +70,8 @@ export interface KizashiOptions extends DataSourceJsonData {
   daily?: Mode;
   weekly?: Mode;
   trend?: Mode;
+  /** IANA time zone whose days and weeks the seasonal profiles follow, e.g. Europe/Berlin (default UTC). */
+  timezone?: string;
   warmUp?: string;
   horizon?: string;
   maxSeries?: number;

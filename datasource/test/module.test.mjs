@@ -127,6 +127,7 @@ test('the editors render', async () => {
     );
     assert.match(html, /Query type/);
     assert.equal(/Horizon/.test(html), queryType === 'forecast', `horizon shown for ${queryType}`);
+    assert.equal(/Time zone/.test(html), queryType === 'anomaly' || queryType === 'forecast', `time zone shown for ${queryType}`);
   }
   const html = renderToString(
     React.createElement(plugin.components.ConfigEditor, {
@@ -136,6 +137,7 @@ test('the editors render', async () => {
   );
   assert.match(html, /Webhook URL/);
   assert.match(html, /Token/);
+  assert.match(html, /Time zone/);
 });
 
 test('dist/plugin.json follows Grafana conventions', async () => {

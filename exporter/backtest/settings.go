@@ -30,6 +30,7 @@ import (
 //	min: 0                  # valid range of the series
 //	max: 100
 //	log: false              # model log(1+value) (non-negative series, level-proportional swings)
+//	timezone: Europe/Berlin # the zone whose days and weeks the profiles follow; default UTC
 type Settings struct {
 	Sensitivity *float64   `yaml:"sensitivity"`
 	Daily       *Mode      `yaml:"daily"`
@@ -40,6 +41,7 @@ type Settings struct {
 	Min         *float64   `yaml:"min"`
 	Max         *float64   `yaml:"max"`
 	Log         *bool      `yaml:"log"`
+	Timezone    *string    `yaml:"timezone"`
 }
 
 // Mode is anomaly.Mode as a YAML value (auto, on or off).
@@ -140,6 +142,7 @@ func (s Settings) Override(o Settings) Settings {
 	override(&s.Min, o.Min)
 	override(&s.Max, o.Max)
 	override(&s.Log, o.Log)
+	override(&s.Timezone, o.Timezone)
 	if len(o.Horizons) > 0 {
 		s.Horizons = o.Horizons
 	}
@@ -191,6 +194,13 @@ func (s Settings) Config() (anomaly.Config, error) {
 	}
 	c.Min, c.Max = s.Min, s.Max
 	c.Log = s.Log != nil && *s.Log
+	if s.Timezone != nil {
+		loc, err := anomaly.ParseLocation(*s.Timezone)
+		if err != nil {
+			return anomaly.Config{}, fmt.Errorf("settings: timezone: %w", err)
+		}
+		c.Location = loc
+	}
 	if _, err := anomaly.Compile(c); err != nil {
 		return anomaly.Config{}, fmt.Errorf("settings: %w", err)
 	}

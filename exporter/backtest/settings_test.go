@@ -33,6 +33,8 @@ func TestParseSettings(t *testing.T) {
 		{name: "out of range", yaml: "sensitivity: 2\n", wantErr: "settings: sensitivity 2: must be in [0,1]"},
 		{name: "min above max", yaml: "min: 5\nmax: 1\n", wantErr: "settings: min 5 must be below max 1"},
 		{name: "horizons not increasing", yaml: "horizons: [6h, 1h]\n", wantErr: "settings: horizons must be positive and increasing"},
+		{name: "bad timezone", yaml: "timezone: Mars/Olympus\n", wantErr: `settings: timezone: time zone "Mars/Olympus": unknown`},
+		{name: "timezone Local", yaml: "timezone: Local\n", wantErr: `settings: timezone: time zone "Local": name the zone`},
 		{name: "two documents", yaml: "min: 0\n---\nmax: 1\n", wantErr: "more than one YAML document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,4 +109,19 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("sensitivity: -1\n"), 0o644))
 	_, err = LoadConfig(path)
 	require.ErrorContains(t, err, path+": ", "an invalid configuration names its file")
+}
+
+func TestSettingsTimezone(t *testing.T) {
+	file, err := ParseSettings([]byte("timezone: Asia/Tokyo\n"))
+	require.NoError(t, err)
+	cfg, err := file.Config()
+	require.NoError(t, err)
+	require.Equal(t, "Asia/Tokyo", cfg.Location.String())
+	berlin := "Europe/Berlin"
+	cfg, err = file.Override(Settings{Timezone: &berlin}).Config()
+	require.NoError(t, err)
+	require.Equal(t, "Europe/Berlin", cfg.Location.String(), "the flag overrides the file")
+	cfg, err = Settings{}.Config()
+	require.NoError(t, err)
+	require.Nil(t, cfg.Location, "UTC by default")
 }

@@ -156,6 +156,10 @@ type Query struct {
 	Trend  string `yaml:"trend"`
 	// WarmUp is how much history a model needs before it reports itself ready (0: engine default).
 	WarmUp model.Duration `yaml:"warm_up"`
+	// Timezone is the IANA time zone whose days and weeks the seasonal profiles follow (the
+	// zone of the business the series serve: office hours stay at 09:00 local across
+	// daylight-saving changes); empty: UTC. See anomaly.Config.Location.
+	Timezone string `yaml:"timezone"`
 	// MaxSeries caps the series modelled for this query (after sharding); more are reported
 	// as over the limit, never modelled.
 	MaxSeries int `yaml:"max_series"`
@@ -420,6 +424,11 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 		Max:         q.Max,
 		WarmUp:      time.Duration(q.WarmUp),
 	}
+	loc, err := anomaly.ParseLocation(q.Timezone)
+	if err != nil {
+		return c, keyErrorf("timezone", "timezone: %w", err)
+	}
+	c.Location = loc
 	for _, m := range []struct {
 		key, text string
 		dst       *anomaly.Mode

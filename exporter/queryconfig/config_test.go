@@ -50,6 +50,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad_int.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": max_series: cannot unmarshal !!str (value not shown) into int"},
 		{"bad_duration.yml", `line 6: query "q": training_window: not a valid duration string: (value not shown)`},
 		{"bad_staleness.yml", `line 7: query "q": staleness_timeout: not a valid duration string: (value not shown)`},
+		{"bad_timezone.yml", `line 6: query "q": timezone: time zone "Mars/Olympus": unknown (want an IANA name such as Europe/Berlin or Asia/Tokyo, or UTC)`},
 		{"bad_warm_up.yml", `line 6: query "q": warm_up: not a valid duration string: (value not shown)`},
 		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into queryconfig.plain"},
 		{"empty.yml", "empty configuration"},
@@ -105,6 +106,7 @@ func TestLoadGood(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0.0, *ac.Min)
 	require.Nil(t, ac.Max)
+	require.Equal(t, "Asia/Tokyo", ac.Location.String())
 
 	d := c.Queries[1]
 	require.Equal(t, queryconfig.DefaultQuery.Step, d.Step)
@@ -113,6 +115,9 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, 0.5, d.Sensitivity)
 	require.Equal(t, 10_000, d.MaxSeries)
 	require.Equal(t, 24*time.Hour, d.BreachHorizon())
+	ac, err = d.Anomaly()
+	require.NoError(t, err)
+	require.Nil(t, ac.Location, "UTC by default")
 
 	// sensitivity: 0 reaches the engine as 0 (the widest band), not as "default".
 	d.Sensitivity = 0

@@ -54,6 +54,7 @@ type QueryJSON struct {
 	Daily       string   `json:"daily,omitempty"`
 	Weekly      string   `json:"weekly,omitempty"`
 	Trend       string   `json:"trend,omitempty"`
+	Timezone    string   `json:"timezone,omitempty"`
 	// Min clamps band and forecast from below (e.g. 0 for rates).
 	Min *float64 `json:"min,omitempty"`
 	// WarmUp overrides the data source's warm-up history ("7d").
@@ -213,7 +214,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 			return nil, fmt.Errorf("field %q: set a threshold", f)
 		}
 	}
-	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend)
+	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend, qj.Timezone)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +230,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 		Weekly:      eng.Weekly,
 		Trend:       eng.Trend,
 		Min:         qj.Min,
+		Location:    eng.Location,
 	}
 	if q.Type == QueryTypeForecast {
 		q.Engine.Horizons = forecastHorizons(q.Horizon)

@@ -52,6 +52,8 @@ type JSONData struct {
 	Daily       string   `json:"daily,omitempty"`
 	Weekly      string   `json:"weekly,omitempty"`
 	Trend       string   `json:"trend,omitempty"`
+	// Timezone: the IANA zone whose days and weeks the seasonal profiles follow (UTC).
+	Timezone string `json:"timezone,omitempty"`
 	// WarmUp is the history fetched before the panel range to warm the models up ("7d");
 	// unset: DefaultWarmUp for anomaly queries, DefaultForecastWarmUp for forecast queries.
 	WarmUp string `json:"warmUp,omitempty"`
@@ -100,6 +102,8 @@ type Settings struct {
 type EngineDefaults struct {
 	Sensitivity          float64
 	Daily, Weekly, Trend anomaly.Mode
+	// Location is the time zone of the seasonal profiles (nil: UTC; anomaly.Config.Location).
+	Location *time.Location
 	// TrendSet: Trend was set (by the data source or the query); else forecast queries use
 	// the trend (On) and anomaly queries let the engine decide (Auto).
 	TrendSet bool
@@ -164,7 +168,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 		return nil, errors.New("both basic auth and a bearer token are configured: choose one")
 	}
 	var err error
-	if out.Engine, err = ParseEngine(out.Engine, jd.Sensitivity, jd.Daily, jd.Weekly, jd.Trend); err != nil {
+	if out.Engine, err = ParseEngine(out.Engine, jd.Sensitivity, jd.Daily, jd.Weekly, jd.Trend, jd.Timezone); err != nil {
 		return nil, err
 	}
 	if out.WarmUp, err = parseDuration("warm-up", jd.WarmUp, out.WarmUp); err != nil {
@@ -186,7 +190,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 }
 
 // ParseEngine applies the engine settings that are set on top of def.
-func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend string) (EngineDefaults, error) {
+func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend, timezone string) (EngineDefaults, error) {
 	out := def
 	if sensitivity != nil {
 		if !(*sensitivity >= 0 && *sensitivity <= 1) {
@@ -207,6 +211,13 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend 
 		}
 	}
 	out.TrendSet = out.TrendSet || trend != ""
+	if timezone != "" {
+		loc, err := anomaly.ParseLocation(timezone)
+		if err != nil {
+			return def, err
+		}
+		out.Location = loc
+	}
 	return out, nil
 }
 

@@ -29,7 +29,7 @@ export function ConfigEditor(props: Props) {
     onOptionsChange({ ...options, jsonData: { ...jsonData, [key]: value } });
   const setNumber = (key: 'timeout' | 'sensitivity' | 'maxSeries' | 'maxPoints') => (e: ChangeEvent<HTMLInputElement>) =>
     setJSON(key, e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value));
-  const setText = (key: 'warmUp' | 'horizon' | 'webhookUrl' | 'webhookTenant') => (e: ChangeEvent<HTMLInputElement>) =>
+  const setText = (key: 'warmUp' | 'horizon' | 'webhookUrl' | 'webhookTenant' | 'timezone') => (e: ChangeEvent<HTMLInputElement>) =>
     setJSON(key, e.currentTarget.value);
   const setSecret = (key: keyof KizashiSecureJsonData) => (e: ChangeEvent<HTMLInputElement>) =>
     onOptionsChange({ ...options, secureJsonData: { ...secure, [key]: e.currentTarget.value } });
@@ -89,6 +89,13 @@ export function ConfigEditor(props: Props) {
           tooltip="Fetched before the panel range so that the models have learned (empty: 7d as the exporter's training window, 14d for forecasts)"
         >
           <Input width={12} value={jsonData.warmUp ?? ''} placeholder="7d / 14d" onChange={setText('warmUp')} />
+        </InlineField>
+        <InlineField
+          label="Time zone"
+          labelWidth={labelWidth}
+          tooltip="IANA zone whose days and weeks the seasonal profiles follow (Europe/Berlin, Asia/Tokyo): office hours stay put when the clocks change. Empty: UTC"
+        >
+          <Input width={24} value={jsonData.timezone ?? ''} placeholder="UTC" onChange={setText('timezone')} />
         </InlineField>
         <InlineField label="Forecast horizon" labelWidth={labelWidth}>
           <Input width={12} value={jsonData.horizon ?? ''} placeholder="6h" onChange={setText('horizon')} />

@@ -34,7 +34,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
       onRunQuery();
     }
   };
-  const text = (key: 'expr' | 'legendFormat' | 'step' | 'warmUp' | 'horizon' | 'breachWithin') => (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
+  const text = (key: 'expr' | 'legendFormat' | 'step' | 'warmUp' | 'horizon' | 'breachWithin' | 'timezone') => (e: ChangeEvent<HTMLInputElement | HTMLTextAreaElement>) =>
     set({ [key]: e.currentTarget.value || undefined });
   const num = (key: 'sensitivity' | 'threshold' | 'min') => (e: ChangeEvent<HTMLInputElement>) =>
     set({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
@@ -91,6 +91,9 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           </InlineField>
           <InlineField label="Min" labelWidth={8} tooltip="Clamp band and forecast from below, e.g. 0 for rates">
             <Input type="number" width={10} value={query.min ?? ''} onChange={num('min')} onBlur={onRunQuery} />
+          </InlineField>
+          <InlineField label="Time zone" labelWidth={10} tooltip="Where the series' days and weeks start, e.g. Europe/Berlin: office hours stay put when the clocks change. Empty: the data source's (UTC)">
+            <Input width={18} value={query.timezone ?? ''} placeholder="UTC" onChange={text('timezone')} onBlur={onRunQuery} aria-label="Time zone" />
           </InlineField>
         </InlineFieldRow>
       )}

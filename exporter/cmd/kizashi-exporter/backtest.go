@@ -14,18 +14,18 @@ import (
 
 const settingsHelp = " One parameter set for all files: every file (or series) gets a fresh model with the same " +
 	"settings, taken from --config (YAML whose keys mirror the flags: sensitivity, daily, weekly, trend, " +
-	"step, horizons, min, max, log; unknown keys are errors) with explicitly given flags overriding the file."
+	"step, horizons, min, max, log, timezone; unknown keys are errors) with explicitly given flags overriding the file."
 
 // settingsFlags registers the model-settings flags on cmd. The returned function, called after
 // parsing, gives the engine configuration of the settings: the --config file, overridden by the
 // flags given explicitly.
 func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config, error) {
 	var (
-		set                     struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log bool }
-		sensitivity, minV, maxV float64
-		logV                    bool
-		daily, weekly, trend    string
-		step, horizons, config  string
+		set                              struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log, timezone bool }
+		sensitivity, minV, maxV          float64
+		logV                             bool
+		daily, weekly, trend             string
+		step, horizons, config, timezone string
 	)
 	cmd.Flag("config", "YAML settings file (keys mirror these flags; strict).").PlaceHolder("FILE").StringVar(&config)
 	cmd.Flag("sensitivity", "Band sensitivity in [0,1]: 0.5 gives ±3 robust sigmas, 1 gives ±1.5, 0 gives ±6.").
@@ -44,6 +44,8 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 	cmd.Flag("max", "Highest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.max).Float64Var(&maxV)
 	cmd.Flag("log", "Model log(1+value): for non-negative series whose swings grow with their level.").
 		IsSetByUser(&set.log).BoolVar(&logV)
+	cmd.Flag("timezone", "Time zone whose days and weeks the seasonal profiles follow (an IANA name: Europe/Berlin, Asia/Tokyo); default UTC.").
+		PlaceHolder("ZONE").IsSetByUser(&set.timezone).StringVar(&timezone)
 
 	return func() (anomaly.Config, error) {
 		var file backtest.Settings
@@ -94,6 +96,12 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 		}
 		if set.log {
 			flags.Log = &logV
+		}
+		if set.timezone {
+			if _, err := anomaly.ParseLocation(timezone); err != nil {
+				return anomaly.Config{}, fmt.Errorf("--timezone: %w", err)
+			}
+			flags.Timezone = &timezone
 		}
 		return file.Override(flags).Config()
 	}
