@@ -613,3 +613,38 @@ func metricMap(m model.Metric) map[string]string {
 	}
 	return out
 }
+
+// A query's timezone places its models' profiles: after the zone is changed in the
+// configuration, the snapshots taken under the old zone are not restored (the models are
+// retrained from the backfill), and under the same zone they are.
+func TestSnapshotsFollowTheQuerysTimezone(t *testing.T) {
+	ctx := context.Background()
+	berlin := queryConfig(func(q *queryconfig.Query) { q.Timezone = "Europe/Berlin" })
+	e := newEnv(t, berlin, seriesset.Options{})
+	src := fakesource.New(fakesource.Many("load", 3), wave)
+	_, err := e.q.Cycle(ctx, src, e.now)
+	require.NoError(t, err)
+	_, err = e.q.Backfill(ctx, src)
+	require.NoError(t, err)
+	var raws []model.Metric
+	var snaps [][]byte
+	require.NoError(t, e.q.Snapshot(func(raw model.Metric, snap []byte) error {
+		raws, snaps = append(raws, raw), append(snaps, append([]byte(nil), snap...))
+		return nil
+	}))
+	require.Len(t, snaps, 3)
+	for _, c := range []struct {
+		zone    string
+		restore bool
+	}{{"Europe/Berlin", true}, {"", false}, {"UTC", false}, {"Asia/Tokyo", false}} {
+		e2 := newEnv(t, queryConfig(func(q *queryconfig.Query) { q.Timezone = c.zone }), seriesset.Options{})
+		for i := range snaps {
+			err := e2.q.Restore(raws[i], snaps[i])
+			if c.restore {
+				require.NoError(t, err, c.zone)
+			} else {
+				require.ErrorIs(t, err, anomaly.ErrIncompatible, c.zone)
+			}
+		}
+	}
+}
