@@ -58,7 +58,8 @@ func TestLocalPatternsKeepTheirPlaceAcrossDaylightSaving(t *testing.T) {
 			require.True(t, m.Readiness().Daily, "the daily pattern is in use")
 			require.LessOrEqual(t, alerts(local, at-week, at), 1, "the week before the change, local")
 			require.LessOrEqual(t, alerts(utc, at-week, at), 1, "the week before the change, UTC")
-			t.Logf("alerts in the week after the change: UTC %d, %s %d", alerts(utc, at, at+week), c.zone, alerts(local, at, at+week))
+			t.Logf("alerts in the week before the change: UTC %d, zone %d; the week after: UTC %d, zone %d; the second week after: zone %d",
+				alerts(utc, at-week, at), alerts(local, at-week, at), alerts(utc, at, at+week), alerts(local, at, at+week), alerts(local, at+week, n))
 			require.GreaterOrEqual(t, alerts(utc, at, at+week), c.minUTC, "the change fires in UTC (what the zone is for)")
 			require.LessOrEqual(t, alerts(local, at, at+week), c.maxZone, "the week after the change, local")
 			require.LessOrEqual(t, alerts(local, at+week, n), 1, "the second week after, local")
