@@ -31,6 +31,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -124,6 +126,11 @@ type Config struct {
 	// at their place in the profiles across daylight-saving changes, where in UTC the whole
 	// pattern moves by an hour overnight and scores as a change for days. Nil: UTC.
 	Location *time.Location
+	// Holidays are days (each one's year, month and day, in Location; clock and zone ignored)
+	// that the weekly profiles read and learn as Sundays: the office hours of a public
+	// holiday look like a Sunday's, not like a weekday's hours gone quiet. The daily profiles
+	// do not know weekdays and are unchanged. See ParseHolidays.
+	Holidays []time.Time
 }
 
 // DefaultConfig returns the documented defaults (all that a zero Config also gets).
@@ -184,6 +191,8 @@ type Spec struct {
 	// zone is Location's offsets from UTC, by the instant from which each holds (sorted; the
 	// first from the beginning of time); nil for UTC.
 	zone []zoneSpan
+	// holidays are Holidays as local days since 1970-01-01, sorted, each once.
+	holidays []int64
 }
 
 // zoneSpan is an offset from UTC (ns) that holds from an instant (Unix ns) to the next span's.
@@ -240,21 +249,67 @@ func zoneSpans(loc *time.Location) []zoneSpan {
 }
 
 // local is ts (Unix ns) in the configured time zone (see localNS).
+// On a holiday it is the same time of the Sunday of that week (Monday to Sunday): the weekly
+// slots are Sunday's, the daily ones those of the day's own time.
 func (s *Spec) local(ts int64) localNS {
-	z := s.zone
-	if len(z) == 0 {
-		return localNS(ts)
+	lt := ts
+	if z := s.zone; len(z) > 0 {
+		i, j := 0, len(z) // z[i].from <= ts < z[j].from
+		for j-i > 1 {
+			h := int(uint(i+j) >> 1)
+			if z[h].from <= ts {
+				i = h
+			} else {
+				j = h
+			}
+		}
+		lt += z[i].off
 	}
-	i, j := 0, len(z) // z[i].from <= ts < z[j].from
-	for j-i > 1 {
-		h := int(uint(i+j) >> 1)
-		if z[h].from <= ts {
-			i = h
-		} else {
-			j = h
+	if len(s.holidays) > 0 {
+		day := lt / dayNS
+		if lt%dayNS < 0 {
+			day--
+		}
+		if _, ok := slices.BinarySearch(s.holidays, day); ok {
+			wd := ((day-4)%7 + 7) % 7 // 0 Monday … 6 Sunday (day 4, 1970-01-05, was a Monday)
+			lt += (6 - wd) * dayNS
 		}
 	}
-	return localNS(ts + z[i].off)
+	return localNS(lt)
+}
+
+// maxHolidays bounds Config.Holidays (ranges expanded): ten years of every day.
+const maxHolidays = 3660
+
+// ParseHolidays reads holiday settings: dates (2026-05-04) and inclusive ranges of dates
+// (2026-12-29..2027-01-03), at most maxHolidays days in all, blank items skipped; the one
+// reading the exporter's configuration, the backtest and the Grafana data source share.
+func ParseHolidays(list []string) ([]time.Time, error) {
+	var out []time.Time
+	for _, item := range list {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		from, to, isRange := strings.Cut(strings.TrimSpace(item), "..")
+		a, err := time.Parse(time.DateOnly, strings.TrimSpace(from))
+		b := a
+		if err == nil && isRange {
+			b, err = time.Parse(time.DateOnly, strings.TrimSpace(to))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("holiday %q: want a date such as 2026-05-04 or a range such as 2026-12-29..2027-01-03", item)
+		}
+		if b.Before(a) {
+			return nil, fmt.Errorf("holiday %q: the range ends before it starts", item)
+		}
+		for d := a; !d.After(b); d = d.AddDate(0, 0, 1) {
+			if len(out) == maxHolidays {
+				return nil, fmt.Errorf("holidays: more than %d days", maxHolidays)
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // Compile validates cfg, applies defaults and returns the Spec that models are made from.
@@ -325,6 +380,16 @@ func Compile(cfg Config) (*Spec, error) {
 	}
 	s.logDamping = math.Log(cfg.Damping)
 	s.zone = zoneSpans(cfg.Location)
+	if len(cfg.Holidays) > maxHolidays {
+		return nil, fmt.Errorf("holidays: %d days, at most %d", len(cfg.Holidays), maxHolidays)
+	}
+	for _, h := range cfg.Holidays {
+		y, m, d := h.Date()
+		s.holidays = append(s.holidays, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix()/86400)
+	}
+	slices.Sort(s.holidays)
+	s.holidays = slices.Compact(s.holidays)
+	s.cfg.Holidays = slices.Clone(cfg.Holidays)
 	return s, nil
 }
 

@@ -12,9 +12,10 @@ import (
 //	magic "KZAS" | version u8 | spec fingerprint u32 | horizons u8 | state ... | CRC-32 (IEEE) of all before
 //
 // The fingerprint covers what gives the state its meaning (step, components, horizons, time
-// zone); a snapshot taken under another sensitivity or valid range restores fine. Version 4
-// stores the profiles in 16 bits a point (a float32 unit, then an int16 per point); version 3,
-// which stored them as float32, still restores (its profiles are quantised as they are read).
+// zone); a snapshot taken under another sensitivity, valid range or list of holidays (a few
+// days learned as Sundays or not) restores fine. Version 4 stores the profiles in 16 bits a
+// point (a float32 unit, then an int16 per point); version 3, which stored them as float32,
+// still restores (its profiles are quantised as they are read).
 // Version 5 adds the volatility channel's state, version 6 the calibration of the channels' sum
 // (calFit), version 7 the slow drift channel and the confirmed shifts the slow levels have not
 // caught up with, version 8 the time of the last large re-levelling, version 9 the jump
@@ -47,6 +48,7 @@ func (s *Spec) fingerprint() uint32 {
 		b = append(b, 'Z')
 		b = append(b, s.cfg.Location.String()...)
 	}
+
 	return crc32.ChecksumIEEE(b)
 }
 

@@ -140,3 +140,72 @@ func TestParseLocation(t *testing.T) {
 		require.ErrorContains(t, err, "time zone", bad)
 	}
 }
+
+// Golden Week: Japan's office hours stay quiet on four weekdays (2026-04-29, 05-04 to 05-06).
+// A model that takes them for weekdays alerts on each (the busy hours gone); told they are
+// holidays, its weekly profile reads them as Sundays. A real failure on an ordinary weekday
+// after them is still caught.
+func TestHolidaysAreReadAsSundays(t *testing.T) {
+	tokyo := mustZone(t, "Asia/Tokyo")
+	holidays, err := ParseHolidays([]string{"2026-04-29", "2026-05-03..2026-05-06"})
+	require.NoError(t, err)
+	require.Len(t, holidays, 5)
+	start := time.Date(2026, 3, 30, 0, 0, 0, 0, tokyo) // a Monday, four weeks before
+	rng := rand.New(rand.NewPCG(7, 8))
+	const day = 1440
+	n := 6 * 7 * day
+	onset := 6*7*day - 2*day + 11*60 // the last Friday at 11:00: the value halves for an hour
+	ts := make([]time.Time, n)
+	vs := make([]float64, n)
+	isHoliday := func(lt time.Time) bool {
+		for _, h := range holidays {
+			if y, m, d := lt.Date(); h.Year() == y && h.Month() == m && h.Day() == d {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range n {
+		ts[i] = start.Add(time.Duration(i) * time.Minute)
+		lt := ts[i].In(tokyo)
+		if isHoliday(lt) {
+			vs[i] = 20 * (1 + 0.05*rng.NormFloat64()) // as on a Sunday
+		} else {
+			vs[i] = officeLoad(rng, lt, 1)
+		}
+		if i >= onset && i < onset+60 {
+			vs[i] /= 2
+		}
+	}
+	gw := int(time.Date(2026, 4, 29, 0, 0, 0, 0, tokyo).Sub(start) / time.Minute)
+	end := int(time.Date(2026, 5, 7, 0, 0, 0, 0, tokyo).Sub(start) / time.Minute)
+	_, plain := run(t, Config{Location: tokyo}, ts, vs)
+	m, told := run(t, Config{Location: tokyo, Holidays: holidays}, ts, vs)
+	require.True(t, m.Readiness().Weekly, "the weekly pattern is in use")
+	t.Logf("alerts from 04-29 to 05-06: %d without the holidays, %d with them", alerts(plain, gw, end), alerts(told, gw, end))
+	require.GreaterOrEqual(t, alerts(plain, gw, end), 3, "without the holidays each quiet weekday alerts")
+	require.LessOrEqual(t, alerts(told, gw, end), 1, "with them")
+	require.LessOrEqual(t, alerts(told, end, onset), 1, "the days back at work")
+	at, ok := fires(told, onset, onset+60)
+	require.True(t, ok, "the halving is caught")
+	require.LessOrEqual(t, at-onset, 5, "within 5 steps")
+}
+
+func TestParseHolidays(t *testing.T) {
+	hs, err := ParseHolidays([]string{" 2026-12-29..2027-01-03 ", "2026-05-04", " "})
+	require.NoError(t, err)
+	require.Len(t, hs, 7)
+	require.Equal(t, "2027-01-03", hs[5].Format(time.DateOnly))
+	for _, bad := range [][]string{{"2026-5-4"}, {"04/05/2026"}, {"2026-05-06..2026-05-04"}, {"2026-05-04.."}, {"1970-01-01..2200-01-01"}, {"2026-05-04\x00"}} {
+		_, err := ParseHolidays(bad)
+		require.Error(t, err, "%q", bad)
+	}
+	_, err = Compile(Config{Holidays: make([]time.Time, maxHolidays+1)})
+	require.ErrorContains(t, err, "holidays")
+	// The list does not change what a snapshot means: a new year's holidays keep the models.
+	s1, err := Compile(Config{Holidays: hs})
+	require.NoError(t, err)
+	s2, err := Compile(Config{})
+	require.NoError(t, err)
+	require.Equal(t, s1.fingerprint(), s2.fingerprint())
+}

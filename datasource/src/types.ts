@@ -44,6 +44,8 @@ export interface KizashiQuery extends DataQuery {
   trend?: Mode;
   /** IANA time zone whose days and weeks the seasonal profiles follow (default: the data source's, else UTC). */
   timezone?: string;
+  /** Dates and ranges the weekly profiles read as Sundays (default: the data source's). */
+  holidays?: string[];
   min?: number;
   /** History fetched before the panel range to warm the models up (default 7d, 14d for forecasts). */
   warmUp?: string;
@@ -72,6 +74,8 @@ export interface KizashiOptions extends DataSourceJsonData {
   trend?: Mode;
   /** IANA time zone whose days and weeks the seasonal profiles follow, e.g. Europe/Berlin (default UTC). */
   timezone?: string;
+  /** Dates (2026-05-04) and ranges (2026-12-29..2027-01-03) the weekly profiles read as Sundays. */
+  holidays?: string[];
   warmUp?: string;
   horizon?: string;
   maxSeries?: number;

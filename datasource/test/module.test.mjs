@@ -138,6 +138,7 @@ test('the editors render', async () => {
   assert.match(html, /Webhook URL/);
   assert.match(html, /Token/);
   assert.match(html, /Time zone/);
+  assert.match(html, /Holidays/);
 });
 
 test('dist/plugin.json follows Grafana conventions', async () => {

@@ -31,6 +31,7 @@ import (
 //	max: 100
 //	log: false              # model log(1+value) (non-negative series, level-proportional swings)
 //	timezone: Europe/Berlin # the zone whose days and weeks the profiles follow; default UTC
+//	holidays: [2026-05-04, 2026-12-29..2027-01-03] # days the weekly profiles read as Sundays
 type Settings struct {
 	Sensitivity *float64   `yaml:"sensitivity"`
 	Daily       *Mode      `yaml:"daily"`
@@ -42,6 +43,7 @@ type Settings struct {
 	Max         *float64   `yaml:"max"`
 	Log         *bool      `yaml:"log"`
 	Timezone    *string    `yaml:"timezone"`
+	Holidays    []string   `yaml:"holidays"`
 }
 
 // Mode is anomaly.Mode as a YAML value (auto, on or off).
@@ -146,6 +148,9 @@ func (s Settings) Override(o Settings) Settings {
 	if len(o.Horizons) > 0 {
 		s.Horizons = o.Horizons
 	}
+	if len(o.Holidays) > 0 {
+		s.Holidays = o.Holidays
+	}
 	return s
 }
 
@@ -201,6 +206,11 @@ func (s Settings) Config() (anomaly.Config, error) {
 		}
 		c.Location = loc
 	}
+	hs, err := anomaly.ParseHolidays(s.Holidays)
+	if err != nil {
+		return anomaly.Config{}, fmt.Errorf("settings: %w", err)
+	}
+	c.Holidays = hs
 	if _, err := anomaly.Compile(c); err != nil {
 		return anomaly.Config{}, fmt.Errorf("settings: %w", err)
 	}

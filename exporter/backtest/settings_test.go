@@ -35,6 +35,7 @@ func TestParseSettings(t *testing.T) {
 		{name: "horizons not increasing", yaml: "horizons: [6h, 1h]\n", wantErr: "settings: horizons must be positive and increasing"},
 		{name: "bad timezone", yaml: "timezone: Mars/Olympus\n", wantErr: `settings: timezone: time zone "Mars/Olympus": unknown`},
 		{name: "timezone Local", yaml: "timezone: Local\n", wantErr: `settings: timezone: time zone "Local": name the zone`},
+		{name: "bad holiday", yaml: "holidays: [2026-05-04, 2026-02-30]\n", wantErr: `settings: holiday "2026-02-30": want a date`},
 		{name: "two documents", yaml: "min: 0\n---\nmax: 1\n", wantErr: "more than one YAML document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,4 +125,14 @@ func TestSettingsTimezone(t *testing.T) {
 	cfg, err = Settings{}.Config()
 	require.NoError(t, err)
 	require.Nil(t, cfg.Location, "UTC by default")
+	require.Empty(t, cfg.Holidays)
+
+	file, err = ParseSettings([]byte("timezone: Asia/Tokyo\nholidays: [2026-04-29, 2026-05-03..2026-05-06]\n"))
+	require.NoError(t, err)
+	cfg, err = file.Config()
+	require.NoError(t, err)
+	require.Len(t, cfg.Holidays, 5, "unquoted YAML dates are read as written")
+	cfg, err = file.Override(Settings{Holidays: []string{"2027-01-01"}}).Config()
+	require.NoError(t, err)
+	require.Len(t, cfg.Holidays, 1, "the flag overrides the file")
 }

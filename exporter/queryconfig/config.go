@@ -160,6 +160,9 @@ type Query struct {
 	// zone of the business the series serve: office hours stay at 09:00 local across
 	// daylight-saving changes); empty: UTC. See anomaly.Config.Location.
 	Timezone string `yaml:"timezone"`
+	// Holidays are dates (2026-05-04) and ranges (2026-12-29..2027-01-03) in Timezone that
+	// the weekly profiles read as Sundays (anomaly.ParseHolidays).
+	Holidays []string `yaml:"holidays"`
 	// MaxSeries caps the series modelled for this query (after sharding); more are reported
 	// as over the limit, never modelled.
 	MaxSeries int `yaml:"max_series"`
@@ -429,6 +432,9 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 		return c, keyErrorf("timezone", "timezone: %w", err)
 	}
 	c.Location = loc
+	if c.Holidays, err = anomaly.ParseHolidays(q.Holidays); err != nil {
+		return c, keyErrorf("holidays", "%w", err)
+	}
 	for _, m := range []struct {
 		key, text string
 		dst       *anomaly.Mode

@@ -50,6 +50,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad_int.yml", "yaml: unmarshal errors:\n  line 6: query \"q\": max_series: cannot unmarshal !!str (value not shown) into int"},
 		{"bad_duration.yml", `line 6: query "q": training_window: not a valid duration string: (value not shown)`},
 		{"bad_staleness.yml", `line 7: query "q": staleness_timeout: not a valid duration string: (value not shown)`},
+		{"bad_holidays.yml", `line 6: query "q": holiday "2026-13-01": want a date such as 2026-05-04 or a range such as 2026-12-29..2027-01-03`},
 		{"bad_timezone.yml", `line 6: query "q": timezone: time zone "Mars/Olympus": unknown (want an IANA name such as Europe/Berlin or Asia/Tokyo, or UTC)`},
 		{"bad_warm_up.yml", `line 6: query "q": warm_up: not a valid duration string: (value not shown)`},
 		{"not_a_mapping.yml", "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str (value not shown) into queryconfig.plain"},
@@ -107,6 +108,8 @@ func TestLoadGood(t *testing.T) {
 	require.Equal(t, 0.0, *ac.Min)
 	require.Nil(t, ac.Max)
 	require.Equal(t, "Asia/Tokyo", ac.Location.String())
+	require.Len(t, ac.Holidays, 5, "a date and a range of four")
+	require.Equal(t, "2026-05-06", ac.Holidays[4].Format(time.DateOnly))
 
 	d := c.Queries[1]
 	require.Equal(t, queryconfig.DefaultQuery.Step, d.Step)

@@ -63,9 +63,11 @@ func TestLoadSettings(t *testing.T) {
 		{name: "sensitivity", url: "http://p", jsonData: `{"sensitivity":1.5}`, err: "sensitivity 1.5: must be in [0,1]"},
 		{name: "mode", url: "http://p", jsonData: `{"weekly":"sometimes"}`, err: "weekly seasonality: unknown mode"},
 		{name: "time zone", url: "http://p", jsonData: `{"timezone":"Asia/Tokio"}`, err: `time zone "Asia/Tokio": unknown`},
-		{name: "time zone of the data source", url: "http://p", jsonData: `{"timezone":"Europe/Berlin"}`, check: func(t *testing.T, s *Settings) {
+		{name: "time zone of the data source", url: "http://p", jsonData: `{"timezone":"Europe/Berlin","holidays":["2026-12-24..2026-12-26"]}`, check: func(t *testing.T, s *Settings) {
 			require.Equal(t, "Europe/Berlin", s.Engine.Location.String())
+			require.Len(t, s.Engine.Holidays, 3)
 		}},
+		{name: "holidays", url: "http://p", jsonData: `{"holidays":["12/25"]}`, err: `holiday "12/25": want a date`},
 		{name: "warm-up", url: "http://p", jsonData: `{"warmUp":"1 day"}`, err: `warm-up "1 day"`},
 		{name: "limits", url: "http://p", jsonData: `{"maxSeries":-1}`, err: "must not be negative"},
 	} {
@@ -126,8 +128,9 @@ func TestParseQuery(t *testing.T) {
 			require.Equal(t, anomaly.Off, q.Engine.Trend)
 			require.Equal(t, 30*24*time.Hour, q.BreachWithin)
 		}},
-		{name: "time zone of the query", queryType: "anomaly", json: `{"expr":"up","timezone":"America/New_York"}`, check: func(t *testing.T, q *Query) {
+		{name: "time zone of the query", queryType: "anomaly", json: `{"expr":"up","timezone":"America/New_York","holidays":["2026-11-26"]}`, check: func(t *testing.T, q *Query) {
 			require.Equal(t, "America/New_York", q.Engine.Location.String())
+			require.Len(t, q.Engine.Holidays, 1)
 			require.Equal(t, "America/New_York", q.Spec.Config().Location.String())
 		}},
 		{name: "UTC by default", queryType: "anomaly", json: `{"expr":"up"}`, check: func(t *testing.T, q *Query) {

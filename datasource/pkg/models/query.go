@@ -55,6 +55,7 @@ type QueryJSON struct {
 	Weekly      string   `json:"weekly,omitempty"`
 	Trend       string   `json:"trend,omitempty"`
 	Timezone    string   `json:"timezone,omitempty"`
+	Holidays    []string `json:"holidays,omitempty"`
 	// Min clamps band and forecast from below (e.g. 0 for rates).
 	Min *float64 `json:"min,omitempty"`
 	// WarmUp overrides the data source's warm-up history ("7d").
@@ -214,7 +215,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 			return nil, fmt.Errorf("field %q: set a threshold", f)
 		}
 	}
-	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend, qj.Timezone)
+	eng, err := ParseEngine(s.Engine, qj.Sensitivity, qj.Daily, qj.Weekly, qj.Trend, qj.Timezone, qj.Holidays)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +232,7 @@ func ParseQuery(dq backend.DataQuery, s *Settings) (*Query, error) {
 		Trend:       eng.Trend,
 		Min:         qj.Min,
 		Location:    eng.Location,
+		Holidays:    eng.Holidays,
 	}
 	if q.Type == QueryTypeForecast {
 		q.Engine.Horizons = forecastHorizons(q.Horizon)

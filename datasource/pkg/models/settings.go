@@ -54,6 +54,8 @@ type JSONData struct {
 	Trend       string   `json:"trend,omitempty"`
 	// Timezone: the IANA zone whose days and weeks the seasonal profiles follow (UTC).
 	Timezone string `json:"timezone,omitempty"`
+	// Holidays: dates and ranges the weekly profiles read as Sundays (anomaly.ParseHolidays).
+	Holidays []string `json:"holidays,omitempty"`
 	// WarmUp is the history fetched before the panel range to warm the models up ("7d");
 	// unset: DefaultWarmUp for anomaly queries, DefaultForecastWarmUp for forecast queries.
 	WarmUp string `json:"warmUp,omitempty"`
@@ -104,6 +106,8 @@ type EngineDefaults struct {
 	Daily, Weekly, Trend anomaly.Mode
 	// Location is the time zone of the seasonal profiles (nil: UTC; anomaly.Config.Location).
 	Location *time.Location
+	// Holidays are read as Sundays by the weekly profiles (anomaly.Config.Holidays).
+	Holidays []time.Time
 	// TrendSet: Trend was set (by the data source or the query); else forecast queries use
 	// the trend (On) and anomaly queries let the engine decide (Auto).
 	TrendSet bool
@@ -168,7 +172,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 		return nil, errors.New("both basic auth and a bearer token are configured: choose one")
 	}
 	var err error
-	if out.Engine, err = ParseEngine(out.Engine, jd.Sensitivity, jd.Daily, jd.Weekly, jd.Trend, jd.Timezone); err != nil {
+	if out.Engine, err = ParseEngine(out.Engine, jd.Sensitivity, jd.Daily, jd.Weekly, jd.Trend, jd.Timezone, jd.Holidays); err != nil {
 		return nil, err
 	}
 	if out.WarmUp, err = parseDuration("warm-up", jd.WarmUp, out.WarmUp); err != nil {
@@ -190,7 +194,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 }
 
 // ParseEngine applies the engine settings that are set on top of def.
-func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend, timezone string) (EngineDefaults, error) {
+func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend, timezone string, holidays []string) (EngineDefaults, error) {
 	out := def
 	if sensitivity != nil {
 		if !(*sensitivity >= 0 && *sensitivity <= 1) {
@@ -217,6 +221,13 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend,
 			return def, err
 		}
 		out.Location = loc
+	}
+	if holidays != nil {
+		hs, err := anomaly.ParseHolidays(holidays)
+		if err != nil {
+			return def, err
+		}
+		out.Holidays = hs
 	}
 	return out, nil
 }

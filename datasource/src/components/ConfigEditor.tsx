@@ -97,6 +97,18 @@ export function ConfigEditor(props: Props) {
         >
           <Input width={24} value={jsonData.timezone ?? ''} placeholder="UTC" onChange={setText('timezone')} />
         </InlineField>
+        <InlineField
+          label="Holidays"
+          labelWidth={labelWidth}
+          tooltip="Days the weekly profiles read as Sundays, in the time zone above: dates and ranges separated by commas, e.g. 2026-04-29,2026-05-03..2026-05-06"
+        >
+          <Input
+            width={40}
+            value={(jsonData.holidays ?? []).join(',')}
+            placeholder="2026-05-04,2026-12-29..2027-01-03"
+            onChange={(e: ChangeEvent<HTMLInputElement>) => setJSON('holidays', e.currentTarget.value === '' ? undefined : e.currentTarget.value.split(','))}
+          />
+        </InlineField>
         <InlineField label="Forecast horizon" labelWidth={labelWidth}>
           <Input width={12} value={jsonData.horizon ?? ''} placeholder="6h" onChange={setText('horizon')} />
         </InlineField>

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -14,18 +15,18 @@ import (
 
 const settingsHelp = " One parameter set for all files: every file (or series) gets a fresh model with the same " +
 	"settings, taken from --config (YAML whose keys mirror the flags: sensitivity, daily, weekly, trend, " +
-	"step, horizons, min, max, log, timezone; unknown keys are errors) with explicitly given flags overriding the file."
+	"step, horizons, min, max, log, timezone, holidays; unknown keys are errors) with explicitly given flags overriding the file."
 
 // settingsFlags registers the model-settings flags on cmd. The returned function, called after
 // parsing, gives the engine configuration of the settings: the --config file, overridden by the
 // flags given explicitly.
 func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config, error) {
 	var (
-		set                              struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log, timezone bool }
-		sensitivity, minV, maxV          float64
-		logV                             bool
-		daily, weekly, trend             string
-		step, horizons, config, timezone string
+		set                                        struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log, timezone, holidays bool }
+		sensitivity, minV, maxV                    float64
+		logV                                       bool
+		daily, weekly, trend                       string
+		step, horizons, config, timezone, holidays string
 	)
 	cmd.Flag("config", "YAML settings file (keys mirror these flags; strict).").PlaceHolder("FILE").StringVar(&config)
 	cmd.Flag("sensitivity", "Band sensitivity in [0,1]: 0.5 gives ±3 robust sigmas, 1 gives ±1.5, 0 gives ±6.").
@@ -46,6 +47,8 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 		IsSetByUser(&set.log).BoolVar(&logV)
 	cmd.Flag("timezone", "Time zone whose days and weeks the seasonal profiles follow (an IANA name: Europe/Berlin, Asia/Tokyo); default UTC.").
 		PlaceHolder("ZONE").IsSetByUser(&set.timezone).StringVar(&timezone)
+	cmd.Flag("holidays", "Days the weekly profiles read as Sundays, in --timezone (comma-separated dates and ranges: 2026-05-04,2026-12-29..2027-01-03).").
+		PlaceHolder("DATES").IsSetByUser(&set.holidays).StringVar(&holidays)
 
 	return func() (anomaly.Config, error) {
 		var file backtest.Settings
@@ -102,6 +105,12 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 				return anomaly.Config{}, fmt.Errorf("--timezone: %w", err)
 			}
 			flags.Timezone = &timezone
+		}
+		if set.holidays {
+			flags.Holidays = strings.Split(holidays, ",")
+			if _, err := anomaly.ParseHolidays(flags.Holidays); err != nil {
+				return anomaly.Config{}, fmt.Errorf("--holidays: %w", err)
+			}
 		}
 		return file.Override(flags).Config()
 	}
