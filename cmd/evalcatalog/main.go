@@ -44,7 +44,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		compare  = fs.String("compare", "", "print the cells that changed from this earlier -json summary")
 		verbose  = fs.Bool("v", false, "print one line per series (onset, first alert, max score, reasons, parameters)")
 		workers  = fs.Int("workers", 0, "series run in parallel (default GOMAXPROCS)")
+		zoned    = fs.Bool("zoned", false, "give each series' model the series' time zone and holidays (with -calendar: as a user configures a query per customer zone)")
 	)
+	fs.BoolVar(&o.Calendar, "calendar", false, "series in zones whose calendar moves within their weeks: clock changes (Berlin, New York, Sydney) and Golden Week (Tokyo)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of the catalogue")
 	fs.IntVar(&o.Days, "days", o.Days, "days of history of a control series (failures start in the last week)")
 	fs.IntVar(&o.PerCell, "n", o.PerCell, "series per kind x failure cell")
@@ -60,14 +62,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evalcatalog: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if err := evaluate(ctx, o, *kinds, *failures, *settings, *jsonOut, *compare, *verbose, *workers, stdout, stderr); err != nil {
+	if err := evaluate(ctx, o, *kinds, *failures, *settings, *jsonOut, *compare, *verbose, *zoned, *workers, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "evalcatalog: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func evaluate(ctx context.Context, o catalog.Options, kinds, failures, settings, jsonOut, compare string, verbose bool,
+func evaluate(ctx context.Context, o catalog.Options, kinds, failures, settings, jsonOut, compare string, verbose, zoned bool,
 	workers int, stdout, stderr io.Writer) error {
 	r := catalog.Run{Options: o, Rule: catalog.ShippedRule, Workers: workers}
 	for _, s := range fields(kinds) {
@@ -92,11 +94,21 @@ func evaluate(ctx context.Context, o catalog.Options, kinds, failures, settings,
 	if settings != "" {
 		engine = "settings " + settings
 	}
-	spec, err := anomaly.Compile(cfg)
-	if err != nil {
-		return err
+	if o.Calendar {
+		engine += ", calendar"
 	}
-	r.New = catalog.Models(spec)
+	if zoned {
+		engine += ", zoned"
+		if r.New, err = catalog.ZonedModels(cfg); err != nil {
+			return err
+		}
+	} else {
+		spec, err := anomaly.Compile(cfg)
+		if err != nil {
+			return err
+		}
+		r.New = catalog.Models(spec)
+	}
 	var old *catalog.Report
 	if compare != "" { // read it first: a bad file should not cost a run
 		if old, err = readReport(compare); err != nil {

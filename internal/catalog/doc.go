@@ -15,7 +15,11 @@
 // failure until its onset (the tests rely on it). A series starts at a random minute of the week
 // after Monday 2026-01-05 00:00 UTC and lives in a time zone drawn from UTC, UTC+9 (Japan),
 // UTC+1, UTC-5 and UTC+5:30: business hours and weekends are local, the engine's are UTC.
-// Controls run Options.Days (28) days; a failure starts in the last week and the series ends
+// With Options.Calendar (evalcatalog -calendar) the series live instead where their calendar
+// moves within their weeks, 14 to 21 days after their start: Berlin and New York (spring
+// 2026: the clocks go forward), Sydney (autumn: back) and Tokyo (Golden Week: four weekdays
+// that are Sundays to every kind); ZonedModels (-zoned) gives each series' model its zone and
+// holidays, as a user would. Controls run Options.Days (28) days; a failure starts in the last week and the series ends
 // Judge (4 hours) after the onset. Values are taken every minute. The kinds:
 //
 //   - smooth: a request rate, level log-uniform in [20, 2000], daily shape

@@ -20,6 +20,11 @@ type Options struct {
 	// Warmup is the history after which false alarms and the score's rarity are counted (the
 	// exporter's default training_window: it backfills that much before it alerts).
 	Warmup time.Duration
+	// Calendar places every series in a zone whose calendar moves within its weeks
+	// (calendarZones): the clocks change (Berlin, New York, Sydney) or Golden Week's holidays
+	// come (Tokyo), 14 to 21 days after it starts, after the warm-up and before the failure
+	// week. Series.Zone and Series.Holidays say so, for a detector told the series' zone.
+	Calendar bool `json:",omitempty"`
 }
 
 // DefaultOptions are the catalogue's published sizes.
@@ -61,6 +66,34 @@ type Series struct {
 	End int
 	// Params describes the series (for -v).
 	Params string
+	// Zone is the IANA name of the series' time zone and Holidays its holidays (dates and
+	// ranges as anomaly.ParseHolidays reads them), with Options.Calendar; empty otherwise.
+	Zone     string
+	Holidays []string
+}
+
+// calendarZones are Options.Calendar's zones, each with the instant its calendar moves (unix
+// seconds) and how: 2026's clock changes (spring in Berlin and New York, autumn in Sydney) and
+// Japan's Golden Week (2026-04-29, 05-03 to 05-06; no clock change there).
+var calendarZones = []struct {
+	z      zone
+	change int64
+}{
+	{zone{name: "Europe/Berlin", off0: hour, off1: 2 * hour, at: time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()},
+		time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()},
+	{zone{name: "America/New_York", off0: -5 * hour, off1: -4 * hour, at: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC).Unix()},
+		time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC).Unix()},
+	{zone{name: "Australia/Sydney", off0: 11 * hour, off1: 10 * hour, at: time.Date(2026, 4, 4, 16, 0, 0, 0, time.UTC).Unix()},
+		time.Date(2026, 4, 4, 16, 0, 0, 0, time.UTC).Unix()},
+	{zone{name: "Asia/Tokyo", off0: 9 * hour, off1: 9 * hour, at: math.MaxInt64,
+		holidays:      []int64{localDay(2026, 4, 29), localDay(2026, 5, 3), localDay(2026, 5, 4), localDay(2026, 5, 5), localDay(2026, 5, 6)},
+		holidayRanges: []string{"2026-04-29", "2026-05-03..2026-05-06"}},
+		time.Date(2026, 4, 28, 15, 0, 0, 0, time.UTC).Unix()},
+}
+
+// localDay is the day of a date since 1970-01-01.
+func localDay(y int, m time.Month, d int) int64 {
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / day
 }
 
 // base date: a Monday, 2026-01-05 00:00 UTC; each series starts up to a week later.
@@ -113,8 +146,16 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 		return nil, nil, nil, err
 	}
 	p := newRand(o.Seed, key, streamParams)
-	start := epoch + p.Int64N(7*24*60)*minute
-	g := newGen(c, p, newRand(o.Seed, key, streamNoise), start)
+	var z *zone
+	var start int64
+	if o.Calendar {
+		cz := calendarZones[p.IntN(len(calendarZones))]
+		z = &cz.z
+		start = cz.change - 21*day + p.Int64N(7*24*60)*minute
+	} else {
+		start = epoch + p.Int64N(7*24*60)*minute
+	}
+	g := newGen(c, p, newRand(o.Seed, key, streamNoise), start, z)
 	pl := plan{f: c.Failure}
 	end := o.Days * day / stepSeconds
 	onset := -1
@@ -141,6 +182,9 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 	}
 	s := &Series{Case: c, Start: time.Unix(start, 0).UTC(), Step: time.Minute, Onset: onset, End: end,
 		Params: g.String()}
+	if z != nil {
+		s.Zone, s.Holidays = z.name, z.holidayRanges
+	}
 	f := newRand(o.Seed, key, streamFailure)
 	if cg, ok := g.(*counterGen); ok {
 		samples, _ := scrape(cg, &pl, c.Kind.rangeMS(), start, end)

@@ -58,21 +58,45 @@ const (
 	week   = 7 * day
 )
 
+// zone is a series' time zone: its offset from UTC (seconds), which changes to off1 at the
+// instant at (unix seconds; never for the fixed zones of the default catalogue), and its
+// holidays (local days since 1970-01-01), which are Sundays to every kind.
+type zone struct {
+	name          string // IANA name; empty for a fixed offset
+	off0, off1    int64
+	at            int64
+	holidays      []int64
+	holidayRanges []string // the holidays as the engine's settings spell them
+}
+
+// hours is the zone's offset (before its change) in hours, for the series' description.
+func (z zone) hours() float64 { return float64(z.off0) / hour }
+
+// fixed is a zone whose offset never changes.
+func fixed(off int64) zone { return zone{off0: off, off1: off, at: math.MaxInt64} }
+
 // local is a time (unix seconds) in a series' time zone: hour of day in [0,24) and weekday
-// (0 Monday .. 6 Sunday).
-func local(t, tz int64) (h float64, wd int) {
-	lt := t + tz
+// (0 Monday .. 6 Sunday; a holiday is a Sunday).
+func local(t int64, z zone) (h float64, wd int) {
+	lt := t + z.off0
+	if t >= z.at {
+		lt = t + z.off1
+	}
 	d := lt / day
 	if lt%day < 0 {
 		d--
 	}
 	s := lt - d*day
-	return float64(s) / hour, int((d+3)%7+7) % 7 // 1970-01-01 was a Thursday
+	wd = int((d+3)%7+7) % 7 // 1970-01-01 was a Thursday
+	if slices.Contains(z.holidays, d) {
+		wd = 6
+	}
+	return float64(s) / hour, wd
 }
 
 // weekend is 1 on Saturday and Sunday and 0 on weekdays, with linear two-hour transitions
 // centred on midnight (traffic does not step at midnight).
-func weekend(t, tz int64) float64 {
+func weekend(t int64, tz zone) float64 {
 	h, wd := local(t, tz)
 	in := func(wd int) float64 {
 		if wd >= 5 {
@@ -114,7 +138,7 @@ type gen interface {
 // base holds what every kind has.
 type base struct {
 	r   *rand.Rand // noise
-	tz  int64
+	tz  zone
 	avg float64
 }
 
@@ -134,8 +158,13 @@ func weekMean(g gen, start int64) float64 {
 func tripled(v float64) float64 { return 3 * v }
 
 // newGen draws the parameters of one series of kind k.
-func newGen(c Case, p, noise *rand.Rand, start int64) gen {
-	b := base{r: noise, tz: zones[p.IntN(len(zones))]}
+func newGen(c Case, p, noise *rand.Rand, start int64, z *zone) gen {
+	b := base{r: noise}
+	if z == nil {
+		b.tz = fixed(zones[p.IntN(len(zones))])
+	} else {
+		b.tz = *z
+	}
 	k, idx := c.Kind, c.Index
 	var g gen
 	switch k {
@@ -224,7 +253,7 @@ func (s *smooth) spike(_ *rand.Rand, _ int64, _, v float64, _ bool) float64 {
 }
 func (s *smooth) String() string {
 	return fmt.Sprintf("level %.4g, weekend ×%.2f, daily ±%.2f peak %.1fh, %s, tz %+.1fh",
-		s.level, s.wkd, s.shape.a1, s.shape.p1, s.noise, float64(s.tz)/hour)
+		s.level, s.wkd, s.shape.a1, s.shape.p1, s.noise, s.tz.hours())
 }
 
 // onOff: a high level inside windows and a low one outside, with edges from one sample to the
@@ -287,7 +316,7 @@ func (o *onOff) spike(_ *rand.Rand, _ int64, _, v float64, _ bool) float64 {
 }
 func (o *onOff) String() string {
 	return fmt.Sprintf("%s %v, on %.4g, off %.4g, %s, tz %+.1fh", o.variantID, o.windows, o.hi, o.lo,
-		o.noise, float64(o.tz)/hour)
+		o.noise, o.tz.hours())
 }
 
 // heavyTail: a flat level with heavy-tailed noise: Student-t with 3 or 4 degrees of freedom, or
@@ -355,7 +384,7 @@ func (c *counts) spike(f *rand.Rand, _ int64, mu, _ float64, single bool) float6
 }
 
 func (c *counts) String() string {
-	return fmt.Sprintf("mean %.2f/min, daily ±%.2f peak %.1fh, weekend ×%.2f, tz %+.1fh", c.level, c.amp, c.peak, c.wkd, float64(c.tz)/hour)
+	return fmt.Sprintf("mean %.2f/min, daily ±%.2f peak %.1fh, weekend ×%.2f, tz %+.1fh", c.level, c.amp, c.peak, c.wkd, c.tz.hours())
 }
 
 // cpu: utilisation in percent: a daily rhythm plus a mean-reverting random walk (an
@@ -387,7 +416,7 @@ func (c *cpu) draw(_ int64, mu, noise float64) float64 {
 func (c *cpu) spike(_ *rand.Rand, _ int64, _, v float64, _ bool) float64 { return min(tripled(v), 100) }
 func (c *cpu) String() string {
 	return fmt.Sprintf("floor %.1f%%, daily +%.1f%% peak %.1fh, walk sd %.1f φ %.3f, tz %+.1fh", c.floor, c.amp, c.peak,
-		c.walk.sd, c.walk.phi, float64(c.tz)/hour)
+		c.walk.sd, c.walk.phi, c.tz.hours())
 }
 
 // counterGen: a counter incremented by Poisson arrivals whose intensity (per second) has a
@@ -446,7 +475,7 @@ func (c *counterGen) increment(mu, noise float64) float64 {
 
 func (c *counterGen) String() string {
 	return fmt.Sprintf("%.4g/s, daily ±%.2f peak %.1fh, weekend ×%.2f, wander %.3f/%.0fm, scrape offset %.3fs, tz %+.1fh",
-		c.level, c.shape.a1, c.shape.p1, c.wkd, c.wander.sd, c.wander.tau/minute, float64(c.offsetMS)/1000, float64(c.tz)/hour)
+		c.level, c.shape.a1, c.shape.p1, c.wkd, c.wander.sd, c.wander.tau/minute, float64(c.offsetMS)/1000, c.tz.hours())
 }
 
 // sparse: occasional events (0.5-4% of minutes, slightly more by day), each a small count.
@@ -486,7 +515,7 @@ func (s *sparse) spike(f *rand.Rand, _ int64, _, _ float64, single bool) float64
 }
 
 func (s *sparse) String() string {
-	return fmt.Sprintf("events %.2f%% of minutes, size 1+Poisson(%.2f), tz %+.1fh", 100*s.p, s.sizeLam, float64(s.tz)/hour)
+	return fmt.Sprintf("events %.2f%% of minutes, size 1+Poisson(%.2f), tz %+.1fh", 100*s.p, s.sizeLam, s.tz.hours())
 }
 
 // weekly: the weekend differs in level and shape. Variant 0: shop hours (weekdays open
@@ -565,8 +594,8 @@ func (w *weekly) spike(_ *rand.Rand, _ int64, _, v float64, _ bool) float64 {
 func (w *weekly) String() string {
 	if w.variant == 0 {
 		return fmt.Sprintf("shop %.0f-%.0fh, level %.4g, closed %.4g, Sat ×%.2f, Sun ×%.2f, %s, tz %+.1fh", w.open, w.close,
-			w.level, w.lo, w.sat, w.sun, w.noise, float64(w.tz)/hour)
+			w.level, w.lo, w.sat, w.sun, w.noise, w.tz.hours())
 	}
 	return fmt.Sprintf("weekend batch ×%.2f 01-06h, weekend days ×%.2f, level %.4g, %s, tz %+.1fh", w.batch, w.wkdDay,
-		w.level, w.noise, float64(w.tz)/hour)
+		w.level, w.noise, w.tz.hours())
 }

@@ -47,6 +47,35 @@ func Models(spec *anomaly.Spec) NewDetector {
 	return func(*Series) Detector { return &ModelDetector{Model: spec.New()} }
 }
 
+// ZonedModels is Models for a detector told each series' calendar: a series with a Zone
+// (Options.Calendar) gets a model of cfg in that zone with its holidays, as a user would
+// configure the query of a customer there; the others a model of cfg as it is.
+func ZonedModels(cfg anomaly.Config) (NewDetector, error) {
+	def, err := anomaly.Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	specs := map[string]*anomaly.Spec{}
+	for _, cz := range calendarZones {
+		c := cfg
+		if c.Location, err = anomaly.ParseLocation(cz.z.name); err != nil {
+			return nil, err
+		}
+		if c.Holidays, err = anomaly.ParseHolidays(cz.z.holidayRanges); err != nil {
+			return nil, err
+		}
+		if specs[cz.z.name], err = anomaly.Compile(c); err != nil {
+			return nil, err
+		}
+	}
+	return func(s *Series) Detector {
+		if sp, ok := specs[s.Zone]; ok {
+			return &ModelDetector{Model: sp.New()}
+		}
+		return &ModelDetector{Model: def.New()}
+	}, nil
+}
+
 // Thresholds are the scores whose rarity on learned normal data is measured (the shipped alert
 // threshold and one either side of it).
 var Thresholds = [3]float64{0.5, 0.65, 0.75}
