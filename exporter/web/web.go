@@ -89,6 +89,8 @@ func refresh(queries []*seriesset.Query) int {
 type queryView struct {
 	Name, Expr string
 	Step       string
+	Timezone   string // the query's timezone: where its profiles' days start (empty: UTC)
+	Holidays   int    // days read as Sundays
 	Status     seriesset.Status
 	Total      int
 	Series     []seriesset.SeriesView
@@ -105,8 +107,12 @@ func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
 		c := q.Config()
 		views, total := q.View(SeriesPerQuery, true)
 		sortViews(views)
+		holidays := 0
+		if ac, err := c.Anomaly(); err == nil {
+			holidays = len(ac.Holidays)
+		}
 		data.Queries = append(data.Queries, queryView{Name: c.Name, Expr: c.Expr, Step: c.Step.String(),
-			Status: q.Status(), Total: total, Series: views})
+			Timezone: c.Timezone, Holidays: holidays, Status: q.Status(), Total: total, Series: views})
 	}
 	p.render(w, "index.html", data)
 }

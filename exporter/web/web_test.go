@@ -49,6 +49,7 @@ func TestPages(t *testing.T) {
 	c.Name, c.Expr = "bytes", "x"
 	c.TrainingWindow = model.Duration(2 * time.Hour)
 	c.WarmUp = model.Duration(time.Hour)
+	c.Timezone, c.Holidays = "Asia/Tokyo", []string{"2026-04-29", "2026-05-03..2026-05-06"}
 	q, err := seriesset.New(c, seriesset.Options{Metrics: seriesset.NewMetrics(prometheus.NewRegistry()), Now: func() time.Time { return now }, ChartSeries: SeriesPerQuery})
 	require.NoError(t, err)
 	series := []model.Metric{{"__name__": "used", "instance": "a"}, {"__name__": "used", "instance": "b"}}
@@ -72,6 +73,7 @@ func TestPages(t *testing.T) {
 	require.NotRegexp(t, `\de\+\d`, index, "no exponent notation")
 	require.Equal(t, 2, len(regexp.MustCompile(`class="forecast"`).FindAllString(index, -1)), "each overview chart draws its forecast")
 	require.Contains(t, index, `<span class="reason">vanished</span>`)
+	require.Contains(t, index, `· step 1m · days in Asia/Tokyo · 5 holidays ·`, "the query's calendar")
 
 	id := regexp.MustCompile(`/series\?query=bytes&amp;id=([0-9a-f]{16})">used\{instance=&#34;b&#34;\}`).FindStringSubmatch(index)
 	require.NotNil(t, id, index)
