@@ -189,14 +189,38 @@ type Spec struct {
 	// logDamping is log(Damping): the trend's damping over d is exp(logDamping·d/day).
 	logDamping float64
 	// zone is Location's offsets from UTC, by the instant from which each holds (sorted; the
-	// first from the beginning of time); nil for UTC.
-	zone []zoneSpan
+	// first from the beginning of time); nil for UTC. zoneAt[b] is the span in force at the
+	// start of the b-th 2^zoneShift ns from 1970 (about 208 days): a sample's span is found
+	// from there in a step or two, not by a search.
+	zone   []zoneSpan
+	zoneAt []int32
 	// holidays are Holidays as local days since 1970-01-01, sorted, each once.
 	holidays []int64
 }
 
 // zoneSpan is an offset from UTC (ns) that holds from an instant (Unix ns) to the next span's.
 type zoneSpan struct{ from, off int64 }
+
+// zoneShift sizes the buckets of Spec.zoneAt: 2^54 ns, about 208 days.
+const zoneShift = 54
+
+// zoneIndex is Spec.zoneAt for spans: per bucket from 1970 to the last span, the span in force
+// at its start.
+func zoneIndex(spans []zoneSpan) []int32 {
+	if len(spans) == 0 {
+		return nil
+	}
+	n := max(spans[len(spans)-1].from, 0)>>zoneShift + 1
+	idx := make([]int32, n)
+	i := 0
+	for b := range idx {
+		for i+1 < len(spans) && spans[i+1].from <= int64(b)<<zoneShift {
+			i++
+		}
+		idx[b] = int32(i)
+	}
+	return idx
+}
 
 // zoneSpans tabulates loc's offsets from 1970 to 2200 (Go's own rules: the zone database, then
 // its rule for the years after it); nil for a zone that is UTC throughout.
@@ -254,14 +278,12 @@ func zoneSpans(loc *time.Location) []zoneSpan {
 func (s *Spec) local(ts int64) localNS {
 	lt := ts
 	if z := s.zone; len(z) > 0 {
-		i, j := 0, len(z) // z[i].from <= ts < z[j].from
-		for j-i > 1 {
-			h := int(uint(i+j) >> 1)
-			if z[h].from <= ts {
-				i = h
-			} else {
-				j = h
-			}
+		i := 0
+		if ts > 0 {
+			i = int(s.zoneAt[min(ts>>zoneShift, int64(len(s.zoneAt)-1))])
+		}
+		for i+1 < len(z) && z[i+1].from <= ts {
+			i++
 		}
 		lt += z[i].off
 	}
@@ -380,6 +402,7 @@ func Compile(cfg Config) (*Spec, error) {
 	}
 	s.logDamping = math.Log(cfg.Damping)
 	s.zone = zoneSpans(cfg.Location)
+	s.zoneAt = zoneIndex(s.zone)
 	if len(cfg.Holidays) > maxHolidays {
 		return nil, fmt.Errorf("holidays: %d days, at most %d", len(cfg.Holidays), maxHolidays)
 	}
