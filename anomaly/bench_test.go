@@ -114,3 +114,29 @@ func warmModel(b *testing.B) *Model {
 	m.UpdateAll(ts, vs, nil)
 	return m
 }
+
+// BenchmarkBreachETA is a breach ETA that finds no crossing within a week (the longest search:
+// 512 forecasts of the baseline), in UTC and in a zone whose offset it looks up per forecast.
+func BenchmarkBreachETA(b *testing.B) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, loc := range []*time.Location{nil, berlin} {
+		b.Run("zone="+loc.String(), func(b *testing.B) {
+			ts, vs := series(288*14, 5*time.Minute, 2, dailySine)
+			m, err := New(Config{Location: loc})
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.UpdateAll(ts, vs, nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, ok := m.BreachETA(1000, 7*24*time.Hour); ok {
+					b.Fatal("a crossing of 1000 by a sine of ±20 around 100")
+				}
+			}
+		})
+	}
+}
