@@ -107,12 +107,9 @@ func (p *Pages) index(w http.ResponseWriter, _ *http.Request) {
 		c := q.Config()
 		views, total := q.View(SeriesPerQuery, true)
 		sortViews(views)
-		holidays := 0
-		if ac, err := c.Anomaly(); err == nil {
-			holidays = len(ac.Holidays)
-		}
+		holidays, _ := anomaly.ParseHolidays(c.Holidays) // validated when the configuration was loaded
 		data.Queries = append(data.Queries, queryView{Name: c.Name, Expr: c.Expr, Step: c.Step.String(),
-			Timezone: c.Timezone, Holidays: holidays, Status: q.Status(), Total: total, Series: views})
+			Timezone: c.Timezone, Holidays: len(holidays), Status: q.Status(), Total: total, Series: views})
 	}
 	p.render(w, "index.html", data)
 }
