@@ -194,7 +194,7 @@ func TestReadmeSnippets(t *testing.T) {
 			require.Regexp(t, `^\[plugins\]\nallow_loading_unsigned_plugins = kizashi-anomaly-datasource\n$`, b.text)
 		}
 	}
-	require.Equal(t, 3, langs["yaml"])
+	require.Equal(t, 4, langs["yaml"])
 	require.Equal(t, 1, langs["ini"])
 
 	// Relative links and images.
