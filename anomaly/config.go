@@ -142,24 +142,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseLocation is the one reading of a time zone setting (Config.Location) that the
-// exporter's configuration, the backtest's settings and flags, and the Grafana data source
-// share: an IANA zone name (Europe/Berlin, America/New_York, Asia/Tokyo) or UTC; empty is UTC
-// (nil). "Local" is refused: a setting must mean the same on every machine.
-func ParseLocation(name string) (*time.Location, error) {
-	if name == "" {
-		return nil, nil
-	}
-	if name == "Local" {
-		return nil, errors.New(`time zone "Local": name the zone (Asia/Tokyo, Europe/Berlin, UTC): a setting must mean the same on every machine`)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, fmt.Errorf("time zone %q: unknown (want an IANA name such as Europe/Berlin or Asia/Tokyo, or UTC)", name)
-	}
-	return loc, nil
-}
-
 // Float returns a pointer to v, for Config.Sensitivity, Config.Min and Config.Max.
 func Float(v float64) *float64 { return &v }
 

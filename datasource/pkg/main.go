@@ -3,7 +3,6 @@ package main
 
 import (
 	"os"
-	_ "time/tzdata" // the queries' time zones by name wherever Grafana runs
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 // Settings are the model settings of a backtest or forecast run: one parameter set for all
@@ -200,7 +201,7 @@ func (s Settings) Config() (anomaly.Config, error) {
 	c.Min, c.Max = s.Min, s.Max
 	c.Log = s.Log != nil && *s.Log
 	if s.Timezone != nil {
-		loc, err := anomaly.ParseLocation(*s.Timezone)
+		loc, err := timezone.Parse(*s.Timezone)
 		if err != nil {
 			return anomaly.Config{}, fmt.Errorf("settings: timezone: %w", err)
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/metricnames"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 // Defaults applied to fields left out of the file.
@@ -427,7 +428,7 @@ func (q *Query) Anomaly() (anomaly.Config, error) {
 		Max:         q.Max,
 		WarmUp:      time.Duration(q.WarmUp),
 	}
-	loc, err := anomaly.ParseLocation(q.Timezone)
+	loc, err := timezone.Parse(q.Timezone)
 	if err != nil {
 		return c, keyErrorf("timezone", "timezone: %w", err)
 	}

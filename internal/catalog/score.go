@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 // Detector is what the scorer drives, one per series, as the exporter drives its model: Update
@@ -58,7 +59,7 @@ func ZonedModels(cfg anomaly.Config) (NewDetector, error) {
 	specs := map[string]*anomaly.Spec{}
 	for _, cz := range calendarZones {
 		c := cfg
-		if c.Location, err = anomaly.ParseLocation(cz.z.name); err != nil {
+		if c.Location, err = timezone.Parse(cz.z.name); err != nil {
 			return nil, err
 		}
 		if c.Holidays, err = anomaly.ParseHolidays(cz.z.holidayRanges); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kizashi-dev/kizashi/anomaly"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 // Defaults of the data source settings.
@@ -194,7 +195,7 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (*Settings, error) {
 }
 
 // ParseEngine applies the engine settings that are set on top of def.
-func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend, timezone string, holidays []string) (EngineDefaults, error) {
+func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend, zone string, holidays []string) (EngineDefaults, error) {
 	out := def
 	if sensitivity != nil {
 		if !(*sensitivity >= 0 && *sensitivity <= 1) {
@@ -215,8 +216,8 @@ func ParseEngine(def EngineDefaults, sensitivity *float64, daily, weekly, trend,
 		}
 	}
 	out.TrendSet = out.TrendSet || trend != ""
-	if timezone != "" {
-		loc, err := anomaly.ParseLocation(timezone)
+	if zone != "" {
+		loc, err := timezone.Parse(zone)
 		if err != nil {
 			return def, err
 		}

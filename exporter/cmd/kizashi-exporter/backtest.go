@@ -11,6 +11,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/backtest"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 const settingsHelp = " One parameter set for all files: every file (or series) gets a fresh model with the same " +
@@ -22,11 +23,11 @@ const settingsHelp = " One parameter set for all files: every file (or series) g
 // flags given explicitly.
 func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config, error) {
 	var (
-		set                                        struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log, timezone, holidays bool }
-		sensitivity, minV, maxV                    float64
-		logV                                       bool
-		daily, weekly, trend                       string
-		step, horizons, config, timezone, holidays string
+		set                                    struct{ sensitivity, daily, weekly, trend, step, horizons, min, max, log, timezone, holidays bool }
+		sensitivity, minV, maxV                float64
+		logV                                   bool
+		daily, weekly, trend                   string
+		step, horizons, config, zone, holidays string
 	)
 	cmd.Flag("config", "YAML settings file (keys mirror these flags; strict).").PlaceHolder("FILE").StringVar(&config)
 	cmd.Flag("sensitivity", "Band sensitivity in [0,1]: 0.5 gives ±3 robust sigmas, 1 gives ±1.5, 0 gives ±6.").
@@ -46,7 +47,7 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 	cmd.Flag("log", "Model log(1+value): for non-negative series whose swings grow with their level.").
 		IsSetByUser(&set.log).BoolVar(&logV)
 	cmd.Flag("timezone", "Time zone whose days and weeks the seasonal profiles follow (an IANA name: Europe/Berlin, Asia/Tokyo); default UTC.").
-		PlaceHolder("ZONE").IsSetByUser(&set.timezone).StringVar(&timezone)
+		PlaceHolder("ZONE").IsSetByUser(&set.timezone).StringVar(&zone)
 	cmd.Flag("holidays", "Days the weekly profiles read as Sundays, in --timezone (comma-separated dates and ranges: 2026-05-04,2026-12-29..2027-01-03).").
 		PlaceHolder("DATES").IsSetByUser(&set.holidays).StringVar(&holidays)
 
@@ -101,10 +102,10 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 			flags.Log = &logV
 		}
 		if set.timezone {
-			if _, err := anomaly.ParseLocation(timezone); err != nil {
+			if _, err := timezone.Parse(zone); err != nil {
 				return anomaly.Config{}, fmt.Errorf("--timezone: %w", err)
 			}
-			flags.Timezone = &timezone
+			flags.Timezone = &zone
 		}
 		if set.holidays {
 			flags.Holidays = strings.Split(holidays, ",")

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	_ "time/tzdata" // the queries' time zones by name in any image (FROM scratch has no zone files)
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
