@@ -14,33 +14,33 @@ import (
 // gives either side of each change, and Japan's Golden Week of 2026.
 func TestCalendarZonesAreReal(t *testing.T) {
 	for _, cz := range calendarZones {
-		loc, err := time.LoadLocation(cz.z.name)
+		loc, err := time.LoadLocation(cz.name)
 		require.NoError(t, err)
 		offAt := func(u int64) int64 {
 			_, off := time.Unix(u, 0).In(loc).Zone()
 			return int64(off)
 		}
-		if cz.z.off0 != cz.z.off1 {
-			require.Equal(t, cz.z.off0, offAt(cz.z.at-1), cz.z.name)
-			require.Equal(t, cz.z.off1, offAt(cz.z.at), cz.z.name)
-			require.Equal(t, cz.change, cz.z.at, cz.z.name)
+		if cz.off0 != cz.off1 {
+			require.Equal(t, cz.off0, offAt(cz.at-1), cz.name)
+			require.Equal(t, cz.off1, offAt(cz.at), cz.name)
+			require.Equal(t, cz.moves(), cz.at, cz.name)
 		} else {
-			require.Equal(t, cz.z.off0, offAt(cz.change-30*day), cz.z.name)
-			require.Equal(t, cz.z.off0, offAt(cz.change+30*day), cz.z.name, "no change of the clocks")
+			require.Equal(t, cz.off0, offAt(cz.moves()-30*day), cz.name)
+			require.Equal(t, cz.off0, offAt(cz.moves()+30*day), cz.name, "no change of the clocks")
 		}
-		hs, err := anomaly.ParseHolidays(cz.z.holidayRanges)
+		hs, err := anomaly.ParseHolidays(cz.holidayRanges)
 		require.NoError(t, err)
-		require.Len(t, cz.z.holidays, len(hs), cz.z.name)
+		require.Len(t, cz.holidays, len(hs), cz.name)
 		for i, h := range hs {
-			require.Equal(t, localDay(h.Date()), cz.z.holidays[i], cz.z.name)
-			_, wd := local(h.Unix()-cz.z.off0+12*hour, cz.z)
+			require.Equal(t, localDay(h.Date()), cz.holidays[i], cz.name)
+			_, wd := local(h.Unix()-cz.off0+12*hour, cz)
 			require.Equal(t, 6, wd, "%s: a holiday is a Sunday", h.Format(time.DateOnly))
 		}
 		if len(hs) > 0 {
 			// The holidays' week: the holiday a Sunday, the day before it a Tuesday.
-			_, wd := local(hs[0].Unix()-cz.z.off0-12*hour, cz.z)
+			_, wd := local(hs[0].Unix()-cz.off0-12*hour, cz)
 			require.Equal(t, 1, wd, "2026-04-28 was a Tuesday")
-			require.Equal(t, hs[0].Add(-9*time.Hour).Unix(), cz.change, "Golden Week starts at midnight in Tokyo")
+			require.Equal(t, hs[0].Add(-9*time.Hour).Unix(), cz.moves(), "Golden Week starts at midnight in Tokyo")
 		}
 	}
 }
@@ -60,8 +60,8 @@ func TestCalendarSeries(t *testing.T) {
 			zones[s.Zone]++
 			var change int64
 			for _, cz := range calendarZones {
-				if cz.z.name == s.Zone {
-					change = cz.change
+				if cz.name == s.Zone {
+					change = cz.moves()
 				}
 			}
 			days := float64(change-s.Start.Unix()) / day

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/kizashi-dev/kizashi/anomaly"
 )
 
 // Options size the catalogue.
@@ -72,23 +74,36 @@ type Series struct {
 	Holidays []string
 }
 
-// calendarZones are Options.Calendar's zones, each with the instant its calendar moves (unix
-// seconds) and how: 2026's clock changes (spring in Berlin and New York, autumn in Sydney) and
-// Japan's Golden Week (2026-04-29, 05-03 to 05-06; no clock change there).
-var calendarZones = []struct {
-	z      zone
-	change int64
-}{
-	{zone{name: "Europe/Berlin", off0: hour, off1: 2 * hour, at: time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()},
-		time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()},
-	{zone{name: "America/New_York", off0: -5 * hour, off1: -4 * hour, at: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC).Unix()},
-		time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC).Unix()},
-	{zone{name: "Australia/Sydney", off0: 11 * hour, off1: 10 * hour, at: time.Date(2026, 4, 4, 16, 0, 0, 0, time.UTC).Unix()},
-		time.Date(2026, 4, 4, 16, 0, 0, 0, time.UTC).Unix()},
-	{zone{name: "Asia/Tokyo", off0: 9 * hour, off1: 9 * hour, at: math.MaxInt64,
-		holidays:      []int64{localDay(2026, 4, 29), localDay(2026, 5, 3), localDay(2026, 5, 4), localDay(2026, 5, 5), localDay(2026, 5, 6)},
-		holidayRanges: []string{"2026-04-29", "2026-05-03..2026-05-06"}},
-		time.Date(2026, 4, 28, 15, 0, 0, 0, time.UTC).Unix()},
+// calendarZones are Options.Calendar's zones: 2026's clock changes (spring in Berlin and New
+// York, autumn in Sydney) and Japan's Golden Week (2026-04-29, 05-03 to 05-06; no clock change
+// there).
+var calendarZones = []zone{
+	{name: "Europe/Berlin", off0: hour, off1: 2 * hour, at: time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC).Unix()},
+	{name: "America/New_York", off0: -5 * hour, off1: -4 * hour, at: time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC).Unix()},
+	{name: "Australia/Sydney", off0: 11 * hour, off1: 10 * hour, at: time.Date(2026, 4, 4, 16, 0, 0, 0, time.UTC).Unix()},
+	withHolidays(fixed(9*hour), "Asia/Tokyo", "2026-04-29", "2026-05-03..2026-05-06"),
+}
+
+// withHolidays is z named name with the holidays given as the engine's settings spell them.
+func withHolidays(z zone, name string, ranges ...string) zone {
+	hs, err := anomaly.ParseHolidays(ranges)
+	if err != nil {
+		panic(err) // the catalogue's own constants
+	}
+	z.name, z.holidayRanges = name, ranges
+	for _, h := range hs {
+		z.holidays = append(z.holidays, localDay(h.Date()))
+	}
+	return z
+}
+
+// moves is when z's calendar moves (unix seconds): its clocks' change, or the local midnight
+// that starts its first holiday.
+func (z zone) moves() int64 {
+	if z.off0 != z.off1 {
+		return z.at
+	}
+	return z.holidays[0]*day - z.off0
 }
 
 // localDay is the day of a date since 1970-01-01.
@@ -150,8 +165,8 @@ func build(o Options, c Case, key string) (*Series, gen, *plan, error) {
 	var start int64
 	if o.Calendar {
 		cz := calendarZones[p.IntN(len(calendarZones))]
-		z = &cz.z
-		start = cz.change - 21*day + p.Int64N(7*24*60)*minute
+		z = &cz
+		start = cz.moves() - 21*day + p.Int64N(7*24*60)*minute
 	} else {
 		start = epoch + p.Int64N(7*24*60)*minute
 	}

@@ -59,13 +59,13 @@ func ZonedModels(cfg anomaly.Config) (NewDetector, error) {
 	specs := map[string]*anomaly.Spec{}
 	for _, cz := range calendarZones {
 		c := cfg
-		if c.Location, err = timezone.Parse(cz.z.name); err != nil {
+		if c.Location, err = timezone.Parse(cz.name); err != nil {
 			return nil, err
 		}
-		if c.Holidays, err = anomaly.ParseHolidays(cz.z.holidayRanges); err != nil {
+		if c.Holidays, err = anomaly.ParseHolidays(cz.holidayRanges); err != nil {
 			return nil, err
 		}
-		if specs[cz.z.name], err = anomaly.Compile(c); err != nil {
+		if specs[cz.name], err = anomaly.Compile(c); err != nil {
 			return nil, err
 		}
 	}
