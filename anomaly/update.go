@@ -186,9 +186,15 @@ func (m *Model) update(ts int64, v float64) Result {
 	// The noise is judged in first differences relative to the baseline's level for series that
 	// never went negative (their noise grows with their level: a weekend batch at three times
 	// the weekday level is three times as noisy), as they are (Log: already relative) otherwise.
+	// The last value counts as that level too (a step to a new level is judged at once against
+	// it), except in a series of counts: there it is one draw of a few, and the large draws of
+	// a noise that has grown would shrink the next differences by as much as they are larger.
 	norm := 1.0
 	if !m.spec.cfg.Log && m.vMin >= 0 {
-		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), math.Abs(m.lastV), m.floor())
+		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), m.floor())
+		if !m.lowCounts() {
+			norm = max(norm, math.Abs(m.lastV))
+		}
 	}
 	slow := m.learnSlowDrift(v, s, &trS, &prof)
 	zeros := m.zeros(ts, v, base, e, dt)
@@ -1162,7 +1168,7 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 		m.zeroRun = 0
 		return 0
 	}
-	if m.slows[m.cand] > tuneCountMax {
+	if !m.lowCounts() {
 		return 0
 	}
 	nats := lam // -ln of a zero's chance
@@ -1171,6 +1177,13 @@ func (m *Model) zeros(ts int64, v, base, e float64, dt int64) float64 {
 	}
 	m.zeroRun = m.zeroRun*float32(math.Exp(-float64(dt)/tuneZerosTau)) + float32(nats)
 	return min(float64(m.zeroRun)/math.Ln10, 1000)
+}
+
+// lowCounts reports whether the series is one of counts (no sample so far was negative or
+// not an integer) whose level is at most tuneCountMax: Poisson-like noise of a size with the
+// level's square root, where one sample says little of the level.
+func (m *Model) lowCounts() bool {
+	return m.flags&flagNotCount == 0 && m.slows[m.cand] <= tuneCountMax
 }
 
 // tailQLevel is -log10 of the tail probability at the tail fit's threshold (1 - tuneTailQ),
