@@ -128,6 +128,7 @@ test('the editors render', async () => {
     assert.match(html, /Query type/);
     assert.equal(/Horizon/.test(html), queryType === 'forecast', `horizon shown for ${queryType}`);
     assert.equal(/Time zone/.test(html), queryType === 'anomaly' || queryType === 'forecast', `time zone shown for ${queryType}`);
+    assert.equal(/Holidays/.test(html), queryType === 'anomaly' || queryType === 'forecast', `holidays shown for ${queryType}`);
   }
   const html = renderToString(
     React.createElement(plugin.components.ConfigEditor, {

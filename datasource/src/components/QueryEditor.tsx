@@ -95,6 +95,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField label="Time zone" labelWidth={10} tooltip="Where the series' days and weeks start, e.g. Europe/Berlin: office hours stay put when the clocks change. Empty: the data source's (UTC)">
             <Input width={18} value={query.timezone ?? ''} placeholder="UTC" onChange={text('timezone')} onBlur={onRunQuery} aria-label="Time zone" />
           </InlineField>
+          <InlineField label="Holidays" labelWidth={10} tooltip="Days the weekly profiles read as Sundays, in the time zone: dates and ranges, comma-separated. Empty: the data source's">
+            <Input
+              width={30}
+              value={(query.holidays ?? []).join(',')}
+              placeholder="2026-05-04,2026-12-29..2027-01-03"
+              onChange={(e: ChangeEvent<HTMLInputElement>) => set({ holidays: e.currentTarget.value === '' ? undefined : e.currentTarget.value.split(',') })}
+              onBlur={onRunQuery}
+              aria-label="Holidays"
+            />
+          </InlineField>
         </InlineFieldRow>
       )}
 
