@@ -15,7 +15,7 @@ import (
 // chart is an inline SVG of a series: band (area), raw (line), baseline (line), forecast path
 // with its interval (dashed), and the anomaly score in a strip below. Everything in it is
 // numbers written by us, so it is safe as template.HTML.
-func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, w, h int, labelled bool) template.HTML {
+func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, w, h int, labelled bool, zone *time.Location) template.HTML {
 	if len(pts) == 0 && len(path) == 0 {
 		return template.HTML(fmt.Sprintf(`<svg class="chart empty" width="%d" height="%d" role="img" aria-label="no data yet"><text x="8" y="%d">no data yet</text></svg>`, w, h, h/2))
 	}
@@ -128,7 +128,7 @@ func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, 
 		fmt.Fprintf(&b, `<text class="tick" x="2" y="%d">%s</text>`, mainH-2, template.HTMLEscapeString(format(lo)))
 		fmt.Fprintf(&b, `<text class="tick" x="2" y="%d">score</text>`, h-2)
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>`, w-2, h-2,
-			template.HTMLEscapeString(time.Unix(0, t1).UTC().Format("2006-01-02 15:04 UTC")))
+			template.HTMLEscapeString(inZone(time.Unix(0, t1), zone).Format("2006-01-02 15:04 MST")))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // numbers and escaped text only
@@ -165,5 +165,5 @@ var siPrefix = map[int]string{-9: "n", -6: "µ", -3: "m", 3: "k", 6: "M", 9: "G"
 // Chart is the chart of a replayed series (no forecast path), with its value range and end
 // time labelled: what kizashi-exporter's Prometheus backtest report draws per series.
 func Chart(pts []seriesset.ChartPoint, w, h int) template.HTML {
-	return chart(pts, nil, time.Time{}, w, h, true)
+	return chart(pts, nil, time.Time{}, w, h, true, nil)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 //go:embed templates/*.html
@@ -52,8 +53,10 @@ func New(queries func() []*seriesset.Query, logger *slog.Logger) *Pages {
 			}
 			return strings.ReplaceAll(r.Reason.String(), "_", " ")
 		},
-		"dur":  func(d time.Duration) string { return model.Duration(d).String() },
-		"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"dur": func(d time.Duration) string { return model.Duration(d).String() },
+		"time": func(t time.Time, zone *time.Location) string {
+			return inZone(t, zone).Format("2006-01-02 15:04:05 MST")
+		},
 	}
 	t := template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"))
 	return &Pages{queries: queries, log: logger, tmpl: t}
@@ -136,13 +139,23 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 			thresholds[i].ETA = v.Published.ETAs[i]
 		}
 	}
+	zone, _ := timezone.Parse(c.Timezone) // validated when the configuration was loaded
 	p.render(w, "series.html", struct {
 		Head       head
 		Query      string
 		Expr       string
+		Zone       *time.Location // the query's: times are shown where its days start
 		Series     seriesset.SeriesView
 		Thresholds []thresholdView
-	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, v, thresholds})
+	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, zone, v, thresholds})
+}
+
+// inZone is t in zone, UTC without one.
+func inZone(t time.Time, zone *time.Location) time.Time {
+	if zone == nil {
+		return t.UTC()
+	}
+	return t.In(zone)
 }
 
 type thresholdView struct{ Threshold, ETA float64 }

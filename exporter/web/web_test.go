@@ -81,4 +81,8 @@ func TestPages(t *testing.T) {
 	require.Contains(t, page, `<meta http-equiv="refresh" content="60">`)
 	require.Contains(t, page, `<span class="reason">(vanished)</span>`)
 	require.Contains(t, page, `class="forecast"`)
+	// Times in the query's zone, where its days start (b's last sample, 12:00 UTC, is 21:00 in Tokyo).
+	require.Contains(t, page, `<td>2026-03-02 21:00:00 JST</td>`, "the last sample")
+	require.Regexp(t, `<text class="tick"[^>]*>2026-03-0\d \d\d:\d\d JST</text>`, page, "the chart's end")
+	require.NotContains(t, page, "UTC")
 }
