@@ -12,6 +12,7 @@
 //	go run -tags kizashitrace ./internal/tools/channeltrace -case cpu/flatten/0 -every 10
 //	go run -tags kizashitrace ./internal/tools/channeltrace -case rate5m/none/11 -fa
 //	go run -tags kizashitrace ./internal/tools/channeltrace -csv ../shared/data/nab-dev/data/x.csv -at 2500
+//	go run -tags kizashitrace ./internal/tools/channeltrace -case onoff/none/3 -calendar -zoned -fa
 //
 // The columns are each channel's -log10 p (spike, drift, spread, stuck, zeros, noise, slow drift, jump,
 // beyond the range seen), the sum before calibration and the combined evidence X (the score is
@@ -33,6 +34,7 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/backtest"
 	"github.com/kizashi-dev/kizashi/internal/catalog"
+	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 func main() {
@@ -55,6 +57,8 @@ func run(args []string, out io.Writer) error {
 		every    = fs.Int("every", 5, "print every this many steps of the window")
 		minX     = fs.Float64("min", 5, "print too every step whose combined evidence X reaches this (5: the alert's score 0.65)")
 		fa       = fs.Bool("fa", false, "print every step after the catalogue's warm-up whose X reaches -min, not a window")
+		calendar = fs.Bool("calendar", false, "a series of the catalogue's -calendar (zones whose clocks change, Golden Week)")
+		zoned    = fs.Bool("zoned", false, "with -calendar: give the model the series' zone and holidays (evalcatalog -zoned)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,10 +89,16 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		o := catalog.DefaultOptions()
-		o.Seed = *seed
+		o.Seed, o.Calendar = *seed, *calendar
 		s, err := catalog.Generate(o, c)
 		if err != nil {
 			return err
+		}
+		if *zoned && s.Zone != "" {
+			if spec, err = zonedSpec(cfg, s); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "# the model in %s, holidays %v\n", s.Zone, s.Holidays)
 		}
 		fmt.Fprintf(out, "# %s seed %d: %s; onset step %d of %d\n", c, *seed, s.Params, s.Onset, len(s.Values))
 		for i, v := range s.Values {
@@ -183,4 +193,16 @@ func readCSV(path string) ([]time.Time, []float64, error) {
 		}
 		ts, vs = append(ts, r.Time), append(vs, r.Value)
 	}
+}
+
+// zonedSpec is cfg in the series' zone with its holidays, as catalog.ZonedModels gives them.
+func zonedSpec(cfg anomaly.Config, s *catalog.Series) (*anomaly.Spec, error) {
+	var err error
+	if cfg.Location, err = timezone.Parse(s.Zone); err != nil {
+		return nil, err
+	}
+	if cfg.Holidays, err = anomaly.ParseHolidays(s.Holidays); err != nil {
+		return nil, err
+	}
+	return anomaly.Compile(cfg)
 }

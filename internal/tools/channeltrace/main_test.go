@@ -60,3 +60,20 @@ func TestBadArguments(t *testing.T) {
 		require.Error(t, run(args, &bytes.Buffer{}), "%q", args)
 	}
 }
+
+// TestCalendarWindow: a series of the calendar catalogue, its model in the series' zone with
+// -zoned: the model in Berlin, after the clocks changed there, fires less often than one in
+// UTC on the same on/off control.
+func TestCalendarWindow(t *testing.T) {
+	count := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		require.NoError(t, run(append([]string{"-case", "onoff/none/3", "-calendar", "-fa"}, args...), &out))
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		return len(lines), lines[0]
+	}
+	utc, first := count()
+	require.True(t, strings.HasPrefix(first, "# onoff/none/3 seed 1: "), first)
+	zoned, first := count("-zoned")
+	require.Equal(t, "# the model in Europe/Berlin, holidays []", first)
+	require.Less(t, zoned+10, utc, "steps at the alert's evidence: %d in Berlin, %d in UTC", zoned, utc)
+}
