@@ -203,6 +203,9 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 	train := from.Add(-time.Duration(qc.TrainingWindow)).Truncate(step)
 	qr := &QueryReport{Name: qc.Name, Expr: qc.Expr, Step: step, TrainingWindow: time.Duration(qc.TrainingWindow),
 		Thresholds: qc.Thresholds, BreachWithin: qc.BreachHorizon(), Start: from, End: end, TrainFrom: train}
+	if qc.Timezone != "" {
+		qr.Zone = ac.Location
+	}
 	rp := &replayCtx{from: from, step: step, staleness: qc.Staleness(), answered: newAnswered(train, end, step), maxRecords: o.MaxRecords}
 	vrule := catalog.ShippedVanishedRule
 	vrule.Interval = step

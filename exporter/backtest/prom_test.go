@@ -462,3 +462,20 @@ func FuzzReportWrite(f *testing.F) {
 		require.Equal(t, strings.Count(string(page), "<h3>"), 1)
 	})
 }
+
+// TestReportTimesInTheQueryZone: a query with a time zone has its times on the page in that
+// zone (where its days start), the report's range stays in UTC (it spans every query).
+func TestReportTimesInTheQueryZone(t *testing.T) {
+	src := fakesource.New(fakesource.Many("shop_sessions", 1), daily)
+	rep, err := RunPrometheus(context.Background(), PromOptions{Config: promConfig(t, testConfig+"    timezone: Asia/Tokyo\n"), Source: src,
+		Range: 6 * time.Hour, End: testEnd})
+	require.NoError(t, err)
+	require.Equal(t, "Asia/Tokyo", rep.Queries[0].Zone.String())
+	dir := t.TempDir()
+	require.NoError(t, rep.Write(dir))
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(page), "times in Asia/Tokyo, learning from 2026-03-05 03:00 JST;")
+	require.Regexp(t, `<text class="tick"[^>]*>2026-03-12 09:00 JST</text>`, string(page), "the chart's end, 00:00 UTC")
+	require.Contains(t, string(page), "<title>Kizashi backtest 2026-03-11 18:00 UTC – 2026-03-12 00:00 UTC</title>")
+}

@@ -77,6 +77,8 @@ type QueryReport struct {
 	AlertsPerSeriesDay float64 `json:"alerts_per_series_day"`
 	// ETAs counts the breach warnings issued and how they turned out.
 	ETAs map[string]int `json:"breach_etas,omitempty"`
+	// Zone is the query's time zone (nil: UTC): the page shows the query's times in it.
+	Zone *time.Location `json:"-"`
 
 	Series []SeriesReport `json:"series"`
 
@@ -264,10 +266,11 @@ const MaxChartsPerQuery = 50
 
 var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"tsIn":  func(t time.Time, zone *time.Location) string { return inZone(t, zone).Format("2006-01-02 15:04 MST") },
 	"dur":   func(d time.Duration) string { return model.Duration(d.Round(time.Second)).String() },
 	"f3":    func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) },
 	"g":     func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) },
-	"chart": func(s SeriesReport) template.HTML { return web.Chart(s.Chart, 900, 200) },
+	"chart": func(s SeriesReport, zone *time.Location) template.HTML { return web.Chart(s.Chart, 900, 200, zone) },
 	"strip": alertStrip,
 	"charted": func(ss []SeriesReport) []SeriesReport {
 		return ss[:min(len(ss), MaxChartsPerQuery)]
@@ -288,7 +291,7 @@ svg .axis { stroke: #ccc; } svg .tick { font-size: 10px; fill: #555; } svg .aler
 Each series had a fresh model that learned the query's training window before the range and saw every step once, in order.</p>
 {{range .Queries}}
 <h2>Query {{.Name}}</h2>
-<p><code>{{.Expr}}</code><br>step {{dur .Step}}, learning from {{ts .TrainFrom}}; {{len .Series}} series, {{g .SeriesDays}} series-days,
+<p><code>{{.Expr}}</code><br>step {{dur .Step}}{{with .Zone}}, times in {{.}}{{end}}, learning from {{tsIn .TrainFrom .Zone}}; {{len .Series}} series, {{g .SeriesDays}} series-days,
 {{.Alerts}} alerts ({{f3 .AlertsPerSeriesDay}} per series-day){{if .OverLimit}}, {{.OverLimit}} series over max_series not replayed{{end}}.
 {{with .ETAs}}Breach ETAs: {{range $k, $v := .}}{{$k}} {{$v}}; {{end}}{{end}}</p>
 <table><tr><th>series</th><th>days</th><th>alerts</th><th>per day</th><th>peak score</th><th>breach ETAs</th></tr>
@@ -296,12 +299,12 @@ Each series had a fresh model that learned the query's training window before th
 {{end}}</table>
 {{$q := .}}{{range charted .Series}}
 <h3>{{.Labels}}</h3>
-{{chart .}}<br>{{strip . $q}}
+{{chart . $q.Zone}}<br>{{strip . $q}}
 {{if .Alerts}}<table><tr><th>alert</th><th>pending since</th><th>firing from</th><th>for</th><th>peak score</th><th>reason</th></tr>
-{{range .Alerts}}<tr><td>{{.Rule}}</td><td>{{ts .ActiveSince}}</td><td>{{ts .Start}}</td><td>{{dur .Duration}}{{if .Open}} (still firing){{end}}</td><td>{{f3 .PeakScore}}</td><td>{{.Reason}}</td></tr>
+{{range .Alerts}}<tr><td>{{.Rule}}</td><td>{{tsIn .ActiveSince $q.Zone}}</td><td>{{tsIn .Start $q.Zone}}</td><td>{{dur .Duration}}{{if .Open}} (still firing){{end}}</td><td>{{f3 .PeakScore}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No alert.</p>{{end}}
 {{if .ETAs}}<table><tr><th>threshold</th><th>issued</th><th>value</th><th>ETA</th><th>crossed</th><th>outcome</th></tr>
-{{range .ETAs}}<tr><td>{{g .Threshold}}</td><td>{{ts .Issued}}</td><td>{{g .Value}}</td><td>{{dur .ETA}}</td><td>{{with .Crossed}}{{ts .}}{{end}}</td><td>{{.Outcome}}</td></tr>
+{{range .ETAs}}<tr><td>{{g .Threshold}}</td><td>{{tsIn .Issued $q.Zone}}</td><td>{{g .Value}}</td><td>{{dur .ETA}}</td><td>{{with .Crossed}}{{tsIn . $q.Zone}}{{end}}</td><td>{{.Outcome}}</td></tr>
 {{end}}</table>{{end}}
 {{end}}{{end}}
 </body></html>
@@ -331,4 +334,12 @@ func (r *Report) HTML(w io.Writer) error {
 		return fmt.Errorf("report page: %w", err)
 	}
 	return nil
+}
+
+// inZone is t in zone, UTC without one.
+func inZone(t time.Time, zone *time.Location) time.Time {
+	if zone == nil {
+		return t.UTC()
+	}
+	return t.In(zone)
 }

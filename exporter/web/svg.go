@@ -163,7 +163,8 @@ func format(v float64) string {
 var siPrefix = map[int]string{-9: "n", -6: "µ", -3: "m", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 
 // Chart is the chart of a replayed series (no forecast path), with its value range and end
-// time labelled: what kizashi-exporter's Prometheus backtest report draws per series.
-func Chart(pts []seriesset.ChartPoint, w, h int) template.HTML {
-	return chart(pts, nil, time.Time{}, w, h, true, nil)
+// time labelled (in zone; UTC without one): what kizashi-exporter's Prometheus backtest report
+// draws per series.
+func Chart(pts []seriesset.ChartPoint, w, h int, zone *time.Location) template.HTML {
+	return chart(pts, nil, time.Time{}, w, h, true, zone)
 }
