@@ -191,10 +191,11 @@ func (m *Model) update(ts int64, v float64) Result {
 	// a noise that has grown would shrink the next differences by as much as they are larger.
 	norm := 1.0
 	if !m.spec.cfg.Log && m.vMin >= 0 {
-		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), m.floor())
-		if !m.lowCounts() {
-			norm = max(norm, math.Abs(m.lastV))
+		last := math.Abs(m.lastV)
+		if m.lowCounts() {
+			last = 0
 		}
+		norm = max(math.Abs(m.slows[c]+prof[c]), math.Abs(base), last, m.floor())
 	}
 	slow := m.learnSlowDrift(v, s, &trS, &prof)
 	zeros := m.zeros(ts, v, base, e, dt)
