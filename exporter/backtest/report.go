@@ -265,8 +265,10 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 const MaxChartsPerQuery = 50
 
 var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"ts":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"tsIn":  func(t time.Time, zone *time.Location) string { return inZone(t, zone).Format("2006-01-02 15:04 MST") },
+	"ts": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"tsIn": func(t time.Time, zone *time.Location) string {
+		return web.InZone(t, zone).Format("2006-01-02 15:04 MST")
+	},
 	"dur":   func(d time.Duration) string { return model.Duration(d.Round(time.Second)).String() },
 	"f3":    func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) },
 	"g":     func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) },
@@ -334,12 +336,4 @@ func (r *Report) HTML(w io.Writer) error {
 		return fmt.Errorf("report page: %w", err)
 	}
 	return nil
-}
-
-// inZone is t in zone, UTC without one.
-func inZone(t time.Time, zone *time.Location) time.Time {
-	if zone == nil {
-		return t.UTC()
-	}
-	return t.In(zone)
 }

@@ -128,7 +128,7 @@ func chart(pts []seriesset.ChartPoint, path []anomaly.Forecast, last time.Time, 
 		fmt.Fprintf(&b, `<text class="tick" x="2" y="%d">%s</text>`, mainH-2, template.HTMLEscapeString(format(lo)))
 		fmt.Fprintf(&b, `<text class="tick" x="2" y="%d">score</text>`, h-2)
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>`, w-2, h-2,
-			template.HTMLEscapeString(inZone(time.Unix(0, t1), zone).Format("2006-01-02 15:04 MST")))
+			template.HTMLEscapeString(InZone(time.Unix(0, t1), zone).Format("2006-01-02 15:04 MST")))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // numbers and escaped text only

@@ -55,7 +55,7 @@ func New(queries func() []*seriesset.Query, logger *slog.Logger) *Pages {
 		},
 		"dur": func(d time.Duration) string { return model.Duration(d).String() },
 		"time": func(t time.Time, zone *time.Location) string {
-			return inZone(t, zone).Format("2006-01-02 15:04:05 MST")
+			return InZone(t, zone).Format("2006-01-02 15:04:05 MST")
 		},
 	}
 	t := template.Must(template.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"))
@@ -150,8 +150,9 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, zone, v, thresholds})
 }
 
-// inZone is t in zone, UTC without one.
-func inZone(t time.Time, zone *time.Location) time.Time {
+// InZone is t in zone, UTC without one: how the pages (and the backtest report) show a query's
+// times.
+func InZone(t time.Time, zone *time.Location) time.Time {
 	if zone == nil {
 		return t.UTC()
 	}
