@@ -312,3 +312,25 @@ func TestStaircaseLeakAddsUpAcrossSmallReLevels(t *testing.T) {
 	require.True(t, ok, "the leak is caught within 4 hours")
 	require.LessOrEqual(t, alerts(rs, week, at), 1, "three weeks of the normal series")
 }
+
+// The slow drift clips each residual so that one outlier moves its mean by little, at 3 sigmas
+// of the sample noise (as for learning) or at 3 times twice the slow drift's own root mean
+// square where that is wider. A series whose wander is larger than its sample noise (the
+// catalogue's request rates through rate(x[1m]) and rate(x[10m]): a slow drift of about one
+// sigma when all is well) could otherwise never read more than 3 sigmas, 3 of its own spreads,
+// however far a leak or a flattening took it. Residuals of 8 sigmas for ten hours: the mean
+// reaches the clip, 6 with a spread of 1, 3 with one of 0.1.
+func TestSlowDriftClipFollowsItsOwnSpread(t *testing.T) {
+	spec, err := Compile(Config{})
+	require.NoError(t, err)
+	for _, c := range []struct{ rms, want float64 }{{1, 6}, {0.1, 3}} {
+		m := spec.New()
+		m.rates.update(60e9, 10*dayNS, 60e9, spec.logDamping)
+		m.slowVar = float32(c.rms * c.rms)
+		var trS, prof [numCand]float64
+		for range 600 {
+			m.learnSlowDrift(8, 1, &trS, &prof)
+		}
+		require.InDelta(t, c.want, float64(m.slowDrift[m.cand]), 0.01, "spread %g", c.rms)
+	}
+}

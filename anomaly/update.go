@@ -100,6 +100,7 @@ const (
 	tuneSlowDriftLearnAfter = dayNS     // ... whose spread and tail are learned from this long after the warm-up (ns)
 	tuneSlowDriftJudgeAfter = dayNS     // ... and which is judged from this long after that, and after a re-levelling (ns)
 	tuneSlowDriftTeach      = 2.5       // ... whose values more surprising than this (-log10 p) teach its tail proportionally less
+	tuneSlowDriftClip       = 2.0       // ... whose residuals are clipped at tuneClip sigmas or this many of its root mean squares times tuneClip
 
 	// Forecasts.
 	tuneHorizonAlpha = 0.1               // learning rate of the per-horizon error
@@ -902,15 +903,24 @@ func (m *Model) suspectsVolatility() bool {
 // learnSlowDrift moves each candidate's slow drift and returns the one judged. The slow drift
 // is the residual around the candidate's slow level (plus any confirmed shift of at least
 // tuneWanderShift sigmas the slow level has not caught up with: the smaller ones are the
-// wander, or the steps of a leak), in sigmas clipped as for learning, averaged over tuneSlowDriftTau of
-// wall time (a step without a sample counts as one step: it carries no evidence). The fast
-// level follows a lasting drop or a ramp within the hour, the slow level does not. The
-// published candidate's is judged, or the weekly one's while that is a plausible alternative
-// (see zs in update) and the nearer to normal.
+// wander, or the steps of a leak), in sigmas, averaged over tuneSlowDriftTau of wall time (a
+// step without a sample counts as one step: it carries no evidence). The fast level follows a
+// lasting drop or a ramp within the hour, the slow level does not. The published candidate's
+// is judged, or the weekly one's while that is a plausible alternative (see zs in update) and
+// the nearer to normal.
+//
+// Each residual is clipped, so that one outlier moves the mean by little: at tuneClip sigmas
+// (as for learning), or at tuneClip times tuneSlowDriftClip root mean squares of the slow drift
+// where that is wider. A series whose wander is as large as its sample noise (a request rate
+// seen through rate(x[1m])) has a slow drift of about one sigma when all is well: clipped at
+// 3 sigmas, its mean could never read more than 3 of its own spreads, however far a ramp or a
+// flattening took the series (an outlier then moves it by 6 sigmas over 90 samples: a
+// fifteenth of its spread).
 func (m *Model) learnSlowDrift(v, s float64, trS, prof *[numCand]float64) float64 {
 	a, is := m.rates.slowDrift, 1/s
+	lim := tuneClip * max(1, tuneSlowDriftClip*math.Sqrt(float64(m.slowVar)))
 	for i := range m.slowDrift {
-		r := min(max((v-m.slows[i]-float64(m.unabsorbed[i])-trS[i]-prof[i])*is, -tuneClip), tuneClip)
+		r := min(max((v-m.slows[i]-float64(m.unabsorbed[i])-trS[i]-prof[i])*is, -lim), lim)
 		m.slowDrift[i] += float32(a * (r - float64(m.slowDrift[i])))
 	}
 	c := m.cand
