@@ -202,10 +202,7 @@ func replayQuery(ctx context.Context, o PromOptions, qc queryconfig.Query, from,
 	from = from.Truncate(step)
 	train := from.Add(-time.Duration(qc.TrainingWindow)).Truncate(step)
 	qr := &QueryReport{Name: qc.Name, Expr: qc.Expr, Step: step, TrainingWindow: time.Duration(qc.TrainingWindow),
-		Thresholds: qc.Thresholds, BreachWithin: qc.BreachHorizon(), Start: from, End: end, TrainFrom: train}
-	if qc.Timezone != "" {
-		qr.Zone = ac.Location
-	}
+		Thresholds: qc.Thresholds, BreachWithin: qc.BreachHorizon(), Start: from, End: end, TrainFrom: train, Zone: ac.Location}
 	rp := &replayCtx{from: from, step: step, staleness: qc.Staleness(), answered: newAnswered(train, end, step), maxRecords: o.MaxRecords}
 	vrule := catalog.ShippedVanishedRule
 	vrule.Interval = step

@@ -260,6 +260,10 @@ func (q *Query) Name() string { return q.name }
 // Config returns the query's configuration.
 func (q *Query) Config() queryconfig.Query { return q.cfg }
 
+// Location returns the time zone the query's models follow (nil: UTC), as compiled from its
+// configuration.
+func (q *Query) Location() *time.Location { return q.spec.Config().Location }
+
 // Ready reports whether the first backfill has finished.
 func (q *Query) Ready() bool { return q.backfilled.Load() }
 

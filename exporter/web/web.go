@@ -20,7 +20,6 @@ import (
 
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/seriesset"
-	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 //go:embed templates/*.html
@@ -139,7 +138,6 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 			thresholds[i].ETA = v.Published.ETAs[i]
 		}
 	}
-	zone, _ := timezone.Parse(c.Timezone) // validated when the configuration was loaded
 	p.render(w, "series.html", struct {
 		Head       head
 		Query      string
@@ -147,7 +145,7 @@ func (p *Pages) series(w http.ResponseWriter, r *http.Request) {
 		Zone       *time.Location // the query's: times are shown where its days start
 		Series     seriesset.SeriesView
 		Thresholds []thresholdView
-	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, zone, v, thresholds})
+	}{head{Title: c.Name, Refresh: refresh(queries[i : i+1])}, c.Name, c.Expr, q.Location(), v, thresholds})
 }
 
 // InZone is t in zone, UTC without one: how the pages (and the backtest report) show a query's
