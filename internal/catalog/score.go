@@ -58,11 +58,8 @@ func ZonedModels(cfg anomaly.Config) (NewDetector, error) {
 	}
 	specs := map[string]*anomaly.Spec{}
 	for _, cz := range calendarZones {
-		c := cfg
-		if c.Location, err = timezone.Parse(cz.name); err != nil {
-			return nil, err
-		}
-		if c.Holidays, err = anomaly.ParseHolidays(cz.holidayRanges); err != nil {
+		c, err := ZonedConfig(cfg, cz.name, cz.holidayRanges)
+		if err != nil {
 			return nil, err
 		}
 		if specs[cz.name], err = anomaly.Compile(c); err != nil {
@@ -75,6 +72,17 @@ func ZonedModels(cfg anomaly.Config) (NewDetector, error) {
 		}
 		return &ModelDetector{Model: def.New()}
 	}, nil
+}
+
+// ZonedConfig is cfg in the named zone with the given holidays (dates and ranges, as a Series'
+// Zone and Holidays hold them): the model a user would configure for a series there.
+func ZonedConfig(cfg anomaly.Config, zone string, holidays []string) (anomaly.Config, error) {
+	var err error
+	if cfg.Location, err = timezone.Parse(zone); err != nil {
+		return cfg, err
+	}
+	cfg.Holidays, err = anomaly.ParseHolidays(holidays)
+	return cfg, err
 }
 
 // Thresholds are the scores whose rarity on learned normal data is measured (the shipped alert

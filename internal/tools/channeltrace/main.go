@@ -34,7 +34,6 @@ import (
 	"github.com/kizashi-dev/kizashi/anomaly"
 	"github.com/kizashi-dev/kizashi/exporter/backtest"
 	"github.com/kizashi-dev/kizashi/internal/catalog"
-	"github.com/kizashi-dev/kizashi/internal/timezone"
 )
 
 func main() {
@@ -95,7 +94,11 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		if *zoned && s.Zone != "" {
-			if spec, err = zonedSpec(cfg, s); err != nil {
+			zc, err := catalog.ZonedConfig(cfg, s.Zone, s.Holidays)
+			if err != nil {
+				return err
+			}
+			if spec, err = anomaly.Compile(zc); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "# the model in %s, holidays %v\n", s.Zone, s.Holidays)
@@ -193,16 +196,4 @@ func readCSV(path string) ([]time.Time, []float64, error) {
 		}
 		ts, vs = append(ts, r.Time), append(vs, r.Value)
 	}
-}
-
-// zonedSpec is cfg in the series' zone with its holidays, as catalog.ZonedModels gives them.
-func zonedSpec(cfg anomaly.Config, s *catalog.Series) (*anomaly.Spec, error) {
-	var err error
-	if cfg.Location, err = timezone.Parse(s.Zone); err != nil {
-		return nil, err
-	}
-	if cfg.Holidays, err = anomaly.ParseHolidays(s.Holidays); err != nil {
-		return nil, err
-	}
-	return anomaly.Compile(cfg)
 }
