@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kizashi-dev/kizashi/internal/randdist"
 )
 
 // A tripled noise around an unchanged daily pattern is a failure of its own (a flapping link,
@@ -214,7 +216,7 @@ func TestRaisedNoiseOfLowCountsIsCaught(t *testing.T) {
 				if tripled && i >= onset {
 					// A Gamma-Poisson mixture: variance mu + mu²/k = 3 mu.
 					k := mu / 2
-					mu *= gamma(rng, k) / k
+					mu *= randdist.Gamma(rng, k) / k
 				}
 				return poisson(rng, mu)
 			})
@@ -231,25 +233,4 @@ func TestRaisedNoiseOfLowCountsIsCaught(t *testing.T) {
 	}
 	t.Logf("caught %d of 60 within four hours", caught)
 	require.GreaterOrEqual(t, caught, 54)
-}
-
-// gamma draws from a Gamma distribution of shape k and scale 1 (Marsaglia and Tsang; for k <
-// 1 boosted by U^(1/k)).
-func gamma(rng *rand.Rand, k float64) float64 {
-	if k < 1 {
-		return gamma(rng, k+1) * math.Pow(rng.Float64(), 1/k)
-	}
-	d := k - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		if u := rng.Float64(); math.Log(u) < 0.5*x*x+d-d*v+d*math.Log(v) {
-			return d * v
-		}
-	}
 }

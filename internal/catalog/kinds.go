@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/kizashi-dev/kizashi/internal/randdist"
 )
 
 // Kind names a family of series.
@@ -470,7 +472,7 @@ func (c *counterGen) increment(mu, noise float64) float64 {
 	s2 := c.fast.sd * c.fast.sd
 	extra := (noise*noise - 1) * (1/m + s2) // relative variance to add: 1/k of a Gamma(k,1/k)
 	k := 1 / extra
-	return poisson(c.r, m*gamma(c.r, k)/k)
+	return poisson(c.r, m*randdist.Gamma(c.r, k)/k)
 }
 
 func (c *counterGen) String() string {

@@ -4,6 +4,8 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+
+	"github.com/kizashi-dev/kizashi/internal/randdist"
 )
 
 // Random streams. Every series draws from independent PCG streams keyed by the catalogue seed,
@@ -74,31 +76,9 @@ func poisson(r *rand.Rand, lam float64) float64 {
 	}
 }
 
-// gamma draws from a Gamma distribution with the given shape and scale 1 (Marsaglia and Tsang
-// 2000; shapes below 1 by boosting).
-func gamma(r *rand.Rand, shape float64) float64 {
-	if shape < 1 {
-		return gamma(r, shape+1) * math.Pow(r.Float64(), 1/shape)
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := r.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
-}
-
 // studentT draws from Student's t distribution with nu degrees of freedom.
 func studentT(r *rand.Rand, nu float64) float64 {
-	return r.NormFloat64() / math.Sqrt(2*gamma(r, nu/2)/nu)
+	return r.NormFloat64() / math.Sqrt(2*randdist.Gamma(r, nu/2)/nu)
 }
 
 // laplace draws from a Laplace distribution with scale 1.
@@ -117,7 +97,7 @@ func overdispersed(r *rand.Rand, mu, disp float64) float64 {
 		return poisson(r, mu)
 	}
 	k := mu / (disp - 1) // var = mu + mu²/k = disp·mu
-	return poisson(r, mu*gamma(r, k)/k)
+	return poisson(r, mu*randdist.Gamma(r, k)/k)
 }
 
 // ar1 is a stationary first-order autoregressive noise with marginal standard deviation sd.
