@@ -93,3 +93,10 @@ export interface KizashiSecureJsonData {
   tlsClientCert?: string;
   tlsClientKey?: string;
 }
+
+/**
+ * A comma-separated list as typed into an editor (holidays), kept as typed, a trailing comma
+ * included, until it is saved; empty is no list. listText writes it back.
+ */
+export const listFromText = (s: string): string[] | undefined => (s === '' ? undefined : s.split(','));
+export const listText = (l?: string[]): string => (l ?? []).join(',');

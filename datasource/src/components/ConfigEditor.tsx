@@ -2,7 +2,7 @@ import React, { ChangeEvent } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { DataSourceHttpSettings, FieldSet, InlineField, Input, RadioButtonGroup, SecretInput } from '@grafana/ui';
 
-import { KizashiOptions, KizashiSecureJsonData, Mode } from '../types';
+import { KizashiOptions, KizashiSecureJsonData, listFromText, listText, Mode } from '../types';
 
 type Props = DataSourcePluginOptionsEditorProps<KizashiOptions, KizashiSecureJsonData>;
 
@@ -31,9 +31,7 @@ export function ConfigEditor(props: Props) {
     setJSON(key, e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value));
   const setText = (key: 'warmUp' | 'horizon' | 'webhookUrl' | 'webhookTenant' | 'timezone') => (e: ChangeEvent<HTMLInputElement>) =>
     setJSON(key, e.currentTarget.value);
-  // A comma-separated list, kept as typed (a trailing comma included) until it is saved.
-  const setList = (key: 'holidays') => (e: ChangeEvent<HTMLInputElement>) =>
-    setJSON(key, e.currentTarget.value === '' ? undefined : e.currentTarget.value.split(','));
+  const setList = (key: 'holidays') => (e: ChangeEvent<HTMLInputElement>) => setJSON(key, listFromText(e.currentTarget.value));
   const setSecret = (key: keyof KizashiSecureJsonData) => (e: ChangeEvent<HTMLInputElement>) =>
     onOptionsChange({ ...options, secureJsonData: { ...secure, [key]: e.currentTarget.value } });
   const resetSecret = (key: keyof KizashiSecureJsonData) => () =>
@@ -105,7 +103,7 @@ export function ConfigEditor(props: Props) {
           labelWidth={labelWidth}
           tooltip="Days the weekly profiles read as Sundays, in the time zone above: dates and ranges separated by commas, e.g. 2026-04-29,2026-05-03..2026-05-06"
         >
-          <Input width={40} value={(jsonData.holidays ?? []).join(',')} placeholder="2026-05-04,2026-12-29..2027-01-03" onChange={setList('holidays')} />
+          <Input width={40} value={listText(jsonData.holidays)} placeholder="2026-05-04,2026-12-29..2027-01-03" onChange={setList('holidays')} />
         </InlineField>
         <InlineField label="Forecast horizon" labelWidth={labelWidth}>
           <Input width={12} value={jsonData.horizon ?? ''} placeholder="6h" onChange={setText('horizon')} />

@@ -3,7 +3,7 @@ import { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, MultiSelect, RadioButtonGroup, Select, TextArea } from '@grafana/ui';
 
 import { DataSource } from '../datasource';
-import { KizashiOptions, KizashiQuery, QueryType, queryTypes, SeriesField, seriesFields } from '../types';
+import { KizashiOptions, KizashiQuery, listFromText, listText, QueryType, queryTypes, SeriesField, seriesFields } from '../types';
 
 type Props = QueryEditorProps<DataSource, KizashiQuery, KizashiOptions>;
 
@@ -98,9 +98,9 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
           <InlineField label="Holidays" labelWidth={10} tooltip="Days the weekly profiles read as Sundays, in the time zone: dates and ranges, comma-separated. Empty: the data source's">
             <Input
               width={30}
-              value={(query.holidays ?? []).join(',')}
+              value={listText(query.holidays)}
               placeholder="2026-05-04,2026-12-29..2027-01-03"
-              onChange={(e: ChangeEvent<HTMLInputElement>) => set({ holidays: e.currentTarget.value === '' ? undefined : e.currentTarget.value.split(',') })}
+              onChange={(e: ChangeEvent<HTMLInputElement>) => set({ holidays: listFromText(e.currentTarget.value) })}
               onBlur={onRunQuery}
               aria-label="Holidays"
             />
