@@ -26,5 +26,7 @@ type channelTrace struct {
 	SlowDriftSigmas     float64
 	SlowDriftMeanSquare float64
 	NoiseCUSUM          float64
+	Unabsorbed          float64 // the published candidate's confirmed shift the slow level has not caught up with
+	Shifts              uint32  // re-levellings so far
 	Scale               float64
 }

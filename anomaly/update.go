@@ -704,7 +704,8 @@ func (m *Model) score(ts int64, lt localNS, z, spatial, v, d, norm, slow, X8 flo
 		c := m.cand
 		traceSample(m, &channelTrace{Time: ts, Value: v, Spike: X1, Drift: X2, Spread: X3, Stuck: X4, Zeros: X8, Noise: X5,
 			SlowDrift: X6, Jump: X7, Beyond: spatial, Steps: X9, Sum: sum, X: X, Candidate: c, Level: m.levels[c],
-			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(lt)})
+			SlowLevel: m.slows[c], SlowDriftSigmas: slow, SlowDriftMeanSquare: float64(m.slowVar), NoiseCUSUM: float64(m.volS), Scale: m.scaleAt(lt),
+			Unabsorbed: float64(m.unabsorbed[c]), Shifts: uint32(m.shifts)})
 	}
 	s := X / (X + tuneScoreHalf)
 	if s < ReasonMinScore {

@@ -131,15 +131,15 @@ func run(args []string, out io.Writer) error {
 		rel := step - anchor
 		return rel >= *from && rel <= *to && (rel%*every == 0 || t.X >= *minX)
 	}
-	fmt.Fprintln(out, "step\trel\ttime\tvalue\tspike\tdrift\tspread\tstuck\tzeros\tnoise\tslow\tjump\tbeyond\tsteps\tsum\tX\tscore\tcand\tlevel\tslowlevel\tslowσ\tslowrms\tnoiseCUSUM\tscale")
+	fmt.Fprintln(out, "step\trel\ttime\tvalue\tspike\tdrift\tspread\tstuck\tzeros\tnoise\tslow\tjump\tbeyond\tsteps\tsum\tX\tscore\tcand\tlevel\tslowlevel\tslowσ\tslowrms\tnoiseCUSUM\tscale\tunabsorbed\tshifts")
 	anomaly.TraceHook = func(mm *anomaly.Model, t *anomaly.Trace) {
 		if mm != m || !show(t) {
 			return
 		}
-		fmt.Fprintf(out, "%d\t%d\t%s\t%.6g\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.6g\t%.6g\t%.2f\t%.3f\t%.2f\t%.4g\n",
+		fmt.Fprintf(out, "%d\t%d\t%s\t%.6g\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.3f\t%d\t%.6g\t%.6g\t%.2f\t%.3f\t%.2f\t%.4g\t%.4g\t%d\n",
 			step, step-anchor, time.Unix(0, t.Time).UTC().Format("2006-01-02T15:04(Mon)"), t.Value, t.Spike, t.Drift, t.Spread, t.Stuck, t.Zeros,
 			t.Noise, t.SlowDrift, t.Jump, t.Beyond, t.Steps, t.Sum, t.X, t.X/(t.X+2.7), t.Candidate, t.Level, t.SlowLevel,
-			t.SlowDriftSigmas, math.Sqrt(t.SlowDriftMeanSquare), t.NoiseCUSUM, t.Scale)
+			t.SlowDriftSigmas, math.Sqrt(t.SlowDriftMeanSquare), t.NoiseCUSUM, t.Scale, t.Unabsorbed, t.Shifts)
 	}
 	defer func() { anomaly.TraceHook = nil }()
 	for i := range vs {

@@ -77,3 +77,31 @@ func TestCalendarWindow(t *testing.T) {
 	require.Equal(t, "# the model in Europe/Berlin, holidays []", first)
 	require.Less(t, zoned+10, utc, "steps at the alert's evidence: %d in Berlin, %d in UTC", zoned, utc)
 }
+
+// The re-levellings of a flattening (a staircase of confirmed shifts, each absorbed into the
+// level) show in the trace: the count of re-levellings grows within the window and the
+// published candidate's unabsorbed shift is set.
+func TestRelevellingsInTheWindow(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"-case", "smooth/flatten/3", "-from", "0", "-to", "240", "-every", "20", "-min", "99"}, &out))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	header := strings.Split(lines[1], "\t")
+	require.Equal(t, []string{"unabsorbed", "shifts"}, header[len(header)-2:])
+	first, last := -1, -1
+	unabsorbed := false
+	for _, l := range lines[2:] {
+		f := strings.Split(l, "\t")
+		require.Len(t, f, len(header), l)
+		var n int
+		_, err := fmt.Sscan(f[len(f)-1], &n)
+		require.NoError(t, err)
+		if first < 0 {
+			first = n
+		}
+		require.GreaterOrEqual(t, n, last, "the count of re-levellings never falls")
+		last = n
+		unabsorbed = unabsorbed || f[len(f)-2] != "0"
+	}
+	require.Greater(t, last, first, "the flattening is re-levelled within the window")
+	require.True(t, unabsorbed, "a confirmed shift the slow level has not caught up with")
+}
