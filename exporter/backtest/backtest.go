@@ -88,7 +88,8 @@ func (e *FailedError) Error() string {
 
 // Run replays every input file through a fresh model and writes one output row per input
 // row: `timestamp,value,baseline,lower,upper,anomaly_score,deviation,reason` (+ forecast_<h>;
-// reason is empty below a score of 0.5, see anomaly.Reason).
+// reason is empty below a score of 0.5, see anomaly.Reason). Timestamps without a zone are
+// read in the configuration's Location (UTC without one), and written back as they were read.
 //
 // A file that cannot be read or parsed (no header, a bad timestamp or value, a non-finite
 // value) gets no output and is reported with its path and line; the other files still
@@ -228,6 +229,7 @@ func replayFile(ctx context.Context, spec *anomaly.Spec, emitForecasts bool, j j
 	if err != nil {
 		return 0, err
 	}
+	rd.Location = spec.Config().Location // local times without a zone are the timezone's
 	err = writeFileAtomic(j.out, func(out io.Writer) error {
 		w := bufio.NewWriterSize(out, 64<<10)
 		if n, err = replay(ctx, spec, emitForecasts, rd, w, rows); err != nil {

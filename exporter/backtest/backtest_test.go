@@ -239,3 +239,39 @@ func TestReasonColumn(t *testing.T) {
 	require.Greater(t, s, 0.65)
 	require.Contains(t, []string{"spike", "beyond_range"}, recs[2501][7])
 }
+
+// A file of local times without a zone (a spreadsheet's export) and the same samples with
+// their +09:00 offset give the same results under timezone Asia/Tokyo: the times without a
+// zone are read as Tokyo's, so the holiday (a quiet weekday in the fourth week, read as a
+// Sunday) falls on the day it is. Read as UTC, it came nine hours late.
+func TestTimesWithoutAZoneAreTheTimezones(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	require.NoError(t, err)
+	holidays, err := anomaly.ParseHolidays([]string{"2026-04-22"})
+	require.NoError(t, err)
+	in := t.TempDir()
+	var local, offset strings.Builder
+	local.WriteString("timestamp,value\n")
+	offset.WriteString("timestamp,value\n")
+	start := time.Date(2026, 3, 30, 0, 0, 0, 0, tokyo) // a Monday
+	for i := range 4 * 7 * 288 {
+		lt := start.Add(time.Duration(i) * 5 * time.Minute)
+		v := 20 + float64(i%5) // nights, weekends and the holiday
+		if wd := lt.Weekday(); wd != time.Saturday && wd != time.Sunday && lt.Format(time.DateOnly) != "2026-04-22" && lt.Hour() >= 9 && lt.Hour() < 18 {
+			v = 100 + float64(i%7) // office hours
+		}
+		fmt.Fprintf(&local, "%s,%g\n", lt.Format("2006-01-02 15:04:05"), v)
+		fmt.Fprintf(&offset, "%s,%g\n", lt.Format(time.RFC3339), v)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(in, "local.csv"), []byte(local.String()), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(in, "offset.csv"), []byte(offset.String()), 0o644))
+	out := t.TempDir()
+	_, err = Run(context.Background(), Options{Input: in, Output: out, Config: anomaly.Config{Location: tokyo, Holidays: holidays}})
+	require.NoError(t, err)
+	a, b := readOutput(t, filepath.Join(out, "local.csv")), readOutput(t, filepath.Join(out, "offset.csv"))
+	require.Len(t, a, len(b))
+	for i := 1; i < len(a); i++ {
+		require.Equal(t, b[i][1:], a[i][1:], "row %d (%s, %s)", i, a[i][0], b[i][0])
+	}
+	require.True(t, strings.HasPrefix(a[1][0], "2026-03-30 00:00:00"), "the timestamps are written as they were read: %s", a[1][0])
+}

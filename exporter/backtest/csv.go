@@ -42,7 +42,17 @@ func representable(t time.Time) bool {
 //     2014-04-01T00:05:00Z, 2014-04-01T00:05:00.250+02:00, 2014-04-01T00:05:00;
 //   - `2006-01-02 15:04:05` (NAB's format, read as UTC; fractional seconds and a zone allowed);
 //   - unix seconds, integer or fractional (up to nanoseconds): 1396310700, 1396310700.25.
-func ParseTimestamp(s string) (time.Time, error) {
+func ParseTimestamp(s string) (time.Time, error) { return ParseTimestampIn(s, time.UTC) }
+
+// ParseTimestampIn is ParseTimestamp with the times that carry no zone read as times of day in
+// loc (nil: UTC): a spreadsheet's local times, with the backtest's timezone. In a zone whose
+// clocks change, such a time in the hour that repeats in autumn is read as one of its two
+// instants and a time in the hour skipped in spring as normalised by time.Date; RFC 3339 with
+// an offset, or unix seconds, say which.
+func ParseTimestampIn(s string, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	if s == "" {
 		return time.Time{}, errors.New("empty timestamp")
 	}
@@ -50,14 +60,14 @@ func ParseTimestamp(s string) (time.Time, error) {
 		return parseUnixSeconds(s)
 	}
 	// Fractional seconds are accepted after the seconds field by time.Parse even when a
-	// layout omits them; layouts without a zone are read as UTC.
+	// layout omits them; layouts without a zone are read in loc, the others keep their own.
 	for _, layout := range [...]string{
 		time.RFC3339Nano,
 		"2006-01-02T15:04:05",
 		"2006-01-02 15:04:05",
 		"2006-01-02 15:04:05Z07:00",
 	} {
-		t, err := time.Parse(layout, s)
+		t, err := time.ParseInLocation(layout, s, loc)
 		if err == nil {
 			if !representable(t) {
 				return time.Time{}, fmt.Errorf("timestamp %q: out of range (years 1678 to 2262)", s)
@@ -154,6 +164,10 @@ type Row struct {
 // Reader reads `timestamp,value` CSV files: a header line (any names; the first two columns
 // are used, further columns are ignored), then one sample per line. Blank lines are skipped.
 type Reader struct {
+	// Location is the zone the timestamps without one are read in (nil: UTC; see
+	// ParseTimestampIn). The backtest sets it to its timezone.
+	Location *time.Location
+
 	cr   *csv.Reader
 	name string
 	rows int
@@ -204,7 +218,7 @@ func (r *Reader) Next() (Row, error) {
 	if len(rec) < 2 {
 		return Row{}, &LineError{File: r.name, Line: line, Err: fmt.Errorf("%d column(s): want timestamp,value", len(rec))}
 	}
-	t, err := ParseTimestamp(strings.TrimSpace(rec[0]))
+	t, err := ParseTimestampIn(strings.TrimSpace(rec[0]), r.Location)
 	if err != nil {
 		return Row{}, &LineError{File: r.name, Line: line, Err: err}
 	}

@@ -66,6 +66,50 @@ func TestParseTimestamp(t *testing.T) {
 	}
 }
 
+// Times without a zone are the times of day of the given zone; the others keep their own.
+func TestParseTimestampIn(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	require.NoError(t, err)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		in   string
+		loc  *time.Location
+		want string // RFC 3339 in UTC
+	}{
+		{"2026-03-02 09:00:00", tokyo, "2026-03-02T00:00:00Z"},
+		{"2026-03-02T09:00:00", tokyo, "2026-03-02T00:00:00Z"},
+		{"2026-03-02 09:00:00.25", tokyo, "2026-03-02T00:00:00.25Z"},
+		{"2026-03-02T09:00:00Z", tokyo, "2026-03-02T09:00:00Z"},
+		{"2026-03-02T09:00:00+01:00", tokyo, "2026-03-02T08:00:00Z"},
+		{"2026-03-02 09:00:00+09:00", tokyo, "2026-03-02T00:00:00Z"},
+		{"1772409600", tokyo, "2026-03-02T00:00:00Z"},
+		{"2026-03-02 09:00:00", nil, "2026-03-02T09:00:00Z"},
+		{"2026-07-01 12:00:00", berlin, "2026-07-01T10:00:00Z"}, // summer time
+		{"2026-12-01 12:00:00", berlin, "2026-12-01T11:00:00Z"},
+	} {
+		got, err := ParseTimestampIn(tc.in, tc.loc)
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, got.Format(time.RFC3339Nano), "%s in %v", tc.in, tc.loc)
+		require.Equal(t, time.UTC, got.Location())
+	}
+	// The hour Berlin's clocks skip and the one they repeat still read (as one instant each).
+	// 02:30 is 00:30 UTC in summer time and 01:30 in winter time.
+	for _, tc := range []struct {
+		in     string
+		around time.Time
+	}{
+		{"2026-03-29 02:30:00", time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)},
+		{"2026-10-25 02:30:00", time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC)},
+	} {
+		got, err := ParseTimestampIn(tc.in, berlin)
+		require.NoError(t, err, tc.in)
+		require.WithinDuration(t, tc.around, got, 30*time.Minute, tc.in)
+	}
+	_, err = ParseTimestampIn("2026-03-02 25:00:00", tokyo)
+	require.ErrorContains(t, err, "want RFC 3339")
+}
+
 func TestParseValue(t *testing.T) {
 	for _, tc := range []struct {
 		in      string
@@ -192,6 +236,9 @@ func TestAppendField(t *testing.T) {
 	}
 }
 
+// fuzzZone is a zone without clock changes, nine hours ahead of UTC (as Asia/Tokyo).
+var fuzzZone = time.FixedZone("JST", 9*3600)
+
 func FuzzParseTimestamp(f *testing.F) {
 	for _, s := range []string{
 		"2014-04-01 00:05:00", "2014-04-01T00:05:00Z", "2014-04-01T00:05:00.5+02:00", "2014-04-01T00:05:00",
@@ -208,6 +255,12 @@ func FuzzParseTimestamp(f *testing.F) {
 		// Every accepted time is representable by the engine, and unix seconds round-trip.
 		require.True(t, representable(ts), "%q -> %s", s, ts)
 		require.Equal(t, time.UTC, ts.Location())
+		// Read in a zone, the same text is the same instant, or (a time without a zone) the
+		// same time of day there.
+		if tz, err := ParseTimestampIn(s, fuzzZone); err == nil {
+			require.Contains(t, []time.Duration{0, 9 * time.Hour}, ts.Sub(tz), "%q: %s, in +09:00 %s", s, ts, tz)
+			require.Equal(t, time.UTC, tz.Location())
+		}
 		if isUnixSeconds(s) && !strings.Contains(s, ".") {
 			sec, err := strconv.ParseInt(s, 10, 64)
 			require.NoError(t, err)

@@ -31,7 +31,7 @@ import (
 //	min: 0                  # valid range of the series
 //	max: 100
 //	log: false              # model log(1+value) (non-negative series, level-proportional swings)
-//	timezone: Europe/Berlin # the zone whose days and weeks the profiles follow; default UTC
+//	timezone: Europe/Berlin # the zone whose days and weeks the profiles follow, and the CSV's times without a zone are in; default UTC
 //	holidays: [2026-05-04, 2026-12-29..2027-01-03] # days the weekly profiles read as Sundays
 type Settings struct {
 	Sensitivity *float64   `yaml:"sensitivity"`

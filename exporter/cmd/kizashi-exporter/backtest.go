@@ -46,7 +46,7 @@ func settingsFlags(cmd *kingpin.CmdClause, withStep bool) func() (anomaly.Config
 	cmd.Flag("max", "Highest valid value of the series (clamps bands and forecasts).").IsSetByUser(&set.max).Float64Var(&maxV)
 	cmd.Flag("log", "Model log(1+value): for non-negative series whose swings grow with their level.").
 		IsSetByUser(&set.log).BoolVar(&logV)
-	cmd.Flag("timezone", "Time zone whose days and weeks the seasonal profiles follow (an IANA name: Europe/Berlin, Asia/Tokyo); default UTC.").
+	cmd.Flag("timezone", "Time zone whose days and weeks the seasonal profiles follow (an IANA name: Europe/Berlin, Asia/Tokyo), and that CSV times without a zone are read in; default UTC.").
 		PlaceHolder("ZONE").IsSetByUser(&set.timezone).StringVar(&zone)
 	cmd.Flag("holidays", "Days the weekly profiles read as Sundays, in --timezone (comma-separated dates and ranges: 2026-05-04,2026-12-29..2027-01-03).").
 		PlaceHolder("DATES").IsSetByUser(&set.holidays).StringVar(&holidays)

@@ -110,7 +110,7 @@ func run(args []string, out io.Writer) error {
 		}
 		anchor, warm = s.Onset, int(o.Warmup/s.Step)
 	} else {
-		if ts, vs, err = readCSV(*file); err != nil {
+		if ts, vs, err = readCSV(*file, spec.Config().Location); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "# %s: %d samples\n", *file, len(vs))
@@ -172,7 +172,8 @@ func parseCase(s string) (catalog.Case, error) {
 	return catalog.Case{Kind: k, Failure: f, Index: i}, nil
 }
 
-func readCSV(path string) ([]time.Time, []float64, error) {
+// readCSV reads a timestamp,value file, its times without a zone in loc (as the backtest does).
+func readCSV(path string, loc *time.Location) ([]time.Time, []float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -182,6 +183,7 @@ func readCSV(path string) ([]time.Time, []float64, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	rd.Location = loc
 	var (
 		ts []time.Time
 		vs []float64
