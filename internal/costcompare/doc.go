@@ -22,6 +22,8 @@
 //
 // (BENCHMARKS.md has the figures; -costcompare.setups runs some of the setups,
 // -costcompare.pprof=DIR writes a CPU profile of Prometheus per setup, which costs CPU: not
-// for the figures). It is a benchmark, not a test: `go test ./...` does not run
-// it.
+// for the figures). Each setup is best run in its own process, all started together, with
+// -costcompare.start set to the same time (RFC 3339) a half hour ahead: every setup then
+// measures the same ten minutes of the machine, whatever its load and backfill took. It is a
+// benchmark, not a test: `go test ./...` does not run it.
 package costcompare

@@ -30,13 +30,14 @@ import (
 )
 
 var (
-	window  = flag.Duration("costcompare.window", 10*time.Minute, "measurement window per setup")
-	warmUp  = flag.Duration("costcompare.warmup", 3*time.Minute, "time after the start (and the exporter's backfill) before measuring")
-	series  = flag.Int("costcompare.series", 1000, "raw series")
-	history = flag.Duration("costcompare.history", 8*24*time.Hour, "history at 60s loaded before Prometheus starts (the rules look a week back)")
-	setups  = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs baseline, rules and kizashi; remotewrite: Prometheus sending every input by remote write to a receiver in this process, no exporter; kizashi-offread: the exporter reading its inputs from a second, unmeasured Prometheus; kizashi-scrape: the exporter scraping Prometheus' targets itself, scrape_targets)")
-	publish = flag.String("costcompare.publish", "", "if set, the exporter's publish selection (comma-separated families, as the query's `publish:`) instead of its default")
-	profile = flag.String("costcompare.pprof", "", "if set, a directory where a CPU profile of Prometheus over each setup's window is written (it costs CPU: not for the figures)")
+	window   = flag.Duration("costcompare.window", 10*time.Minute, "measurement window per setup")
+	warmUp   = flag.Duration("costcompare.warmup", 3*time.Minute, "time after the start (and the exporter's backfill) before measuring")
+	series   = flag.Int("costcompare.series", 1000, "raw series")
+	history  = flag.Duration("costcompare.history", 8*24*time.Hour, "history at 60s loaded before Prometheus starts (the rules look a week back)")
+	setups   = flag.String("costcompare.setups", "baseline,rules,kizashi", "the setups to run, comma-separated (the ratio needs baseline, rules and kizashi; remotewrite: Prometheus sending every input by remote write to a receiver in this process, no exporter; kizashi-offread: the exporter reading its inputs from a second, unmeasured Prometheus; kizashi-scrape: the exporter scraping Prometheus' targets itself, scrape_targets)")
+	publish  = flag.String("costcompare.publish", "", "if set, the exporter's publish selection (comma-separated families, as the query's `publish:`) instead of its default")
+	windowAt = flag.String("costcompare.start", "", "if set, a time (RFC 3339) at which the window starts, after the warm-up: setups run as separate processes then measure the same minutes (the run fails if a setup is not warm by then)")
+	profile  = flag.String("costcompare.pprof", "", "if set, a directory where a CPU profile of Prometheus over each setup's window is written (it costs CPU: not for the figures)")
 )
 
 // adaptiveRules are the adaptive strategy of Grafana's promql-anomaly-detection as a user
@@ -292,6 +293,13 @@ func BenchmarkSideBySide(b *testing.B) {
 
 // run starts one setup, waits for the warm-up and measures over the window.
 func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
+	var at time.Time // the window's start, if given
+	if *windowAt != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, *windowAt); err != nil {
+			b.Fatalf("-costcompare.start: %v", err)
+		}
+	}
 	n := *series
 	target := testenv.NewTarget(b)
 	now := time.Now()
@@ -448,6 +456,13 @@ func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
 		b.Logf("kizashi: scores settled %s after the exporter was ready", time.Since(settled).Round(time.Second))
 	}
 	time.Sleep(*warmUp) // the measurement: steady state after the start and the backfill
+	if !at.IsZero() {
+		if time.Now().After(at) {
+			b.Fatalf("%s: warm at %s, after the window's start %s: start the setups earlier", setup, time.Now().Format(time.RFC3339), *windowAt)
+		}
+		b.Logf("%s: warm; the window starts at %s", setup, *windowAt)
+		time.Sleep(time.Until(at)) // a wall-clock appointment with the other processes, not a synchronisation
+	}
 	pids := map[string]int{"prometheus": prom.Pid()}
 	if exporter != nil {
 		pids["exporter"] = exporter.Pid()
