@@ -115,6 +115,24 @@ func TestOneExtremeSampleKeepsTheScoreUpForAnAlert(t *testing.T) {
 	require.Less(t, rs[at+5].Score, 0.65, "and the score falls a few steps later")
 }
 
+func TestOneExtremeSampleIsHeldForMinutesNotSamples(t *testing.T) {
+	// At a five-minute step the extreme sample's own score lasts five evaluations of the alert:
+	// its evidence is not held into the next sample, which is back to normal.
+	const at = 2000
+	ts, vs := series(at+20, 5*time.Minute, 1, func(int, time.Time) float64 { return 50 })
+	vs[at] = 200
+	_, rs := run(t, Config{Daily: Off}, ts, vs)
+	require.Greater(t, rs[at].Score, 0.65, "the extreme sample")
+	require.Less(t, rs[at+1].Score, 0.65, "the sample after it, five minutes later (held a step: 0.72)")
+
+	// At a two-minute step it is held into the next sample, losing two minutes' worth.
+	ts, vs = series(at+20, 2*time.Minute, 1, func(int, time.Time) float64 { return 50 })
+	vs[at] = 200
+	_, rs = run(t, Config{Daily: Off}, ts, vs)
+	require.Greater(t, rs[at+1].Score, 0.65, "two minutes later, held")
+	require.Less(t, rs[at+3].Score, 0.65, "six minutes later, no longer")
+}
+
 func TestHeavyTailedNoiseRarelyHoldsTheScore(t *testing.T) {
 	// Student-t noise with 3 degrees of freedom: large outliers are normal and must not be held
 	// as extreme samples.

@@ -92,6 +92,7 @@ const (
 	tuneRepeatFloor    = 1e-3      // repeat probability assumed at least this
 	tuneRepeatLearnMax = 3         // runs longer than this do not teach the repeat rate
 	tuneHold           = 1.0       // evidence (-log10 p) lost per step at most
+	tuneHoldPer        = 60e9      // ... or per this much of a longer step (ns): the alert's evaluation interval
 	tuneHoldFrom       = 8.0       // ... from this much, only (an extreme sample: 10^-8)
 	tuneHoldStepX      = 5.0       // ... or a sample that steps beyond the largest step seen and scores this much (0.65)
 
@@ -597,8 +598,11 @@ func (m *Model) levelShift(z float64, res *[numCand]float64, ready bool) {
 // Each is judged by a streaming peaks-over-threshold tail (tailFit). The first three -log10
 // tail probabilities are combined as if independent (Fisher's method: the sum S of three has
 // P = 10^-S·(1+l+l²/2), l = S·ln 10), less an offset for their dependence; the others count on
-// their own. The evidence then decays by at most tuneHold per step, so that a single extreme
-// sample keeps the score up for the steps an alert's `for:` clause needs. The score is
+// their own. The evidence then decays by at most tuneHold per step (per minute of a longer
+// step), so that a single extreme sample keeps the score up for the minutes an alert's `for:`
+// clause needs: at a step of a minute, three evaluations; at five minutes the sample's own
+// score already lasts five evaluations, and holding it into the next sample only adds rows
+// above the threshold after the event (NAB: `Twitter_volume_KO`, 2 of them). The score is
 // X/(X+tuneScoreHalf) with X the combined -log10(p): graded at the top (no ties at 1), and
 // the same threshold means about the same rarity on every series (TestScoreCalibration).
 func (m *Model) score(ts int64, lt localNS, z, spatial, v, d, norm, slow, X8 float64, ready bool) (float64, Reason) {
@@ -678,7 +682,8 @@ func (m *Model) score(ts int64, lt localNS, z, spatial, v, d, norm, slow, X8 flo
 	if spatial >= top {
 		r = ReasonBeyondRange
 	}
-	// The evidence of an extreme sample is held for a few steps, losing tuneHold per step.
+	// The evidence of an extreme sample is held for a few minutes, losing tuneHold per step
+	// (per tuneHoldPer of a longer step).
 	// Extreme is judged with the tail's heavy-tail-aware fit, so that the outliers of
 	// heavy-tailed noise do not count as extreme; or by a value beyond the range seen; or by a
 	// step into the sample beyond the largest step seen (see jump), once the sample's own
@@ -688,7 +693,11 @@ func (m *Model) score(ts int64, lt localNS, z, spatial, v, d, norm, slow, X8 flo
 	// think much of (a temperature sensor's, scored 0.48) does not hold the hours after it up.
 	// A channel above the evidence held (the return of a spike is a large step too) does not
 	// end the hold: it goes on decaying underneath.
-	if h := float64(m.held) - tuneHold; h > X {
+	loss := tuneHold
+	if m.step > tuneHoldPer {
+		loss *= float64(m.step) / tuneHoldPer
+	}
+	if h := float64(m.held) - loss; h > X {
 		X, r = h, Reason(m.heldReason)
 		m.held = float32(h)
 	} else {
