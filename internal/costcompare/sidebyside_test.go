@@ -254,6 +254,13 @@ func BenchmarkSideBySide(b *testing.B) {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
+	var at time.Time // the window's start, if given
+	if *windowAt != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, *windowAt); err != nil {
+			b.Fatalf("-costcompare.start: %v", err)
+		}
+	}
 	exporterBin := filepath.Join(b.TempDir(), "kizashi-exporter")
 	build := exec.Command("go", "build", "-o", exporterBin, "github.com/kizashi-dev/kizashi/exporter/cmd/kizashi-exporter")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -266,7 +273,7 @@ func BenchmarkSideBySide(b *testing.B) {
 	results := map[string]measured{}
 	for b.Loop() {
 		for _, setup := range strings.Split(*setups, ",") {
-			results[setup] = run(b, setup, exporterBin, string(shipped))
+			results[setup] = run(b, setup, exporterBin, string(shipped), at)
 			b.Logf("%s: Prometheus %.3f CPU-s/min, %.0f MiB; exporter %.3f CPU-s/min; %d series, %.1f created/min", setup,
 				results[setup].promCPU, results[setup].promRSS, results[setup].exporterCPU, results[setup].series, results[setup].created)
 		}
@@ -291,15 +298,9 @@ func BenchmarkSideBySide(b *testing.B) {
 	}
 }
 
-// run starts one setup, waits for the warm-up and measures over the window.
-func run(b *testing.B, setup, exporterBin, shippedRules string) measured {
-	var at time.Time // the window's start, if given
-	if *windowAt != "" {
-		var err error
-		if at, err = time.Parse(time.RFC3339, *windowAt); err != nil {
-			b.Fatalf("-costcompare.start: %v", err)
-		}
-	}
+// run starts one setup, waits for the warm-up and measures over the window, from at if it is
+// set.
+func run(b *testing.B, setup, exporterBin, shippedRules string, at time.Time) measured {
 	n := *series
 	target := testenv.NewTarget(b)
 	now := time.Now()
